@@ -1,0 +1,3 @@
+from hpogrid.cli import main
+
+main()

@@ -1,0 +1,180 @@
+"""Ray Tune callback that writes every trial into the study store as it happens.
+
+Runs in the driver, so each run has exactly one writer per study. A crash therefore loses
+at most the trials that were running. It also keeps the counts for the progress line.
+"""
+import json
+import math
+import socket
+import sys
+import threading
+import time
+from typing import Any, Dict, Optional
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from hpogrid.search import Codec
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, RUNNING
+
+#: keys Ray adds to every result that are bookkeeping, not metrics
+_RAY_KEYS = frozenset({
+    "config", "trial_id", "date", "timestamp", "pid", "hostname", "node_ip", "experiment_tag",
+    "done", "checkpoint_dir_name", "should_checkpoint", "time_this_iter_s", "time_since_restore",
+    "iterations_since_restore", "timesteps_total", "episodes_total", "timesteps_since_restore",
+    "experiment_id", "episodes_this_iter", "timesteps_this_iter",
+})
+
+
+def clean_metrics(result: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The user's metrics (plus training_iteration and time_total_s) as JSON-safe values."""
+    out = {}
+    for key, value in (result or {}).items():
+        if key in _RAY_KEYS or not isinstance(key, str):
+            continue
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None  # JSON has no NaN/inf; the store's value column treats None as missing
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[key] = value
+    return out
+
+
+class RunStopper(Stopper):
+    """The hpo_config ``stop`` criteria (Ray's dict semantics) plus a stop-everything flag."""
+
+    def __init__(self, criteria: Dict[str, Any]):
+        self.criteria = dict(criteria)
+        self.interrupted = threading.Event()
+        self.reached = set()
+
+    def __call__(self, trial_id: str, result: Dict[str, Any]) -> bool:
+        for key, bound in self.criteria.items():
+            value = result.get(key)
+            if isinstance(value, (int, float)) and value >= bound:
+                self.reached.add(trial_id)
+                return True
+        return False
+
+    def stop_all(self) -> bool:
+        return self.interrupted.is_set()
+
+    # Tune pickles its run config (with this stopper) into the experiment folder
+    def __getstate__(self):
+        return {**self.__dict__, "interrupted": self.interrupted.is_set()}
+
+    def __setstate__(self, state):
+        flag = state.pop("interrupted")
+        self.__dict__.update(state)
+        self.interrupted = threading.Event()
+        if flag:
+            self.interrupted.set()
+
+
+def _error_text(trial) -> Optional[str]:
+    try:
+        text = trial.get_error()
+    except Exception:  # storage may be gone; the state still says FAILED
+        text = None
+    return str(text).strip()[-4000:] if text else None
+
+
+def error_summary(text: Optional[str]) -> str:
+    """The last line of a traceback: ``ValueError: ...``."""
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+class StudyRecorder(Callback):
+    def __init__(self, store, study: str, codec: Codec, metric: str, mode: str, stopper: RunStopper,
+                 total: int, backend: str = "local", progress: bool = True):
+        self.store, self.study, self.codec = store, study, codec
+        self.metric, self.mode, self.stopper, self.total = metric, mode, stopper, total
+        self.backend, self.host = backend, socket.gethostname()
+        self.progress = progress
+        self.counts = {"done": 0, "failed": 0, "interrupted": 0, "running": 0}
+        self.best: Optional[float] = None
+        self._last_print = 0.0
+        self.uids = set()
+        self._awaiting_error = {}
+
+    # -- Ray hooks ---------------------------------------------------------------------------
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.uids.add(trial.trial_id)
+        self.store.upsert_trial(self.study, trial.trial_id, state=RUNNING,
+                                params=_json_safe(self.codec.decode(trial.config)),
+                                backend=self.backend, host=self.host)
+        self.counts["running"] += 1
+        self._show()
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.store.append_intermediate(self.study, trial.trial_id, clean_metrics(result))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        metrics = clean_metrics(trial.last_result)
+        finished = trial.last_result.get("done") or trial.trial_id in self.stopper.reached
+        if self.stopper.interrupted.is_set() and not finished:
+            self._finish(trial, INTERRUPTED, metrics=metrics, error="interrupted by the user")
+            self.counts["interrupted"] += 1
+        else:
+            self._finish(trial, COMPLETED, metrics=metrics)
+            self.counts["done"] += 1
+            self._update_best(metrics.get(self.metric))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        # Ray writes the error file only after this hook: the text is added on the next step
+        self._finish(trial, FAILED, metrics=clean_metrics(trial.last_result), error="trial failed")
+        self._awaiting_error[trial.trial_id] = trial
+        self.counts["failed"] += 1
+
+    def on_step_end(self, iteration, trials, **info):
+        self._record_errors()
+
+    def _record_errors(self, final: bool = False) -> None:
+        for uid, trial in list(self._awaiting_error.items()):
+            text = _error_text(trial)
+            if text or final:
+                self.store.upsert_trial(self.study, uid, error=text or "trial failed (Ray recorded no error text)")
+                del self._awaiting_error[uid]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _finish(self, trial, state: str, **fields):
+        self.store.upsert_trial(self.study, trial.trial_id, state=state, **fields)
+        self.counts["running"] = max(0, self.counts["running"] - 1)
+        self._show()
+
+    def _update_best(self, value: Any) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best = float(value)
+
+    def line(self) -> str:
+        c = self.counts
+        best = "-" if self.best is None else f"{self.best:.6g}"
+        return (f"[hpogrid] {c['done'] + c['failed'] + c['interrupted']}/{self.total} trials: "
+                f"{c['done']} done, {c['failed']} failed, {c['running']} running | "
+                f"best {self.metric}={best}")
+
+    def _show(self, final: bool = False) -> None:
+        if not self.progress:
+            return
+        now = time.monotonic()
+        tty = sys.stderr.isatty()
+        if not final and now - self._last_print < (0.2 if tty else 10.0):
+            return
+        self._last_print = now
+        sys.stderr.write(("\r" + self.line() + "\x1b[K") if tty else self.line() + "\n")
+        if final and tty:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def on_experiment_end(self, trials, **info):
+        self._record_errors(final=True)
+        self._show(final=True)
+
+
+def _json_safe(values: Dict[str, Any]) -> Dict[str, Any]:
+    """Round-trip through JSON so numpy scalars become plain numbers before storing."""
+    return json.loads(json.dumps(values, default=lambda v: v.item() if hasattr(v, "item") else str(v)))

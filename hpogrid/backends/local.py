@@ -1,0 +1,213 @@
+"""Run a project's HPO on this machine (or an existing Ray cluster) with Ray Tune.
+
+Everything that can be wrong with the project (algorithm vs. space, scheduler, script,
+algorithm_param) is checked before Ray starts, so a bad config costs no trial.
+"""
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hpogrid.errors import BackendError, ValidationError
+from hpogrid.project import Project
+from hpogrid.space import SearchSpace
+
+_QUIET_ENV = {"RAY_AIR_NEW_OUTPUT": "0", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+              "RAY_DEDUP_LOGS": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1"}
+
+
+@dataclass
+class RunOptions:
+    """Command-line overrides of the project's hpo_config."""
+
+    trials: Optional[int] = None
+    algorithm: Optional[str] = None
+    n_jobs: Optional[int] = None
+    seed: Optional[int] = None
+    address: Optional[str] = None
+    study_url: Optional[str] = None
+    study: Optional[str] = None
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    study: str
+    store_url: str
+    algorithm: str
+    scheduler: str
+    counts: Dict[str, int]
+    interrupted: bool = False
+    notes: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Plan:
+    """Everything resolved from project + options before Ray is touched."""
+
+    algorithm: str
+    scheduler_name: str
+    searcher: Any
+    scheduler: Any
+    codec: Any
+    trainable: Any
+    num_samples: int
+    max_concurrent: Optional[int]
+    hpo: Dict[str, Any]
+    notes: List[str]
+
+
+def plan_run(project: Project, options: RunOptions) -> _Plan:
+    from hpogrid.objective import make_trainable
+    from hpogrid.search import get_adapter, scheduler_for
+    from hpogrid.search._adapters import AutoAdapter
+
+    hpo = dict(project.hpo_config)
+    if options.trials is not None:
+        if options.trials < 1:
+            raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
+        hpo["trials"] = options.trials
+    if options.algorithm is not None:
+        hpo["algorithm"] = options.algorithm
+    space = SearchSpace.from_dict(project.search_space)
+    notes = []
+    adapter = get_adapter(hpo["algorithm"])
+    if isinstance(adapter, AutoAdapter):
+        adapter = AutoAdapter.choose(space, hpo["trials"])
+        notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+    scheduler_adapter, note = scheduler_for(adapter.name, hpo["scheduler"])
+    if note:
+        notes.append(note)
+    searcher, codec = adapter.build(space, hpo["metric"], hpo["mode"], options.seed, hpo["algorithm_param"])
+    scheduler = scheduler_adapter.build(hpo["metric"], hpo["mode"], dict(hpo["scheduler_param"]), codec)
+    num_samples = hpo["trials"]
+    if codec.grid_size > 1:
+        num_samples = max(1, -(-hpo["trials"] // codec.grid_size))
+        if num_samples * codec.grid_size != hpo["trials"]:
+            notes.append(f"grid search of {codec.grid_size} points: running {num_samples * codec.grid_size} "
+                         f"trials ({num_samples} per grid point)")
+    mc = options.n_jobs or hpo["scheduler_param"].get("max_concurrent")
+    if mc and adapter.limit_concurrency(searcher, mc):
+        mc = None
+    model = project.model_config
+    trainable = make_trainable(str(project.scripts_dir), model["script"], model["model"],
+                               model.get("param", {}), codec, hpo["metric"])
+    return _Plan(adapter.name, scheduler_adapter.name, searcher, scheduler, codec, trainable,
+                 num_samples, mc, hpo, notes)
+
+
+def _storage_path(project: Project, log_dir: Optional[str]) -> str:
+    """Ray's result folder: log_dir, relative paths taken inside the project folder."""
+    path = Path(log_dir or "log").expanduser()
+    if not path.is_absolute():
+        path = project.path / path
+    return str(path.resolve())
+
+
+def _init_ray(project: Project, options: RunOptions, verbose: bool, n_jobs: Optional[int]) -> None:
+    import logging
+
+    import ray
+
+    if not verbose:  # failed trials are reported by hpogrid's summary, not Tune's tracebacks
+        for name in ("ray.tune", "ray.train", "ray.air"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    os.environ.update({k: v for k, v in _QUIET_ENV.items() if k not in os.environ})
+    # workers import the user's script by name, like the driver does
+    scripts = str(project.scripts_dir)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if scripts not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([scripts] + paths)
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    kwargs: Dict[str, Any] = {"log_to_driver": verbose, "logging_level": "INFO" if verbose else "ERROR",
+                              "configure_logging": True}
+    if address:
+        ray.init(address=address, runtime_env={"working_dir": scripts}, **kwargs)
+    else:
+        cpus = max(os.cpu_count() or 1, n_jobs or 0)
+        ray.init(num_cpus=cpus, include_dashboard=False, **kwargs)
+
+
+def open_study(project: Project, options: RunOptions, hpo: Dict[str, Any]):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    url = options.study_url or os.environ.get("HPOGRID_STUDY_URL") or sqlite_url(paths.study_db(project.name))
+    store = StudyStore(url)
+    name = options.study or project.name
+    info = store.get_or_create_study(name, metric=hpo["metric"], mode=hpo["mode"],
+                                     attrs={"project": project.name, "content_hash": project.content_hash})
+    if (info.metric, info.mode) != (hpo["metric"], hpo["mode"]):
+        raise ValidationError("--study", f"study {name!r} optimises {info.metric} ({info.mode}) but the "
+                              f"project now asks for {hpo['metric']} ({hpo['mode']}); choose a new "
+                              "study name with --study")
+    return store, name, url
+
+
+def run_local(project: Project, options: RunOptions) -> RunSummary:
+    """Run the project's HPO with Ray Tune; every trial lands in the study store."""
+    started = time.monotonic()
+    plan = plan_run(project, options)
+    hpo = plan.hpo
+    store, study, url = open_study(project, options, hpo)
+
+    import ray
+    from ray import tune
+
+    from hpogrid.backends._recorder import RunStopper, StudyRecorder
+
+    stopper = RunStopper(hpo["stop"])
+    total = plan.num_samples * plan.codec.grid_size
+    recorder = StudyRecorder(store, study, plan.codec, hpo["metric"], hpo["mode"], stopper, total,
+                             backend="ray" if options.address else "local", progress=options.progress)
+    resources = hpo.get("resource") or {"cpu": 1}
+    trainable = tune.with_resources(plan.trainable, {k: v for k, v in resources.items() if v})
+    _init_ray(project, options, hpo["verbose"], plan.max_concurrent)
+    previous = _install_interrupt(stopper)
+    try:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=plan.codec.param_space(),
+            tune_config=tune.TuneConfig(search_alg=plan.searcher, scheduler=plan.scheduler,
+                                        num_samples=plan.num_samples, reuse_actors=True,
+                                        max_concurrent_trials=plan.max_concurrent),
+            run_config=tune.RunConfig(
+                name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
+                storage_path=_storage_path(project, hpo.get("log_dir")),
+                stop=stopper, callbacks=[recorder], verbose=2 if hpo["verbose"] else 0,
+                failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        try:
+            tuner.fit()
+        except Exception as exc:
+            raise BackendError(f"Ray Tune failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _close_running(store, study, recorder.uids)
+        ray.shutdown()
+    return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
+                      counts=store.counts(study), interrupted=stopper.interrupted.is_set(),
+                      notes=plan.notes, seconds=time.monotonic() - started)
+
+
+def _install_interrupt(stopper):
+    """First Ctrl-C: stop scheduling and end running trials; a second one aborts at once."""
+    def handler(signum, frame):
+        if stopper.interrupted.is_set():
+            raise KeyboardInterrupt
+        stopper.interrupted.set()
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _close_running(store, study: str, uids) -> None:
+    """Trials of this run still RUNNING after Tune returned were cut short: say so."""
+    from hpogrid.study.records import INTERRUPTED, RUNNING
+
+    for trial in store.trials(study, states=[RUNNING]):
+        if trial.uid in uids:
+            store.upsert_trial(study, trial.uid, state=INTERRUPTED, error="run ended before the trial finished")

@@ -1,0 +1,44 @@
+"""The ``hpogrid`` command line: ``hpogrid <noun> <action> [NAME] [options]``.
+
+Subcommands load lazily so ``--help`` and config commands never import Ray, torch or Ax.
+"""
+import os
+
+import click
+
+from hpogrid import __version__
+from hpogrid.cli._base import RootGroup
+
+_COMMANDS = {
+    "hpo_config": "hpogrid.cli.configs:hpo_config",
+    "grid_config": "hpogrid.cli.configs:grid_config",
+    "model_config": "hpogrid.cli.configs:model_config",
+    "search_space": "hpogrid.cli.configs:search_space",
+    "project": "hpogrid.cli.project:project",
+    "local_run": "hpogrid.cli.local_run:local_run",
+}
+
+
+@click.group(cls=RootGroup, lazy=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="hpogrid")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Hyperparameter optimisation on a laptop, Slurm, a Ray cluster and the ATLAS grid.
+
+    Keep named configs (hpo_config, grid_config, model_config, search_space), bundle them
+    with training scripts into a project, then run it. Files live in $HPOGRID_HOME
+    (default ~/.hpogrid).
+
+    \b
+    Example:
+      hpogrid model_config create m --script simple_objective.py --model simple_objective
+      hpogrid search_space create s '{"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}'
+      hpogrid hpo_config create h --metric loss --mode min --trials 20
+      hpogrid project create p --scripts_path example/scripts --model_config m --search_space s --hpo_config h
+    """
+    if debug:
+        os.environ["HPOGRID_DEBUG"] = "1"
+
+
+def main() -> None:
+    cli(prog_name="hpogrid")

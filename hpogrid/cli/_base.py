@@ -1,0 +1,98 @@
+"""Click plumbing shared by every command: lazy loading, one-line errors, output helpers.
+
+Only the CLI prints or exits. Library errors (:class:`HpogridError`) become ``Error: ...``
+with exit code 1, usage errors ``Error: ...`` with exit code 2, Ctrl-C exit code 130;
+``--debug`` shows tracebacks instead.
+"""
+import importlib
+import json
+import os
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import click
+
+from hpogrid.errors import HpogridError
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("HPOGRID_DEBUG", "") not in ("", "0")
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used (``name -> "module:attr"``)."""
+
+    def __init__(self, *args, lazy: Optional[Dict[str, str]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+class RootGroup(LazyGroup):
+    """The ``hpogrid`` group: converts errors to one line in exactly one place."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HpogridError as exc:
+            if debug_enabled():
+                raise
+            raise click.ClickException(str(exc)) from exc
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: still one line unless --debug
+            if debug_enabled():
+                raise
+            click.echo(f"Error: internal error {type(exc).__name__}: {exc} "
+                       "(run with --debug for the traceback and please report it)", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _cell(value: Any, width: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def echo_table(rows: Iterable[Sequence[Any]], headers: List[str], width: int = 60) -> None:
+    """Print a table; long cells are cut to ``width`` characters so rows stay on one line."""
+    from tabulate import tabulate
+
+    cells = [[_cell("" if v is None else v, width) for v in row] for row in rows]
+    click.echo(tabulate(cells, headers=headers, tablefmt="simple"))
+
+
+def confirm_if_interactive(message: str, yes: bool) -> None:
+    """Ask only when a person is at the terminal; scripts and CI are never blocked."""
+    if yes or not sys.stdin.isatty():
+        return
+    click.confirm(message, abort=True)

@@ -1,0 +1,124 @@
+"""``hpogrid project <create|recreate|update|remove|list|show>``."""
+from typing import Optional
+
+import click
+
+from hpogrid.cli._base import confirm_if_interactive, echo_json, echo_table
+
+
+def _config_options(required: bool):
+    """--model_config/--search_space/--hpo_config/--grid_config (dashed spellings too)."""
+    specs = [
+        ("model_config", "Model config to use (see 'hpogrid model_config list')."),
+        ("search_space", "Search space to use (see 'hpogrid search_space list')."),
+        ("hpo_config", "HPO config to use (see 'hpogrid hpo_config list')."),
+        ("grid_config", "Grid config to use; only needed for 'hpogrid run' on the grid."),
+    ]
+
+    def decorate(func):
+        for name, help_text in reversed(specs):
+            needed = required and name != "grid_config"
+            func = click.option(f"--{name}", f"--{name.replace('_', '-')}", name,
+                                required=needed, metavar="NAME", help=help_text)(func)
+        return func
+    return decorate
+
+
+def _scripts_option(required: bool):
+    return click.option("--scripts_path", "--scripts-path", "-p", "scripts_path", required=required,
+                        metavar="PATH", help="Training script, or a directory of scripts, to copy "
+                        "into the project.")
+
+
+def _names(model_config, search_space, hpo_config, grid_config):
+    return {"model_config": model_config, "search_space": search_space,
+            "hpo_config": hpo_config, "grid_config": grid_config}
+
+
+@click.group()
+def project() -> None:
+    """Bundle configs and training scripts into a project (a self-contained folder)."""
+
+
+@project.command()
+@click.argument("name")
+@_scripts_option(required=True)
+@_config_options(required=True)
+def create(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+    """Create project NAME from stored configs and a copy of the scripts."""
+    from hpogrid.project import create_project
+
+    proj = create_project(name, scripts_path, _names(model_config, search_space, hpo_config, grid_config))
+    click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
+
+
+@project.command()
+@click.argument("name")
+@_scripts_option(required=True)
+@_config_options(required=True)
+def recreate(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+    """Replace project NAME; the old folder (with its study) is kept as a backup."""
+    from hpogrid.project import recreate_project
+
+    proj, backup = recreate_project(name, scripts_path,
+                                    _names(model_config, search_space, hpo_config, grid_config))
+    if backup:
+        click.echo(f"Moved the old project {name!r} to {backup}.")
+    click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
+
+
+@project.command()
+@click.argument("name")
+@_scripts_option(required=False)
+@_config_options(required=False)
+def update(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+    """Re-read the project's named configs and scripts (or switch to the ones given).
+
+    The project's trials are kept.
+    """
+    from hpogrid.project import update_project
+
+    proj = update_project(name, scripts_path, _names(model_config, search_space, hpo_config, grid_config))
+    click.echo(f"Updated project {name!r} (hash {proj.content_hash[:12]}).")
+
+
+@project.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def remove(name: str, yes: bool) -> None:
+    """Delete project NAME with its scripts and trials (asks first only at a terminal)."""
+    from hpogrid.project import load_project, remove_project
+
+    load_project(name)
+    confirm_if_interactive(f"Remove project {name!r} and all its trials?", yes)
+    remove_project(name)
+    click.echo(f"Removed project {name!r}.")
+
+
+@project.command("list")
+def list_() -> None:
+    """List the projects."""
+    from hpogrid.project import list_projects, load_project
+
+    rows = []
+    for name in list_projects():
+        try:
+            p = load_project(name)
+            hpo = p.hpo_config
+            rows.append([name, hpo["algorithm"], hpo["metric"], hpo["mode"], hpo["trials"],
+                         (p.created_at or "")[:19], (p.content_hash or "")[:12]])
+        except Exception as exc:  # one broken project must not hide the others
+            rows.append([name, f"<unreadable: {exc}>", "", "", "", "", ""])
+    if not rows:
+        click.echo("No projects yet; create one with 'hpogrid project create NAME ...'.")
+        return
+    echo_table(rows, ["name", "algorithm", "metric", "mode", "trials", "created", "hash"])
+
+
+@project.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Print project NAME's configuration as JSON."""
+    from hpogrid.project import load_project
+
+    echo_json(load_project(name).to_json_dict())

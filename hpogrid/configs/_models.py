@@ -1,0 +1,203 @@
+"""The four config types as pydantic models: the single source of option names and defaults.
+
+Field names, defaults and choices follow the hpogrid README tables. Keys written by
+hpogrid 1.3.3 (``num_trials``, ``max_concurrent``, ``resource``, ``extra_metrics``,
+``extra``, ``None`` for empty dicts) are read unchanged.
+"""
+import math
+import re
+from typing import Any, ClassVar, Dict, List, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hpogrid.search.names import ALGORITHMS, SCHEDULERS
+
+DEFAULT_CONTAINER = (
+    "/cvmfs/unpacked.cern.ch/gitlab-registry.cern.ch/aml/hyperparameter-optimization/"
+    "alkaid-qt/hpogrid:latest"
+)
+#: resolved at submit time: ${RUCIO_ACCOUNT} from the environment, {HPO_PROJECT_NAME} and the
+#: timestamp from the submission
+DEFAULT_OUTDS = "user.${{RUCIO_ACCOUNT}}.hpogrid.{HPO_PROJECT_NAME}.out.$(date +%Y%m%d%H%M%S)"
+
+
+class ConfigModel(BaseModel):
+    """Common behaviour: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    #: command-line name of the config type, e.g. ``hpo_config``
+    kind: ClassVar[str]
+    #: columns shown by ``<kind> list`` besides the name
+    list_columns: ClassVar[tuple] = ()
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def _finite_json(value: Any, field: str) -> Any:
+    """Reject NaN/inf anywhere inside a JSON-like value (JSON cannot store them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{field} must not contain NaN or infinity")
+    if isinstance(value, dict):
+        for v in value.values():
+            _finite_json(v, field)
+    elif isinstance(value, list):
+        for v in value:
+            _finite_json(v, field)
+    return value
+
+
+class HpoConfig(ConfigModel):
+    kind: ClassVar[str] = "hpo_config"
+    list_columns: ClassVar[tuple] = ("algorithm", "metric", "mode", "trials", "scheduler")
+
+    algorithm: str = Field("random", description="Algorithm for hyperparameter optimization",
+                           json_schema_extra={"choices": ALGORITHMS})
+    metric: str = Field("accuracy", min_length=1, description="Evaluation metric to be optimized")
+    mode: str = Field("max", description="Optimization mode", json_schema_extra={"choices": ("min", "max")})
+    scheduler: str = Field("asynchyperband", description="Trial scheduling method",
+                           json_schema_extra={"choices": SCHEDULERS})
+    trials: int = Field(100, ge=1, description="Number of trials (search points)")
+    log_dir: Optional[str] = Field("./log", description="Logging directory")
+    verbose: bool = Field(False, description="Enable verbose output of the HPO library")
+    stop: Dict[str, Any] = Field(default_factory=lambda: {"training_iteration": 1},
+                                 description='Stopping criteria, e.g. \'{"training_iteration": 1}\'')
+    scheduler_param: Dict[str, Any] = Field(
+        default_factory=lambda: {"max_concurrent": 4},
+        description='Extra parameters for the trial scheduler, e.g. \'{"max_concurrent": 4}\'')
+    algorithm_param: Dict[str, Any] = Field(
+        default_factory=dict,
+        description='Extra parameters for the HPO algorithm, e.g. \'{"n_initial_points": 10}\'')
+    resource: Optional[Dict[str, float]] = Field(
+        None, description='Resources per trial, e.g. \'{"cpu": 1, "gpu": 0}\'')
+    extra_metrics: Optional[List[str]] = Field(None, description="Additional metrics to record")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy(cls, data: Any) -> Any:
+        """Map hpogrid 1.3.3 keys onto the current ones."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "num_trials" in data:
+            legacy = data.pop("num_trials")
+            data.setdefault("trials", legacy)
+        if "max_concurrent" in data:
+            legacy = data.pop("max_concurrent")
+            param = data.get("scheduler_param")
+            param = dict(param) if isinstance(param, dict) else {}
+            if legacy is not None:
+                param.setdefault("max_concurrent", legacy)
+            data["scheduler_param"] = param
+        for key in ("scheduler_param", "algorithm_param", "stop"):
+            if key in data and data[key] is None:
+                data.pop(key)
+        return data
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, v: str) -> str:
+        return _choice(v, ALGORITHMS)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: str) -> str:
+        return _choice(v, SCHEDULERS)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        return _choice(v, ("min", "max"))
+
+    @field_validator("verbose", mode="before")
+    @classmethod
+    def _verbose(cls, v: Any) -> Any:
+        # 1.3.3 stored a Ray verbosity level (0-3)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v > 0
+        return v
+
+    @field_validator("stop", "scheduler_param", "algorithm_param")
+    @classmethod
+    def _finite(cls, v: Any, info) -> Any:
+        return _finite_json(v, info.field_name)
+
+    @field_validator("scheduler_param")
+    @classmethod
+    def _max_concurrent(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+        mc = v.get("max_concurrent")
+        if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 1):
+            raise ValueError(f"max_concurrent must be a positive integer (got {mc!r})")
+        return v
+
+
+class GridConfig(ConfigModel):
+    kind: ClassVar[str] = "grid_config"
+    list_columns: ClassVar[tuple] = ("site", "container", "inDS")
+
+    site: Union[str, List[str], None] = Field("ANALY_MANC_GPU_TEST",
+                                              description="Grid site(s) where the jobs are submitted")
+    container: str = Field(DEFAULT_CONTAINER, min_length=1,
+                           description="Docker or singularity container in which the jobs run")
+    retry: bool = Field(False, description="Retry failed jobs")
+    inDS: Optional[str] = Field(None, description="Name of the input (rucio) dataset")
+    outDS: str = Field(DEFAULT_OUTDS, min_length=1, description="Name of the output dataset")
+    extra: Dict[str, Any] = Field(default_factory=dict, description="Extra PanDA task parameters")
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _retry(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v > 0
+        return v
+
+    @field_validator("inDS")
+    @classmethod
+    def _dataset(cls, v: Optional[str]) -> Optional[str]:
+        # outDS is a template (``$(date ...)``) resolved at submit time and checked there
+        if v is not None and re.search(r"[\s\x00]", v):
+            raise ValueError("dataset names must not contain whitespace")
+        return v
+
+
+class ModelConfig(ConfigModel):
+    kind: ClassVar[str] = "model_config"
+    list_columns: ClassVar[tuple] = ("script", "model")
+
+    script: str = Field(..., min_length=1, description="Training script that defines the model")
+    model: str = Field(..., min_length=1, description="Function or class in the script that trains the model")
+    param: Dict[str, Any] = Field(default_factory=dict,
+                                  description="Extra parameters passed to the training model")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("param", 0) is None:
+            data = {**data, "param": {}}
+        return data
+
+    @field_validator("script")
+    @classmethod
+    def _script(cls, v: str) -> str:
+        parts = v.replace("\\", "/").split("/")
+        if v.startswith("/") or ".." in parts or "\x00" in v:
+            raise ValueError("script must be a path relative to the project's scripts, without '..'")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if not v.isidentifier():
+            raise ValueError(f"model must be a Python identifier (got {v!r})")
+        return v
+
+    @field_validator("param")
+    @classmethod
+    def _finite(cls, v: Any) -> Any:
+        return _finite_json(v, "param")
+
+
+def _choice(value: str, allowed: tuple) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return value

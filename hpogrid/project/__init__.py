@@ -1,0 +1,14 @@
+"""Projects: configs snapshot + scripts + content hash, in one folder of the store."""
+from hpogrid.project._project import (
+    CONFIG_TYPES,
+    Project,
+    create_project,
+    list_projects,
+    load_project,
+    recreate_project,
+    remove_project,
+    update_project,
+)
+
+__all__ = ["CONFIG_TYPES", "Project", "create_project", "list_projects", "load_project",
+           "recreate_project", "remove_project", "update_project"]

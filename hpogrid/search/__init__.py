@@ -1,0 +1,26 @@
+"""Search algorithms and schedulers as adapters over Ray Tune.
+
+The package is lazy (PEP 562): ``hpogrid.search.names``, used by config validation, loads
+neither numpy nor Ray; the adapters load on first attribute access, and each imports its own
+library only inside :meth:`SearcherAdapter.make`.
+"""
+import importlib
+
+_EXPORTS = {
+    "ADAPTERS": "hpogrid.search._registry",
+    "get_adapter": "hpogrid.search._registry",
+    "SCHEDULER_ADAPTERS": "hpogrid.search._schedulers",
+    "get_scheduler": "hpogrid.search._schedulers",
+    "scheduler_for": "hpogrid.search._schedulers",
+    "SchedulerAdapter": "hpogrid.search._schedulers",
+    "SearcherAdapter": "hpogrid.search._base",
+    "Codec": "hpogrid.search._codec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hpogrid.search' has no attribute {name!r}")

@@ -1,0 +1,138 @@
+"""The searchers hpogrid offers, each a thin adapter over Ray Tune's own (or skopt's)."""
+from typing import Any, Dict, Optional
+
+from hpogrid.search._base import SearcherAdapter, construct
+from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY, NO_NORMAL, Codec
+
+
+class RandomSearch(SearcherAdapter):
+    """Independent random sampling with Ray Tune's basic variant generator."""
+
+    name = "random"
+    library = "ray.tune"
+    encodings = ALL_NATIVE
+    honours_grid = True
+    summary = "random sampling; grid_search categoricals are enumerated"
+
+    def make(self, codec, metric, mode, seed, params):
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        return construct(BasicVariantGenerator, self.name, {"random_state": seed}, params)
+
+    def limit_concurrency(self, searcher, n):
+        # Tune ignores max_concurrent_trials for a generator passed in: it must carry the limit
+        searcher.max_concurrent = n
+        return True
+
+
+class TuneSearch(RandomSearch):
+    """Ray Tune's basic variant generator by its Ray name (grid search + random sampling)."""
+
+    name = "tune"
+    summary = "Ray Tune's basic variant generator (grid_search + random)"
+
+
+class HyperOptAdapter(SearcherAdapter):
+    name = "hyperopt"
+    library = "hyperopt"
+    encodings = ALL_NATIVE
+    summary = "Tree-structured Parzen Estimator (HyperOpt)"
+
+    def make(self, codec, metric, mode, seed, params):
+        from ray.tune.search.hyperopt import HyperOptSearch
+
+        return construct(HyperOptSearch, self.name, {
+            "space": None, "metric": metric, "mode": mode, "random_state_seed": seed}, params)
+
+
+class OptunaAdapter(SearcherAdapter):
+    """Optuna's TPE sampler; ``algorithm_param`` goes to ``TPESampler``."""
+
+    name = "optuna"
+    library = "optuna"
+    summary = "Tree-structured Parzen Estimator (Optuna)"
+
+    def make(self, codec, metric, mode, seed, params):
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
+        return OptunaSearch(metric=metric, mode=mode, sampler=sampler)
+
+
+class BohbAdapter(SearcherAdapter):
+    """BOHB; runs with the bohbhyperband scheduler (see :mod:`hpogrid.search._schedulers`)."""
+
+    name = "bohb"
+    library = "hpbandster"
+    summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
+
+    def make(self, codec, metric, mode, seed, params):
+        from ray.tune.search.bohb import TuneBOHB
+
+        return construct(TuneBOHB, self.name, {"metric": metric, "mode": mode, "seed": seed}, params)
+
+
+class AxAdapter(SearcherAdapter):
+    name = "ax"
+    library = "ax"
+    summary = "Bayesian optimisation with Ax/BoTorch"
+
+    def make(self, codec, metric, mode, seed, params):
+        import logging
+
+        from ray.tune.search.ax import AxSearch
+
+        logging.getLogger("ax").setLevel(logging.WARNING)
+        ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
+        return construct(AxSearch, self.name, ours, params)
+
+
+class BayesOptAdapter(SearcherAdapter):
+    """Gaussian-process BO over a box: integers, categories and normals via exact transforms."""
+
+    name = "bayesian"
+    library = "bayes_opt"
+    encodings = FLOATS_ONLY
+    summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
+
+    def make(self, codec, metric, mode, seed, params):
+        from ray.tune.search.bayesopt import BayesOptSearch
+
+        return construct(BayesOptSearch, self.name, {
+            "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
+
+
+class SkoptAdapter(SearcherAdapter):
+    """scikit-optimize's ``Optimizer`` (Ray dropped SkOptSearch; see ``_skopt.py``)."""
+
+    name = "skopt"
+    library = "skopt"
+    summary = "Gaussian-process Bayesian optimisation (scikit-optimize)"
+
+    def make(self, codec, metric, mode, seed, params):
+        from hpogrid.search._skopt import SkoptSearcher
+
+        return construct(SkoptSearcher, self.name, {
+            "codec": codec, "metric": metric, "mode": mode, "random_state": seed}, params)
+
+
+class AutoAdapter(SearcherAdapter):
+    """Picks an algorithm from the space: see :meth:`choose` (documented in the README)."""
+
+    name = "auto"
+    library = "ray.tune"
+    honours_grid = True
+    summary = "grid_search -> tune; under 10 trials -> random; otherwise optuna (TPE)"
+
+    @staticmethod
+    def choose(space, trials: int) -> SearcherAdapter:
+        if space.grid_params:
+            return TuneSearch()
+        if trials < 10:
+            return RandomSearch()
+        return OptunaAdapter()
+
+    def make(self, codec, metric, mode, seed, params):  # pragma: no cover - resolved earlier
+        raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")

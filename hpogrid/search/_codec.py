@@ -1,0 +1,173 @@
+"""Codec: how each search-space parameter is shown to a searcher, and how it comes back.
+
+Every grammar method reduces to one of four latent dimensions (:mod:`hpogrid.space`). A
+searcher explores latent values in Ray Tune's domain language; the objective wrapper decodes
+them to the user's values. Where a library lacks a latent kind, an exact transform is used:
+a normal as a uniform probability through the inverse normal CDF, an integer or a category as
+the floor of a uniform. Categories always travel as indices, so any JSON value works with
+every library (Ax, Optuna and ConfigSpace only accept some scalar types).
+"""
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, ClassVar, Dict, Tuple, Type
+
+from hpogrid.space import LatentChoice, LatentInt, LatentNormal, LatentUniform, SearchSpace
+
+#: probabilities closer than this to 0 or 1 are clipped: the normal is cut at about 7 sigma
+#: (a mass of 1e-12), where optimisers proposing a bound would otherwise give infinity
+_EPS = 1e-12
+
+
+class Encoding:
+    """One parameter's encoding: a Ray Tune domain and the way back to the latent value."""
+
+    latent_type: ClassVar[type]
+
+    def __init__(self, latent):
+        self.latent = latent
+
+    def domain(self):
+        raise NotImplementedError
+
+    def to_latent(self, value: Any) -> Any:
+        return value
+
+
+class UniformNative(Encoding):
+    latent_type = LatentUniform
+
+    def domain(self):
+        from ray import tune
+        return tune.uniform(self.latent.low, self.latent.high)
+
+    def to_latent(self, value):
+        return min(max(float(value), self.latent.low), self.latent.high)
+
+
+class IntNative(Encoding):
+    latent_type = LatentInt
+
+    def domain(self):
+        from ray import tune
+        return tune.randint(self.latent.low, self.latent.high + 1)  # Ray's upper bound is exclusive
+
+    def to_latent(self, value):
+        return int(round(float(value)))
+
+
+class NormalNative(Encoding):
+    latent_type = LatentNormal
+
+    def domain(self):
+        from ray import tune
+        return tune.randn(self.latent.mu, self.latent.sigma)
+
+    def to_latent(self, value):
+        return float(value)
+
+
+class ChoiceByIndex(Encoding):
+    latent_type = LatentChoice
+
+    def domain(self):
+        from ray import tune
+        return tune.choice(list(range(len(self.latent.categories))))
+
+    def to_latent(self, value):
+        return self.latent.categories[int(value)]
+
+
+class GridByIndex(ChoiceByIndex):
+    """``grid_search``: every category once per sample (basic variant generator only)."""
+
+    def domain(self):
+        from ray import tune
+        return tune.grid_search(list(range(len(self.latent.categories))))
+
+
+class NormalViaUniform(Encoding):
+    """N(mu, sigma) as mu + sigma * Phi^-1(u), u ~ U(0, 1): the same distribution."""
+
+    latent_type = LatentNormal
+
+    def domain(self):
+        from ray import tune
+        return tune.uniform(_EPS, 1 - _EPS)
+
+    def to_latent(self, value):
+        u = min(max(float(value), _EPS), 1 - _EPS)
+        return NormalDist(self.latent.mu, self.latent.sigma).inv_cdf(u)
+
+
+class IntViaUniform(Encoding):
+    """Integer in [low, high] as floor(u), u ~ U(low, high + 1): each integer equally likely."""
+
+    latent_type = LatentInt
+
+    def domain(self):
+        from ray import tune
+        return tune.uniform(self.latent.low, self.latent.high + 1)
+
+    def to_latent(self, value):
+        return int(min(max(math.floor(float(value)), self.latent.low), self.latent.high))
+
+
+class ChoiceViaUniform(Encoding):
+    """Category k as floor(u), u ~ U(0, n): each category equally likely."""
+
+    latent_type = LatentChoice
+
+    def domain(self):
+        from ray import tune
+        return tune.uniform(0, len(self.latent.categories))
+
+    def to_latent(self, value):
+        n = len(self.latent.categories)
+        return self.latent.categories[int(min(max(math.floor(float(value)), 0), n - 1))]
+
+
+#: what a searcher that explores everything in its own terms uses
+ALL_NATIVE: Tuple[Type[Encoding], ...] = (UniformNative, IntNative, ChoiceByIndex, NormalNative)
+#: for libraries without a normal distribution (Optuna, Ax, skopt, ConfigSpace)
+NO_NORMAL: Tuple[Type[Encoding], ...] = (UniformNative, IntNative, ChoiceByIndex, NormalViaUniform)
+#: for libraries of continuous boxes only (BayesOpt)
+FLOATS_ONLY: Tuple[Type[Encoding], ...] = (UniformNative, IntViaUniform, ChoiceViaUniform, NormalViaUniform)
+
+
+@dataclass
+class Codec:
+    """Encodings of a whole space for one searcher; picklable, so trials decode in workers."""
+
+    space: SearchSpace
+    encodings: Dict[str, Encoding]
+
+    @classmethod
+    def build(cls, space: SearchSpace, encodings: Tuple[Type[Encoding], ...], grid: bool = False) -> "Codec":
+        chosen = {}
+        for name, param in space.items():
+            latent = param.latent()
+            if grid and name in space.grid_params:
+                chosen[name] = GridByIndex(latent)
+                continue
+            enc = next(e for e in encodings if isinstance(latent, e.latent_type))
+            chosen[name] = enc(latent)
+        return cls(space, chosen)
+
+    def param_space(self) -> Dict[str, Any]:
+        """Ray Tune domains keyed by parameter name (for ``Tuner(param_space=...)``)."""
+        return {name: enc.domain() for name, enc in self.encodings.items()}
+
+    def decode(self, config: Dict[str, Any]) -> Dict[str, Any]:
+        """Searcher config -> the user's values; keys outside the space pass through."""
+        latent = {n: self.encodings[n].to_latent(config[n]) for n in self.encodings if n in config}
+        values = self.space.decode(latent)
+        return {**{k: v for k, v in config.items() if k not in self.encodings}, **values}
+
+    @property
+    def grid_size(self) -> int:
+        size = 1
+        for enc in self.encodings.values():
+            if isinstance(enc, GridByIndex):
+                size *= len(enc.latent.categories)
+        return size

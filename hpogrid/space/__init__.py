@@ -1,0 +1,33 @@
+"""The search-space grammar: parse, validate, sample and reduce to latent dimensions.
+
+``SearchSpace.from_json(text)`` reads ``{"NAME": {"method": M, "dimension": {...}}}`` with
+``M`` one of :data:`METHODS`. Every :class:`Param` samples with fixed reference semantics and
+reduces to one of four :class:`Latent` primitives plus a deterministic ``decode``, which is
+all a search-library adapter has to translate. Imports only numpy and the stdlib.
+"""
+from hpogrid.space._latent import Latent, LatentChoice, LatentInt, LatentNormal, LatentUniform
+from hpogrid.space._params import (
+    METHODS,
+    PARAM_TYPES,
+    Categorical,
+    Fixed,
+    LogNormal,
+    LogUniform,
+    Normal,
+    Param,
+    QLogNormal,
+    QLogUniform,
+    QNormal,
+    QUniform,
+    Uniform,
+    UniformInt,
+    param_type,
+)
+from hpogrid.space._space import SearchSpace
+
+__all__ = [
+    "METHODS", "PARAM_TYPES", "SearchSpace", "Param", "param_type",
+    "Categorical", "Uniform", "UniformInt", "QUniform", "LogUniform", "QLogUniform",
+    "Normal", "QNormal", "LogNormal", "QLogNormal", "Fixed",
+    "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal",
+]

@@ -1,0 +1,83 @@
+"""Plain values handed out by the study store.
+
+Callers (backends, reports, resume) only ever see these frozen dataclasses, never ORM
+objects, so no session, lazy load or detached-instance error can leak out of the store.
+This module imports nothing heavy on purpose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+INTERRUPTED = "INTERRUPTED"
+
+#: every trial state, in life-cycle order (also the key order of ``StudyStore.counts``)
+STATES = (PENDING, RUNNING, COMPLETED, FAILED, INTERRUPTED)
+#: states after which a trial no longer runs (``finished_at`` is set on entering them)
+FINISHED_STATES = frozenset({COMPLETED, FAILED, INTERRUPTED})
+#: optimisation directions of a study
+MODES = ("min", "max")
+#: where a trial ran; free text is allowed, these are the names hpogrid itself writes
+BACKENDS = ("local", "ray", "slurm", "panda")
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """One study: a named set of trials optimising ``metric`` in direction ``mode``."""
+
+    id: int
+    name: str
+    metric: str
+    mode: str
+    attrs: dict = field(default_factory=dict)
+    created_at: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as stored; ``uid`` is the caller's stable id, ``number`` the store's.
+
+    ``value`` is the study metric's last finite value (``None`` when missing, not a number,
+    NaN or infinite), which is what ordering and ``best_trial`` use. Datetimes are
+    timezone-aware UTC.
+    """
+
+    study: str
+    uid: str
+    number: int
+    state: str
+    params: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    value: Optional[float] = None
+    intermediate: list = field(default_factory=list)
+    error: Optional[str] = None
+    backend: Optional[str] = None
+    host: Optional[str] = None
+    job_id: Optional[str] = None
+    task_id: Optional[str] = None
+    site: Optional[str] = None
+    annotations: dict = field(default_factory=dict)
+    created_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    heartbeat_at: Optional[datetime] = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def duration_s(self) -> Optional[float]:
+        """Seconds from start to finish, ``None`` while either end is unknown."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def metric(self, name: str, default: Any = None) -> Any:
+        """Last reported value of metric ``name``."""
+        return self.metrics.get(name, default)

@@ -1,0 +1,134 @@
+"""Read-only access to one study for reports and notebooks: ``load(...)``.
+
+pandas is imported inside :meth:`StudyView.to_dataframe` only, so the CLI and the backends
+never pay for it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+from hpogrid.errors import NotFoundError, StudyError
+from hpogrid.study.engine import sqlite_url
+from hpogrid.study.records import StudyInfo, TrialRecord
+from hpogrid.study.store import StudyStore
+
+#: columns of :meth:`StudyView.to_dataframe` before the ``param.*`` and ``metric.*`` ones
+BASE_COLUMNS = (
+    "number", "uid", "state", "value", "backend", "host", "site", "job_id", "task_id",
+    "error", "created_at", "started_at", "finished_at", "heartbeat_at", "duration_s",
+    "iterations",
+)
+_DATETIME_COLUMNS = ("created_at", "started_at", "finished_at", "heartbeat_at")
+
+
+class StudyView:
+    """One study of one store; every attribute reads the database afresh."""
+
+    def __init__(self, store: StudyStore, study: str):
+        self.store = store
+        self.name = study
+        self.info: StudyInfo = store.get_study(study)
+
+    def __repr__(self) -> str:
+        return f"StudyView({self.store.url!r}, {self.name!r})"
+
+    def __enter__(self) -> "StudyView":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        return self.store.trials(self.name)
+
+    @property
+    def best_trial(self) -> Optional[TrialRecord]:
+        return self.store.best_trial(self.name)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts(self.name)
+
+    def to_dataframe(self, states: Any = None):
+        """One row per trial: :data:`BASE_COLUMNS`, then ``param.<name>`` and
+        ``metric.<name>`` (nested dicts flattened with dots), datetimes as UTC."""
+        import pandas as pd
+
+        rows = []
+        for t in self.store.trials(self.name, states):
+            row: dict = {
+                "number": t.number, "uid": t.uid, "state": t.state, "value": t.value,
+                "backend": t.backend, "host": t.host, "site": t.site, "job_id": t.job_id,
+                "task_id": t.task_id, "error": t.error, "created_at": t.created_at,
+                "started_at": t.started_at, "finished_at": t.finished_at,
+                "heartbeat_at": t.heartbeat_at, "duration_s": t.duration_s,
+                "iterations": len(t.intermediate),
+            }
+            row.update(flatten(t.params, "param."))
+            row.update(flatten(t.metrics, "metric."))
+            rows.append(row)
+        columns = list(BASE_COLUMNS)
+        seen = set(columns)
+        for prefix in ("param.", "metric."):
+            for row in rows:
+                for key in row:
+                    if key.startswith(prefix) and key not in seen:
+                        seen.add(key)
+                        columns.append(key)
+        df = pd.DataFrame(rows, columns=columns)
+        for col in _DATETIME_COLUMNS:
+            df[col] = pd.to_datetime(df[col], utc=True)
+        df["value"] = df["value"].astype("float64")
+        df["duration_s"] = df["duration_s"].astype("float64")
+        return df
+
+
+def flatten(doc: dict, prefix: str) -> dict:
+    """``{"a": {"b": 1}}`` -> ``{prefix + "a.b": 1}``; lists stay values."""
+    out: dict = {}
+    for key, val in doc.items():
+        if isinstance(val, dict) and val:
+            out.update(flatten(val, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = val
+    return out
+
+
+def resolve(project_or_url: Union[str, os.PathLike]) -> tuple[str, Optional[str]]:
+    """(store URL, default study name) of a project name, a URL or a SQLite file path.
+
+    A project's default study is named after the project.
+    """
+    if isinstance(project_or_url, os.PathLike):
+        return sqlite_url(project_or_url), None
+    if "://" in project_or_url:
+        return project_or_url, None
+    from hpogrid.paths import study_db
+
+    db = study_db(project_or_url)
+    if not db.is_file():
+        raise NotFoundError(f"project {project_or_url!r} has no study database ({db})")
+    return sqlite_url(db), project_or_url
+
+
+def load(project_or_url: Union[str, os.PathLike], study: Optional[str] = None) -> StudyView:
+    """Open a study for reading.
+
+    ``project_or_url`` is a project name (its ``study.db``, default study = project name),
+    a SQLAlchemy URL (anything containing ``://``) or a ``pathlib.Path`` to a SQLite file.
+    Without ``study`` on a URL or path, the store must hold exactly one study.
+    """
+    url, default = resolve(project_or_url)
+    store = StudyStore(url)
+    name = study or default
+    if name is None:
+        names = [s.name for s in store.list_studies()]
+        if len(names) != 1:
+            listed = ", ".join(names) if names else "none"
+            raise StudyError(f"{store.url} holds {len(names)} studies ({listed}): name one with study=")
+        name = names[0]
+    return StudyView(store, name)

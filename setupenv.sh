@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Set up hpogrid. Works sourced (activates the environment in your shell) or executed.
+#
+#   source setupenv.sh            # create/use ./.venv (or $HPOGRID_VENV), install, activate
+#   source setupenv.sh no-conda   # install into the environment that is already active
+#   bash setupenv.sh [no-conda]   # the same, without touching your shell
+#
+# Installs torch==2.13.0 (CPU wheel) first so ax-platform does not pull a CUDA build, then
+# hpogrid with its test extras. Re-running is quick: nothing is reinstalled while setup.cfg
+# is unchanged. Exports HPOGRID_BASE_PATH (this folder), used by the README examples.
+
+_hpogrid_setup() {
+    local base mode venv py stamp want
+    base="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+    mode="${1:-venv}"
+    case "$mode" in
+        venv|no-conda) ;;
+        *) echo "setupenv.sh: unknown option '$mode' (use: no-conda, or nothing)" >&2; return 2 ;;
+    esac
+    if [ "$mode" = "venv" ]; then
+        venv="${HPOGRID_VENV:-$base/.venv}"
+        if [ ! -x "$venv/bin/python" ]; then
+            echo "[setupenv] creating virtual environment $venv"
+            python3 -m venv "$venv" || return 1
+        fi
+        py="$venv/bin/python"
+    else
+        py="$(command -v python3 || command -v python)"
+        [ -n "$py" ] || { echo "setupenv.sh: no python in PATH" >&2; return 1; }
+    fi
+    stamp="$("$py" -c 'import sys; print(sys.prefix)')/.hpogrid-setup"
+    want="$(cat "$base/setup.cfg" "$base/setupenv.sh" | sha256sum | cut -c1-16)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "[setupenv] installing torch==2.13.0 (CPU) and hpogrid into $("$py" -c 'import sys; print(sys.prefix)')"
+        "$py" -m pip install -q --upgrade pip setuptools wheel || return 1
+        "$py" -m pip install -q "torch==2.13.0" || return 1
+        "$py" -m pip install -q -e "$base[test]" || return 1
+        echo "$want" > "$stamp"
+    fi
+    export HPOGRID_BASE_PATH="$base"
+    if [ "$mode" = "venv" ] && [ "${BASH_SOURCE[0]}" != "$0" ]; then
+        # shellcheck disable=SC1091
+        . "$venv/bin/activate"
+    fi
+    echo "[setupenv] ready: $("$py" -m hpogrid --version)"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    _hpogrid_setup "$@"
+else
+    _hpogrid_setup "$@"
+fi

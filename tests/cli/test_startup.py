@@ -1,0 +1,28 @@
+"""Config commands and --help must not load the heavy ML libraries."""
+import subprocess
+import sys
+
+HEAVY = ("ray", "torch", "ax", "hyperopt", "skopt", "optuna", "sklearn", "pandas", "plotly")
+
+PROBE = """
+import sys
+from hpogrid.cli import cli
+for args in {cmds}:
+    try:
+        cli.main(args, prog_name="hpogrid")
+    except SystemExit:
+        pass
+print("HEAVY:" + ",".join(sorted(m for m in {heavy} if m in sys.modules)))
+"""
+
+
+def test_config_commands_import_no_ml_library(tmp_path):
+    cmds = [["--help"], ["hpo_config", "list"], ["hpo_config", "create", "h", "--trials", "3"],
+            ["hpo_config", "show", "h"], ["search_space", "create", "s",
+             '{"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}'],
+            ["project", "list"], ["hpo_config", "create", "--help"]]
+    code = PROBE.format(cmds=repr(cmds), heavy=repr(HEAVY))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"HPOGRID_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:", out.stdout[-300:]
