@@ -4,19 +4,40 @@
 #   source setupenv.sh            # create/use ./.venv (or $HPOGRID_VENV), install, activate
 #   source setupenv.sh no-conda   # install into the environment that is already active
 #   bash setupenv.sh [no-conda]   # the same, without touching your shell
+#   bash setupenv.sh test         # also the system packages the tests use (Debian, as root):
+#                                 # chromium + chromium-driver for the HTML report test
 #
 # Installs torch==2.13.0 (CPU wheel) first so ax-platform does not pull a CUDA build, then
 # hpogrid with its test extras. Re-running is quick: nothing is reinstalled while setup.cfg
 # is unchanged. Exports HPOGRID_BASE_PATH (this folder), used by the README examples.
 
+_hpogrid_system_test_deps() {
+    local need=() p
+    for p in chromium chromium-driver; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+    done
+    [ ${#need[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        echo "[setupenv] not installing ${need[*]} (needs root and apt-get); the tests using them will skip"
+        return 0
+    fi
+    echo "[setupenv] installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+        echo "[setupenv] apt-get could not install ${need[*]}; the tests using them will skip"
+}
+
 _hpogrid_setup() {
-    local base mode venv py stamp want
+    local base mode venv py stamp want arg with_test=0
     base="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-    mode="${1:-venv}"
-    case "$mode" in
-        venv|no-conda) ;;
-        *) echo "setupenv.sh: unknown option '$mode' (use: no-conda, or nothing)" >&2; return 2 ;;
-    esac
+    mode=venv
+    for arg in "$@"; do
+        case "$arg" in
+            no-conda) mode=no-conda ;;
+            test) with_test=1 ;;
+            *) echo "setupenv.sh: unknown option '$arg' (use: no-conda, test)" >&2; return 2 ;;
+        esac
+    done
     if [ "$mode" = "venv" ]; then
         venv="${HPOGRID_VENV:-$base/.venv}"
         if [ ! -x "$venv/bin/python" ]; then
@@ -37,6 +58,7 @@ _hpogrid_setup() {
         "$py" -m pip install -q -e "$base[test]" || return 1
         echo "$want" > "$stamp"
     fi
+    [ "$with_test" = 1 ] && _hpogrid_system_test_deps
     export HPOGRID_BASE_PATH="$base"
     if [ "$mode" = "venv" ] && [ "${BASH_SOURCE[0]}" != "$0" ]; then
         # shellcheck disable=SC1091

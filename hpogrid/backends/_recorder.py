@@ -1,10 +1,13 @@
 """Ray Tune callback that writes every trial into the study store as it happens.
 
-Runs in the driver, so each run has exactly one writer per study. A crash therefore loses
-at most the trials that were running. It also keeps the counts for the progress line.
+Runs in the driver, so each run has exactly one writer per study. Writes go through one
+background thread, in order, so Tune's event loop never waits on the database; a crash
+loses at most the trials that were running plus the last few milliseconds of events. It
+also keeps the counts for the progress line.
 """
 import json
 import math
+import queue
 import socket
 import sys
 import threading
@@ -86,6 +89,47 @@ def error_summary(text: Optional[str]) -> str:
     return lines[-1].strip() if lines else ""
 
 
+class OrderedWriter:
+    """One thread applying store writes in submission order; errors surface on ``flush``."""
+
+    def __init__(self):
+        self._queue: "queue.Queue" = queue.Queue()
+        self._errors: list = []
+        self._thread = threading.Thread(target=self._work, name="hpogrid-study-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, *args, **kwargs) -> None:
+        self._queue.put((fn, args, kwargs))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                fn, args, kwargs = item
+                fn(*args, **kwargs)
+            except Exception as exc:  # kept for flush(): a lost write must not go unnoticed
+                self._errors.append(exc)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        self._queue.join()
+        if self._errors:
+            raise self._errors[0]
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def __getstate__(self):  # Tune pickles callbacks; a copy writes nothing
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
+
 class StudyRecorder(Callback):
     def __init__(self, store, study: str, codec: Codec, metric: str, mode: str, stopper: RunStopper,
                  total: int, backend: str = "local", progress: bool = True):
@@ -98,18 +142,19 @@ class StudyRecorder(Callback):
         self._last_print = 0.0
         self.uids = set()
         self._awaiting_error = {}
+        self.writer = OrderedWriter()
 
     # -- Ray hooks ---------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         self.uids.add(trial.trial_id)
-        self.store.upsert_trial(self.study, trial.trial_id, state=RUNNING,
+        self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id, state=RUNNING,
                                 params=_json_safe(self.codec.decode(trial.config)),
                                 backend=self.backend, host=self.host)
         self.counts["running"] += 1
         self._show()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.store.append_intermediate(self.study, trial.trial_id, clean_metrics(result))
+        self.writer.submit(self.store.append_intermediate, self.study, trial.trial_id, clean_metrics(result))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         metrics = clean_metrics(trial.last_result)
@@ -135,12 +180,13 @@ class StudyRecorder(Callback):
         for uid, trial in list(self._awaiting_error.items()):
             text = _error_text(trial)
             if text or final:
-                self.store.upsert_trial(self.study, uid, error=text or "trial failed (Ray recorded no error text)")
+                self.writer.submit(self.store.upsert_trial, self.study, uid,
+                                   error=text or "trial failed (Ray recorded no error text)")
                 del self._awaiting_error[uid]
 
     # -- helpers -------------------------------------------------------------------------------
     def _finish(self, trial, state: str, **fields):
-        self.store.upsert_trial(self.study, trial.trial_id, state=state, **fields)
+        self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id, state=state, **fields)
         self.counts["running"] = max(0, self.counts["running"] - 1)
         self._show()
 
@@ -172,7 +218,15 @@ class StudyRecorder(Callback):
 
     def on_experiment_end(self, trials, **info):
         self._record_errors(final=True)
+        self.writer.flush()
         self._show(final=True)
+
+    def close(self) -> None:
+        """Wait for every queued write (raises the first write error, if any)."""
+        try:
+            self.writer.flush()
+        finally:
+            self.writer.close()
 
 
 def _json_safe(values: Dict[str, Any]) -> Dict[str, Any]:

@@ -187,8 +187,11 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
             raise BackendError(f"Ray Tune failed: {type(exc).__name__}: {exc}") from exc
     finally:
         signal.signal(signal.SIGINT, previous)
-        _close_running(store, study, recorder.uids)
-        ray.shutdown()
+        try:
+            recorder.close()
+        finally:
+            _close_running(store, study, recorder.uids)
+            ray.shutdown()
     return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
                       counts=store.counts(study), interrupted=stopper.interrupted.is_set(),
                       notes=plan.notes, seconds=time.monotonic() - started)

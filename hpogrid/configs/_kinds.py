@@ -10,13 +10,16 @@ class ConfigKind(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    #: columns ``list`` shows besides the name (kept here, not on the model: listing must not
+    #: import pydantic)
+    list_columns: ClassVar[Tuple[str, ...]] = ()
 
     @abstractmethod
     def validate(self, data: Any) -> Dict[str, Any]:
         """Return the canonical JSON dict of ``data`` or raise :class:`ValidationError`."""
 
     def columns(self) -> Tuple[str, ...]:
-        return ()
+        return self.list_columns
 
 
 class _PydanticKind(ConfigKind):
@@ -40,9 +43,6 @@ class _PydanticKind(ConfigKind):
         except pydantic.ValidationError as exc:
             raise _one_line(self.name, exc, tuple(self.model.model_fields)) from None
 
-    def columns(self) -> Tuple[str, ...]:
-        return self.model.list_columns
-
 
 def _one_line(kind: str, exc: Any, allowed: Tuple[str, ...]) -> ValidationError:
     """Turn pydantic's multi-line report into one line about the first problem."""
@@ -64,18 +64,21 @@ class HpoKind(_PydanticKind):
     name = "hpo_config"
     title = "HPO configuration"
     model_name = "HpoConfig"
+    list_columns = ("algorithm", "metric", "mode", "trials", "scheduler")
 
 
 class GridKind(_PydanticKind):
     name = "grid_config"
     title = "grid configuration"
     model_name = "GridConfig"
+    list_columns = ("site", "container", "inDS")
 
 
 class ModelKind(_PydanticKind):
     name = "model_config"
     title = "model configuration"
     model_name = "ModelConfig"
+    list_columns = ("script", "model")
 
 
 class SearchSpaceKind(ConfigKind):
@@ -87,8 +90,7 @@ class SearchSpaceKind(ConfigKind):
 
         return SearchSpace.from_dict(data).to_dict()
 
-    def columns(self) -> Tuple[str, ...]:
-        return ("parameters",)
+    list_columns = ("parameters",)
 
 
 KINDS: Tuple[ConfigKind, ...] = (HpoKind(), GridKind(), ModelKind(), SearchSpaceKind())

@@ -27,8 +27,6 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     #: command-line name of the config type, e.g. ``hpo_config``
     kind: ClassVar[str]
-    #: columns shown by ``<kind> list`` besides the name
-    list_columns: ClassVar[tuple] = ()
 
     def to_json_dict(self) -> dict:
         return self.model_dump(mode="json")
@@ -49,7 +47,6 @@ def _finite_json(value: Any, field: str) -> Any:
 
 class HpoConfig(ConfigModel):
     kind: ClassVar[str] = "hpo_config"
-    list_columns: ClassVar[tuple] = ("algorithm", "metric", "mode", "trials", "scheduler")
 
     algorithm: str = Field("random", description="Algorithm for hyperparameter optimization",
                            json_schema_extra={"choices": ALGORITHMS})
@@ -133,7 +130,6 @@ class HpoConfig(ConfigModel):
 
 class GridConfig(ConfigModel):
     kind: ClassVar[str] = "grid_config"
-    list_columns: ClassVar[tuple] = ("site", "container", "inDS")
 
     site: Union[str, List[str], None] = Field("ANALY_MANC_GPU_TEST",
                                               description="Grid site(s) where the jobs are submitted")
@@ -162,7 +158,6 @@ class GridConfig(ConfigModel):
 
 class ModelConfig(ConfigModel):
     kind: ClassVar[str] = "model_config"
-    list_columns: ClassVar[tuple] = ("script", "model")
 
     script: str = Field(..., min_length=1, description="Training script that defines the model")
     model: str = Field(..., min_length=1, description="Function or class in the script that trains the model")

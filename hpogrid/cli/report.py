@@ -1,0 +1,70 @@
+"""``hpogrid report PROJECT``: the trials of a project's study as a table, CSV, JSON or HTML."""
+import click
+
+from hpogrid.cli._base import echo_table
+
+
+def _flag(name: str, help: str):
+    return click.option(f"--{name}", f"--{name.replace('_', '-')}", name, is_flag=True, help=help)
+
+
+@click.command("report")
+@click.argument("project")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Keep the N most recent trials (grid: the trials of the N most recent tasks).")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), metavar="D",
+              help="Keep trials started (or created) within the last D days.")
+@click.option("--taskname", metavar="PATTERN", help="Keep grid trials whose task name matches this "
+              "shell-style wildcard, e.g. 'user.me.hpo.*'.")
+@click.option("--range", "task_range", metavar="A-B", help="Keep grid trials with jeditaskid A..B.")
+@click.option("--extra", metavar="COLS", help="Extra table columns, comma separated: site, "
+              "task_time_s, time_s, taskid.")
+@click.option("--columns", metavar="COLS", help="Show only these parameter / metric / extra columns "
+              "(comma separated) for wide studies.")
+@click.option("--outname", default="hpo_result", show_default=True, metavar="NAME",
+              help="Output file name without extension (may include an existing folder).")
+@_flag("to_json", "Write every trial to NAME.json.")
+@_flag("to_html", "Write a self-contained HTML report with plots to NAME.html.")
+@_flag("to_csv", "Write every trial to NAME.csv.")
+@_flag("to_pcp", "Write the parallel-coordinates plot to NAME_pcp.html (and .png with kaleido).")
+@click.option("--metric", metavar="M", help="Metric to sort and plot by (default: the project's).")
+@click.option("--mode", type=click.Choice(["min", "max"]), help="Whether lower or higher --metric "
+              "is better (default: the project's).")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Trials shown in the table (0: only the summary).")
+@click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
+@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
+              "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
+def report(project, limit, days, taskname, task_range, extra, columns, outname, to_json, to_html,
+           to_csv, to_pcp, metric, mode, top, study, study_url) -> None:
+    """Show the trials of PROJECT's study sorted by the metric, best first.
+
+    Grid filters (--taskname, --range) select PanDA tasks; --days and --limit work for
+    every backend. Files go to the current folder unless --outname names another.
+    """
+    from hpogrid import report as lib
+
+    filters = lib.Filters(limit=limit, days=days, taskname=taskname,
+                          task_range=lib.parse_range(task_range) if task_range else None)
+    extras = lib.parse_extra(extra)
+    shown = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
+    if kinds:
+        lib.output_base(outname)  # fail before the (possibly slow) study read
+    rep = lib.build_report(project, study=study, study_url=study_url, metric=metric, mode=mode,
+                           filters=filters)
+    if top:
+        headers, rows = lib.table(rep, extra=extras, columns=shown, top=top)
+        echo_table(rows, headers, width=24)
+        if len(rep.trials) > top:
+            click.echo(f"... {len(rep.trials) - top} more trials (--top N to show more, --to_csv for all)")
+    click.echo(lib.summary(rep))
+    for note in rep.notes:
+        click.echo(f"Note: {note}", err=True)
+    if kinds:
+        paths, notes = lib.write(rep, outname, kinds)
+        for note in notes:
+            if note not in rep.notes:
+                click.echo(f"Note: {note}", err=True)
+        for path in paths:
+            click.echo(f"Wrote {path}")

@@ -1,0 +1,285 @@
+"""A study's trials as a report: filtered, sorted best first, with the columns derived once.
+
+Every output (terminal, CSV, JSON, HTML) is rendered from one :class:`Report`, so they
+cannot disagree on which trials are in, their order or the best one.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hpogrid.errors import HpogridError, NotFoundError, ValidationError
+from hpogrid.study import COMPLETED, STATES, TrialRecord
+from hpogrid.study.view import flatten
+
+#: ``--extra`` columns (hpogrid 1.3.3 names)
+EXTRA_COLUMNS = ("site", "task_time_s", "time_s", "taskid")
+#: backend name of grid (PanDA) trials; their ``task_id`` is the jeditaskid
+GRID_BACKEND = "panda"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which trials a report keeps; ``None`` means no filter. ``now`` is for tests."""
+
+    limit: Optional[int] = None
+    days: Optional[float] = None
+    taskname: Optional[str] = None
+    task_range: Optional[Tuple[int, int]] = None
+    now: Optional[datetime] = None
+
+    def describe(self) -> str:
+        parts = [f"--days {self.days:g}" if self.days is not None else "",
+                 f"--taskname {self.taskname!r}" if self.taskname else "",
+                 f"--range {self.task_range[0]}-{self.task_range[1]}" if self.task_range else "",
+                 f"--limit {self.limit}" if self.limit is not None else ""]
+        return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """How one hyperparameter is plotted: ``linear``, ``log`` or ``categorical``."""
+
+    name: str
+    kind: str
+    categories: Tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    """Filtered trials sorted best first; ``values[i]`` is ``metric`` of ``trials[i]``."""
+
+    project: Any  # hpogrid.project.Project
+    study: str
+    store: str  # printable URL (no password)
+    metric: str
+    mode: str
+    axes: List[Axis]
+    metrics: List[str]
+    trials: List[TrialRecord]
+    values: List[Optional[float]]
+    task_time: Dict[str, float]
+    total: int
+    filters: Filters = field(default_factory=Filters)
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for t in self.trials:
+            out[t.state] = out.get(t.state, 0) + 1
+        return out
+
+    @property
+    def ranked(self) -> int:
+        """How many leading trials are COMPLETED with a value (they come first)."""
+        n = 0
+        for t, v in zip(self.trials, self.values):
+            if t.state != COMPLETED or v is None:
+                break
+            n += 1
+        return n
+
+    @property
+    def best(self) -> Optional[TrialRecord]:
+        return self.trials[0] if self.ranked else None
+
+
+def parse_range(text: str) -> Tuple[int, int]:
+    """``"A-B"`` (jeditaskids, A <= B) or a single id ``"A"``."""
+    lo, sep, hi = str(text).strip().partition("-")
+    try:
+        bounds = (int(lo), int(hi) if sep else int(lo))
+    except ValueError:
+        bounds = None
+    if bounds is None or bounds[0] < 0 or bounds[0] > bounds[1]:
+        raise ValidationError("--range", f"expected A-B with task ids 0 <= A <= B, got {text!r}")
+    return bounds
+
+
+def parse_extra(text: Optional[str]) -> Tuple[str, ...]:
+    """``"site,time_s"`` -> ``("site", "time_s")``, each one of :data:`EXTRA_COLUMNS`."""
+    names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
+    for name in names:
+        if name not in EXTRA_COLUMNS:
+            raise ValidationError("--extra", f"unknown column {name!r}; allowed: {', '.join(EXTRA_COLUMNS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def metric_value(trial: TrialRecord, metric: str) -> Optional[float]:
+    """The trial's finite numeric ``metric`` (dotted names reach nested metrics), else None."""
+    value = trial.metrics.get(metric)
+    if value is None and "." in metric:
+        value = flatten(trial.metrics, "").get(metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def numeric_metrics(trials: Sequence[TrialRecord]) -> List[str]:
+    """Names of metrics with a number in at least one trial, in first-seen order."""
+    seen: Dict[str, None] = {}
+    for t in trials:
+        for key, val in flatten(t.metrics, "").items():
+            if key not in seen and isinstance(val, (int, float)) and not isinstance(val, bool):
+                seen[key] = None
+    return list(seen)
+
+
+def task_times(trials: Sequence[TrialRecord]) -> Dict[str, float]:
+    """task id -> last finish minus first start over that task's trials (when both known)."""
+    spans: Dict[str, List[Optional[datetime]]] = {}
+    for t in trials:
+        if t.task_id is None:
+            continue
+        span = spans.setdefault(t.task_id, [None, None])
+        if t.started_at is not None and (span[0] is None or t.started_at < span[0]):
+            span[0] = t.started_at
+        if t.finished_at is not None and (span[1] is None or t.finished_at > span[1]):
+            span[1] = t.finished_at
+    return {k: (b - a).total_seconds() for k, (a, b) in spans.items() if a is not None and b is not None}
+
+
+def _is_grid(t: TrialRecord) -> bool:
+    return t.backend == GRID_BACKEND and bool(t.task_id)
+
+
+def _task_number(t: TrialRecord) -> Optional[int]:
+    return int(t.task_id) if _is_grid(t) and t.task_id.isdigit() else None
+
+
+def apply_filters(trials: Sequence[TrialRecord], f: Filters) -> List[TrialRecord]:
+    """Keep the trials ``f`` selects; ``--taskname``/``--range`` only ever match grid trials.
+
+    ``--limit`` comes last and counts grid *tasks* (all trials of one jeditaskid) and
+    other trials one by one, most recent first.
+    """
+    kept = list(trials)
+    if f.days is not None:
+        cutoff = (f.now or datetime.now(timezone.utc)) - timedelta(days=f.days)
+        kept = [t for t in kept if (t.started_at or t.created_at) >= cutoff]
+    if f.taskname:
+        kept = [t for t in kept if _is_grid(t)
+                and fnmatch.fnmatchcase(str(t.annotations.get("taskname") or ""), f.taskname)]
+    if f.task_range:
+        lo, hi = f.task_range
+        kept = [t for t in kept if (n := _task_number(t)) is not None and lo <= n <= hi]
+    if f.limit is not None:
+        kept = _most_recent(kept, f.limit)
+    return kept
+
+
+def _most_recent(trials: List[TrialRecord], limit: int) -> List[TrialRecord]:
+    units: Dict[tuple, List[TrialRecord]] = {}
+    for t in trials:
+        key = ("task", t.task_id) if _is_grid(t) else ("trial", t.uid)
+        units.setdefault(key, []).append(t)
+    numbers = {k: _task_number(ts[0]) for k, ts in units.items()}
+    if all(n is not None for n in numbers.values()):
+        # only grid tasks: PanDA hands out increasing jeditaskids, a better clock than sync times
+        order = sorted(units, key=lambda k: numbers[k], reverse=True)
+    else:
+        order = sorted(units, key=lambda k: (min(t.created_at for t in units[k]),
+                                             max(t.number for t in units[k])), reverse=True)
+    keep = {id(t) for k in order[:limit] for t in units[k]}
+    return [t for t in trials if id(t) in keep]
+
+
+def sort_trials(trials: Sequence[TrialRecord], metric: str, mode: str
+                ) -> Tuple[List[TrialRecord], List[Optional[float]]]:
+    """Best first: COMPLETED trials with a value, then other trials with a value, then the
+    rest by number; ties keep trial-number order."""
+    sign = -1.0 if mode == "max" else 1.0
+    keyed = []
+    for t in trials:
+        v = metric_value(t, metric)
+        group = 2 if v is None else 0 if t.state == COMPLETED else 1
+        keyed.append(((group, 0.0 if v is None else sign * v, t.number), t, v))
+    keyed.sort(key=lambda item: item[0])
+    return [k[1] for k in keyed], [k[2] for k in keyed]
+
+
+def label(value: Any) -> str:
+    """A parameter value as category text: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:
+    """One axis per parameter: search-space order first, then parameters only the trials have.
+
+    Search-space methods decide the kind (``log`` from ``Param.log``); values that do not
+    fit (a string in a numeric parameter, a non-positive value on a log axis) downgrade it
+    so a plot never drops trials silently.
+    """
+    from hpogrid.space import SearchSpace
+
+    try:
+        space = dict(SearchSpace.from_dict(space_dict))
+    except HpogridError:
+        space = {}
+    seen: Dict[str, List[Any]] = {name: [] for name in space}
+    for t in trials:
+        for name, val in t.params.items():
+            seen.setdefault(name, []).append(val)
+    axes = []
+    for name, values in seen.items():
+        param = space.get(name)
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if not numeric or (param is not None and param.method in ("categorical", "fixed")):
+            known = [label(c) for c in getattr(param, "categories", ())] if param is not None else []
+            if param is not None and param.method == "fixed":
+                known = [label(param.value)]
+            cats = dict.fromkeys(known + [label(v) for v in values])
+            axes.append(Axis(name, "categorical", tuple(cats)))
+        elif param is not None and param.log and all(v > 0 for v in values):
+            axes.append(Axis(name, "log"))
+        else:
+            axes.append(Axis(name, "linear"))
+    return axes
+
+
+def build_report(project: str, study: Optional[str] = None, study_url: Optional[str] = None,
+                 metric: Optional[str] = None, mode: Optional[str] = None,
+                 filters: Filters = Filters()) -> Report:
+    """Load PROJECT's study (``study`` in ``study_url`` to pick another) and build the report.
+
+    Raises :class:`NotFoundError` for an unknown project or study and for a study without
+    (matching) trials, :class:`ValidationError` for a metric no trial recorded.
+    """
+    from hpogrid.project import load_project
+    from hpogrid.report._source import open_study, read_trials, store_url
+
+    proj = load_project(project)
+    url = store_url(proj.name, study_url)
+    store, info = open_study(url, study or proj.name)
+    try:
+        trials = read_trials(store, url, info)
+    finally:
+        store.close()
+    if not trials:
+        raise NotFoundError(f"study {info.name!r} in {store.url} has no trials yet")
+    hpo = proj.hpo_config or {}
+    mode_given = mode is not None
+    metric = metric or hpo.get("metric") or info.metric
+    mode = (mode or hpo.get("mode") or info.mode).lower()
+    if mode not in ("min", "max"):
+        raise ValidationError("--mode", f"expected min or max, got {mode!r}")
+    recorded = numeric_metrics(trials)
+    if recorded and metric not in recorded:
+        raise ValidationError("--metric", f"{metric!r} not recorded; recorded metrics: {', '.join(recorded)}")
+    notes = []
+    if metric != hpo.get("metric") and not mode_given:
+        notes.append(f"{metric} is sorted by the project's mode ({mode}); use --mode to change it")
+    kept = apply_filters(trials, filters)
+    if not kept:
+        raise NotFoundError(f"no trial of study {info.name!r} matches {filters.describe()} "
+                            f"(the study has {len(trials)} trials)")
+    ordered, values = sort_trials(kept, metric, mode)
+    return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
+                  axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
+                  values=values, task_time=task_times(trials), total=len(trials), filters=filters,
+                  notes=notes)

@@ -1,0 +1,236 @@
+"""The HTML report: one self-contained file that opens from disk, offline.
+
+plotly.js is embedded once; figures travel as one JSON document in a
+``<script type="application/json">`` whose ``<``, ``>`` and ``&`` are \\u-escaped, so no
+user string can close the script. Every other user string goes through
+:func:`html.escape`. A Content-Security-Policy forbids every network request, so the page
+provably needs nothing but itself. The trials table sorts with a few lines of vanilla JS.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hpogrid.report import _plots
+from hpogrid.report._frame import Report, label
+
+#: rows of the trials table at most (best first); the CSV has every trial
+MAX_TABLE_ROWS = 2000
+#: failed trials listed at most, and characters of each error shown
+MAX_FAILED = 200
+MAX_ERROR_CHARS = 4000
+
+_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:; worker-src blob:")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em} td,th{padding:2px 8px;border-bottom:1px solid #eee;
+text-align:left;white-space:nowrap} th{background:#f4f4f4;position:sticky;top:0}
+table.sortable th{cursor:pointer} table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
+table.sortable th[aria-sort=descending]::after{content:" \\25BC"} td.num{text-align:right}
+.scroll{max-height:32em;overflow:auto;border:1px solid #ddd} .note{background:#fff8e1;padding:.4em .8em}
+pre{background:#f7f7f7;padding:.5em;max-height:20em;overflow:auto;white-space:pre-wrap}
+.configs{display:flex;flex-wrap:wrap;gap:1em} .configs details{flex:1 1 22em}
+.plot{min-height:200px} .meta td:first-child{font-weight:600}
+"""
+
+_JS = r"""
+(function(){
+  var figs = JSON.parse(document.getElementById('hpogrid-figures').textContent);
+  Object.keys(figs).forEach(function(key){
+    var el = document.getElementById('plot-' + key);
+    if (!el) return;
+    try { Plotly.newPlot(el, figs[key].data, figs[key].layout, {responsive: true, displaylogo: false}); }
+    catch (e) { el.textContent = 'This plot could not be drawn: ' + e; console.error(e); }
+  });
+  function key(cell){
+    var v = cell.getAttribute('data-v');
+    if (v !== null) return v === '' ? null : parseFloat(v);
+    var t = cell.textContent; return t === '' ? null : t.toLowerCase();
+  }
+  document.querySelectorAll('table.sortable').forEach(function(table){
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function(th, col){
+      th.addEventListener('click', function(){
+        var asc = th.getAttribute('aria-sort') !== 'ascending';
+        Array.prototype.forEach.call(heads, function(h){ h.removeAttribute('aria-sort'); });
+        th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function(a, b){
+          var x = key(a.cells[col]), y = key(b.cells[col]);
+          if (x === y) return 0; if (x === null) return 1; if (y === null) return -1;
+          return (x < y ? -1 : 1) * (asc ? 1 : -1);
+        });
+        rows.forEach(function(r){ body.appendChild(r); });
+      });
+    });
+  });
+})();
+"""
+
+
+def e(value: Any) -> str:
+    """HTML-escaped text of any value (``None`` -> empty, numbers to 6 digits)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, float):
+        return html.escape(f"{value:.6g}")
+    return html.escape(str(value) if isinstance(value, int) and not isinstance(value, bool) else label(value))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        key = repr(value) if math.isfinite(value) else ""
+        return f'<td class="num" data-v="{key}">{e(value)}</td>'
+    return f"<td>{e(value)}</td>"
+
+
+def _last_line(text: Optional[str]) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _header(report: Report) -> str:
+    p = report.project
+    best = report.best
+    rows = [("Project", p.name), ("Study", f"{report.study} ({report.store})"),
+            ("Metric", f"{report.metric} ({report.mode})"), ("Project created", p.created_at),
+            ("Project updated", p.updated_at), ("Report generated",
+                                                datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            ("Configs", ", ".join(f"{k}: {v}" for k, v in (p.config_names or {}).items() if v) or None)]
+    counts = report.counts
+    shown = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+    scope = (f"{len(report.trials)} trials" if len(report.trials) == report.total else
+             f"{len(report.trials)} of {report.total} trials ({report.filters.describe()})")
+    rows.append(("Trials", f"{scope}: {shown}"))
+    if best is not None:
+        params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={label(v)}"
+                           for k, v in best.params.items())
+        rows.append(("Best", f"{report.metric} = {report.values[0]:.6g} in trial {best.number}: {params}"))
+    meta = "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows if v is not None)
+    names = p.config_names or {}
+    configs = "".join(
+        f"<details open><summary>{e(kind)}{': ' + e(names[kind]) if names.get(kind) else ''}"
+        f"</summary><pre>{e(json.dumps(cfg, indent=2, ensure_ascii=False))}</pre></details>"
+        for kind, cfg in (p.configs or {}).items() if cfg is not None)
+    return (f"<h1>hpogrid report: {e(p.name)}</h1><table class=\"meta\">{meta}</table>"
+            f"<h2>Configs</h2><div class=\"configs\">{configs}</div>")
+
+
+def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
+    axes = [a.name for a in report.axes]
+    others = [m for m in report.metrics if m != report.metric]
+    heads = ["rank", "trial", "state", report.metric, *axes, *others, "backend", "site", "task id",
+             "time_s", "error"]
+    from hpogrid.study.view import flatten
+
+    body = []
+    for i, (t, v) in enumerate(zip(report.trials[:MAX_TABLE_ROWS], report.values)):
+        flat = flatten(t.metrics, "")
+        cells = [i + 1 if i < report.ranked else None, t.number, t.state, v,
+                 *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
+                 t.backend, t.site, t.task_id, t.duration_s, _last_line(t.error)[:120] or None]
+        body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")
+    note = None
+    if len(report.trials) > MAX_TABLE_ROWS:
+        note = (f"The table shows the best {MAX_TABLE_ROWS:,} of {len(report.trials):,} trials "
+                "(use --to_csv or --to_json for all of them).")
+    head = "".join(f"<th>{e(h)}</th>" for h in heads)
+    return (f'<div class="scroll"><table class="sortable" id="trials"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"), note
+
+
+def _failed(report: Report) -> str:
+    failed = [t for t in report.trials if t.state == "FAILED"]
+    if not failed:
+        return "<p>No failed trials.</p>"
+    items = []
+    for t in sorted(failed, key=lambda t: t.number)[:MAX_FAILED]:
+        params = ", ".join(f"{k}={label(v)}" for k, v in t.params.items())
+        text = (t.error or "(no error text recorded)")[-MAX_ERROR_CHARS:]
+        items.append(f"<details><summary>trial {e(t.number)} ({e(t.uid)}): {e(_last_line(text))}</summary>"
+                     f"<p>{e(params)}</p><pre>{e(text)}</pre></details>")
+    more = f"<p>{len(failed) - MAX_FAILED:,} more failed trials are in the CSV.</p>" if len(failed) > MAX_FAILED else ""
+    return f"<p>{len(failed):,} failed trials.</p>" + "".join(items) + more
+
+
+def _figures_json(figures: Dict[str, Any]) -> str:
+    text = json.dumps(figures, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def page(title: str, body: str, figures: Dict[str, Any]) -> str:
+    """A complete HTML document: ``body`` plus plotly.js (once) drawing ``figures``."""
+    from plotly.offline import get_plotlyjs
+
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{body}"
+            f"<script>{get_plotlyjs()}</script>"
+            f"<script type=\"application/json\" id=\"hpogrid-figures\">{_figures_json(figures)}</script>"
+            f"<script>{_JS}</script></body></html>\n")
+
+
+def _section(title: str, inner: str) -> str:
+    return f"<h2>{e(title)}</h2>{inner}"
+
+
+def render(report: Report) -> Tuple[str, List[str]]:
+    """(the full report page, notes about what was downsampled or left out)."""
+    from hpogrid.report._importance import importance
+
+    notes: List[str] = list(report.notes)
+    idx, note = _plots.sample(report)
+    figures: Dict[str, Any] = {}
+    plots: List[str] = []
+    if idx:
+        figures["pcp"], pcp_note = _plots.parcoords(report, idx)
+        figures["history"] = _plots.history(report, idx)
+        figures["scatter"] = _plots.scatter(report, idx)
+        notes += [n for n in (note, pcp_note) if n]
+        cols, values = _plots.importance_columns(report)
+        imp, why = importance(cols, values)
+        if imp is not None:
+            figures["importance"] = _plots.importance_bar(imp.scores, imp.r2, imp.n)
+            if imp.r2 < 0.2:
+                notes.append(f"Hyperparameter importance is unreliable here: the forest explains little "
+                             f"of the metric (held-out R² {imp.r2:.2f}).")
+        else:
+            notes.append(f"No hyperparameter importance: {why}.")
+        for key, title in (("pcp", "Parallel coordinates"), ("history", f"{report.metric} by trial"),
+                           ("scatter", f"{report.metric} against each hyperparameter"),
+                           ("importance", "Hyperparameter importance")):
+            if key in figures:
+                plots.append(_section(title, f'<div class="plot" id="plot-{key}"></div>'))
+    else:
+        plots.append("<p>No completed trial with a value yet: nothing to plot.</p>")
+    table, table_note = _trials_table(report)
+    notes += [table_note] if table_note else []
+    notes_html = "".join(f'<p class="note">{e(n)}</p>' for n in notes)
+    body = (_header(report) + notes_html + _section("Trials (click a column to sort)", table)
+            + "".join(plots) + _section("Failed trials", _failed(report)))
+    return page(f"hpogrid report: {report.project.name}", body, figures), notes
+
+
+def render_pcp(report: Report) -> Tuple[str, Dict[str, Any], List[str]]:
+    """(page with the parallel-coordinates plot alone, the figure, notes)."""
+    idx, note = _plots.sample(report)
+    if not idx:
+        from hpogrid.errors import NotFoundError
+
+        raise NotFoundError(f"--to_pcp: study {report.study!r} has no completed trial with a "
+                            f"value of {report.metric} to plot")
+    fig, pcp_note = _plots.parcoords(report, idx)
+    notes = [n for n in (note, pcp_note) if n]
+    body = (f"<h1>{e(report.project.name)}: parallel coordinates</h1>"
+            + "".join(f'<p class="note">{e(n)}</p>' for n in notes)
+            + '<div class="plot" id="plot-pcp"></div>')
+    return page(f"{report.project.name}: parallel coordinates", body, {"pcp": fig}), fig, notes

@@ -1,0 +1,91 @@
+"""Writing report files: ``<outname>.csv/.json/.html`` and ``<outname>_pcp.html/.png``.
+
+Files are written atomically (a reader never sees half a report). The PNG needs the
+optional ``kaleido`` package and a Chrome/Chromium; without them only the HTML is written
+and a note says why.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import List, Tuple
+
+from hpogrid.errors import ValidationError
+from hpogrid.fileio import write_atomic
+from hpogrid.report._frame import Report
+
+#: output kinds in the order they are written
+KINDS = ("csv", "json", "html", "pcp")
+
+
+def output_base(outname: str) -> Path:
+    """``--outname`` checked: a file name (optionally in an existing folder), no NUL."""
+    text = str(outname)
+    if "\x00" in text:
+        raise ValidationError("--outname", "must not contain a NUL character")
+    path = Path(os.path.expanduser(text))
+    if not text.strip() or text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
+        raise ValidationError("--outname", f"needs a file name without extension, got {outname!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ValidationError("--outname", f"folder {str(folder)!r} {what} (create it first)")
+    return path
+
+
+def output_path(base: Path, suffix: str) -> Path:
+    """``base`` + ``suffix`` (not ``with_suffix``: ``run.v2`` must not become ``run.csv``)."""
+    return base.with_name(base.name + suffix)
+
+
+def write_png(figure: dict, path: Path) -> str:
+    """Write ``figure`` as PNG with kaleido; returns '' or the reason it was not written."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return "no PNG: the optional package kaleido is not installed (pip install kaleido)"
+    import plotly.graph_objects as go
+
+    browser = shutil.which("chromium") or shutil.which("google-chrome")
+    if browser and not os.environ.get("BROWSER_PATH"):
+        os.environ["BROWSER_PATH"] = browser  # kaleido >= 1 drives this browser
+    try:
+        go.Figure(figure).write_image(str(path), format="png", width=1400, height=600)
+    except Exception as exc:  # noqa: BLE001 - kaleido's failures are many and all optional
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"no PNG: kaleido failed: {first}"
+    return ""
+
+
+def write(report: Report, outname: str, kinds: List[str]) -> Tuple[List[Path], List[str]]:
+    """Write the requested ``kinds`` (see :data:`KINDS`); returns (paths written, notes)."""
+    from hpogrid.report import _html, _table
+
+    base = output_base(outname)
+    written: List[Path] = []
+    notes: List[str] = []
+    for kind in KINDS:
+        if kind not in kinds:
+            continue
+        if kind == "csv":
+            text = _table.to_csv(report)
+        elif kind == "json":
+            text = _table.to_json(report)
+        elif kind == "html":
+            text, page_notes = _html.render(report)
+            notes += page_notes
+        else:
+            text, figure, pcp_notes = _html.render_pcp(report)
+            notes += [n for n in pcp_notes if n not in notes]
+        path = output_path(base, "_pcp.html" if kind == "pcp" else f".{kind}")
+        write_atomic(path, text)
+        written.append(path)
+        if kind == "pcp":
+            png = output_path(base, "_pcp.png")
+            why = write_png(figure, png)
+            if why:
+                notes.append(why)
+            else:
+                written.append(png)
+    return written, list(dict.fromkeys(notes))

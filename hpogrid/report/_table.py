@@ -1,0 +1,144 @@
+"""The report as rows: the terminal table, the summary line, CSV and JSON records.
+
+Files hold every kept trial with everything known about it (params, metrics, state,
+timing, origin); the terminal shows the best ``top`` rows and only the columns that fit.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hpogrid.errors import ValidationError
+from hpogrid.report._frame import EXTRA_COLUMNS, Report, label
+from hpogrid.study.view import flatten
+
+#: leading columns of CSV/JSON records, then ``param.*`` and ``metric.*``, then :data:`TAIL`
+HEAD = ("rank", "number", "uid", "state")
+TAIL = ("backend", "site", "host", "job_id", "task_id", "taskname", "created_at", "started_at",
+        "finished_at", "time_s", "task_time_s", "error")
+
+
+def _extra(report: Report, t, name: str) -> Any:
+    if name == "site":
+        return t.site
+    if name == "taskid":
+        return t.task_id
+    if name == "time_s":
+        return t.duration_s
+    if name == "task_time_s":
+        return report.task_time.get(t.task_id) if t.task_id is not None else None
+    raise KeyError(name)
+
+
+def _iso(dt) -> Optional[str]:
+    return None if dt is None else dt.isoformat()
+
+
+def record_columns(report: Report) -> List[str]:
+    metrics: Dict[str, None] = {}
+    for t in report.trials:
+        metrics.update(dict.fromkeys(flatten(t.metrics, "metric.")))
+    return [*HEAD, *(f"param.{a.name}" for a in report.axes), *metrics, *TAIL]
+
+
+def records(report: Report) -> List[Dict[str, Any]]:
+    """One flat dict per kept trial, best first; values keep their JSON types."""
+    out = []
+    ranked = report.ranked
+    for i, t in enumerate(report.trials):
+        row: Dict[str, Any] = {"rank": i + 1 if i < ranked else None, "number": t.number,
+                               "uid": t.uid, "state": t.state}
+        row.update({f"param.{a.name}": t.params.get(a.name) for a in report.axes})
+        row.update(flatten(t.metrics, "metric."))
+        row.update(backend=t.backend, site=t.site, host=t.host, job_id=t.job_id, task_id=t.task_id,
+                   taskname=t.annotations.get("taskname"), created_at=_iso(t.created_at),
+                   started_at=_iso(t.started_at), finished_at=_iso(t.finished_at),
+                   time_s=t.duration_s, task_time_s=_extra(report, t, "task_time_s"), error=t.error)
+        out.append(row)
+    return out
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN/Infinity
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(report: Report) -> str:
+    """A JSON list of :func:`records` (non-finite numbers become null)."""
+    return json.dumps([_finite(r) for r in records(report)], indent=1, ensure_ascii=False,
+                      allow_nan=False) + "\n"
+
+
+def to_csv(report: Report) -> str:
+    """CSV of :func:`records` with a header; lists and dicts are written as JSON text."""
+    columns = record_columns(report)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in records(report):
+        writer.writerow(["" if (v := row.get(c)) is None else
+                         json.dumps(v) if isinstance(v, (dict, list, bool)) else v for c in columns])
+    return buf.getvalue()
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if value is None or isinstance(value, (int, str)):
+        return value
+    return label(value)
+
+
+def table(report: Report, extra: Sequence[str] = (), columns: Optional[Sequence[str]] = None,
+          top: Optional[int] = None) -> Tuple[List[str], List[List[Any]]]:
+    """(headers, rows) of the terminal table: trial, state, metric, params, ``extra``.
+
+    ``columns`` picks which parameter / metric / extra columns to show (wide studies);
+    each must be a parameter, a recorded metric or an extra column.
+    """
+    params = [a.name for a in report.axes]
+    if columns is not None:
+        allowed = list(dict.fromkeys([*params, *report.metrics, *EXTRA_COLUMNS]))
+        for name in columns:
+            if name not in allowed:
+                raise ValidationError("--columns", f"unknown column {name!r}; allowed: {', '.join(allowed)}")
+        shown = list(dict.fromkeys(columns))
+    else:
+        shown = [*params, *extra]
+    headers = ["trial", "state", report.metric, *shown]
+    rows = []
+    for t, v in zip(report.trials[: top if top is not None else len(report.trials)], report.values):
+        cells = []
+        for name in shown:
+            if name in params and name in t.params:
+                cells.append(t.params[name])
+            elif name in EXTRA_COLUMNS:
+                cells.append(_extra(report, t, name))
+            else:
+                cells.append(flatten(t.metrics, "").get(name, t.params.get(name)))
+        rows.append([t.number, t.state, _short(v), *(_short(c) for c in cells)])
+    return headers, rows
+
+
+def summary(report: Report) -> str:
+    """One line: counts per state, then the best value and its parameters."""
+    counts = report.counts
+    parts = [f"{counts[s]} {s.lower()}" for s in ("COMPLETED", "FAILED", "RUNNING", "PENDING", "INTERRUPTED")
+             if counts.get(s) or s in ("COMPLETED", "FAILED", "RUNNING")]
+    n = len(report.trials)
+    scope = f"{n} trials" if n == report.total else f"{n} of {report.total} trials ({report.filters.describe()})"
+    line = f"Study {report.study!r}: {scope}: {', '.join(parts)}"
+    best = report.best
+    if best is None:
+        return line + f"; no completed trial with a value of {report.metric}"
+    params = ", ".join(f"{k}={str(_short(v))[:24]}" for k, v in best.params.items())
+    return (line + f"; best {report.metric} ({report.mode}) {_short(report.values[0])} "
+            f"in trial {best.number}: {params}")
