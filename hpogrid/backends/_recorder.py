@@ -142,6 +142,7 @@ class StudyRecorder(Callback):
         self._last_print = 0.0
         self.uids = set()
         self._awaiting_error = {}
+        self._history: Dict[str, list] = {}
         self.writer = OrderedWriter()
 
     # -- Ray hooks ---------------------------------------------------------------------------
@@ -154,7 +155,18 @@ class StudyRecorder(Callback):
         self._show()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.writer.submit(self.store.append_intermediate, self.study, trial.trial_id, clean_metrics(result))
+        metrics = clean_metrics(result)
+        history = self._history.setdefault(trial.trial_id, [])
+        step = metrics.get("training_iteration")
+        if history and isinstance(step, int) and step <= (history[-1].get("training_iteration") or 0):
+            # a paused trial without a checkpoint restarts from scratch: so does its history
+            del history[max(0, step - 1):]
+            history.append(metrics)
+            self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id,
+                               intermediate=list(history), metrics=metrics)
+            return
+        history.append(metrics)
+        self.writer.submit(self.store.append_intermediate, self.study, trial.trial_id, metrics)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         metrics = clean_metrics(trial.last_result)

@@ -133,18 +133,23 @@ def _init_ray(project: Project, options: RunOptions, verbose: bool, n_jobs: Opti
 
 
 def open_study(project: Project, options: RunOptions, hpo: Dict[str, Any]):
+    """The study this run records into: its store, name and URL."""
     from hpogrid import paths
+    from hpogrid.errors import NotFoundError
     from hpogrid.study import StudyStore, sqlite_url
 
     url = options.study_url or os.environ.get("HPOGRID_STUDY_URL") or sqlite_url(paths.study_db(project.name))
     store = StudyStore(url)
     name = options.study or project.name
-    info = store.get_or_create_study(name, metric=hpo["metric"], mode=hpo["mode"],
-                                     attrs={"project": project.name, "content_hash": project.content_hash})
+    try:
+        info = store.get_study(name)
+    except NotFoundError:
+        info = store.get_or_create_study(name, metric=hpo["metric"], mode=hpo["mode"],
+                                         attrs={"project": project.name, "content_hash": project.content_hash})
     if (info.metric, info.mode) != (hpo["metric"], hpo["mode"]):
         raise ValidationError("--study", f"study {name!r} optimises {info.metric} ({info.mode}) but the "
-                              f"project now asks for {hpo['metric']} ({hpo['mode']}); choose a new "
-                              "study name with --study")
+                              f"project now asks for {hpo['metric']} ({hpo['mode']}); record this run in "
+                              "another study with --study NAME")
     return store, name, url
 
 

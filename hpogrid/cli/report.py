@@ -1,4 +1,7 @@
 """``hpogrid report PROJECT``: the trials of a project's study as a table, CSV, JSON or HTML."""
+import shutil
+import sys
+
 import click
 
 from hpogrid.cli._base import echo_table
@@ -55,7 +58,13 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
                            filters=filters)
     if top:
         headers, rows = lib.table(rep, extra=extras, columns=shown, top=top)
+        hidden = []
+        if shown is None and sys.stdout.isatty():
+            headers, rows, hidden = lib.fit(headers, rows, shutil.get_terminal_size().columns)
         echo_table(rows, headers, width=24)
+        if hidden:
+            click.echo(f"Note: {len(hidden)} columns do not fit the terminal ({', '.join(hidden)}): "
+                       "pick columns with --columns", err=True)
         if len(rep.trials) > top:
             click.echo(f"... {len(rep.trials) - top} more trials (--top N to show more, --to_csv for all)")
     click.echo(lib.summary(rep))

@@ -20,10 +20,10 @@ from hpogrid.report._frame import (
     parse_range,
 )
 from hpogrid.report._output import KINDS, output_base, output_path, write
-from hpogrid.report._table import records, summary, table, to_csv, to_json
+from hpogrid.report._table import fit, records, summary, table, to_csv, to_json
 
 __all__ = [
-    "EXTRA_COLUMNS", "KINDS", "Axis", "Filters", "Report", "apply_filters", "build_report",
+    "EXTRA_COLUMNS", "KINDS", "Axis", "Filters", "Report", "apply_filters", "build_report", "fit",
     "output_base", "output_path", "parse_extra", "parse_range", "records", "summary", "table",
     "to_csv", "to_json", "write",
 ]

@@ -9,6 +9,7 @@ import fnmatch
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -74,7 +75,7 @@ class Report:
             out[t.state] = out.get(t.state, 0) + 1
         return out
 
-    @property
+    @cached_property
     def ranked(self) -> int:
         """How many leading trials are COMPLETED with a value (they come first)."""
         n = 0
@@ -205,7 +206,16 @@ def sort_trials(trials: Sequence[TrialRecord], metric: str, mode: str
 
 def label(value: Any) -> str:
     """A parameter value as category text: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return _scalar_label(type(value), value)  # cached: 100k trials repeat few values
+    return json.dumps(value, sort_keys=True)
+
+
+@lru_cache(maxsize=4096)
+def _scalar_label(kind: type, value: Any) -> str:
+    return json.dumps(value)
 
 
 def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:

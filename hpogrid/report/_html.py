@@ -132,9 +132,10 @@ def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
     from hpogrid.study.view import flatten
 
     body = []
+    ranked = report.ranked
     for i, (t, v) in enumerate(zip(report.trials[:MAX_TABLE_ROWS], report.values)):
         flat = flatten(t.metrics, "")
-        cells = [i + 1 if i < report.ranked else None, t.number, t.state, v,
+        cells = [i + 1 if i < ranked else None, t.number, t.state, v,
                  *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
                  t.backend, t.site, t.task_id, t.duration_s, _last_line(t.error)[:120] or None]
         body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")
@@ -185,7 +186,7 @@ def _section(title: str, inner: str) -> str:
 
 def render(report: Report) -> Tuple[str, List[str]]:
     """(the full report page, notes about what was downsampled or left out)."""
-    from hpogrid.report._importance import importance
+    from hpogrid.report._importance import MAX_TRIALS, importance
 
     notes: List[str] = list(report.notes)
     idx, note = _plots.sample(report)
@@ -196,7 +197,7 @@ def render(report: Report) -> Tuple[str, List[str]]:
         figures["history"] = _plots.history(report, idx)
         figures["scatter"] = _plots.scatter(report, idx)
         notes += [n for n in (note, pcp_note) if n]
-        cols, values = _plots.importance_columns(report)
+        cols, values = _plots.importance_columns(report, MAX_TRIALS)
         imp, why = importance(cols, values)
         if imp is not None:
             figures["importance"] = _plots.importance_bar(imp.scores, imp.r2, imp.n)

@@ -24,7 +24,7 @@ from typing import Dict, Optional, Sequence
 
 #: fewer completed trials than this give no importance (a note says why)
 MIN_TRIALS = 12
-#: trials the forest is fitted on at most (a uniform sample above that keeps it ~1 s)
+#: trials the forest is fitted on at most (a uniform sample above that keeps it < 1 s)
 MAX_TRIALS = 4000
 
 
@@ -60,7 +60,7 @@ def importance(columns: Dict[str, Sequence[float]], values: Sequence[float],
         pick = rng.choice(n, MAX_TRIALS, replace=False)
         X, y = X[pick], y[pick]
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
-    forest = RandomForestRegressor(n_estimators=64, min_samples_leaf=2, max_features=None,
+    forest = RandomForestRegressor(n_estimators=32, min_samples_leaf=5, max_features=None,
                                    random_state=seed, n_jobs=1).fit(X_tr, y_tr)
     r2 = float(forest.score(X_te, y_te))
     perm = permutation_importance(forest, X_te, y_te, n_repeats=5, random_state=seed, n_jobs=1)

@@ -39,6 +39,18 @@ def output_path(base: Path, suffix: str) -> Path:
     return base.with_name(base.name + suffix)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def write_png(figure: dict, path: Path) -> str:
     """Write ``figure`` as PNG with kaleido; returns '' or the reason it was not written."""
     try:
@@ -80,6 +92,7 @@ def write(report: Report, outname: str, kinds: List[str]) -> Tuple[List[Path], L
             notes += [n for n in pcp_notes if n not in notes]
         path = output_path(base, "_pcp.html" if kind == "pcp" else f".{kind}")
         write_atomic(path, text)
+        os.chmod(path, 0o666 & ~_umask())  # the temp file was private; a report is a normal file
         written.append(path)
         if kind == "pcp":
             png = output_path(base, "_pcp.png")

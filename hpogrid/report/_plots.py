@@ -3,7 +3,8 @@
 Plain dicts skip plotly's per-property validation (seconds on 100k points) and are all the
 page needs. Every user string goes through :func:`esc`: plotly.js turns ``<b>``, ``<a>``
 and friends in labels into markup but decodes ``&lt;`` to a literal ``<``, so escaped text
-shows exactly as typed and never becomes markup.
+shows exactly as typed and never becomes markup. (Parallel-coordinates tick labels are the
+exception: plotly.js sets them as plain text, so they get the raw string.)
 
 Large studies are downsampled (:func:`sample`): the best trials plus a seeded random
 sample of the rest, so the interesting region stays complete and the file small; the
@@ -32,9 +33,12 @@ def _num(x: float) -> float:
     return float(f"{x:.6g}")  # plots need no more digits; keeps the page small
 
 
-def sample(report: Report, max_points: int = MAX_POINTS, best: int = BEST_POINTS,
+def sample(report: Report, max_points: Optional[int] = None, best: Optional[int] = None,
            seed: int = 0) -> Tuple[List[int], Optional[str]]:
-    """Indices into ``report.trials`` of the COMPLETED trials to plot, and a note if sampled."""
+    """Indices into ``report.trials`` of the COMPLETED trials to plot, and a note if sampled
+    (defaults: :data:`MAX_POINTS`, :data:`BEST_POINTS`)."""
+    max_points = MAX_POINTS if max_points is None else max_points
+    best = min(BEST_POINTS if best is None else best, max_points)
     n = report.ranked
     if n <= max_points:
         return list(range(n)), None
@@ -82,7 +86,8 @@ def parcoords(report: Report, idx: Sequence[int]) -> Tuple[Dict[str, Any], Optio
         dim: Dict[str, Any] = {"label": esc(axis.name), "values": vals}
         if axis.kind == "categorical":
             k = len(axis.categories)
-            dim.update(tickvals=list(range(k)), ticktext=[esc(c) for c in axis.categories],
+            # parcoords draws tick labels as plain text (no markup, no entities): not escaped
+            dim.update(tickvals=list(range(k)), ticktext=list(axis.categories),
                        range=[0, max(k - 1, 1)])
         elif axis.kind == "log" and vals:
             dim["label"] = esc(f"{axis.name} (log)")
@@ -148,7 +153,7 @@ def scatter(report: Report, idx: Sequence[int], per_row: int = 3) -> Dict[str, A
         pairs = [(x, _num(y)) for x, y in zip(xs, y_all) if x is not None]
         data.append({"type": "scatter", "mode": "markers", "x": [p[0] for p in pairs],
                      "y": [p[1] for p in pairs], "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                     "marker": {"size": 4, "opacity": 0.5}, "name": esc(axis.name),
+                     "marker": {"size": 4, "opacity": 0.5, "color": "#1f77b4"}, "name": esc(axis.name),
                      "hovertemplate": esc(axis.name) + " %{x}<br>%{y}<extra></extra>"})
         xaxis["title"] = {"text": esc(axis.name + (" (log)" if axis.kind == "log" else ""))}
         layout[f"xaxis{suffix}"] = xaxis
@@ -156,12 +161,16 @@ def scatter(report: Report, idx: Sequence[int], per_row: int = 3) -> Dict[str, A
     return {"data": data, "layout": layout}
 
 
-def importance_columns(report: Report) -> Tuple[Dict[str, List[float]], List[float]]:
-    """Numeric parameter columns (codes, log10) and values of the trials without gaps."""
-    idx = range(report.ranked)
+def importance_columns(report: Report, max_trials: int = 4000, seed: int = 0
+                       ) -> Tuple[Dict[str, List[float]], List[float]]:
+    """Numeric parameter columns (codes, log10) and metric values of COMPLETED trials
+    without gaps; a uniform sample of ``max_trials`` at most (the forest needs no more)."""
+    idx: Sequence[int] = range(report.ranked)
+    if len(idx) > max_trials:
+        idx = sorted(random.Random(seed).sample(idx, max_trials))
     cols = {a.name: encode(a, [report.trials[i].params.get(a.name) for i in idx]) for a in report.axes}
-    keep = [j for j in idx if all(c[j] is not None for c in cols.values())]
-    return {k: [c[j] for j in keep] for k, c in cols.items()}, [report.values[j] for j in keep]
+    keep = [j for j in range(len(idx)) if all(c[j] is not None for c in cols.values())]
+    return {k: [c[j] for j in keep] for k, c in cols.items()}, [report.values[idx[j]] for j in keep]
 
 
 def importance_bar(scores: Dict[str, float], r2: float, n: int) -> Dict[str, Any]:

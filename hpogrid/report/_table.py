@@ -71,10 +71,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _json_line(row: Dict[str, Any]) -> str:
+    try:
+        return json.dumps(row, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a NaN/Infinity somewhere: rare, so only then walk the row
+        return json.dumps(_finite(row), ensure_ascii=False, allow_nan=False)
+
+
 def to_json(report: Report) -> str:
-    """A JSON list of :func:`records` (non-finite numbers become null)."""
-    return json.dumps([_finite(r) for r in records(report)], indent=1, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    """A JSON list of :func:`records`, one per line (non-finite numbers become null)."""
+    return "[\n" + ",\n".join(_json_line(r) for r in records(report)) + "\n]\n"
 
 
 def to_csv(report: Report) -> str:
@@ -142,3 +148,17 @@ def summary(report: Report) -> str:
     params = ", ".join(f"{k}={str(_short(v))[:24]}" for k, v in best.params.items())
     return (line + f"; best {report.metric} ({report.mode}) {_short(report.values[0])} "
             f"in trial {best.number}: {params}")
+
+
+def fit(headers: List[str], rows: List[List[Any]], width: int, cell: int = 24, keep: int = 3
+        ) -> Tuple[List[str], List[List[Any]], List[str]]:
+    """Drop trailing columns (never the first ``keep``) until the table fits ``width``
+    characters, cells being cut to ``cell``; returns (headers, rows, hidden column names)."""
+    def col_width(j: int) -> int:
+        return min(cell, max([len(headers[j])] + [len(str(r[j])) for r in rows])) + 2
+
+    widths = [col_width(j) for j in range(len(headers))]
+    n = len(headers)
+    while n > keep and sum(widths[:n]) > width:
+        n -= 1
+    return headers[:n], [r[:n] for r in rows], headers[n:]

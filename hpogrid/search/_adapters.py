@@ -82,9 +82,12 @@ class AxAdapter(SearcherAdapter):
     def make(self, codec, metric, mode, seed, params):
         import logging
 
+        from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
         from ray.tune.search.ax import AxSearch
 
-        logging.getLogger("ax").setLevel(logging.WARNING)
+        # Ax logs every generation step at INFO to stderr; keep the console for hpogrid's line
+        set_ax_logger_levels(logging.WARNING)
+        set_stderr_log_level(logging.WARNING)
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 

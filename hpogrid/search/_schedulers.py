@@ -2,7 +2,8 @@
 
 ``scheduler_param`` holds the scheduler's own keyword arguments, except ``max_concurrent``,
 which is not a scheduler setting at all: it limits how many trials run at once and is
-applied by the runner (Tune's ``max_concurrent_trials``).
+applied by the runner (Tune's ``max_concurrent_trials``). Every scheduler counts time in
+``training_iteration`` unless ``time_attr`` says otherwise, like the ``stop`` criteria.
 """
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, Optional, Tuple
@@ -77,6 +78,7 @@ class PopulationBasedTraining(SchedulerAdapter):
 
         mutations = {n: d for n, d in codec.param_space().items() if not isinstance(d, dict)}
         ours = {"metric": metric, "mode": mode, "hyperparam_mutations": mutations}
+        params.setdefault("time_attr", "training_iteration")
         params.setdefault("perturbation_interval", 1)
         return construct(PBT, self.name, ours, params)
 
@@ -88,6 +90,7 @@ class MedianStopping(SchedulerAdapter):
     def make(self, metric, mode, params, codec):
         from ray.tune.schedulers import MedianStoppingRule
 
+        params.setdefault("time_attr", "training_iteration")  # Ray's default counts seconds
         return construct(MedianStoppingRule, self.name, {"metric": metric, "mode": mode}, params)
 
 

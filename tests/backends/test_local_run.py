@@ -234,16 +234,65 @@ def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hp
     assert "Traceback" not in err and "Interrupted" in err
 
 
-def test_shared_store_on_postgresql(tmp_path):
-    url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+                                 "mysql+pymysql://root@127.0.0.1:3306/test"], ids=["postgresql", "mariadb"])
+def test_shared_store_on_a_database_server(tmp_path, url):
     try:
         StudyStore(url).list_studies()
     except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
+        pytest.skip(f"{url.split(':')[0]} server on 127.0.0.1 unreachable: {exc}")
     name = make_project(tmp_path, ECHO, UNI, trials=3, scheduler="fifo")
-    run_local(load_project(name), RunOptions(study_url=url, progress=False))
+    summary = run_local(load_project(name), RunOptions(study_url=url, progress=False))
     store = StudyStore(url)
     try:
-        assert [t.state for t in store.trials(name)] == ["COMPLETED"] * 3
+        trials = store.trials(name)
+        assert [t.state for t in trials] == ["COMPLETED"] * 3 and summary.counts["COMPLETED"] == 3
+        assert all(json.loads(t.metrics["echo"])["x"] == t.params["x"] for t in trials)
+        assert not paths.study_db(name).exists()  # nothing went to the default SQLite file
     finally:
         store.delete_study(name)
+
+
+def test_changed_metric_needs_another_study(tmp_path, run_cli):
+    name = make_project(tmp_path, ECHO, UNI, trials=2, scheduler="fifo")
+    from hpogrid.study import StudyStore as Store
+
+    Store(sqlite_url(paths.study_db(name))).create_study(name, metric="accuracy", mode="max")
+    r = run_cli("local_run", name)
+    assert r.exit_code == 1
+    assert "--study: study" in r.output and "optimises accuracy (max) but the project now asks for loss (min)" in r.output
+
+
+ITERATIVE = """
+from ray import tune
+
+def objective(config):
+    for i in range(1, 10):
+        tune.report({"loss": config["x"] * 10 / i + 1.0 / i})
+"""
+
+
+def test_bohb_runs_with_its_hyperband_scheduler(tmp_path):
+    name = make_project(tmp_path, ITERATIVE, UNI, algorithm="bohb", trials=8, stop={"training_iteration": 9},
+                        scheduler_param={"max_concurrent": 2, "max_t": 9, "reduction_factor": 3})
+    summary = run_local(load_project(name), RunOptions(seed=3, progress=False))
+    assert summary.scheduler == "bohbhyperband" and any("bohbhyperband" in n for n in summary.notes)
+    trials = _trials(name)
+    assert len(trials) == 8 and all(t.state == "COMPLETED" for t in trials), [t.error for t in trials]
+    lengths = sorted(len(t.intermediate) for t in trials)
+    assert lengths[-1] == 9 and lengths[0] < 9, lengths  # HyperBand cut some trials short
+    for t in trials:  # paused-and-restarted trials keep one clean history
+        assert [m["training_iteration"] for m in t.intermediate] == list(range(1, len(t.intermediate) + 1))
+
+
+def test_median_stopping_rule_cuts_poor_trials(tmp_path):
+    name = make_project(tmp_path, ITERATIVE, UNI, trials=10, stop={"training_iteration": 9}, scheduler="median",
+                        scheduler_param={"max_concurrent": 2, "grace_period": 2, "min_samples_required": 2})
+    run_local(load_project(name), RunOptions(seed=3, progress=False))
+    trials = _trials(name)
+    lengths = [len(t.intermediate) for t in trials]
+    assert len(trials) == 10 and max(lengths) == 9 and min(lengths) < 9, lengths
+    cut = [t for t in trials if len(t.intermediate) < 9]
+    kept = [t for t in trials if len(t.intermediate) == 9]
+    # what was cut early was worse than what ran to the end, on average
+    assert sum(t.params["x"] for t in cut) / len(cut) > sum(t.params["x"] for t in kept) / len(kept)

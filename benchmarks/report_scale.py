@@ -1,0 +1,145 @@
+"""``hpogrid report`` on a big study: 100,000 synthetic trials, 8 parameters, 2 metrics.
+
+Setup writes the trials with one bulk SQLAlchemy Core ``INSERT`` (one transaction, the
+store's own schema and column types) into a throwaway ``$HPOGRID_HOME``. Then it times,
+in this order: building the report (reading the store, filtering, sorting), rendering and
+writing the HTML page (plots downsampled, importance on a sample), and the CSV / JSON files.
+Targets: HTML report end to end <= 10 s and <= 10 MB.
+
+Run: ``.venv/bin/python benchmarks/report_scale.py [--trials 100000] [--keep]``.
+"""
+import argparse
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SPACE = {
+    "lr": {"method": "loguniform", "dimension": {"low": 1e-5, "high": 1e-1}},
+    "weight_decay": {"method": "loguniform", "dimension": {"low": 1e-6, "high": 1e-2}},
+    "dropout": {"method": "uniform", "dimension": {"low": 0.0, "high": 0.5}},
+    "momentum": {"method": "uniform", "dimension": {"low": 0.5, "high": 0.99}},
+    "layers": {"method": "uniformint", "dimension": {"low": 1, "high": 8}},
+    "units": {"method": "categorical", "dimension": {"categories": [32, 64, 128, 256]}},
+    "activation": {"method": "categorical", "dimension": {"categories": ["relu", "tanh", "gelu"]}},
+    "optimizer": {"method": "categorical", "dimension": {"categories": ["adam", "sgd"]}},
+}
+
+
+def make_project(root: Path) -> str:
+    from hpogrid.configs import NamedStore
+    from hpogrid.project import create_project
+
+    scripts = root / "scripts"
+    scripts.mkdir()
+    (scripts / "train.py").write_text("def objective(config):\n    return {'loss': 0.0}\n")
+    NamedStore("model_config").create("big", {"script": "train.py", "model": "objective"})
+    NamedStore("search_space").create("big", SPACE)
+    NamedStore("hpo_config").create("big", {"metric": "loss", "mode": "min"})
+    create_project("big", str(scripts), {"model_config": "big", "search_space": "big", "hpo_config": "big"})
+    return "big"
+
+
+def synthetic_rows(study_id: int, n: int, seed: int = 0) -> list:
+    rng = random.Random(seed)
+    t0 = datetime.now(timezone.utc) - timedelta(days=60)
+    rows = []
+    for i in range(n):
+        p = {"lr": 10 ** rng.uniform(-5, -1), "weight_decay": 10 ** rng.uniform(-6, -2),
+             "dropout": rng.uniform(0, 0.5), "momentum": rng.uniform(0.5, 0.99),
+             "layers": rng.randint(1, 8), "units": rng.choice([32, 64, 128, 256]),
+             "activation": rng.choice(["relu", "tanh", "gelu"]), "optimizer": rng.choice(["adam", "sgd"])}
+        loss = (abs(math.log10(p["lr"]) + 3) + 2 * p["dropout"] + (0.3 if p["optimizer"] == "sgd" else 0)
+                + 0.05 * abs(p["layers"] - 4) + rng.gauss(0, 0.1))
+        state = "FAILED" if i % 50 == 7 else "RUNNING" if i >= n - 8 else "COMPLETED"
+        grid = i % 3 == 0
+        start = t0 + timedelta(seconds=50 * i)
+        rows.append(dict(
+            study_id=study_id, uid=f"t{i:06d}", number=i, state=state, params=p,
+            metrics={} if state == "FAILED" else {"loss": loss, "accuracy": 1 / (1 + abs(loss))},
+            value=None if state == "FAILED" else loss, intermediate=[],
+            error="Traceback (most recent call last):\nRuntimeError: CUDA out of memory" if state == "FAILED" else None,
+            backend="panda" if grid else "local", host="node1", job_id=None,
+            task_id=str(10_000_000 + i // 300) if grid else None, site="CERN-PROD" if grid else None,
+            annotations={"taskname": f"user.bench.hpo.{i // 300}"} if grid else {},
+            created_at=start, started_at=start,
+            finished_at=None if state == "RUNNING" else start + timedelta(seconds=40 + i % 20),
+            heartbeat_at=start))
+    return rows
+
+
+def setup(n: int) -> str:
+    from sqlalchemy import create_engine, insert
+
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+    from hpogrid.study.schema import TrialRow
+
+    name = make_project(Path(os.environ["HPOGRID_HOME"]))
+    url = sqlite_url(paths.study_db(name))
+    store = StudyStore(url)
+    info = store.create_study(name, "loss", "min")
+    store.close()
+    t = time.perf_counter()
+    rows = synthetic_rows(info.id, n)
+    t_gen = time.perf_counter() - t
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(TrialRow.__table__), rows)
+    engine.dispose()
+    print(f"setup: {n:,} trials generated in {t_gen:.1f} s, bulk-inserted in "
+          f"{time.perf_counter() - t - t_gen:.1f} s ({paths.study_db(name).stat().st_size / 1e6:.0f} MB SQLite)")
+    return name
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=100_000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hpogrid-report-bench-"))
+    os.environ["HPOGRID_HOME"] = str(tmp / "home")
+    (tmp / "home").mkdir()
+    try:
+        name = setup(args.trials)
+        from hpogrid.report import build_report, write
+
+        t = time.perf_counter()
+        report = build_report(name)
+        t_build = time.perf_counter() - t
+        t = time.perf_counter()
+        paths, notes = write(report, str(tmp / "hpo_result"), ["html"])
+        t_html = time.perf_counter() - t
+        size = paths[0].stat().st_size
+        t = time.perf_counter()
+        write(report, str(tmp / "hpo_result"), ["csv", "json"])
+        t_files = time.perf_counter() - t
+        total = t_build + t_html
+        print(f"read + filter + sort: {t_build:.2f} s")
+        print(f"HTML render + write:  {t_html:.2f} s, {size / 1e6:.2f} MB")
+        print(f"HTML end to end:      {total:.2f} s (target <= 10 s), {size / 1e6:.2f} MB (target <= 10 MB)")
+        print(f"CSV + JSON:           {t_files:.2f} s "
+              f"({(tmp / 'hpo_result.csv').stat().st_size / 1e6:.1f} MB, "
+              f"{(tmp / 'hpo_result.json').stat().st_size / 1e6:.1f} MB)")
+        for note in notes:
+            print(f"page note: {note}")
+        ok = total <= 10 and size <= 10e6
+        print("PASS" if ok else "FAIL")
+        if args.keep:
+            print(f"files kept in {tmp}")
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
