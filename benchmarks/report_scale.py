@@ -3,8 +3,9 @@
 Setup writes the trials with one bulk SQLAlchemy Core ``INSERT`` (one transaction, the
 store's own schema and column types) into a throwaway ``$HPOGRID_HOME``. Then it times,
 in this order: building the report (reading the store, filtering, sorting), rendering and
-writing the HTML page (plots downsampled, importance on a sample), and the CSV / JSON files.
-Targets: HTML report end to end <= 10 s and <= 10 MB.
+writing the HTML page (plots downsampled, importance on a sample), the same as a user runs
+it (``hpogrid report big --to_html`` in a fresh process, imports included), and the CSV /
+JSON files. Targets: HTML report <= 10 s (in-process and fresh process) and <= 10 MB.
 
 Run: ``.venv/bin/python benchmarks/report_scale.py [--trials 100000] [--keep]``.
 """
@@ -13,6 +14,7 @@ import math
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -123,15 +125,25 @@ def main() -> int:
         write(report, str(tmp / "hpo_result"), ["csv", "json"])
         t_files = time.perf_counter() - t
         total = t_build + t_html
+        # what a user waits for: a fresh process running the command (imports included)
+        code = ("from hpogrid.cli.report import report; "
+                f"report.main(['{name}', '--to_html', '--top', '5', '--outname', {str(tmp / 'cli')!r}], "
+                "prog_name='hpogrid report')")
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+        t_cli = time.perf_counter() - t
+        if proc.returncode != 0:
+            print(proc.stdout + proc.stderr)
         print(f"read + filter + sort: {t_build:.2f} s")
         print(f"HTML render + write:  {t_html:.2f} s, {size / 1e6:.2f} MB")
         print(f"HTML end to end:      {total:.2f} s (target <= 10 s), {size / 1e6:.2f} MB (target <= 10 MB)")
+        print(f"CLI, new process:     {t_cli:.2f} s ('hpogrid report {name} --to_html', imports included)")
         print(f"CSV + JSON:           {t_files:.2f} s "
               f"({(tmp / 'hpo_result.csv').stat().st_size / 1e6:.1f} MB, "
               f"{(tmp / 'hpo_result.json').stat().st_size / 1e6:.1f} MB)")
         for note in notes:
             print(f"page note: {note}")
-        ok = total <= 10 and size <= 10e6
+        ok = max(total, t_cli) <= 10 and size <= 10e6 and proc.returncode == 0
         print("PASS" if ok else "FAIL")
         if args.keep:
             print(f"files kept in {tmp}")

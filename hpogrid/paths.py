@@ -8,6 +8,7 @@ can be used by pointing ``HPOGRID_HOME`` at it::
     $HPOGRID_HOME/grid/NAME.json          grid_config
     $HPOGRID_HOME/model/NAME.json         model_config
     $HPOGRID_HOME/search_space/NAME.json  search_space
+    $HPOGRID_HOME/slurm/NAME.json         slurm_config (new in hpogrid 2)
     $HPOGRID_HOME/projects/NAME/          one project (config/config.json, scripts/, study.db)
 """
 import os
@@ -21,6 +22,7 @@ CONFIG_DIRS = {
     "grid_config": "grid",
     "model_config": "model",
     "search_space": "search_space",
+    "slurm_config": "slurm",
 }
 
 

@@ -38,7 +38,8 @@ class RunSummary:
     store_url: str
     algorithm: str
     scheduler: str
-    counts: Dict[str, int]
+    counts: Dict[str, int]        # this run's trials by state
+    study_counts: Dict[str, int]  # the whole study's (earlier runs included)
     interrupted: bool = False
     notes: List[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -197,8 +198,10 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
         finally:
             _close_running(store, study, recorder.uids)
             ray.shutdown()
+    mine = [t for t in store.trials(study) if t.uid in recorder.uids]
+    counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
     return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
-                      counts=store.counts(study), interrupted=stopper.interrupted.is_set(),
+                      counts=counts, study_counts=store.counts(study), interrupted=stopper.interrupted.is_set(),
                       notes=plan.notes, seconds=time.monotonic() - started)
 
 

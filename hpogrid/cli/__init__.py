@@ -14,6 +14,7 @@ _COMMANDS = {
     "grid_config": "hpogrid.cli.configs:grid_config",
     "model_config": "hpogrid.cli.configs:model_config",
     "search_space": "hpogrid.cli.configs:search_space",
+    "slurm_config": "hpogrid.cli.configs:slurm_config",
     "project": "hpogrid.cli.project:project",
     "local_run": "hpogrid.cli.local_run:local_run",
 }

@@ -202,6 +202,7 @@ _HELP = {
     "grid_config": "Manage grid configs: site, container, retry, inDS, outDS.",
     "model_config": "Manage model configs: the training script, the model in it, its params.",
     "search_space": "Manage search spaces: hyperparameters and how to sample them.",
+    "slurm_config": "Manage Slurm configs: partition, gres, cpus, mem, time, workers, ...",
 }
 
 
@@ -213,3 +214,4 @@ hpo_config = _group("hpo_config")
 grid_config = _group("grid_config")
 model_config = _group("model_config")
 search_space = _group("search_space")
+slurm_config = _group("slurm_config")

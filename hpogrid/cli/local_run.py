@@ -46,10 +46,10 @@ def print_summary(summary, hpo, top: int) -> None:
     from hpogrid.study import COMPLETED, StudyStore
 
     store = StudyStore(summary.store_url)
-    c = summary.counts
-    click.echo(f"Study {summary.study!r} ({summary.algorithm}, {summary.scheduler}): "
-               f"{c.get('COMPLETED', 0)} completed, {c.get('FAILED', 0)} failed, "
-               f"{c.get('INTERRUPTED', 0)} interrupted in {summary.seconds:.1f} s")
+    c, total = summary.counts, sum(summary.study_counts.values())
+    click.echo(f"This run ({summary.algorithm}, {summary.scheduler}): {c.get('COMPLETED', 0)} completed, "
+               f"{c.get('FAILED', 0)} failed, {c.get('INTERRUPTED', 0)} interrupted in {summary.seconds:.1f} s. "
+               f"Study {summary.study!r} holds {total} trials; best so far:")
     best = [t for t in store.trials(summary.study, states=[COMPLETED]) if t.value is not None]
     best.sort(key=lambda t: t.value, reverse=hpo["mode"] == "max")
     if not best or top == 0:

@@ -13,11 +13,12 @@ def _config_options(required: bool):
         ("search_space", "Search space to use (see 'hpogrid search_space list')."),
         ("hpo_config", "HPO config to use (see 'hpogrid hpo_config list')."),
         ("grid_config", "Grid config to use; only needed for 'hpogrid run' on the grid."),
+        ("slurm_config", "Slurm config to use; only needed for 'hpogrid slurm_run'."),
     ]
 
     def decorate(func):
         for name, help_text in reversed(specs):
-            needed = required and name != "grid_config"
+            needed = required and name not in ("grid_config", "slurm_config")
             func = click.option(f"--{name}", f"--{name.replace('_', '-')}", name,
                                 required=needed, metavar="NAME", help=help_text)(func)
         return func
@@ -30,11 +31,6 @@ def _scripts_option(required: bool):
                         "into the project.")
 
 
-def _names(model_config, search_space, hpo_config, grid_config):
-    return {"model_config": model_config, "search_space": search_space,
-            "hpo_config": hpo_config, "grid_config": grid_config}
-
-
 @click.group()
 def project() -> None:
     """Bundle configs and training scripts into a project (a self-contained folder)."""
@@ -44,11 +40,11 @@ def project() -> None:
 @click.argument("name")
 @_scripts_option(required=True)
 @_config_options(required=True)
-def create(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+def create(name, scripts_path, **names) -> None:
     """Create project NAME from stored configs and a copy of the scripts."""
     from hpogrid.project import create_project
 
-    proj = create_project(name, scripts_path, _names(model_config, search_space, hpo_config, grid_config))
+    proj = create_project(name, scripts_path, names)
     click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
 
 
@@ -56,12 +52,11 @@ def create(name, scripts_path, model_config, search_space, hpo_config, grid_conf
 @click.argument("name")
 @_scripts_option(required=True)
 @_config_options(required=True)
-def recreate(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+def recreate(name, scripts_path, **names) -> None:
     """Replace project NAME; the old folder (with its study) is kept as a backup."""
     from hpogrid.project import recreate_project
 
-    proj, backup = recreate_project(name, scripts_path,
-                                    _names(model_config, search_space, hpo_config, grid_config))
+    proj, backup = recreate_project(name, scripts_path, names)
     if backup:
         click.echo(f"Moved the old project {name!r} to {backup}.")
     click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
@@ -71,14 +66,14 @@ def recreate(name, scripts_path, model_config, search_space, hpo_config, grid_co
 @click.argument("name")
 @_scripts_option(required=False)
 @_config_options(required=False)
-def update(name, scripts_path, model_config, search_space, hpo_config, grid_config) -> None:
+def update(name, scripts_path, **names) -> None:
     """Re-read the project's named configs and scripts (or switch to the ones given).
 
     The project's trials are kept.
     """
     from hpogrid.project import update_project
 
-    proj = update_project(name, scripts_path, _names(model_config, search_space, hpo_config, grid_config))
+    proj = update_project(name, scripts_path, names)
     click.echo(f"Updated project {name!r} (hash {proj.content_hash[:12]}).")
 
 

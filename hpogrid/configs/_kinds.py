@@ -81,6 +81,13 @@ class ModelKind(_PydanticKind):
     list_columns = ("script", "model")
 
 
+class SlurmKind(_PydanticKind):
+    name = "slurm_config"
+    title = "Slurm configuration"
+    model_name = "SlurmConfig"
+    list_columns = ("partition", "gres", "cpus", "mem", "time", "workers")
+
+
 class SearchSpaceKind(ConfigKind):
     name = "search_space"
     title = "search space"
@@ -93,7 +100,7 @@ class SearchSpaceKind(ConfigKind):
     list_columns = ("parameters",)
 
 
-KINDS: Tuple[ConfigKind, ...] = (HpoKind(), GridKind(), ModelKind(), SearchSpaceKind())
+KINDS: Tuple[ConfigKind, ...] = (HpoKind(), GridKind(), ModelKind(), SearchSpaceKind(), SlurmKind())
 
 
 def get_kind(name: str) -> ConfigKind:

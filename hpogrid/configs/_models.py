@@ -192,6 +192,47 @@ class ModelConfig(ConfigModel):
         return _finite_json(v, "param")
 
 
+class SlurmConfig(ConfigModel):
+    """How each trial becomes a Slurm job (``hpogrid slurm_run``); options map onto sbatch's."""
+
+    kind: ClassVar[str] = "slurm_config"
+
+    partition: Optional[str] = Field(None, description="Partition (sbatch --partition)")
+    account: Optional[str] = Field(None, description="Account to charge (sbatch --account)")
+    qos: Optional[str] = Field(None, description="Quality of service (sbatch --qos)")
+    gres: Optional[str] = Field(None, description="Generic resources per trial, e.g. gpu:1 (sbatch --gres)")
+    cpus: int = Field(1, ge=1, description="CPUs per trial (sbatch --cpus-per-task)")
+    mem: str = Field("1000M", description="Memory per trial, e.g. 1000M or 4G (sbatch --mem)")
+    time: str = Field("01:00:00", description="Time limit per trial, e.g. 30 or 01:00:00 (sbatch --time)")
+    sbatch_args: List[str] = Field(default_factory=list,
+                                   description="Extra sbatch flags, e.g. --constraint=a100")
+    workers: int = Field(4, ge=1, description="Trials (jobs) in Slurm at the same time")
+    max_failures: int = Field(3, ge=0, description="Failed trials after which the study stops")
+    poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds between Slurm state checks")
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, v: str) -> str:
+        if not re.fullmatch(r"\d+[KMGT]?", v):
+            raise ValueError(f"mem must be a number with an optional unit K, M, G or T (got {v!r})")
+        return v
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", v):
+            raise ValueError(f"time must look like MINUTES, HH:MM:SS or D-HH:MM:SS (got {v!r})")
+        return v
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _flags(cls, v: List[str]) -> List[str]:
+        for flag in v:
+            if not flag.startswith("-") or "\n" in flag or "\x00" in flag:
+                raise ValueError(f"sbatch_args items must be single flags starting with '-' (got {flag!r})")
+        return v
+
+
 def _choice(value: str, allowed: tuple) -> str:
     if value not in allowed:
         raise ValueError(f"{value!r} is not allowed; choose one of: {', '.join(allowed)}")

@@ -24,7 +24,9 @@ from hpogrid.errors import AlreadyExistsError, NotFoundError, ValidationError
 from hpogrid.fileio import dump_json, read_json, write_atomic
 from hpogrid.names import check_name
 
-CONFIG_TYPES = ("model_config", "search_space", "hpo_config", "grid_config")
+CONFIG_TYPES = ("model_config", "search_space", "hpo_config", "grid_config", "slurm_config")
+#: config types a project may go without (grid_config: local runs; slurm_config: no Slurm)
+OPTIONAL_TYPES = ("grid_config", "slurm_config")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints")
 
 
@@ -60,6 +62,10 @@ class Project:
     @property
     def grid_config(self) -> Optional[Dict[str, Any]]:
         return self.configs.get("grid_config")
+
+    @property
+    def slurm_config(self) -> Optional[Dict[str, Any]]:
+        return self.configs.get("slurm_config")
 
     def to_json_dict(self) -> Dict[str, Any]:
         return {
@@ -102,7 +108,7 @@ def load_project(name: str) -> Project:
     configs = {}
     for ctype in CONFIG_TYPES:
         data = raw.get(ctype)
-        if data is None and ctype == "grid_config":
+        if data is None and ctype in OPTIONAL_TYPES:
             configs[ctype] = None
             continue
         if data is None:
@@ -123,7 +129,7 @@ def _snapshot(config_names: Dict[str, Optional[str]]) -> Dict[str, Optional[Dict
     for ctype in CONFIG_TYPES:
         name = config_names.get(ctype)
         if name is None:
-            if ctype != "grid_config":
+            if ctype not in OPTIONAL_TYPES:
                 raise ValidationError(f"project.{ctype}", "is required (name of a stored "
                                       f"{ctype}, see 'hpogrid {ctype} list')")
             configs[ctype] = None
@@ -216,7 +222,7 @@ def update_project(name: str, scripts_path: Optional[str] = None,
     with FileLock(str(project.path / ".lock"), timeout=60):
         names = {**project.config_names, **{k: v for k, v in (config_names or {}).items() if v}}
         for ctype in CONFIG_TYPES:
-            if names.get(ctype) is None and project.configs.get(ctype) is not None and ctype != "grid_config":
+            if names.get(ctype) is None and project.configs.get(ctype) is not None and ctype not in OPTIONAL_TYPES:
                 raise ValidationError(f"project.{ctype}", "this project was made by an older hpogrid "
                                       f"and does not know its {ctype} name; pass --{ctype}")
         configs = _snapshot(names)

@@ -12,7 +12,7 @@ import html
 import json
 import math
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.report import _plots
 from hpogrid.report._frame import Report, label
@@ -106,7 +106,8 @@ def _header(report: Report) -> str:
                                                 datetime.now(timezone.utc).isoformat(timespec="seconds")),
             ("Configs", ", ".join(f"{k}: {v}" for k, v in (p.config_names or {}).items() if v) or None)]
     counts = report.counts
-    shown = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+    order = ("COMPLETED", "FAILED", "RUNNING", "PENDING", "INTERRUPTED")
+    shown = ", ".join(f"{counts[s]} {s.lower()}" for s in order if counts.get(s))
     scope = (f"{len(report.trials)} trials" if len(report.trials) == report.total else
              f"{len(report.trials)} of {report.total} trials ({report.filters.describe()})")
     rows.append(("Trials", f"{scope}: {shown}"))

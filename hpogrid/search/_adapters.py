@@ -83,11 +83,13 @@ class AxAdapter(SearcherAdapter):
         import logging
 
         from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+
+        # Ax logs every generation step (and, on import, its own SQLAlchemy 2 incompatibility,
+        # irrelevant here) to stderr; keep the console for hpogrid's progress line
+        set_stderr_log_level(logging.ERROR)
         from ray.tune.search.ax import AxSearch
 
-        # Ax logs every generation step at INFO to stderr; keep the console for hpogrid's line
         set_ax_logger_levels(logging.WARNING)
-        set_stderr_log_level(logging.WARNING)
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 

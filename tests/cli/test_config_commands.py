@@ -93,7 +93,7 @@ def test_bad_input_is_one_line_and_changes_nothing(run_cli, hpogrid_home, args, 
 
 
 def test_help_on_every_group_and_command(run_cli):
-    for group in ("hpo_config", "grid_config", "model_config", "search_space", "project"):
+    for group in ("hpo_config", "grid_config", "model_config", "search_space", "slurm_config", "project"):
         r = run_cli(group, "--help")
         assert r.exit_code == 0 and "Usage: hpogrid " + group in r.output
         for action in ("create", "recreate", "update", "remove", "list", "show"):
@@ -108,3 +108,17 @@ def test_version(run_cli):
 
     r = run_cli("--version")
     assert r.exit_code == 0 and __version__ in r.output
+
+
+def test_slurm_config_defaults_and_validation(run_cli):
+    r = run_cli("slurm_config", "create", "s", "--partition", "debug", "--gres", "gpu:1",
+                "--sbatch_args", "--constraint=a100,--exclusive")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads(run_cli("slurm_config", "show", "s").output)
+    assert cfg == {"partition": "debug", "account": None, "qos": None, "gres": "gpu:1", "cpus": 1,
+                   "mem": "1000M", "time": "01:00:00", "sbatch_args": ["--constraint=a100", "--exclusive"],
+                   "workers": 4, "max_failures": 3, "poll_interval": 2.0}
+    r = run_cli("slurm_config", "create", "t", "--mem", "lots")
+    assert r.exit_code == 1 and "slurm_config.mem: mem must be a number with an optional unit" in r.output
+    r = run_cli("slurm_config", "create", "t", "--time", "1h")
+    assert r.exit_code == 1 and "slurm_config.time" in r.output

@@ -51,17 +51,19 @@ option_values = st.one_of(st.text(max_size=12), st.integers(-5, 10**4).map(str),
 
 
 @SETTINGS
-@given(kind=st.sampled_from(["hpo_config", "grid_config", "model_config"]),
+@given(kind=st.sampled_from(["hpo_config", "grid_config", "model_config", "slurm_config"]),
        options=st.dictionaries(st.sampled_from([
            "--algorithm", "--metric", "--mode", "--scheduler", "--trials", "--log_dir", "--stop",
            "--scheduler_param", "--algorithm_param", "--resource", "--extra_metrics", "--site",
-           "--container", "--inDS", "--outDS", "--extra", "--script", "--model", "--param"]),
+           "--container", "--inDS", "--outDS", "--extra", "--script", "--model", "--param", "--partition",
+           "--gres", "--cpus", "--mem", "--time", "--sbatch_args", "--workers", "--max_failures"]),
            option_values, max_size=4),
        action=st.sampled_from(["create", "recreate", "update"]))
 def test_config_writers_any_option_values(run_cli, hpogrid_home, kind, options, action):
     run_cli("model_config", "create", "base", "--script", "s.py", "--model", "f")
     run_cli("hpo_config", "create", "base")
     run_cli("grid_config", "create", "base")
+    run_cli("slurm_config", "create", "base")
     before = tree_snapshot(hpogrid_home)
     args = [a for kv in options.items() for a in kv]
     _check(run_cli(kind, action, "base" if action != "create" else "new", *args), before, hpogrid_home)

@@ -8,7 +8,7 @@ from hpogrid.errors import AlreadyExistsError, NotFoundError, ValidationError
 from hpogrid.project import create_project, list_projects, load_project, recreate_project, update_project
 from tests.conftest import EXAMPLE_SCRIPTS, SPACE_EX1, tree_snapshot
 
-NAMES = {"model_config": "m", "search_space": "s", "hpo_config": "h", "grid_config": None}
+NAMES = {"model_config": "m", "search_space": "s", "hpo_config": "h", "grid_config": None, "slurm_config": None}
 
 
 @pytest.fixture
@@ -106,3 +106,10 @@ def test_unknown_project_lists_existing(configs):
     create_project("p", str(EXAMPLE_SCRIPTS), NAMES)
     with pytest.raises(NotFoundError, match=r"project 'q' does not exist \(existing: p\)"):
         load_project("q")
+
+
+def test_optional_slurm_config_is_snapshotted(configs):
+    NamedStore("slurm_config").create("sl", {"partition": "debug", "workers": 2})
+    proj = create_project("p", str(EXAMPLE_SCRIPTS), {**NAMES, "slurm_config": "sl"})
+    assert proj.slurm_config["workers"] == 2 and load_project("p").slurm_config["partition"] == "debug"
+    assert load_project("p").grid_config is None

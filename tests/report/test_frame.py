@@ -26,7 +26,7 @@ def test_sorted_best_first_for_min_and_max(known):
 
 
 def test_axes_follow_the_search_space(known):
-    from tests.report.conftest import XSS
+    from tests.report.helpers import XSS
 
     axes = {a.name: a for a in build_report(known.name).axes}
     assert [a for a in axes] == ["lr", "layers", "act"]
@@ -90,7 +90,7 @@ def test_parse_options():
 
 
 def test_errors_are_precise(known, tmp_path):
-    from tests.report.conftest import make_project
+    from tests.report.helpers import make_project
 
     with pytest.raises(ValidationError) as err:
         build_report(known.name, metric="acc")
@@ -119,7 +119,7 @@ def test_other_metric_without_mode_notes_the_mode(known):
 
 
 def test_study_url_and_env(known, tmp_path, monkeypatch):
-    from tests.report.conftest import write_trials
+    from tests.report.helpers import write_trials
 
     from hpogrid.study import sqlite_url
 
@@ -158,7 +158,7 @@ def _url(kind, tmp_path):
 def test_fast_reader_equals_store(kind, tmp_path, known):
     from dataclasses import replace
 
-    from tests.report.conftest import write_trials
+    from tests.report.helpers import write_trials
 
     from hpogrid.report._source import read_trials
     from hpogrid.study import StudyStore

@@ -1,0 +1,94 @@
+"""The HTML report in a real headless Chromium, from file:// only.
+
+One Chromium run renders a copy of the page with a small spy script put first in
+``<head>``: it records JS errors, unhandled rejections, console errors and any ``alert``
+as attributes of ``<html>``, then (after load) clicks the "trial" header of the trials
+table and records the first row, proving the sort script works. ``--dump-dom`` gives the
+DOM after every script ran; ``--screenshot`` the picture. The page's CSP forbids network
+access, and a blocked attempt would show up as a "Refused to" console message.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from hpogrid.report import build_report
+from hpogrid.report import _html
+from tests.report.helpers import IMG_XSS, XSS
+
+CHROMIUM = "/usr/bin/chromium"
+
+SPY = """<script>
+(function(){
+  var root = document.documentElement;
+  function note(name, text){ root.setAttribute(name, (root.getAttribute(name) || '') + String(text) + ';'); }
+  window.alert = function(m){ note('data-alerts', m); };
+  window.addEventListener('error', function(e){ note('data-jserrors', e.message); });
+  window.addEventListener('unhandledrejection', function(e){ note('data-jserrors', e.reason); });
+  var error = console.error;
+  console.error = function(){ note('data-console-errors', Array.prototype.join.call(arguments, ' ')); error.apply(console, arguments); };
+  window.addEventListener('load', function(){
+    var th = document.querySelectorAll('#trials thead th')[1];
+    th.click();
+    root.setAttribute('data-first-asc', document.querySelector('#trials tbody tr').cells[1].textContent);
+    th.click();
+    root.setAttribute('data-first-desc', document.querySelector('#trials tbody tr').cells[1].textContent);
+  });
+})();
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        print(f"SKIP reason: {CHROMIUM} is not installed (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    return CHROMIUM
+
+
+def test_report_renders_in_chromium(chromium, known, tmp_path):
+    text, _ = _html.render(build_report(known.name))
+    page = tmp_path / "report.html"
+    page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    profile = tmp_path / "profile"
+    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+           "--enable-unsafe-swiftshader",  # WebGL in software: parcoords draws its lines with it
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--hide-scrollbars",
+           "--window-size=1400,2000", f"--screenshot={shot}", "--dump-dom", page.as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    shutil.rmtree(profile, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    root = re.search(r"<html[^>]*>", dom).group(0)
+
+    console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln and "GL Driver Message" not in ln]
+    assert console == [], console  # no JS error, warning, log or CSP refusal at all
+    assert "Uncaught" not in out.stderr
+    for attr in ("data-jserrors", "data-console-errors", "data-alerts"):
+        assert attr not in root, root
+
+    # every plot rendered to SVG
+    plots = dict(re.findall(r'id="plot-(\w+)"(.*?)(?=id="plot-|<h2>Failed trials)', dom, re.S))
+    assert set(plots) == {"pcp", "history", "scatter"}
+    for key, body in plots.items():
+        assert '<svg class="main-svg"' in body, key
+    assert "<canvas" in plots["pcp"]  # parcoords lines (WebGL)
+
+    # hostile strings are text: escaped in the serialised DOM, never markup
+    assert XSS not in dom and IMG_XSS not in dom
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"<td>{escaped}</td>" in dom  # the table cell
+    assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["pcp"])  # parcoords tick
+    assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["scatter"])  # category tick
+    assert "&lt;img src=x onerror=alert(2)&gt;" in dom  # failed trial's error
+
+    # the sortable table sorted by trial number, both ways
+    assert 'data-first-asc="0"' in root and 'data-first-desc="7"' in root
+
+    assert shot.stat().st_size > 30_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
