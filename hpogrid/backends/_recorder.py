@@ -51,6 +51,8 @@ class RunStopper(Stopper):
         self.criteria = dict(criteria)
         self.interrupted = threading.Event()
         self.reached = set()
+        #: why the run was aborted (max_failures exceeded), None while it goes on
+        self.abort_reason: Optional[str] = None
 
     def __call__(self, trial_id: str, result: Dict[str, Any]) -> bool:
         for key, bound in self.criteria.items():
@@ -61,7 +63,11 @@ class RunStopper(Stopper):
         return False
 
     def stop_all(self) -> bool:
-        return self.interrupted.is_set()
+        return self.stopping
+
+    @property
+    def stopping(self) -> bool:
+        return self.interrupted.is_set() or self.abort_reason is not None
 
     # Tune pickles its run config (with this stopper) into the experiment folder
     def __getstate__(self):
@@ -132,11 +138,12 @@ class OrderedWriter:
 
 class StudyRecorder(Callback):
     def __init__(self, store, study: str, codec: Codec, metric: str, mode: str, stopper: RunStopper,
-                 total: int, backend: str = "local", progress: bool = True):
+                 total: int, backend: str = "local", progress: bool = True, max_failures: Optional[int] = None):
         self.store, self.study, self.codec = store, study, codec
         self.metric, self.mode, self.stopper, self.total = metric, mode, stopper, total
         self.backend, self.host = backend, socket.gethostname()
         self.progress = progress
+        self.max_failures = max_failures
         self.counts = {"done": 0, "failed": 0, "interrupted": 0, "running": 0}
         self.best: Optional[float] = None
         self._last_print = 0.0
@@ -171,8 +178,9 @@ class StudyRecorder(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         metrics = clean_metrics(trial.last_result)
         finished = trial.last_result.get("done") or trial.trial_id in self.stopper.reached
-        if self.stopper.interrupted.is_set() and not finished:
-            self._finish(trial, INTERRUPTED, metrics=metrics, error="interrupted by the user")
+        if self.stopper.stopping and not finished:
+            why = self.stopper.abort_reason or "interrupted by the user"
+            self._finish(trial, INTERRUPTED, metrics=metrics, error=why)
             self.counts["interrupted"] += 1
         else:
             self._finish(trial, COMPLETED, metrics=metrics)
@@ -184,6 +192,10 @@ class StudyRecorder(Callback):
         self._finish(trial, FAILED, metrics=clean_metrics(trial.last_result), error="trial failed")
         self._awaiting_error[trial.trial_id] = trial
         self.counts["failed"] += 1
+        if self.max_failures is not None and self.counts["failed"] > self.max_failures \
+                and self.stopper.abort_reason is None:
+            self.stopper.abort_reason = (f"stopped after {self.counts['failed']} failed trials "
+                                         f"(hpo_config max_failures = {self.max_failures})")
 
     def on_step_end(self, iteration, trials, **info):
         self._record_errors()

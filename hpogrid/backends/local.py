@@ -62,7 +62,6 @@ class _Plan:
 
 
 def plan_run(project: Project, options: RunOptions) -> _Plan:
-    from hpogrid.objective import make_trainable
     from hpogrid.search import get_adapter, scheduler_for
     from hpogrid.search._adapters import AutoAdapter
 
@@ -93,11 +92,23 @@ def plan_run(project: Project, options: RunOptions) -> _Plan:
     mc = options.n_jobs or hpo["scheduler_param"].get("max_concurrent")
     if mc and adapter.limit_concurrency(searcher, mc):
         mc = None
-    model = project.model_config
-    trainable = make_trainable(str(project.scripts_dir), model["script"], model["model"],
-                               model.get("param", {}), codec, hpo["metric"])
+    trainable = _objective(project, codec, hpo["metric"], options.study or project.name)
     return _Plan(adapter.name, scheduler_adapter.name, searcher, scheduler, codec, trainable,
                  num_samples, mc, hpo, notes)
+
+
+def _objective(project: Project, codec, metric: str, study: str):
+    """The Ray trainable for the project's model (Python function/class, or a program)."""
+    from hpogrid.objective import check_paths, make_program_trainable, make_trainable
+
+    model = project.model_config
+    check_paths(model.get("param") or {}, codec.space)
+    if model.get("command"):
+        return make_program_trainable(str(project.scripts_dir), model, codec, metric,
+                                      str(project.path / "trials" / study))
+    return make_trainable(str(project.scripts_dir), model["script"], model["model"],
+                          model.get("param", {}), codec, metric)
+
 
 
 def _storage_path(project: Project, log_dir: Optional[str]) -> str:
@@ -169,7 +180,8 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
     stopper = RunStopper(hpo["stop"])
     total = plan.num_samples * plan.codec.grid_size
     recorder = StudyRecorder(store, study, plan.codec, hpo["metric"], hpo["mode"], stopper, total,
-                             backend="ray" if options.address else "local", progress=options.progress)
+                             backend="ray" if options.address else "local", progress=options.progress,
+                             max_failures=hpo.get("max_failures"))
     resources = hpo.get("resource") or {"cpu": 1}
     trainable = tune.with_resources(plan.trainable, {k: v for k, v in resources.items() if v})
     _init_ray(project, options, hpo["verbose"], plan.max_concurrent)
@@ -199,6 +211,12 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
             _close_running(store, study, recorder.uids)
             ray.shutdown()
     mine = [t for t in store.trials(study) if t.uid in recorder.uids]
+    if stopper.abort_reason:
+        from hpogrid.backends._recorder import error_summary
+
+        last = next((t.error for t in reversed(mine) if t.state == "FAILED"), "")
+        raise BackendError(f"{stopper.abort_reason}; last error: {error_summary(last)}; "
+                           f"finished trials are kept in study {study!r}")
     counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
     return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
                       counts=counts, study_counts=store.counts(study), interrupted=stopper.interrupted.is_set(),

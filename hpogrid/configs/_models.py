@@ -68,6 +68,8 @@ class HpoConfig(ConfigModel):
     resource: Optional[Dict[str, float]] = Field(
         None, description='Resources per trial, e.g. \'{"cpu": 1, "gpu": 0}\'')
     extra_metrics: Optional[List[str]] = Field(None, description="Additional metrics to record")
+    max_failures: Optional[int] = Field(None, ge=0, description="Failed trials after which the run stops "
+                                        "(default: never)")
 
     @model_validator(mode="before")
     @classmethod
@@ -157,12 +159,22 @@ class GridConfig(ConfigModel):
 
 
 class ModelConfig(ConfigModel):
+    """Either a Python model (``script`` + ``model``) or a program (``command``)."""
+
     kind: ClassVar[str] = "model_config"
 
-    script: str = Field(..., min_length=1, description="Training script that defines the model")
-    model: str = Field(..., min_length=1, description="Function or class in the script that trains the model")
+    script: Optional[str] = Field(None, min_length=1, description="Training script that defines the model")
+    model: Optional[str] = Field(None, min_length=1,
+                                 description="Function or class in the script that trains the model")
     param: Dict[str, Any] = Field(default_factory=dict,
                                   description="Extra parameters passed to the training model")
+    command: Optional[str] = Field(
+        None, min_length=1,
+        description="A program to run per trial instead of a Python model, e.g. "
+                    "'python train.py --lr {lr}' ({name} and $x_0 placeholders); it must print "
+                    "'RESULT: <number>'")
+    result_prefix: str = Field("RESULT", min_length=1, description="Prefix of the program's result lines")
+    timeout: Optional[float] = Field(None, gt=0, description="Seconds a program may run per trial")
 
     @model_validator(mode="before")
     @classmethod
@@ -171,9 +183,24 @@ class ModelConfig(ConfigModel):
             data = {**data, "param": {}}
         return data
 
+    @model_validator(mode="after")
+    def _one_kind_of_model(self) -> "ModelConfig":
+        if self.command is not None:
+            if self.script is not None or self.model is not None:
+                raise ValueError("give either command, or script and model, not both")
+            from hpogrid.objective.program import parse_command
+
+            parse_command(self.command)
+        elif self.script is None or self.model is None:
+            missing = "script" if self.script is None else "model"
+            raise ValueError(f"{missing} is required (or give command for a program)")
+        return self
+
     @field_validator("script")
     @classmethod
-    def _script(cls, v: str) -> str:
+    def _script(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
         parts = v.replace("\\", "/").split("/")
         if v.startswith("/") or ".." in parts or "\x00" in v:
             raise ValueError("script must be a path relative to the project's scripts, without '..'")
@@ -181,8 +208,8 @@ class ModelConfig(ConfigModel):
 
     @field_validator("model")
     @classmethod
-    def _model(cls, v: str) -> str:
-        if not v.isidentifier():
+    def _model(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not v.isidentifier():
             raise ValueError(f"model must be a Python identifier (got {v!r})")
         return v
 

@@ -8,8 +8,8 @@ from typing import Any
 from hpogrid.errors import ValidationError
 
 
-def load_model(scripts_dir: str, script: str, model: str) -> Any:
-    """The object ``model`` defined in ``scripts_dir/script``.
+def load_module(scripts_dir: str, script: str) -> Any:
+    """The user's script as a module, imported once per process.
 
     The module is imported under its file stem with ``scripts_dir`` first on ``sys.path``, so
     helper modules next to the script import as they would when running it directly, and Ray
@@ -33,6 +33,13 @@ def load_model(scripts_dir: str, script: str, model: str) -> Any:
             del sys.modules[name]
             raise ValidationError("model_config.script",
                                   f"importing {script} failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def load_model(scripts_dir: str, script: str, model: str) -> Any:
+    """The function or class ``model`` defined in ``scripts_dir/script``."""
+    module = load_module(scripts_dir, script)
+    name = module.__name__
     obj = getattr(module, model, None)
     if obj is None or not callable(obj):
         found = sorted(n for n, v in vars(module).items()

@@ -2,19 +2,35 @@
 
 A function ``model(config)`` may return a number (the metric), a dict of metrics, or report
 per iteration itself with ``ray.tune.report``. A ``ray.tune.Trainable`` subclass is
-subclassed so ``setup``, ``reset_config`` and ``self.config`` see decoded values. Hyperparameters win over
-``param`` on conflicts.
+subclassed so ``setup``, ``reset_config`` and ``self.config`` see decoded values.
+Hyperparameters win over ``param`` on conflicts; colon names set nested values, and a
+``custom_updates(trial_config, base_config)`` function in the script may derive more.
+A program (``model_config.command``) runs once per trial in its own folder.
 """
+import json
 import math
 import numbers
-from typing import Any, Callable, Dict, Mapping
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional
 
-from hpogrid.objective._loader import is_trainable_class, load_model
+from hpogrid.objective._loader import is_trainable_class, load_model, load_module
+from hpogrid.objective._substitute import apply_values
 from hpogrid.search import Codec
 
 
-def trial_config(param: Dict[str, Any], codec: Codec, config: Dict[str, Any]) -> Dict[str, Any]:
-    return {**param, **codec.decode(config)}
+def trial_config(param: Dict[str, Any], codec: Codec, config: Dict[str, Any],
+                 hook: Optional[Callable] = None) -> Dict[str, Any]:
+    values = apply_values(param, codec.decode(config))
+    if hook is not None:
+        values = hook(values, apply_values(param, {}))
+        if not isinstance(values, Mapping):
+            raise TypeError(f"custom_updates() returned {type(values).__name__}, not a dict")
+    return dict(values)
+
+
+def _hook(scripts_dir: str, script: str) -> Optional[Callable]:
+    hook = getattr(load_module(scripts_dir, script), "custom_updates", None)
+    return hook if callable(hook) else None
 
 
 def _as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
@@ -31,7 +47,7 @@ def make_trainable(scripts_dir: str, script: str, model: str, param: Dict[str, A
     """A Ray Tune trainable (function or class) running the user's model."""
     obj = load_model(scripts_dir, script, model)
     if is_trainable_class(obj):
-        return _wrap_class(obj, param, codec)
+        return _wrap_class(obj, param, codec, _hook(scripts_dir, script))
     return _wrap_function(scripts_dir, script, model, param, codec, metric)
 
 
@@ -40,7 +56,7 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric) -> Callable
         from ray import tune
 
         fn = load_model(scripts_dir, script, model)
-        result = fn(trial_config(param, codec, config))
+        result = fn(trial_config(param, codec, config, _hook(scripts_dir, script)))
         if result is not None:
             metrics = _as_metrics(result, metric, model)
             value = metrics.get(metric)
@@ -53,15 +69,41 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric) -> Callable
     return trainable
 
 
-def _wrap_class(cls, param, codec):
+def _wrap_class(cls, param, codec, hook):
     # decoding where Ray hands the config over keeps ``self.config`` decoded as well
     class Wrapped(cls):
         def __init__(self, config=None, *args, **kwargs):
-            super().__init__(trial_config(param, codec, config or {}), *args, **kwargs)
+            super().__init__(trial_config(param, codec, config or {}, hook), *args, **kwargs)
 
         def reset(self, new_config, *args, **kwargs):
-            return super().reset(trial_config(param, codec, new_config), *args, **kwargs)
+            return super().reset(trial_config(param, codec, new_config, hook), *args, **kwargs)
 
     Wrapped.__name__ = cls.__name__
     Wrapped.__qualname__ = cls.__qualname__
     return Wrapped
+
+
+def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec: Codec, metric: str,
+                           trials_root: str) -> Callable:
+    """A Ray function trainable running ``model_config.command`` once per trial."""
+    from hpogrid.objective import program
+
+    argv = program.parse_command(model_config["command"])
+    order = list(codec.space)
+    program.check_placeholders(argv, order)
+    param, prefix, timeout = model_config.get("param") or {}, model_config["result_prefix"], model_config["timeout"]
+    scripts = Path(scripts_dir)
+
+    def trainable(config):
+        from ray import tune
+
+        values = codec.decode(config)
+        values = {n: values[n] for n in order}
+        trial_dir = Path(trials_root) / tune.get_context().get_trial_id()
+        args = program.build_argv(argv, values, order, trial_dir, scripts)
+        env = program.environment(values, trial_dir, scripts)
+        env["HPOGRID_CONFIG"] = json.dumps(apply_values(param, values))
+        tune.report(program.run_program(args, env, trial_dir, timeout, prefix, metric))
+
+    trainable.__name__ = Path(argv[0]).name or "program"
+    return trainable

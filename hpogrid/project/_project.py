@@ -156,7 +156,9 @@ def _copy_scripts(src: Path, dest: Path) -> None:
 
 
 def _check_script(configs: Dict[str, Any], scripts_dir: Path) -> None:
-    script = configs["model_config"]["script"]
+    script = configs["model_config"].get("script")
+    if script is None:  # a program (model_config.command): nothing to find
+        return
     if not (scripts_dir / script).is_file():
         have = sorted(str(p.relative_to(scripts_dir)) for p in scripts_dir.rglob("*") if p.is_file())
         raise ValidationError("model_config.script", f"{script!r} is not among the project's "

@@ -9,8 +9,8 @@ import fnmatch
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import cached_property, lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hpogrid.errors import HpogridError, NotFoundError, ValidationError
@@ -260,6 +260,14 @@ def build_report(project: str, study: Optional[str] = None, study_url: Optional[
     Raises :class:`NotFoundError` for an unknown project or study and for a study without
     (matching) trials, :class:`ValidationError` for a metric no trial recorded.
     """
+    from hpogrid.report._source import gc_paused
+
+    with gc_paused():
+        return _build(project, study, study_url, metric, mode, filters)
+
+
+def _build(project: str, study: Optional[str], study_url: Optional[str], metric: Optional[str],
+           mode: Optional[str], filters: Filters) -> Report:
     from hpogrid.project import load_project
     from hpogrid.report._source import open_study, read_trials, store_url
 

@@ -72,9 +72,16 @@ def write_png(figure: dict, path: Path) -> str:
 
 def write(report: Report, outname: str, kinds: List[str]) -> Tuple[List[Path], List[str]]:
     """Write the requested ``kinds`` (see :data:`KINDS`); returns (paths written, notes)."""
-    from hpogrid.report import _html, _table
+    from hpogrid.report._source import gc_paused
 
     base = output_base(outname)
+    with gc_paused():
+        return _write(report, base, kinds)
+
+
+def _write(report: Report, base: Path, kinds: List[str]) -> Tuple[List[Path], List[str]]:
+    from hpogrid.report import _html, _table
+
     written: List[Path] = []
     notes: List[str] = []
     for kind in KINDS:

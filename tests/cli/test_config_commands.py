@@ -75,7 +75,7 @@ def test_remove_asks_nothing_when_not_interactive(run_cli):
     (["hpo_config", "create", "../x"], "invalid name '../x'", 1),
     (["hpo_config", "create", "a/b"], "invalid name 'a/b'", 1),
     (["hpo_config", "show", "nope"], "hpo_config 'nope' does not exist", 1),
-    (["model_config", "create", "m", "--model", "f"], "model_config.script: is required", 1),
+    (["model_config", "create", "m", "--model", "f"], "model_config: script is required", 1),
     (["search_space", "create", "s", "{not json"], "search_space: invalid JSON", 1),
     (["search_space", "create", "s", '{"x": {"method": "gauss", "dimension": {}}}'], "search_space.x.method", 1),
     (["search_space", "create", "s"], "give the search space", 2),

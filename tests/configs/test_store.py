@@ -87,8 +87,11 @@ def test_bad_hpo_values_name_the_field(data, field):
 
 
 @pytest.mark.parametrize("data, field", [
-    ({"model": "f"}, "model_config.script"),
-    ({"script": "s.py"}, "model_config.model"),
+    ({"model": "f"}, "model_config: script is required (or give command for a program)"),
+    ({"script": "s.py"}, "model_config: model is required (or give command for a program)"),
+    ({"script": "s.py", "model": "f", "command": "x"}, "model_config: give either command, or script"),
+    ({"command": "python 'unbalanced"}, "model_config.command: cannot split into arguments"),
+    ({"command": "run {x"}, "model_config.command: unbalanced brace"),
     ({"script": "../s.py", "model": "f"}, "model_config.script"),
     ({"script": "s.py", "model": "not valid"}, "model_config.model"),
     ({"script": "s.py", "model": "f", "param": {"x": float("nan")}}, "model_config.param"),
@@ -96,7 +99,7 @@ def test_bad_hpo_values_name_the_field(data, field):
 def test_bad_model_values_name_the_field(data, field):
     with pytest.raises(ValidationError) as err:
         NamedStore("model_config").create("m", data)
-    assert str(err.value).startswith(field + ":")
+    assert str(err.value).startswith(field if " " in field else field + ":"), str(err.value)
 
 
 def test_hpogrid_133_files_load_unchanged(hpogrid_home):

@@ -114,3 +114,16 @@ def test_module_imports_stay_light():
             "print(','.join(m for m in ('pandas', 'plotly', 'sklearn', 'numpy', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--days", "1.5"), [7, 0, 6]),  # by loss; the running trial last
+    (("--taskname", "*alpha"), [3, 4]),
+    (("--range", "10000001-10000002", "--limit", "1"), [5]),
+    (("--limit", "2"), [0, 6]),
+])
+def test_filter_options_are_wired(known, report_cli, args, expected):
+    r = report_cli(known.name, *args)
+    assert r.exit_code == 0, r.output
+    rows = [ln.split()[0] for ln in r.output.splitlines()[2:] if ln.split() and ln.split()[0].isdigit()]
+    assert [int(n) for n in rows] == expected

@@ -128,6 +128,10 @@ def test_study_url_and_env(known, tmp_path, monkeypatch):
     assert build_report(known.name, study="shared", study_url=url).study == "shared"
     monkeypatch.setenv("HPOGRID_STUDY_URL", url)
     assert numbers(build_report(known.name, study="shared")) == LOSS_ORDER
+    typo = tmp_path / "typo.db"
+    with pytest.raises(NotFoundError, match=f"^--study-url: no SQLite study store at {typo}$"):
+        build_report(known.name, study_url=sqlite_url(typo))
+    assert not typo.exists()
 
 
 # -- the fast reader returns what the store returns -----------------------------------

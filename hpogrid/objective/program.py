@@ -1,0 +1,180 @@
+"""Black-box programs as objectives: any command that prints ``RESULT: <number>``.
+
+The command is split once with :func:`shlex.split` (never run through a shell); then each
+argument gets its placeholders replaced, so a value with spaces, quotes or ``;rm -rf`` stays
+one literal argument. Placeholders:
+
+* ``{name}``: the trial's value of search-space parameter ``name`` (colon paths allowed);
+* ``$x_0``, ``$x_1``, ...: OmniOpt style, the parameters in search-space order;
+* ``{trial_dir}`` and ``{scripts}``: the trial's working folder and the project's scripts;
+* ``{{`` and ``}}``: literal braces.
+
+Values are written as JSON would write them, except strings, which go in as they are.
+An argument naming a file of the project's scripts (``python train.py``) is passed as its
+absolute path, since the program runs in its own trial folder. The program's environment has
+``HPOGRID_PARAM_<NAME>`` for every parameter, ``HPOGRID_TRIAL_DIR`` and ``HPOGRID_SCRIPTS_DIR``.
+The result is the LAST line ``<prefix>: <number>`` of stdout; ``<prefix> <name>: <number>``
+lines add named metrics and ``<prefix>: {json object}`` several at once.
+"""
+import json
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from hpogrid.errors import ValidationError
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\$x_(\d+)")
+BUILTINS = ("trial_dir", "scripts")
+
+
+class TrialFailed(Exception):
+    """The program ran but gave no usable result; the message says why (one line)."""
+
+
+def parse_command(command: str) -> List[str]:
+    """Split once; raise :class:`ValidationError` for unbalanced quotes or stray braces."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValidationError("model_config.command", f"cannot split into arguments: {exc}") from None
+    if not argv:
+        raise ValidationError("model_config.command", "is empty")
+    for arg in argv:
+        rest = _PLACEHOLDER.sub("", arg)
+        if "{" in rest or "}" in rest:
+            raise ValidationError("model_config.command", f"unbalanced brace in {arg!r} "
+                                  "(write {{ or }} for a literal brace)")
+    return argv
+
+
+def placeholders(argv: Sequence[str]) -> List[str]:
+    """Names and ``$x_i`` positions used by the command (for checks before any trial)."""
+    found = []
+    for arg in argv:
+        for m in _PLACEHOLDER.finditer(arg):
+            if m.group(1) is not None:
+                found.append(m.group(1))
+            elif m.group(2) is not None:
+                found.append(f"$x_{m.group(2)}")
+    return found
+
+
+def check_placeholders(argv: Sequence[str], names: Sequence[str]) -> None:
+    for ph in placeholders(argv):
+        if ph.startswith("$x_"):
+            if int(ph[3:]) >= len(names):
+                raise ValidationError("model_config.command", f"{ph} refers to parameter {int(ph[3:])} but the "
+                                      f"search space has {len(names)} ({', '.join(names)})")
+        elif ph not in names and ph not in BUILTINS:
+            raise ValidationError("model_config.command", f"placeholder {{{ph}}} is not a search-space parameter "
+                                  f"(parameters: {', '.join(names)}; built-ins: {', '.join(BUILTINS)})")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[str],
+               trial_dir: Path, scripts: Path) -> List[str]:
+    lookup = {**{n: _text(values[n]) for n in values}, "trial_dir": str(trial_dir), "scripts": str(scripts)}
+
+    def sub(m: re.Match) -> str:
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        if m.group(2) is not None:
+            return lookup[order[int(m.group(2))]]
+        return lookup[m.group(1)]
+
+    out = []
+    for arg in argv:
+        arg = _PLACEHOLDER.sub(sub, arg)
+        candidate = scripts / arg
+        if not os.path.isabs(arg) and ".." not in Path(arg).parts and candidate.is_file() \
+                and not (trial_dir / arg).exists():
+            arg = str(candidate)
+        out.append(arg)
+    return out
+
+
+def environment(values: Mapping[str, Any], trial_dir: Path, scripts: Path) -> Dict[str, str]:
+    env = dict(os.environ)
+    for name, value in values.items():
+        env["HPOGRID_PARAM_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()] = _text(value)
+    env["HPOGRID_TRIAL_DIR"] = str(trial_dir)
+    env["HPOGRID_SCRIPTS_DIR"] = str(scripts)
+    return env
+
+
+def parse_results(stdout: str, prefix: str, metric: str) -> Dict[str, Any]:
+    """Metrics from the result lines; the plain ``prefix: value`` line last seen wins."""
+    pattern = re.compile(rf"^\s*{re.escape(prefix)}(?:\s+([^\s:]+))?\s*:\s*(.+?)\s*$")
+    metrics: Dict[str, Any] = {}
+    for line in stdout.splitlines():
+        m = pattern.match(line)
+        if not m:
+            continue
+        name, text = m.group(1), m.group(2)
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                metrics.update({k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            continue
+        try:
+            metrics[name or metric] = float(text)
+        except ValueError:
+            continue
+    if metric not in metrics:
+        raise TrialFailed(f"no line '{prefix}: <number>' for metric '{metric}' in the program's output")
+    if math.isnan(metrics[metric]):
+        raise TrialFailed(f"the program reported NaN for metric '{metric}'")
+    return metrics
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def run_program(argv: List[str], env: Dict[str, str], trial_dir: Path, timeout: Optional[float],
+                prefix: str, metric: str) -> Dict[str, Any]:
+    """Run once in ``trial_dir`` (stdout.log, stderr.log there); metrics or :class:`TrialFailed`."""
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = trial_dir / "stdout.log", trial_dir / "stderr.log"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        try:
+            proc = subprocess.Popen(argv, cwd=trial_dir, env=env, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise TrialFailed(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise TrialFailed(f"timed out after {timeout:g} s") from None
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C or Ray stopping the trial: the program goes too
+            raise
+    if code != 0:
+        tail = _tail(err_path)
+        raise TrialFailed(f"exit code {code}" + (f": {tail}" if tail else ""))
+    return parse_results(out_path.read_text(errors="replace"), prefix, metric)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()

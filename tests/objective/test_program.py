@@ -1,0 +1,99 @@
+"""Black-box programs: argv without a shell, RESULT parsing, failures, timeouts (real processes)."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpogrid.errors import ValidationError
+from hpogrid.objective import program
+from hpogrid.objective.program import TrialFailed
+
+ECHO_ARGS = "import json, os, sys; print(json.dumps(sys.argv[1:])); print('RESULT: 1.5')"
+
+
+def _run(tmp_path, command, values, order=None, timeout=None, scripts=None, prefix="RESULT"):
+    argv = program.parse_command(command)
+    scripts = scripts or tmp_path / "scripts"
+    scripts.mkdir(exist_ok=True)
+    trial = tmp_path / "trial"
+    args = program.build_argv(argv, values, order or list(values), trial, scripts)
+    env = program.environment(values, trial, scripts)
+    return program.run_program(args, env, trial, timeout, prefix, "loss"), trial
+
+
+def test_hostile_value_stays_one_literal_argument(tmp_path):
+    evil = "a b \"q\" 'x' ;rm -rf / $(touch pwned) `id`"
+    metrics, trial = _run(tmp_path, f"{sys.executable} -c \"{ECHO_ARGS}\" --name {{name}} --n {{n}}",
+                          {"name": evil, "n": 3})
+    argv = json.loads((trial / "stdout.log").read_text().splitlines()[0])
+    assert argv == ["--name", evil, "--n", "3"] and metrics == {"loss": 1.5}
+    assert not (trial / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_omniopt_positional_placeholders_and_builtins(tmp_path):
+    metrics, trial = _run(tmp_path, f"{sys.executable} -c \"{ECHO_ARGS}\" $x_1 $x_0 {{trial_dir}} {{{{lit}}}}",
+                          {"lr": 0.25, "layers": 4}, order=["lr", "layers"])
+    argv = json.loads((trial / "stdout.log").read_text().splitlines()[0])
+    assert argv == ["4", "0.25", str(trial), "{lit}"]
+
+
+def test_script_names_resolve_to_the_project_scripts_and_env_is_set(tmp_path):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "train.py").write_text(
+        "import os\nprint('RESULT:', float(os.environ['HPOGRID_PARAM_OPTIMIZER_LR']) * 2)\n"
+        "print('RESULT acc: 0.9')\nprint('cwd', os.getcwd() == os.environ['HPOGRID_TRIAL_DIR'])\n")
+    metrics, trial = _run(tmp_path, f"{sys.executable} train.py", {"optimizer:lr": 0.5}, scripts=scripts)
+    assert metrics == {"loss": 1.0, "acc": 0.9}
+    assert "cwd True" in (trial / "stdout.log").read_text()
+
+
+def test_shell_script_last_result_wins_and_json_line(tmp_path):
+    script = tmp_path / "scripts" / "sim.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho 'RESULT: 5'\necho noise\necho \"RESULT: $1\"\n"
+                      "echo 'RESULT: {\"extra\": 7, \"name\": \"x\"}'\n")
+    script.chmod(0o755)
+    metrics, _ = _run(tmp_path, "./sim.sh {x}", {"x": 2.5}, scripts=script.parent)
+    assert metrics == {"loss": 2.5, "extra": 7}
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("print('no result here')", "no line 'RESULT: <number>' for metric 'loss'"),
+    ("import sys; print('RESULT: 1'); sys.stderr.write('boom\\n'); sys.exit(3)", "exit code 3: boom"),
+    ("print('RESULT: nan')", "reported NaN"),
+])
+def test_failures_have_a_reason(tmp_path, code, reason):
+    (tmp_path / "p.py").write_text(code)
+    with pytest.raises(TrialFailed, match=reason.replace("(", r"\(")):
+        _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {})
+
+
+def test_timeout_kills_the_program_and_its_children(tmp_path):
+    marker = tmp_path / "child-alive"
+    (tmp_path / "child.py").write_text(f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "p.py").write_text(
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, {str(tmp_path / 'child.py')!r}])\n"
+        "time.sleep(30)\n")
+    t = time.time()
+    with pytest.raises(TrialFailed, match="timed out after 1 s"):
+        _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {}, timeout=1)
+    assert time.time() - t < 10
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_missing_program_is_a_failed_trial(tmp_path):
+    with pytest.raises(TrialFailed, match="cannot start 'no-such-program-xyz'"):
+        _run(tmp_path, "no-such-program-xyz {x}", {"x": 1})
+
+
+def test_placeholders_checked_before_any_trial():
+    argv = program.parse_command("run {lr} $x_2")
+    with pytest.raises(ValidationError, match=r"\$x_2 refers to parameter 2 but the search space has 2"):
+        program.check_placeholders(argv, ["lr", "layers"])
+    with pytest.raises(ValidationError, match=r"placeholder \{momentum\} is not a search-space parameter"):
+        program.check_placeholders(program.parse_command("run {momentum}"), ["lr"])
