@@ -138,12 +138,14 @@ class OrderedWriter:
 
 class StudyRecorder(Callback):
     def __init__(self, store, study: str, codec: Codec, metric: str, mode: str, stopper: RunStopper,
-                 total: int, backend: str = "local", progress: bool = True, max_failures: Optional[int] = None):
+                 total: int, backend: str = "local", progress: bool = True, max_failures: Optional[int] = None,
+                 annotations_dir: Optional[str] = None):
         self.store, self.study, self.codec = store, study, codec
         self.metric, self.mode, self.stopper, self.total = metric, mode, stopper, total
         self.backend, self.host = backend, socket.gethostname()
         self.progress = progress
         self.max_failures = max_failures
+        self.annotations_dir = annotations_dir
         self.counts = {"done": 0, "failed": 0, "interrupted": 0, "running": 0}
         self.best: Optional[float] = None
         self._last_print = 0.0
@@ -210,6 +212,12 @@ class StudyRecorder(Callback):
 
     # -- helpers -------------------------------------------------------------------------------
     def _finish(self, trial, state: str, **fields):
+        if self.annotations_dir:
+            from hpogrid.workflow._context import read_annotations
+
+            notes = read_annotations(self.annotations_dir, trial.trial_id)
+            if notes:
+                fields["annotations"] = notes
         self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id, state=state, **fields)
         self.counts["running"] = max(0, self.counts["running"] - 1)
         self._show()

@@ -177,11 +177,16 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
 
     from hpogrid.backends._recorder import RunStopper, StudyRecorder
 
+    from hpogrid.workflow._context import ANNOTATIONS_DIR
+
     stopper = RunStopper(hpo["stop"])
     total = plan.num_samples * plan.codec.grid_size
+    notes_dir = project.path / "trials" / study / "annotations"
+    notes_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[ANNOTATIONS_DIR] = str(notes_dir)  # Ray workers inherit it (annotate())
     recorder = StudyRecorder(store, study, plan.codec, hpo["metric"], hpo["mode"], stopper, total,
                              backend="ray" if options.address else "local", progress=options.progress,
-                             max_failures=hpo.get("max_failures"))
+                             max_failures=hpo.get("max_failures"), annotations_dir=str(notes_dir))
     resources = hpo.get("resource") or {"cpu": 1}
     trainable = tune.with_resources(plan.trainable, {k: v for k, v in resources.items() if v})
     _init_ray(project, options, hpo["verbose"], plan.max_concurrent)

@@ -238,18 +238,25 @@ def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:
     axes = []
     for name, values in seen.items():
         param = space.get(name)
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        numeric = set(map(type, values)) <= {int, float}  # bool is not numeric here
         if not numeric or (param is not None and param.method in ("categorical", "fixed")):
-            known = [label(c) for c in getattr(param, "categories", ())] if param is not None else []
-            if param is not None and param.method == "fixed":
-                known = [label(param.value)]
-            cats = dict.fromkeys(known + [label(v) for v in values])
-            axes.append(Axis(name, "categorical", tuple(cats)))
-        elif param is not None and param.log and all(v > 0 for v in values):
+            known = []
+            if param is not None:
+                known = [param.value] if param.method == "fixed" else list(getattr(param, "categories", ()))
+            axes.append(Axis(name, "categorical", tuple(dict.fromkeys(map(label, known + _distinct(values))))))
+        elif param is not None and param.log and (not values or min(values) > 0):
             axes.append(Axis(name, "log"))
         else:
             axes.append(Axis(name, "linear"))
     return axes
+
+
+def _distinct(values: List[Any]) -> List[Any]:
+    """Distinct values in first-seen order; 1, 1.0 and True stay apart (their labels differ)."""
+    try:
+        return [v for _, v in dict.fromkeys(zip(map(type, values), values))]
+    except TypeError:  # lists or dicts among the values
+        return list({label(v): v for v in values}.values())
 
 
 def build_report(project: str, study: Optional[str] = None, study_url: Optional[str] = None,

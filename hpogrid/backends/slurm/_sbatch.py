@@ -1,0 +1,231 @@
+"""Slurm through its own commands: sbatch argv from a ``SlurmConfig``, job states, scancel.
+
+Every call is ``subprocess.run`` with an argv list (never a shell), so paths and user flags
+cannot be reinterpreted. Job states come from Slurm itself: ``squeue -t all`` for the jobs in
+flight (one call per poll, whatever their number), then ``scontrol show job`` for the final
+record of a job that has ended (exit code, run time, node; kept ``MinJobAge`` seconds). A job
+Slurm has already forgotten is looked up with ``sacct`` where accounting runs, else in the
+``jobcomp/filetxt`` log, so a finished job is never mistaken for a running one.
+"""
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from hpogrid.errors import BackendError
+
+#: states after which a job never runs again (Slurm's names; ``CANCELLED by 0`` is cut to the word)
+FINISHED = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED",
+                      "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "REVOKED"})
+#: a job in these holds resources and runs (or finishes running) the payload
+ACTIVE = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDED", "STOPPED", "RESIZING"})
+#: seconds any one Slurm command may take before it is called failed
+COMMAND_TIMEOUT_S = 60
+
+_FIELD = re.compile(r"(?:^|\s)([A-Za-z][\w:/]*)=(\S*)")
+
+
+class SlurmError(BackendError):
+    """Slurm is missing, unreachable, or refused a request (message: one line)."""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What Slurm says about one job."""
+
+    job_id: str
+    state: str                        # PENDING, RUNNING, COMPLETED, TIMEOUT, ..., UNKNOWN
+    node: Optional[str] = None
+    reason: Optional[str] = None
+    exit_code: Optional[str] = None   # "1:0" (code:signal)
+    run_time: Optional[str] = None    # "00:01:02"
+    time_limit: Optional[str] = None
+    start: Optional[datetime] = None
+    end: Optional[datetime] = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def running(self) -> bool:
+        return self.state in ACTIVE
+
+
+def require(command: str) -> str:
+    """Path of a Slurm command, or :class:`SlurmError` saying Slurm is not here."""
+    path = shutil.which(command)
+    if path is None:
+        raise SlurmError(f"Slurm is not available here: {command!r} not found in PATH")
+    return path
+
+
+def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args: Sequence[str]) -> List[str]:
+    """``sbatch`` for one trial: the SlurmConfig options, then the user's own ``sbatch_args``.
+
+    The payload is ``script args...``; output goes to ``workdir/stdout.log`` / ``stderr.log``.
+    ``sbatch_args`` come last so a site-specific flag can override ours.
+    """
+    from hpogrid.backends.slurm._exec import STDERR_FILE, STDOUT_FILE
+
+    argv = [require("sbatch"), "--parsable", f"--job-name={job_name}", f"--chdir={workdir}",
+            f"--output={workdir / STDOUT_FILE}", f"--error={workdir / STDERR_FILE}",
+            f"--cpus-per-task={slurm['cpus']}", f"--mem={slurm['mem']}", f"--time={slurm['time']}"]
+    for key, flag in (("partition", "--partition"), ("account", "--account"), ("qos", "--qos"),
+                      ("gres", "--gres")):
+        if slurm.get(key):
+            argv.append(f"{flag}={slurm[key]}")
+    argv += list(slurm.get("sbatch_args") or [])
+    return argv + [str(script), *map(str, args)]
+
+
+def _run(argv: List[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise SlurmError(f"Slurm is not available here: {argv[0]!r} not found") from None
+    except subprocess.TimeoutExpired:
+        raise SlurmError(f"{Path(argv[0]).name} did not answer within {COMMAND_TIMEOUT_S} s") from None
+
+
+def one_line(text: str) -> str:
+    """The last non-empty line of a command's stderr, without the ``sbatch: error:`` prefix."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    if not lines:
+        return "no message"
+    return re.sub(r"^(\w+: )?(error|fatal): ", "", lines[-1])
+
+
+def submit(argv: List[str]) -> str:
+    """Submit; the job id, or :class:`SlurmError` with sbatch's one-line reason."""
+    proc = _run(argv)
+    if proc.returncode != 0:
+        raise SlurmError(f"sbatch rejected the job: {one_line(proc.stderr)}")
+    job_id = proc.stdout.strip().split(";")[0]
+    if not job_id.isdigit():
+        raise SlurmError(f"sbatch gave no job id (output: {proc.stdout.strip()[:200]!r})")
+    return job_id
+
+
+def cancel(job_ids: Iterable[str]) -> None:
+    """scancel the jobs; ones that already ended are not an error."""
+    ids = [str(j) for j in job_ids]
+    if ids:
+        _run([require("scancel"), *ids])
+
+
+def _fields(line: str) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for key, value in _FIELD.findall(line):
+        out.setdefault(key, value)
+    return out
+
+
+def _time(text: Optional[str]) -> Optional[datetime]:
+    """Slurm's local ``2026-11-23T13:11:09`` as an aware datetime."""
+    if not text or text in ("Unknown", "None", "N/A"):
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError:
+        return None
+
+
+def _state(fields: Dict[str, str], job_id: str) -> JobState:
+    node = fields.get("BatchHost") or fields.get("NodeList")
+    return JobState(
+        job_id=job_id, state=(fields.get("JobState") or fields.get("State") or "UNKNOWN").split()[0].upper(),
+        node=None if node in (None, "", "(null)", "None assigned") else node,
+        reason=fields.get("Reason"), exit_code=fields.get("ExitCode"),
+        run_time=fields.get("RunTime") or fields.get("Elapsed"),
+        time_limit=fields.get("TimeLimit") or fields.get("Timelimit"),
+        start=_time(fields.get("StartTime") or fields.get("Start")),
+        end=_time(fields.get("EndTime") or fields.get("End")))
+
+
+class SlurmClient:
+    """Reads job states; remembers where the jobcomp log is (asked once)."""
+
+    def __init__(self):
+        self._jobcomp: Optional[Path] = None
+        self._asked_config = False
+
+    def states(self, job_ids: Sequence[str]) -> Dict[str, JobState]:
+        """State of every job in ``job_ids`` (``UNKNOWN`` when Slurm has no record at all).
+
+        Raises :class:`SlurmError` when ``squeue`` cannot reach the controller.
+        """
+        ids = [str(j) for j in job_ids]
+        if not ids:
+            return {}
+        proc = _run([require("squeue"), "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+                     "--format=%i|%T|%N|%r|%M|%l"])
+        seen: Dict[str, JobState] = {}
+        if proc.returncode == 0:
+            for line in proc.stdout.splitlines():
+                parts = line.strip().split("|")
+                if len(parts) == 6 and parts[0] in ids:
+                    jid, state, node, reason, run_time, limit = parts
+                    seen[jid] = JobState(jid, state.split()[0].upper(), node or None, reason, None, run_time, limit)
+        elif "Invalid job id" not in proc.stderr:  # all ids unknown: not an error, see below
+            raise SlurmError(f"squeue failed: {one_line(proc.stderr)}")
+        out = {}
+        for jid in ids:
+            state = seen.get(jid)
+            if state is not None and not state.finished:
+                out[jid] = state
+            else:  # ended (or forgotten): the full record has the exit code and times
+                out[jid] = self.final(jid) or state or JobState(jid, "UNKNOWN")
+        return out
+
+    def final(self, job_id: str) -> Optional[JobState]:
+        """The record of an ended job from scontrol, sacct or the jobcomp log."""
+        proc = _run([require("scontrol"), "--oneliner", "show", "job", job_id])
+        if proc.returncode == 0:
+            for line in proc.stdout.splitlines():
+                fields = _fields(line)
+                if fields.get("JobId") == job_id:
+                    return _state(fields, job_id)
+        return self._from_sacct(job_id) or self._from_jobcomp(job_id)
+
+    def _from_sacct(self, job_id: str) -> Optional[JobState]:
+        sacct = shutil.which("sacct")
+        if sacct is None:
+            return None
+        names = ["JobID", "State", "NodeList", "ExitCode", "Elapsed", "Timelimit", "Start", "End"]
+        try:
+            proc = _run([sacct, "--noheader", "--parsable2", "--allocations", f"--jobs={job_id}",
+                         f"--format={','.join(names)}"])
+        except SlurmError:
+            return None
+        if proc.returncode != 0:
+            return None
+        for line in proc.stdout.splitlines():
+            values = line.split("|")
+            if len(values) == len(names) and values[0] == job_id:
+                return _state(dict(zip(names, values)), job_id)
+        return None
+
+    def _from_jobcomp(self, job_id: str) -> Optional[JobState]:
+        path = self._jobcomp_log()
+        if path is None:
+            return None
+        try:
+            with open(path, errors="replace") as fh:
+                lines = [ln for ln in fh if ln.startswith(f"JobId={job_id} ")]
+        except OSError:
+            return None
+        return _state(_fields(lines[-1]), job_id) if lines else None
+
+    def _jobcomp_log(self) -> Optional[Path]:
+        if not self._asked_config:
+            self._asked_config = True
+            proc = _run([require("scontrol"), "show", "config"])
+            conf = dict(re.findall(r"^(\w+)\s*=\s*(.*?)\s*$", proc.stdout, re.M)) if proc.returncode == 0 else {}
+            if conf.get("JobCompType") == "jobcomp/filetxt" and conf.get("JobCompLoc"):
+                self._jobcomp = Path(conf["JobCompLoc"])
+        return self._jobcomp

@@ -1,0 +1,44 @@
+"""``hpogrid workflow run|show PROJECT``: staged workflows."""
+import click
+
+from hpogrid.cli._base import echo_table
+
+
+@click.group()
+def workflow() -> None:
+    """Run a project's staged workflow (workflow.json among its scripts)."""
+
+
+@workflow.command()
+@click.argument("project")
+@click.option("--stage", metavar="NAME", help="Run this stage and what it needs that is not done yet.")
+@click.option("--continue", "resume", is_flag=True, help="Skip stages already done.")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file (default: the "
+              "project's workflow.json).")
+def run(project, stage, resume, file) -> None:
+    """Run the stages of PROJECT's workflow in dependency order."""
+    from hpogrid.project import load_project
+    from hpogrid.workflow._runner import load_workflow, run_workflow
+
+    proj = load_project(project)
+    outcome = run_workflow(proj, load_workflow(proj, file), stage=stage, resume=resume,
+                           say=lambda line: click.echo(line, err=True))
+    ran = [s for s, what in outcome if what == "ran"]
+    click.echo(f"Workflow of {project!r}: ran {', '.join(ran) or 'nothing'}; "
+               f"skipped {len(outcome) - len(ran)} stage(s) already done.")
+
+
+@workflow.command()
+@click.argument("project")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file.")
+def show(project, file) -> None:
+    """List the stages of PROJECT's workflow in running order, with what is done."""
+    from hpogrid.project import load_project
+    from hpogrid.workflow._runner import is_done, load_workflow
+    from hpogrid.workflow._spec import OptimisationStage
+
+    proj = load_project(project)
+    wf = load_workflow(proj, file)
+    rows = [[name, "optimisation" if isinstance(wf.stages[name], OptimisationStage) else "user",
+             ", ".join(wf.needs(name)), "yes" if is_done(proj, name) else "no"] for name in wf.order()]
+    echo_table(rows, ["stage", "kind", "needs", "done"])

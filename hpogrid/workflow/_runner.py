@@ -1,0 +1,124 @@
+"""Run a project's workflow: stages in dependency order, each in its own folder.
+
+A stage that finished writes ``.done`` in its folder; ``--continue`` skips those, and
+``--stage S`` runs S (always) plus what it needs that is not done yet.
+"""
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+from hpogrid.errors import BackendError, NotFoundError, ValidationError
+from hpogrid.fileio import read_json
+from hpogrid.project import Project
+from hpogrid.workflow._context import WORKFLOW_DIR
+from hpogrid.workflow._spec import OptimisationStage, UserStage, Workflow, parse_workflow
+
+DEFAULT_FILE = "workflow.json"
+
+
+def load_workflow(project: Project, file: Optional[str] = None) -> Workflow:
+    path = Path(file) if file else project.scripts_dir / DEFAULT_FILE
+    if not path.is_file():
+        raise NotFoundError(f"no workflow file {path} (put {DEFAULT_FILE} among the project's scripts "
+                            "or give --file)")
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise ValidationError("workflow", f"cannot read {path}: {exc}") from None
+    return parse_workflow(data)
+
+
+def workflow_dir(project: Project) -> Path:
+    return project.path / "workflow"
+
+
+def is_done(project: Project, stage: str) -> bool:
+    return (workflow_dir(project) / stage / ".done").is_file()
+
+
+def run_workflow(project: Project, wf: Workflow, stage: Optional[str] = None, resume: bool = False,
+                 say: Callable[[str], None] = print, progress: bool = True) -> List[Tuple[str, str]]:
+    """Run the stages; returns (stage, "ran" | "skipped") in the order handled."""
+    if stage is not None and stage not in wf.stages:
+        raise ValidationError("--stage", f"unknown stage {stage!r} (stages: {', '.join(wf.stages)})")
+    root = workflow_dir(project)
+    os.environ[WORKFLOW_DIR] = str(root)  # resolve_path() in stages and (inherited) Ray workers
+    outcome = []
+    for name in wf.order([stage] if stage else None):
+        if is_done(project, name) and (resume or (stage is not None and name != stage)):
+            say(f"[workflow] {name}: done before, skipped")
+            outcome.append((name, "skipped"))
+            continue
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".done").unlink(missing_ok=True)
+        say(f"[workflow] {name}: running in {folder}")
+        started = time.time()
+        spec = wf.stages[name]
+        if isinstance(spec, OptimisationStage):
+            _optimise(project, name, spec, progress)
+        else:
+            _user_stage(project, wf, name, spec, folder)
+        (folder / ".done").write_text(json.dumps({"finished": time.time(), "seconds": time.time() - started}))
+        outcome.append((name, "ran"))
+    return outcome
+
+
+def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bool) -> None:
+    from hpogrid.backends import RunOptions, run_local
+
+    model = {**project.model_config, "param": {**(project.model_config.get("param") or {}), **spec.config}}
+    staged = dataclasses.replace(project, configs={**project.configs, "model_config": model})
+    summary = run_local(staged, RunOptions(trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed,
+                                           n_jobs=spec.n_jobs, study=name, progress=progress))
+    if summary.interrupted:
+        raise KeyboardInterrupt
+
+
+def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, folder: Path) -> None:
+    if spec.cmd is not None:
+        _command(project, name, spec.cmd, folder)
+        return
+    from hpogrid.objective._loader import load_module
+    from hpogrid.study import StudyStore, sqlite_url
+    from hpogrid import paths
+    from hpogrid.workflow._inspector import StudyInspector
+
+    fn = getattr(load_module(str(project.scripts_dir), spec.python), spec.entrypoint, None)
+    if not callable(fn):
+        raise ValidationError(f"workflow.{name}.entrypoint", f"{spec.entrypoint!r} is not a function in {spec.python}")
+    with _cwd(folder):
+        if spec.optimisations:
+            store = StudyStore(os.environ.get("HPOGRID_STUDY_URL") or sqlite_url(paths.study_db(project.name)))
+            fn([StudyInspector(store, s) for s in spec.optimisations], spec.config or None)
+        else:
+            fn(spec.config or None)
+
+
+def _command(project: Project, name: str, cmd: str, folder: Path) -> None:
+    from hpogrid.objective import program
+
+    argv = program.build_argv(program.parse_command(cmd), {}, [], folder, project.scripts_dir)
+    with open(folder / "stdout.log", "w") as out, open(folder / "stderr.log", "w") as err:
+        try:
+            code = subprocess.run(argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL).returncode
+        except OSError as exc:
+            raise BackendError(f"workflow stage {name!r}: cannot start {argv[0]!r}: {exc.strerror}") from None
+    if code != 0:
+        tail = " | ".join((folder / "stderr.log").read_text(errors="replace").strip().splitlines()[-3:])
+        raise BackendError(f"workflow stage {name!r} failed with exit code {code}" + (f": {tail}" if tail else ""))
+
+
+@contextlib.contextmanager
+def _cwd(folder: Path):
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
