@@ -156,8 +156,8 @@ class StudyRecorder(Callback):
 
     # -- Ray hooks ---------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
-        self.uids.add(trial.trial_id)
-        self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id, state=RUNNING,
+        self.uids.add(self._uid(trial))
+        self.writer.submit(self.store.upsert_trial, self.study, self._uid(trial), state=RUNNING,
                                 params=_json_safe(self.codec.decode(trial.config)),
                                 backend=self.backend, host=self.host)
         self.counts["running"] += 1
@@ -165,17 +165,18 @@ class StudyRecorder(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         metrics = clean_metrics(result)
-        history = self._history.setdefault(trial.trial_id, [])
+        uid = self._uid(trial)
+        history = self._history.setdefault(uid, [])
         step = metrics.get("training_iteration")
         if history and isinstance(step, int) and step <= (history[-1].get("training_iteration") or 0):
             # a paused trial without a checkpoint restarts from scratch: so does its history
             del history[max(0, step - 1):]
             history.append(metrics)
-            self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id,
-                               intermediate=list(history), metrics=metrics)
+            self.writer.submit(self.store.upsert_trial, self.study, uid, intermediate=list(history),
+                               metrics=metrics)
             return
         history.append(metrics)
-        self.writer.submit(self.store.append_intermediate, self.study, trial.trial_id, metrics)
+        self.writer.submit(self.store.append_intermediate, self.study, uid, metrics)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         metrics = clean_metrics(trial.last_result)
@@ -192,7 +193,7 @@ class StudyRecorder(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         # Ray writes the error file only after this hook: the text is added on the next step
         self._finish(trial, FAILED, metrics=clean_metrics(trial.last_result), error="trial failed")
-        self._awaiting_error[trial.trial_id] = trial
+        self._awaiting_error[self._uid(trial)] = trial
         self.counts["failed"] += 1
         if self.max_failures is not None and self.counts["failed"] > self.max_failures \
                 and self.stopper.abort_reason is None:
@@ -211,6 +212,10 @@ class StudyRecorder(Callback):
                 del self._awaiting_error[uid]
 
     # -- helpers -------------------------------------------------------------------------------
+    def _uid(self, trial) -> str:
+        """The study uid: Ray's trial id, or the uid a resumed re-run keeps."""
+        return self.codec.trial_uid(trial.config, trial.trial_id)
+
     def _finish(self, trial, state: str, **fields):
         if self.annotations_dir:
             from hpogrid.workflow._context import read_annotations
@@ -218,7 +223,7 @@ class StudyRecorder(Callback):
             notes = read_annotations(self.annotations_dir, trial.trial_id)
             if notes:
                 fields["annotations"] = notes
-        self.writer.submit(self.store.upsert_trial, self.study, trial.trial_id, state=state, **fields)
+        self.writer.submit(self.store.upsert_trial, self.study, self._uid(trial), state=state, **fields)
         self.counts["running"] = max(0, self.counts["running"] - 1)
         self._show()
 

@@ -30,6 +30,9 @@ class RunOptions:
     study_url: Optional[str] = None
     study: Optional[str] = None
     progress: bool = True
+    resume: bool = False
+    rerun_failed: bool = False
+    backup: bool = True
 
 
 @dataclass
@@ -52,11 +55,12 @@ class _Plan:
     algorithm: str
     scheduler_name: str
     searcher: Any
-    scheduler: Any
+    make_scheduler: Any  # () -> a fresh Ray scheduler (one per Tune run)
     codec: Any
     trainable: Any
     num_samples: int
-    max_concurrent: Optional[int]
+    limit: Optional[int]       # trials at once, as asked
+    tune_limit: Optional[int]  # what Tune must enforce (None where the searcher does)
     hpo: Dict[str, Any]
     notes: List[str]
 
@@ -82,19 +86,21 @@ def plan_run(project: Project, options: RunOptions) -> _Plan:
     if note:
         notes.append(note)
     searcher, codec = adapter.build(space, hpo["metric"], hpo["mode"], options.seed, hpo["algorithm_param"])
-    scheduler = scheduler_adapter.build(hpo["metric"], hpo["mode"], dict(hpo["scheduler_param"]), codec)
+    def make_scheduler():
+        return scheduler_adapter.build(hpo["metric"], hpo["mode"], dict(hpo["scheduler_param"]), codec)
+
+    make_scheduler()  # bad scheduler_param fails here, before Ray starts
     num_samples = hpo["trials"]
     if codec.grid_size > 1:
         num_samples = max(1, -(-hpo["trials"] // codec.grid_size))
         if num_samples * codec.grid_size != hpo["trials"]:
             notes.append(f"grid search of {codec.grid_size} points: running {num_samples * codec.grid_size} "
                          f"trials ({num_samples} per grid point)")
-    mc = options.n_jobs or hpo["scheduler_param"].get("max_concurrent")
-    if mc and adapter.limit_concurrency(searcher, mc):
-        mc = None
+    limit = options.n_jobs or hpo["scheduler_param"].get("max_concurrent")
+    tune_limit = None if limit and adapter.limit_concurrency(searcher, limit) else limit
     trainable = _objective(project, codec, hpo["metric"], options.study or project.name)
-    return _Plan(adapter.name, scheduler_adapter.name, searcher, scheduler, codec, trainable,
-                 num_samples, mc, hpo, notes)
+    return _Plan(adapter.name, scheduler_adapter.name, searcher, make_scheduler, codec, trainable,
+                 num_samples, limit, tune_limit, hpo, notes)
 
 
 def _objective(project: Project, codec, metric: str, study: str):
@@ -103,11 +109,11 @@ def _objective(project: Project, codec, metric: str, study: str):
 
     model = project.model_config
     check_paths(model.get("param") or {}, codec.space)
+    trials_root = str(project.path / "trials" / study)
     if model.get("command"):
-        return make_program_trainable(str(project.scripts_dir), model, codec, metric,
-                                      str(project.path / "trials" / study))
+        return make_program_trainable(str(project.scripts_dir), model, codec, metric, trials_root)
     return make_trainable(str(project.scripts_dir), model["script"], model["model"],
-                          model.get("param", {}), codec, metric)
+                          model.get("param", {}), codec, metric, trials_root)
 
 
 
@@ -171,16 +177,31 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
     plan = plan_run(project, options)
     hpo = plan.hpo
     store, study, url = open_study(project, options, hpo)
+    # one Tune run per phase: resumed re-runs (exact stored values) first, then new trials
+    phases = [(plan.codec.param_space(), plan.searcher, plan.num_samples, plan.tune_limit)]
+    total = plan.num_samples * plan.codec.grid_size
+    if options.resume:
+        from hpogrid.backends._resume import prepare_resume, rerun_space
+
+        rp = prepare_resume(store, study, hpo["trials"], plan.searcher, plan.codec, options.rerun_failed,
+                            options.backup)
+        plan.notes += rp.notes
+        plan.notes.append(f"resuming study {study!r}: {rp.finished} trials kept, {len(rp.reruns)} to re-run, "
+                          f"{rp.new_trials} new" + (f"; backup in study {rp.backup!r}" if rp.backup else "")
+                          + (f"; searcher told {rp.told} earlier trials" if rp.told else ""))
+        phases = [(rerun_space(rp.reruns), None, 1, plan.limit)] if rp.reruns else []
+        if rp.new_trials:
+            samples = max(1, -(-rp.new_trials // plan.codec.grid_size))
+            phases.append((plan.codec.param_space(), plan.searcher, samples, plan.tune_limit))
+        total = len(rp.reruns) + rp.new_trials
 
     import ray
     from ray import tune
 
     from hpogrid.backends._recorder import RunStopper, StudyRecorder
-
     from hpogrid.workflow._context import ANNOTATIONS_DIR
 
     stopper = RunStopper(hpo["stop"])
-    total = plan.num_samples * plan.codec.grid_size
     notes_dir = project.path / "trials" / study / "annotations"
     notes_dir.mkdir(parents=True, exist_ok=True)
     os.environ[ANNOTATIONS_DIR] = str(notes_dir)  # Ray workers inherit it (annotate())
@@ -189,32 +210,37 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
                              max_failures=hpo.get("max_failures"), annotations_dir=str(notes_dir))
     resources = hpo.get("resource") or {"cpu": 1}
     trainable = tune.with_resources(plan.trainable, {k: v for k, v in resources.items() if v})
-    _init_ray(project, options, hpo["verbose"], plan.max_concurrent)
+    _reap_orphans(project)
+    _init_ray(project, options, hpo["verbose"], plan.limit)
+    _note_ray_processes(project)
     previous = _install_interrupt(stopper)
     try:
-        tuner = tune.Tuner(
-            trainable,
-            param_space=plan.codec.param_space(),
-            tune_config=tune.TuneConfig(search_alg=plan.searcher, scheduler=plan.scheduler,
-                                        num_samples=plan.num_samples, reuse_actors=True,
-                                        max_concurrent_trials=plan.max_concurrent),
-            run_config=tune.RunConfig(
-                name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
-                storage_path=_storage_path(project, hpo.get("log_dir")),
-                stop=stopper, callbacks=[recorder], verbose=2 if hpo["verbose"] else 0,
-                failure_config=tune.FailureConfig(max_failures=0)),
-        )
-        try:
-            tuner.fit()
-        except Exception as exc:
-            raise BackendError(f"Ray Tune failed: {type(exc).__name__}: {exc}") from exc
+        for space, searcher, samples, limit in phases:
+            if stopper.stopping:
+                break
+            tuner = tune.Tuner(
+                trainable, param_space=space,
+                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=plan.make_scheduler(),
+                                            num_samples=samples, reuse_actors=True, max_concurrent_trials=limit),
+                run_config=tune.RunConfig(
+                    name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
+                    storage_path=_storage_path(project, hpo.get("log_dir")),
+                    stop=stopper, callbacks=[recorder], verbose=2 if hpo["verbose"] else 0,
+                    failure_config=tune.FailureConfig(max_failures=0)),
+            )
+            try:
+                tuner.fit()
+            except Exception as exc:
+                raise BackendError(f"Ray Tune failed: {type(exc).__name__}: {exc}") from exc
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         try:
             recorder.close()
         finally:
             _close_running(store, study, recorder.uids)
             ray.shutdown()
+            _forget_ray_processes(project)
     mine = [t for t in store.trials(study) if t.uid in recorder.uids]
     if stopper.abort_reason:
         from hpogrid.backends._recorder import error_summary
@@ -228,14 +254,55 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
                       notes=plan.notes, seconds=time.monotonic() - started)
 
 
-def _install_interrupt(stopper):
-    """First Ctrl-C: stop scheduling and end running trials; a second one aborts at once."""
+def _install_interrupt(stopper) -> Dict[int, Any]:
+    """First Ctrl-C or Ctrl-\\ (SIGQUIT): stop scheduling and end running trials, which are
+    recorded as interrupted; a second one aborts at once. Returns the previous handlers."""
     def handler(signum, frame):
         if stopper.interrupted.is_set():
             raise KeyboardInterrupt
         stopper.interrupted.set()
 
-    return signal.signal(signal.SIGINT, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGQUIT)}
+
+
+_RAY_PIDS = ".ray-processes.json"
+
+
+def _note_ray_processes(project: Project) -> None:
+    """Remember the Ray processes this run started: a run killed with -9 leaves them behind."""
+    import json
+
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)  # noqa: SLF001 - no public API for this
+    if node is None:
+        return
+    pids = [p.process.pid for procs in node.all_processes.values() for p in procs if p.process is not None]
+    (project.path / _RAY_PIDS).write_text(json.dumps({"pids": pids}))
+
+
+def _forget_ray_processes(project: Project) -> None:
+    (project.path / _RAY_PIDS).unlink(missing_ok=True)
+
+
+def _reap_orphans(project: Project) -> None:
+    """Stop Ray processes left by an earlier run of this project that was killed."""
+    import json
+
+    path = project.path / _RAY_PIDS
+    try:
+        pids = json.loads(path.read_text())["pids"]
+    except (OSError, ValueError, KeyError):
+        return
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"ray" not in fh.read():
+                    continue  # the pid was reused by something else
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+    path.unlink(missing_ok=True)
 
 
 def _close_running(store, study: str, uids) -> None:

@@ -17,6 +17,7 @@ _COMMANDS = {
     "slurm_config": "hpogrid.cli.configs:slurm_config",
     "project": "hpogrid.cli.project:project",
     "local_run": "hpogrid.cli.local_run:local_run",
+    "report": "hpogrid.cli.report:report",
     "workflow": "hpogrid.cli.workflow:workflow",
 }
 

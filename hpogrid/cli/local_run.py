@@ -21,24 +21,35 @@ from hpogrid.search.names import ALGORITHMS
               "(default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
               help="Best trials shown at the end.")
-def local_run(project, trials, algorithm, n_jobs, seed, address, study, study_url, top) -> None:
+@click.option("--resume", is_flag=True, help="Continue the study: keep completed trials, re-run "
+              "interrupted ones with the same values, run the rest up to --trials.")
+@click.option("--rerun-failed", "rerun_failed", is_flag=True, help="With --resume: re-run failed trials too.")
+@click.option("--no-backup", "no_backup", is_flag=True, help="With --resume: do not copy the study "
+              "to <study>_backup-<n> first.")
+def local_run(project, trials, algorithm, n_jobs, seed, address, study, study_url, top, resume,
+              rerun_failed, no_backup) -> None:
     """Run the HPO of PROJECT with Ray Tune and record every trial in its study.
 
-    Ctrl-C stops cleanly: running trials are marked interrupted, finished ones are kept,
-    and the exit code is 130.
+    Ctrl-C (or Ctrl-\\) stops cleanly: no new trials start, running ones are recorded as
+    interrupted, finished ones are kept, and the exit code is 130. A second Ctrl-C stops at
+    once. Continue later with --resume.
     """
+    if (rerun_failed or no_backup) and not resume:
+        raise click.UsageError("--rerun-failed and --no-backup go with --resume")
     from hpogrid.backends import RunOptions, run_local
     from hpogrid.project import load_project
 
     proj = load_project(project)
     opts = RunOptions(trials=trials, algorithm=algorithm, n_jobs=n_jobs, seed=seed, address=address,
-                      study=study, study_url=study_url)
+                      study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed,
+                      backup=not no_backup)
     summary = run_local(proj, opts)
     for note in summary.notes:
         click.echo(f"Note: {note}", err=True)
     print_summary(summary, proj.hpo_config, top)
     if summary.interrupted:
-        click.echo(f"Interrupted: finished trials are kept in study {summary.study!r}.", err=True)
+        click.echo(f"Interrupted: finished trials are kept in study {summary.study!r}. Continue with: "
+                   f"hpogrid local_run {project}" + (f" --study {study}" if study else "") + " --resume", err=True)
         sys.exit(130)
 
 

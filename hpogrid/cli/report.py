@@ -33,7 +33,7 @@ def _flag(name: str, help: str):
 @click.option("--metric", metavar="M", help="Metric to sort and plot by (default: the project's).")
 @click.option("--mode", type=click.Choice(["min", "max"]), help="Whether lower or higher --metric "
               "is better (default: the project's).")
-@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "

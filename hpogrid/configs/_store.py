@@ -83,15 +83,21 @@ class NamedStore:
     def update(self, name: str, changes: Dict[str, Any], merge=None) -> Dict[str, Any]:
         """Change only the given keys; ``merge(old, changes)`` may replace the shallow merge."""
         path = self.path(name)
-        with self._lock():
+
+        def merged() -> Dict[str, Any]:
             old = self.load(name)
-            new = merge(old, changes) if merge else {**old, **changes}
-            config = self.kind.validate(new)
+            return self.kind.validate(merge(old, changes) if merge else {**old, **changes})
+
+        merged()  # bad changes fail here, before the lock file or anything else is written
+        with self._lock():
+            config = merged()  # again under the lock: another writer may have changed it
             write_atomic(path, dump_json(config))
         return config
 
     def remove(self, name: str) -> None:
         path = self.path(name)
+        if not path.is_file():  # before the lock: a failed remove writes nothing
+            raise NotFoundError(self._missing(name))
         with self._lock():
             if not path.is_file():
                 raise NotFoundError(self._missing(name))

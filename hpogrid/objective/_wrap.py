@@ -43,18 +43,32 @@ def _as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
 
 
 def make_trainable(scripts_dir: str, script: str, model: str, param: Dict[str, Any],
-                   codec: Codec, metric: str) -> Any:
+                   codec: Codec, metric: str, trials_root: Optional[str] = None) -> Any:
     """A Ray Tune trainable (function or class) running the user's model."""
     obj = load_model(scripts_dir, script, model)
     if is_trainable_class(obj):
         return _wrap_class(obj, param, codec, _hook(scripts_dir, script))
-    return _wrap_function(scripts_dir, script, model, param, codec, metric)
+    return _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root)
 
 
-def _wrap_function(scripts_dir, script, model, param, codec, metric) -> Callable:
+def trial_folder(trials_root: str, codec: Codec, config: Dict[str, Any]) -> Path:
+    """The trial's own folder, named by its study uid: a resumed re-run finds it again."""
+    from ray import tune
+
+    folder = Path(trials_root) / codec.trial_uid(config, tune.get_context().get_trial_id())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root=None) -> Callable:
     def trainable(config):
+        import os
+
         from ray import tune
 
+        if trials_root:  # for checkpoints that must survive a resume
+            folder = trial_folder(trials_root, codec, config)
+            os.environ["HPOGRID_TRIAL_DIR"], os.environ["HPOGRID_TRIAL_UID"] = str(folder), folder.name
         fn = load_model(scripts_dir, script, model)
         result = fn(trial_config(param, codec, config, _hook(scripts_dir, script)))
         if result is not None:
@@ -99,7 +113,7 @@ def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec
 
         values = codec.decode(config)
         values = {n: values[n] for n in order}
-        trial_dir = Path(trials_root) / tune.get_context().get_trial_id()
+        trial_dir = trial_folder(trials_root, codec, config)
         args = program.build_argv(argv, values, order, trial_dir, scripts)
         env = program.environment(values, trial_dir, scripts)
         env["HPOGRID_CONFIG"] = json.dumps(apply_values(param, values))

@@ -219,7 +219,7 @@ def _scalar_label(kind: type, value: Any) -> str:
 
 
 def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:
-    """One axis per parameter: search-space order first, then parameters only the trials have.
+    """One axis per parameter some trial has: search-space order first, then the others.
 
     Search-space methods decide the kind (``log`` from ``Param.log``); values that do not
     fit (a string in a numeric parameter, a non-positive value on a log axis) downgrade it
@@ -231,12 +231,14 @@ def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:
         space = dict(SearchSpace.from_dict(space_dict))
     except HpogridError:
         space = {}
-    seen: Dict[str, List[Any]] = {name: [] for name in space}
+    seen: Dict[str, List[Any]] = {}
     for t in trials:
         for name, val in t.params.items():
             seen.setdefault(name, []).append(val)
+    order = [n for n in space if n in seen] + [n for n in seen if n not in space]
     axes = []
-    for name, values in seen.items():
+    for name in order:
+        values = seen[name]
         param = space.get(name)
         numeric = set(map(type, values)) <= {int, float}  # bool is not numeric here
         if not numeric or (param is not None and param.method in ("categorical", "fixed")):

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.report import _plots
 from hpogrid.report._frame import Report, label
+from hpogrid.report._table import scope_text
 
 #: rows of the trials table at most (best first); the CSV has every trial
 MAX_TABLE_ROWS = 2000
@@ -108,8 +109,7 @@ def _header(report: Report) -> str:
     counts = report.counts
     order = ("COMPLETED", "FAILED", "RUNNING", "PENDING", "INTERRUPTED")
     shown = ", ".join(f"{counts[s]} {s.lower()}" for s in order if counts.get(s))
-    scope = (f"{len(report.trials)} trials" if len(report.trials) == report.total else
-             f"{len(report.trials)} of {report.total} trials ({report.filters.describe()})")
+    scope = scope_text(report)
     rows.append(("Trials", f"{scope}: {shown}"))
     if best is not None:
         params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={label(v)}"

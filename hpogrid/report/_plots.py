@@ -148,7 +148,7 @@ def scatter(report: Report, idx: Sequence[int], per_row: int = 3) -> Dict[str, A
             xaxis = {"type": "category", "categoryorder": "array",
                      "categoryarray": [esc(c) for c in axis.categories]}
         else:
-            xs = [None if e is None else (_num(v)) for v, e in zip(raw, encode(axis, raw))]
+            xs = [None if e is None else _num(v) for v, e in zip(raw, encode(axis, raw))]
             xaxis = {"type": "log" if axis.kind == "log" else "linear"}
         pairs = [(x, _num(y)) for x, y in zip(xs, y_all) if x is not None]
         data.append({"type": "scatter", "mode": "markers", "x": [p[0] for p in pairs],

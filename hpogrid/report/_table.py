@@ -134,14 +134,19 @@ def table(report: Report, extra: Sequence[str] = (), columns: Optional[Sequence[
     return headers, rows
 
 
+def scope_text(report: Report) -> str:
+    """``8 trials`` or ``2 of 8 trials (--days 3)``."""
+    n, total = len(report.trials), report.total
+    noun = "trial" if total == 1 else "trials"
+    return f"{n} {noun}" if n == total else f"{n} of {total} {noun} ({report.filters.describe()})"
+
+
 def summary(report: Report) -> str:
     """One line: counts per state, then the best value and its parameters."""
     counts = report.counts
     parts = [f"{counts[s]} {s.lower()}" for s in ("COMPLETED", "FAILED", "RUNNING", "PENDING", "INTERRUPTED")
              if counts.get(s) or s in ("COMPLETED", "FAILED", "RUNNING")]
-    n = len(report.trials)
-    scope = f"{n} trials" if n == report.total else f"{n} of {report.total} trials ({report.filters.describe()})"
-    line = f"Study {report.study!r}: {scope}: {', '.join(parts)}"
+    line = f"Study {report.study!r}: {scope_text(report)}: {', '.join(parts)}"
     best = report.best
     if best is None:
         return line + f"; no completed trial with a value of {report.metric}"

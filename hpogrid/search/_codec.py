@@ -7,12 +7,16 @@ a normal as a uniform probability through the inverse normal CDF, an integer or 
 the floor of a uniform. Categories always travel as indices, so any JSON value works with
 every library (Ax, Optuna and ConfigSpace only accept some scalar types).
 """
+import json
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, ClassVar, Dict, Tuple, Type
 
 from hpogrid.space import LatentChoice, LatentInt, LatentNormal, LatentUniform, SearchSpace
+
+#: config key of a resumed re-run (see hpogrid.backends._resume)
+RERUN_KEY = "__hpogrid_rerun__"
 
 #: probabilities closer than this to 0 or 1 are clipped: the normal is cut at about 7 sigma
 #: (a mass of 1e-12), where optimisers proposing a bound would otherwise give infinity
@@ -33,6 +37,18 @@ class Encoding:
     def to_latent(self, value: Any) -> Any:
         return value
 
+    def from_latent(self, latent_value: Any) -> Any:
+        """Inverse of :meth:`to_latent` (used to hand stored trials back to a searcher)."""
+        return latent_value
+
+
+def _index(categories, value) -> int:
+    key = json.dumps(value, sort_keys=True)
+    for i, c in enumerate(categories):
+        if json.dumps(c, sort_keys=True) == key:
+            return i
+    raise ValueError(f"{value!r} is not one of the categories")
+
 
 class UniformNative(Encoding):
     latent_type = LatentUniform
@@ -43,6 +59,9 @@ class UniformNative(Encoding):
 
     def to_latent(self, value):
         return min(max(float(value), self.latent.low), self.latent.high)
+
+    def from_latent(self, latent_value):
+        return self.to_latent(latent_value)
 
 
 class IntNative(Encoding):
@@ -77,6 +96,9 @@ class ChoiceByIndex(Encoding):
     def to_latent(self, value):
         return self.latent.categories[int(value)]
 
+    def from_latent(self, latent_value):
+        return _index(self.latent.categories, latent_value)
+
 
 class GridByIndex(ChoiceByIndex):
     """``grid_search``: every category once per sample (basic variant generator only)."""
@@ -99,6 +121,9 @@ class NormalViaUniform(Encoding):
         u = min(max(float(value), _EPS), 1 - _EPS)
         return NormalDist(self.latent.mu, self.latent.sigma).inv_cdf(u)
 
+    def from_latent(self, latent_value):
+        return min(max(NormalDist(self.latent.mu, self.latent.sigma).cdf(float(latent_value)), _EPS), 1 - _EPS)
+
 
 class IntViaUniform(Encoding):
     """Integer in [low, high] as floor(u), u ~ U(low, high + 1): each integer equally likely."""
@@ -111,6 +136,9 @@ class IntViaUniform(Encoding):
 
     def to_latent(self, value):
         return int(min(max(math.floor(float(value)), self.latent.low), self.latent.high))
+
+    def from_latent(self, latent_value):
+        return int(latent_value) + 0.5
 
 
 class ChoiceViaUniform(Encoding):
@@ -125,6 +153,9 @@ class ChoiceViaUniform(Encoding):
     def to_latent(self, value):
         n = len(self.latent.categories)
         return self.latent.categories[int(min(max(math.floor(float(value)), 0), n - 1))]
+
+    def from_latent(self, latent_value):
+        return _index(self.latent.categories, latent_value) + 0.5
 
 
 #: what a searcher that explores everything in its own terms uses
@@ -159,10 +190,32 @@ class Codec:
         return {name: enc.domain() for name, enc in self.encodings.items()}
 
     def decode(self, config: Dict[str, Any]) -> Dict[str, Any]:
-        """Searcher config -> the user's values; keys outside the space pass through."""
+        """Searcher config -> the user's values; keys outside the space pass through.
+
+        A resumed re-run carries its stored values under ``__hpogrid_rerun__``: those are
+        used exactly, whatever the searcher's encoding.
+        """
+        rerun = config.get(RERUN_KEY)
+        if isinstance(rerun, dict):
+            rest = {k: v for k, v in config.items() if k != RERUN_KEY and k not in self.encodings}
+            return {**rest, **rerun["values"]}
         latent = {n: self.encodings[n].to_latent(config[n]) for n in self.encodings if n in config}
         values = self.space.decode(latent)
         return {**{k: v for k, v in config.items() if k not in self.encodings}, **values}
+
+    def encode(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        """The searcher's config for the user's ``values`` (inverse of :meth:`decode`).
+
+        Lets stored trials be re-run with the same values and told to a new searcher.
+        """
+        return {name: enc.from_latent(_latent_of(self.space[name], values[name]))
+                for name, enc in self.encodings.items()}
+
+    @staticmethod
+    def trial_uid(config: Dict[str, Any], default: str) -> str:
+        """The study uid of a trial: a re-run keeps the one it had."""
+        rerun = config.get(RERUN_KEY)
+        return rerun["uid"] if isinstance(rerun, dict) else default
 
     @property
     def grid_size(self) -> int:
@@ -171,3 +224,19 @@ class Codec:
             if isinstance(enc, GridByIndex):
                 size *= len(enc.latent.categories)
         return size
+
+
+def _latent_of(param, value: Any) -> Any:
+    """The latent value that ``param.decode`` maps to ``value``.
+
+    Log methods decode with ``exp``, so their latent is ``ln(value)``; a quantised value of
+    0 (possible when ``q`` exceeds twice the lower bound) comes from any value below ``q/2``.
+    """
+    if isinstance(param.latent(), LatentChoice):
+        return value
+    if param.log:
+        value = float(value)
+        if value <= 0:
+            value = float(getattr(param, "q", 1e-300)) / 4
+        return math.log(value)
+    return value

@@ -20,7 +20,8 @@ def test_config_commands_import_no_ml_library(tmp_path):
     cmds = [["--help"], ["hpo_config", "list"], ["hpo_config", "create", "h", "--trials", "3"],
             ["hpo_config", "show", "h"], ["search_space", "create", "s",
              '{"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}'],
-            ["project", "list"], ["hpo_config", "create", "--help"]]
+            ["project", "list"], ["hpo_config", "create", "--help"], ["report", "--help"],
+            ["local_run", "--help"], ["workflow", "--help"]]
     code = PROBE.format(cmds=repr(cmds), heavy=repr(HEAVY))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"HPOGRID_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)

@@ -143,3 +143,16 @@ def test_concurrent_create_exactly_one_wins(hpogrid_home):
     folder = hpogrid_home / "hpo"
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".lock")) == ["same.json"]
     assert 1 <= NamedStore("hpo_config").load("same")["trials"] <= 16
+
+
+def test_failed_update_and_remove_write_nothing(hpogrid_home):
+    from tests.conftest import tree_snapshot
+
+    NamedStore("hpo_config").create("h", {})
+    (hpogrid_home / "hpo" / ".lock").unlink(missing_ok=True)
+    before = tree_snapshot(hpogrid_home)
+    with pytest.raises(ValidationError):
+        NamedStore("hpo_config").update("h", {"trials": -1})
+    with pytest.raises(NotFoundError):
+        NamedStore("model_config").remove("nope")
+    assert tree_snapshot(hpogrid_home) == before

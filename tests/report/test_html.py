@@ -156,3 +156,27 @@ def test_pcp_png_with_kaleido(known, tmp_path):
     paths, notes = write(build_report(known.name), str(tmp_path / "x"), ["pcp"])
     assert [p.name for p in paths] == ["x_pcp.html", "x_pcp.png"], notes
     assert paths[1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_only_failed_trials(tmp_path):
+    from tests.report.helpers import make_project
+
+    from hpogrid import paths
+    from hpogrid.errors import NotFoundError
+    from hpogrid.report import summary
+    from hpogrid.study import StudyStore, sqlite_url
+
+    name = make_project(tmp_path, name="bad", space={"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+                                                      "gone": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})
+    store = StudyStore(sqlite_url(paths.study_db(name)))
+    store.create_study(name, "loss", "min")
+    store.upsert_trial(name, "f0", state="FAILED", params={"x": 0.5}, error="RuntimeError: no GPU")
+    store.close()
+    report = build_report(name)
+    assert [a.name for a in report.axes] == ["x"]  # a space parameter no trial has gets no axis
+    assert summary(report) == ("Study 'bad': 1 trial: 0 completed, 1 failed, 0 running; "
+                               "no completed trial with a value of loss")
+    text, notes = _html.render(report)
+    assert figures(text) == {} and "nothing to plot" in text and "RuntimeError: no GPU" in text
+    with pytest.raises(NotFoundError, match="^--to_pcp: study 'bad' has no completed trial with a value of loss to plot$"):
+        _html.render_pcp(report)

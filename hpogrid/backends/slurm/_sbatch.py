@@ -82,10 +82,10 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
     return argv + [str(script), *map(str, args)]
 
 
-def _run(argv: List[str]) -> subprocess.CompletedProcess:
+def _run(argv: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except FileNotFoundError:
         raise SlurmError(f"Slurm is not available here: {argv[0]!r} not found") from None
     except subprocess.TimeoutExpired:
@@ -100,9 +100,9 @@ def one_line(text: str) -> str:
     return re.sub(r"^(\w+: )?(error|fatal): ", "", lines[-1])
 
 
-def submit(argv: List[str]) -> str:
-    """Submit; the job id, or :class:`SlurmError` with sbatch's one-line reason."""
-    proc = _run(argv)
+def submit(argv: List[str], env: Optional[Dict[str, str]] = None) -> str:
+    """Submit (the job inherits ``env``); the job id, or :class:`SlurmError` with sbatch's reason."""
+    proc = _run(argv, env)
     if proc.returncode != 0:
         raise SlurmError(f"sbatch rejected the job: {one_line(proc.stderr)}")
     job_id = proc.stdout.strip().split(";")[0]

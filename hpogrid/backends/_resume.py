@@ -1,0 +1,80 @@
+"""Resume a study: nothing completed is lost or repeated, nothing interrupted is forgotten.
+
+Before touching the study it is copied to ``<study>_backup-<n>``. Trials left RUNNING or
+PENDING by a run that died (kill -9, node failure) become INTERRUPTED; those (and, with
+``rerun_failed``, FAILED ones) are re-run with their stored values and keep their uid, so a
+training script can pick up its own checkpoint in its trial folder. Completed trials are
+told to the searcher where the library allows it.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Tuple
+
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
+
+from hpogrid.search._codec import RERUN_KEY
+
+
+@dataclass
+class ResumePlan:
+    backup: str = ""
+    reruns: List[Tuple[str, Dict[str, Any]]] = field(default_factory=list)
+    new_trials: int = 0
+    finished: int = 0
+    told: int = 0
+    notes: List[str] = field(default_factory=list)
+
+
+def backup_name(store, study: str) -> str:
+    taken = {s.name for s in store.list_studies()}
+    n = 1
+    while f"{study}_backup-{n}" in taken:
+        n += 1
+    return f"{study}_backup-{n}"
+
+
+def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
+                   backup: bool) -> ResumePlan:
+    plan = ResumePlan()
+    if backup:
+        plan.backup = backup_name(store, study)
+        store.copy_study(study, plan.backup)
+    for t in store.trials(study, states=[RUNNING, PENDING]):
+        store.upsert_trial(study, t.uid, state=INTERRUPTED, error="its run ended before it finished (found on resume)")
+    rerun_states = [INTERRUPTED] + ([FAILED] if rerun_failed else [])
+    plan.reruns = [(t.uid, t.params) for t in store.trials(study, states=rerun_states)]
+    done = store.trials(study, states=[COMPLETED] + ([] if rerun_failed else [FAILED]))
+    plan.finished = len(done)
+    plan.new_trials = max(0, trials - plan.finished - len(plan.reruns))
+    plan.told = tell_history(searcher, codec, [t for t in done if t.state == COMPLETED and t.value is not None])
+    if plan.told == 0 and searcher is not None and done and not _is_basic(searcher):
+        plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
+    return plan
+
+
+def _is_basic(searcher) -> bool:
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    return isinstance(searcher, BasicVariantGenerator)
+
+
+def tell_history(searcher, codec, completed) -> int:
+    """Give the searcher the completed trials (Optuna, skopt); 0 where it cannot take them."""
+    if searcher is None or _is_basic(searcher) or not completed:
+        return 0
+    told = 0
+    for t in completed:
+        try:
+            searcher.add_evaluated_point(codec.encode(t.params), t.value)
+        except NotImplementedError:
+            return 0
+        except (KeyError, ValueError):  # the space changed since: skip that trial
+            continue
+        told += 1
+    return told
+
+
+def rerun_space(reruns: List[Tuple[str, Dict[str, Any]]]) -> Dict[str, Any]:
+    """Tune param_space running each re-run once, with its exact values and uid."""
+    from ray import tune
+
+    return {RERUN_KEY: tune.grid_search([{"uid": uid, "values": values} for uid, values in reruns])}

@@ -1,0 +1,382 @@
+"""``slurm_run``: one Slurm job per trial, the searcher's ask/tell in this (driver) process.
+
+The driver asks the searcher for a configuration, writes it to a trial folder, submits a job
+running :mod:`hpogrid.backends.slurm._exec` on it, and keeps at most ``workers`` jobs in Slurm.
+Every ``poll_interval`` it reads the jobs' states from Slurm (never from the payload alone,
+so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead of a
+hang), records finished trials in the same study store as ``local_run`` (backend ``slurm``,
+the Slurm job id, the node) and tells the searcher. It stops after ``trials`` evaluations,
+after ``max_failures`` failed trials, or on Ctrl-C / SIGTERM, and never leaves a job of its
+own behind: whatever ends the loop, the jobs still in Slurm are scancelled and recorded as
+INTERRUPTED.
+
+The hpo_config scheduler (ASHA, PBT, ...) is not applied: a trial runs in its job until its
+``stop`` criteria, and its per-iteration history is recorded when the job ends.
+"""
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hpogrid.backends.local import RunOptions, RunSummary, _storage_path, open_study
+from hpogrid.backends.slurm import _exec
+from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, require, sbatch_argv, submit
+from hpogrid.errors import ValidationError
+from hpogrid.project import Project
+from hpogrid.space import SearchSpace
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
+
+#: Slurm end states that say nothing about the configuration (the trial was cut short)
+_CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED"})
+#: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
+RESULT_GRACE_S = 30.0
+#: seconds to wait for scancelled jobs to leave Slurm before recording them
+CANCEL_WAIT_S = 30.0
+_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given as arguments\nexec "$@"\n'
+
+
+@dataclass
+class SlurmOptions(RunOptions):
+    """``RunOptions`` plus command-line overrides of the project's slurm_config."""
+
+    workers: Optional[int] = None
+    max_failures: Optional[int] = None
+    poll_interval: Optional[float] = None
+
+
+@dataclass
+class SlurmSummary(RunSummary):
+    """``RunSummary`` plus why the run stopped early (``None``: it ran its trials)."""
+
+    stop_reason: Optional[str] = None
+    run_dir: Optional[str] = None
+
+
+@dataclass
+class _Plan:
+    algorithm: str
+    asktell: Any
+    codec: Any
+    hpo: Dict[str, Any]
+    slurm: Dict[str, Any]
+    total: int
+    notes: List[str]
+
+
+@dataclass
+class _Live:
+    """A trial whose job is in Slurm."""
+
+    uid: str
+    job_id: str
+    dir: Path
+    state: str = PENDING
+    node: Optional[str] = None
+    missing_since: Optional[float] = None
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+
+def plan_slurm(project: Project, options: SlurmOptions) -> _Plan:
+    """Resolve and check everything (searcher, space, model, Slurm options) before any job."""
+    from hpogrid.backends.slurm._asktell import AskTell
+    from hpogrid.configs import get_kind
+    from hpogrid.search import get_adapter
+    from hpogrid.search._adapters import AutoAdapter
+
+    hpo = dict(project.hpo_config)
+    if options.trials is not None:
+        if options.trials < 1:
+            raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
+        hpo["trials"] = options.trials
+    if options.algorithm is not None:
+        hpo["algorithm"] = options.algorithm
+    slurm = get_kind("slurm_config").validate(dict(project.slurm_config or {}))
+    overrides = {"workers": options.workers, "max_failures": options.max_failures,
+                 "poll_interval": options.poll_interval}
+    slurm = get_kind("slurm_config").validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
+    require("sbatch")
+    space = SearchSpace.from_dict(project.search_space)
+    notes = []
+    adapter = get_adapter(hpo["algorithm"])
+    if isinstance(adapter, AutoAdapter):
+        adapter = AutoAdapter.choose(space, hpo["trials"])
+        notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+    if hpo.get("scheduler", "fifo") != "fifo":
+        notes.append(f"scheduler '{hpo['scheduler']}' is not applied by slurm_run: each trial runs in its "
+                     "job until its stop criteria")
+    searcher, codec = adapter.build(space, hpo["metric"], hpo["mode"], options.seed, hpo["algorithm_param"])
+    num_samples = max(1, -(-hpo["trials"] // codec.grid_size))
+    total = num_samples * codec.grid_size
+    if total != hpo["trials"]:
+        notes.append(f"grid search of {codec.grid_size} points: running {total} trials "
+                     f"({num_samples} per grid point)")
+    _check_model(project, space)
+    asktell = AskTell(searcher, codec, hpo["metric"], hpo["mode"], num_samples, options.seed)
+    return _Plan(adapter.name, asktell, codec, hpo, slurm, total, notes)
+
+
+def _check_model(project: Project, space: SearchSpace) -> None:
+    """Import the script (or parse the command) here: a broken model costs no job."""
+    model = project.model_config
+    if model.get("command"):
+        from hpogrid.objective.program import check_placeholders, parse_command
+
+        check_placeholders(parse_command(model["command"]), list(space))
+        return
+    from hpogrid.objective import load_model
+
+    load_model(str(project.scripts_dir), model["script"], model["model"])
+
+
+def run_slurm(project: Project, options: SlurmOptions) -> SlurmSummary:
+    """Run the project's HPO as Slurm jobs; every trial lands in the study store."""
+    started = time.monotonic()
+    plan = plan_slurm(project, options)
+    store, study, url = open_study(project, options, plan.hpo)
+    driver = SlurmDriver(project, plan, store, study, progress=options.progress)
+    driver.run()
+    mine = [t for t in store.trials(study) if t.uid in driver.uids]
+    counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
+    return SlurmSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler="fifo", counts=counts,
+                        study_counts=store.counts(study), interrupted=driver.interrupted.is_set(),
+                        notes=plan.notes, seconds=time.monotonic() - started, stop_reason=driver.stop_reason,
+                        run_dir=str(driver.run_dir))
+
+
+class SlurmDriver:
+    """The ask / submit / poll / tell loop of one run (see the module docstring)."""
+
+    def __init__(self, project: Project, plan: _Plan, store, study: str, progress: bool = True):
+        from hpogrid.backends.slurm._progress import Progress
+
+        self.project, self.plan, self.store, self.study = project, plan, store, study
+        self.slurm = plan.slurm
+        self.client = SlurmClient()
+        self.live: Dict[str, _Live] = {}
+        self.uids: set = set()
+        self.asked = 0
+        self.failed = 0
+        self.exhausted = False
+        self.stop_reason: Optional[str] = None
+        self.interrupted = threading.Event()
+        self._wake = threading.Event()
+        self._tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        self.run_dir = Path(_storage_path(project, plan.hpo.get("log_dir"))) / "slurm" / f"{study}-{self._tag}"
+        self.progress = Progress(plan.hpo["metric"], plan.hpo["mode"], plan.total, enabled=progress)
+        self._env = _job_environment()
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._script = self.run_dir / "job.sh"
+        self._script.write_text(_JOB_SCRIPT)
+        self._script.chmod(0o755)
+        previous = self._install_signals()
+        try:
+            while not self.interrupted.is_set():
+                self._poll()
+                if self.stop_reason or self.interrupted.is_set():
+                    break
+                self._fill()
+                self.progress.show(self.live)
+                if not self.live and (self.asked >= self.plan.total or self.exhausted or self.stop_reason):
+                    break
+                self._wake.wait(self.slurm["poll_interval"])
+        finally:
+            self._restore_signals(previous)
+            if self.live:
+                why = ("interrupted by the user" if self.interrupted.is_set()
+                       else f"study stopped: {self.stop_reason}" if self.stop_reason
+                       else "slurm_run ended before the trial finished")
+                self._cancel_all(why)
+            self.progress.show(self.live, final=True)
+
+    def _fill(self) -> None:
+        while len(self.live) < self.slurm["workers"] and self.asked < self.plan.total and not self.exhausted:
+            uid = f"slurm-{self._tag}-{self.asked:05d}"
+            config = self.plan.asktell.ask(uid)
+            if config is None:  # the searcher waits for results first
+                if not self.live:
+                    self.stop_reason = "stopped: the search algorithm proposed no configuration while no trial was running"
+                return
+            if config == "FINISHED":
+                self.exhausted = True
+                return
+            self._submit(uid, config)
+
+    def _submit(self, uid: str, config: Dict[str, Any]) -> None:
+        from hpogrid.backends._recorder import _json_safe
+        from hpogrid.objective import trial_config
+
+        codec, model, hpo = self.plan.codec, self.project.model_config, self.plan.hpo
+        trial_dir = self.run_dir / uid
+        trial_dir.mkdir(parents=True)
+        values = _json_safe(codec.decode(config))
+        spec = {"uid": uid, "study": self.study, "scripts_dir": str(self.project.scripts_dir),
+                "metric": hpo["metric"], "mode": hpo["mode"], "stop": hpo.get("stop") or {},
+                "values": values, "order": list(codec.encodings)}
+        if model.get("command"):
+            spec.update(command=model["command"], timeout=model.get("timeout"),
+                        result_prefix=model.get("result_prefix") or "RESULT")
+        else:
+            spec.update(script=model["script"], model=model["model"],
+                        config=_json_safe(trial_config(model.get("param") or {}, codec, config)))
+        _exec.write_json(trial_dir / _exec.TRIAL_FILE, spec)
+        argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{self.asked}", workdir=trial_dir,
+                           script=self._script, args=[sys.executable, "-m", _exec.__name__, str(trial_dir)])
+        self.asked += 1
+        try:
+            job_id = submit(argv, env=self._env)
+        except SlurmError as exc:
+            self.plan.asktell.tell(uid, None, ok=False)
+            if not self.uids:  # nothing ran yet: a configuration problem, say so at once
+                raise
+            self.stop_reason = f"stopped submitting: {exc}"
+            return
+        self.live[uid] = _Live(uid, job_id, trial_dir)
+        self.uids.add(uid)
+        self.store.upsert_trial(self.study, uid, state=PENDING, params=values, backend="slurm", job_id=job_id,
+                                annotations={"trial_dir": str(trial_dir)})
+
+    def _poll(self) -> None:
+        if not self.live:
+            return
+        states = self.client.states([t.job_id for t in self.live.values()])
+        for trial in list(self.live.values()):
+            info = states.get(trial.job_id) or JobState(trial.job_id, "UNKNOWN")
+            if info.finished or info.state == "UNKNOWN":
+                self._finish(trial, info)
+            elif info.running and trial.state != RUNNING:
+                trial.state, trial.node = RUNNING, info.node
+                self.store.upsert_trial(self.study, trial.uid, state=RUNNING, host=info.node)
+
+    # -- one trial ends ----------------------------------------------------------------------
+    def _finish(self, trial: _Live, info: JobState, cancelled_because: Optional[str] = None) -> None:
+        result = _exec.read_result(trial.dir)
+        if result is None and info.state == "COMPLETED":
+            # the job ended well but its result file is not visible yet: give the file system time
+            now = time.monotonic()
+            trial.missing_since = trial.missing_since or now
+            if now - trial.missing_since < RESULT_GRACE_S and cancelled_because is None:
+                return
+        history = (result or {}).get("history") or _exec.read_progress(trial.dir)
+        state, error = self._verdict(trial, info, result, cancelled_because)
+        from hpogrid.backends._recorder import clean_metrics
+
+        history = [clean_metrics(item) for item in history]
+        metrics = history[-1] if history else {}
+        if state == COMPLETED and not _has_number(metrics, self.plan.hpo["metric"]):
+            state = FAILED
+            error = (f"the trial did not report metric '{self.plan.hpo['metric']}' "
+                     f"(reported: {', '.join(sorted(metrics)) or 'nothing'})")
+        fields: Dict[str, Any] = {"state": state, "metrics": metrics, "intermediate": history, "error": error,
+                                  "host": info.node or trial.node or (result or {}).get("host")}
+        if info.start is not None:
+            fields["started_at"] = info.start
+        if info.end is not None and info.end >= (info.start or info.end):
+            fields["finished_at"] = info.end
+        self.store.upsert_trial(self.study, trial.uid, **fields)
+        self.plan.asktell.tell(trial.uid, metrics, ok=state == COMPLETED)
+        del self.live[trial.uid]
+        self.progress.count(state, metrics.get(self.plan.hpo["metric"]))
+        if state == FAILED:
+            self.failed += 1
+            limit = self.slurm["max_failures"]
+            if limit and self.failed >= limit and not self.stop_reason:
+                from hpogrid.backends._recorder import error_summary
+
+                self.stop_reason = (f"stopped after {self.failed} failed trials (max_failures={limit}); "
+                                    f"last error: {error_summary(error)}")
+
+    def _verdict(self, trial: _Live, info: JobState, result: Optional[Dict], cancelled_because: Optional[str]):
+        """(state, error) from Slurm's end state and the payload's own result."""
+        payload_error = (result or {}).get("error")
+        if info.state == "COMPLETED" and result is not None and result.get("status") == "completed":
+            return COMPLETED, None
+        if cancelled_because is not None and (info.state in _CUT_SHORT or info.state == "UNKNOWN"):
+            return INTERRUPTED, f"{cancelled_because} (Slurm job {trial.job_id} cancelled)"
+        after = f" after {info.run_time}" if info.run_time else ""
+        if info.state == "TIMEOUT":
+            limit = f" (time limit {info.time_limit})" if info.time_limit else ""
+            return FAILED, f"Slurm: TIMEOUT{after}{limit}"
+        if info.state in _CUT_SHORT:
+            reason = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
+            return INTERRUPTED, f"Slurm: {info.state}{after}{reason}"
+        if info.state == "UNKNOWN":
+            return FAILED, f"Slurm has no record of job {trial.job_id} any more and it left no result"
+        if payload_error:
+            return FAILED, payload_error
+        if info.state == "COMPLETED":
+            return FAILED, f"job {trial.job_id} completed but wrote no {_exec.RESULT_FILE}"
+        code = f" with exit code {info.exit_code}" if info.exit_code else ""
+        tail = _tail(trial.dir / _exec.STDERR_FILE)
+        return FAILED, f"Slurm: {info.state}{code}{after}" + (f": {tail}" if tail else "")
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _cancel_all(self, why: str) -> None:
+        """scancel every job of this run still in Slurm and record its trial as INTERRUPTED."""
+        ids = {t.job_id: t for t in self.live.values()}
+        try:
+            cancel(ids)
+        except SlurmError:
+            pass  # recorded below as interrupted either way
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while self.live:
+            try:
+                states = self.client.states([t.job_id for t in self.live.values()])
+            except SlurmError:
+                states = {}
+            for trial in list(self.live.values()):
+                info = states.get(trial.job_id) or JobState(trial.job_id, "UNKNOWN")
+                if info.finished or info.state == "UNKNOWN" or time.monotonic() > deadline:
+                    self._finish(trial, info if info.finished else JobState(trial.job_id, "UNKNOWN"),
+                                 cancelled_because=why)
+            if self.live:
+                time.sleep(0.2)
+
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self.interrupted.is_set() and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # second Ctrl-C: leave now (jobs are still scancelled)
+            self.interrupted.set()
+            self._wake.set()
+
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def _restore_signals(previous) -> None:
+        for sig, old in (previous or {}).items():
+            signal.signal(sig, old)
+
+
+def _has_number(metrics: Dict[str, Any], metric: str) -> bool:
+    value = metrics.get(metric)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(ln.strip() for ln in text[-lines:] if ln.strip())[-500:]
+
+
+def _job_environment() -> Dict[str, str]:
+    """sbatch's environment (jobs inherit it): hpogrid importable even from a source checkout."""
+    import hpogrid
+
+    env = dict(os.environ)
+    root = str(Path(hpogrid.__file__).resolve().parents[1])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([root] + paths)
+    return env

@@ -1,0 +1,158 @@
+"""The Slurm backend's parts without a cluster: sbatch argv, state parsing, ask/tell, the payload."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hpogrid.backends.slurm import _exec
+from hpogrid.backends.slurm._sbatch import SlurmClient, _fields, _state, one_line, sbatch_argv
+from tests.slurm.helpers import UNI, make_slurm_project
+
+SLURM = {"partition": "gpu", "account": "atlas", "qos": None, "gres": "gpu:1", "cpus": 2, "mem": "4G",
+         "time": "01:00:00", "sbatch_args": ["--constraint=a100", "--exclusive"]}
+
+
+@pytest.fixture
+def fake_sbatch(tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    exe = folder / "sbatch"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    return str(exe)
+
+
+def test_sbatch_argv_maps_every_option_and_puts_user_flags_last(tmp_path, fake_sbatch):
+    argv = sbatch_argv(SLURM, job_name="hpogrid-s-0", workdir=tmp_path / "t 0", script=tmp_path / "job.sh",
+                       args=["/py", "-m", "mod", tmp_path / "t 0"])
+    assert argv == [
+        fake_sbatch, "--parsable", "--job-name=hpogrid-s-0", f"--chdir={tmp_path}/t 0",
+        f"--output={tmp_path}/t 0/stdout.log", f"--error={tmp_path}/t 0/stderr.log",
+        "--cpus-per-task=2", "--mem=4G", "--time=01:00:00", "--partition=gpu", "--account=atlas",
+        "--gres=gpu:1", "--constraint=a100", "--exclusive", str(tmp_path / "job.sh"), "/py", "-m", "mod",
+        f"{tmp_path}/t 0"]  # one argument each, spaces and all: no shell anywhere
+
+
+def test_without_sbatch_the_error_says_slurm_is_not_here(tmp_path, monkeypatch, slurm_cli):
+    name = make_slurm_project(tmp_path, "def objective(config):\n    return 1.0\n", UNI, trials=1)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    r = slurm_cli("slurm_run", name)
+    assert r.exit_code == 1
+    assert r.output.strip() == "Error: Slurm is not available here: 'sbatch' not found in PATH"
+
+
+def test_scontrol_records_parse_with_spaces_in_the_command():
+    line = ("JobId=42 JobName=hpogrid-s-0 UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) "
+            "ExitCode=0:15 RunTime=00:01:25 TimeLimit=00:01:00 StartTime=2026-11-23T13:11:10 "
+            "EndTime=2026-11-23T13:12:35 NodeList=vm BatchHost=vm Command=/x/job.sh /py -m mod /tmp/a b "
+            "WorkDir=/tmp/a b")
+    state = _state(_fields(line), "42")
+    assert (state.state, state.node, state.exit_code, state.run_time, state.time_limit) == (
+        "TIMEOUT", "vm", "0:15", "00:01:25", "00:01:00")
+    assert state.finished and not state.running and state.end > state.start
+    assert _state(_fields("JobId=7 JobState=CANCELLED by 0 NodeList=(null)"), "7").state == "CANCELLED"
+
+
+def test_jobcomp_lines_are_found_by_job_id(tmp_path):
+    log = tmp_path / "jobcomp.log"
+    log.write_text("JobId=41 Name=a JobState=COMPLETED NodeList=vm ExitCode=0:0\n"
+                   "JobId=4 Name=b JobState=FAILED TimeLimit=1 NodeList=vm ExitCode=3:0\n")
+    client = SlurmClient()
+    client._asked_config, client._jobcomp = True, log
+    assert client._from_jobcomp("4").state == "FAILED" and client._from_jobcomp("4").exit_code == "3:0"
+    assert client._from_jobcomp("41").state == "COMPLETED" and client._from_jobcomp("5") is None
+
+
+def test_one_line_keeps_the_reason_only():
+    err = "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"
+    assert one_line(err) == "Batch job submission failed: Requested node configuration is not available"
+    assert one_line("") == "no message"
+
+
+def test_basic_sampler_enumerates_the_grid_and_is_seeded():
+    from hpogrid.backends.slurm._asktell import FINISHED, AskTell
+    from hpogrid.search import get_adapter
+    from hpogrid.space import SearchSpace
+
+    space = SearchSpace.from_dict({"b": {"method": "categorical", "dimension": {"categories": ["p", "q", "r"],
+                                                                                "grid_search": 1}}, **UNI})
+
+    def draw(seed):
+        searcher, codec = get_adapter("tune").build(space, "loss", "min", seed, {})
+        asker = AskTell(searcher, codec, "loss", "min", 2, seed)
+        out = []
+        while (config := asker.ask(f"t{len(out)}")) != FINISHED:
+            out.append(codec.decode(config))
+            asker.tell(f"t{len(out) - 1}", {"loss": 1.0}, ok=True)
+        return out
+
+    first = draw(5)
+    assert [v["b"] for v in first] == ["p", "q", "r", "p", "q", "r"]
+    assert first == draw(5) and first != draw(6)
+    assert all(0 <= v["x"] <= 1 for v in first)
+
+
+def _run_payload(tmp_path: Path, script: str, model: str = "objective", stop=None, config=None):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir(exist_ok=True)
+    (scripts / "train.py").write_text(textwrap.dedent(script))
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    _exec.write_json(trial / _exec.TRIAL_FILE, {
+        "uid": "u1", "study": "s", "scripts_dir": str(scripts), "script": "train.py", "model": model,
+        "metric": "loss", "mode": "min", "stop": stop or {"training_iteration": 1}, "config": config or {"x": 2}})
+    proc = subprocess.run([sys.executable, "-m", _exec.__name__, str(trial)], capture_output=True, text=True,
+                          cwd=trial, timeout=120)
+    return proc.returncode, _exec.read_result(trial), proc
+
+
+def test_payload_function_returning_a_number(tmp_path):
+    rc, result, _ = _run_payload(tmp_path, "def objective(config):\n    return config['x'] * 3\n")
+    assert rc == 0 and result["status"] == "completed" and result["metrics"]["loss"] == 6
+    assert result["history"][0]["training_iteration"] == 1 and result["error"] is None
+
+
+def test_payload_tune_report_outside_tune_is_recorded_until_stop(tmp_path):
+    script = """
+    import warnings
+    warnings.simplefilter("error")  # Ray's "report outside a session" warning would fail the trial
+
+    def objective(config):
+        from ray import tune  # imported inside the function: the session is put in place anyway
+        for i in range(1, 6):
+            tune.report({"loss": 1.0 / i, "trial": tune.get_context().get_trial_id()})
+    """
+    rc, result, proc = _run_payload(tmp_path, script, stop={"training_iteration": 3})
+    assert rc == 0, proc.stderr
+    assert [h["loss"] for h in result["history"]] == [1.0, 0.5, pytest.approx(1 / 3)]
+    assert result["history"][0]["trial"] == "u1"
+
+
+def test_payload_errors_keep_the_traceback_and_exit_1(tmp_path):
+    rc, result, _ = _run_payload(tmp_path, "def objective(config):\n    raise KeyError('nope')\n")
+    assert rc == 1 and result["status"] == "failed" and result["error"].endswith("KeyError: 'nope'")
+    (tmp_path / "nan").mkdir()
+    rc, result, _ = _run_payload(tmp_path / "nan", "def objective(config):\n    return float('nan')\n")
+    assert rc == 1 and "returned NaN for metric 'loss'" in result["error"]
+
+
+def test_payload_trainable_class_stops_on_criteria_and_keeps_its_logdir_in_the_trial(tmp_path):
+    script = """
+    from ray import tune
+
+    class Model(tune.Trainable):
+        def setup(self, config):
+            self.x = config["x"]
+
+        def step(self):
+            return {"loss": self.x / (self.iteration + 1), "logdir": self.logdir}
+    """
+    rc, result, proc = _run_payload(tmp_path, script, model="Model", stop={"training_iteration": 4})
+    assert rc == 0, proc.stderr
+    assert [h["training_iteration"] for h in result["history"]] == [1, 2, 3, 4]
+    assert result["metrics"]["loss"] == pytest.approx(0.5)
+    assert result["metrics"]["logdir"] == str(tmp_path / "trial" / "trainable")
