@@ -21,6 +21,8 @@ class ResumePlan:
     new_trials: int = 0
     finished: int = 0
     told: int = 0
+    #: the searcher was given the search space already (Tune must then pass none)
+    space_in_searcher: bool = False
     notes: List[str] = field(default_factory=list)
 
 
@@ -33,7 +35,7 @@ def backup_name(store, study: str) -> str:
 
 
 def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
-                   backup: bool) -> ResumePlan:
+                   backup: bool, metric: str, mode: str) -> ResumePlan:
     plan = ResumePlan()
     if backup:
         plan.backup = backup_name(store, study)
@@ -45,7 +47,8 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
     done = store.trials(study, states=[COMPLETED] + ([] if rerun_failed else [FAILED]))
     plan.finished = len(done)
     plan.new_trials = max(0, trials - plan.finished - len(plan.reruns))
-    plan.told = tell_history(searcher, codec, [t for t in done if t.state == COMPLETED and t.value is not None])
+    history = [t for t in done if t.state == COMPLETED and t.value is not None]
+    plan.told, plan.space_in_searcher = tell_history(searcher, codec, history, metric, mode)
     if plan.told == 0 and searcher is not None and done and not _is_basic(searcher):
         plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
     return plan
@@ -57,20 +60,25 @@ def _is_basic(searcher) -> bool:
     return isinstance(searcher, BasicVariantGenerator)
 
 
-def tell_history(searcher, codec, completed) -> int:
-    """Give the searcher the completed trials (Optuna, skopt); 0 where it cannot take them."""
+def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[int, bool]:
+    """Give the searcher the completed trials (Optuna, skopt): (how many, space given to it).
+
+    Searchers need their space before they can be told anything, so it is set here; Tune
+    then gets no param_space for this searcher.
+    """
     if searcher is None or _is_basic(searcher) or not completed:
-        return 0
+        return 0, False
+    space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
     told = 0
     for t in completed:
         try:
             searcher.add_evaluated_point(codec.encode(t.params), t.value)
         except NotImplementedError:
-            return 0
+            break
         except (KeyError, ValueError):  # the space changed since: skip that trial
             continue
         told += 1
-    return told
+    return told, space_set
 
 
 def rerun_space(reruns: List[Tuple[str, Dict[str, Any]]]) -> Dict[str, Any]:

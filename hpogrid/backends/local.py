@@ -147,7 +147,7 @@ def _init_ray(project: Project, options: RunOptions, verbose: bool, n_jobs: Opti
         ray.init(address=address, runtime_env={"working_dir": scripts}, **kwargs)
     else:
         cpus = max(os.cpu_count() or 1, n_jobs or 0)
-        ray.init(num_cpus=cpus, include_dashboard=False, **kwargs)
+        ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=_ray_temp_dir(), **kwargs)
 
 
 def open_study(project: Project, options: RunOptions, hpo: Dict[str, Any]):
@@ -184,7 +184,7 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
         from hpogrid.backends._resume import prepare_resume, rerun_space
 
         rp = prepare_resume(store, study, hpo["trials"], plan.searcher, plan.codec, options.rerun_failed,
-                            options.backup)
+                            options.backup, hpo["metric"], hpo["mode"])
         plan.notes += rp.notes
         plan.notes.append(f"resuming study {study!r}: {rp.finished} trials kept, {len(rp.reruns)} to re-run, "
                           f"{rp.new_trials} new" + (f"; backup in study {rp.backup!r}" if rp.backup else "")
@@ -192,7 +192,8 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
         phases = [(rerun_space(rp.reruns), None, 1, plan.limit)] if rp.reruns else []
         if rp.new_trials:
             samples = max(1, -(-rp.new_trials // plan.codec.grid_size))
-            phases.append((plan.codec.param_space(), plan.searcher, samples, plan.tune_limit))
+            space = {} if rp.space_in_searcher else plan.codec.param_space()
+            phases.append((space, plan.searcher, samples, plan.tune_limit))
         total = len(rp.reruns) + rp.new_trials
 
     import ray
@@ -211,8 +212,8 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
     resources = hpo.get("resource") or {"cpu": 1}
     trainable = tune.with_resources(plan.trainable, {k: v for k, v in resources.items() if v})
     _reap_orphans(project)
+    _note_ray_run(project)
     _init_ray(project, options, hpo["verbose"], plan.limit)
-    _note_ray_processes(project)
     previous = _install_interrupt(stopper)
     try:
         for space, searcher, samples, limit in phases:
@@ -240,7 +241,7 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
         finally:
             _close_running(store, study, recorder.uids)
             ray.shutdown()
-            _forget_ray_processes(project)
+            _forget_ray_run(project)
     mine = [t for t in store.trials(study) if t.uid in recorder.uids]
     if stopper.abort_reason:
         from hpogrid.backends._recorder import error_summary
@@ -265,44 +266,67 @@ def _install_interrupt(stopper) -> Dict[int, Any]:
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGQUIT)}
 
 
-_RAY_PIDS = ".ray-processes.json"
+def _ray_run_record(project: Project) -> Path:
+    return project.path / f".ray-run-{os.getpid()}.json"
 
 
-def _note_ray_processes(project: Project) -> None:
-    """Remember the Ray processes this run started: a run killed with -9 leaves them behind."""
+def _ray_temp_dir() -> str:
+    # short (Ray's socket paths must stay under ~107 chars) and unique per driver process
+    return f"/tmp/hpogrid-ray-{os.getpid()}"
+
+
+def _note_ray_run(project: Project) -> None:
+    """Before Ray starts: which driver runs which Ray folder, for :func:`_reap_orphans`."""
     import json
 
-    import ray
-
-    node = getattr(ray._private.worker, "_global_node", None)  # noqa: SLF001 - no public API for this
-    if node is None:
-        return
-    pids = [p.process.pid for procs in node.all_processes.values() for p in procs if p.process is not None]
-    (project.path / _RAY_PIDS).write_text(json.dumps({"pids": pids}))
+    _ray_run_record(project).write_text(json.dumps({"driver": os.getpid(), "temp_dir": _ray_temp_dir()}))
 
 
-def _forget_ray_processes(project: Project) -> None:
-    (project.path / _RAY_PIDS).unlink(missing_ok=True)
+def _forget_ray_run(project: Project) -> None:
+    import shutil
+
+    _ray_run_record(project).unlink(missing_ok=True)
+    shutil.rmtree(_ray_temp_dir(), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` still a Python process (not a pid the kernel reused for something else)?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"python" in fh.read()
+    except OSError:
+        return False
 
 
 def _reap_orphans(project: Project) -> None:
-    """Stop Ray processes left by an earlier run of this project that was killed."""
-    import json
+    """Stop the Ray processes of earlier runs of this project whose driver was killed (-9).
 
-    path = project.path / _RAY_PIDS
-    try:
-        pids = json.loads(path.read_text())["pids"]
-    except (OSError, ValueError, KeyError):
-        return
-    for pid in pids:
+    Every Ray process of a run carries the run's own temp folder on its command line; runs
+    whose driver is still alive (concurrent runs on one study) are left alone.
+    """
+    import json
+    import shutil
+
+    for record in project.path.glob(".ray-run-*.json"):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"ray" not in fh.read():
-                    continue  # the pid was reused by something else
-            os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError):
+            info = json.loads(record.read_text())
+            driver, temp_dir = int(info["driver"]), str(info["temp_dir"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record.unlink(missing_ok=True)
             continue
-    path.unlink(missing_ok=True)
+        if driver == os.getpid() or _alive(driver):
+            continue
+        needle = temp_dir.encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if needle in (proc / "cmdline").read_bytes():
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                continue
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        record.unlink(missing_ok=True)
 
 
 def _close_running(store, study: str, uids) -> None:

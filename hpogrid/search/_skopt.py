@@ -70,6 +70,14 @@ class SkoptSearcher(Searcher):
         value = float(result[self.metric])
         self._opt.tell(point, value if self.mode == "min" else -value)
 
+    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
+                            pruned: bool = False, intermediate_values=None) -> None:
+        """A trial evaluated elsewhere (an earlier run of a resumed study)."""
+        if error or pruned:
+            return
+        point = [parameters[n] for n in self._names]
+        self._opt.tell(point, float(value) if self.mode == "min" else -float(value))
+
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:
             pickle.dump((self._names, self._opt, self._live, self._metric, self._mode), fh)

@@ -146,13 +146,14 @@ def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err[-2000:]
     recorded = trials(name)
-    assert len(recorded) == 3 and {t.state for t in recorded} == {"INTERRUPTED"}
-    assert all("interrupted by the user" in t.error for t in recorded)
+    seen = [(t.state, t.error, t.job_id) for t in recorded]
+    assert proc.returncode == 130, (err[-2000:], seen)
+    assert len(recorded) == 3 and {t.state for t in recorded} == {"INTERRUPTED"}, seen
+    assert all("interrupted by the user" in t.error for t in recorded), seen
     assert not in_squeue([t.job_id for t in recorded])
     assert {job_state(t.job_id) for t in recorded} == {"CANCELLED"}
-    assert "Interrupted: running jobs were cancelled" in err and "Traceback" not in err
+    assert "Interrupted: running jobs were cancelled" in err and "Traceback" not in err, err[-2000:]
 
 
 def test_trainable_class_runs_to_its_stop_criteria(tmp_path, hpogrid_home):

@@ -165,6 +165,7 @@ class SlurmDriver:
         self.stop_reason: Optional[str] = None
         self.interrupted = threading.Event()
         self._wake = threading.Event()
+        self._hurry = False
         self._tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         self.run_dir = Path(_storage_path(project, plan.hpo.get("log_dir"))) / "slurm" / f"{study}-{self._tag}"
         self.progress = Progress(plan.hpo["metric"], plan.hpo["mode"], plan.total, enabled=progress)
@@ -333,7 +334,7 @@ class SlurmDriver:
                 states = {}
             for trial in list(self.live.values()):
                 info = states.get(trial.job_id) or JobState(trial.job_id, "UNKNOWN")
-                if info.finished or info.state == "UNKNOWN" or time.monotonic() > deadline:
+                if info.finished or info.state == "UNKNOWN" or self._hurry or time.monotonic() > deadline:
                     self._finish(trial, info if info.finished else JobState(trial.job_id, "UNKNOWN"),
                                  cancelled_because=why)
             if self.live:
@@ -344,8 +345,8 @@ class SlurmDriver:
             return None
 
         def handler(signum, frame):
-            if self.interrupted.is_set() and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # second Ctrl-C: leave now (jobs are still scancelled)
+            if self.interrupted.is_set():
+                self._hurry = True  # a second Ctrl-C: record the cancelled jobs without waiting
             self.interrupted.set()
             self._wake.set()
 

@@ -84,8 +84,10 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
 
 def _run(argv: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     try:
+        # own session: a Ctrl-C at the terminal reaches the driver only, which then scancels
+        # its jobs; it must not kill the squeue/scancel it is running at that moment
         return subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, env=env)
+                              stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     except FileNotFoundError:
         raise SlurmError(f"Slurm is not available here: {argv[0]!r} not found") from None
     except subprocess.TimeoutExpired:

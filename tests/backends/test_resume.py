@@ -1,0 +1,122 @@
+"""Resume: nothing completed lost or repeated, interrupted trials re-run once with their values."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hpogrid import paths
+from hpogrid.backends import RunOptions, run_local
+from hpogrid.project import load_project
+from hpogrid.study import StudyStore, sqlite_url
+from tests.backends.helpers import ECHO, make_project
+
+pytestmark = pytest.mark.slow
+UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
+
+
+def _store(name):
+    return StudyStore(sqlite_url(paths.study_db(name)))
+
+
+def _seed_study(name, store):
+    """A study as a crashed run leaves it: 2 completed, 1 failed, 2 still 'running'."""
+    store.get_or_create_study(name, metric="loss", mode="min")
+    for uid, state, x in [("c1", "COMPLETED", 0.1), ("c2", "COMPLETED", 0.2), ("f1", "FAILED", 0.3),
+                          ("r1", "RUNNING", 0.123456789), ("r2", "RUNNING", 0.987654321)]:
+        store.upsert_trial(name, uid, state=state, params={"x": x},
+                           metrics={"loss": x} if state == "COMPLETED" else {})
+
+
+@pytest.mark.parametrize("rerun_failed", [False, True])
+def test_resume_reruns_interrupted_with_same_uid_and_values(tmp_path, rerun_failed):
+    name = make_project(tmp_path, ECHO, UNI, algorithm="optuna", trials=7, scheduler="fifo")
+    store = _store(name)
+    _seed_study(name, store)
+    summary = run_local(load_project(name), RunOptions(resume=True, rerun_failed=rerun_failed, seed=1,
+                                                       progress=False))
+    trials = {t.uid: t for t in store.trials(name)}
+    assert len(trials) == 7 and all(t.state == "COMPLETED" for t in trials.values() if t.uid != "f1" or rerun_failed)
+    for uid, x in [("r1", 0.123456789), ("r2", 0.987654321)] + ([("f1", 0.3)] if rerun_failed else []):
+        t = trials[uid]
+        assert t.state == "COMPLETED" and t.params == {"x": x}
+        assert __import__("json").loads(t.metrics["echo"])["x"] == x  # the objective got the exact value
+    assert trials["c1"].value == 0.1 and trials["c2"].value == 0.2  # kept, not re-run
+    assert trials["f1"].state == ("COMPLETED" if rerun_failed else "FAILED")
+    backup = [s.name for s in store.list_studies() if s.name.startswith(f"{name}_backup-")]
+    assert backup == [f"{name}_backup-1"]
+    assert {t.uid: t.state for t in store.trials(backup[0])}["r1"] == "RUNNING"  # the study as it was
+    assert any("searcher told 2 earlier trials" in n for n in summary.notes)
+    assert summary.counts["COMPLETED"] == (5 if rerun_failed else 4)
+
+
+def test_resume_without_backup_and_nothing_left_to_do(tmp_path):
+    name = make_project(tmp_path, ECHO, UNI, trials=2, scheduler="fifo")
+    run_local(load_project(name), RunOptions(progress=False))
+    summary = run_local(load_project(name), RunOptions(resume=True, backup=False, progress=False))
+    store = _store(name)
+    assert len(store.trials(name)) == 2 and [s.name for s in store.list_studies()] == [name]
+    assert any("2 trials kept, 0 to re-run, 0 new" in n for n in summary.notes)
+
+
+SLOW = """
+import time
+
+def objective(config):
+    time.sleep(0.3)
+    return config["x"]
+"""
+
+
+def _ray_processes_of_killed_runs():
+    """Processes running from a Ray folder of a driver that no longer exists."""
+    found = set()
+    for proc in os.listdir("/proc"):
+        if not proc.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{proc}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        for part in cmd.split("/tmp/hpogrid-ray-")[1:]:
+            driver = part.split("/")[0].split("\x00")[0]
+            if driver.isdigit() and not os.path.exists(f"/proc/{driver}"):
+                found.add(proc)
+    return found
+
+
+def test_kill_minus_9_twenty_times_then_resume(tmp_path, hpogrid_home):
+    """SIGKILL the driver at random points 20 times; resuming always converges exactly."""
+    rng = random.Random(20261123)
+    trials = 40
+    name = make_project(tmp_path, SLOW, UNI, trials=trials, scheduler="fifo", scheduler_param={"max_concurrent": 2})
+    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
+    completed = {}
+    for i in range(20):
+        args = [sys.executable, "-m", "hpogrid", "local_run", name] + (["--resume", "--no-backup"] if i else [])
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if not paths.study_db(name).exists():
+            continue
+        now = {t.uid: (t.params, t.value) for t in _store(name).trials(name, states=["COMPLETED"])}
+        lost = {uid for uid in completed if now.get(uid) != completed[uid]}
+        assert not lost, f"kill {i}: completed trials lost or changed: {lost}"
+        completed = now
+        if len(completed) >= trials:
+            break
+    r = subprocess.run([sys.executable, "-m", "hpogrid", "local_run", name, "--resume", "--no-backup"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    final = _store(name).trials(name)
+    assert len(final) == trials and {t.state for t in final} == {"COMPLETED"}, \
+        {t.state for t in final}  # each interrupted trial was re-run in place, none added twice
+    assert all(final_t.params == completed[final_t.uid][0] for final_t in final if final_t.uid in completed)
+    deadline = time.time() + 20
+    while _ray_processes_of_killed_runs() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _ray_processes_of_killed_runs(), "Ray processes of killed runs were left behind"
