@@ -80,7 +80,7 @@ def plan_run(project: Project, options: RunOptions) -> _Plan:
     notes = []
     adapter = get_adapter(hpo["algorithm"])
     if isinstance(adapter, AutoAdapter):
-        adapter = AutoAdapter.choose(space, hpo["trials"])
+        adapter = AutoAdapter.choose(space, hpo["trials"], hpo["scheduler"])
         notes.append(f"algorithm 'auto' chose '{adapter.name}'")
     scheduler_adapter, note = scheduler_for(adapter.name, hpo["scheduler"])
     if note:

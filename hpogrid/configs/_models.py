@@ -48,7 +48,9 @@ def _finite_json(value: Any, field: str) -> Any:
 class HpoConfig(ConfigModel):
     kind: ClassVar[str] = "hpo_config"
 
-    algorithm: str = Field("random", description="Algorithm for hyperparameter optimization",
+    algorithm: str = Field("auto", description="Algorithm for hyperparameter optimization ('auto': "
+                           "tune for grid search or pbt, bohb for bohbhyperband, random under 10 "
+                           "trials, else optuna)",
                            json_schema_extra={"choices": ALGORITHMS})
     metric: str = Field("accuracy", min_length=1, description="Evaluation metric to be optimized")
     mode: str = Field("max", description="Optimization mode", json_schema_extra={"choices": ("min", "max")})

@@ -28,7 +28,7 @@ def test_list_prints_table_with_columns(run_cli):
     run_cli("hpo_config", "create", "a", "--algorithm", "hyperopt")
     out = run_cli("hpo_config", "list").output.splitlines()
     assert out[0].split() == ["name", "algorithm", "metric", "mode", "trials", "scheduler"]
-    assert out[2].split()[:2] == ["a", "hyperopt"] and out[3].split()[:5] == ["b", "random", "accuracy", "max", "3"]
+    assert out[2].split()[:2] == ["a", "hyperopt"] and out[3].split()[:5] == ["b", "auto", "accuracy", "max", "3"]
 
 
 def test_update_changes_only_given_options(run_cli):

@@ -75,6 +75,8 @@ def test_auto_rule():
     assert AutoAdapter.choose(SearchSpace.from_dict(GRID), 100).name == "tune"
     assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 5).name == "random"
     assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50).name == "optuna"
+    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50, "pbt").name == "tune"
+    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50, "bohbhyperband").name == "bohb"
 
 
 def test_skopt_searcher_suggests_distinct_valid_points_while_trials_run():
