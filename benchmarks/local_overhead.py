@@ -73,7 +73,8 @@ def make_project(home: str, name: str, script: str, trials: int) -> None:
     (folder / "train.py").write_text(script)
     NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
     NamedStore("search_space").create(name, SPACE)
-    NamedStore("hpo_config").create(name, {"metric": "loss", "mode": "min", "trials": trials, "scheduler": "fifo",
+    NamedStore("hpo_config").create(name, {"algorithm": "random", "metric": "loss", "mode": "min", "trials": trials,
+                                           "scheduler": "fifo",
                                            "scheduler_param": {"max_concurrent": 2}})
     create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name})
 

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 from hpogrid import paths
 from hpogrid.configs import NamedStore
+from hpogrid.errors import NotFoundError
 from hpogrid.project import create_project
 from hpogrid.study import StudyStore, sqlite_url
 
@@ -63,7 +64,10 @@ def trials(project: str, study: Optional[str] = None, states=None):
     db = paths.study_db(project)
     if not db.exists():
         return []
-    return StudyStore(sqlite_url(db)).trials(study or project, states=states)
+    try:
+        return StudyStore(sqlite_url(db)).trials(study or project, states=states)
+    except NotFoundError:  # the driver has created the file but not the study yet
+        return []
 
 
 def in_squeue(job_ids: List[str]) -> List[str]:

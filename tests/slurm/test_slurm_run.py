@@ -14,7 +14,8 @@ from hpogrid.project import load_project
 from hpogrid.study import load
 from tests.backends.helpers import ECHO
 from tests.conftest import EXAMPLE_SCRIPTS
-from tests.slurm.helpers import CLI_CODE, KINDS_SCRIPT, UNI, grid_of_kinds, in_squeue, job_state, make_slurm_project, trials
+from tests.slurm.helpers import (CLI_CODE, KINDS_SCRIPT, UNI, grid_of_kinds, in_squeue, job_state,
+                                 make_slurm_project, trials)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -134,14 +135,17 @@ def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid
     """
     name = make_slurm_project(tmp_path, script, UNI, trials=10, slurm={"workers": 3})
     env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
-    proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
         while time.time() < deadline and len(trials(name, states=["RUNNING"])) < 3:
             time.sleep(0.2)
         assert len(trials(name, states=["RUNNING"])) == 3
-        proc.send_signal(sig)
+        if sig == signal.SIGINT:  # Ctrl-C at a terminal: the whole foreground process group gets it
+            os.killpg(proc.pid, sig)
+        else:  # kill PID
+            proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -1,5 +1,4 @@
 """The Slurm backend's parts without a cluster: sbatch argv, state parsing, ask/tell, the payload."""
-import json
 import subprocess
 import sys
 import textwrap
@@ -156,3 +155,25 @@ def test_payload_trainable_class_stops_on_criteria_and_keeps_its_logdir_in_the_t
     assert [h["training_iteration"] for h in result["history"]] == [1, 2, 3, 4]
     assert result["metrics"]["loss"] == pytest.approx(0.5)
     assert result["metrics"]["logdir"] == str(tmp_path / "trial" / "trainable")
+
+
+@pytest.mark.parametrize("state, result, cancelled, expect_state, expect_error", [
+    ("COMPLETED", {"status": "completed"}, None, "COMPLETED", None),
+    ("COMPLETED", None, None, "FAILED", "job 9 completed but wrote no result.json"),
+    ("FAILED", {"status": "failed", "error": "Traceback\nValueError: x"}, None, "FAILED", "Traceback\nValueError: x"),
+    ("OUT_OF_MEMORY", None, None, "FAILED", "Slurm: OUT_OF_MEMORY with exit code 0:125 after 00:00:07"),
+    ("TIMEOUT", None, None, "FAILED", "Slurm: TIMEOUT after 00:00:07 (time limit 00:01:00)"),
+    ("CANCELLED", None, None, "INTERRUPTED", "Slurm: CANCELLED after 00:00:07"),
+    ("PREEMPTED", None, None, "INTERRUPTED", "Slurm: PREEMPTED after 00:00:07"),
+    ("NODE_FAIL", None, None, "INTERRUPTED", "Slurm: NODE_FAIL after 00:00:07, reason NodeDown"),
+    ("CANCELLED", None, "interrupted by the user", "INTERRUPTED", "interrupted by the user (Slurm job 9 cancelled)"),
+    ("COMPLETED", {"status": "completed"}, "interrupted by the user", "COMPLETED", None),
+    ("UNKNOWN", None, None, "FAILED", "Slurm has no record of job 9 any more and it left no result"),
+])
+def test_slurm_end_states_become_trial_states(tmp_path, state, result, cancelled, expect_state, expect_error):
+    from hpogrid.backends.slurm._driver import verdict
+    from hpogrid.backends.slurm._sbatch import JobState
+
+    reason = "NodeDown" if state == "NODE_FAIL" else "None"
+    info = JobState("9", state, "vm", reason, "0:125", "00:00:07", "00:01:00")
+    assert verdict("9", tmp_path, info, result, cancelled) == (expect_state, expect_error)

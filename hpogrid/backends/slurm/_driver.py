@@ -37,6 +37,8 @@ _CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEA
 RESULT_GRACE_S = 30.0
 #: seconds to wait for scancelled jobs to leave Slurm before recording them
 CANCEL_WAIT_S = 30.0
+#: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
+SLURM_DOWN_LIMIT_S = 300.0
 _JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given as arguments\nexec "$@"\n'
 
 
@@ -144,7 +146,8 @@ def run_slurm(project: Project, options: SlurmOptions) -> SlurmSummary:
     counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
     return SlurmSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler="fifo", counts=counts,
                         study_counts=store.counts(study), interrupted=driver.interrupted.is_set(),
-                        notes=plan.notes, seconds=time.monotonic() - started, stop_reason=driver.stop_reason,
+                        notes=plan.notes + driver.notes, seconds=time.monotonic() - started,
+                        stop_reason=driver.stop_reason,
                         run_dir=str(driver.run_dir))
 
 
@@ -166,6 +169,8 @@ class SlurmDriver:
         self.interrupted = threading.Event()
         self._wake = threading.Event()
         self._hurry = False
+        self._slurm_down_since: Optional[float] = None
+        self.notes: List[str] = []
         self._tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         self.run_dir = Path(_storage_path(project, plan.hpo.get("log_dir"))) / "slurm" / f"{study}-{self._tag}"
         self.progress = Progress(plan.hpo["metric"], plan.hpo["mode"], plan.total, enabled=progress)
@@ -203,10 +208,12 @@ class SlurmDriver:
             config = self.plan.asktell.ask(uid)
             if config is None:  # the searcher waits for results first
                 if not self.live:
-                    self.stop_reason = "stopped: the search algorithm proposed no configuration while no trial was running"
+                    self.stop_reason = ("stopped: the search algorithm proposed no configuration while no "
+                                        "trial was running")
                 return
             if config == "FINISHED":
                 self.exhausted = True
+                self.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
                 return
             self._submit(uid, config)
 
@@ -247,7 +254,16 @@ class SlurmDriver:
     def _poll(self) -> None:
         if not self.live:
             return
-        states = self.client.states([t.job_id for t in self.live.values()])
+        try:
+            states = self.client.states([t.job_id for t in self.live.values()])
+        except SlurmError:
+            # a busy or restarting slurmctld must not end a long study: retry for a while
+            now = time.monotonic()
+            self._slurm_down_since = self._slurm_down_since or now
+            if now - self._slurm_down_since > SLURM_DOWN_LIMIT_S:
+                raise
+            return
+        self._slurm_down_since = None
         for trial in list(self.live.values()):
             info = states.get(trial.job_id) or JobState(trial.job_id, "UNKNOWN")
             if info.finished or info.state == "UNKNOWN":
@@ -266,15 +282,17 @@ class SlurmDriver:
             if now - trial.missing_since < RESULT_GRACE_S and cancelled_because is None:
                 return
         history = (result or {}).get("history") or _exec.read_progress(trial.dir)
-        state, error = self._verdict(trial, info, result, cancelled_because)
+        state, error = verdict(trial.job_id, trial.dir, info, result, cancelled_because)
         from hpogrid.backends._recorder import clean_metrics
 
         history = [clean_metrics(item) for item in history]
         metrics = history[-1] if history else {}
-        if state == COMPLETED and not _has_number(metrics, self.plan.hpo["metric"]):
+        metric = self.plan.hpo["metric"]
+        if state == COMPLETED and not _has_number(metrics, metric):
             state = FAILED
-            error = (f"the trial did not report metric '{self.plan.hpo['metric']}' "
-                     f"(reported: {', '.join(sorted(metrics)) or 'nothing'})")
+            reported = ", ".join(sorted(metrics)) or "nothing"
+            error = (f"the trial reported NaN or infinity for metric '{metric}'" if metric in metrics else
+                     f"the trial did not report metric '{metric}' (reported: {reported})")
         fields: Dict[str, Any] = {"state": state, "metrics": metrics, "intermediate": history, "error": error,
                                   "host": info.node or trial.node or (result or {}).get("host")}
         if info.start is not None:
@@ -284,7 +302,7 @@ class SlurmDriver:
         self.store.upsert_trial(self.study, trial.uid, **fields)
         self.plan.asktell.tell(trial.uid, metrics, ok=state == COMPLETED)
         del self.live[trial.uid]
-        self.progress.count(state, metrics.get(self.plan.hpo["metric"]))
+        self.progress.count(state, metrics.get(metric))
         if state == FAILED:
             self.failed += 1
             limit = self.slurm["max_failures"]
@@ -293,30 +311,6 @@ class SlurmDriver:
 
                 self.stop_reason = (f"stopped after {self.failed} failed trials (max_failures={limit}); "
                                     f"last error: {error_summary(error)}")
-
-    def _verdict(self, trial: _Live, info: JobState, result: Optional[Dict], cancelled_because: Optional[str]):
-        """(state, error) from Slurm's end state and the payload's own result."""
-        payload_error = (result or {}).get("error")
-        if info.state == "COMPLETED" and result is not None and result.get("status") == "completed":
-            return COMPLETED, None
-        if cancelled_because is not None and (info.state in _CUT_SHORT or info.state == "UNKNOWN"):
-            return INTERRUPTED, f"{cancelled_because} (Slurm job {trial.job_id} cancelled)"
-        after = f" after {info.run_time}" if info.run_time else ""
-        if info.state == "TIMEOUT":
-            limit = f" (time limit {info.time_limit})" if info.time_limit else ""
-            return FAILED, f"Slurm: TIMEOUT{after}{limit}"
-        if info.state in _CUT_SHORT:
-            reason = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
-            return INTERRUPTED, f"Slurm: {info.state}{after}{reason}"
-        if info.state == "UNKNOWN":
-            return FAILED, f"Slurm has no record of job {trial.job_id} any more and it left no result"
-        if payload_error:
-            return FAILED, payload_error
-        if info.state == "COMPLETED":
-            return FAILED, f"job {trial.job_id} completed but wrote no {_exec.RESULT_FILE}"
-        code = f" with exit code {info.exit_code}" if info.exit_code else ""
-        tail = _tail(trial.dir / _exec.STDERR_FILE)
-        return FAILED, f"Slurm: {info.state}{code}{after}" + (f": {tail}" if tail else "")
 
     # -- stopping ----------------------------------------------------------------------------
     def _cancel_all(self, why: str) -> None:
@@ -356,6 +350,37 @@ class SlurmDriver:
     def _restore_signals(previous) -> None:
         for sig, old in (previous or {}).items():
             signal.signal(sig, old)
+
+
+def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict],
+            cancelled_because: Optional[str] = None):
+    """(trial state, error) from Slurm's end state and the payload's own ``result.json``.
+
+    Slurm's word decides whether the job ran to its end: TIMEOUT (and any failure) is a
+    FAILED trial, since the configuration did not finish within its resources; CANCELLED,
+    PREEMPTED, NODE_FAIL... cut the trial short for reasons outside it: INTERRUPTED.
+    """
+    payload_error = (result or {}).get("error")
+    if info.state == "COMPLETED" and result is not None and result.get("status") == "completed":
+        return COMPLETED, None
+    if cancelled_because is not None and (info.state in _CUT_SHORT or info.state == "UNKNOWN"):
+        return INTERRUPTED, f"{cancelled_because} (Slurm job {job_id} cancelled)"
+    after = f" after {info.run_time}" if info.run_time else ""
+    if info.state == "TIMEOUT":
+        limit = f" (time limit {info.time_limit})" if info.time_limit else ""
+        return FAILED, f"Slurm: TIMEOUT{after}{limit}"
+    if info.state in _CUT_SHORT:
+        reason = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
+        return INTERRUPTED, f"Slurm: {info.state}{after}{reason}"
+    if info.state == "UNKNOWN":
+        return FAILED, f"Slurm has no record of job {job_id} any more and it left no result"
+    if payload_error:
+        return FAILED, payload_error
+    if info.state == "COMPLETED":
+        return FAILED, f"job {job_id} completed but wrote no {_exec.RESULT_FILE}"
+    code = f" with exit code {info.exit_code}" if info.exit_code else ""
+    tail = _tail(trial_dir / _exec.STDERR_FILE)
+    return FAILED, f"Slurm: {info.state}{code}{after}" + (f": {tail}" if tail else "")
 
 
 def _has_number(metrics: Dict[str, Any], metric: str) -> bool:

@@ -1,0 +1,91 @@
+"""``local_run --address``: the same run on an existing Ray cluster (head + one worker node)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpogrid.backends import RunOptions, run_local
+from hpogrid.project import load_project
+from hpogrid.study import load
+from tests.backends.helpers import make_project
+
+pytestmark = pytest.mark.slow
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    port = _free_port()
+    temp = f"/tmp/hpogrid-test-cluster-{os.getpid()}"
+    head = [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
+            "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]
+    r = subprocess.run(head, env=env, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.skip(f"could not start a Ray head on 127.0.0.1: {r.stderr.strip()[-300:]}")
+    address = f"127.0.0.1:{port}"
+    try:
+        worker = [RAY, "start", f"--address={address}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                  "--resources={\"worker_node\": 1}"]
+        r = subprocess.run(worker, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-1000:]
+        yield address
+    finally:
+        _stop(temp)  # only this cluster: `ray stop` would end every Ray process on the machine
+
+
+def _stop(temp: str) -> None:
+    """End the processes whose command line names this cluster's folder (their workers follow)."""
+    def ours():
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if temp.encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                    pids.append(int(pid))
+            except OSError:
+                pass
+        return pids
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours():
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.time() + 10
+        while ours() and time.time() < deadline:
+            time.sleep(0.2)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+TRAIN = """
+import time
+import ray
+
+def objective(config):
+    time.sleep(1.0)  # long enough for two trials to run at once, one per node
+    return {"loss": config["x"], "node": ray.get_runtime_context().get_node_id()}
+"""
+
+
+def test_local_run_on_an_existing_cluster(tmp_path, cluster):
+    name = make_project(tmp_path, TRAIN, {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}},
+                        algorithm="random", trials=8, scheduler="fifo", scheduler_param={"max_concurrent": 2})
+    summary = run_local(load_project(name), RunOptions(address=cluster, progress=False))
+    trials = load(name).trials
+    assert summary.counts["COMPLETED"] == 8 and all(t.state == "COMPLETED" for t in trials)
+    assert {t.backend for t in trials} == {"ray"}
+    # both nodes of the cluster ran trials (one CPU each, two trials at once)
+    assert len({t.metrics["node"] for t in trials}) == 2
