@@ -230,6 +230,29 @@ def test_sbatch_rejecting_the_request_is_one_line_and_costs_no_trial(tmp_path, s
     assert trials(name) == []
 
 
+@pytest.mark.parametrize("url", [os.environ.get("HPOGRID_TEST_POSTGRES_URL",
+                                                 "postgresql+psycopg2://postgres@127.0.0.1:5432/test")],
+                         ids=["postgresql"])
+def test_trials_land_in_a_shared_study_store(tmp_path, url):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore
+
+    try:
+        StudyStore(url).list_studies()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"database server unreachable: {exc}")
+    name = make_slurm_project(tmp_path, ECHO, UNI, trials=2)
+    summary = run_slurm(load_project(name), SlurmOptions(study_url=url, progress=False))
+    store = StudyStore(url)
+    try:
+        recorded = store.trials(name)
+        assert summary.counts["COMPLETED"] == 2 and [t.state for t in recorded] == ["COMPLETED"] * 2
+        assert all(t.backend == "slurm" and t.job_id for t in recorded)
+        assert not paths.study_db(name).exists()  # nothing went to the default SQLite file
+    finally:
+        store.delete_study(name)
+
+
 def test_finished_jobs_are_found_in_the_jobcomp_log_too(tmp_path):
     from hpogrid.backends.slurm._sbatch import SlurmClient
 
