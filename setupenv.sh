@@ -5,7 +5,8 @@
 #   source setupenv.sh no-conda   # install into the environment that is already active
 #   bash setupenv.sh [no-conda]   # the same, without touching your shell
 #   bash setupenv.sh test         # also the system packages the tests use (Debian, as root):
-#                                 # chromium + chromium-driver for the HTML report test
+#                                 # chromium + chromium-driver for the HTML report test,
+#                                 # slurmctld slurmd slurm-client munge for the Slurm tests
 #
 # Installs torch==2.13.0 (CPU wheel) first so ax-platform does not pull a CUDA build, then
 # hpogrid with its test extras. Re-running is quick: nothing is reinstalled while setup.cfg
@@ -13,7 +14,7 @@
 
 _hpogrid_system_test_deps() {
     local need=() p
-    for p in chromium chromium-driver; do
+    for p in chromium chromium-driver slurmctld slurmd slurm-client munge; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
     [ ${#need[@]} -eq 0 ] && return 0

@@ -53,3 +53,7 @@ class StudyError(HpogridError):
 
 class BackendError(HpogridError):
     """A run backend (local Ray, Slurm, PanDA) failed."""
+
+
+class SlurmError(BackendError):
+    """Slurm is missing, unreachable, or refused a request (message: one line)."""

@@ -18,6 +18,7 @@ _COMMANDS = {
     "project": "hpogrid.cli.project:project",
     "local_run": "hpogrid.cli.local_run:local_run",
     "report": "hpogrid.cli.report:report",
+    "slurm_run": "hpogrid.cli.slurm_run:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",
 }
 

@@ -1,5 +1,4 @@
 """``hpogrid project <create|recreate|update|remove|list|show>``."""
-from typing import Optional
 
 import click
 

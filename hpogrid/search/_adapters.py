@@ -1,8 +1,7 @@
 """The searchers hpogrid offers, each a thin adapter over Ray Tune's own (or skopt's)."""
-from typing import Any, Dict, Optional
 
 from hpogrid.search._base import SearcherAdapter, construct
-from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY, NO_NORMAL, Codec
+from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
 
 
 class RandomSearch(SearcherAdapter):

@@ -25,6 +25,13 @@ def fake_sbatch(tmp_path, monkeypatch):
     return str(exe)
 
 
+def test_percent_signs_in_paths_reach_slurm_escaped(tmp_path, fake_sbatch):
+    argv = sbatch_argv({**SLURM, "gres": None, "partition": None, "account": None, "sbatch_args": []},
+                       job_name="j", workdir=tmp_path / "100%j", script=tmp_path / "job.sh", args=[])
+    assert f"--output={tmp_path}/100%%j/stdout.log" in argv and f"--chdir={tmp_path}/100%j" in argv
+    assert not any(a.startswith(("--gres", "--partition", "--account", "--qos")) for a in argv)
+
+
 def test_sbatch_argv_maps_every_option_and_puts_user_flags_last(tmp_path, fake_sbatch):
     argv = sbatch_argv(SLURM, job_name="hpogrid-s-0", workdir=tmp_path / "t 0", script=tmp_path / "job.sh",
                        args=["/py", "-m", "mod", tmp_path / "t 0"])

@@ -106,7 +106,7 @@ def plan_slurm(project: Project, options: SlurmOptions) -> _Plan:
     notes = []
     adapter = get_adapter(hpo["algorithm"])
     if isinstance(adapter, AutoAdapter):
-        adapter = AutoAdapter.choose(space, hpo["trials"])
+        adapter = AutoAdapter.choose(space, hpo["trials"], "fifo")  # no Tune scheduler runs here
         notes.append(f"algorithm 'auto' chose '{adapter.name}'")
     if hpo.get("scheduler", "fifo") != "fifo":
         notes.append(f"scheduler '{hpo['scheduler']}' is not applied by slurm_run: each trial runs in its "

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from hpogrid.errors import BackendError
+from hpogrid.errors import SlurmError
 
 #: states after which a job never runs again (Slurm's names; ``CANCELLED by 0`` is cut to the word)
 FINISHED = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "PREEMPTED",
@@ -26,10 +26,6 @@ ACTIVE = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDE
 COMMAND_TIMEOUT_S = 60
 
 _FIELD = re.compile(r"(?:^|\s)([A-Za-z][\w:/]*)=(\S*)")
-
-
-class SlurmError(BackendError):
-    """Slurm is missing, unreachable, or refused a request (message: one line)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,9 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
     """
     from hpogrid.backends.slurm._exec import STDERR_FILE, STDOUT_FILE
 
+    logs = str(workdir).replace("%", "%%")  # sbatch expands %j, %x... in --output / --error
     argv = [require("sbatch"), "--parsable", f"--job-name={job_name}", f"--chdir={workdir}",
-            f"--output={workdir / STDOUT_FILE}", f"--error={workdir / STDERR_FILE}",
+            f"--output={logs}/{STDOUT_FILE}", f"--error={logs}/{STDERR_FILE}",
             f"--cpus-per-task={slurm['cpus']}", f"--mem={slurm['mem']}", f"--time={slurm['time']}"]
     for key, flag in (("partition", "--partition"), ("account", "--account"), ("qos", "--qos"),
                       ("gres", "--gres")):
