@@ -65,23 +65,35 @@ class _Plan:
     notes: List[str]
 
 
-def plan_run(project: Project, options: RunOptions) -> _Plan:
-    from hpogrid.search import get_adapter, scheduler_for
+def resolve_search(project: Project, trials: Optional[int], algorithm: Optional[str], scheduler: str):
+    """(hpo_config with command-line overrides, search space, algorithm adapter, notes).
+
+    Shared by every backend; ``scheduler`` is the one the backend will run ('auto' uses it).
+    """
+    from hpogrid.search import get_adapter
     from hpogrid.search._adapters import AutoAdapter
 
     hpo = dict(project.hpo_config)
-    if options.trials is not None:
-        if options.trials < 1:
-            raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
-        hpo["trials"] = options.trials
-    if options.algorithm is not None:
-        hpo["algorithm"] = options.algorithm
+    if trials is not None:
+        if trials < 1:
+            raise ValidationError("--trials", f"must be at least 1 (got {trials})")
+        hpo["trials"] = trials
+    if algorithm is not None:
+        hpo["algorithm"] = algorithm
     space = SearchSpace.from_dict(project.search_space)
     notes = []
     adapter = get_adapter(hpo["algorithm"])
     if isinstance(adapter, AutoAdapter):
-        adapter = AutoAdapter.choose(space, hpo["trials"], hpo["scheduler"])
+        adapter = AutoAdapter.choose(space, hpo["trials"], scheduler or hpo["scheduler"])
         notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+    return hpo, space, adapter, notes
+
+
+def plan_run(project: Project, options: RunOptions) -> _Plan:
+    from hpogrid.search import scheduler_for
+
+    hpo, space, adapter, notes = resolve_search(project, options.trials, options.algorithm,
+                                                project.hpo_config["scheduler"])
     scheduler_adapter, note = scheduler_for(adapter.name, hpo["scheduler"])
     if note:
         notes.append(note)

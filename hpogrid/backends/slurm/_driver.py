@@ -26,7 +26,6 @@ from typing import Any, Dict, List, Optional
 from hpogrid.backends.local import RunOptions, RunSummary, _storage_path, open_study
 from hpogrid.backends.slurm import _exec
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, require, sbatch_argv, submit
-from hpogrid.errors import ValidationError
 from hpogrid.project import Project
 from hpogrid.space import SearchSpace
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
@@ -85,29 +84,17 @@ class _Live:
 
 def plan_slurm(project: Project, options: SlurmOptions) -> _Plan:
     """Resolve and check everything (searcher, space, model, Slurm options) before any job."""
+    from hpogrid.backends.local import resolve_search
     from hpogrid.backends.slurm._asktell import AskTell
     from hpogrid.configs import get_kind
-    from hpogrid.search import get_adapter
-    from hpogrid.search._adapters import AutoAdapter
 
-    hpo = dict(project.hpo_config)
-    if options.trials is not None:
-        if options.trials < 1:
-            raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
-        hpo["trials"] = options.trials
-    if options.algorithm is not None:
-        hpo["algorithm"] = options.algorithm
     slurm = get_kind("slurm_config").validate(dict(project.slurm_config or {}))
     overrides = {"workers": options.workers, "max_failures": options.max_failures,
                  "poll_interval": options.poll_interval}
     slurm = get_kind("slurm_config").validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
     require("sbatch")
-    space = SearchSpace.from_dict(project.search_space)
-    notes = []
-    adapter = get_adapter(hpo["algorithm"])
-    if isinstance(adapter, AutoAdapter):
-        adapter = AutoAdapter.choose(space, hpo["trials"], "fifo")  # no Tune scheduler runs here
-        notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+    # no Tune scheduler runs here, so 'auto' chooses as for fifo
+    hpo, space, adapter, notes = resolve_search(project, options.trials, options.algorithm, "fifo")
     if hpo.get("scheduler", "fifo") != "fifo":
         notes.append(f"scheduler '{hpo['scheduler']}' is not applied by slurm_run: each trial runs in its "
                      "job until its stop criteria")
