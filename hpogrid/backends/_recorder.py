@@ -158,7 +158,7 @@ class StudyRecorder(Callback):
     def on_trial_start(self, iteration, trials, trial, **info):
         self.uids.add(self._uid(trial))
         self.writer.submit(self.store.upsert_trial, self.study, self._uid(trial), state=RUNNING,
-                                params=_json_safe(self.codec.decode(trial.config)),
+                                params=json_safe(self.codec.decode(trial.config)),
                                 backend=self.backend, host=self.host)
         self.counts["running"] += 1
         self._show()
@@ -266,6 +266,6 @@ class StudyRecorder(Callback):
             self.writer.close()
 
 
-def _json_safe(values: Dict[str, Any]) -> Dict[str, Any]:
+def json_safe(values: Dict[str, Any]) -> Dict[str, Any]:
     """Round-trip through JSON so numpy scalars become plain numbers before storing."""
     return json.loads(json.dumps(values, default=lambda v: v.item() if hasattr(v, "item") else str(v)))

@@ -129,7 +129,7 @@ def _objective(project: Project, codec, metric: str, study: str):
 
 
 
-def _storage_path(project: Project, log_dir: Optional[str]) -> str:
+def storage_path(project: Project, log_dir: Optional[str]) -> str:
     """Ray's result folder: log_dir, relative paths taken inside the project folder."""
     path = Path(log_dir or "log").expanduser()
     if not path.is_absolute():
@@ -237,7 +237,7 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
                                             num_samples=samples, reuse_actors=True, max_concurrent_trials=limit),
                 run_config=tune.RunConfig(
                     name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
-                    storage_path=_storage_path(project, hpo.get("log_dir")),
+                    storage_path=storage_path(project, hpo.get("log_dir")),
                     stop=stopper, callbacks=[recorder], verbose=2 if hpo["verbose"] else 0,
                     failure_config=tune.FailureConfig(max_failures=0)),
             )
@@ -254,16 +254,19 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
             _close_running(store, study, recorder.uids)
             ray.shutdown()
             _forget_ray_run(project)
-    mine = [t for t in store.trials(study) if t.uid in recorder.uids]
+    from hpogrid.study.records import STATES
+
+    every = store.trials(study)
+    mine = [t for t in every if t.uid in recorder.uids]
     if stopper.abort_reason:
         from hpogrid.backends._recorder import error_summary
 
         last = next((t.error for t in reversed(mine) if t.state == "FAILED"), "")
         raise BackendError(f"{stopper.abort_reason}; last error: {error_summary(last)}; "
                            f"finished trials are kept in study {study!r}")
-    counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
+    counts = {state: sum(t.state == state for t in mine) for state in STATES}
     return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
-                      counts=counts, study_counts=store.counts(study), interrupted=stopper.interrupted.is_set(),
+                      counts=counts, study_counts={state: sum(t.state == state for t in every) for state in STATES}, interrupted=stopper.interrupted.is_set(),
                       notes=plan.notes, seconds=time.monotonic() - started)
 
 

@@ -33,7 +33,8 @@ def _hook(scripts_dir: str, script: str) -> Optional[Callable]:
     return hook if callable(hook) else None
 
 
-def _as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
+def as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
+    """A model's return value as metrics: a dict as it is, a number as ``{metric: value}``."""
     if isinstance(result, Mapping):
         return dict(result)
     if isinstance(result, numbers.Real) and not isinstance(result, bool):
@@ -72,7 +73,7 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
         fn = load_model(scripts_dir, script, model)
         result = fn(trial_config(param, codec, config, _hook(scripts_dir, script)))
         if result is not None:
-            metrics = _as_metrics(result, metric, model)
+            metrics = as_metrics(result, metric, model)
             value = metrics.get(metric)
             if isinstance(value, float) and math.isnan(value):
                 raise ValueError(f"{model}() returned NaN for metric '{metric}'")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from hpogrid.backends.local import RunOptions, RunSummary, _storage_path, open_study
+from hpogrid.backends.local import RunOptions, RunSummary, storage_path, open_study
 from hpogrid.backends.slurm import _exec
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, require, sbatch_argv, submit
 from hpogrid.project import Project
@@ -159,7 +159,7 @@ class SlurmDriver:
         self._slurm_down_since: Optional[float] = None
         self.notes: List[str] = []
         self._tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-        self.run_dir = Path(_storage_path(project, plan.hpo.get("log_dir"))) / "slurm" / f"{study}-{self._tag}"
+        self.run_dir = Path(storage_path(project, plan.hpo.get("log_dir"))) / "slurm" / f"{study}-{self._tag}"
         self.progress = Progress(plan.hpo["metric"], plan.hpo["mode"], plan.total, enabled=progress)
         self._env = _job_environment()
 
@@ -205,13 +205,13 @@ class SlurmDriver:
             self._submit(uid, config)
 
     def _submit(self, uid: str, config: Dict[str, Any]) -> None:
-        from hpogrid.backends._recorder import _json_safe
+        from hpogrid.backends._recorder import json_safe
         from hpogrid.objective import trial_config
 
         codec, model, hpo = self.plan.codec, self.project.model_config, self.plan.hpo
         trial_dir = self.run_dir / uid
         trial_dir.mkdir(parents=True)
-        values = _json_safe(codec.decode(config))
+        values = json_safe(codec.decode(config))
         spec = {"uid": uid, "study": self.study, "scripts_dir": str(self.project.scripts_dir),
                 "metric": hpo["metric"], "mode": hpo["mode"], "stop": hpo.get("stop") or {},
                 "values": values, "order": list(codec.encodings)}
@@ -220,7 +220,7 @@ class SlurmDriver:
                         result_prefix=model.get("result_prefix") or "RESULT")
         else:
             spec.update(script=model["script"], model=model["model"],
-                        config=_json_safe(trial_config(model.get("param") or {}, codec, config)))
+                        config=json_safe(trial_config(model.get("param") or {}, codec, config)))
         _exec.write_json(trial_dir / _exec.TRIAL_FILE, spec)
         argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{self.asked}", workdir=trial_dir,
                            script=self._script, args=[sys.executable, "-m", _exec.__name__, str(trial_dir)])

@@ -139,7 +139,7 @@ class _Runner:
         return self._run_function(obj)
 
     def _run_function(self, fn) -> None:
-        from hpogrid.objective._wrap import _as_metrics
+        from hpogrid.objective._wrap import as_metrics
 
         result = fn(dict(self.spec["config"]))
         if result is None:
@@ -147,7 +147,7 @@ class _Runner:
                 raise TypeError(f"{self.spec['model']}() returned None and reported nothing; return a "
                                 "number, a dict of metrics, or report them with ray.tune.report")
             return
-        metrics = _as_metrics(result, self.metric, self.spec["model"])
+        metrics = as_metrics(result, self.metric, self.spec["model"])
         value = metrics.get(self.metric)
         if isinstance(value, float) and math.isnan(value):
             raise ValueError(f"{self.spec['model']}() returned NaN for metric '{self.metric}'")
