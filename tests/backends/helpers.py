@@ -28,3 +28,21 @@ def objective(config):
     # echo what arrived so tests can compare it with what the study store recorded
     return {"loss": float(len(json.dumps(config, sort_keys=True))), "echo": json.dumps(config, sort_keys=True)}
 """
+
+
+def trials_so_far(project: str, states=None) -> list:
+    """Trials recorded so far by a run in another process; [] before its study exists.
+
+    The database file appears a moment before the study row, so a poll that lands in
+    between must not fail.
+    """
+    from hpogrid import paths
+    from hpogrid.errors import NotFoundError
+    from hpogrid.study import StudyStore, sqlite_url
+
+    if not paths.study_db(project).exists():
+        return []
+    try:
+        return StudyStore(sqlite_url(paths.study_db(project))).trials(project, states=states)
+    except NotFoundError:
+        return []

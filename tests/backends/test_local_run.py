@@ -12,7 +12,7 @@ from hpogrid.backends import RunOptions, run_local
 from hpogrid.project import load_project
 from hpogrid.study import StudyStore, load, sqlite_url
 from hpogrid import paths
-from tests.backends.helpers import ECHO, make_project
+from tests.backends.helpers import ECHO, make_project, trials_so_far
 from tests.conftest import REPO
 from tests.search.spaces import ALL_METHODS
 
@@ -224,7 +224,7 @@ def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hp
     deadline = time.time() + 90
     while time.time() < deadline:
         time.sleep(0.5)
-        if paths.study_db(name).exists() and len(_trials(name, states=["COMPLETED"])) >= 2:
+        if len(trials_so_far(name, states=["COMPLETED"])) >= 2:
             break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
