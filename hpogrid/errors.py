@@ -57,3 +57,19 @@ class BackendError(HpogridError):
 
 class SlurmError(BackendError):
     """Slurm is missing, unreachable, or refused a request (message: one line)."""
+
+
+class GridError(BackendError):
+    """A grid service (PanDA, Rucio, CRIC) refused a request or could not be reached."""
+
+
+class PandaError(GridError):
+    """The PanDA server refused a request (not found, not allowed, server error)."""
+
+
+class RucioError(GridError):
+    """The Rucio server refused a request or its client configuration is incomplete."""
+
+
+class CredentialsError(GridError):
+    """Grid credentials (proxy, token, account) are missing; the message says what to set."""

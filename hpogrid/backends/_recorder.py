@@ -50,6 +50,8 @@ class RunStopper(Stopper):
     def __init__(self, criteria: Dict[str, Any]):
         self.criteria = dict(criteria)
         self.interrupted = threading.Event()
+        #: Ctrl-\ (SIGQUIT): start no new trial, let the running ones finish
+        self.draining = threading.Event()
         self.reached = set()
         #: why the run was aborted (max_failures exceeded), None while it goes on
         self.abort_reason: Optional[str] = None
@@ -67,18 +69,113 @@ class RunStopper(Stopper):
 
     @property
     def stopping(self) -> bool:
+        """Running trials are being stopped (they end INTERRUPTED)."""
         return self.interrupted.is_set() or self.abort_reason is not None
+
+    @property
+    def ending(self) -> bool:
+        """No new trial may start (stopping, or draining after SIGQUIT)."""
+        return self.stopping or self.draining.is_set()
 
     # Tune pickles its run config (with this stopper) into the experiment folder
     def __getstate__(self):
-        return {**self.__dict__, "interrupted": self.interrupted.is_set()}
+        return {**self.__dict__, "interrupted": self.interrupted.is_set(), "draining": self.draining.is_set()}
 
     def __setstate__(self, state):
-        flag = state.pop("interrupted")
+        flags = {name: state.pop(name) for name in ("interrupted", "draining")}
         self.__dict__.update(state)
-        self.interrupted = threading.Event()
-        if flag:
-            self.interrupted.set()
+        for name, flag in flags.items():
+            event = threading.Event()
+            if flag:
+                event.set()
+            setattr(self, name, event)
+
+
+class DrainingChoice:
+    """Wraps a Tune scheduler's ``choose_trial_to_run``: once the run drains (SIGQUIT), the
+    search is declared finished and trials Tune queued but never started are dropped, so
+    only the running trials go on to their end.
+
+    Tune's Callback and Stopper APIs can stop every trial or none; this hook is the one
+    place that sees the controller each step before it starts queued trials (Ray is
+    pinned, and tests/backends checks this path).
+    """
+
+    def __init__(self, scheduler, stopper: RunStopper):
+        self.choose, self.stopper = scheduler.choose_trial_to_run, stopper
+
+    def __call__(self, tune_controller, *args, **kwargs):
+        if not self.stopper.draining.is_set():
+            return self.choose(tune_controller, *args, **kwargs)
+        from ray.tune.experiment import Trial
+
+        controller = getattr(tune_controller, "_tune_controller", tune_controller)
+        controller._search_alg.set_finished()
+        for trial in list(controller.get_trials()):
+            if trial.status == Trial.PENDING:
+                controller._schedule_trial_stop(trial)
+        return None
+
+    @classmethod
+    def install(cls, scheduler, stopper: RunStopper):
+        """``scheduler`` (None: Tune's default FIFO) with the draining hook; returns it."""
+        if scheduler is None:
+            from ray.tune.schedulers import FIFOScheduler
+
+            scheduler = FIFOScheduler()
+        scheduler.choose_trial_to_run = cls(scheduler, stopper)
+        return scheduler
+
+
+class Heartbeat:
+    """Refreshes ``heartbeat_at`` of the run's PENDING/RUNNING trials every ``period`` s, so
+    readers can tell them from trials of a dead run (see :mod:`hpogrid.study.liveness`).
+
+    Its own thread, calling the store directly: a trial that reports nothing for hours, or
+    a backlog in the ordered writer, never delays it. A failed beat is retried next period.
+    """
+
+    def __init__(self, store, study: str, period: float):
+        self.store, self.study, self.period = store, study, period
+        self._uids: set = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, uid: str) -> None:
+        with self._lock:
+            self._uids.add(uid)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="hpogrid-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, uid: str) -> None:
+        with self._lock:
+            self._uids.discard(uid)
+
+    def _beat(self) -> None:
+        from hpogrid.errors import HpogridError
+
+        while not self._stop.wait(self.period):
+            with self._lock:
+                uids = list(self._uids)
+            if uids:
+                try:
+                    self.store.heartbeat(self.study, uids)
+                except HpogridError:
+                    continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def __getstate__(self):  # Tune pickles callbacks; a copy beats nothing
+        return {"period": self.period}
+
+    def __setstate__(self, state):
+        self.__init__(None, "", state["period"])
+        self._stop.set()
 
 
 def _error_text(trial) -> Optional[str]:
@@ -153,10 +250,14 @@ class StudyRecorder(Callback):
         self._awaiting_error = {}
         self._history: Dict[str, list] = {}
         self.writer = OrderedWriter()
+        from hpogrid.study.liveness import heartbeat_period
+
+        self.heartbeat = Heartbeat(store, study, heartbeat_period())
 
     # -- Ray hooks ---------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
         self.uids.add(self._uid(trial))
+        self.heartbeat.add(self._uid(trial))
         self.writer.submit(self.store.upsert_trial, self.study, self._uid(trial), state=RUNNING,
                                 params=json_safe(self.codec.decode(trial.config)),
                                 backend=self.backend, host=self.host)
@@ -224,6 +325,7 @@ class StudyRecorder(Callback):
             if notes:
                 fields["annotations"] = notes
         self.writer.submit(self.store.upsert_trial, self.study, self._uid(trial), state=state, **fields)
+        self.heartbeat.discard(self._uid(trial))
         self.counts["running"] = max(0, self.counts["running"] - 1)
         self._show()
 
@@ -260,6 +362,7 @@ class StudyRecorder(Callback):
 
     def close(self) -> None:
         """Wait for every queued write (raises the first write error, if any)."""
+        self.heartbeat.stop()
         try:
             self.writer.flush()
         finally:

@@ -7,7 +7,7 @@ training script can pick up its own checkpoint in its trial folder. Completed tr
 told to the searcher where the library allows it.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
 
@@ -35,11 +35,17 @@ def backup_name(store, study: str) -> str:
 
 
 def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
-                   backup: bool, metric: str, mode: str) -> ResumePlan:
+                   backup: bool, metric: str, mode: str,
+                   settle: Optional[Callable[[], List[str]]] = None) -> ResumePlan:
+    """``settle`` (the Slurm backend's) runs after the backup, before unfinished trials are
+    marked: it records what the dead run's jobs did (and cancels those still alive);
+    it returns notes."""
     plan = ResumePlan()
     if backup:
         plan.backup = backup_name(store, study)
         store.copy_study(study, plan.backup)
+    if settle is not None:
+        plan.notes += settle()
     for t in store.trials(study, states=[RUNNING, PENDING]):
         store.upsert_trial(study, t.uid, state=INTERRUPTED, error="its run ended before it finished (found on resume)")
     rerun_states = [INTERRUPTED] + ([FAILED] if rerun_failed else [])

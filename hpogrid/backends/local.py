@@ -89,6 +89,14 @@ def resolve_search(project: Project, trials: Optional[int], algorithm: Optional[
     return hpo, space, adapter, notes
 
 
+def study_name(project: Project, options: RunOptions) -> str:
+    """The study of this run (``--study``, else the project's name); it names folders
+    (trials/<study>, <study>_backup-N), so it must be a safe name."""
+    from hpogrid.names import check_name
+
+    return check_name(options.study or project.name, "study")
+
+
 def plan_run(project: Project, options: RunOptions) -> _Plan:
     from hpogrid.search import scheduler_for
 
@@ -110,7 +118,7 @@ def plan_run(project: Project, options: RunOptions) -> _Plan:
                          f"trials ({num_samples} per grid point)")
     limit = options.n_jobs or hpo["scheduler_param"].get("max_concurrent")
     tune_limit = None if limit and adapter.limit_concurrency(searcher, limit) else limit
-    trainable = _objective(project, codec, hpo["metric"], options.study or project.name)
+    trainable = _objective(project, codec, hpo["metric"], study_name(project, options))
     return _Plan(adapter.name, scheduler_adapter.name, searcher, make_scheduler, codec, trainable,
                  num_samples, limit, tune_limit, hpo, notes)
 
@@ -168,9 +176,9 @@ def open_study(project: Project, options: RunOptions, hpo: Dict[str, Any]):
     from hpogrid.errors import NotFoundError
     from hpogrid.study import StudyStore, sqlite_url
 
+    name = study_name(project, options)  # before the store is opened (and maybe created)
     url = options.study_url or os.environ.get("HPOGRID_STUDY_URL") or sqlite_url(paths.study_db(project.name))
     store = StudyStore(url)
-    name = options.study or project.name
     try:
         info = store.get_study(name)
     except NotFoundError:
@@ -186,9 +194,12 @@ def open_study(project: Project, options: RunOptions, hpo: Dict[str, Any]):
 def run_local(project: Project, options: RunOptions) -> RunSummary:
     """Run the project's HPO with Ray Tune; every trial lands in the study store."""
     started = time.monotonic()
+    study_name(project, options)
     plan = plan_run(project, options)
     hpo = plan.hpo
     store, study, url = open_study(project, options, hpo)
+    if not options.resume:  # resume marks every unfinished trial itself
+        plan.notes += mark_dead(store, study)
     # one Tune run per phase: resumed re-runs (exact stored values) first, then new trials
     phases = [(plan.codec.param_space(), plan.searcher, plan.num_samples, plan.tune_limit)]
     total = plan.num_samples * plan.codec.grid_size
@@ -211,7 +222,7 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
     import ray
     from ray import tune
 
-    from hpogrid.backends._recorder import RunStopper, StudyRecorder
+    from hpogrid.backends._recorder import DrainingChoice, RunStopper, StudyRecorder
     from hpogrid.workflow._context import ANNOTATIONS_DIR
 
     stopper = RunStopper(hpo["stop"])
@@ -229,11 +240,12 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
     previous = _install_interrupt(stopper)
     try:
         for space, searcher, samples, limit in phases:
-            if stopper.stopping:
+            if stopper.ending:
                 break
+            scheduler = DrainingChoice.install(plan.make_scheduler(), stopper)
             tuner = tune.Tuner(
                 trainable, param_space=space,
-                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=plan.make_scheduler(),
+                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                             num_samples=samples, reuse_actors=True, max_concurrent_trials=limit),
                 run_config=tune.RunConfig(
                     name=f"{study}-{time.strftime('%Y%m%d-%H%M%S')}",
@@ -266,19 +278,35 @@ def run_local(project: Project, options: RunOptions) -> RunSummary:
                            f"finished trials are kept in study {study!r}")
     counts = {state: sum(t.state == state for t in mine) for state in STATES}
     return RunSummary(study=study, store_url=url, algorithm=plan.algorithm, scheduler=plan.scheduler_name,
-                      counts=counts, study_counts={state: sum(t.state == state for t in every) for state in STATES}, interrupted=stopper.interrupted.is_set(),
+                      counts=counts, study_counts={state: sum(t.state == state for t in every) for state in STATES},
+                      interrupted=stopper.interrupted.is_set() or stopper.draining.is_set(),
                       notes=plan.notes, seconds=time.monotonic() - started)
 
 
 def _install_interrupt(stopper) -> Dict[int, Any]:
-    """First Ctrl-C or Ctrl-\\ (SIGQUIT): stop scheduling and end running trials, which are
-    recorded as interrupted; a second one aborts at once. Returns the previous handlers."""
+    """Ctrl-\\ (SIGQUIT) first: start no new trial, let the running ones finish (drain).
+    Ctrl-C (SIGINT), or a second signal while draining: stop now, the running trials are
+    recorded as interrupted. Any signal after that aborts at once. Returns the previous
+    handlers."""
     def handler(signum, frame):
         if stopper.interrupted.is_set():
             raise KeyboardInterrupt
-        stopper.interrupted.set()
+        if signum == signal.SIGQUIT and not stopper.draining.is_set():
+            stopper.draining.set()
+        else:
+            stopper.interrupted.set()
 
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGQUIT)}
+
+
+def mark_dead(store, study: str) -> List[str]:
+    """Mark the trials of dead runs of ``study`` interrupted (live runs sharing it keep
+    theirs); a note when there were any."""
+    from hpogrid.study.liveness import mark_dead_runs
+
+    n = mark_dead_runs(store, study)
+    return [f"{n} trial(s) of a run that stopped sending heartbeats marked interrupted; "
+            "re-run them with --resume"] if n else []
 
 
 def _ray_run_record(project: Project) -> Path:

@@ -20,6 +20,10 @@ _COMMANDS = {
     "report": "hpogrid.cli.report:report",
     "slurm_run": "hpogrid.cli.slurm_run:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",
+    "dataset": "hpogrid.cli.dataset:dataset",
+    "sites": "hpogrid.cli.sites:sites",
+    "run": "hpogrid.cli.run:run",
+    "tasks": "hpogrid.cli.tasks:tasks",
 }
 
 

@@ -30,9 +30,11 @@ def local_run(project, trials, algorithm, n_jobs, seed, address, study, study_ur
               rerun_failed, no_backup) -> None:
     """Run the HPO of PROJECT with Ray Tune and record every trial in its study.
 
-    Ctrl-C (or Ctrl-\\) stops cleanly: no new trials start, running ones are recorded as
-    interrupted, finished ones are kept, and the exit code is 130. A second Ctrl-C stops at
-    once. Continue later with --resume.
+    Ctrl-C stops cleanly: no new trials start, running ones are recorded as interrupted,
+    finished ones are kept, and the exit code is 130. Ctrl-\\ (SIGQUIT) lets the running
+    trials finish first (then exit 130); a second signal interrupts them. Continue later
+    with --resume. Trials left RUNNING by a run that was killed are marked interrupted
+    once they miss heartbeats for $HPOGRID_STALE_AFTER_S seconds (default 120).
     """
     if (rerun_failed or no_backup) and not resume:
         raise click.UsageError("--rerun-failed and --no-backup go with --resume")

@@ -25,7 +25,9 @@ def _flag(name: str, help: str):
 @click.option("--columns", metavar="COLS", help="Show only these parameter / metric / extra columns "
               "(comma separated) for wide studies.")
 @click.option("--outname", default="hpo_result", show_default=True, metavar="NAME",
-              help="Output file name without extension (may include an existing folder).")
+              help="Output file name without extension (a plain name; the folder is --outdir).")
+@click.option("--outdir", default=".", show_default=True, metavar="DIR",
+              help="Existing folder the output files are written to.")
 @_flag("to_json", "Write every trial to NAME.json.")
 @_flag("to_html", "Write a self-contained HTML report with plots to NAME.html.")
 @_flag("to_csv", "Write every trial to NAME.csv.")
@@ -38,12 +40,16 @@ def _flag(name: str, help: str):
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
-def report(project, limit, days, taskname, task_range, extra, columns, outname, to_json, to_html,
-           to_csv, to_pcp, metric, mode, top, study, study_url) -> None:
+@click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
+              "of the project's grid tasks; report what is in the study store.")
+def report(project, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
+           to_csv, to_pcp, metric, mode, top, study, study_url, no_sync) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
 
-    Grid filters (--taskname, --range) select PanDA tasks; --days and --limit work for
-    every backend. Files go to the current folder unless --outname names another.
+    Trials of the project's grid tasks (`hpogrid run`) are first fetched from PanDA into
+    the study store (again only for tasks that changed; --no-sync skips it). Grid filters
+    (--taskname, --range) select PanDA tasks; --days and --limit work for every backend.
+    Files go to the current folder unless --outdir names another.
     """
     from hpogrid import report as lib
 
@@ -53,7 +59,9 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
     shown = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
-        lib.output_base(outname)  # fail before the (possibly slow) study read
+        lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
+    if not no_sync:
+        _sync_grid(project, study, study_url)
     rep = lib.build_report(project, study=study, study_url=study_url, metric=metric, mode=mode,
                            filters=filters)
     if top:
@@ -71,9 +79,22 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
     for note in rep.notes:
         click.echo(f"Note: {note}", err=True)
     if kinds:
-        paths, notes = lib.write(rep, outname, kinds)
+        paths, notes = lib.write(rep, outname, kinds, outdir)
         for note in notes:
             if note not in rep.notes:
                 click.echo(f"Note: {note}", err=True)
         for path in paths:
             click.echo(f"Wrote {path}")
+
+
+def _sync_grid(project, study, study_url) -> None:
+    from hpogrid.backends.panda import sync_for_report
+
+    result = sync_for_report(project, study, study_url)
+    if result is None:
+        return
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.asked:
+        click.echo(f"Grid: {result.trials} trials from {result.asked} of {result.tasks} tasks synced"
+                   + (f"; {result.running_jobs} jobs still running" if result.running_jobs else ""), err=True)

@@ -23,8 +23,14 @@ from hpogrid.search.names import ALGORITHMS
               "store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
               help="Best trials shown at the end.")
+@click.option("--resume", is_flag=True, help="Continue the study: keep completed trials, scancel jobs an "
+              "earlier (killed) slurm_run left in Slurm, re-run interrupted trials with the same values, run "
+              "the rest up to --trials.")
+@click.option("--rerun-failed", "rerun_failed", is_flag=True, help="With --resume: re-run failed trials too.")
+@click.option("--no-backup", "no_backup", is_flag=True, help="With --resume: do not copy the study "
+              "to <study>_backup-<n> first.")
 def slurm_run(project, trials, algorithm, workers, max_failures, poll_interval, seed, study, study_url,
-              top) -> None:
+              top, resume, rerun_failed, no_backup) -> None:
     """Run the HPO of PROJECT on Slurm: each trial is one job (sbatch) running hpogrid.
 
     Job options come from the project's slurm_config (partition, account, qos, gres, cpus,
@@ -35,22 +41,27 @@ def slurm_run(project, trials, algorithm, workers, max_failures, poll_interval, 
     with Slurm's reason. Trial folders (trial.json, result.json, stdout.log, stderr.log) are
     under the hpo_config log_dir, in slurm/.
 
-    Ctrl-C (or SIGTERM) scancels the jobs of this run, marks their trials interrupted, keeps
-    the finished ones and exits with code 130.
+    Ctrl-C (or Ctrl-\\ or SIGTERM) scancels the jobs of this run, marks their trials
+    interrupted, keeps the finished ones and exits with code 130. If this process is killed
+    (-9), its jobs are found and cancelled by the next 'slurm_run --resume'.
     """
+    if (rerun_failed or no_backup) and not resume:
+        raise click.UsageError("--rerun-failed and --no-backup go with --resume")
     from hpogrid.backends.slurm import SlurmOptions, run_slurm
     from hpogrid.project import load_project
 
     proj = load_project(project)
     opts = SlurmOptions(trials=trials, algorithm=algorithm, seed=seed, study=study, study_url=study_url,
-                        workers=workers, max_failures=max_failures, poll_interval=poll_interval)
+                        workers=workers, max_failures=max_failures, poll_interval=poll_interval,
+                        resume=resume, rerun_failed=rerun_failed, backup=not no_backup)
     summary = run_slurm(proj, opts)
     for note in summary.notes:
         click.echo(f"Note: {note}", err=True)
     print_summary(summary, proj.hpo_config, top)
     if summary.interrupted:
         click.echo(f"Interrupted: running jobs were cancelled; finished trials are kept in study "
-                   f"{summary.study!r}.", err=True)
+                   f"{summary.study!r}. Continue with: hpogrid slurm_run {project}"
+                   + (f" --study {study}" if study else "") + " --resume", err=True)
         sys.exit(130)
     if summary.stop_reason:
         raise click.ClickException(summary.stop_reason)

@@ -7,8 +7,9 @@ from hpogrid.project._project import (
     load_project,
     recreate_project,
     remove_project,
+    set_input_dataset,
     update_project,
 )
 
 __all__ = ["CONFIG_TYPES", "Project", "create_project", "list_projects", "load_project",
-           "recreate_project", "remove_project", "update_project"]
+           "recreate_project", "remove_project", "set_input_dataset", "update_project"]

@@ -228,6 +228,7 @@ def update_project(name: str, scripts_path: Optional[str] = None,
                 raise ValidationError(f"project.{ctype}", "this project was made by an older hpogrid "
                                       f"and does not know its {ctype} name; pass --{ctype}")
         configs = _snapshot(names)
+        _keep_input_dataset(project.configs.get("grid_config"), configs)
         src_str = scripts_path or project.scripts_path
         new_scripts = None
         if src_str and Path(src_str).expanduser().exists():
@@ -254,6 +255,18 @@ def update_project(name: str, scripts_path: Optional[str] = None,
         project.updated_at = _now()
         _write_project(project.path, project)
     return project
+
+
+def _keep_input_dataset(old: Optional[Dict[str, Any]], configs: Dict[str, Any]) -> None:
+    """An inDS recorded by ``hpogrid dataset upload`` survives re-snapshotting a grid_config
+    that names none (a grid_config that names its own inDS wins)."""
+    did = (old or {}).get("inDS")
+    if not did:
+        return
+    if configs.get("grid_config") is None:
+        configs["grid_config"] = {**old}
+    elif not configs["grid_config"].get("inDS"):
+        configs["grid_config"] = {**configs["grid_config"], "inDS": did}
 
 
 def remove_project(name: str) -> None:
@@ -288,3 +301,22 @@ def recreate_project(name: str, scripts_path: str,
         if backup is not None and not paths.project_dir(name).exists():
             os.rename(backup, paths.project_dir(name))
         raise
+
+
+def set_input_dataset(name: str, did: str) -> Project:
+    """Record ``did`` as the project's input dataset (``grid_config.inDS``).
+
+    Called after a successful Rucio upload. A project without a grid_config gets the default
+    one; every other setting of the snapshot stays as it was.
+    """
+    from filelock import FileLock
+
+    path = load_project(name).path
+    with FileLock(str(path / ".lock"), timeout=60):
+        project = load_project(name)  # re-read under the lock
+        grid = dict(project.configs.get("grid_config") or {})
+        grid["inDS"] = did
+        project.configs["grid_config"] = get_kind("grid_config").validate(grid)
+        project.updated_at = _now()
+        _write_project(project.path, project)
+    return project

@@ -19,19 +19,19 @@ from hpogrid.report._frame import Report
 KINDS = ("csv", "json", "html", "pcp")
 
 
-def output_base(outname: str) -> Path:
-    """``--outname`` checked: a file name (optionally in an existing folder), no NUL."""
-    text = str(outname)
-    if "\x00" in text:
-        raise ValidationError("--outname", "must not contain a NUL character")
-    path = Path(os.path.expanduser(text))
-    if not text.strip() or text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
-        raise ValidationError("--outname", f"needs a file name without extension, got {outname!r}")
-    folder = path.parent
+def output_base(outname: str, outdir: str = ".") -> Path:
+    """``--outname`` (a plain file name: no folders, ``..``, NUL or leading ``-``/``.``) in the
+    existing folder ``--outdir``."""
+    from hpogrid.names import check_name
+
+    name = check_name(str(outname), "--outname")
+    if "\x00" in str(outdir):
+        raise ValidationError("--outdir", "must not contain a NUL character")
+    folder = Path(os.path.expanduser(str(outdir)))
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
-        raise ValidationError("--outname", f"folder {str(folder)!r} {what} (create it first)")
-    return path
+        raise ValidationError("--outdir", f"{str(folder)!r} {what} (create it first)")
+    return folder / name
 
 
 def output_path(base: Path, suffix: str) -> Path:
@@ -70,11 +70,11 @@ def write_png(figure: dict, path: Path) -> str:
     return ""
 
 
-def write(report: Report, outname: str, kinds: List[str]) -> Tuple[List[Path], List[str]]:
+def write(report: Report, outname: str, kinds: List[str], outdir: str = ".") -> Tuple[List[Path], List[str]]:
     """Write the requested ``kinds`` (see :data:`KINDS`); returns (paths written, notes)."""
     from hpogrid.report._source import gc_paused
 
-    base = output_base(outname)
+    base = output_base(outname, outdir)
     with gc_paused():
         return _write(report, base, kinds)
 

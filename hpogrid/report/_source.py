@@ -48,14 +48,32 @@ def store_url(project: str, study_url: Optional[str]) -> str:
 
 
 def open_study(url: str, name: str) -> Tuple[StudyStore, StudyInfo]:
-    """The store at ``url`` and study ``name`` in it; a missing study names those present."""
+    """The store at ``url`` and study ``name`` in it; a missing study names those present.
+
+    Trials a dead run left RUNNING (no heartbeat for ``$HPOGRID_STALE_AFTER_S``) are marked
+    INTERRUPTED first, so the report shows what really happened; live runs keep theirs.
+    """
+    from hpogrid.names import check_name
+
+    check_name(name, "study")
     store = StudyStore(url)
     try:
-        return store, store.get_study(name)
+        info = store.get_study(name)
     except NotFoundError:
         names = ", ".join(s.name for s in store.list_studies()) or "none"
         store.close()
         raise NotFoundError(f"--study: {name!r} not found in {store.url} (studies there: {names})") from None
+    _mark_dead_runs(store, name)
+    return store, info
+
+
+def _mark_dead_runs(store: StudyStore, name: str) -> None:
+    from hpogrid.study.liveness import mark_dead_runs
+
+    try:
+        mark_dead_runs(store, name)
+    except StudyError:  # a read-only store: report what is recorded
+        pass
 
 
 def read_trials(store: StudyStore, url: str, info: StudyInfo) -> List[TrialRecord]:

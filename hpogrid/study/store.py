@@ -389,29 +389,64 @@ class StudyStore:
 
         return self._run("append intermediate result", tx, write=True, retry_integrity=True)
 
-    def mark_stale(self, study: StudyRef, older_than_s: float) -> int:
-        """RUNNING trials silent for more than ``older_than_s`` become INTERRUPTED.
+    def heartbeat(self, study: StudyRef, uids: Iterable[str]) -> int:
+        """Refresh ``heartbeat_at`` of the PENDING / RUNNING trials among ``uids``.
+
+        A live run calls this periodically for the trials it runs, so readers can tell
+        them from trials of a run that died (:meth:`mark_stale`). One statement whatever
+        the number of trials; finished and unknown uids are left alone. Returns how many
+        trials were refreshed.
+        """
+        from sqlalchemy import update
+
+        name, wanted = _name(study), sorted({_check_uid(u) for u in uids})
+        if not wanted:
+            return 0
+
+        def tx(s: Session) -> int:
+            st = self._study_row(s, name)
+            result = s.execute(
+                update(TrialRow)
+                .where(TrialRow.study_id == st.id, TrialRow.uid.in_(wanted),
+                       TrialRow.state.in_([PENDING, RUNNING]))
+                .values(heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)
+
+        return self._run("refresh heartbeats", tx, write=True)
+
+    def mark_stale(
+        self,
+        study: StudyRef,
+        older_than_s: float,
+        backends: Optional[Iterable[str]] = None,
+        states: Iterable[str] = (RUNNING,),
+    ) -> int:
+        """Trials in ``states`` silent for more than ``older_than_s`` become INTERRUPTED.
 
         Silence is measured from ``heartbeat_at`` (else ``started_at``, else
-        ``created_at``). Returns how many trials were marked.
+        ``created_at``). ``backends`` limits the marking to trials written by those
+        backends (ones whose runs send heartbeats). Returns how many trials were marked.
         """
         name = _name(study)
         if finite_or_none(older_than_s) is None or older_than_s < 0:
             raise ValidationError("older_than_s", f"must be a number >= 0, got {older_than_s!r}")
+        wanted = [_check_state(x) for x in states]
+        only = None if backends is None else list(backends)
 
         def tx(s: Session) -> int:
             st = self._study_row(s, name)
             now = utcnow()
             last = func.coalesce(TrialRow.heartbeat_at, TrialRow.started_at, TrialRow.created_at)
-            rows = s.scalars(
-                select(TrialRow)
-                .where(
-                    TrialRow.study_id == st.id,
-                    TrialRow.state == RUNNING,
-                    last < now - timedelta(seconds=float(older_than_s)),
-                )
-                .with_for_update()
-            ).all()
+            query = select(TrialRow).where(
+                TrialRow.study_id == st.id,
+                TrialRow.state.in_(wanted),
+                last < now - timedelta(seconds=float(older_than_s)),
+            )
+            if only is not None:
+                query = query.where(TrialRow.backend.in_(only))
+            rows = s.scalars(query.with_for_update()).all()
             for row in rows:
                 seen = row.heartbeat_at or row.started_at or row.created_at
                 row.state = INTERRUPTED

@@ -235,6 +235,37 @@ def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hp
     assert "Traceback" not in err and "Interrupted" in err
 
 
+def test_sigquit_lets_running_trials_finish_and_starts_no_new_one(tmp_path, hpogrid_home):
+    script = """
+    import time
+
+    def objective(config):
+        time.sleep(4)
+        return config["x"]
+    """
+    name = make_project(tmp_path, script, UNI, trials=30, scheduler="fifo", scheduler_param={"max_concurrent": 2})
+    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "local_run", name], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    running = []
+    while time.time() < deadline and len(running) < 2:
+        time.sleep(0.2)
+        running = trials_so_far(name, states=["RUNNING"])
+    assert len(running) == 2, [(t.uid, t.state) for t in trials_so_far(name)]
+    # both slots are busy for ~4 s: no other trial can have started when the signal arrives
+    started = {t.uid for t in trials_so_far(name)}
+    proc.send_signal(signal.SIGQUIT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err[-2000:]
+    final = {t.uid: t for t in _trials(name)}
+    assert set(final) == started, "a trial started after SIGQUIT"
+    assert {final[t.uid].state for t in running} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in final.values()]
+    assert "INTERRUPTED" not in {t.state for t in final.values()}
+    assert "Traceback" not in err
+    assert f"Continue with: hpogrid local_run {name} --resume" in err, err[-2000:]
+
+
 @pytest.mark.parametrize("url", ["postgresql+psycopg2://postgres@127.0.0.1:5432/test",
                                  "mysql+pymysql://root@127.0.0.1:3306/test"], ids=["postgresql", "mariadb"])
 def test_shared_store_on_a_database_server(tmp_path, url):

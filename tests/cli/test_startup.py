@@ -2,7 +2,8 @@
 import subprocess
 import sys
 
-HEAVY = ("ray", "torch", "ax", "hyperopt", "skopt", "optuna", "sklearn", "pandas", "plotly")
+HEAVY = ("ray", "torch", "ax", "hyperopt", "skopt", "optuna", "sklearn", "pandas", "plotly", "pandaclient",
+         "rucio")
 
 PROBE = """
 import sys
@@ -21,7 +22,9 @@ def test_config_commands_import_no_ml_library(tmp_path):
             ["hpo_config", "show", "h"], ["search_space", "create", "s",
              '{"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}'],
             ["project", "list"], ["hpo_config", "create", "--help"], ["report", "--help"],
-            ["local_run", "--help"], ["workflow", "--help"]]
+            ["local_run", "--help"], ["workflow", "--help"], ["run", "--help"], ["tasks", "show", "--help"],
+            ["tasks", "kill", "--help"], ["dataset", "upload", "--help"], ["sites", "--help"],
+            ["slurm_run", "--help"]]
     code = PROBE.format(cmds=repr(cmds), heavy=repr(HEAVY))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"HPOGRID_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)

@@ -113,3 +113,16 @@ def test_optional_slurm_config_is_snapshotted(configs):
     proj = create_project("p", str(EXAMPLE_SCRIPTS), {**NAMES, "slurm_config": "sl"})
     assert proj.slurm_config["workers"] == 2 and load_project("p").slurm_config["partition"] == "debug"
     assert load_project("p").grid_config is None
+
+
+def test_uploaded_input_dataset_survives_update(configs):
+    from hpogrid.project import set_input_dataset
+
+    create_project("p", str(EXAMPLE_SCRIPTS), NAMES)
+    set_input_dataset("p", "user.alice.hpogrid.p.in")
+    assert update_project("p").configs["grid_config"]["inDS"] == "user.alice.hpogrid.p.in"
+    NamedStore("grid_config").create("g", {"site": "ANALY_X"})
+    p = update_project("p", config_names={"grid_config": "g"})
+    assert p.configs["grid_config"]["site"] == "ANALY_X" and p.configs["grid_config"]["inDS"] == "user.alice.hpogrid.p.in"
+    NamedStore("grid_config").update("g", {"inDS": "user.alice.other"})
+    assert update_project("p").configs["grid_config"]["inDS"] == "user.alice.other"  # a named inDS wins

@@ -46,7 +46,7 @@ def test_files_and_dashed_aliases(known, report_cli, tmp_path, monkeypatch):
     mode = stat.S_IMODE(os.stat(tmp_path / "hpo_result.csv").st_mode)
     assert mode == 0o666 & ~_umask()
     (tmp_path / "out").mkdir()
-    r = report_cli(known.name, "--to_html", "--to-pcp", "--outname", "out/run.v2", "--top", "0")
+    r = report_cli(known.name, "--to_html", "--to-pcp", "--outname", "run.v2", "--outdir", "out", "--top", "0")
     assert r.exit_code == 0, r.output
     assert "Wrote out/run.v2.html" in r.output and "Wrote out/run.v2_pcp.html" in r.output
     assert (tmp_path / "out" / "run.v2.html").stat().st_size > 1_000_000
@@ -68,8 +68,9 @@ def _umask():
     (("rp", "--extra", "site,foo"), "--extra: unknown column 'foo'; allowed: site, task_time_s, time_s, taskid"),
     (("rp", "--range", "9-1"), "--range: expected A-B with task ids 0 <= A <= B, got '9-1'"),
     (("rp", "--taskname", "nomatch*"), "no trial of study 'rp' matches --taskname 'nomatch*' (the study has 8 trials)"),
-    (("rp", "--to_csv", "--outname", "no/such/dir/x"), "--outname: folder 'no/such/dir' does not exist (create it first)"),
-    (("rp", "--to_csv", "--outname", "a\x00b"), "--outname: must not contain a NUL character"),
+    (("rp", "--to_csv", "--outdir", "no/such/dir"), "--outdir: 'no/such/dir' does not exist (create it first)"),
+    (("rp", "--to_csv", "--outname", "a\x00b"), "--outname: invalid name 'a\\x00b': use 1-128 letters, digits, "
+                                                "'_', '.' or '-', not starting with '.' or '-'"),
     (("rp", "--columns", "zzz"), "--columns: unknown column 'zzz'; allowed: lr, layers, act, loss, accuracy, "
                                  "site, task_time_s, time_s, taskid"),
 ])

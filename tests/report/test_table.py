@@ -95,15 +95,14 @@ def test_json_nonfinite_and_nested_values(known):
 
 
 def test_outname_validation(tmp_path):
-    assert output_base(str(tmp_path / "a.v2")).name == "a.v2"
-    cases = {"a\x00b": "--outname: must not contain a NUL character",
-             str(tmp_path / "missing" / "x"): f"--outname: folder '{tmp_path / 'missing'}' does not exist "
-                                                "(create it first)",
-             "dir/": "--outname: needs a file name without extension, got 'dir/'",
-             "": "--outname: needs a file name without extension, got ''"}
+    assert output_base("a.v2", str(tmp_path)) == tmp_path / "a.v2"
+    rule = "use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
     (tmp_path / "file").write_text("")
-    cases[str(tmp_path / "file" / "x")] = f"--outname: folder '{tmp_path / 'file'}' is not a folder (create it first)"
-    for outname, message in cases.items():
+    cases = {(name, str(tmp_path)): f"--outname: invalid name {name!r}: {rule}"
+             for name in ("a\x00b", "../x", "a/b", "-x", ".x", "dir/", "", str(tmp_path / "abs"))}
+    cases[("x", str(tmp_path / "missing"))] = f"--outdir: '{tmp_path / 'missing'}' does not exist (create it first)"
+    cases[("x", str(tmp_path / "file"))] = f"--outdir: '{tmp_path / 'file'}' is not a folder (create it first)"
+    for (outname, outdir), message in cases.items():
         with pytest.raises(ValidationError) as err:
-            output_base(outname)
+            output_base(outname, outdir)
         assert str(err.value) == message

@@ -124,7 +124,7 @@ def test_max_failures_stops_the_study_with_a_clear_message(tmp_path, slurm_cli):
     assert not in_squeue([t.job_id for t in recorded])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT, signal.SIGTERM], ids=["SIGINT", "SIGQUIT", "SIGTERM"])
 def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid_home, sig):
     script = """
     import time
@@ -142,7 +142,7 @@ def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid
         while time.time() < deadline and len(trials(name, states=["RUNNING"])) < 3:
             time.sleep(0.2)
         assert len(trials(name, states=["RUNNING"])) == 3
-        if sig == signal.SIGINT:  # Ctrl-C at a terminal: the whole foreground process group gets it
+        if sig in (signal.SIGINT, signal.SIGQUIT):  # Ctrl-C / Ctrl-\: the foreground process group gets it
             os.killpg(proc.pid, sig)
         else:  # kill PID
             proc.send_signal(sig)
@@ -158,6 +158,66 @@ def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid
     assert not in_squeue([t.job_id for t in recorded])
     assert {job_state(t.job_id) for t in recorded} == {"CANCELLED"}
     assert "Interrupted: running jobs were cancelled" in err and "Traceback" not in err, err[-2000:]
+    assert f"Continue with: hpogrid slurm_run {name} --resume" in err
+
+
+#: the 3rd and 4th trials hang on their first attempt (until scancelled); every re-run is quick
+HANGS_ONCE = """
+import os, time
+
+SEEN = {seen!r}
+
+def objective(config):
+    key = os.path.join(SEEN, repr(config["x"]))
+    first = not os.path.exists(key)
+    open(key, "a").close()
+    if first and len(os.listdir(SEEN)) in (3, 4):
+        time.sleep(300)
+    return {{"loss": config["x"]}}
+"""
+
+
+def test_resume_after_the_driver_was_killed_cancels_its_jobs_and_reruns_them_once(tmp_path, hpogrid_home,
+                                                                                slurm_cli):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    name = make_slurm_project(tmp_path, HANGS_ONCE.format(seen=str(seen)), UNI, trials=5, slurm={"workers": 2})
+    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
+    proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and (len(trials(name, states=["COMPLETED"])) < 2
+                                          or len(trials(name, states=["RUNNING"])) < 2):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)  # no chance to scancel anything
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = {t.uid: t for t in trials(name)}
+    hung = {uid: t for uid, t in before.items() if t.state == "RUNNING"}
+    done = {uid: t for uid, t in before.items() if t.state == "COMPLETED"}
+    assert len(hung) == 2 and len(done) == 2, [(t.uid, t.state, t.error) for t in before.values()]
+    old_jobs = [t.job_id for t in hung.values()]
+    assert sorted(in_squeue(old_jobs)) == sorted(old_jobs)  # orphans: their driver is gone
+
+    r = slurm_cli("slurm_run", name, "--resume")
+    assert r.exit_code == 0, r.output
+    assert "scancelled 2 job(s) of the earlier slurm_run" in r.output
+    assert "resuming study" in r.output and "2 trials kept, 2 to re-run, 1 new" in r.output
+    after = {t.uid: t for t in trials(name)}
+    assert len(after) == 5 and {t.state for t in after.values()} == {"COMPLETED"}, \
+        [(t.uid, t.state, t.error) for t in after.values()]
+    for uid, t in hung.items():  # re-run once: same uid, same values, a new job
+        assert after[uid].params == t.params and after[uid].value == t.params["x"]
+        assert after[uid].job_id != t.job_id
+    for uid, t in done.items():  # kept as they were
+        assert (after[uid].job_id, after[uid].value, after[uid].finished_at) == (t.job_id, t.value, t.finished_at)
+    assert not in_squeue(old_jobs) and {job_state(j) for j in old_jobs} == {"CANCELLED"}
+    assert len(os.listdir(seen)) == 5  # each configuration ran: 4 before the kill, 1 new one after
+    backup = {t.uid: t.state for t in trials(name, study=f"{name}_backup-1")}
+    assert backup == {uid: t.state for uid, t in before.items()}
 
 
 def test_trainable_class_runs_to_its_stop_criteria(tmp_path, hpogrid_home):

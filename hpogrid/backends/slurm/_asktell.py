@@ -77,8 +77,14 @@ class AskTell:
         return config
 
     def tell(self, uid: str, metrics: Optional[Dict[str, Any]], ok: bool) -> None:
-        """Report a finished trial; a failed or metric-less one is told as an error."""
-        config = self._configs.pop(uid, None)
+        """Report a finished trial; a failed or metric-less one is told as an error.
+
+        Trials the searcher never proposed (re-runs of a resumed study) are not told:
+        searchers look their own trials up by id.
+        """
+        if uid not in self._configs:
+            return
+        config = self._configs.pop(uid)
         value = (metrics or {}).get(self.metric)
         usable = ok and isinstance(value, (int, float)) and not isinstance(value, bool)
         result = {**(metrics or {}), "config": config or {}} if usable else None

@@ -6,9 +6,14 @@ Every ``poll_interval`` it reads the jobs' states from Slurm (never from the pay
 so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead of a
 hang), records finished trials in the same study store as ``local_run`` (backend ``slurm``,
 the Slurm job id, the node) and tells the searcher. It stops after ``trials`` evaluations,
-after ``max_failures`` failed trials, or on Ctrl-C / SIGTERM, and never leaves a job of its
-own behind: whatever ends the loop, the jobs still in Slurm are scancelled and recorded as
-INTERRUPTED.
+after ``max_failures`` failed trials, or on Ctrl-C / Ctrl-\\ / SIGTERM, and never leaves a job
+of its own behind: whatever ends the loop, the jobs still in Slurm are scancelled and
+recorded as INTERRUPTED. While it runs it refreshes the heartbeat of its trials, so a reader
+can tell a dead driver's trials (see :mod:`hpogrid.study.liveness`).
+
+A driver killed with -9 cannot cancel anything: ``--resume`` finds its jobs through the job
+ids the study stores (:mod:`._resume`), scancels those still in Slurm, records those that
+ended on their own, and re-runs the interrupted trials with their uid and values.
 
 The hpo_config scheduler (ASHA, PBT, ...) is not applied: a trial runs in its job until its
 ``stop`` criteria, and its per-iteration history is recorded when the job ends.
@@ -21,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.backends.local import RunOptions, RunSummary, storage_path, open_study
 from hpogrid.backends.slurm import _exec
@@ -124,10 +129,18 @@ def _check_model(project: Project, space: SearchSpace) -> None:
 
 def run_slurm(project: Project, options: SlurmOptions) -> SlurmSummary:
     """Run the project's HPO as Slurm jobs; every trial lands in the study store."""
+    from hpogrid.backends.local import mark_dead, study_name
+
     started = time.monotonic()
+    study_name(project, options)
     plan = plan_slurm(project, options)
     store, study, url = open_study(project, options, plan.hpo)
-    driver = SlurmDriver(project, plan, store, study, progress=options.progress)
+    reruns: List[Tuple[str, Dict[str, Any]]] = []
+    if options.resume:
+        reruns = _prepare_resume(plan, store, study, options)
+    else:
+        plan.notes += mark_dead(store, study)
+    driver = SlurmDriver(project, plan, store, study, progress=options.progress, reruns=reruns)
     driver.run()
     mine = [t for t in store.trials(study) if t.uid in driver.uids]
     counts = {state: sum(t.state == state for t in mine) for state in store.counts(study)}
@@ -138,13 +151,38 @@ def run_slurm(project: Project, options: SlurmOptions) -> SlurmSummary:
                         run_dir=str(driver.run_dir))
 
 
+def _prepare_resume(plan: _Plan, store, study: str, options: SlurmOptions) -> List[Tuple[str, Dict[str, Any]]]:
+    """Settle the dead run's jobs, mark what did not finish, and size this run: re-runs
+    first (their uid and values), then new trials up to ``trials``."""
+    from hpogrid.backends._resume import prepare_resume
+    from hpogrid.backends.slurm._asktell import BasicSampler
+    from hpogrid.backends.slurm._resume import settle_orphans
+
+    searcher = plan.asktell.searcher
+    hpo = plan.hpo
+    rp = prepare_resume(store, study, hpo["trials"], None if isinstance(searcher, BasicSampler) else searcher,
+                        plan.codec, options.rerun_failed, options.backup, hpo["metric"], hpo["mode"],
+                        settle=lambda: settle_orphans(store, study, SlurmClient(), hpo["metric"]))
+    plan.notes += rp.notes
+    plan.notes.append(f"resuming study {study!r}: {rp.finished} trials kept, {len(rp.reruns)} to re-run, "
+                      f"{rp.new_trials} new" + (f"; backup in study {rp.backup!r}" if rp.backup else "")
+                      + (f"; searcher told {rp.told} earlier trials" if rp.told else ""))
+    plan.total = len(rp.reruns) + rp.new_trials
+    return list(rp.reruns)
+
+
 class SlurmDriver:
     """The ask / submit / poll / tell loop of one run (see the module docstring)."""
 
-    def __init__(self, project: Project, plan: _Plan, store, study: str, progress: bool = True):
+    def __init__(self, project: Project, plan: _Plan, store, study: str, progress: bool = True,
+                 reruns: Optional[List[Tuple[str, Dict[str, Any]]]] = None):
         from hpogrid.backends.slurm._progress import Progress
+        from hpogrid.study.liveness import heartbeat_period
 
         self.project, self.plan, self.store, self.study = project, plan, store, study
+        #: (uid, stored values) of a resumed study's trials to run again, submitted first
+        self.reruns = list(reruns or [])
+        self._beat_every, self._last_beat = heartbeat_period(), time.monotonic()
         self.slurm = plan.slurm
         self.client = SlurmClient()
         self.live: Dict[str, _Live] = {}
@@ -173,6 +211,7 @@ class SlurmDriver:
         try:
             while not self.interrupted.is_set():
                 self._poll()
+                self._heartbeat()
                 if self.stop_reason or self.interrupted.is_set():
                     break
                 self._fill()
@@ -189,8 +228,26 @@ class SlurmDriver:
                 self._cancel_all(why)
             self.progress.show(self.live, final=True)
 
+    def _heartbeat(self) -> None:
+        """Tell readers this run is alive: refresh its live trials' heartbeat now and then."""
+        from hpogrid.errors import StudyError
+
+        if not self.live or time.monotonic() - self._last_beat < self._beat_every:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            self.store.heartbeat(self.study, list(self.live))
+        except StudyError:
+            pass  # retried at the next beat
+
     def _fill(self) -> None:
+        from hpogrid.search._codec import RERUN_KEY
+
         while len(self.live) < self.slurm["workers"] and self.asked < self.plan.total and not self.exhausted:
+            if self.reruns:  # the exact stored values, under the trial's own uid
+                uid, values = self.reruns.pop(0)
+                self._submit(uid, {RERUN_KEY: {"uid": uid, "values": values}})
+                continue
             uid = f"slurm-{self._tag}-{self.asked:05d}"
             config = self.plan.asktell.ask(uid)
             if config is None:  # the searcher waits for results first
@@ -268,25 +325,9 @@ class SlurmDriver:
             trial.missing_since = trial.missing_since or now
             if now - trial.missing_since < RESULT_GRACE_S and cancelled_because is None:
                 return
-        history = (result or {}).get("history") or _exec.read_progress(trial.dir)
-        state, error = verdict(trial.job_id, trial.dir, info, result, cancelled_because)
-        from hpogrid.backends._recorder import clean_metrics
-
-        history = [clean_metrics(item) for item in history]
-        metrics = history[-1] if history else {}
         metric = self.plan.hpo["metric"]
-        if state == COMPLETED and not _has_number(metrics, metric):
-            state = FAILED
-            reported = ", ".join(sorted(metrics)) or "nothing"
-            error = (f"the trial reported NaN or infinity for metric '{metric}'" if metric in metrics else
-                     f"the trial did not report metric '{metric}' (reported: {reported})")
-        fields: Dict[str, Any] = {"state": state, "metrics": metrics, "intermediate": history, "error": error,
-                                  "host": info.node or trial.node or (result or {}).get("host")}
-        if info.start is not None:
-            fields["started_at"] = info.start
-        if info.end is not None and info.end >= (info.start or info.end):
-            fields["finished_at"] = info.end
-        self.store.upsert_trial(self.study, trial.uid, **fields)
+        state, metrics, error = record_end(self.store, self.study, trial.uid, trial.job_id, trial.dir, info,
+                                           metric, cancelled_because, trial.node)
         self.plan.asktell.tell(trial.uid, metrics, ok=state == COMPLETED)
         del self.live[trial.uid]
         self.progress.count(state, metrics.get(metric))
@@ -331,12 +372,38 @@ class SlurmDriver:
             self.interrupted.set()
             self._wake.set()
 
-        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)}
 
     @staticmethod
     def _restore_signals(previous) -> None:
         for sig, old in (previous or {}).items():
             signal.signal(sig, old)
+
+
+def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: JobState, metric: str,
+               cancelled_because: Optional[str] = None, node: Optional[str] = None):
+    """Record the end of trial ``uid`` from Slurm's word and the job's files; returns
+    (state, metrics, error)."""
+    from hpogrid.backends._recorder import clean_metrics
+
+    result = _exec.read_result(trial_dir)
+    history = (result or {}).get("history") or _exec.read_progress(trial_dir)
+    state, error = verdict(job_id, trial_dir, info, result, cancelled_because)
+    history = [clean_metrics(item) for item in history]
+    metrics = history[-1] if history else {}
+    if state == COMPLETED and not _has_number(metrics, metric):
+        state = FAILED
+        reported = ", ".join(sorted(metrics)) or "nothing"
+        error = (f"the trial reported NaN or infinity for metric '{metric}'" if metric in metrics else
+                 f"the trial did not report metric '{metric}' (reported: {reported})")
+    fields: Dict[str, Any] = {"state": state, "metrics": metrics, "intermediate": history, "error": error,
+                              "host": info.node or node or (result or {}).get("host")}
+    if info.start is not None:
+        fields["started_at"] = info.start
+    if info.end is not None and info.end >= (info.start or info.end):
+        fields["finished_at"] = info.end
+    store.upsert_trial(study, uid, **fields)
+    return state, metrics, error
 
 
 def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict],

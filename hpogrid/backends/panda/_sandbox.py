@@ -1,0 +1,52 @@
+"""Pack a project as the PanDA sandbox the grid job unpacks in its working directory.
+
+Layout (the README's container notes: scripts and input files share the working directory,
+``/hpogrid/project`` by default)::
+
+    <scripts of the project>          training scripts at the top level
+    .hpogrid-project/config.json      the project's config snapshot
+
+Study files, Ray logs and caches stay home: the job records into its own store and hands
+its trials back through the job metadata.
+"""
+from __future__ import annotations
+
+import tarfile
+import uuid
+from pathlib import Path
+
+from hpogrid.errors import ValidationError
+
+#: folder of the sandbox holding the project config (hidden so it cannot clash with a script)
+CONFIG_FOLDER = ".hpogrid-project"
+#: panda-client refuses non-build uploads above 10 MB
+SANDBOX_LIMIT = 10 * 1024 * 1024
+_SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+def _members(scripts: Path):
+    for path in sorted(scripts.rglob("*")):
+        rel = path.relative_to(scripts)
+        if any(part in _SKIP_DIRS for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_file() and not path.is_symlink():
+            yield path, rel.as_posix()
+
+
+def pack_project(project, dest_dir: Path) -> Path:
+    """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject."""
+    from hpogrid.project._project import config_file
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    out = dest_dir / f"jobO.hpogrid.{project.name}.{uuid.uuid4().hex[:12]}.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        for path, arcname in _members(project.scripts_dir):
+            tar.add(path, arcname=arcname, recursive=False)
+        tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
+    size = out.stat().st_size
+    if size > SANDBOX_LIMIT:
+        out.unlink()
+        raise ValidationError("scripts_path", f"the project sandbox is {size / 2**20:.1f} MB but PanDA takes at "
+                              f"most {SANDBOX_LIMIT // 2**20} MB: keep data out of the scripts folder and upload "
+                              "it as the input dataset (hpogrid dataset upload)")
+    return out

@@ -1,0 +1,108 @@
+"""``hpogrid run PROJECT``: one PanDA task of N jobs whose payload is hpogrid itself."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from hpogrid.backends.panda._job import OUTPUTS
+from hpogrid.backends.panda._records import Submission, record_submission
+from hpogrid.errors import CredentialsError, ValidationError
+
+#: rucio's rule for dataset names (scope.name parts): letters, digits and . _ - only
+_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$")
+#: failed jobs are retried by PanDA up to this many attempts when grid_config retry is on
+RETRY_ATTEMPTS = 3
+
+
+@dataclass
+class GridRunOptions:
+    n_jobs: int = 1
+    site: Optional[str] = None
+    architecture: Optional[str] = None
+    workdir: Optional[str] = None
+
+
+def rucio_account() -> str:
+    account = os.environ.get("RUCIO_ACCOUNT", "").strip()
+    if not account:
+        raise CredentialsError("RUCIO_ACCOUNT is not set: export RUCIO_ACCOUNT=<your grid user name> "
+                               "(it names the output dataset user.<account>.hpogrid...)")
+    return account
+
+
+def resolve_out_ds(template: str, project: str, now: datetime) -> str:
+    """Fill the outDS template: ``${RUCIO_ACCOUNT}``, ``{HPO_PROJECT_NAME}``, ``$(date +FMT)``."""
+    name = template
+    if "RUCIO_ACCOUNT" in name:
+        name = re.sub(r"\$\{\{?RUCIO_ACCOUNT\}?\}|\{RUCIO_ACCOUNT\}", rucio_account(), name)
+    name = name.replace("{HPO_PROJECT_NAME}", project)
+    name = re.sub(r"\$\(date \+([^)]*)\)", lambda m: now.strftime(m.group(1)), name)
+    if not _DATASET.match(name):
+        raise ValidationError("grid_config.outDS", f"{name!r} is not a dataset name (letters, digits and "
+                              ". _ - only, at most 250 characters; placeholders: ${{RUCIO_ACCOUNT}}, "
+                              "{HPO_PROJECT_NAME}, $(date +%Y%m%d%H%M%S))")
+    return name
+
+
+def _site(grid: Dict[str, Any], override: Optional[str]) -> Optional[str]:
+    site = override or grid.get("site")
+    if isinstance(site, list):
+        return ",".join(site) or None
+    return site or None
+
+
+def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[datetime] = None):
+    """The PanDA task of ``project``: payload, sandbox, datasets, site and retries."""
+    from hpogrid.configs import get_kind
+    from hpogrid.grid.panda import TaskSpec
+
+    grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
+    now = now or datetime.now(timezone.utc)
+    out_ds = resolve_out_ds(grid["outDS"], project.name, now)
+    seed_base = 1000 * secrets.randbelow(10**6)  # a fresh block of seeds per submission
+    kwargs: Dict[str, Any] = {}
+    if options.architecture is not None:
+        kwargs["architecture"] = options.architecture
+    if options.workdir:
+        kwargs["workdir"] = options.workdir
+    return TaskSpec(
+        taskname=out_ds,
+        exec_args=("hpogrid", "run", project.name, "--mode", "grid", "--seed", f"%RNDM:{seed_base}"),
+        sandbox=sandbox, n_jobs=options.n_jobs, out_ds=out_ds, outputs=OUTPUTS,
+        container=grid.get("container"), site=_site(grid, options.site), in_ds=grid.get("inDS"),
+        max_attempt=RETRY_ATTEMPTS if grid.get("retry") else 1, **kwargs)
+
+
+def dry_run(project, options: GridRunOptions) -> Dict[str, Any]:
+    """The task parameters ``run`` would submit; nothing is uploaded or recorded."""
+    from hpogrid.backends.panda._sandbox import pack_project
+    from hpogrid.grid.panda import task_params
+
+    with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
+        sandbox = pack_project(project, Path(tmp))
+        return task_params(build_spec(project, options, sandbox), sandbox_name=sandbox.name)
+
+
+def submit_project(project, options: GridRunOptions, gateway=None) -> Submission:
+    """Pack, upload and submit the project's task, then record it in the project."""
+    from hpogrid.backends.panda._sandbox import pack_project
+    from hpogrid.grid.panda import PandaGateway
+
+    gateway = gateway or PandaGateway()
+    gateway.check_configuration()
+    with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
+        sandbox = pack_project(project, Path(tmp))
+        spec = build_spec(project, options, sandbox)
+        task_id = gateway.submit(spec)
+    submission = Submission(task_id=int(task_id), taskname=spec.taskname,
+                            submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                            site=spec.site, out_ds=spec.out_ds, n_jobs=spec.n_jobs,
+                            container=spec.container, in_ds=spec.in_ds)
+    record_submission(project.path, submission)
+    return submission

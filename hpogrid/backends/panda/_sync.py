@@ -1,0 +1,152 @@
+"""Bring the trials of a project's grid jobs into its study store.
+
+Each job hands its trials back in its PanDA job metadata (``userJobMetadata.json``, see
+:mod:`._job`); they are stored under a uid made of task, job and trial id, so syncing again
+updates the same rows and adds nothing. Tasks already synced in a final state are not asked
+again while PanDA shows them unchanged (a retry changes them), so a report of many old tasks
+costs one listing request.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hpogrid.backends.panda._records import Submission, load_submissions
+
+#: JEDI task states after which nothing changes any more
+FINAL_TASK_STATES = frozenset({"done", "finished", "failed", "aborted", "broken"})
+#: PanDA job states of jobs that ended without handing back trials
+FAILED_JOB_STATES = frozenset({"failed"})
+#: ... and those stopped from outside (tasks kill, PanDA): their trials were interrupted
+STOPPED_JOB_STATES = frozenset({"cancelled", "closed"})
+ACTIVE_JOB_STATES = frozenset({"defined", "assigned", "activated", "sent", "starting", "running", "holding",
+                               "transferring"})
+BACKEND = "panda"
+
+
+@dataclass
+class SyncResult:
+    tasks: int = 0
+    asked: int = 0
+    trials: int = 0
+    running_jobs: int = 0
+    notes: List[str] = field(default_factory=list)
+
+
+def _synced_file(project_path: Path) -> Path:
+    return project_path / "grid" / "synced.json"
+
+
+def _load_synced(project_path: Path) -> Dict[str, str]:
+    try:
+        return json.loads(_synced_file(project_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _time(text: Any) -> Optional[datetime]:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) -> Dict[str, Any]:
+    annotations = {"taskname": sub.taskname, "seed": metadata.get("seed"), "attempt": job.get("attemptnr")}
+    return {"backend": BACKEND, "task_id": str(sub.task_id), "job_id": str(job.get("pandaid")),
+            "site": job.get("computingsite") or sub.site,
+            "annotations": {k: v for k, v in annotations.items() if v is not None}}
+
+
+def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
+    metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    common = _job_fields(sub, job, metadata)
+    trials = metadata.get("trials") or []
+    prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
+    for t in trials:
+        store.upsert_trial(study, f"{prefix}.{t.get('uid')}", state=t.get("state") or "COMPLETED",
+                           params=t.get("params") or {}, metrics=t.get("metrics") or {},
+                           error=t.get("error"), started_at=_time(t.get("started_at")),
+                           finished_at=_time(t.get("finished_at")), **common)
+    status = str(job.get("jobstatus", "")).lower()
+    if trials or status not in FAILED_JOB_STATES | STOPPED_JOB_STATES:
+        return len(trials)
+    # a job that died before handing back any trial still shows up, with PanDA's reason
+    reason = metadata.get("error") or job.get("errordialog") or job.get("piloterrordiag") or \
+        f"grid job {job.get('pandaid')} ended {job.get('jobstatus')} without results"
+    state = "FAILED" if status in FAILED_JOB_STATES else "INTERRUPTED"
+    store.upsert_trial(study, f"{prefix}.job", state=state, error=str(reason),
+                       started_at=_time(job.get("starttime")), finished_at=_time(job.get("endtime")), **common)
+    return 1
+
+
+def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
+    """Fetch the metadata of the project's tasks that may have changed and store their trials."""
+    from hpogrid.fileio import dump_json, write_atomic
+    from hpogrid.grid.panda import PandaGateway
+
+    result = SyncResult()
+    subs = load_submissions(project.path)
+    result.tasks = len(subs)
+    if not subs:
+        return result
+    synced = {} if refresh else _load_synced(project.path)
+    gateway = gateway or PandaGateway()
+    ids = [s.task_id for s in subs]
+    tasks = {int(t["jeditaskid"]): t for t in gateway.list_tasks(id_range=(min(ids), max(ids)), days=None,
+                                                                 limit=max(1000, len(ids)))}
+    for sub in subs:
+        task = tasks.get(sub.task_id)
+        if task is None:
+            result.notes.append(f"task {sub.task_id} ({sub.taskname}) is not known to the PanDA server")
+            continue
+        status = str(task.get("status", "")).lower()
+        signature = f"{status}@{task.get('modificationtime')}"
+        if synced.get(str(sub.task_id)) == signature:
+            continue  # final and unchanged since the last sync (a retry changes it)
+        jobs = gateway.job_metadata(sub.task_id)
+        result.asked += 1
+        for job in jobs:
+            if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
+                result.running_jobs += 1
+            result.trials += _store_job(store, study, sub, job)
+        if status in FINAL_TASK_STATES:
+            synced[str(sub.task_id)] = signature
+    write_atomic(_synced_file(project.path), dump_json(synced))
+    return result
+
+
+def sync_for_report(project_name: str, study: Optional[str], study_url: Optional[str]) -> Optional[SyncResult]:
+    """Before a report: pull the project's grid trials in; ``None`` when it has no grid tasks.
+
+    PanDA being unreachable is a note, not an error: the report shows what was synced before.
+    """
+    from hpogrid.backends.local import RunOptions, open_study
+    from hpogrid.errors import GridError
+    from hpogrid.project import load_project
+
+    from hpogrid.errors import NotFoundError
+
+    try:
+        project = load_project(project_name)
+    except NotFoundError:  # a study in a shared store may have no project folder here
+        return None
+    if not load_submissions(project.path):
+        return None
+    store, name, _ = open_study(project, RunOptions(study=study, study_url=study_url), project.hpo_config)
+    try:
+        return sync_project(project, store, name)
+    except GridError as exc:
+        return SyncResult(notes=[f"grid trials not refreshed ({exc}); showing those synced before"])
+    finally:
+        store.close()

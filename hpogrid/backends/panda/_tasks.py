@@ -1,0 +1,93 @@
+"""``hpogrid tasks show``: the user's PanDA tasks, with their job metadata when asked.
+
+One listing request for all tasks. Metadata costs one request per task (PanDA's metadata
+call takes one task id), so metadata of tasks in a final state is cached in the store and
+asked again only when PanDA shows the task changed (a retry) or ``--sync`` is given; fresh
+fetches run a few at a time.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hpogrid.backends.panda._sync import FINAL_TASK_STATES
+
+DEFAULT_COLUMNS = ("jeditaskid", "status", "taskname", "computingsite", "metastruct")
+_PARALLEL = 8
+
+
+@dataclass
+class TaskQuery:
+    username: Optional[str] = None
+    limit: int = 1000
+    days: Optional[float] = 30
+    taskname: Optional[str] = None
+    task_id: Optional[int] = None
+    id_range: Optional[Tuple[int, int]] = None
+
+
+def _cache_dir():
+    from hpogrid import paths
+
+    return paths.home() / "cache" / "panda_metadata"
+
+
+def _signature(task: Dict[str, Any]) -> str:
+    return f"{str(task.get('status', '')).lower()}@{task.get('modificationtime')}"
+
+
+def _cached(task: Dict[str, Any]) -> Optional[List[dict]]:
+    path = _cache_dir() / f"{int(task['jeditaskid'])}.json"
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return entry.get("jobs") if entry.get("signature") == _signature(task) else None
+
+
+def _remember(task: Dict[str, Any], jobs: List[dict]) -> None:
+    from hpogrid.fileio import dump_json, write_atomic
+
+    if str(task.get("status", "")).lower() in FINAL_TASK_STATES:
+        write_atomic(_cache_dir() / f"{int(task['jeditaskid'])}.json",
+                     dump_json({"signature": _signature(task), "jobs": jobs}))
+
+
+def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[str, Any]:
+    """A task's metadata in brief: jobs, trials and the best trial over its jobs."""
+    trials, best, mode = 0, None, mode_hint
+    for job in jobs:
+        md = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+        trials += len(md.get("trials") or [])
+        cand = md.get("best")
+        mode = mode or md.get("mode")
+        if isinstance(cand, dict) and isinstance(cand.get("value"), (int, float)):
+            better = best is None or (cand["value"] > best["value"] if mode == "max" else cand["value"] < best["value"])
+            if better:
+                best = {"value": cand["value"], "params": cand.get("params"), "pandaid": job.get("pandaid")}
+    return {"jobs": len(jobs), "trials": trials, "best": best}
+
+
+def show_tasks(query: TaskQuery, metadata: bool = False, sync: bool = False, gateway=None) -> List[Dict[str, Any]]:
+    """Tasks as dicts (lower-case PanDA fields); with ``metadata``, ``jobs`` and ``metastruct`` too."""
+    from hpogrid.grid.panda import PandaGateway
+
+    gateway = gateway or PandaGateway()
+    tasks = gateway.list_tasks(username=query.username, days=query.days, limit=query.limit,
+                               taskname=query.taskname, task_id=query.task_id, id_range=query.id_range)
+    if not metadata:
+        return tasks
+    todo = [t for t in tasks if sync or _cached(t) is None]
+    with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+        fetched = dict(zip((int(t["jeditaskid"]) for t in todo),
+                           pool.map(lambda t: gateway.job_metadata(int(t["jeditaskid"])), todo)))
+    for task in tasks:
+        tid = int(task["jeditaskid"])
+        jobs = fetched[tid] if tid in fetched else _cached(task)
+        if tid in fetched:
+            _remember(task, jobs)
+        task["jobs"] = jobs
+        task["metastruct"] = metastruct(jobs)
+    return tasks

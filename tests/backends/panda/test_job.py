@@ -1,0 +1,116 @@
+"""The grid job's payload, run outside any container: sandbox in, trials out as job metadata."""
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, pack_project
+from hpogrid.configs import NamedStore
+from hpogrid.project import create_project, load_project
+
+SCRIPT = """
+from pathlib import Path
+
+def objective(config):
+    # the input dataset is staged next to the scripts, in the job's working directory
+    offset = float((Path(__file__).parent / "input.txt").read_text())
+    return {"loss": (config["x"] - offset) ** 2}
+"""
+SPACE = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
+
+
+def grid_project(tmp_path: Path, name: str = "gp", script: str = SCRIPT, trials: int = 3) -> str:
+    scripts = tmp_path / f"scripts-{name}"
+    scripts.mkdir()
+    (scripts / "train.py").write_text(textwrap.dedent(script))
+    (scripts / "__pycache__").mkdir()
+    (scripts / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"junk")
+    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
+    NamedStore("search_space").create(name, SPACE)
+    NamedStore("hpo_config").create(name, {"algorithm": "random", "metric": "loss", "mode": "min",
+                                           "trials": trials, "scheduler": "fifo"})
+    NamedStore("grid_config").create(name, {"site": "ANALY_TEST_GPU", "container": "docker://hpogrid:test"})
+    create_project(name, str(scripts), {"model_config": name, "search_space": name, "hpo_config": name,
+                                        "grid_config": name})
+    return name
+
+
+def unpack_sandbox(name: str, tmp_path: Path) -> Path:
+    sandbox = pack_project(load_project(name), tmp_path / "upload")
+    work = tmp_path / f"job-{sandbox.stem}"
+    work.mkdir()
+    with tarfile.open(sandbox) as tar:
+        tar.extractall(work, filter="data")
+    (work / "input.txt").write_text("0.25")
+    return work
+
+
+def run_job(work: Path, name: str, *args: str, home: Path):
+    env = {**os.environ, "HPOGRID_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "hpogrid", "run", name, "--mode", "grid", *args], cwd=work,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_sandbox_holds_scripts_and_config_only(tmp_path):
+    name = grid_project(tmp_path)
+    project = load_project(name)
+    (project.path / "study.db").write_text("not packed")
+    sandbox = pack_project(project, tmp_path / "upload")
+    with tarfile.open(sandbox) as tar:
+        names = sorted(tar.getnames())
+    assert names == [f"{CONFIG_FOLDER}/config.json", "train.py"]
+
+
+@pytest.mark.slow
+def test_grid_job_runs_the_hpo_and_writes_metadata_and_outputs(tmp_path):
+    name = grid_project(tmp_path)
+    outer = tmp_path / "outer-home"
+    work = unpack_sandbox(name, tmp_path)
+    r = run_job(work, name, "--seed", "7", home=outer)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Grid job of gp: 3 completed, 0 failed trials (seed 7)" in r.stdout
+    meta = json.loads((work / "userJobMetadata.json").read_text())
+    assert meta["project"] == name and meta["seed"] == 7 and meta["metric"] == "loss" and meta["mode"] == "min"
+    assert [t["state"] for t in meta["trials"]] == ["COMPLETED"] * 3
+    for t in meta["trials"]:  # the staged input reached the objective
+        assert t["value"] == pytest.approx((t["params"]["x"] - 0.25) ** 2)
+    assert meta["best"]["value"] == min(t["value"] for t in meta["trials"])
+    assert json.loads((work / "hpo_result.json").read_text()) == meta
+    with tarfile.open(work / "hpogrid_trials.tgz") as tar:
+        assert f"{name}/study.db" in tar.getnames()
+    assert not outer.exists()  # the job keeps its store in its working directory
+
+    again = unpack_sandbox(name, tmp_path)  # the same seed repeats the points, another seed does not
+    assert run_job(again, name, "--seed", "7", home=outer).returncode == 0
+    other = unpack_sandbox(name, tmp_path)
+    assert run_job(other, name, "--seed", "8", home=outer).returncode == 0
+
+    def xs(folder):
+        return sorted(t["params"]["x"] for t in json.loads((folder / "userJobMetadata.json").read_text())["trials"])
+    assert xs(again) == xs(work) and not set(xs(other)) & set(xs(work))
+
+
+@pytest.mark.slow
+def test_grid_job_whose_trials_all_fail_exits_nonzero_with_the_errors_in_metadata(tmp_path):
+    name = grid_project(tmp_path, script="def objective(config):\n    raise RuntimeError('no GPU here')\n",
+                        trials=2)
+    work = unpack_sandbox(name, tmp_path)
+    r = run_job(work, name, "--seed", "1", home=tmp_path / "outer")
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == "Error: no trial completed (2 failed)"
+    meta = json.loads((work / "userJobMetadata.json").read_text())
+    assert [t["state"] for t in meta["trials"]] == ["FAILED", "FAILED"]
+    assert all("no GPU here" in t["error"] for t in meta["trials"]) and meta["best"] is None
+
+
+def test_grid_mode_outside_a_sandbox_is_one_line_error(tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("run", "gp", "--mode", "grid", "--seed", "1")
+    assert r.exit_code == 1
+    assert r.output.startswith(f"Error: no project sandbox in {tmp_path} ({CONFIG_FOLDER}/config.json is missing)")
+    assert len(r.output.strip().splitlines()) == 1

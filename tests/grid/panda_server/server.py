@@ -1,0 +1,673 @@
+"""A PanDA REST test server that speaks panda-client 2.2's wire protocol and executes jobs.
+
+In-process (a threaded ``http.server`` on 127.0.0.1, random port) so tests can inspect and
+manipulate its state. It answers the ``/api/v1/`` endpoints the way PanDA server's
+``pandaserver/api/v1/{task,job,file_server}_api.py`` do (``{"success","message","data"}``,
+datetimes as ``{"__datetime__": iso}``), and stands in for JEDI + pilot + runGen: a task is
+split into ``nEvents / nEventsPerJob`` jobs, each job's argument string is built from the
+task's ``jobParameters`` (``${SURL}``, ``$JEDITASKID``, ``${SN}``, ``${SN/P}``,
+``${SEQNUMBER}`` = offset + serial, hidden items left out, ``padding``), split like the
+pilot's shell would, and interpreted like runGen (``-a`` sandbox, ``-r`` run dir, ``-o``
+output map, ``-p`` URL-quoted exec string). The exec string runs WITHOUT a shell in a fresh
+job directory; ``userJobMetadata.json`` becomes the job's metadata and declared outputs are
+copied to ``root/outds/<outDS>/<LFN>``.
+
+Deviations, on purpose: plain http is accepted (the real server wants https for nearly
+everything) and the caller is ``user`` (no DN); the container image is recorded, not used;
+commands (kill, retry, finish) take effect at once instead of "in a few minutes"; a task
+without ``maxAttempt`` gets one attempt per job; a retried job keeps its serial number (so
+its seed) and gets a new PandaID with attemptNr + 1, like JEDI.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
+from email.policy import default as email_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, List, Optional
+from urllib.parse import parse_qs, unquote, urlparse
+
+TERMINAL_TASK = {"done", "finished", "failed", "aborted", "broken", "exhausted"}
+FINAL_JOB = {"finished", "failed", "cancelled", "closed"}
+# from pandaserver/api/v1/common.py and file_server_api.py
+MESSAGE_TASK_OWNER = "not the task owner or no production role"
+ERROR_OVERWRITE = "ERROR: cannot overwrite file"
+ERROR_SIZE_LIMIT = "ERROR: upload failure. Exceeded size limit"
+MB = 1024 * 1024
+FIRST_TASK_ID = 10 ** 7 + 1
+FIRST_PANDA_ID = 4 * 10 ** 9
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _encode(obj):
+    if isinstance(obj, datetime):
+        return {"__datetime__": obj.isoformat()}
+    raise TypeError(type(obj))
+
+
+class Job:
+    def __init__(self, panda_id: int, task: "Task", serial: int, attempt_nr: int):
+        self.panda_id = panda_id
+        self.task = task
+        self.serial = serial
+        self.attempt_nr = attempt_nr
+        self.status = "activated"
+        self.creation_time = self.modification_time = utcnow()
+        self.start_time: Optional[datetime] = None
+        self.end_time: Optional[datetime] = None
+        self.metadata: Optional[str] = None
+        self.exit_code: Optional[int] = None
+        self.error_diag = ""
+        self.job_parameters = ""
+        self.workdir: Optional[Path] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self.outputs: List[dict] = []
+
+    def describe(self) -> dict:
+        """A JobSpec.to_dict_advanced(add_extra_info=True)-like record (task/get_job_descriptions)."""
+        duration = (self.end_time - self.start_time).total_seconds() if self.start_time and self.end_time else None
+        return {
+            "PandaID": self.panda_id, "jediTaskID": self.task.task_id, "jobsetID": self.task.task_id,
+            "jobDefinitionID": self.task.task_id, "jobName": f"{self.task.name}.{self.serial}",
+            "prodUserName": self.task.user, "prodSourceLabel": "user", "jobStatus": self.status,
+            "computingSite": self.task.site, "creationTime": self.creation_time,
+            "modificationTime": self.modification_time, "startTime": self.start_time,
+            "endTime": self.end_time, "attemptNr": self.attempt_nr, "maxAttempt": self.task.max_attempt,
+            "transExitCode": self.exit_code, "pilotErrorCode": 0 if not self.error_diag else 1305,
+            "pilotErrorDiag": self.error_diag or None, "metadata": self.metadata,
+            "jobParameters": self.job_parameters, "cmtConfig": self.task.params.get("architecture"),
+            "container_name": self.task.params.get("container_name"),
+            "Files": list(self.outputs), "jobDuration": duration, "extendedProdSourceLabel": "user_normal",
+        }
+
+
+class Task:
+    def __init__(self, task_id: int, params: dict, user: str):
+        self.task_id = task_id
+        self.params = params
+        self.name = params["taskName"]
+        self.user = user
+        self.status = "registered"
+        self.site = params.get("site") or "ANALY_TEST_GPU"
+        self.creation_date = self.modification_time = utcnow()
+        self.start_time: Optional[datetime] = None
+        self.end_time: Optional[datetime] = None
+        self.n_jobs = max(1, int(params.get("nEvents") or 1) // max(1, int(params.get("nEventsPerJob") or 1)))
+        self.max_attempt = int(params.get("maxAttempt") or 1)
+        self.jobs: List[Job] = []
+        self.error_dialog = None
+
+    def touch(self):
+        self.modification_time = utcnow()
+
+    def latest_jobs(self) -> Dict[int, Job]:
+        latest: Dict[int, Job] = {}
+        for job in self.jobs:
+            if job.serial not in latest or job.attempt_nr > latest[job.serial].attempt_nr:
+                latest[job.serial] = job
+        return latest
+
+    def details(self) -> dict:
+        """A get_task_details_json-like record (JediTaskSpec attributes + extras)."""
+        latest = self.latest_jobs().values()
+        return {
+            "jediTaskID": self.task_id, "taskName": self.name, "status": self.status,
+            "superStatus": self.status, "userName": self.user, "creationDate": self.creation_date,
+            "modificationTime": self.modification_time, "startTime": self.start_time, "endTime": self.end_time,
+            "prodSourceLabel": self.params.get("prodSourceLabel", "user"), "vo": self.params.get("vo"),
+            "taskType": "anal", "processingType": self.params.get("processingType"),
+            "architecture": self.params.get("architecture"), "site": self.site, "cloud": None,
+            "container_name": self.params.get("container_name"), "errorDialog": self.error_dialog,
+            "taskPriority": 1000, "currentPriority": 1000, "reqID": None, "parent_tid": self.task_id,
+            "attemptNr": 0, "job_execution_params": " ".join(
+                str(p.get("value")) for p in self.params.get("jobParameters", [])),
+            "task_creation_arguments": self.params.get("cliParams"), "raw_task_params": self.params,
+            "nFiles": self.n_jobs, "nFilesFinished": sum(j.status == "finished" for j in latest),
+            "nFilesFailed": sum(j.status in ("failed", "cancelled") for j in latest), "nFilesMissing": 0,
+        }
+
+
+class PandaTestServer:
+    """The server and its state; ``url`` goes into PANDA_URL / PANDA_URL_SSL / PANDACACHE_URL."""
+
+    def __init__(self, root: Path, *, user: str = "Test User", max_parallel_jobs: int = 2,
+                 site: str = "ANALY_TEST_GPU"):
+        self.root = Path(root)
+        self.user = user
+        self.max_parallel_jobs = max_parallel_jobs
+        self.default_site = site
+        self.job_env: Dict[str, str] = {}
+        self.request_counts: Counter = Counter()
+        self.tasks: Dict[int, Task] = {}
+        self.jobs: Dict[int, Job] = {}
+        self._lock = threading.RLock()
+        self._failures: Dict[str, List] = {}
+        self._next_task_id = FIRST_TASK_ID
+        self._next_panda_id = FIRST_PANDA_ID
+        self._stop = threading.Event()
+        self._httpd: Optional[ThreadingHTTPServer] = None
+        self._threads: List[threading.Thread] = []
+        for sub in ("cache", "jobs", "outds", "datasets"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "PandaTestServer":
+        server = self
+
+        class Handler(_Handler):
+            panda = server
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._threads = [threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
+                         threading.Thread(target=self._schedule_loop, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        with self._lock:
+            for job in self.jobs.values():
+                self._kill_process(job)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/server/panda"
+
+    # -- test hooks ----------------------------------------------------------------------
+    def fail_next(self, endpoint: str, times: int = 1, after_commit: bool = False) -> None:
+        """Answer HTTP 500 to the next ``times`` calls of ``endpoint`` (e.g. "task/submit");
+        with ``after_commit`` the request takes effect first (the duplicate-submission trap)."""
+        with self._lock:
+            self._failures.setdefault(endpoint, []).extend([after_commit] * times)
+
+    def wait_task(self, task_id: int, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                status = self.tasks[task_id].status
+            if status in TERMINAL_TASK:
+                return status
+            time.sleep(0.02)
+        raise TimeoutError(f"task {task_id} still {status} after {timeout}s")
+
+    def wait_jobs(self, task_id: int, status: str, count: int = 1, timeout: float = 30.0) -> List[Job]:
+        """Wait until ``count`` jobs of the task are in ``status``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [j for j in self.tasks[task_id].jobs if j.status == status]
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise TimeoutError(f"task {task_id}: fewer than {count} jobs {status} after {timeout}s")
+
+    def add_fake_tasks(self, n: int, *, status: str = "done", name_prefix: str = "user.test.fake",
+                       user: Optional[str] = None, jobs_per_task: int = 1, metadata=None,
+                       age: timedelta = timedelta(0)) -> List[int]:
+        """Create ``n`` terminal tasks with finished jobs (no processes) quickly, e.g. for a benchmark.
+
+        ``metadata``: a dict, or a callable (task_index, serial) -> dict, stored as userJobMetadata.
+        """
+        ids = []
+        with self._lock:
+            for i in range(n):
+                params = {"taskName": f"{name_prefix}.{i:06d}/", "nEvents": jobs_per_task, "nEventsPerJob": 1,
+                          "noInput": True, "prodSourceLabel": "user", "vo": "atlas",
+                          "architecture": "&nvidia", "jobParameters": []}
+                task = self._new_task(params, user or self.user)
+                task.status = status
+                when = utcnow() - age
+                task.creation_date = task.start_time = task.end_time = task.modification_time = when
+                for serial in range(1, jobs_per_task + 1):
+                    job = self._new_job(task, serial, 1)
+                    job.status = "finished" if status in ("done", "finished") else "failed"
+                    job.start_time = job.end_time = job.modification_time = when
+                    meta = metadata(i, serial) if callable(metadata) else metadata
+                    job.metadata = json.dumps(meta) if meta is not None else None
+                    job.exit_code = 0
+                ids.append(task.task_id)
+        return ids
+
+    def task(self, task_id: int) -> Task:
+        with self._lock:
+            return self.tasks[task_id]
+
+    # -- state changes (all under the lock) ------------------------------------------------
+    def _new_task(self, params: dict, user: str) -> Task:
+        task = Task(self._next_task_id, params, user)
+        if not params.get("site"):
+            task.site = self.default_site
+        self._next_task_id += 1
+        self.tasks[task.task_id] = task
+        return task
+
+    def _new_job(self, task: Task, serial: int, attempt_nr: int) -> Job:
+        job = Job(self._next_panda_id, task, serial, attempt_nr)
+        self._next_panda_id += 1
+        task.jobs.append(job)
+        self.jobs[job.panda_id] = job
+        return job
+
+    def _kill_process(self, job: Job) -> None:
+        proc = job.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait(timeout=10)
+
+    def _update_task_status(self, task: Task) -> None:
+        if task.status in TERMINAL_TASK:
+            return
+        latest = task.latest_jobs()
+        if len(latest) < task.n_jobs or any(j.status not in FINAL_JOB for j in latest.values()):
+            return
+        n_ok = sum(j.status == "finished" for j in latest.values())
+        task.status = "done" if n_ok == len(latest) else "finished" if n_ok else "failed"
+        task.end_time = utcnow()
+        task.touch()
+
+    # -- the JEDI/pilot part -------------------------------------------------------------------
+    def _schedule_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self._reap()
+                for task in self.tasks.values():
+                    if task.status == "registered":
+                        for serial in range(1, task.n_jobs + 1):
+                            self._new_job(task, serial, 1)
+                        task.status = "running"
+                        task.start_time = utcnow()
+                        task.touch()
+                running = sum(1 for j in self.jobs.values() if j.status == "running")
+                for job in sorted(self.jobs.values(), key=lambda j: j.panda_id):
+                    if running >= self.max_parallel_jobs:
+                        break
+                    if job.status == "activated":
+                        self._start_job(job)
+                        running += 1
+            self._stop.wait(0.01)
+
+    def _reap(self) -> None:
+        for job in list(self.jobs.values()):
+            if job.status != "running" or job.proc is None or job.proc.poll() is None:
+                continue
+            job.exit_code = job.proc.returncode
+            job.proc = None
+            self._finish_job(job)
+
+    def _start_job(self, job: Job) -> None:
+        task = job.task
+        job.status = "running"
+        job.start_time = job.modification_time = utcnow()
+        task.touch()
+        try:
+            argv, cwd, out_map = self._prepare_job(job)
+            env = dict(os.environ)
+            env.update(self.job_env)
+            env.update({"PandaID": str(job.panda_id), "PanDA_TaskID": str(task.task_id),
+                        "PANDA_ATTEMPT_NR": str(job.attempt_nr), "PANDA_SITE_NAME": task.site})
+            job.outputs = [{"lfn": lfn, "localName": name, "type": "output"} for name, lfn in out_map.items()]
+            with open(job.workdir / "payload.stdout", "wb") as out, open(job.workdir / "payload.stderr", "wb") as err:
+                job.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            job.cwd = cwd
+        except Exception as exc:  # a broken job definition fails the job, like a pilot error
+            job.error_diag = f"{exc.__class__.__name__}: {exc}"
+            job.exit_code = None
+            self._finish_job(job)
+
+    def _prepare_job(self, job: Job):
+        task = job.task
+        job_params = self._job_parameters(job)
+        job.job_parameters = job_params
+        parser = argparse.ArgumentParser(add_help=False)
+        for opt in ("-j", "--sourceURL", "-r", "-a", "-o", "-p", "-i", "--inMap"):
+            parser.add_argument(opt)
+        options, _ = parser.parse_known_args(shlex.split(job_params))
+        job.workdir = self.root / "jobs" / str(task.task_id) / str(job.panda_id)
+        job.workdir.mkdir(parents=True)
+        run_dir = job.workdir / "work"
+        run_dir.mkdir()
+        if options.a:
+            with tarfile.open(self.root / "cache" / Path(options.a).name) as archive:
+                archive.extractall(run_dir, filter="data")
+        cwd = (run_dir / (options.r or ".")).resolve()
+        for in_ds in self._input_datasets(task):
+            source = self.root / "datasets" / in_ds.rstrip("/")
+            if source.is_dir():
+                for item in source.iterdir():
+                    shutil.copy2(item, cwd / item.name)
+        out_map = ast.literal_eval(options.o) if options.o else {}
+        if not options.p:
+            raise ValueError("no -p exec string in the job parameters")
+        argv = shlex.split(unquote(options.p))
+        return argv, cwd, out_map
+
+    @staticmethod
+    def _input_datasets(task: Task) -> List[str]:
+        return [p["dataset"] for p in task.params.get("jobParameters", [])
+                if p.get("param_type") == "input" and p.get("dataset")]
+
+    def _job_parameters(self, job: Job) -> str:
+        """JEDI's job parameter string for one job: templates filled, hidden items left out."""
+        task = job.task
+        text = ""
+        in_files = []
+        for ds in self._input_datasets(task):
+            source = self.root / "datasets" / ds.rstrip("/")
+            in_files += sorted(p.name for p in source.iterdir()) if source.is_dir() else []
+        for item in task.params.get("jobParameters", []):
+            if item.get("hidden"):
+                continue
+            value = str(item.get("value", ""))
+            value = value.replace("${SURL}", str(task.params.get("sourceURL", "")))
+            value = value.replace("$JEDITASKID", str(task.task_id))
+            value = value.replace("${SN/P}", f"{job.serial:06d}").replace("${SN}", str(job.serial))
+            if "${SEQNUMBER}" in value:
+                value = value.replace("${SEQNUMBER}", str(int(item.get("offset", 0)) + job.serial))
+            value = value.replace("${IN/T}", str(in_files)).replace("${IN}", ",".join(in_files))
+            text += value + ("" if item.get("padding") is False else " ")
+        return text.strip()
+
+    def _finish_job(self, job: Job) -> None:
+        task = job.task
+        job.end_time = job.modification_time = utcnow()
+        cwd = getattr(job, "cwd", None)
+        ok = job.exit_code == 0
+        if cwd is not None:
+            meta = cwd / "userJobMetadata.json"
+            if meta.is_file():
+                job.metadata = meta.read_text()
+            if ok:
+                out_dir = self.root / "outds" / task.name.rstrip("/")
+                for item in job.outputs:
+                    produced = cwd / item["localName"]
+                    if not produced.is_file():
+                        ok = False
+                        job.error_diag = f"missing output file {item['localName']}"
+                        break
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(produced, out_dir / item["lfn"])
+        if job.exit_code not in (0, None) and not job.error_diag:
+            job.error_diag = f"payload exited with code {job.exit_code}"
+        job.status = "finished" if ok else "failed"
+        if not ok and job.attempt_nr < task.max_attempt and task.status == "running":
+            self._new_job(task, job.serial, job.attempt_nr + 1)
+        task.touch()
+        self._update_task_status(task)
+
+    # -- endpoint implementations -----------------------------------------------------------------
+    def _owned(self, task_id) -> Optional[Task]:
+        task = self.tasks.get(int(task_id))
+        return task if task is not None and task.user == self.user else None
+
+    def api_task_submit(self, args):
+        params = args["task_parameters"]
+        if isinstance(params, str):
+            params = json.loads(params)
+        params.setdefault("userName", self.user)
+        if params.get("uniqueTaskName"):
+            same = [t for t in self.tasks.values() if t.name == params["taskName"] and t.user == self.user]
+            if same:
+                old = max(same, key=lambda t: t.task_id)
+                if old.status not in ("finished", "failed", "aborted", "done", "exhausted"):
+                    message = (f"jediTaskID={old.task_id} is in the {old.status} state for outDS={old.name}. "
+                               "You can re-submit the task with new parameters for the same or another input "
+                               "once it goes into finished/failed/done. ")
+                    return False, message, 2
+        task = self._new_task(params, self.user)
+        return True, f"succeeded. new jediTaskID={task.task_id}", task.task_id
+
+    def api_task_get_status(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        if task is None:
+            return False, "Task not found", None
+        return True, "", task.status
+
+    def api_task_get_details(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        if task is None:
+            return False, "Task not found or error retrieving the details", None
+        return True, "", task.details()
+
+    def api_task_get_task_parameters(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        if task is None:
+            return False, "Task not found", None
+        return True, "", task.params
+
+    def api_task_get_tasks_detailed_info_since(self, args):
+        criteria = {"userName": self.user}
+        regex = {}
+        if args.get("filters"):
+            try:
+                filters = json.loads(args["filters"])
+            except ValueError:
+                return False, "filters is not valid JSON", None
+            if not isinstance(filters, dict):
+                return False, "filters must be a JSON object", None
+            for field, pattern in filters.items():
+                if any(c in str(pattern) for c in r"^$*+?\|()"):
+                    regex[field] = str(pattern)
+                else:
+                    criteria[field] = pattern
+        since = None
+        if args.get("since"):
+            since = datetime.strptime(args["since"], "%Y-%m-%d %H:%M:%S")
+        n_tasks = int(args.get("n_tasks", 500))
+        selected = []
+        for task in sorted(self.tasks.values(), key=lambda t: t.task_id, reverse=True):
+            if since is not None and task.modification_time < since:
+                continue
+            details = task.details()
+            if all(field not in details or str(details[field]) == str(value) for field, value in criteria.items()):
+                selected.append(details)
+            if len(selected) >= n_tasks:
+                break
+        result = []
+        for details in selected:
+            if all(field not in details or re.search(p, str(details[field])) for field, p in regex.items()):
+                result.append(details)
+        return True, "", result
+
+    def api_task_get_job_ids(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        return True, "", [j.panda_id for j in task.jobs] if task else []
+
+    def api_task_get_job_descriptions(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        unsuccessful = str(args.get("unsuccessful_only", "False")) == "True"
+        jobs = task.jobs if task else []
+        if unsuccessful:
+            jobs = [j for j in jobs if j.status in ("failed", "cancelled", "closed")]
+        return True, "", [j.describe() for j in jobs]
+
+    def api_job_get_metadata_for_analysis_jobs(self, args):
+        task = self.tasks.get(int(args["task_id"]))
+        data = {}
+        for job in task.jobs if task else []:
+            if job.status == "finished" and job.metadata:
+                try:
+                    data[job.panda_id] = json.loads(job.metadata)
+                except ValueError:
+                    pass
+        if not data:
+            return True, "No metadata found", {}
+        return True, "", data
+
+    def _command(self, args, command: str):
+        task = self._owned(args["task_id"])
+        if task is None:
+            return False, MESSAGE_TASK_OWNER, None
+        allowed = {"kill": lambda s: s not in {"finished", "done", "prepared", "broken", "aborted", "toabort",
+                                               "aborting", "failed"},
+                   "finish": lambda s: s not in {"finished", "done", "prepared", "broken", "aborted", "toabort",
+                                                 "aborting", "failed"},
+                   "retry": lambda s: s in {"finished", "failed", "exhausted"}}[command]
+        if not allowed(task.status):
+            if command == "retry" and task.status in ("running", "scouting", "pending"):
+                self._retry_failed(task)
+                return True, f"retry has been triggered for failed jobs while the task is still {task.status}", 0
+            return None, f"Command rejected: the {command} command is not accepted if the task is in " \
+                         f"{task.status} status ", 4
+        if command == "kill":
+            for job in task.jobs:
+                if job.status not in FINAL_JOB:
+                    self._kill_process(job)
+                    job.proc = None
+                    job.status = "cancelled"
+                    job.end_time = job.modification_time = utcnow()
+            task.status = "aborted"
+            task.end_time = utcnow()
+        elif command == "finish":
+            soft = str(args.get("soft", "False")) == "True"
+            for job in task.jobs:
+                if job.status == "activated" or (job.status == "running" and not soft):
+                    self._kill_process(job)
+                    job.proc = None
+                    job.status = "cancelled"
+                    job.end_time = job.modification_time = utcnow()
+            task.n_jobs = len(task.latest_jobs())
+            self._update_task_status(task)
+        else:
+            self._retry_failed(task)
+            task.status = "running"
+            task.end_time = None
+        task.touch()
+        return True, f"command={command} is registered for task ID {task.task_id}. will be executed in a few minutes", 0
+
+    def _retry_failed(self, task: Task) -> None:
+        for job in task.latest_jobs().values():
+            if job.status in ("failed", "cancelled"):
+                self._new_job(task, job.serial, job.attempt_nr + 1)
+
+    def api_task_kill(self, args):
+        ok, message, data = self._command(args, "kill")
+        return bool(ok), message, data
+
+    def api_task_finish(self, args):
+        ok, message, data = self._command(args, "finish")
+        return bool(ok), message, data
+
+    def api_task_retry(self, args):
+        ok, message, data = self._command(args, "retry")
+        if ok is False:  # ownership failure: success False like request_validation
+            return False, message, None
+        return True, message, data  # the real retry always answers success=True with the code in data
+
+    def api_file_server_upload_cache_file(self, args):
+        upload = args.get("file")
+        if not upload:
+            return False, "no file", None
+        file_name, content = upload
+        name = file_name.split("/")[-1]
+        limit = 768 * MB if name.startswith("sources.") else 10 * MB
+        if len(content) > limit:
+            return False, f"{ERROR_SIZE_LIMIT} {len(content) // MB} MB > {limit // MB} MB.", None
+        path = self.root / "cache" / name
+        if path.exists():
+            return False, ERROR_OVERWRITE, None
+        path.write_bytes(content)
+        return True, "", None
+
+    def api_system_is_alive(self, args):
+        return True, "", "alive=yes"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    panda: PandaTestServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _args(self, method: str) -> dict:
+        parsed = urlparse(self.path)
+        args = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
+        if method == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.startswith("application/json"):
+                args.update(json.loads(body or b"{}"))
+            elif ctype.startswith("multipart/form-data"):
+                message = BytesParser(policy=email_policy).parsebytes(
+                    b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+                for part in message.iter_parts():
+                    field = part.get_param("name", header="content-disposition")
+                    args[field] = (part.get_filename() or "", part.get_payload(decode=True))
+            else:
+                args.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+        return args
+
+    def _dispatch(self, method: str):
+        parsed = urlparse(self.path)
+        panda = self.panda
+        if parsed.path.startswith("/cache/"):
+            path = panda.root / "cache" / Path(parsed.path).name
+            return self._send(200, path.read_bytes(), "application/octet-stream") if path.is_file() \
+                else self._send(404, b"not found", "text/plain")
+        if not parsed.path.startswith("/api/v1/"):
+            return self._send(404, b"not found", "text/plain")
+        endpoint = parsed.path[len("/api/v1/"):]
+        handler = getattr(panda, "api_" + endpoint.replace("/", "_"), None)
+        try:
+            args = self._args(method)
+        except Exception:
+            return self._send(400, b"bad request", "text/plain")
+        with panda._lock:
+            panda.request_counts[endpoint] += 1
+            pending = panda._failures.get(endpoint)
+            failure = pending.pop(0) if pending else None
+            if failure is False:  # fail before doing anything
+                return self._send(500, b"Internal Server Error", "text/plain")
+            if handler is None:
+                return self._send(404, b"not found", "text/plain")
+            try:
+                success, message, data = handler(args)
+            except (KeyError, ValueError, TypeError) as exc:
+                success, message, data = False, f"Argument error: {exc}", None
+            if failure is True:  # the request took effect; the answer is lost
+                return self._send(500, b"Internal Server Error", "text/plain")
+            body = json.dumps({"success": success, "message": message, "data": data}, default=_encode)
+        self._send(200, body.encode(), "application/json")
+
+    def _send(self, code: int, body: bytes, ctype: str):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
