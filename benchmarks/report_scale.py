@@ -125,16 +125,16 @@ def main() -> int:
         report = build_report(name)
         t_build, c_build = time.perf_counter() - t, time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
-        paths, notes = write(report, str(tmp / "hpo_result"), ["html"])
+        paths, notes = write(report, "hpo_result", ["html"], str(tmp))
         t_html, c_html = time.perf_counter() - t, time.process_time() - c
         size = paths[0].stat().st_size
         t = time.perf_counter()
-        write(report, str(tmp / "hpo_result"), ["csv", "json"])
+        write(report, "hpo_result", ["csv", "json"], str(tmp))
         t_files = time.perf_counter() - t
         total = t_build + t_html
         # what a user waits for: a fresh process running the command (imports included)
         code = ("from hpogrid.cli.report import report; "
-                f"report.main(['{name}', '--to_html', '--top', '5', '--outname', {str(tmp / 'cli')!r}], "
+                f"report.main(['{name}', '--to_html', '--top', '5', '--outname', 'cli', '--outdir', {str(tmp)!r}], "
                 "prog_name='hpogrid report')")
         t, c = time.perf_counter(), _child_cpu()
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

@@ -144,7 +144,7 @@ def test_pcp_without_kaleido_writes_html_and_says_why(known, tmp_path, monkeypat
     from hpogrid.report import write
 
     monkeypatch.setitem(sys.modules, "kaleido", None)  # import kaleido -> ImportError
-    paths, notes = write(build_report(known.name), str(tmp_path / "x"), ["pcp"])
+    paths, notes = write(build_report(known.name), "x", ["pcp"], str(tmp_path))
     assert [p.name for p in paths] == ["x_pcp.html"]
     assert notes == ["no PNG: the optional package kaleido is not installed (pip install kaleido)"]
 
@@ -153,7 +153,7 @@ def test_pcp_png_with_kaleido(known, tmp_path):
     pytest.importorskip("kaleido", reason="kaleido is not installed: --to_pcp writes only HTML")
     from hpogrid.report import write
 
-    paths, notes = write(build_report(known.name), str(tmp_path / "x"), ["pcp"])
+    paths, notes = write(build_report(known.name), "x", ["pcp"], str(tmp_path))
     assert [p.name for p in paths] == ["x_pcp.html", "x_pcp.png"], notes
     assert paths[1].read_bytes()[:4] == b"\x89PNG"
 

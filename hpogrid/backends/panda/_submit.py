@@ -25,7 +25,6 @@ class GridRunOptions:
     n_jobs: int = 1
     site: Optional[str] = None
     architecture: Optional[str] = None
-    workdir: Optional[str] = None
 
 
 def rucio_account() -> str:
@@ -69,8 +68,6 @@ def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[da
     kwargs: Dict[str, Any] = {}
     if options.architecture is not None:
         kwargs["architecture"] = options.architecture
-    if options.workdir:
-        kwargs["workdir"] = options.workdir
     return TaskSpec(
         taskname=out_ds,
         exec_args=("hpogrid", "run", project.name, "--mode", "grid", "--seed", f"%RNDM:{seed_base}"),
