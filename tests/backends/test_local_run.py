@@ -209,18 +209,24 @@ def test_grid_search_with_tune_enumerates_each_category(tmp_path):
     assert values == ["a", "a", "b", "b", "c", "c"]
 
 
-def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hpogrid_home):
-    script = """
+def _start_sleepy_run(tmp_path, hpogrid_home, seconds: float):
+    """A local_run of 30 trials sleeping ``seconds``, 2 at a time, in another process."""
+    script = f"""
     import time
 
     def objective(config):
-        time.sleep(1.5)
+        time.sleep({seconds})
         return config["x"]
     """
     name = make_project(tmp_path, script, UNI, trials=30, scheduler="fifo", scheduler_param={"max_concurrent": 2})
     env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
     proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "local_run", name], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return name, proc
+
+
+def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hpogrid_home):
+    name, proc = _start_sleepy_run(tmp_path, hpogrid_home, 1.5)
     deadline = time.time() + 90
     while time.time() < deadline:
         time.sleep(0.5)
@@ -236,17 +242,7 @@ def test_ctrl_c_keeps_finished_trials_and_marks_running_interrupted(tmp_path, hp
 
 
 def test_sigquit_lets_running_trials_finish_and_starts_no_new_one(tmp_path, hpogrid_home):
-    script = """
-    import time
-
-    def objective(config):
-        time.sleep(4)
-        return config["x"]
-    """
-    name = make_project(tmp_path, script, UNI, trials=30, scheduler="fifo", scheduler_param={"max_concurrent": 2})
-    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
-    proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "local_run", name], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    name, proc = _start_sleepy_run(tmp_path, hpogrid_home, 4)
     deadline = time.time() + 90
     running = []
     while time.time() < deadline and len(running) < 2:
