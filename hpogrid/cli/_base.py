@@ -62,8 +62,8 @@ class RootGroup(LazyGroup):
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"Interrupted: {exc}" if str(exc) else "Interrupted.", err=True)
             sys.exit(130)
         except Exception as exc:  # a bug: still one line unless --debug
             if debug_enabled():

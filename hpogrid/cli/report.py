@@ -21,7 +21,7 @@ def _flag(name: str, help: str):
               "shell-style wildcard, e.g. 'user.me.hpo.*'.")
 @click.option("--range", "task_range", metavar="A-B", help="Keep grid trials with jeditaskid A..B.")
 @click.option("--extra", metavar="COLS", help="Extra table columns, comma separated: site, "
-              "task_time_s, time_s, taskid.")
+              "task_time_s, time_s, taskid, jobid.")
 @click.option("--columns", metavar="COLS", help="Show only these parameter / metric / extra columns "
               "(comma separated) for wide studies.")
 @click.option("--outname", default="hpo_result", show_default=True, metavar="NAME",

@@ -18,7 +18,7 @@ from hpogrid.study import COMPLETED, STATES, TrialRecord
 from hpogrid.study.view import flatten
 
 #: ``--extra`` columns (hpogrid 1.3.3 names)
-EXTRA_COLUMNS = ("site", "task_time_s", "time_s", "taskid")
+EXTRA_COLUMNS = ("site", "task_time_s", "time_s", "taskid", "jobid")
 #: backend name of grid (PanDA) trials; their ``task_id`` is the jeditaskid
 GRID_BACKEND = "panda"
 

@@ -26,6 +26,8 @@ def _extra(report: Report, t, name: str) -> Any:
         return t.site
     if name == "taskid":
         return t.task_id
+    if name == "jobid":  # PanDA id of the grid job, Slurm job id, ...
+        return t.job_id
     if name == "time_s":
         return t.duration_s
     if name == "task_time_s":

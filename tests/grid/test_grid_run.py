@@ -75,7 +75,7 @@ def test_run_three_jobs_then_tasks_show_and_report(grid_env, run_cli, tmp_path, 
     assert row["metastruct"]["jobs"] == 3 and row["metastruct"]["trials"] == 6
 
     before = dict(server.request_counts)
-    r = run_cli("report", "gp", "--extra", "site,taskid")
+    r = run_cli("report", "gp", "--extra", "site,taskid,jobid")
     assert r.exit_code == 0, r.output
     trials = study_trials("gp")
     assert len(trials) == 6 and {t.state for t in trials} == {"COMPLETED"}
@@ -84,6 +84,7 @@ def test_run_three_jobs_then_tasks_show_and_report(grid_env, run_cli, tmp_path, 
     assert len({t.annotations["seed"] for t in trials}) == 3  # each job searched with its own seed
     assert len({t.params["x"] for t in trials}) == 6
     assert "6 completed" in r.output and "ANALY_TEST_GPU" in r.output
+    assert all(t.job_id in r.output and t.task_id in r.output for t in trials)
     calls = {k: v - before.get(k, 0) for k, v in server.request_counts.items() if v != before.get(k, 0)}
     assert sum(calls.values()) == 2, calls  # one listing, one metadata request
 
@@ -94,6 +95,13 @@ def test_run_three_jobs_then_tasks_show_and_report(grid_env, run_cli, tmp_path, 
 
     for path in [p for p in hpogrid_home.rglob("*") if p.is_file()] + [tmp_path / "t.json"]:
         assert SECRET.encode() not in path.read_bytes(), path
+
+    for var in ("PANDA_URL", "PANDA_URL_SSL", "PANDACACHE_URL"):  # PanDA out of reach: a note, same trials
+        monkeypatch.setenv(var, "http://127.0.0.1:9/server/panda")
+    r = run_cli("report", "gp")
+    assert r.exit_code == 0, r.output
+    assert "Note: grid trials not refreshed (PanDA server 127.0.0.1:9 did not answer" in r.output
+    assert "6 completed" in r.output
 
 
 def test_dry_run_prints_the_task_and_submits_nothing(grid_env, run_cli, tmp_path, hpogrid_home):
@@ -176,3 +184,28 @@ def test_missing_credentials_and_account_are_one_line_errors(run_cli, tmp_path, 
     r = run_cli("run", "cp", "--dry-run")
     assert r.exit_code == 1 and r.output.startswith("Error: RUCIO_ACCOUNT is not set")
     assert not (hpogrid_home / "projects" / "cp" / "grid").exists()
+
+
+def test_ctrl_c_during_submission_keeps_a_task_panda_already_took(grid_env, run_cli, tmp_path):
+    from hpogrid.backends.panda import GridRunOptions, load_submissions, submit_project
+    from hpogrid.grid.panda import PandaGateway
+    from hpogrid.project import load_project
+
+    class CtrlCAfterServerAccepted(PandaGateway):
+        def submit(self, spec):
+            super().submit(spec)
+            raise KeyboardInterrupt  # the answer never reached us
+
+    class CtrlCBeforeSending(PandaGateway):
+        def submit(self, spec):
+            raise KeyboardInterrupt
+
+    make(run_cli, tmp_path, "ip")
+    project = load_project("ip")
+    with pytest.raises(KeyboardInterrupt):
+        submit_project(project, GridRunOptions(), gateway=CtrlCBeforeSending())
+    assert load_submissions(project.path) == [] and not grid_env.tasks
+    with pytest.raises(KeyboardInterrupt, match=r"^task \d+ was submitted before the interruption"):
+        submit_project(project, GridRunOptions(), gateway=CtrlCAfterServerAccepted())
+    (sub,) = load_submissions(project.path)
+    assert list(grid_env.tasks) == [sub.task_id]

@@ -65,14 +65,14 @@ def _umask():
 @pytest.mark.parametrize("args, message", [
     (("nope",), "project 'nope' does not exist (existing: rp)"),
     (("rp", "--metric", "acc"), "--metric: 'acc' not recorded; recorded metrics: loss, accuracy"),
-    (("rp", "--extra", "site,foo"), "--extra: unknown column 'foo'; allowed: site, task_time_s, time_s, taskid"),
+    (("rp", "--extra", "site,foo"), "--extra: unknown column 'foo'; allowed: site, task_time_s, time_s, taskid, jobid"),
     (("rp", "--range", "9-1"), "--range: expected A-B with task ids 0 <= A <= B, got '9-1'"),
     (("rp", "--taskname", "nomatch*"), "no trial of study 'rp' matches --taskname 'nomatch*' (the study has 8 trials)"),
     (("rp", "--to_csv", "--outdir", "no/such/dir"), "--outdir: 'no/such/dir' does not exist (create it first)"),
     (("rp", "--to_csv", "--outname", "a\x00b"), "--outname: invalid name 'a\\x00b': use 1-128 letters, digits, "
                                                 "'_', '.' or '-', not starting with '.' or '-'"),
     (("rp", "--columns", "zzz"), "--columns: unknown column 'zzz'; allowed: lr, layers, act, loss, accuracy, "
-                                 "site, task_time_s, time_s, taskid"),
+                                 "site, task_time_s, time_s, taskid, jobid"),
 ])
 def test_one_line_errors(known, report_cli, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

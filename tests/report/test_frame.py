@@ -86,7 +86,7 @@ def test_parse_options():
     assert parse_extra(None) == ()
     with pytest.raises(ValidationError) as err:
         parse_extra("site,foo")
-    assert str(err.value) == "--extra: unknown column 'foo'; allowed: site, task_time_s, time_s, taskid"
+    assert str(err.value) == "--extra: unknown column 'foo'; allowed: site, task_time_s, time_s, taskid, jobid"
 
 
 def test_errors_are_precise(known, tmp_path):

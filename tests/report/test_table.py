@@ -36,7 +36,7 @@ def test_table_top_and_columns(known):
     with pytest.raises(ValidationError) as err:
         table(report, columns=["nope"])
     assert str(err.value) == ("--columns: unknown column 'nope'; allowed: lr, layers, act, loss, accuracy, "
-                              "site, task_time_s, time_s, taskid")
+                              "site, task_time_s, time_s, taskid, jobid")
 
 
 def test_fit_drops_trailing_columns():

@@ -96,10 +96,32 @@ def submit_project(project, options: GridRunOptions, gateway=None) -> Submission
     with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
         sandbox = pack_project(project, Path(tmp))
         spec = build_spec(project, options, sandbox)
-        task_id = gateway.submit(spec)
-    submission = Submission(task_id=int(task_id), taskname=spec.taskname,
-                            submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            site=spec.site, out_ds=spec.out_ds, n_jobs=spec.n_jobs,
-                            container=spec.container, in_ds=spec.in_ds)
+        try:
+            task_id = gateway.submit(spec)
+        except KeyboardInterrupt:  # Ctrl-C after PanDA took the task must not lose it
+            task_id = _submitted_meanwhile(gateway, spec)
+            if task_id is None:
+                raise
+            record_submission(project.path, _submission(spec, task_id))
+            raise KeyboardInterrupt(f"task {task_id} was submitted before the interruption; "
+                                    "it is recorded in the project") from None
+    submission = _submission(spec, task_id)
     record_submission(project.path, submission)
     return submission
+
+
+def _submitted_meanwhile(gateway, spec) -> Optional[int]:
+    """The task PanDA created for ``spec`` although the submission was interrupted, if any."""
+    try:
+        tasks = gateway.list_tasks(taskname=f"{spec.taskname}*", days=1)
+    except Exception:  # noqa: BLE001 - best effort while the user is leaving
+        return None
+    ids = [int(t["jeditaskid"]) for t in tasks if str(t.get("taskname", "")).rstrip("/") == spec.taskname]
+    return max(ids) if ids else None
+
+
+def _submission(spec, task_id: int) -> Submission:
+    return Submission(task_id=int(task_id), taskname=spec.taskname,
+                      submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      site=spec.site, out_ds=spec.out_ds, n_jobs=spec.n_jobs,
+                      container=spec.container, in_ds=spec.in_ds)
