@@ -33,6 +33,7 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
     if mode == "grid":
         return _grid_job(project, seed, trials)
     from hpogrid.backends.panda import GridRunOptions, dry_run as task_params, submit_project
+    from hpogrid.backends.panda._submit import output_containers
     from hpogrid.project import load_project
 
     proj = load_project(project)
@@ -42,7 +43,7 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
         return
     sub = submit_project(proj, options)
     click.echo(f"Submitted task {sub.task_id} ({sub.taskname}): {sub.n_jobs} job{'s' * (sub.n_jobs != 1)}"
-               f"{' at ' + sub.site if sub.site else ''}; output dataset {sub.out_ds}")
+               f"{' at ' + sub.site if sub.site else ''}; outputs in {', '.join(output_containers(sub.out_ds))}")
     click.echo(f"Follow it with 'hpogrid tasks show --jeditaskid {sub.task_id}'; collect its trials with "
                f"'hpogrid report {project}'.")
 

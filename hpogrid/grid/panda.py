@@ -17,14 +17,15 @@ metadata of finished jobs, keyed by PandaID, so it cannot say which jobs failed)
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -104,15 +105,65 @@ def _wildcard_regex(pattern: str) -> str:
 
 
 def _parse_metadata(raw):
-    if isinstance(raw, dict):
-        return raw
+    """The job's userJobMetadata.json as a dict. On the grid runGen merges it into the job
+    report under ``user_job_metadata``, which is what PanDA stores; hand back the user's part."""
+    value = raw
     if isinstance(raw, str) and raw.strip():
         try:
             value = json.loads(raw)
         except ValueError:
             return None
-        return value if isinstance(value, dict) else None
-    return None
+    if not isinstance(value, dict):
+        return None
+    inner = value.get("user_job_metadata")
+    return inner if isinstance(inner, dict) else value
+
+
+def _pinned(url: str) -> str:
+    """``url`` with its host replaced by one machine behind the alias, as panda-client does at
+    import: the cache servers behind an alias do not share files, so the upload and the jobs'
+    download must name the same one. ``PANDA_BEHIND_REAL_LB`` keeps the alias."""
+    import random
+    import socket
+
+    if "PANDA_BEHIND_REAL_LB" in os.environ:
+        return url
+    parsed = urlparse(url)
+    try:
+        host = socket.getfqdn(random.choice(socket.getaddrinfo(parsed.hostname, parsed.port))[-1][0])
+    except (OSError, IndexError) as exc:
+        raise PandaError(f"cannot resolve the PanDA cache server {parsed.hostname} ({exc}); set PANDACACHE_URL "
+                         "or PANDA_BEHIND_REAL_LB=1") from None
+    return parsed._replace(netloc=f"{host}:{parsed.port}" if parsed.port else host).geturl()
+
+
+class _SilencedStreams:
+    """Process-wide stdout/stderr capture that threads can share: the first caller in swaps
+    the streams, the last one out restores them (nested ``redirect_stdout`` from several
+    threads would leave the process writing into a buffer)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._depth == 0:
+                self._saved = (sys.stdout, sys.stderr)
+                sys.stdout = sys.stderr = io.StringIO()
+            self._depth += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                sys.stdout, sys.stderr = self._saved
+                self._saved = None
+        return False
+
+
+_SILENCED = _SilencedStreams()
 
 
 class PandaGateway:
@@ -167,9 +218,8 @@ class PandaGateway:
         capture = _LogCapture()
         logger = logging.getLogger("panda-client")
         logger.addHandler(capture)
-        sink = io.StringIO()
         try:
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            with _SILENCED:
                 return func(*args, **kwargs)
         except SystemExit:
             raise CredentialsError(self._credentials_problem() or "panda-client refused its configuration") from None
@@ -239,6 +289,13 @@ class PandaGateway:
             raise PandaError(f"sandbox: {spec.sandbox} is not a file")
         sandbox_name = f"jobO.{uuid.uuid4()}.tar.gz"  # prun --noBuild naming, unique per submission
         params = task_params(spec, sandbox_name=sandbox_name)
+        client = self._client
+        if self._use_cache_server:
+            client.baseURLCSRVSSL = _pinned(client.baseURLCSRVSSL)
+            client.cache_base_path_ssl = _api_base(client.baseURLCSRVSSL)
+        # jobs fetch the sandbox from the very host it is uploaded to (prun does the same)
+        uploaded_to = client.baseURLCSRVSSL if self._use_cache_server else client.baseURLSSL
+        params["sourceURL"] = "{0.scheme}://{0.netloc}".format(urlparse(uploaded_to))
         with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
             upload = Path(tmp) / sandbox_name
             shutil.copyfile(spec.sandbox, upload)

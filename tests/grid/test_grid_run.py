@@ -113,6 +113,11 @@ def test_dry_run_prints_the_task_and_submits_nothing(grid_env, run_cli, tmp_path
     assert params["nEvents"] == 4 and params["container_name"] == "docker://hpogrid:test"
     assert "--exec 'hpogrid run dp --mode grid --seed %RNDM=" in params["cliParams"]
     assert "hpogrid%20run%20dp%20--mode%20grid%20--seed%20" in json.dumps(params["jobParameters"])
+    from hpogrid.backends.panda._submit import output_containers
+
+    made = {p["dataset"] for p in params["jobParameters"] if p.get("param_type") == "output"}
+    made.add(params["log"]["dataset"])
+    assert made == set(output_containers(params["taskName"].rstrip("/")))
     assert sum(grid_env.request_counts.values()) == 0
     assert not (hpogrid_home / "projects" / "dp" / "grid").exists()
 

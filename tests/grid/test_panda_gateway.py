@@ -319,3 +319,16 @@ def test_task_params_rejects_bad_values(sandbox, change, field):
 
     with pytest.raises(ValidationError, match=rf"^{field}: "):
         task_params(replace(make_spec(sandbox), **change))
+
+
+def test_jobs_fetch_the_sandbox_from_the_cache_host_it_was_uploaded_to(panda_server, sandbox, monkeypatch):
+    """Behind an alias, panda-client pins one cache machine; sourceURL must name that one."""
+    import socket
+    from urllib.parse import urlparse
+
+    port = urlparse(panda_server.url).port
+    monkeypatch.setenv("PANDACACHE_URL", f"http://127.0.0.1:{port}/server/panda")  # stands for the alias
+    monkeypatch.delenv("PANDA_BEHIND_REAL_LB")
+    task_id = PandaGateway().submit(make_spec(sandbox))
+    assert panda_server.tasks[task_id].params["sourceURL"] == f"http://{socket.getfqdn('127.0.0.1')}:{port}"
+    assert panda_server.wait_task(task_id, 30) == "done"

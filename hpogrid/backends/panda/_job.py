@@ -25,6 +25,8 @@ OUTPUTS = (RESULT_FILE, TRIALS_ARCHIVE)
 #: where the job keeps its own store (inside the working directory, packed into TRIALS_ARCHIVE)
 JOB_HOME = ".hpogrid-job"
 _ERROR_CHARS = 2000
+#: runGen attaches userJobMetadata.json only up to 1 MB; stay below with room to spare
+METADATA_LIMIT = 900_000
 
 
 @dataclass
@@ -75,25 +77,69 @@ def _pack_trials(project, workdir: Path) -> None:
         tar.add(project.path, arcname=project.name)
 
 
+def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
+    """The metadata as JSON under ``limit`` bytes (runGen drops a larger file): error texts are
+    cut first, then the worst trials are left out (all of them stay in TRIALS_ARCHIVE)."""
+    from hpogrid.fileio import dump_json
+
+    text = dump_json(metadata)
+    if len(text.encode()) <= limit:
+        return text
+    trials = [{**t, "error": t["error"] and t["error"][-200:]} for t in metadata["trials"]]
+    sign = -1 if metadata.get("mode") == "max" else 1
+    ranked = sorted(trials, key=lambda t: (t["value"] is None, sign * (t["value"] or 0)))
+    keep = len(ranked)
+    while keep:
+        text = dump_json({**metadata, "trials": ranked[:keep], "left_out": len(ranked) - keep})
+        if len(text.encode()) <= limit:
+            return text
+        keep = keep * 3 // 4
+    return dump_json({**metadata, "trials": [], "left_out": len(ranked)})
+
+
 def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
                  trials: Optional[int] = None) -> GridJobResult:
-    """Run the HPO of the sandboxed project ``name`` and write the job's metadata and outputs."""
-    from hpogrid import __version__
+    """Run the HPO of the sandboxed project ``name`` and write the job's metadata and outputs.
+
+    The metadata is written whatever ends the run: an error, or SIGTERM from the pilot at a
+    kill or the wall-time limit (Ray turns it into SystemExit; running trials are recorded
+    interrupted and finished ones are handed back).
+    """
+    import signal
+
     from hpogrid.backends.local import RunOptions, run_local
     from hpogrid.errors import HpogridError
-    from hpogrid.fileio import dump_json, write_atomic
-    from hpogrid.study import StudyStore, sqlite_url
-    from hpogrid import paths
 
     workdir = Path(workdir or os.environ.get("HPOGRID_WORKDIR") or os.getcwd()).resolve()
     project = _sandbox_project(name, workdir)
-    hpo = project.hpo_config
-    error = None
+    state = {"algorithm": project.hpo_config.get("algorithm"), "error": None}
     try:
         summary = run_local(project, RunOptions(seed=seed, trials=trials, progress=False))
-        algorithm = summary.algorithm
+        state["algorithm"] = summary.algorithm
+        if summary.interrupted:
+            state["error"] = "interrupted: finished trials are kept"
     except HpogridError as exc:  # still hand back what ran, with the reason
-        error, algorithm = str(exc), hpo.get("algorithm")
+        state["error"] = str(exc)
+    except SystemExit as exc:
+        term = exc.code == signal.SIGTERM
+        state["error"] = ("stopped by SIGTERM (the pilot's kill or wall-time limit)" if term else
+                          f"stopped (exit {exc.code})") + ": finished trials are kept"
+        raise
+    except BaseException as exc:
+        state["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        result = _hand_back(project, workdir, name, seed, **state)
+    return result
+
+
+def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
+    """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
+    from hpogrid import __version__, paths
+    from hpogrid.fileio import write_atomic
+    from hpogrid.study import StudyStore, sqlite_url
+
+    hpo = project.hpo_config
     db = paths.study_db(name)
     records: List = StudyStore(sqlite_url(db)).trials(name) if db.is_file() else []
     entries = [trial_entry(t) for t in records]
@@ -101,9 +147,10 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
     best = (max if hpo["mode"] == "max" else min)(done, key=lambda e: e["value"]) if done else None
     metadata = {"hpogrid": __version__, "project": name, "seed": seed, "algorithm": algorithm,
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
-    text = dump_json(metadata)
-    write_atomic(workdir / METADATA_FILE, text)
-    write_atomic(workdir / RESULT_FILE, text)
+    write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
+    from hpogrid.fileio import dump_json
+
+    write_atomic(workdir / RESULT_FILE, dump_json(metadata))
     _pack_trials(project, workdir)
     failed = sum(e["state"] == "FAILED" for e in entries)
     return GridJobResult(metadata=metadata, completed=len(done), failed=failed)

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._job import OUTPUTS
 from hpogrid.backends.panda._records import Submission, record_submission
@@ -18,6 +18,13 @@ from hpogrid.errors import CredentialsError, ValidationError
 _DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$")
 #: failed jobs are retried by PanDA up to this many attempts when grid_config retry is on
 RETRY_ATTEMPTS = 3
+#: Rucio's limit on a container name; PanDA makes one per output (<outDS>_<file>/) and the log
+CONTAINER_LIMIT = 132
+
+
+def output_containers(out_ds: str) -> List[str]:
+    """The containers a task's outputs land in (what ``hpogrid dataset download`` takes)."""
+    return [f"{out_ds}_{name}/" for name in OUTPUTS] + [f"{out_ds}.log/"]
 
 
 @dataclass
@@ -46,6 +53,11 @@ def resolve_out_ds(template: str, project: str, now: datetime) -> str:
         raise ValidationError("grid_config.outDS", f"{name!r} is not a dataset name (letters, digits and "
                               ". _ - only, at most 250 characters; placeholders: ${{RUCIO_ACCOUNT}}, "
                               "{HPO_PROJECT_NAME}, $(date +%Y%m%d%H%M%S))")
+    longest = max(output_containers(name), key=len)
+    if len(longest) > CONTAINER_LIMIT:
+        raise ValidationError("grid_config.outDS", f"{name!r} is too long: its output container {longest!r} has "
+                              f"{len(longest)} characters, Rucio allows {CONTAINER_LIMIT} (shorten the outDS "
+                              "or the project name)")
     return name
 
 

@@ -22,8 +22,8 @@ FINAL_TASK_STATES = frozenset({"done", "finished", "failed", "aborted", "broken"
 FAILED_JOB_STATES = frozenset({"failed"})
 #: ... and those stopped from outside (tasks kill, PanDA): their trials were interrupted
 STOPPED_JOB_STATES = frozenset({"cancelled", "closed"})
-ACTIVE_JOB_STATES = frozenset({"defined", "assigned", "activated", "sent", "starting", "running", "holding",
-                               "transferring"})
+ACTIVE_JOB_STATES = frozenset({"pending", "defined", "assigned", "waiting", "throttled", "activated", "sent",
+                               "starting", "running", "holding", "transferring", "merging"})
 BACKEND = "panda"
 
 
@@ -40,11 +40,26 @@ def _synced_file(project_path: Path) -> Path:
     return project_path / "grid" / "synced.json"
 
 
-def _load_synced(project_path: Path) -> Dict[str, str]:
+def _load_synced(project_path: Path, target: str) -> Dict[str, str]:
+    """task id -> PanDA state signature at its last sync into ``target`` (store URL + study)."""
     try:
-        return json.loads(_synced_file(project_path).read_text(encoding="utf-8"))
+        data = json.loads(_synced_file(project_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    entry = data.get(target) if isinstance(data, dict) else None
+    return dict(entry) if isinstance(entry, dict) else {}
+
+
+def _save_synced(project_path: Path, target: str, synced: Dict[str, str]) -> None:
+    from hpogrid.fileio import dump_json, write_atomic
+
+    try:
+        data = json.loads(_synced_file(project_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    data[target] = synced
+    write_atomic(_synced_file(project_path), dump_json(data))
 
 
 def _time(text: Any) -> Optional[datetime]:
@@ -92,7 +107,6 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
 
 def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
     """Fetch the metadata of the project's tasks that may have changed and store their trials."""
-    from hpogrid.fileio import dump_json, write_atomic
     from hpogrid.grid.panda import PandaGateway
 
     result = SyncResult()
@@ -100,11 +114,15 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
     result.tasks = len(subs)
     if not subs:
         return result
-    synced = {} if refresh else _load_synced(project.path)
+    target = f"{store.url}#{study}"
+    synced = {} if refresh else _load_synced(project.path, target)
     gateway = gateway or PandaGateway()
     ids = [s.task_id for s in subs]
-    tasks = {int(t["jeditaskid"]): t for t in gateway.list_tasks(id_range=(min(ids), max(ids)), days=None,
-                                                                 limit=max(1000, len(ids)))}
+    # a task is modified after its submission: that bounds the listing to the project's era
+    oldest = min((_time(s.submitted_at) for s in subs if _time(s.submitted_at)), default=None)
+    days = None if oldest is None else (datetime.now(oldest.tzinfo) - oldest).total_seconds() / 86400 + 1
+    listed = gateway.list_tasks(id_range=(min(ids), max(ids)), days=days, limit=max(1000, 2 * len(ids)))
+    tasks = {int(t["jeditaskid"]): t for t in listed}
     for sub in subs:
         task = tasks.get(sub.task_id)
         if task is None:
@@ -122,7 +140,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
             result.trials += _store_job(store, study, sub, job)
         if status in FINAL_TASK_STATES:
             synced[str(sub.task_id)] = signature
-    write_atomic(_synced_file(project.path), dump_json(synced))
+    _save_synced(project.path, target, synced)
     return result
 
 
@@ -144,8 +162,10 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     if not load_submissions(project.path):
         return None
     store, name, _ = open_study(project, RunOptions(study=study, study_url=study_url), project.hpo_config)
-    try:
-        return sync_project(project, store, name)
+    from hpogrid.grid.panda import PandaGateway
+
+    try:  # a report must not wait long for an unreachable server: few, short retries
+        return sync_project(project, store, name, gateway=PandaGateway(retries=2, wait_max=2.0))
     except GridError as exc:
         return SyncResult(notes=[f"grid trials not refreshed ({exc}); showing those synced before"])
     finally:

@@ -114,3 +114,51 @@ def test_grid_mode_outside_a_sandbox_is_one_line_error(tmp_path, run_cli, monkey
     assert r.exit_code == 1
     assert r.output.startswith(f"Error: no project sandbox in {tmp_path} ({CONFIG_FOLDER}/config.json is missing)")
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_metadata_stays_under_the_size_pilots_attach():
+    from hpogrid.backends.panda._job import fit_metadata
+
+    trials = [{"uid": f"t{i}", "state": "FAILED" if i % 2 else "COMPLETED", "params": {"x": i},
+               "metrics": {"loss": float(i)}, "value": None if i % 2 else float(i), "error": "E" * 2000 if i % 2 else None,
+               "started_at": None, "finished_at": None} for i in range(3000)]
+    meta = {"project": "p", "mode": "min", "metric": "loss", "best": trials[0], "trials": trials}
+    text = fit_metadata(meta, limit=100_000)
+    assert len(text.encode()) <= 100_000
+    kept = json.loads(text)
+    assert kept["best"] == trials[0] and kept["trials"][0]["uid"] == "t0"  # the best trials stay
+    assert kept["left_out"] == 3000 - len(kept["trials"]) > 0
+    small = {**meta, "trials": trials[:3]}
+    assert json.loads(fit_metadata(small)) == small  # nothing changes below the limit
+
+
+@pytest.mark.slow
+def test_sigterm_from_the_pilot_still_hands_back_finished_trials(tmp_path):
+    import signal
+    import time
+
+    from hpogrid.study import StudyStore, sqlite_url
+
+    script = "import time\n\ndef objective(config):\n    time.sleep(1.5)\n    return config['x']\n"
+    name = grid_project(tmp_path, script=script, trials=40)
+    work = unpack_sandbox(name, tmp_path)
+    env = {**os.environ, "HPOGRID_HOME": str(tmp_path / "outer")}
+    proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", name, "--mode", "grid", "--seed", "3"],
+                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = work / ".hpogrid-job" / "projects" / name / "study.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            if db.is_file() and StudyStore(sqlite_url(db)).trials(name, states=["COMPLETED"]):
+                break
+        except Exception:  # noqa: BLE001 - the study row may not exist yet
+            pass
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    meta = json.loads((work / "userJobMetadata.json").read_text())
+    states = [t["state"] for t in meta["trials"]]
+    assert "COMPLETED" in states and "RUNNING" not in states and len(states) < 40
+    assert meta["error"] == "stopped by SIGTERM (the pilot's kill or wall-time limit): finished trials are kept"
+    assert meta["best"] is not None and proc.returncode != 0
+    assert (work / "hpogrid_trials.tgz").is_file()

@@ -23,6 +23,15 @@ def test_outds_needs_the_rucio_account(monkeypatch):
         resolve_out_ds(DEFAULT_OUTDS, "p", NOW)
 
 
+def test_outds_whose_output_containers_rucio_would_refuse_is_too_long():
+    fits = "user.alice." + "p" * 101  # 112 characters + "_hpogrid_trials.tgz/" = 132, Rucio's limit
+    assert resolve_out_ds(fits, "p", NOW) == fits
+    with pytest.raises(ValidationError) as err:
+        resolve_out_ds(fits + "q", "p", NOW)
+    assert str(err.value).startswith(f"grid_config.outDS: '{fits}q' is too long: its output container "
+                                     f"'{fits}q_hpogrid_trials.tgz/' has 133 characters, Rucio allows 132")
+
+
 @pytest.mark.parametrize("template", ["user.a b", "user.a/../b", "user.$(whoami)", "x" * 251])
 def test_outds_that_is_no_dataset_name_is_refused(template):
     with pytest.raises(ValidationError) as err:

@@ -9,7 +9,8 @@ task's ``jobParameters`` (``${SURL}``, ``$JEDITASKID``, ``${SN}``, ``${SN/P}``,
 ``${SEQNUMBER}`` = offset + serial, hidden items left out, ``padding``), split like the
 pilot's shell would, and interpreted like runGen (``-a`` sandbox, ``-r`` run dir, ``-o``
 output map, ``-p`` URL-quoted exec string). The exec string runs WITHOUT a shell in a fresh
-job directory; ``userJobMetadata.json`` becomes the job's metadata and declared outputs are
+job directory; ``userJobMetadata.json`` becomes the job's metadata (wrapped as runGen does: the job
+report with it under ``user_job_metadata``, dropped above 1 MB) and declared outputs are
 copied to ``root/outds/<outDS>/<LFN>``.
 
 Deviations, on purpose: plain http is accepted (the real server wants https for nearly
@@ -48,6 +49,8 @@ MESSAGE_TASK_OWNER = "not the task owner or no production role"
 ERROR_OVERWRITE = "ERROR: cannot overwrite file"
 ERROR_SIZE_LIMIT = "ERROR: upload failure. Exceeded size limit"
 MB = 1024 * 1024
+#: runGen drops a userJobMetadata.json larger than this instead of attaching it
+USER_METADATA_LIMIT = MB
 FIRST_TASK_ID = 10 ** 7 + 1
 FIRST_PANDA_ID = 4 * 10 ** 9
 
@@ -248,7 +251,7 @@ class PandaTestServer:
                     job.status = "finished" if status in ("done", "finished") else "failed"
                     job.start_time = job.end_time = job.modification_time = when
                     meta = metadata(i, serial) if callable(metadata) else metadata
-                    job.metadata = json.dumps(meta) if meta is not None else None
+                    job.metadata = json.dumps({"user_job_metadata": meta}) if meta is not None else None
                     job.exit_code = 0
                 ids.append(task.task_id)
         return ids
@@ -403,8 +406,12 @@ class PandaTestServer:
         ok = job.exit_code == 0
         if cwd is not None:
             meta = cwd / "userJobMetadata.json"
-            if meta.is_file():
-                job.metadata = meta.read_text()
+            if meta.is_file() and meta.stat().st_size <= USER_METADATA_LIMIT:
+                # like runGen: the user's file is merged into the job report PanDA stores
+                try:
+                    job.metadata = json.dumps({"user_job_metadata": json.loads(meta.read_text())})
+                except ValueError:
+                    pass  # runGen skips a file that is no JSON
             if ok:
                 out_dir = self.root / "outds" / task.name.rstrip("/")
                 for item in job.outputs:
