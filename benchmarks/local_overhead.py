@@ -11,14 +11,12 @@
 Run: ``.venv/bin/python benchmarks/local_overhead.py [--trials 200] [--repeat 3]``.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -92,7 +92,7 @@ def _tabulate_module(wide: bool):
         saved = sys.modules.get("wcwidth", missing)
         sys.modules["wcwidth"] = None  # makes tabulate's optional import fail
         try:
-            import tabulate
+            importlib.import_module("tabulate")
         finally:
             if saved is missing:
                 del sys.modules["wcwidth"]

@@ -17,15 +17,12 @@ metadata of finished jobs, keyed by PandaID, so it cannot say which jobs failed)
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -137,33 +134,8 @@ def _pinned(url: str) -> str:
     return parsed._replace(netloc=f"{host}:{parsed.port}" if parsed.port else host).geturl()
 
 
-class _SilencedStreams:
-    """Process-wide stdout/stderr capture that threads can share: the first caller in swaps
-    the streams, the last one out restores them (nested ``redirect_stdout`` from several
-    threads would leave the process writing into a buffer)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved = None
-
-    def __enter__(self):
-        with self._lock:
-            if self._depth == 0:
-                self._saved = (sys.stdout, sys.stderr)
-                sys.stdout = sys.stderr = io.StringIO()
-            self._depth += 1
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                sys.stdout, sys.stderr = self._saved
-                self._saved = None
-        return False
-
-
-_SILENCED = _SilencedStreams()
+def _discard(*_args, **_kwargs) -> None:
+    """Stands in for ``print`` inside panda-client's Client module (see ``_import_client``)."""
 
 
 class PandaGateway:
@@ -205,6 +177,11 @@ class PandaGateway:
         logger.propagate = False
         try:
             from pandaclient import Client
+            # Client prints raw server answers and tracebacks on errors (its verbose=False
+            # notwithstanding): a module-level name shadows the builtin there and only there,
+            # which, unlike swapping sys.stdout, is safe with threads and leaves the OIDC
+            # login prompt (printed by openidc_utils) visible
+            Client.print = _discard
         except ImportError as exc:
             raise PandaError("panda-client is not installed: pip install 'panda-client==2.2.0'") from exc
         except OSError as exc:  # it resolves the cache server's host name at import
@@ -219,8 +196,7 @@ class PandaGateway:
         logger = logging.getLogger("panda-client")
         logger.addHandler(capture)
         try:
-            with _SILENCED:
-                return func(*args, **kwargs)
+            return func(*args, **kwargs)
         except SystemExit:
             raise CredentialsError(self._credentials_problem() or "panda-client refused its configuration") from None
         finally:

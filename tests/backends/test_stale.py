@@ -44,7 +44,6 @@ def test_report_shows_a_dead_runs_trial_as_interrupted(tmp_path, run_cli):
     assert states["dead"].error.startswith("no heartbeat for ") and states["dead"].finished_at is not None
     assert states["alive"].state == "RUNNING" and states["grid"].state == "RUNNING"
     assert states["done"].state == "COMPLETED"
-    rows = {line.split()[1]: line for line in r.output.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
     assert "INTERRUPTED" in r.output and "RUNNING" in r.output, r.output
 
 

@@ -103,6 +103,19 @@ def test_run_three_jobs_then_tasks_show_and_report(grid_env, run_cli, tmp_path, 
     assert "Note: grid trials not refreshed (PanDA server 127.0.0.1:9 did not answer" in r.output
     assert "6 completed" in r.output
 
+    import socket  # a server that takes the connection and never answers: the report does not wait
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        for var in ("PANDA_URL", "PANDA_URL_SSL", "PANDACACHE_URL"):
+            monkeypatch.setenv(var, f"http://127.0.0.1:{silent.getsockname()[1]}/server/panda")
+        monkeypatch.setenv("HPOGRID_GRID_SYNC_TIMEOUT_S", "2")
+        r = run_cli("report", "gp")
+    assert r.exit_code == 0, r.output
+    assert "Note: grid trials not refreshed (PanDA did not answer within 2 s)" in r.output
+    assert "6 completed" in r.output
+
 
 def test_dry_run_prints_the_task_and_submits_nothing(grid_env, run_cli, tmp_path, hpogrid_home):
     make(run_cli, tmp_path, "dp")

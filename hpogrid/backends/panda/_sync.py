@@ -9,6 +9,7 @@ costs one listing request.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -144,16 +145,24 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
     return result
 
 
+#: longest a report waits for PanDA before showing what was synced earlier (seconds)
+SYNC_DEADLINE_S = 60.0
+SYNC_DEADLINE_ENV = "HPOGRID_GRID_SYNC_TIMEOUT_S"
+
+
 def sync_for_report(project_name: str, study: Optional[str], study_url: Optional[str]) -> Optional[SyncResult]:
     """Before a report: pull the project's grid trials in; ``None`` when it has no grid tasks.
 
-    PanDA being unreachable is a note, not an error: the report shows what was synced before.
+    PanDA being unreachable or slow is a note, not an error: the report shows what was synced
+    before. panda-client waits up to 600 s for an answer, so the sync runs in a daemon thread
+    the report stops waiting for after ``$HPOGRID_GRID_SYNC_TIMEOUT_S`` (default 60 s).
     """
-    from hpogrid.backends.local import RunOptions, open_study
-    from hpogrid.errors import GridError
-    from hpogrid.project import load_project
+    import threading
 
-    from hpogrid.errors import NotFoundError
+    from hpogrid.backends.local import RunOptions, open_study
+    from hpogrid.errors import GridError, NotFoundError
+    from hpogrid.grid.panda import PandaGateway
+    from hpogrid.project import load_project
 
     try:
         project = load_project(project_name)
@@ -161,12 +170,26 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
         return None
     if not load_submissions(project.path):
         return None
+    deadline = float(os.environ.get(SYNC_DEADLINE_ENV) or SYNC_DEADLINE_S)
     store, name, _ = open_study(project, RunOptions(study=study, study_url=study_url), project.hpo_config)
-    from hpogrid.grid.panda import PandaGateway
+    outcome: Dict[str, Any] = {}
 
-    try:  # a report must not wait long for an unreachable server: few, short retries
-        return sync_project(project, store, name, gateway=PandaGateway(retries=2, wait_max=2.0))
-    except GridError as exc:
-        return SyncResult(notes=[f"grid trials not refreshed ({exc}); showing those synced before"])
-    finally:
-        store.close()
+    def work() -> None:
+        try:  # few, short retries: a report is not a submission
+            outcome["result"] = sync_project(project, store, name, gateway=PandaGateway(retries=2, wait_max=2.0))
+        except GridError as exc:
+            outcome["result"] = SyncResult(notes=[f"grid trials not refreshed ({exc}); showing those synced before"])
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            store.close()
+
+    worker = threading.Thread(target=work, name="hpogrid-grid-sync", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        return SyncResult(notes=[f"grid trials not refreshed (PanDA did not answer within {deadline:g} s); "
+                                 "showing those synced before"])
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
