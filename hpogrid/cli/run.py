@@ -16,8 +16,9 @@ from hpogrid.cli._base import echo_json
 @click.option("--mode", type=click.Choice(["submit", "grid"]), default="submit", show_default=True,
               help="submit: send the task to PanDA. grid: what each grid job runs, in the unpacked "
               "sandbox (its working directory).")
-@click.option("--seed", type=int, help="Random seed of the search (grid mode; PanDA gives each job its own).")
-@click.option("--trials", type=click.IntRange(min=1), help="Trials per job (grid mode; default: the hpo_config's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seeds: job k searches with SEED + k (default: a fresh "
+              "random base per submission). In grid mode: this job's seed.")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials per job (default: the hpo_config's).")
 def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> None:
     """Run the HPO of PROJECT on the grid: one PanDA task of N_JOBS jobs.
 
@@ -37,7 +38,7 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
     from hpogrid.project import load_project
 
     proj = load_project(project)
-    options = GridRunOptions(n_jobs=n_jobs, site=site, architecture=architecture)
+    options = GridRunOptions(n_jobs=n_jobs, site=site, architecture=architecture, trials=trials, seed=seed)
     if dry_run:
         echo_json(task_params(proj, options))
         return

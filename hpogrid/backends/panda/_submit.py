@@ -32,6 +32,8 @@ class GridRunOptions:
     n_jobs: int = 1
     site: Optional[str] = None
     architecture: Optional[str] = None
+    trials: Optional[int] = None     # per job (default: the hpo_config's)
+    seed: Optional[int] = None       # job k searches with seed + k (default: a fresh random base)
 
 
 def rucio_account() -> str:
@@ -76,13 +78,15 @@ def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[da
     grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
     now = now or datetime.now(timezone.utc)
     out_ds = resolve_out_ds(grid["outDS"], project.name, now)
-    seed_base = 1000 * secrets.randbelow(10**6)  # a fresh block of seeds per submission
+    # a fresh block of seeds per submission unless the user asks for reproducible ones
+    seed_base = options.seed if options.seed is not None else 1000 * secrets.randbelow(10**6)
     kwargs: Dict[str, Any] = {}
     if options.architecture is not None:
         kwargs["architecture"] = options.architecture
     return TaskSpec(
         taskname=out_ds,
-        exec_args=("hpogrid", "run", project.name, "--mode", "grid", "--seed", f"%RNDM:{seed_base}"),
+        exec_args=("hpogrid", "run", project.name, "--mode", "grid", "--seed", f"%RNDM:{seed_base}")
+        + (("--trials", str(options.trials)) if options.trials else ()),
         sandbox=sandbox, n_jobs=options.n_jobs, out_ds=out_ds, outputs=OUTPUTS,
         container=grid.get("container"), site=_site(grid, options.site), in_ds=grid.get("inDS"),
         max_attempt=RETRY_ATTEMPTS if grid.get("retry") else 1, **kwargs)
