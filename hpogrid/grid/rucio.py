@@ -409,34 +409,48 @@ def _describe(session: _Session, scope: str, name: str) -> Dict[str, Any]:
 def download(did: str, dest: str = ".") -> List[Path]:
     """Download every file of ``did`` (a dataset, container or file) to ``dest/<name>/``.
 
+    A grid task's outDS itself holds nothing: PanDA puts each output in a container
+    ``<outDS>_<file>``; given an outDS that does not exist, those containers are fetched.
     rucio-clients checks each file's adler32/md5 after the transfer; files already there with
     the right checksum are not fetched again. Returns the local paths, sorted.
     """
-    from rucio.client.downloadclient import DownloadClient
-    from rucio.common.exception import DataIdentifierNotFound, NoFilesDownloaded, NotAllFilesDownloaded
+    from rucio.common.exception import DataIdentifierNotFound
 
     scope, name = split_did(did)
     session = connect()
+    dest_dir = Path(dest).expanduser()
     with _translated(session.host):
         try:
             session.client.get_did(scope, name)
+            names = [name]
         except DataIdentifierNotFound:
-            raise NotFoundError(f"dataset {scope}:{name} does not exist in Rucio "
-                                "(see 'hpogrid dataset list')") from None
-        dest_dir = Path(dest).expanduser()
+            names = sorted(session.client.list_dids(scope, filters=[{"name": f"{name}_*"}], did_type="container"))
+            if not names:
+                raise NotFoundError(f"dataset {scope}:{name} does not exist in Rucio "
+                                    "(see 'hpogrid dataset list')") from None
         dest_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            results = DownloadClient(client=session.client, logger=session.logger).download_dids(
-                [{"did": f"{scope}:{name}", "base_dir": str(dest_dir)}])
-        except (NoFilesDownloaded, NotAllFilesDownloaded) as exc:
-            done = "no file was" if isinstance(exc, NoFilesDownloaded) else "not every file was"
-            raise RucioError(f"download of {scope}:{name} failed: {done} downloaded{session.why()}") from None
+        paths: List[Path] = []
+        for each in names:
+            paths += _download_one(session, scope, each, dest_dir)
+    return sorted(paths)
+
+
+def _download_one(session, scope: str, name: str, dest_dir: Path) -> List[Path]:
+    from rucio.client.downloadclient import DownloadClient
+    from rucio.common.exception import NoFilesDownloaded, NotAllFilesDownloaded
+
+    try:
+        results = DownloadClient(client=session.client, logger=session.logger).download_dids(
+            [{"did": f"{scope}:{name}", "base_dir": str(dest_dir)}])
+    except (NoFilesDownloaded, NotAllFilesDownloaded) as exc:
+        done = "no file was" if isinstance(exc, NoFilesDownloaded) else "not every file was"
+        raise RucioError(f"download of {scope}:{name} failed: {done} downloaded{session.why()}") from None
     paths = []
     for item in results:
         if str(getattr(item.get("clientState"), "value", item.get("clientState"))) not in ("DONE", "ALREADY_DONE", "FOUND_IN_PCACHE"):
             raise RucioError(f"download of {item.get('did')} failed{session.why()}")
         paths.extend(Path(p) for p in item.get("dest_file_paths", []))
-    return sorted(paths)
+    return paths
 
 
 __all__ = ["RSE_ENV", "LocalFile", "UploadResult", "collect_files", "config_file", "connect",

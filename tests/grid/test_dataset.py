@@ -184,7 +184,8 @@ def test_upload_list_download_round_trip_keeps_checksums(run_cli, rucio_client_e
 
 @pytest.mark.slow
 def test_output_container_of_a_grid_task_is_listed_and_downloaded(run_cli, rucio_client_env, tmp_path):
-    """PanDA's outDS is a container of datasets; download fetches every file in it."""
+    """PanDA puts each output of a task in a container <outDS>_<file> of datasets; downloading
+    the outDS (which itself does not exist) fetches every file of those containers."""
     from hpogrid.grid.rucio import connect, upload
 
     server = rucio_client_env
@@ -192,7 +193,8 @@ def test_output_container_of_a_grid_task_is_listed_and_downloaded(run_cli, rucio
     files = write_inputs(tmp_path, "out")
     part = upload("outs", [str(tmp_path / "data")], rse=server.rse,
                   name=f"{SCOPE}:user.{ACCOUNT}.hpogrid.outs.out.20260101000000_result")
-    container = f"user.{ACCOUNT}.hpogrid.outs.out.20260101000000"
+    out_ds = f"user.{ACCOUNT}.hpogrid.outs.out.20260101000000"
+    container = f"{out_ds}_hpo_result.json"
     client = connect().client
     client.add_container(SCOPE, container)
     client.attach_dids(SCOPE, container, [{"scope": SCOPE, "name": part.did.split(":")[1]}])
@@ -202,7 +204,7 @@ def test_output_container_of_a_grid_task_is_listed_and_downloaded(run_cli, rucio
     assert by_did[f"{SCOPE}:{container}"]["type"] == "container"
     assert by_did[f"{SCOPE}:{container}"]["files"] == 2
 
-    got = run_cli("dataset", "download", f"{SCOPE}:{container}", "--dir", tmp_path / "dl")
+    got = run_cli("dataset", "download", f"{SCOPE}:{out_ds}", "--dir", tmp_path / "dl")
     assert got.exit_code == 0, got.output
     paths = [Path(line) for line in got.stdout.splitlines()]
     assert sorted(p.name for p in paths) == ["out-train.csv", "out-weights.bin"]
