@@ -4,14 +4,14 @@ A PanDA test server on 127.0.0.1 (tests/grid/panda_server) holds ``--tasks`` fin
 each with one job whose metadata has a few trials. The real CLI (a subprocess, so start-up
 is included) lists them with their metadata three times:
 
-* ``cold``: empty cache; PanDA's metadata call takes one task id, so one listing request
-  plus one metadata request per task (fetched 8 at a time);
+* ``cold``: empty cache: one listing request, one for the PandaIDs of the tasks
+  (``task/get_tasks_modified_since``) and one for those jobs' records with their metadata
+  (``job/get_description_incl_archive``);
 * ``warm``: the same again; finished tasks unchanged since are served from the local cache;
 * ``plain``: without ``--metadata`` (one listing request).
 
 Target (issue: tasks show): <= 3 requests for 1000 tasks; the ratio printed is requests /
-target for each case. hpogrid 1.3.3 fetched metadata task by task on every call, i.e. the
-``cold`` count each time.
+target for each case. hpogrid 1.3.3 fetched metadata task by task on every call (1 + N).
 
 Run: ``.venv/bin/python benchmarks/tasks_show.py [--tasks 1000]``.
 """

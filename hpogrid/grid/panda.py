@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 from hpogrid.errors import CredentialsError, NotFoundError, PandaError
@@ -392,6 +392,36 @@ class PandaGateway:
             job["pandaid"] = int(job["pandaid"])
             jobs.append(job)
         jobs.sort(key=lambda j: j["pandaid"])
+        return jobs
+
+    def jobs_of_tasks(self, task_ids, since: datetime, chunk: int = 5000) -> Dict[int, List[dict]]:
+        """Every job of ``task_ids`` (records as :meth:`job_metadata` gives them) in bulk: one
+        ``task/get_tasks_modified_since`` for the PandaIDs of the caller's tasks modified since
+        ``since``, then ``job/get_description_incl_archive`` per ``chunk`` PandaIDs. A task whose
+        finished jobs come back without metadata is asked again with :meth:`job_metadata`."""
+        wanted = {int(t) for t in task_ids}
+        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if since.tzinfo else \
+            since.strftime("%Y-%m-%d %H:%M:%S")
+        id_map = self._retrying("task/get_tasks_modified_since", lambda n: self._request(
+            "task/get_tasks_modified_since", self._client.getJobIDsJediTasksInTimeRange, stamp, verbose=False)) or {}
+        panda_ids = [int(p) for tid, ids in id_map.items() if int(tid) in wanted for p in ids]
+        jobs: Dict[int, List[dict]] = {t: [] for t in wanted}
+        for start in range(0, len(panda_ids), chunk):
+            part = panda_ids[start:start + chunk]
+            specs = self._retrying("job/get_description_incl_archive", lambda n: self._request(
+                "job/get_description_incl_archive", self._client.getFullJobStatus, part, verbose=False)) or []
+            for spec in specs:
+                if spec is None:
+                    continue
+                job = _plain({slot: getattr(spec, slot, None) for slot in spec.__slots__ if slot != "Files"})
+                job["metadata"] = _parse_metadata(job.get("metadata"))
+                job["pandaid"] = int(job["pandaid"])
+                jobs.setdefault(int(job["jeditaskid"]), []).append(job)
+        for task_id, found in jobs.items():
+            if not found or any(j["metadata"] is None and j.get("jobstatus") == "finished" for j in found):
+                jobs[task_id] = self.job_metadata(task_id)  # a server that leaves metadata out here
+            else:
+                found.sort(key=lambda j: j["pandaid"])
         return jobs
 
     # -- commands -----------------------------------------------------------------------

@@ -86,7 +86,8 @@ def test_run_three_jobs_then_tasks_show_and_report(grid_env, run_cli, tmp_path, 
     assert "6 completed" in r.output and "ANALY_TEST_GPU" in r.output
     assert all(t.job_id in r.output and t.task_id in r.output for t in trials)
     calls = {k: v - before.get(k, 0) for k, v in server.request_counts.items() if v != before.get(k, 0)}
-    assert sum(calls.values()) == 2, calls  # one listing, one metadata request
+    assert calls == {"task/get_tasks_detailed_info_since": 1, "task/get_tasks_modified_since": 1,
+                     "job/get_description_incl_archive": 1}, calls  # listing, PandaIDs, job records
 
     before = dict(server.request_counts)
     r = run_cli("report", "gp")  # syncing again: nothing added, nothing asked but the listing

@@ -2,7 +2,7 @@
 import os
 import tarfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -332,3 +332,17 @@ def test_jobs_fetch_the_sandbox_from_the_cache_host_it_was_uploaded_to(panda_ser
     task_id = PandaGateway().submit(make_spec(sandbox))
     assert panda_server.tasks[task_id].params["sourceURL"] == f"http://{socket.getfqdn('127.0.0.1')}:{port}"
     assert panda_server.wait_task(task_id, 30) == "done"
+
+
+def test_jobs_of_many_tasks_come_in_two_requests_and_match_the_per_task_call(panda_server, gateway):
+    ids = panda_server.add_fake_tasks(40, jobs_per_task=2, metadata=lambda i, serial: {"seed": 100 * i + serial})
+    panda_server.request_counts.clear()
+    bulk = gateway.jobs_of_tasks(ids, datetime.now(timezone.utc) - timedelta(hours=1))
+    assert dict(panda_server.request_counts) == {"task/get_tasks_modified_since": 1,
+                                                 "job/get_description_incl_archive": 1}
+    assert set(bulk) == set(ids)
+    for task_id in ids[:3]:
+        one = gateway.job_metadata(task_id)
+        assert [(j["pandaid"], j["jobstatus"], j["metadata"]) for j in bulk[task_id]] == \
+            [(j["pandaid"], j["jobstatus"], j["metadata"]) for j in one]
+    assert sorted(j["metadata"]["seed"] for j in bulk[ids[5]]) == [501, 502]

@@ -63,6 +63,10 @@ def _save_synced(project_path: Path, target: str, synced: Dict[str, str]) -> Non
     write_atomic(_synced_file(project_path), dump_json(data))
 
 
+def _signature(task: Dict[str, Any]) -> str:
+    return f"{str(task.get('status', '')).lower()}@{task.get('modificationtime')}"
+
+
 def _time(text: Any) -> Optional[datetime]:
     if not text:
         return None
@@ -124,18 +128,24 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
     days = None if oldest is None else (datetime.now(oldest.tzinfo) - oldest).total_seconds() / 86400 + 1
     listed = gateway.list_tasks(id_range=(min(ids), max(ids)), days=days, limit=max(1000, 2 * len(ids)))
     tasks = {int(t["jeditaskid"]): t for t in listed}
+    changed = []
     for sub in subs:
         task = tasks.get(sub.task_id)
         if task is None:
             result.notes.append(f"task {sub.task_id} ({sub.taskname}) is not known to the PanDA server")
-            continue
+        elif synced.get(str(sub.task_id)) != _signature(task):  # else final and unchanged (a retry changes it)
+            changed.append((sub, task))
+    if not changed:
+        _save_synced(project.path, target, synced)
+        return result
+    from hpogrid.backends.panda._tasks import modified_since
+
+    all_jobs = gateway.jobs_of_tasks([sub.task_id for sub, _ in changed], modified_since([t for _, t in changed]))
+    for sub, task in changed:
         status = str(task.get("status", "")).lower()
-        signature = f"{status}@{task.get('modificationtime')}"
-        if synced.get(str(sub.task_id)) == signature:
-            continue  # final and unchanged since the last sync (a retry changes it)
-        jobs = gateway.job_metadata(sub.task_id)
+        signature = _signature(task)
         result.asked += 1
-        for job in jobs:
+        for job in all_jobs.get(sub.task_id, []):
             if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
                 result.running_jobs += 1
             result.trials += _store_job(store, study, sub, job)

@@ -1,21 +1,20 @@
 """``hpogrid tasks show``: the user's PanDA tasks, with their job metadata when asked.
 
-One listing request for all tasks. Metadata costs one request per task (PanDA's metadata
-call takes one task id), so metadata of tasks in a final state is cached in the store and
-asked again only when PanDA shows the task changed (a retry) or ``--sync`` is given; fresh
-fetches run a few at a time.
+One listing request for all tasks; their jobs' metadata in two more, whatever the number of
+tasks (the PandaIDs of the tasks, then the job records of those PandaIDs). Metadata of
+tasks in a final state is also cached in the store and asked again only when PanDA shows
+the task changed (a retry) or ``--sync`` is given.
 """
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hpogrid.backends.panda._sync import FINAL_TASK_STATES
+from hpogrid.backends.panda._sync import FINAL_TASK_STATES, _signature
 
 DEFAULT_COLUMNS = ("jeditaskid", "status", "taskname", "computingsite", "metastruct")
-_PARALLEL = 8
 
 
 @dataclass
@@ -32,10 +31,6 @@ def _cache_dir():
     from hpogrid import paths
 
     return paths.home() / "cache" / "panda_metadata"
-
-
-def _signature(task: Dict[str, Any]) -> str:
-    return f"{str(task.get('status', '')).lower()}@{task.get('modificationtime')}"
 
 
 def _cached(task: Dict[str, Any]) -> Optional[List[dict]]:
@@ -70,6 +65,16 @@ def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[st
     return {"jobs": len(jobs), "trials": trials, "best": best}
 
 
+def modified_since(tasks: Sequence[Dict[str, Any]]) -> datetime:
+    """A lower bound of the tasks' modification times (each is at or after its creation)."""
+    from hpogrid.backends.panda._sync import _time
+
+    times = [_time(t.get("modificationtime")) or _time(t.get("creationdate")) for t in tasks]
+    known = [t for t in times if t is not None]
+    oldest = min(known) if len(known) == len(times) and known else datetime.now(timezone.utc) - timedelta(days=3650)
+    return oldest - timedelta(seconds=1)
+
+
 def show_tasks(query: TaskQuery, metadata: bool = False, sync: bool = False, gateway=None) -> List[Dict[str, Any]]:
     """Tasks as dicts (lower-case PanDA fields); with ``metadata``, ``jobs`` and ``metastruct`` too."""
     from hpogrid.grid.panda import PandaGateway
@@ -80,9 +85,7 @@ def show_tasks(query: TaskQuery, metadata: bool = False, sync: bool = False, gat
     if not metadata:
         return tasks
     todo = [t for t in tasks if sync or _cached(t) is None]
-    with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
-        fetched = dict(zip((int(t["jeditaskid"]) for t in todo),
-                           pool.map(lambda t: gateway.job_metadata(int(t["jeditaskid"])), todo)))
+    fetched = gateway.jobs_of_tasks([int(t["jeditaskid"]) for t in todo], modified_since(todo)) if todo else {}
     for task in tasks:
         tid = int(task["jeditaskid"])
         jobs = fetched[tid] if tid in fetched else _cached(task)

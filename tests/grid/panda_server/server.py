@@ -516,6 +516,23 @@ class PandaTestServer:
             jobs = [j for j in jobs if j.status in ("failed", "cancelled", "closed")]
         return True, "", [j.describe() for j in jobs]
 
+    def api_task_get_tasks_modified_since(self, args):
+        """getJobIDsJediTasksInTimeRange: {jediTaskID: [PandaID, ...]} of the caller's tasks."""
+        since = datetime.strptime(args["since"], "%Y-%m-%d %H:%M:%S")
+        min_id = int(args["min_task_id"]) if str(args.get("min_task_id") or "None") != "None" else 0
+        with self._lock:
+            data = {task.task_id: [j.panda_id for j in task.jobs] for task in self.tasks.values()
+                    if task.user == self.user and task.modification_time >= since and task.task_id > min_id}
+        return True, "", data
+
+    def api_job_get_description_incl_archive(self, args):
+        """getFullJobStatus: the job records (metadata included) of a list of PandaIDs, None if unknown."""
+        ids = args.get("job_ids") or []
+        ids = json.loads(ids) if isinstance(ids, str) else ids
+        with self._lock:
+            jobs = {j.panda_id: j for task in self.tasks.values() for j in task.jobs}
+            return True, "", [jobs[int(i)].describe() if int(i) in jobs else None for i in ids]
+
     def api_job_get_metadata_for_analysis_jobs(self, args):
         task = self.tasks.get(int(args["task_id"]))
         data = {}
