@@ -105,8 +105,6 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
     kill or the wall-time limit (Ray turns it into SystemExit; running trials are recorded
     interrupted and finished ones are handed back).
     """
-    import signal
-
     from hpogrid.backends.local import RunOptions, run_local
     from hpogrid.errors import HpogridError
 
@@ -120,10 +118,9 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
             state["error"] = "interrupted: finished trials are kept"
     except HpogridError as exc:  # still hand back what ran, with the reason
         state["error"] = str(exc)
-    except SystemExit as exc:
-        term = exc.code == signal.SIGTERM
-        state["error"] = ("stopped by SIGTERM (the pilot's kill or wall-time limit)" if term else
-                          f"stopped (exit {exc.code})") + ": finished trials are kept"
+    except SystemExit as exc:  # Ray's SIGTERM handlers exit with 1 or 15, depending on which ran
+        state["error"] = (f"stopped (exit {exc.code}, e.g. SIGTERM from the pilot at a kill or the wall-time "
+                          "limit): finished trials are kept")
         raise
     except BaseException as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"
@@ -136,20 +133,24 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
 def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
     from hpogrid import __version__, paths
-    from hpogrid.fileio import write_atomic
+    from hpogrid.fileio import dump_json, write_atomic
     from hpogrid.study import StudyStore, sqlite_url
 
     hpo = project.hpo_config
     db = paths.study_db(name)
-    records: List = StudyStore(sqlite_url(db)).trials(name) if db.is_file() else []
+    records: List = []
+    if db.is_file():
+        store = StudyStore(sqlite_url(db))
+        try:
+            records = store.trials(name)
+        finally:
+            store.close()
     entries = [trial_entry(t) for t in records]
     done = [e for e in entries if e["state"] == "COMPLETED" and e["value"] is not None]
     best = (max if hpo["mode"] == "max" else min)(done, key=lambda e: e["value"]) if done else None
     metadata = {"hpogrid": __version__, "project": name, "seed": seed, "algorithm": algorithm,
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
     write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
-    from hpogrid.fileio import dump_json
-
     write_atomic(workdir / RESULT_FILE, dump_json(metadata))
     _pack_trials(project, workdir)
     failed = sum(e["state"] == "FAILED" for e in entries)
