@@ -1,11 +1,22 @@
-"""Shared fixtures: every test gets its own empty store root ($HPOGRID_HOME)."""
+"""Shared fixtures: every test gets its own empty store root ($HPOGRID_HOME); a real Slurm.
+
+``slurm_cluster`` (session scope) runs ``tests/slurm/start-slurm.sh``: it installs Debian's
+slurmctld, slurmd, slurm-client and munge when missing, writes a one-node config (8 CPUs
+advertised, 2 fake GPUs, KillWait=2 s) and waits until the node is idle; the session ends
+with ``stop-slurm.sh``. Without root, apt-get or a working Slurm the tests that need it skip
+with the reason (see ``pytest -rs``); they never fail for that.
+"""
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
+SLURM_SCRIPTS = REPO / "tests" / "slurm"
 EXAMPLE_SCRIPTS = REPO / "example" / "scripts"
 
 
@@ -42,3 +53,29 @@ SPACE_EX1 = {"height": {"method": "uniform", "dimension": {"low": -100, "high": 
 
 def dumps(obj) -> str:
     return json.dumps(obj)
+
+
+def _tail(text: str, n: int = 15) -> str:
+    return "\n".join((text or "").strip().splitlines()[-n:])
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The node name of a running single-node Slurm; skips when none can be started."""
+    if os.geteuid() != 0:
+        pytest.skip("real Slurm tests need root (they start slurmctld/slurmd/munged)")
+    if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
+        pytest.skip("Slurm is not installed and apt-get is not available to install it")
+    try:
+        proc = subprocess.run(["bash", str(SLURM_SCRIPTS / "start-slurm.sh")], capture_output=True, text=True,
+                              timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.skip("start-slurm.sh did not finish within 600 s")
+    if proc.returncode != 0:
+        pytest.skip(f"could not start Slurm (start-slurm.sh exit {proc.returncode}):\n"
+                    f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
+    node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True).stdout.split()
+    try:
+        yield node[0] if node else None
+    finally:
+        subprocess.run(["bash", str(SLURM_SCRIPTS / "stop-slurm.sh")], capture_output=True, text=True, timeout=120)

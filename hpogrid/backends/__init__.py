@@ -1,4 +1,41 @@
-"""Where trials run: this machine or a Ray cluster (``local``), Slurm (``slurm``); PanDA comes later."""
-from hpogrid.backends.local import RunOptions, RunSummary, run_local
+"""Where trials run. Every backend is a :class:`hpogrid.engine.Backend`; this registry names them.
 
-__all__ = ["RunOptions", "RunSummary", "run_local"]
+    from hpogrid.backends import get_backend
+    get_backend("slurm").run(project, options)
+
+``local`` is Ray Tune on this machine or a Ray cluster; ``slurm`` one job per trial; ``fake``
+trials in threads of this process (tests). The grid (:mod:`hpogrid.backends.panda`) runs the
+``local`` backend inside each job. Lazy: importing this package loads no backend.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Tuple
+
+from hpogrid.engine.options import RunOptions, RunSummary
+from hpogrid.errors import ValidationError
+
+#: name -> "module:class", in the order help texts list them
+_REGISTRY: Tuple[Tuple[str, str], ...] = (
+    ("local", "hpogrid.backends.raytune:RayTuneBackend"),
+    ("slurm", "hpogrid.backends.slurm:SlurmBackend"),
+    ("fake", "hpogrid.backends.fake:FakeBackend"),
+)
+BACKEND_NAMES = tuple(name for name, _ in _REGISTRY)
+
+
+def get_backend(name: str):
+    """A fresh backend by name; an unknown name is a one-line error listing the known ones."""
+    for known, where in _REGISTRY:
+        if known == name:
+            module, cls = where.split(":")
+            return getattr(importlib.import_module(module), cls)()
+    raise ValidationError("backend", f"{name!r} is not a backend; choose one of: {', '.join(BACKEND_NAMES)}")
+
+
+def run_local(project, options: RunOptions = None) -> RunSummary:
+    """Run the project's HPO with Ray Tune here (or on ``options.address``)."""
+    return get_backend("local").run(project, options or RunOptions())
+
+
+__all__ = ["BACKEND_NAMES", "RunOptions", "RunSummary", "get_backend", "run_local"]

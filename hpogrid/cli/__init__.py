@@ -23,6 +23,7 @@ _COMMANDS = {
     "dataset": "hpogrid.cli.dataset:dataset",
     "sites": "hpogrid.cli.sites:sites",
     "run": "hpogrid.cli.run:run",
+    "grid_job": "hpogrid.cli.run:grid_job",
     "tasks": "hpogrid.cli.tasks:tasks",
 }
 

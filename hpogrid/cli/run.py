@@ -13,9 +13,8 @@ from hpogrid.cli._base import echo_json
               help="Print the PanDA task parameters as JSON; submit nothing.")
 @click.option("--architecture", metavar="ARCH", help="PanDA architecture request; the default asks for a "
               "GPU queue, '' asks for nothing.")
-@click.option("--mode", type=click.Choice(["submit", "grid"]), default="submit", show_default=True,
-              help="submit: send the task to PanDA. grid: what each grid job runs, in the unpacked "
-              "sandbox (its working directory).")
+@click.option("--mode", type=click.Choice(["submit", "grid"]), default="submit", hidden=True,
+              help="grid: what grid jobs of hpogrid 2.0 run (now 'hpogrid grid_job').")
 @click.option("--seed", type=click.IntRange(min=0), help="Seeds: job k searches with SEED + k (default: a fresh "
               "random base per submission). In grid mode: this job's seed.")
 @click.option("--trials", type=click.IntRange(min=1), help="Trials per job (default: the hpo_config's).")
@@ -23,7 +22,8 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
     """Run the HPO of PROJECT on the grid: one PanDA task of N_JOBS jobs.
 
     The project (scripts and configs) is packed as the task's sandbox; each job runs
-    `hpogrid run PROJECT --mode grid` in the container named by the grid_config, in
+    the project's HPO (the local backend, --trials trials with its own seed) in the
+    container named by the grid_config, in
     /hpogrid/project where the sandbox and the input dataset (grid_config inDS) land, and
     hands its trials back as job metadata. The task id is recorded in the project, so
     `hpogrid report PROJECT` collects the jobs' trials and `hpogrid tasks show` follows it.
@@ -34,7 +34,7 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
     if mode == "grid":
         return _grid_job(project, seed, trials)
     from hpogrid.backends.panda import GridRunOptions, dry_run as task_params, submit_project
-    from hpogrid.backends.panda._submit import output_containers
+    from hpogrid.backends.panda import output_containers
     from hpogrid.project import load_project
 
     proj = load_project(project)
@@ -49,7 +49,19 @@ def run(project, n_jobs, site, dry_run, architecture, mode, seed, trials) -> Non
                f"'hpogrid report {project}'.")
 
 
+@click.command("grid_job", hidden=True)
+@click.argument("project")
+@click.option("--seed", type=click.IntRange(min=0), help="This job's seed.")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials of this job (default: the hpo_config's).")
+def grid_job(project, seed, trials) -> None:
+    """What each grid job runs, in the unpacked sandbox (its working directory): the project's
+    HPO, handing every trial back as the job's metadata. Internal: 'hpogrid run' submits it."""
+    _grid_job(project, seed, trials)
+
+
 def _grid_job(project: str, seed, trials) -> None:
+    import sys
+
     from hpogrid.backends.panda import run_grid_job
 
     result = run_grid_job(project, seed, trials=trials)
@@ -62,3 +74,5 @@ def _grid_job(project: str, seed, trials) -> None:
         raise click.ClickException(md.get("error") or f"no trial completed ({result.failed} failed)")
     if md.get("error"):
         click.echo(f"Note: {md['error']}", err=True)
+    if result.interrupted:  # the pilot stopped the job (kill, wall-time limit): not a success
+        sys.exit(130)

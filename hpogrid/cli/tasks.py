@@ -69,7 +69,7 @@ def _write(path: Path, rows, columns) -> None:
               help="Columns of the table and of --output, comma separated.")
 def show(username, limit, days, taskname, jeditaskid, metadata, sync, id_range, output, outcol) -> None:
     """List recent PanDA tasks in a table (one request; --metadata adds the jobs' results)."""
-    from hpogrid.backends.panda._tasks import TaskQuery, show_tasks
+    from hpogrid.backends.panda import TaskQuery, show_tasks
 
     columns = [c.strip().lower() for c in outcol.split(",") if c.strip()]
     if not columns:

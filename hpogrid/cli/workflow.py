@@ -15,14 +15,20 @@ def workflow() -> None:
 @click.option("--continue", "resume", is_flag=True, help="Skip stages already done.")
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file (default: the "
               "project's workflow.json).")
-def run(project, stage, resume, file) -> None:
-    """Run the stages of PROJECT's workflow in dependency order."""
+@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared study "
+              "store for the optimisation stages (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
+def run(project, stage, resume, file, study_url) -> None:
+    """Run the stages of PROJECT's workflow in dependency order.
+
+    An optimisation stage runs on the backend it names ("backend": "local" or "slurm") into
+    the study named after it; running it again continues that study. "cmd" stages run
+    without a shell (no globs, pipes or variables)."""
     from hpogrid.project import load_project
-    from hpogrid.workflow._runner import load_workflow, run_workflow
+    from hpogrid.workflow import load_workflow, run_workflow
 
     proj = load_project(project)
     outcome = run_workflow(proj, load_workflow(proj, file), stage=stage, resume=resume,
-                           say=lambda line: click.echo(line, err=True))
+                           say=lambda line: click.echo(line, err=True), study_url=study_url)
     ran = [s for s, what in outcome if what == "ran"]
     click.echo(f"Workflow of {project!r}: ran {', '.join(ran) or 'nothing'}; "
                f"skipped {len(outcome) - len(ran)} stage(s) already done.")
@@ -34,8 +40,7 @@ def run(project, stage, resume, file) -> None:
 def show(project, file) -> None:
     """List the stages of PROJECT's workflow in running order, with what is done."""
     from hpogrid.project import load_project
-    from hpogrid.workflow._runner import is_done, load_workflow
-    from hpogrid.workflow._spec import OptimisationStage
+    from hpogrid.workflow import OptimisationStage, is_done, load_workflow
 
     proj = load_project(project)
     wf = load_workflow(proj, file)

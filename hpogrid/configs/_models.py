@@ -70,8 +70,8 @@ class HpoConfig(ConfigModel):
     resource: Optional[Dict[str, float]] = Field(
         None, description='Resources per trial, e.g. \'{"cpu": 1, "gpu": 0}\'')
     extra_metrics: Optional[List[str]] = Field(None, description="Additional metrics to record")
-    max_failures: Optional[int] = Field(None, ge=0, description="Failed trials after which the run stops "
-                                        "(default: never)")
+    max_failures: Optional[int] = Field(None, ge=0, description="Failed trials tolerated: the run stops when "
+                                        "more fail, on every backend (0: at the first failure; default: never)")
 
     @model_validator(mode="before")
     @classmethod
@@ -236,8 +236,16 @@ class SlurmConfig(ConfigModel):
     sbatch_args: List[str] = Field(default_factory=list,
                                    description="Extra sbatch flags, e.g. --constraint=a100")
     workers: int = Field(4, ge=1, description="Trials (jobs) in Slurm at the same time")
-    max_failures: int = Field(3, ge=0, description="Failed trials after which the study stops")
     poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds between Slurm state checks")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy(cls, data: Any) -> Any:
+        """slurm_config files of hpogrid 2.0 carried max_failures: it is hpo_config's now
+        (slurm_run says so when it meets one)."""
+        if isinstance(data, dict) and "max_failures" in data:
+            data = {k: v for k, v in data.items() if k != "max_failures"}
+        return data
 
     @field_validator("mem")
     @classmethod

@@ -28,7 +28,8 @@ def trial_config(param: Dict[str, Any], codec: Codec, config: Dict[str, Any],
     return dict(values)
 
 
-def _hook(scripts_dir: str, script: str) -> Optional[Callable]:
+def custom_updates(scripts_dir: str, script: str) -> Optional[Callable]:
+    """The script's ``custom_updates(trial_config, base_config)``, if it defines one."""
     hook = getattr(load_module(scripts_dir, script), "custom_updates", None)
     return hook if callable(hook) else None
 
@@ -44,32 +45,32 @@ def as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
 
 
 def make_trainable(scripts_dir: str, script: str, model: str, param: Dict[str, Any],
-                   codec: Codec, metric: str, trials_root: Optional[str] = None) -> Any:
-    """A Ray Tune trainable (function or class) running the user's model."""
+                   codec: Codec, metric: str, trials_root: str) -> Any:
+    """A Ray Tune trainable (function or class) running the user's model; each trial is the
+    current one of :mod:`hpogrid.trial` in its own folder under ``trials_root``."""
     obj = load_model(scripts_dir, script, model)
     if is_trainable_class(obj):
-        return _wrap_class(obj, param, codec, _hook(scripts_dir, script))
+        return _wrap_class(obj, param, codec, custom_updates(scripts_dir, script), trials_root)
     return _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root)
 
 
-def trial_folder(trials_root: str, codec: Codec, config: Dict[str, Any]) -> Path:
+def trial_folder(trials_root: str, codec: Codec, config: Dict[str, Any], trial_id: Optional[str] = None) -> Path:
     """The trial's own folder, named by its study uid: a resumed re-run finds it again."""
-    from ray import tune
+    if trial_id is None:
+        from ray import tune
 
-    folder = Path(trials_root) / codec.trial_uid(config, tune.get_context().get_trial_id())
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        trial_id = tune.get_context().get_trial_id()
+    return Path(trials_root) / codec.trial_uid(config, trial_id)
 
 
-def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root=None) -> Callable:
+def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root) -> Callable:
     def trainable(config):
-        import os
+        from hpogrid.trial import activated
 
-        if trials_root:  # for checkpoints that must survive a resume
-            folder = trial_folder(trials_root, codec, config)
-            os.environ["HPOGRID_TRIAL_DIR"], os.environ["HPOGRID_TRIAL_UID"] = str(folder), folder.name
-        fn = load_model(scripts_dir, script, model)
-        result = fn(trial_config(param, codec, config, _hook(scripts_dir, script)))
+        folder = trial_folder(trials_root, codec, config)  # checkpoints there survive a resume
+        with activated(folder.name, folder):
+            fn = load_model(scripts_dir, script, model)
+            result = fn(trial_config(param, codec, config, custom_updates(scripts_dir, script)))
         if result is None:
             return None
         metrics = as_metrics(result, metric, model)
@@ -85,14 +86,31 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
     return trainable
 
 
-def _wrap_class(cls, param, codec, hook):
+def _wrap_class(cls, param, codec, hook, trials_root):
     # decoding where Ray hands the config over keeps ``self.config`` decoded as well
+    def enter(trainable, config):
+        from hpogrid.trial import activate
+
+        folder = trial_folder(trials_root, codec, config or {}, getattr(trainable, "trial_id", None) or "default")
+        activate(folder.name, folder)
+
     class Wrapped(cls):
         def __init__(self, config=None, *args, **kwargs):
+            self._hpogrid_latent = config or {}
             super().__init__(trial_config(param, codec, config or {}, hook), *args, **kwargs)
 
+        def setup(self, config, *args, **kwargs):
+            enter(self, self._hpogrid_latent)
+            return super().setup(config, *args, **kwargs)
+
         def reset(self, new_config, *args, **kwargs):
-            return super().reset(trial_config(param, codec, new_config, hook), *args, **kwargs)
+            self._hpogrid_latent = new_config
+            decoded = trial_config(param, codec, new_config, hook)
+            return super().reset(decoded, *args, **kwargs)
+
+        def reset_config(self, new_config):
+            enter(self, self._hpogrid_latent)
+            return super().reset_config(new_config)
 
     Wrapped.__name__ = cls.__name__
     Wrapped.__qualname__ = cls.__qualname__
@@ -114,6 +132,7 @@ def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec
         values = codec.decode(config)
         values = {n: values[n] for n in order}
         trial_dir = trial_folder(trials_root, codec, config)
+        trial_dir.mkdir(parents=True, exist_ok=True)
         args = program.build_argv(argv, values, order, trial_dir, scripts)
         env = program.environment(values, trial_dir, scripts)
         env["HPOGRID_CONFIG"] = json.dumps(apply_values(param, values))

@@ -2,6 +2,7 @@
 from hpogrid.project._project import (
     CONFIG_TYPES,
     Project,
+    config_file,
     create_project,
     list_projects,
     load_project,
@@ -11,5 +12,5 @@ from hpogrid.project._project import (
     update_project,
 )
 
-__all__ = ["CONFIG_TYPES", "Project", "create_project", "list_projects", "load_project",
+__all__ = ["CONFIG_TYPES", "Project", "config_file", "create_project", "list_projects", "load_project",
            "recreate_project", "remove_project", "set_input_dataset", "update_project"]

@@ -81,6 +81,7 @@ class Project:
 
 
 def config_file(project_path: Path) -> Path:
+    """The project's config snapshot (``config/config.json`` in its folder)."""
     return project_path / "config" / "config.json"
 
 

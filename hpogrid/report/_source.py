@@ -68,10 +68,11 @@ def open_study(url: str, name: str) -> Tuple[StudyStore, StudyInfo]:
 
 
 def _mark_dead_runs(store: StudyStore, name: str) -> None:
+    from hpogrid.settings import Settings
     from hpogrid.study.liveness import mark_dead_runs
 
     try:
-        mark_dead_runs(store, name)
+        mark_dead_runs(store, name, Settings.from_env().stale_after_s)
     except StudyError:  # a read-only store: report what is recorded
         pass
 

@@ -1,4 +1,4 @@
-"""Search algorithms and schedulers as adapters over Ray Tune.
+"""Search algorithms and schedulers as adapters over Ray Tune, and the ask/tell layer over them.
 
 The package is lazy (PEP 562): ``hpogrid.search.names``, used by config validation, loads
 neither numpy nor Ray; the adapters load on first attribute access, and each imports its own
@@ -15,6 +15,13 @@ _EXPORTS = {
     "SchedulerAdapter": "hpogrid.search._schedulers",
     "SearcherAdapter": "hpogrid.search._base",
     "Codec": "hpogrid.search._codec",
+    "RERUN_KEY": "hpogrid.search._codec",
+    "AutoAdapter": "hpogrid.search._adapters",
+    "AskTell": "hpogrid.search.asktell",
+    "SeededSampler": "hpogrid.search.asktell",
+    "Suggestion": "hpogrid.search.asktell",
+    "NOT_NOW": "hpogrid.search.asktell",
+    "FINISHED": "hpogrid.search.asktell",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -5,7 +5,8 @@ from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
 
 
 class RandomSearch(SearcherAdapter):
-    """Independent random sampling with Ray Tune's basic variant generator."""
+    """Independent random sampling from one seeded generator (the same points for the same
+    seed on every backend); ``algorithm_param`` may give ``points_to_evaluate``."""
 
     name = "random"
     library = "ray.tune"
@@ -14,18 +15,13 @@ class RandomSearch(SearcherAdapter):
     summary = "random sampling; grid_search categoricals are enumerated"
 
     def make(self, codec, metric, mode, seed, params):
-        from ray.tune.search.basic_variant import BasicVariantGenerator
+        from hpogrid.search.asktell import SeededSampler
 
-        return construct(BasicVariantGenerator, self.name, {"random_state": seed}, params)
-
-    def limit_concurrency(self, searcher, n):
-        # Tune ignores max_concurrent_trials for a generator passed in: it must carry the limit
-        searcher.max_concurrent = n
-        return True
+        return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
 
 class TuneSearch(RandomSearch):
-    """Ray Tune's basic variant generator by its Ray name (grid search + random sampling)."""
+    """Ray Tune's basic variant semantics by its Ray name (grid search + random sampling)."""
 
     name = "tune"
     summary = "Ray Tune's basic variant generator (grid_search + random)"
@@ -102,9 +98,9 @@ class BayesOptAdapter(SearcherAdapter):
     summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
     def make(self, codec, metric, mode, seed, params):
-        from ray.tune.search.bayesopt import BayesOptSearch
+        from hpogrid.search._bayesopt import BayesOptSearcher
 
-        return construct(BayesOptSearch, self.name, {
+        return construct(BayesOptSearcher, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
 
 

@@ -28,9 +28,9 @@ class SearcherAdapter(ABC):
     def check(self, space: SearchSpace) -> None:
         """Raise :class:`UnsupportedSpaceError` before any trial runs if the space can't be run."""
         if space.grid_params and not self.honours_grid:
-            from hpogrid.search._registry import ADAPTERS
+            from hpogrid.search.names import GRID_ALGORITHMS
 
-            able = ", ".join(a.name for a in ADAPTERS if a.honours_grid)
+            able = ", ".join(GRID_ALGORITHMS)
             name = space.grid_params[0]
             raise UnsupportedSpaceError(
                 f"search_space.{name}: categorical with grid_search cannot be run by algorithm "
@@ -51,10 +51,6 @@ class SearcherAdapter(ABC):
                 "re-run setupenv.sh") from None
         codec = self.codec(space)
         return self.make(codec, metric, mode, seed, dict(params)), codec
-
-    def limit_concurrency(self, searcher: Any, n: int) -> bool:
-        """Apply a limit of ``n`` running trials inside ``searcher``; False: Tune's own limit applies."""
-        return False
 
     @abstractmethod
     def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Dict, Tuple, Type
 
 from hpogrid.space import LatentChoice, LatentInt, LatentNormal, LatentUniform, SearchSpace
 
-#: config key of a resumed re-run (see hpogrid.backends._resume)
+#: config key of a resumed re-run (see hpogrid.engine.resume)
 RERUN_KEY = "__hpogrid_rerun__"
 
 #: probabilities closer than this to 0 or 1 are clipped: the normal is cut at about 7 sigma

@@ -9,3 +9,7 @@ ALGORITHMS = ("random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "
 
 #: hpo_config ``scheduler`` values ("fifo" runs every trial to its stop criterion)
 SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
+
+#: the algorithms that enumerate ``grid_search`` categoricals (a test keeps it in step with
+#: the adapters' ``honours_grid``)
+GRID_ALGORITHMS = ("random", "tune", "auto")

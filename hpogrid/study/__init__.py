@@ -24,6 +24,7 @@ from hpogrid.study.records import (
     STATES,
     StudyInfo,
     TrialRecord,
+    TrialState,
 )
 from hpogrid.study.store import TRIAL_FIELDS, StudyStore
 from hpogrid.study.view import StudyView, load
@@ -43,6 +44,7 @@ __all__ = [
     "StudyStore",
     "StudyView",
     "TrialRecord",
+    "TrialState",
     "load",
     "safe_url",
     "sqlite_url",

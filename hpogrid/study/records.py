@@ -8,13 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Optional
 
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-INTERRUPTED = "INTERRUPTED"
+
+class TrialState(str, Enum):
+    """A trial's state. A ``str`` enum: it equals (and is stored as) its name, so rows written
+    before the enum existed, and JSON, compare equal to it."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_finished(self) -> bool:
+        return self in FINISHED_STATES
+
+
+PENDING = TrialState.PENDING
+RUNNING = TrialState.RUNNING
+COMPLETED = TrialState.COMPLETED
+FAILED = TrialState.FAILED
+INTERRUPTED = TrialState.INTERRUPTED
 
 #: every trial state, in life-cycle order (also the key order of ``StudyStore.counts``)
 STATES = (PENDING, RUNNING, COMPLETED, FAILED, INTERRUPTED)

@@ -53,6 +53,7 @@ from hpogrid.study.records import (
     COMPLETED,
     StudyInfo,
     TrialRecord,
+    TrialState,
 )
 from hpogrid.study.schema import STRING_LIMITS, Base, StudyRow, TrialRow
 from hpogrid.study.values import clean_json, finite_or_none, to_utc, utcnow
@@ -540,7 +541,7 @@ def _study_info(row: StudyRow) -> StudyInfo:
 
 def _trial_record(row: TrialRow, study: str) -> TrialRecord:
     return TrialRecord(
-        study=study, uid=row.uid, number=row.number, state=row.state,
+        study=study, uid=row.uid, number=row.number, state=TrialState(row.state),
         params=row.params or {}, metrics=row.metrics or {}, value=row.value,
         intermediate=row.intermediate or [], error=row.error, backend=row.backend,
         host=row.host, job_id=row.job_id, task_id=row.task_id, site=row.site,

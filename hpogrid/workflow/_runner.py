@@ -1,7 +1,11 @@
 """Run a project's workflow: stages in dependency order, each in its own folder.
 
 A stage that finished writes ``.done`` in its folder; ``--continue`` skips those, and
-``--stage S`` runs S (always) plus what it needs that is not done yet.
+``--stage S`` runs S (always) plus what it needs that is not done yet. An optimisation stage
+is a run of the engine on the backend it names, into the study named after it; running it
+again resumes that study (the searcher is told the earlier trials, interrupted ones re-run,
+new ones up to its ``trials``). ``cmd`` stages run without a shell: no globs, pipes or
+variables (write a Python stage, or a script, for those).
 """
 import contextlib
 import dataclasses
@@ -15,7 +19,7 @@ from typing import Callable, List, Optional, Tuple
 from hpogrid.errors import BackendError, NotFoundError, ValidationError
 from hpogrid.fileio import read_json
 from hpogrid.project import Project
-from hpogrid.workflow._context import WORKFLOW_DIR
+from hpogrid.trial import WORKFLOW_DIR_ENV
 from hpogrid.workflow._spec import OptimisationStage, UserStage, Workflow, parse_workflow
 
 DEFAULT_FILE = "workflow.json"
@@ -42,12 +46,20 @@ def is_done(project: Project, stage: str) -> bool:
 
 
 def run_workflow(project: Project, wf: Workflow, stage: Optional[str] = None, resume: bool = False,
-                 say: Callable[[str], None] = print, progress: bool = True) -> List[Tuple[str, str]]:
+                 say: Callable[[str], None] = print, progress: bool = True,
+                 study_url: Optional[str] = None) -> List[Tuple[str, str]]:
     """Run the stages; returns (stage, "ran" | "skipped") in the order handled."""
+    from hpogrid.engine import scoped_environ
+
     if stage is not None and stage not in wf.stages:
         raise ValidationError("--stage", f"unknown stage {stage!r} (stages: {', '.join(wf.stages)})")
+    # resolve_path() in stages, trials and (inherited) workers, while the workflow runs
+    with scoped_environ({WORKFLOW_DIR_ENV: str(workflow_dir(project))}):
+        return _run_stages(project, wf, stage, resume, say, progress, study_url)
+
+
+def _run_stages(project, wf, stage, resume, say, progress, study_url) -> List[Tuple[str, str]]:
     root = workflow_dir(project)
-    os.environ[WORKFLOW_DIR] = str(root)  # resolve_path() in stages and (inherited) Ray workers
     outcome = []
     for name in wf.order([stage] if stage else None):
         if is_done(project, name) and (resume or (stage is not None and name != stage)):
@@ -61,32 +73,40 @@ def run_workflow(project: Project, wf: Workflow, stage: Optional[str] = None, re
         started = time.time()
         spec = wf.stages[name]
         if isinstance(spec, OptimisationStage):
-            _optimise(project, name, spec, progress)
+            _optimise(project, name, spec, progress, study_url, say)
         else:
-            _user_stage(project, wf, name, spec, folder)
+            _user_stage(project, wf, name, spec, folder, study_url)
         (folder / ".done").write_text(json.dumps({"finished": time.time(), "seconds": time.time() - started}))
         outcome.append((name, "ran"))
     return outcome
 
 
-def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bool) -> None:
-    from hpogrid.backends import RunOptions, run_local
+def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bool, study_url: Optional[str],
+              say: Callable[[str], None]) -> None:
+    from hpogrid.backends import RunOptions, get_backend
+    from hpogrid.engine import StudyTarget
 
     model = {**project.model_config, "param": {**(project.model_config.get("param") or {}), **spec.config}}
     staged = dataclasses.replace(project, configs={**project.configs, "model_config": model})
-    summary = run_local(staged, RunOptions(trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed,
-                                           n_jobs=spec.n_jobs, study=name, progress=progress))
+    target = StudyTarget.resolve(staged, name, study_url)
+    with target.open() as store:  # a stage run before: continue its study
+        again = name in {s.name for s in store.list_studies()} and sum(store.counts(name).values()) > 0
+    summary = get_backend(spec.backend).run(staged, RunOptions(
+        trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed, n_jobs=spec.n_jobs, study=name,
+        study_url=study_url, progress=progress, resume=again))
+    for note in summary.notes:
+        say(f"[workflow] {name}: {note}")
     if summary.interrupted:
         raise KeyboardInterrupt
 
 
-def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, folder: Path) -> None:
+def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, folder: Path,
+                study_url: Optional[str] = None) -> None:
     if spec.cmd is not None:
         _command(project, name, spec.cmd, folder)
         return
-    from hpogrid.objective._loader import load_module
-    from hpogrid.study import StudyStore, sqlite_url
-    from hpogrid import paths
+    from hpogrid.engine import StudyTarget
+    from hpogrid.objective import load_module
     from hpogrid.workflow._inspector import StudyInspector
 
     fn = getattr(load_module(str(project.scripts_dir), spec.python), spec.entrypoint, None)
@@ -94,7 +114,7 @@ def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, fold
         raise ValidationError(f"workflow.{name}.entrypoint", f"{spec.entrypoint!r} is not a function in {spec.python}")
     with _cwd(folder):
         if spec.optimisations:
-            store = StudyStore(os.environ.get("HPOGRID_STUDY_URL") or sqlite_url(paths.study_db(project.name)))
+            store = StudyTarget.resolve(project, None, study_url).open()
             fn([StudyInspector(store, s) for s in spec.optimisations], spec.config or None)
         else:
             fn(spec.config or None)

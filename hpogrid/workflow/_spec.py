@@ -16,7 +16,7 @@ depend on those optimisation stages and hands it one inspector per study.
 """
 from typing import Any, Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, model_validator
+from pydantic import field_validator, BaseModel, ConfigDict, Field, ValidationError as PydanticError, model_validator
 
 from hpogrid.errors import ValidationError
 from hpogrid.names import check_name
@@ -48,6 +48,17 @@ class OptimisationStage(_Stage):
     algorithm: Optional[str] = None
     seed: Optional[int] = None
     n_jobs: Optional[int] = Field(None, ge=1)
+    #: where its trials run: a backend of hpogrid.backends ("local", "slurm", ...)
+    backend: str = "local"
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        from hpogrid.backends import BACKEND_NAMES
+
+        if v not in BACKEND_NAMES:
+            raise ValueError(f"{v!r} is not a backend; choose one of: {', '.join(BACKEND_NAMES)}")
+        return v
 
 
 class Workflow(BaseModel):

@@ -46,3 +46,34 @@ def trials_so_far(project: str, states=None) -> list:
         return StudyStore(sqlite_url(paths.study_db(project))).trials(project, states=states)
     except NotFoundError:
         return []
+
+
+#: trials that meet: each waits until ``config["n"]`` trials are live at once (or every one of
+#: ``config["total"]`` has started) and reports the most it saw live, ``peak``. It proves
+#: parallelism by what the trials see, not by timestamps, and ``peak`` never exceeds the limit
+#: the backend enforces. ``config["dir"]`` is a folder every trial can reach.
+BARRIER = """
+import time
+from pathlib import Path
+from hpogrid.trial import trial_uid
+
+def objective(config):
+    live, started = Path(config["dir"]) / "live", Path(config["dir"]) / "started"
+    live.mkdir(exist_ok=True)
+    started.mkdir(exist_ok=True)
+    me = live / trial_uid()
+    me.write_text("")
+    (started / trial_uid()).write_text("")
+    peak = len(list(live.iterdir()))
+    deadline = time.time() + 180
+    while peak < config["n"] and len(list(started.iterdir())) < config["total"] and time.time() < deadline:
+        time.sleep(0.02)
+        peak = max(peak, len(list(live.iterdir())))
+    extra = {}
+    import sys
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():  # a Ray worker: which node
+        extra["node"] = ray.get_runtime_context().get_node_id()
+    me.unlink()
+    return {"loss": config["x"], "peak": peak, **extra}
+"""

@@ -13,7 +13,7 @@ import pytest
 from hpogrid.backends import RunOptions, run_local
 from hpogrid.project import load_project
 from hpogrid.study import load
-from tests.backends.helpers import make_project
+from tests.backends.helpers import BARRIER, make_project
 
 pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -70,22 +70,17 @@ def _stop(temp: str) -> None:
     shutil.rmtree(temp, ignore_errors=True)
 
 
-TRAIN = """
-import time
-import ray
-
-def objective(config):
-    time.sleep(1.0)  # long enough for two trials to run at once, one per node
-    return {"loss": config["x"], "node": ray.get_runtime_context().get_node_id()}
-"""
-
-
 def test_local_run_on_an_existing_cluster(tmp_path, cluster):
-    name = make_project(tmp_path, TRAIN, {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}},
+    # trials meet in pairs (BARRIER): two run at once, so with one CPU per node both nodes run one
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    name = make_project(tmp_path, BARRIER, {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}},
+                        param={"dir": str(meet), "n": 2, "total": 8},
                         algorithm="random", trials=8, scheduler="fifo", scheduler_param={"max_concurrent": 2})
     summary = run_local(load_project(name), RunOptions(address=cluster, progress=False))
     trials = load(name).trials
     assert summary.counts["COMPLETED"] == 8 and all(t.state == "COMPLETED" for t in trials)
     assert {t.backend for t in trials} == {"ray"}
-    # both nodes of the cluster ran trials (one CPU each, two trials at once)
+    # two trials met while both ran, one per node (one CPU each): both nodes ran trials
+    assert max(t.metrics["peak"] for t in trials) == 2
     assert len({t.metrics["node"] for t in trials}) == 2

@@ -65,7 +65,7 @@ option_values = st.one_of(st.text(max_size=12), st.integers(-5, 10**4).map(str),
            "--algorithm", "--metric", "--mode", "--scheduler", "--trials", "--log_dir", "--stop",
            "--scheduler_param", "--algorithm_param", "--resource", "--extra_metrics", "--site",
            "--container", "--inDS", "--outDS", "--extra", "--script", "--model", "--param", "--partition",
-           "--gres", "--cpus", "--mem", "--time", "--sbatch_args", "--workers", "--max_failures"]),
+           "--gres", "--cpus", "--mem", "--time", "--sbatch_args", "--workers"]),
            option_values, max_size=4),
        action=st.sampled_from(["create", "recreate", "update"]))
 def test_config_writers_any_option_values(run_cli, hpogrid_home, kind, options, action):

@@ -90,3 +90,9 @@ def test_skopt_searcher_suggests_distinct_valid_points_while_trials_run():
     for cfg in pending:
         values = codec.decode(cfg)
         assert all(space[n].contains(v) for n, v in values.items())
+
+
+def test_grid_algorithms_name_exactly_the_adapters_that_enumerate_grids():
+    from hpogrid.search.names import GRID_ALGORITHMS
+
+    assert set(GRID_ALGORITHMS) == {a.name for a in ADAPTERS if a.honours_grid}

@@ -1,13 +1,5 @@
-"""A REAL single-node Slurm (slurmctld + slurmd + munge) for the slurm_run tests.
-
-``slurm_cluster`` (session scope) runs ``start-slurm.sh`` next to this file: it installs
-Debian's slurmctld, slurmd, slurm-client and munge when missing, writes a one-node config
-(8 CPUs advertised, 2 fake GPUs, KillWait=2 s) and waits until the node is idle; the session
-ends with ``stop-slurm.sh``. Without root, apt-get or a working Slurm the tests that need it
-skip with the reason (see ``pytest -rs``); they never fail for that.
-"""
+"""Fixtures of the slurm_run tests; the real Slurm itself is ``slurm_cluster`` (tests/conftest.py)."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,28 +15,6 @@ HERE = Path(__file__).resolve().parent
 
 def _tail(text: str, n: int = 15) -> str:
     return "\n".join((text or "").strip().splitlines()[-n:])
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    """The node name of a running single-node Slurm; skips when none can be started."""
-    if os.geteuid() != 0:
-        pytest.skip("real Slurm tests need root (they start slurmctld/slurmd/munged)")
-    if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
-        pytest.skip("Slurm is not installed and apt-get is not available to install it")
-    try:
-        proc = subprocess.run(["bash", str(HERE / "start-slurm.sh")], capture_output=True, text=True,
-                              timeout=600)
-    except subprocess.TimeoutExpired:
-        pytest.skip("start-slurm.sh did not finish within 600 s")
-    if proc.returncode != 0:
-        pytest.skip(f"could not start Slurm (start-slurm.sh exit {proc.returncode}):\n"
-                    f"{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
-    node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True).stdout.split()
-    try:
-        yield node[0] if node else None
-    finally:
-        subprocess.run(["bash", str(HERE / "stop-slurm.sh")], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ SLURM_CMD = "hpogrid.cli.slurm_run:slurm_run"
 CLI_CODE = ("import sys; from hpogrid.cli import cli; cli.lazy.setdefault('slurm_run', "
             f"{SLURM_CMD!r}); cli.main(sys.argv[1:], prog_name='hpogrid')")
 #: small jobs so several run at once on the test node; quick polling keeps the tests short
-FAST = {"mem": "200M", "time": "5", "workers": 4, "poll_interval": 0.2, "max_failures": 0}
+FAST = {"mem": "200M", "time": "5", "workers": 4, "poll_interval": 0.2}
 UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
 #: a trial per behaviour: a grid over the categorical "kind" gives each exactly once (algorithm tune)
 KINDS_SCRIPT = """

@@ -1,7 +1,6 @@
 """``slurm_run`` end to end on a REAL single-node Slurm: every trial is an sbatch job."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -14,8 +13,7 @@ from hpogrid.project import load_project
 from hpogrid.study import load
 from tests.backends.helpers import ECHO
 from tests.conftest import EXAMPLE_SCRIPTS
-from tests.slurm.helpers import (CLI_CODE, KINDS_SCRIPT, UNI, grid_of_kinds, in_squeue, job_state,
-                                 make_slurm_project, trials)
+from tests.slurm.helpers import (KINDS_SCRIPT, UNI, grid_of_kinds, job_state, make_slurm_project, trials)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -71,17 +69,6 @@ def test_gpu_gres_reaches_the_job(tmp_path):
     assert all(t.metrics["gpus"] != "unset" for t in done)
 
 
-def test_failing_trials_are_recorded_with_the_reason_and_the_run_goes_on(tmp_path):
-    name = make_slurm_project(tmp_path, KINDS_SCRIPT, grid_of_kinds("raise", "exit", "ok"), algorithm="tune", trials=3)
-    summary = run_slurm(load_project(name), SlurmOptions(progress=False))
-    by_kind = {t.params["kind"]: t for t in trials(name)}
-    assert summary.counts["FAILED"] == 2 and summary.counts["COMPLETED"] == 1
-    raised, exited, ok = by_kind["raise"], by_kind["exit"], by_kind["ok"]
-    assert raised.state == "FAILED" and "ValueError: boom from the objective" in raised.error
-    assert "Traceback" in raised.error and job_state(raised.job_id) == "FAILED"
-    assert exited.state == "FAILED" and exited.error.startswith("Slurm: FAILED with exit code 3:0")
-    assert "about to exit with 3" in exited.error
-    assert ok.state == "COMPLETED" and ok.value == 2.0
 
 
 def test_scancel_from_outside_interrupts_that_trial_and_the_run_goes_on(tmp_path):
@@ -108,116 +95,10 @@ def test_scancel_from_outside_interrupts_that_trial_and_the_run_goes_on(tmp_path
     assert result["summary"].stop_reason is None
 
 
-def test_max_failures_stops_the_study_with_a_clear_message(tmp_path, slurm_cli):
-    script = """
-    def objective(config):
-        raise RuntimeError(f"always fails ({config['x']:.2f})")
-    """
-    name = make_slurm_project(tmp_path, script, UNI, trials=20, slurm={"workers": 2, "max_failures": 2})
-    r = slurm_cli("slurm_run", name)
-    assert r.exit_code == 1, r.output
-    assert "Error: stopped after 2 failed trials (max_failures=2); last error: RuntimeError: always fails" in r.output
-    recorded = trials(name)
-    states = [t.state for t in recorded]
-    assert states.count("FAILED") == 2 and len(recorded) < 20
-    assert set(states) <= {"FAILED", "INTERRUPTED"}
-    assert not in_squeue([t.job_id for t in recorded])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT, signal.SIGTERM], ids=["SIGINT", "SIGQUIT", "SIGTERM"])
-def test_cancelling_the_driver_scancels_its_jobs_and_exits_130(tmp_path, hpogrid_home, sig):
-    script = """
-    import time
-
-    def objective(config):
-        time.sleep(120)
-        return config["x"]
-    """
-    name = make_slurm_project(tmp_path, script, UNI, trials=10, slurm={"workers": 3})
-    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
-    proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and len(trials(name, states=["RUNNING"])) < 3:
-            time.sleep(0.2)
-        assert len(trials(name, states=["RUNNING"])) == 3
-        if sig in (signal.SIGINT, signal.SIGQUIT):  # Ctrl-C / Ctrl-\: the foreground process group gets it
-            os.killpg(proc.pid, sig)
-        else:  # kill PID
-            proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    recorded = trials(name)
-    seen = [(t.state, t.error, t.job_id) for t in recorded]
-    assert proc.returncode == 130, (err[-2000:], seen)
-    assert len(recorded) == 3 and {t.state for t in recorded} == {"INTERRUPTED"}, seen
-    assert all("interrupted by the user" in t.error for t in recorded), seen
-    assert not in_squeue([t.job_id for t in recorded])
-    assert {job_state(t.job_id) for t in recorded} == {"CANCELLED"}
-    assert "Interrupted: running jobs were cancelled" in err and "Traceback" not in err, err[-2000:]
-    assert f"Continue with: hpogrid slurm_run {name} --resume" in err
 
 
-#: the 3rd and 4th trials hang on their first attempt (until scancelled); every re-run is quick
-HANGS_ONCE = """
-import os, time
-
-SEEN = {seen!r}
-
-def objective(config):
-    key = os.path.join(SEEN, repr(config["x"]))
-    first = not os.path.exists(key)
-    open(key, "a").close()
-    if first and len(os.listdir(SEEN)) in (3, 4):
-        time.sleep(300)
-    return {{"loss": config["x"]}}
-"""
-
-
-def test_resume_after_the_driver_was_killed_cancels_its_jobs_and_reruns_them_once(tmp_path, hpogrid_home,
-                                                                                slurm_cli):
-    seen = tmp_path / "seen"
-    seen.mkdir()
-    name = make_slurm_project(tmp_path, HANGS_ONCE.format(seen=str(seen)), UNI, trials=5, slurm={"workers": 2})
-    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home)}
-    proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and (len(trials(name, states=["COMPLETED"])) < 2
-                                          or len(trials(name, states=["RUNNING"])) < 2):
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)  # no chance to scancel anything
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    before = {t.uid: t for t in trials(name)}
-    hung = {uid: t for uid, t in before.items() if t.state == "RUNNING"}
-    done = {uid: t for uid, t in before.items() if t.state == "COMPLETED"}
-    assert len(hung) == 2 and len(done) == 2, [(t.uid, t.state, t.error) for t in before.values()]
-    old_jobs = [t.job_id for t in hung.values()]
-    assert sorted(in_squeue(old_jobs)) == sorted(old_jobs)  # orphans: their driver is gone
-
-    r = slurm_cli("slurm_run", name, "--resume")
-    assert r.exit_code == 0, r.output
-    assert "scancelled 2 job(s) of the earlier slurm_run" in r.output
-    assert "resuming study" in r.output and "2 trials kept, 2 to re-run, 1 new" in r.output
-    after = {t.uid: t for t in trials(name)}
-    assert len(after) == 5 and {t.state for t in after.values()} == {"COMPLETED"}, \
-        [(t.uid, t.state, t.error) for t in after.values()]
-    for uid, t in hung.items():  # re-run once: same uid, same values, a new job
-        assert after[uid].params == t.params and after[uid].value == t.params["x"]
-        assert after[uid].job_id != t.job_id
-    for uid, t in done.items():  # kept as they were
-        assert (after[uid].job_id, after[uid].value, after[uid].finished_at) == (t.job_id, t.value, t.finished_at)
-    assert not in_squeue(old_jobs) and {job_state(j) for j in old_jobs} == {"CANCELLED"}
-    assert len(os.listdir(seen)) == 5  # each configuration ran: 4 before the kill, 1 new one after
-    backup = {t.uid: t.state for t in trials(name, study=f"{name}_backup-1")}
-    assert backup == {uid: t.state for uid, t in before.items()}
 
 
 def test_trainable_class_runs_to_its_stop_criteria(tmp_path, hpogrid_home):

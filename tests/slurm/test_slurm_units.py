@@ -1,18 +1,12 @@
 """The Slurm backend's parts without a cluster: sbatch argv, state parsing, ask/tell, the payload."""
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
-from hpogrid.backends.slurm import _exec
 from hpogrid.backends.slurm._sbatch import SlurmClient, _fields, _state, one_line, sbatch_argv
 from tests.slurm.helpers import UNI, make_slurm_project
 
 SLURM = {"partition": "gpu", "account": "atlas", "qos": None, "gres": "gpu:1", "cpus": 2, "mem": "4G",
          "time": "01:00:00", "sbatch_args": ["--constraint=a100", "--exclusive"]}
-
 
 @pytest.fixture
 def fake_sbatch(tmp_path, monkeypatch):
@@ -79,91 +73,6 @@ def test_one_line_keeps_the_reason_only():
     assert one_line("") == "no message"
 
 
-def test_basic_sampler_enumerates_the_grid_and_is_seeded():
-    from hpogrid.backends.slurm._asktell import FINISHED, AskTell
-    from hpogrid.search import get_adapter
-    from hpogrid.space import SearchSpace
-
-    space = SearchSpace.from_dict({"b": {"method": "categorical", "dimension": {"categories": ["p", "q", "r"],
-                                                                                "grid_search": 1}}, **UNI})
-
-    def draw(seed):
-        searcher, codec = get_adapter("tune").build(space, "loss", "min", seed, {})
-        asker = AskTell(searcher, codec, "loss", "min", 2, seed)
-        out = []
-        while (config := asker.ask(f"t{len(out)}")) != FINISHED:
-            out.append(codec.decode(config))
-            asker.tell(f"t{len(out) - 1}", {"loss": 1.0}, ok=True)
-        return out
-
-    first = draw(5)
-    assert [v["b"] for v in first] == ["p", "q", "r", "p", "q", "r"]
-    assert first == draw(5) and first != draw(6)
-    assert all(0 <= v["x"] <= 1 for v in first)
-
-
-def _run_payload(tmp_path: Path, script: str, model: str = "objective", stop=None, config=None):
-    scripts = tmp_path / "scripts"
-    scripts.mkdir(exist_ok=True)
-    (scripts / "train.py").write_text(textwrap.dedent(script))
-    trial = tmp_path / "trial"
-    trial.mkdir()
-    _exec.write_json(trial / _exec.TRIAL_FILE, {
-        "uid": "u1", "study": "s", "scripts_dir": str(scripts), "script": "train.py", "model": model,
-        "metric": "loss", "mode": "min", "stop": stop or {"training_iteration": 1}, "config": config or {"x": 2}})
-    proc = subprocess.run([sys.executable, "-m", _exec.__name__, str(trial)], capture_output=True, text=True,
-                          cwd=trial, timeout=120)
-    return proc.returncode, _exec.read_result(trial), proc
-
-
-def test_payload_function_returning_a_number(tmp_path):
-    rc, result, _ = _run_payload(tmp_path, "def objective(config):\n    return config['x'] * 3\n")
-    assert rc == 0 and result["status"] == "completed" and result["metrics"]["loss"] == 6
-    assert result["history"][0]["training_iteration"] == 1 and result["error"] is None
-
-
-def test_payload_tune_report_outside_tune_is_recorded_until_stop(tmp_path):
-    script = """
-    import warnings
-    warnings.simplefilter("error")  # Ray's "report outside a session" warning would fail the trial
-
-    def objective(config):
-        from ray import tune  # imported inside the function: the session is put in place anyway
-        for i in range(1, 6):
-            tune.report({"loss": 1.0 / i, "trial": tune.get_context().get_trial_id()})
-    """
-    rc, result, proc = _run_payload(tmp_path, script, stop={"training_iteration": 3})
-    assert rc == 0, proc.stderr
-    assert [h["loss"] for h in result["history"]] == [1.0, 0.5, pytest.approx(1 / 3)]
-    assert result["history"][0]["trial"] == "u1"
-
-
-def test_payload_errors_keep_the_traceback_and_exit_1(tmp_path):
-    rc, result, _ = _run_payload(tmp_path, "def objective(config):\n    raise KeyError('nope')\n")
-    assert rc == 1 and result["status"] == "failed" and result["error"].endswith("KeyError: 'nope'")
-    (tmp_path / "nan").mkdir()
-    rc, result, _ = _run_payload(tmp_path / "nan", "def objective(config):\n    return float('nan')\n")
-    assert rc == 1 and "returned NaN for metric 'loss'" in result["error"]
-
-
-def test_payload_trainable_class_stops_on_criteria_and_keeps_its_logdir_in_the_trial(tmp_path):
-    script = """
-    from ray import tune
-
-    class Model(tune.Trainable):
-        def setup(self, config):
-            self.x = config["x"]
-
-        def step(self):
-            return {"loss": self.x / (self.iteration + 1), "logdir": self.logdir}
-    """
-    rc, result, proc = _run_payload(tmp_path, script, model="Model", stop={"training_iteration": 4})
-    assert rc == 0, proc.stderr
-    assert [h["training_iteration"] for h in result["history"]] == [1, 2, 3, 4]
-    assert result["metrics"]["loss"] == pytest.approx(0.5)
-    assert result["metrics"]["logdir"] == str(tmp_path / "trial" / "trainable")
-
-
 @pytest.mark.parametrize("state, result, cancelled, expect_state, expect_error", [
     ("COMPLETED", {"status": "completed"}, None, "COMPLETED", None),
     ("COMPLETED", None, None, "FAILED", "job 9 completed but wrote no result.json"),
@@ -178,7 +87,7 @@ def test_payload_trainable_class_stops_on_criteria_and_keeps_its_logdir_in_the_t
     ("UNKNOWN", None, None, "FAILED", "Slurm has no record of job 9 any more and it left no result"),
 ])
 def test_slurm_end_states_become_trial_states(tmp_path, state, result, cancelled, expect_state, expect_error):
-    from hpogrid.backends.slurm._driver import verdict
+    from hpogrid.backends.slurm import verdict
     from hpogrid.backends.slurm._sbatch import JobState
 
     reason = "NodeDown" if state == "NODE_FAIL" else "None"

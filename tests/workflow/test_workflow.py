@@ -101,3 +101,33 @@ def test_bad_workflows_are_one_line_errors(stages, message):
     with pytest.raises(ValidationError) as err:
         parse_workflow(stages)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_stage_runs_on_the_backend_it_names_and_running_it_again_continues_its_study(tmp_path, run_cli):
+    from hpogrid.study import load
+
+    _workflow(tmp_path, {"stages_user": {"prepare": {"cmd": f"{sys.executable} prepare.py"}},
+                         "stages_optimisation": {"optimise": {"deps": ["prepare"], "trials": 3, "seed": 1,
+                                                              "algorithm": "optuna", "backend": "fake",
+                                                              "config": {"scale": 3}}}})
+    r = run_cli("workflow", "run", "wf")
+    assert r.exit_code == 0, r.output
+    first = load("wf", study="optimise").trials
+    assert len(first) == 3 and {t.backend for t in first} == {"fake"}
+    assert all(t.annotations == {"offset": 0.5, "scale": 3} for t in first)
+    # the stage again, with a bigger budget: its study goes on, the searcher told the 3 trials so far
+    src = tmp_path / "src" / "workflow.json"
+    spec = json.loads(src.read_text())
+    spec["stages_optimisation"]["optimise"]["trials"] = 5
+    src.write_text(json.dumps(spec))
+    r = run_cli("workflow", "run", "wf", "--stage", "optimise", "--file", src)
+    assert r.exit_code == 0, r.output
+    assert "searcher told 3 earlier trials" in r.output and "3 trials kept, 0 to re-run, 2 new" in r.output
+    after = load("wf", study="optimise").trials
+    assert len(after) == 5 and {t.uid for t in first} <= {t.uid for t in after}
+
+
+def test_a_stage_naming_an_unknown_backend_is_one_line():
+    with pytest.raises(ValidationError) as err:
+        parse_workflow({"stages_optimisation": {"o": {"backend": "cloud"}}})
+    assert "'cloud' is not a backend; choose one of: local, slurm, fake" in str(err.value)

@@ -1,4 +1,5 @@
-"""What runs inside a grid job: ``hpogrid run PROJECT --mode grid --seed N``.
+"""What runs inside a grid job: ``hpogrid grid_job PROJECT --seed N`` (hidden; hpogrid 2.0's
+``hpogrid run PROJECT --mode grid --seed N`` still works for tasks submitted with it).
 
 PanDA unpacks the sandbox (see :mod:`._sandbox`) in the job's working directory and stages
 the input dataset there too. The job runs the project's HPO with the local backend, then
@@ -34,6 +35,8 @@ class GridJobResult:
     metadata: Dict[str, Any]
     completed: int
     failed: int
+    #: a signal (the pilot's SIGTERM) stopped the run
+    interrupted: bool = False
 
 
 def _iso(value) -> Optional[str]:
@@ -56,13 +59,11 @@ def _sandbox_project(name: str, workdir: Path):
     config = workdir / CONFIG_FOLDER / "config.json"
     if not config.is_file():
         raise NotFoundError(f"no project sandbox in {workdir} ({CONFIG_FOLDER}/config.json is missing): "
-                            "'hpogrid run --mode grid' is what a grid job runs; use 'hpogrid run PROJECT' "
+                            "'hpogrid grid_job' is what a grid job runs; use 'hpogrid run PROJECT' "
                             "to submit, or 'hpogrid local_run PROJECT' to run here")
-    home = workdir / JOB_HOME
-    folder = home / "projects" / name / "config"
+    folder = workdir / JOB_HOME / "projects" / name / "config"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config, folder / "config.json")
-    os.environ["HPOGRID_HOME"] = str(home)
 
     class SandboxProject(Project):
         @property
@@ -105,20 +106,34 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
     kill or the wall-time limit (Ray turns it into SystemExit; running trials are recorded
     interrupted and finished ones are handed back).
     """
-    from hpogrid.backends.local import RunOptions, run_local
-    from hpogrid.errors import HpogridError
+    from hpogrid.engine import scoped_environ
 
     workdir = Path(workdir or os.environ.get("HPOGRID_WORKDIR") or os.getcwd()).resolve()
+    # the job keeps its own store in its working directory, whatever the image's HPOGRID_HOME
+    with scoped_environ({"HPOGRID_HOME": str(workdir / JOB_HOME)}):
+        return _run_in_sandbox(name, seed, workdir, trials)
+
+
+def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optional[int]) -> GridJobResult:
+    from hpogrid.backends import RunOptions, get_backend
+    from hpogrid.errors import HpogridError
+    from hpogrid.settings import Settings
+
     project = _sandbox_project(name, workdir)
     state = {"algorithm": project.hpo_config.get("algorithm"), "error": None}
+    interrupted = False
     try:
-        summary = run_local(project, RunOptions(seed=seed, trials=trials, progress=False))
+        options = RunOptions(seed=seed, trials=trials, progress=False,
+                             settings=Settings(home=workdir / JOB_HOME, study_url=None))
+        summary = get_backend("local").run(project, options)
         state["algorithm"] = summary.algorithm
+        interrupted = summary.interrupted
         if summary.interrupted:
-            state["error"] = "interrupted: finished trials are kept"
+            state["error"] = ("interrupted (SIGTERM from the pilot at a kill or the wall-time limit, or a signal): "
+                              "finished trials are kept")
     except HpogridError as exc:  # still hand back what ran, with the reason
         state["error"] = str(exc)
-    except SystemExit as exc:  # Ray's SIGTERM handlers exit with 1 or 15, depending on which ran
+    except SystemExit as exc:  # a SIGTERM before the engine's handlers were in place
         state["error"] = (f"stopped (exit {exc.code}, e.g. SIGTERM from the pilot at a kill or the wall-time "
                           "limit): finished trials are kept")
         raise
@@ -127,17 +142,18 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
         raise
     finally:
         result = _hand_back(project, workdir, name, seed, **state)
+    result.interrupted = interrupted
     return result
 
 
 def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
-    from hpogrid import __version__, paths
+    from hpogrid import __version__
     from hpogrid.fileio import dump_json, write_atomic
     from hpogrid.study import StudyStore, sqlite_url
 
     hpo = project.hpo_config
-    db = paths.study_db(name)
+    db = project.path / "study.db"
     records: List = []
     if db.is_file():
         store = StudyStore(sqlite_url(db))

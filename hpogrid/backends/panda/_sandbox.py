@@ -35,7 +35,7 @@ def _members(scripts: Path):
 
 def pack_project(project, dest_dir: Path) -> Path:
     """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject."""
-    from hpogrid.project._project import config_file
+    from hpogrid.project import config_file
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"jobO.hpogrid.{project.name}.{uuid.uuid4().hex[:12]}.tar.gz"

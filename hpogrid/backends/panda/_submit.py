@@ -85,7 +85,7 @@ def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[da
         kwargs["architecture"] = options.architecture
     return TaskSpec(
         taskname=out_ds,
-        exec_args=("hpogrid", "run", project.name, "--mode", "grid", "--seed", f"%RNDM:{seed_base}")
+        exec_args=("hpogrid", "grid_job", project.name, "--seed", f"%RNDM:{seed_base}")
         + (("--trials", str(options.trials)) if options.trials else ()),
         sandbox=sandbox, n_jobs=options.n_jobs, out_ds=out_ds, outputs=OUTPUTS,
         container=grid.get("container"), site=_site(grid, options.site), in_ds=grid.get("inDS"),

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._records import Submission, load_submissions
+from hpogrid.backends.panda._states import FINAL_TASK_STATES, parse_time, task_signature
 
-#: JEDI task states after which nothing changes any more
-FINAL_TASK_STATES = frozenset({"done", "finished", "failed", "aborted", "broken"})
 #: PanDA job states of jobs that ended without handing back trials
 FAILED_JOB_STATES = frozenset({"failed"})
 #: ... and those stopped from outside (tasks kill, PanDA): their trials were interrupted
@@ -63,24 +62,6 @@ def _save_synced(project_path: Path, target: str, synced: Dict[str, str]) -> Non
     write_atomic(_synced_file(project_path), dump_json(data))
 
 
-def _signature(task: Dict[str, Any]) -> str:
-    return f"{str(task.get('status', '')).lower()}@{task.get('modificationtime')}"
-
-
-def _time(text: Any) -> Optional[datetime]:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        from datetime import timezone
-
-        value = value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) -> Dict[str, Any]:
     annotations = {"taskname": sub.taskname, "seed": metadata.get("seed"), "attempt": job.get("attemptnr")}
     return {"backend": BACKEND, "task_id": str(sub.task_id), "job_id": str(job.get("pandaid")),
@@ -96,8 +77,8 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
     for t in trials:
         store.upsert_trial(study, f"{prefix}.{t.get('uid')}", state=t.get("state") or "COMPLETED",
                            params=t.get("params") or {}, metrics=t.get("metrics") or {},
-                           error=t.get("error"), started_at=_time(t.get("started_at")),
-                           finished_at=_time(t.get("finished_at")), **common)
+                           error=t.get("error"), started_at=parse_time(t.get("started_at")),
+                           finished_at=parse_time(t.get("finished_at")), **common)
     status = str(job.get("jobstatus", "")).lower()
     if trials or status not in FAILED_JOB_STATES | STOPPED_JOB_STATES:
         return len(trials)
@@ -106,7 +87,8 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
         f"grid job {job.get('pandaid')} ended {job.get('jobstatus')} without results"
     state = "FAILED" if status in FAILED_JOB_STATES else "INTERRUPTED"
     store.upsert_trial(study, f"{prefix}.job", state=state, error=str(reason),
-                       started_at=_time(job.get("starttime")), finished_at=_time(job.get("endtime")), **common)
+                       started_at=parse_time(job.get("starttime")), finished_at=parse_time(job.get("endtime")),
+                       **common)
     return 1
 
 
@@ -124,7 +106,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
     gateway = gateway or PandaGateway()
     ids = [s.task_id for s in subs]
     # a task is modified after its submission: that bounds the listing to the project's era
-    oldest = min((_time(s.submitted_at) for s in subs if _time(s.submitted_at)), default=None)
+    oldest = min((parse_time(s.submitted_at) for s in subs if parse_time(s.submitted_at)), default=None)
     days = None if oldest is None else (datetime.now(oldest.tzinfo) - oldest).total_seconds() / 86400 + 1
     listed = gateway.list_tasks(id_range=(min(ids), max(ids)), days=days, limit=max(1000, 2 * len(ids)))
     tasks = {int(t["jeditaskid"]): t for t in listed}
@@ -133,7 +115,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
         task = tasks.get(sub.task_id)
         if task is None:
             result.notes.append(f"task {sub.task_id} ({sub.taskname}) is not known to the PanDA server")
-        elif synced.get(str(sub.task_id)) != _signature(task):  # else final and unchanged (a retry changes it)
+        elif synced.get(str(sub.task_id)) != task_signature(task):  # else final and unchanged (a retry changes it)
             changed.append((sub, task))
     if not changed:
         _save_synced(project.path, target, synced)
@@ -143,7 +125,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
     all_jobs = gateway.jobs_of_tasks([sub.task_id for sub, _ in changed], modified_since([t for _, t in changed]))
     for sub, task in changed:
         status = str(task.get("status", "")).lower()
-        signature = _signature(task)
+        signature = task_signature(task)
         result.asked += 1
         for job in all_jobs.get(sub.task_id, []):
             if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
@@ -169,7 +151,7 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     """
     import threading
 
-    from hpogrid.backends.local import RunOptions, open_study
+    from hpogrid.engine import StudyTarget
     from hpogrid.errors import GridError, NotFoundError
     from hpogrid.grid.panda import PandaGateway
     from hpogrid.project import load_project
@@ -181,7 +163,10 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     if not load_submissions(project.path):
         return None
     deadline = float(os.environ.get(SYNC_DEADLINE_ENV) or SYNC_DEADLINE_S)
-    store, name, _ = open_study(project, RunOptions(study=study, study_url=study_url), project.hpo_config)
+    target = StudyTarget.resolve(project, study, study_url)
+    name = target.name
+    store = target.open_for_run(project.hpo_config["metric"], project.hpo_config["mode"],
+                                {"project": project.name, "content_hash": project.content_hash})
     outcome: Dict[str, Any] = {}
 
     def work() -> None:

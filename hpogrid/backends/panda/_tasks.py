@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hpogrid.backends.panda._sync import FINAL_TASK_STATES, _signature
+from hpogrid.backends.panda._states import FINAL_TASK_STATES, parse_time, task_signature
 
 DEFAULT_COLUMNS = ("jeditaskid", "status", "taskname", "computingsite", "metastruct")
 
@@ -39,7 +39,7 @@ def _cached(task: Dict[str, Any]) -> Optional[List[dict]]:
         entry = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return entry.get("jobs") if entry.get("signature") == _signature(task) else None
+    return entry.get("jobs") if entry.get("signature") == task_signature(task) else None
 
 
 def _remember(task: Dict[str, Any], jobs: List[dict]) -> None:
@@ -47,7 +47,7 @@ def _remember(task: Dict[str, Any], jobs: List[dict]) -> None:
 
     if str(task.get("status", "")).lower() in FINAL_TASK_STATES:
         write_atomic(_cache_dir() / f"{int(task['jeditaskid'])}.json",
-                     dump_json({"signature": _signature(task), "jobs": jobs}))
+                     dump_json({"signature": task_signature(task), "jobs": jobs}))
 
 
 def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[str, Any]:
@@ -67,9 +67,7 @@ def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[st
 
 def modified_since(tasks: Sequence[Dict[str, Any]]) -> datetime:
     """A lower bound of the tasks' modification times (each is at or after its creation)."""
-    from hpogrid.backends.panda._sync import _time
-
-    times = [_time(t.get("modificationtime")) or _time(t.get("creationdate")) for t in tasks]
+    times = [parse_time(t.get("modificationtime")) or parse_time(t.get("creationdate")) for t in tasks]
     known = [t for t in times if t is not None]
     oldest = min(known) if len(known) == len(times) and known else datetime.now(timezone.utc) - timedelta(days=3650)
     return oldest - timedelta(seconds=1)

@@ -1,20 +1,21 @@
 """Slurm backend: every trial is a Slurm job whose payload is hpogrid itself.
 
-    run_slurm(load_project("p"), SlurmOptions(trials=20))
+    SlurmBackend().run(load_project("p"), SlurmOptions(trials=20))
 
-The driver (:mod:`._driver`) keeps the searcher's ask/tell, submits jobs (:mod:`._sbatch`) and
-reads their states from Slurm; each job runs :mod:`._exec` on its trial folder. Lazy (PEP 562):
-a job importing ``_exec`` loads neither Ray nor the driver.
+The run engine asks and tells the searcher; :mod:`._executor` submits jobs (:mod:`._sbatch`)
+and reads their states from Slurm; each job runs :mod:`hpogrid.objective.standalone` on its
+trial folder. Lazy (PEP 562): importing the package loads neither Ray nor the engine.
 """
 import importlib
 
 _EXPORTS = {
-    "SlurmOptions": "hpogrid.backends.slurm._driver",
-    "SlurmSummary": "hpogrid.backends.slurm._driver",
-    "run_slurm": "hpogrid.backends.slurm._driver",
-    "plan_slurm": "hpogrid.backends.slurm._driver",
+    "SlurmOptions": "hpogrid.backends.slurm._backend",
+    "SlurmBackend": "hpogrid.backends.slurm._backend",
+    "run_slurm": "hpogrid.backends.slurm._backend",
     "SlurmError": "hpogrid.backends.slurm._sbatch",
     "JobState": "hpogrid.backends.slurm._sbatch",
+    "SlurmClient": "hpogrid.backends.slurm._sbatch",
+    "verdict": "hpogrid.backends.slurm._executor",
 }
 
 __all__ = sorted(_EXPORTS)

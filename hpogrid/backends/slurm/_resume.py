@@ -39,10 +39,29 @@ def orphans(store, study: str) -> list:
     return out
 
 
+def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: JobState, metric: str,
+               cancelled_because=None, node=None):
+    """Record an orphan's end as the run's engine would have; returns its state."""
+    import math
+
+    from hpogrid.backends.slurm._executor import trial_end
+    from hpogrid.engine import clean_metrics
+    from hpogrid.study.records import COMPLETED, FAILED
+
+    end = trial_end(uid, job_id, trial_dir, info, cancelled_because, node)
+    metrics = clean_metrics(end.metrics)
+    state, error = end.state, end.error
+    value = metrics.get(metric)
+    if state == COMPLETED and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                   and math.isfinite(value)):
+        state, error = FAILED, f"the trial did not report metric '{metric}'"
+    store.upsert_trial(study, uid, state=state, metrics=metrics, error=error,
+                       intermediate=[clean_metrics(h) for h in end.history or []], **end.fields)
+    return state, metrics, error
+
+
 def settle_orphans(store, study: str, client: SlurmClient, metric: str) -> List[str]:
     """scancel the dead run's jobs still in Slurm and record every orphan's end; notes."""
-    from hpogrid.backends.slurm._driver import record_end
-
     found = orphans(store, study)
     if not found:
         return []

@@ -65,7 +65,7 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
     The payload is ``script args...``; output goes to ``workdir/stdout.log`` / ``stderr.log``.
     ``sbatch_args`` come last so a site-specific flag can override ours.
     """
-    from hpogrid.backends.slurm._exec import STDERR_FILE, STDOUT_FILE
+    from hpogrid.objective.standalone import STDERR_FILE, STDOUT_FILE
 
     logs = str(workdir).replace("%", "%%")  # sbatch expands %j, %x... in --output / --error
     argv = [require("sbatch"), "--parsable", f"--job-name={job_name}", f"--chdir={workdir}",

@@ -1,13 +1,15 @@
-"""The payload of every Slurm job: run ONE trial and write its result next to its spec.
+"""Run ONE trial outside Ray Tune and write its result next to its spec.
 
-    python -m hpogrid.backends.slurm._exec TRIAL_DIR
+    python -m hpogrid.objective.standalone TRIAL_DIR
 
-reads ``TRIAL_DIR/trial.json`` (written by the driver: scripts folder, model, the merged and
-decoded config, metric, stop criteria), runs the objective with the same semantics as
-``local_run`` and writes ``TRIAL_DIR/result.json`` (status, last metrics, per-iteration
-history, error text). Each iteration is also appended to ``progress.jsonl`` at once, so a job
-that Slurm kills (time limit, scancel) still leaves what it reached. The job runs with the
-driver's own Python and needs no network service: no Ray cluster, no database.
+reads ``TRIAL_DIR/trial.json`` (written by the run engine: scripts folder, model, the merged
+and decoded config, metric, stop criteria), runs the objective with the same semantics as
+under Ray Tune and writes ``TRIAL_DIR/result.json`` (status, last metrics, per-iteration
+history, error text). Each iteration is also appended to ``progress.jsonl`` at once, so a
+trial that is killed (a Slurm time limit, scancel) still leaves what it reached. It is the
+payload of every Slurm job, and the fake backend calls :func:`run_trial` in-process (one
+thread per trial). It needs no network service: no Ray cluster, no database. The trial is
+the current one of :mod:`hpogrid.trial` while it runs (``annotate`` works).
 
 Objectives:
 
@@ -24,6 +26,7 @@ Objectives:
 import importlib.abc
 import importlib.machinery
 import json
+import threading
 import math
 import os
 import signal
@@ -129,10 +132,10 @@ class _Runner:
         spec = self.spec
         if spec.get("command"):
             return self._run_program()
-        from hpogrid.objective import load_model
-        from hpogrid.objective._loader import is_trainable_class
+        from hpogrid.objective._loader import is_trainable_class, load_model
 
-        _install_session(self)
+        _install_session()
+        _RUNNERS.current = self
         obj = load_model(spec["scripts_dir"], spec["script"], spec["model"])
         if is_trainable_class(obj):
             return self._run_trainable(obj)
@@ -191,20 +194,38 @@ class _Runner:
         self._progress.close()
 
 
+#: the trial each thread runs (the fake backend runs several trials of one process in threads)
+_RUNNERS = threading.local()
+
+
 class _Session:
-    """Stands in for Ray Tune's function session (``tune.report`` & co.) inside the job."""
+    """Stands in for Ray Tune's function session (``tune.report`` & co.) of the thread's trial."""
 
     loaded_checkpoint = None
     trial_resources = None
     world_rank = None  # as in a Tune session (Ray tells Tune and Train sessions apart by it)
     world_size, local_rank, local_world_size, node_rank = 1, 0, 1, 0
+    metadata: Dict[str, Any] = {}
 
-    def __init__(self, runner: _Runner):
-        self._runner = runner
-        self.trial_id = self.trial_name = runner.spec.get("uid", "")
-        self.experiment_name = self.run_id = runner.spec.get("study", "")
-        self.trial_dir = str(runner.dir)
-        self.metadata: Dict[str, Any] = {}
+    @property
+    def _runner(self) -> "_Runner":
+        return _RUNNERS.current
+
+    @property
+    def trial_id(self) -> str:
+        return self._runner.spec.get("uid", "")
+
+    trial_name = trial_id
+
+    @property
+    def experiment_name(self) -> str:
+        return self._runner.spec.get("study", "")
+
+    run_id = experiment_name
+
+    @property
+    def trial_dir(self) -> str:
+        return str(self._runner.dir)
 
     def report(self, metrics: Dict[str, Any], checkpoint: Any = None) -> None:
         if not isinstance(metrics, dict):
@@ -235,13 +256,15 @@ class _SessionHook(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _install_session(runner: _Runner) -> None:
-    session = _Session(runner)
+_SESSION = _Session()
+
+
+def _install_session() -> None:
     module = sys.modules.get(_RAY_SESSION)
     if module is not None:
-        module._session = session
-    else:
-        sys.meta_path.insert(0, _SessionHook(session))
+        module._session = _SESSION
+    elif not any(isinstance(f, _SessionHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SessionHook(_SESSION))
 
 
 def _on_sigterm(signum, frame):
@@ -250,15 +273,20 @@ def _on_sigterm(signum, frame):
 
 def run_trial(trial_dir: Path) -> int:
     """Run the trial of ``trial_dir``; 0 when it completed, 1 when it failed."""
+    from hpogrid.trial import activated
+
+    trial_dir = Path(trial_dir)
     spec = json.loads((trial_dir / TRIAL_FILE).read_text())
     scripts = spec.get("scripts_dir")
     if scripts and scripts not in sys.path:
         sys.path.insert(0, scripts)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     runner = _Runner(trial_dir, spec)
     status, error = "completed", None
     try:
-        runner.run()
+        with activated(spec.get("uid") or trial_dir.name, Path(spec.get("folder") or trial_dir)):
+            runner.run()
     except _Stop:
         pass
     except _Terminated:
@@ -281,10 +309,35 @@ def run_trial(trial_dir: Path) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        sys.stderr.write("usage: python -m hpogrid.backends.slurm._exec TRIAL_DIR\n")
+        sys.stderr.write("usage: python -m hpogrid.objective.standalone TRIAL_DIR\n")
         return 2
     return run_trial(Path(args[0]))
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metric: str, mode: str,
+                     stop: Dict[str, Any], values: Dict[str, Any], config: Optional[Dict[str, Any]]) -> Path:
+    """Write ``folder/trial.json`` for :func:`run_trial`: the project's model with this trial's
+    values (``config``: the searcher's latent values; None for a re-run of stored ``values``)."""
+    from hpogrid.objective._wrap import custom_updates, trial_config
+    from hpogrid.search import RERUN_KEY
+
+    model = project.model_config
+    folder.mkdir(parents=True, exist_ok=True)
+    spec: Dict[str, Any] = {"uid": uid, "study": study, "scripts_dir": str(project.scripts_dir),
+                            "metric": metric, "mode": mode, "stop": dict(stop or {}), "values": values,
+                            "order": list(codec.encodings), "folder": str(folder)}
+    if model.get("command"):
+        spec.update(command=model["command"], timeout=model.get("timeout"),
+                    result_prefix=model.get("result_prefix") or "RESULT")
+    else:
+        latent = config if config is not None else {RERUN_KEY: {"uid": uid, "values": values}}
+        spec.update(script=model["script"], model=model["model"],
+                    config=json.loads(json.dumps(trial_config(
+                        model.get("param") or {}, codec, latent,
+                        custom_updates(str(project.scripts_dir), model["script"])), default=_default)))
+    write_json(folder / TRIAL_FILE, spec)
+    return folder

@@ -6,24 +6,30 @@ PENDING by a run that died (kill -9, node failure) become INTERRUPTED; those (an
 training script can pick up its own checkpoint in its trial folder. Completed trials are
 told to the searcher where the library allows it.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
 
-from hpogrid.search._codec import RERUN_KEY
-
 
 @dataclass
-class ResumePlan:
-    backup: str = ""
+class Workload:
+    """What a run has to do: re-runs first (uid, stored values), then ``new_trials``."""
+
+    new_trials: int
     reruns: List[Tuple[str, Dict[str, Any]]] = field(default_factory=list)
-    new_trials: int = 0
+    backup: str = ""
     finished: int = 0
     told: int = 0
     #: the searcher was given the search space already (Tune must then pass none)
     space_in_searcher: bool = False
     notes: List[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.reruns) + self.new_trials
 
 
 def backup_name(store, study: str) -> str:
@@ -36,11 +42,11 @@ def backup_name(store, study: str) -> str:
 
 def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
                    backup: bool, metric: str, mode: str,
-                   settle: Optional[Callable[[], List[str]]] = None) -> ResumePlan:
-    """``settle`` (the Slurm backend's) runs after the backup, before unfinished trials are
-    marked: it records what the dead run's jobs did (and cancels those still alive);
-    it returns notes."""
-    plan = ResumePlan()
+                   settle: Optional[Callable[[], List[str]]] = None) -> Workload:
+    """``settle`` (a backend's) runs after the backup, before unfinished trials are marked:
+    it records what the dead run's trials did meanwhile (and stops those still alive); it
+    returns notes."""
+    plan = Workload(new_trials=0)
     if backup:
         plan.backup = backup_name(store, study)
         store.copy_study(study, plan.backup)
@@ -55,15 +61,18 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
     plan.new_trials = max(0, trials - plan.finished - len(plan.reruns))
     history = [t for t in done if t.state == COMPLETED and t.value is not None]
     plan.told, plan.space_in_searcher = tell_history(searcher, codec, history, metric, mode)
-    if plan.told == 0 and searcher is not None and done and not _is_basic(searcher):
+    if plan.told == 0 and done and not _learns_nothing(searcher):
         plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
+    plan.notes.append(f"resuming study {study!r}: {plan.finished} trials kept, {len(plan.reruns)} to re-run, "
+                      f"{plan.new_trials} new" + (f"; backup in study {plan.backup!r}" if plan.backup else "")
+                      + (f"; searcher told {plan.told} earlier trials" if plan.told else ""))
     return plan
 
 
-def _is_basic(searcher) -> bool:
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+def _learns_nothing(searcher) -> bool:
+    from hpogrid.search.asktell import SeededSampler
 
-    return isinstance(searcher, BasicVariantGenerator)
+    return searcher is None or isinstance(searcher, SeededSampler)
 
 
 def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[int, bool]:
@@ -72,7 +81,7 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     Searchers need their space before they can be told anything, so it is set here; Tune
     then gets no param_space for this searcher.
     """
-    if searcher is None or _is_basic(searcher) or not completed:
+    if _learns_nothing(searcher) or not completed:
         return 0, False
     space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
     told = 0
@@ -85,10 +94,3 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
             continue
         told += 1
     return told, space_set
-
-
-def rerun_space(reruns: List[Tuple[str, Dict[str, Any]]]) -> Dict[str, Any]:
-    """Tune param_space running each re-run once, with its exact values and uid."""
-    from ray import tune
-
-    return {RERUN_KEY: tune.grid_search([{"uid": uid, "values": values} for uid, values in reruns])}

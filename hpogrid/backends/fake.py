@@ -1,0 +1,63 @@
+"""The fake backend: the run engine's whole lifecycle in this process, without Ray or Slurm.
+
+Trials run one per thread through :mod:`hpogrid.objective.standalone` (the same runner a
+Slurm job uses), at most ``--n_jobs`` at once (default 1: one after another, deterministic).
+A cancelled trial is recorded INTERRUPTED at once; its thread is left to end on its own (a
+thread cannot be killed), and whatever it writes afterwards is ignored. Tests of behaviour
+that does not depend on where trials run use it: it starts in milliseconds.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Dict, List
+
+from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+
+
+class ThreadExecutor(Executor):
+    poll_interval = 0.02
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._threads: Dict[str, threading.Thread] = {}
+        self._runs: Dict[str, TrialRun] = {}
+        self._started: List[str] = []
+        self._lock = threading.Lock()
+
+    def start(self, run: TrialRun) -> Dict[str, str]:
+        from hpogrid.objective.standalone import run_trial
+
+        thread = threading.Thread(target=run_trial, args=(run.folder,), name=f"hpogrid-fake-{run.uid}", daemon=True)
+        self._threads[run.uid], self._runs[run.uid] = thread, run
+        thread.start()
+        return {}
+
+    def poll(self):
+        from hpogrid.objective.standalone import read_result
+
+        events = []
+        for uid, thread in list(self._threads.items()):
+            if thread.is_alive():
+                continue
+            del self._threads[uid]
+            result = read_result(self._runs.pop(uid).folder) or {}
+            ok = result.get("status") == "completed"
+            events.append(Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
+                                history=result.get("history"), error=None if ok else result.get("error")))
+        return events
+
+    def cancel(self, uids, why, hurry=False):
+        for uid in uids:
+            self._threads.pop(uid, None)
+            self._runs.pop(uid, None)
+        return [Ended(uid, INTERRUPTED, error=why) for uid in uids]
+
+
+class FakeBackend(AskTellBackend):
+    name = "fake"
+    summary = "trials in threads of this process (for tests): no Ray, no Slurm"
+
+    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
+        return ThreadExecutor(options.n_jobs or 1)

@@ -1,0 +1,163 @@
+"""Trials under Ray Tune, on this machine or an existing Ray cluster (``--address``).
+
+The engine owns the lifecycle; this backend only builds Tune's run: the trainable, the
+scheduler (ASHA, PBT, HyperBand, median stopping: the schedulers that need Tune), the
+searcher with its concurrency limit, and the hooks that feed the engine's trial sink
+(:mod:`._callbacks`). A resumed study runs in two Tune phases: the re-runs with their exact
+stored values first, then new trials.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
+from hpogrid.errors import BackendError
+
+
+class RayTuneBackend(Backend):
+    name = "local"
+    summary = "Ray Tune on this machine, or on a Ray cluster with --address"
+
+    def scheduler(self, project) -> str:
+        return project.hpo_config.get("scheduler") or "fifo"
+
+    def scheduler_label(self, plan) -> str:
+        return plan.scheduler_adapter.name
+
+    def label_for(self, options: RunOptions) -> str:
+        return "ray" if self._address(options) else "local"
+
+    @staticmethod
+    def _address(options: RunOptions) -> Optional[str]:
+        return options.address or os.environ.get("RAY_ADDRESS") or None
+
+    def prepare(self, project, plan, options) -> None:
+        from hpogrid.objective import check_paths
+        from hpogrid.search import scheduler_for
+
+        check_paths(project.model_config.get("param") or {}, plan.space)
+        spec = plan.spec
+        plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
+        if note:
+            plan.notes.append(note)
+
+        def make_scheduler():
+            return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec)
+
+        make_scheduler()  # bad scheduler_param fails here, before Ray starts
+        plan.make_scheduler = make_scheduler
+        plan.trainable = self._trainable(project, plan, options)
+
+    @staticmethod
+    def trials_root(project, options: RunOptions, study: str) -> Path:
+        return project.path / "trials" / study
+
+    def _trainable(self, project, plan, options):
+        from hpogrid.engine import StudyTarget
+        from hpogrid.objective import make_program_trainable, make_trainable
+
+        model = project.model_config
+        study = StudyTarget.resolve(project, options.study, options.study_url, options.settings).name
+        root = str(self.trials_root(project, options, study))
+        if model.get("command"):
+            return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.metric, root)
+        return make_trainable(str(project.scripts_dir), model["script"], model["model"],
+                              model.get("param", {}), plan.codec, plan.spec.metric, root)
+
+    def execute(self, project, plan, workload, sink, control, options, target) -> Optional[str]:
+        # Ray reads its settings from the environment (some at import): set them for the run only
+        with scoped_environ(worker_environment(project.scripts_dir)):
+            return self._execute(project, plan, workload, sink, control, options, target)
+
+    def _execute(self, project, plan, workload, sink, control, options, target) -> Optional[str]:
+        from ray import tune
+
+        from hpogrid.backends.raytune._callbacks import DrainingChoice, RunStopper, SinkCallback
+        from hpogrid.backends.raytune._processes import forget_ray_run, note_ray_run, reap_orphans
+        from hpogrid.search.asktell import SeededSampler
+
+        spec = plan.spec
+        limit = spec.max_concurrent
+        seeded = isinstance(plan.searcher, SeededSampler)
+        # one Tune phase each: resumed re-runs (exact stored values) first, then new trials
+        phases = []
+        if workload.reruns:
+            phases.append((_rerun_space(workload.reruns), None, 1, limit))
+        if workload.new_trials:
+            if seeded:  # a Searcher: Tune asks it for every trial, it enumerates any grid itself
+                plan.searcher.num_samples = -(-workload.new_trials // plan.grid_size)
+                phases.append(({}, plan.searcher, workload.new_trials, limit))
+            else:
+                space = {} if workload.space_in_searcher else plan.codec.param_space()
+                phases.append((space, plan.searcher, workload.new_trials, limit))
+        stopper = RunStopper(spec, control)
+        trials_root = self.trials_root(project, options, target.name)
+        trials_root.mkdir(parents=True, exist_ok=True)
+        callback = SinkCallback(sink, plan.codec, stopper, trials_root)
+        resources = {k: v for k, v in spec.resource.items() if v} or {"cpu": 1}
+        trainable = tune.with_resources(plan.trainable, resources)
+        storage = _storage_path(project, spec.log_dir)
+        reap_orphans(project.path)
+        note_ray_run(project.path)
+        self._init_ray(project, options, spec.verbose, limit)
+        try:
+            for space, searcher, samples, max_concurrent in phases:
+                if control.ending:
+                    break
+                scheduler = DrainingChoice.install(plan.make_scheduler(), control)
+                tuner = tune.Tuner(
+                    trainable, param_space=space,
+                    tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
+                                                reuse_actors=True, max_concurrent_trials=max_concurrent),
+                    run_config=tune.RunConfig(
+                        name=f"{target.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
+                        stop=stopper, callbacks=[callback], verbose=2 if spec.verbose else 0,
+                        failure_config=tune.FailureConfig(max_failures=0)))
+                try:
+                    tuner.fit()
+                except Exception as exc:
+                    raise BackendError(f"Ray Tune failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            import ray
+
+            ray.shutdown()
+            forget_ray_run(project.path)
+        return storage
+
+    def _init_ray(self, project, options: RunOptions, verbose: bool, n_jobs: Optional[int]) -> None:
+        import ray
+
+        from hpogrid.backends.raytune._processes import ray_temp_dir
+
+        if not verbose:  # failed trials are reported by hpogrid's summary, not Tune's tracebacks
+            for name in ("ray.tune", "ray.train", "ray.air"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        kwargs: Dict[str, Any] = {"log_to_driver": verbose, "logging_level": "INFO" if verbose else "ERROR",
+                                  "configure_logging": True}
+        address = self._address(options)
+        if address:
+            ray.init(address=address, runtime_env={"working_dir": str(project.scripts_dir)}, **kwargs)
+        else:
+            cpus = max(os.cpu_count() or 1, n_jobs or 0)
+            ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), **kwargs)
+
+
+def _storage_path(project, log_dir: Optional[str]) -> str:
+    """Ray's result folder: log_dir, relative paths taken inside the project folder."""
+    path = Path(log_dir or "log").expanduser()
+    if not path.is_absolute():
+        path = project.path / path
+    return str(path.resolve())
+
+
+def _rerun_space(reruns) -> Dict[str, Any]:
+    """Tune param_space running each re-run once, with its exact values and uid."""
+    from ray import tune
+
+    from hpogrid.search import RERUN_KEY
+
+    return {RERUN_KEY: tune.grid_search([{"uid": uid, "values": values} for uid, values in reruns])}

@@ -1,0 +1,130 @@
+"""Ray Tune's hooks, translated to the engine: results into the trial sink, the run control
+into Tune's stopper and scheduler.
+
+Runs in the driver, so each run has exactly one writer per study.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from hpogrid.engine import RunControl, RunSpec, TrialSink
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+
+
+class RunStopper(Stopper):
+    """The hpo_config ``stop`` criteria plus the run control's stop-everything."""
+
+    def __init__(self, spec: RunSpec, control: RunControl):
+        self.spec, self.control = spec, control
+        self.reached = set()
+
+    def __call__(self, trial_id: str, result: Dict[str, Any]) -> bool:
+        if self.spec.stop_reached(result):
+            self.reached.add(trial_id)
+            return True
+        return False
+
+    def stop_all(self) -> bool:
+        return self.control.stopping
+
+
+class DrainingChoice:
+    """Wraps a Tune scheduler's ``choose_trial_to_run``: once the run drains (SIGQUIT), the
+    search is declared finished and trials Tune queued but never started are dropped, so
+    only the running trials go on to their end.
+
+    Tune's Callback and Stopper APIs can stop every trial or none; this hook is the one
+    place that sees the controller each step before it starts queued trials (Ray is
+    pinned, and tests/backends checks this path).
+    """
+
+    def __init__(self, scheduler, control: RunControl):
+        self.choose, self.control = scheduler.choose_trial_to_run, control
+
+    def __call__(self, tune_controller, *args, **kwargs):
+        if not self.control.ending:
+            return self.choose(tune_controller, *args, **kwargs)
+        from ray.tune.experiment import Trial
+
+        controller = getattr(tune_controller, "_tune_controller", tune_controller)
+        controller._search_alg.set_finished()
+        for trial in list(controller.get_trials()):
+            if trial.status == Trial.PENDING:
+                controller._schedule_trial_stop(trial)
+        return None
+
+    @classmethod
+    def install(cls, scheduler, control: RunControl):
+        """``scheduler`` (None: Tune's default FIFO) with the draining hook; returns it."""
+        if scheduler is None:
+            from ray.tune.schedulers import FIFOScheduler
+
+            scheduler = FIFOScheduler()
+        scheduler.choose_trial_to_run = cls(scheduler, control)
+        return scheduler
+
+
+def _error_text(trial) -> Optional[str]:
+    try:
+        text = trial.get_error()
+    except Exception:  # storage may be gone; the state still says FAILED
+        text = None
+    return str(text).strip()[-4000:] if text else None
+
+
+class SinkCallback(Callback):
+    """Feeds Tune's trial events to the engine's sink."""
+
+    def __init__(self, sink: TrialSink, codec, stopper: RunStopper, trials_root: Path):
+        self.sink, self.codec, self.stopper, self.trials_root = sink, codec, stopper, Path(trials_root)
+        self._awaiting_error: Dict[str, Any] = {}
+
+    def _uid(self, trial) -> str:
+        """The study uid: Ray's trial id, or the uid a resumed re-run keeps."""
+        return self.codec.trial_uid(trial.config, trial.trial_id)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.sink.running(self._uid(trial), self.codec.decode(trial.config))
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.sink.reported(self._uid(trial), result)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        finished = result.get("done") or trial.trial_id in self.stopper.reached
+        uid = self._uid(trial)
+        if self.sink.control.stopping and not finished:
+            why = self.sink.control.abort_reason or "interrupted by the user"
+            self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid)
+        else:
+            self.sink.finished(uid, COMPLETED, result, folder=self.trials_root / uid)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        # Ray writes the error file only after this hook: the text is added on the next step
+        uid = self._uid(trial)
+        self.sink.finished(uid, FAILED, trial.last_result, "trial failed", folder=self.trials_root / uid)
+        self._awaiting_error[uid] = trial
+
+    def on_step_end(self, iteration, trials, **info):
+        self._record_errors()
+
+    def _record_errors(self, final: bool = False) -> None:
+        for uid, trial in list(self._awaiting_error.items()):
+            text = _error_text(trial)
+            if text or final:
+                self.sink.set_error(uid, text or "trial failed (Ray recorded no error text)")
+                del self._awaiting_error[uid]
+
+    def on_experiment_end(self, trials, **info):
+        self._record_errors(final=True)
+        self.sink.flush()
+
+    def __getstate__(self):  # Tune pickles callbacks; a copy records nothing
+        return {}
+
+    def __setstate__(self, state):
+        self.sink = None

@@ -1,0 +1,63 @@
+"""``slurm_run``: the run engine with Slurm as its executor (one job per trial).
+
+Job options come from the project's slurm_config (see :mod:`._sbatch`); ``--workers`` and
+``--poll_interval`` override it. hpo_config ``max_failures`` applies as on every backend; an
+old slurm_config that still carries ``max_failures`` loads, with a note of where it went.
+A driver killed with -9 cannot cancel anything: ``--resume`` finds its jobs through the job
+ids the study stores (:mod:`._resume`), scancels those still in Slurm, records those that
+ended on their own, and re-runs the interrupted trials with their uid and values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from hpogrid.backends.slurm._sbatch import SlurmClient, require
+from hpogrid.engine import AskTellBackend, Executor, RunOptions, worker_environment
+
+
+@dataclass
+class SlurmOptions(RunOptions):
+    """``RunOptions`` plus command-line overrides of the project's slurm_config."""
+
+    workers: Optional[int] = None
+    poll_interval: Optional[float] = None
+
+
+def slurm_settings(project, options: RunOptions):
+    """The slurm_config with ``--workers`` / ``--poll_interval`` applied (validated)."""
+    from hpogrid.configs import get_kind
+
+    kind = get_kind("slurm_config")
+    slurm = kind.validate(dict(project.slurm_config or {}))
+    overrides = {"workers": getattr(options, "workers", None), "poll_interval": getattr(options, "poll_interval", None)}
+    return kind.validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+class SlurmBackend(AskTellBackend):
+    name = "slurm"
+    summary = "one Slurm job per trial (sbatch), states read from Slurm"
+
+    def prepare(self, project, plan, options) -> None:
+        slurm_settings(project, options)
+        require("sbatch")
+        super().prepare(project, plan, options)
+        if "max_failures" in (project.slurm_config or {}):
+            plan.notes.append("slurm_config max_failures is no longer read: the run stops after hpo_config "
+                              "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
+
+    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
+        from hpogrid.backends.slurm._executor import SlurmExecutor
+
+        return SlurmExecutor(slurm_settings(project, options), run_dir, study, worker_environment(project.scripts_dir))
+
+    def settle_orphans(self, store, study, plan):
+        from hpogrid.backends.slurm._resume import settle_orphans
+
+        return lambda: settle_orphans(store, study, SlurmClient(), plan.spec.metric)
+
+
+def run_slurm(project, options: Optional[SlurmOptions] = None):
+    """Run the project's HPO as Slurm jobs; every trial lands in the study store."""
+    return SlurmBackend().run(project, options or SlurmOptions())

@@ -1,0 +1,157 @@
+"""Slurm as an executor of the run engine: one job per trial, states read from Slurm.
+
+:meth:`SlurmExecutor.start` submits a job running :mod:`hpogrid.objective.standalone` on the
+trial's folder; :meth:`poll` reads every live job's state from Slurm (never from the payload
+alone, so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead
+of a hang) and :meth:`cancel` scancels. A busy or restarting slurmctld is waited for up to
+:data:`SLURM_DOWN_LIMIT_S`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
+from hpogrid.engine import Ended, Executor, Started, TrialRun
+from hpogrid.objective import standalone
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
+
+#: Slurm end states that say nothing about the configuration (the trial was cut short)
+_CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED"})
+#: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
+RESULT_GRACE_S = 30.0
+#: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
+SLURM_DOWN_LIMIT_S = 300.0
+_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given as arguments\nexec "$@"\n'
+
+
+class SlurmExecutor(Executor):
+    queues = True
+
+    def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str]):
+        self.slurm, self.run_dir, self.study, self.env = slurm, run_dir, study, env
+        self.capacity = slurm["workers"]
+        self.poll_interval = slurm["poll_interval"]
+        self.client = SlurmClient()
+        self.jobs: Dict[str, str] = {}          # uid -> job id
+        self.folders: Dict[str, Path] = {}
+        self.nodes: Dict[str, Optional[str]] = {}
+        self._running: set = set()
+        self._missing_since: Dict[str, float] = {}
+        self._down_since: Optional[float] = None
+        self._cancelled: Dict[str, str] = {}   # uid -> why
+        self._script = run_dir / "job.sh"
+        self._script.write_text(_JOB_SCRIPT)
+        self._script.chmod(0o755)
+
+    def start(self, run: TrialRun) -> Dict[str, Any]:
+        argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{run.number}", workdir=run.folder,
+                           script=self._script, args=[sys.executable, "-m", standalone.__name__, str(run.folder)])
+        job_id = submit(argv, env=self.env)
+        self.jobs[run.uid], self.folders[run.uid] = job_id, run.folder
+        return {"job_id": job_id}
+
+    def poll(self) -> List:
+        if not self.jobs:
+            return []
+        try:
+            states = self.client.states(list(self.jobs.values()))
+        except SlurmError:
+            now = time.monotonic()
+            self._down_since = self._down_since or now
+            if now - self._down_since > SLURM_DOWN_LIMIT_S:
+                raise
+            return []
+        self._down_since = None
+        events: List = []
+        for uid, job_id in list(self.jobs.items()):
+            info = states.get(job_id) or JobState(job_id, "UNKNOWN")
+            if info.finished or info.state == "UNKNOWN":
+                ended = self._end(uid, info)
+                if ended is not None:
+                    events.append(ended)
+            elif info.running and uid not in self._running:
+                self._running.add(uid)
+                self.nodes[uid] = info.node
+                events.append(Started(uid, {"host": info.node}))
+        return events
+
+    def _end(self, uid: str, info: JobState, hurry: bool = False) -> Optional[Ended]:
+        folder = self.folders[uid]
+        why = self._cancelled.get(uid)
+        if standalone.read_result(folder) is None and info.state == "COMPLETED" and why is None and not hurry:
+            # the job ended well but its result file is not visible yet: give the file system time
+            now = time.monotonic()
+            since = self._missing_since.setdefault(uid, now)
+            if now - since < RESULT_GRACE_S:
+                return None
+        job_id = self.jobs.pop(uid)
+        self._running.discard(uid)
+        return trial_end(uid, job_id, folder, info, why, self.nodes.pop(uid, None))
+
+    def cancel(self, uids, why, hurry=False):
+        for uid in uids:
+            self._cancelled.setdefault(uid, why)
+        ids = [self.jobs[uid] for uid in uids if uid in self.jobs]
+        try:
+            cancel(ids)
+        except SlurmError:
+            pass  # recorded as interrupted either way
+        if not hurry:
+            return []
+        return [self._end(uid, JobState(self.jobs[uid], "UNKNOWN"), hurry=True) for uid in uids if uid in self.jobs]
+
+
+def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_because: Optional[str] = None,
+              node: Optional[str] = None) -> Ended:
+    """The end of trial ``uid`` from Slurm's word and the job's files."""
+    result = standalone.read_result(folder)
+    history = (result or {}).get("history") or standalone.read_progress(folder)
+    state, error = verdict(job_id, folder, info, result, cancelled_because)
+    fields: Dict[str, Any] = {"host": info.node or node or (result or {}).get("host")}
+    if info.start is not None:
+        fields["started_at"] = info.start
+    if info.end is not None and info.end >= (info.start or info.end):
+        fields["finished_at"] = info.end
+    return Ended(uid, state, metrics=history[-1] if history else {}, history=history, error=error, fields=fields)
+
+
+def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict],
+            cancelled_because: Optional[str] = None) -> Tuple[TrialState, Optional[str]]:
+    """(trial state, error) from Slurm's end state and the payload's own ``result.json``.
+
+    Slurm's word decides whether the job ran to its end: TIMEOUT (and any failure) is a
+    FAILED trial, since the configuration did not finish within its resources; CANCELLED,
+    PREEMPTED, NODE_FAIL... cut the trial short for reasons outside it: INTERRUPTED.
+    """
+    payload_error = (result or {}).get("error")
+    if info.state == "COMPLETED" and result is not None and result.get("status") == "completed":
+        return COMPLETED, None
+    if cancelled_because is not None and (info.state in _CUT_SHORT or info.state == "UNKNOWN"):
+        return INTERRUPTED, f"{cancelled_because} (Slurm job {job_id} cancelled)"
+    after = f" after {info.run_time}" if info.run_time else ""
+    if info.state == "TIMEOUT":
+        limit = f" (time limit {info.time_limit})" if info.time_limit else ""
+        return FAILED, f"Slurm: TIMEOUT{after}{limit}"
+    if info.state in _CUT_SHORT:
+        reason = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
+        return INTERRUPTED, f"Slurm: {info.state}{after}{reason}"
+    if info.state == "UNKNOWN":
+        return FAILED, f"Slurm has no record of job {job_id} any more and it left no result"
+    if payload_error:
+        return FAILED, payload_error
+    if info.state == "COMPLETED":
+        return FAILED, f"job {job_id} completed but wrote no {standalone.RESULT_FILE}"
+    code = f" with exit code {info.exit_code}" if info.exit_code else ""
+    tail = _tail(trial_dir / standalone.STDERR_FILE)
+    return FAILED, f"Slurm: {info.state}{code}{after}" + (f": {tail}" if tail else "")
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(ln.strip() for ln in text[-lines:] if ln.strip())[-500:]

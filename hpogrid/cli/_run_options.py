@@ -1,0 +1,101 @@
+"""Options every run command shares: one spelling and one meaning each (README "Running").
+
+``run_options`` decorates a command with them; :func:`run_project` runs a backend with the
+resulting :class:`hpogrid.engine.RunOptions` and prints the one summary every backend gets.
+"""
+import sys
+from typing import Callable, Optional
+
+import click
+
+from hpogrid.search.names import ALGORITHMS
+
+
+def _options(*decorators: Callable) -> Callable:
+    def apply(fn):
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+    return apply
+
+
+def search_options(n_jobs_help: str) -> Callable:
+    """--trials, --algorithm, --n_jobs, --seed, --max_failures."""
+    return _options(
+        click.option("--trials", type=click.IntRange(min=1), help="Number of trials (overrides the hpo_config)."),
+        click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Search algorithm (overrides the hpo_config)."),
+        click.option("--n_jobs", "--n-jobs", "n_jobs", type=click.IntRange(min=1), help=n_jobs_help),
+        click.option("--seed", type=int, help="Random seed of the search algorithm: the same seed gives the same "
+                     "random points on every backend."),
+        click.option("--max_failures", "--max-failures", "max_failures", type=click.IntRange(min=0),
+                     help="Failed trials tolerated: the run stops when more fail (0: at the first failure; "
+                     "overrides the hpo_config, whose default is never)."),
+    )
+
+
+def study_options(fn: Callable) -> Callable:
+    """--study, --study-url, --top, --resume, --rerun-failed, --no-backup."""
+    return _options(
+        click.option("--study", metavar="NAME", help="Study to record trials in (default: the project name)."),
+        click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared "
+                     "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder)."),
+        click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
+                     help="Best trials shown at the end."),
+        click.option("--resume", is_flag=True, help="Continue the study: keep completed trials, re-run "
+                     "interrupted ones with the same values, run the rest up to --trials."),
+        click.option("--rerun-failed", "rerun_failed", is_flag=True, help="With --resume: re-run failed trials too."),
+        click.option("--no-backup", "no_backup", is_flag=True, help="With --resume: do not copy the study "
+                     "to <study>_backup-<n> first."),
+    )(fn)
+
+
+SIGNALS_HELP = ("Ctrl-C (or SIGTERM) stops now: no new trials start, running ones are recorded as "
+                "interrupted, finished ones are kept, exit code 130. Ctrl-\\ (SIGQUIT) drains: running "
+                "trials finish first, then exit 130; a second signal stops now. Continue later with --resume.")
+
+
+def check_resume_flags(resume: bool, rerun_failed: bool, no_backup: bool) -> None:
+    if (rerun_failed or no_backup) and not resume:
+        raise click.UsageError("--rerun-failed and --no-backup go with --resume")
+
+
+def run_project(backend: str, project: str, options, top: int, command: str, study: Optional[str]) -> None:
+    """Run ``project`` on ``backend``; print notes, the summary and how to continue."""
+    from hpogrid.backends import get_backend
+    from hpogrid.project import load_project
+    from hpogrid.settings import Settings
+
+    options.settings = Settings.from_env()
+    proj = load_project(project)
+    summary = get_backend(backend).run(proj, options)
+    for note in summary.notes:
+        click.echo(f"Note: {note}", err=True)
+    print_summary(summary, proj.hpo_config, top)
+    if summary.interrupted:
+        click.echo(f"Interrupted: finished trials are kept in study {summary.study!r}. Continue with: "
+                   f"hpogrid {command} {project}" + (f" --study {study}" if study else "") + " --resume", err=True)
+        sys.exit(130)
+
+
+def print_summary(summary, hpo, top: int) -> None:
+    from hpogrid.cli._base import echo_table
+    from hpogrid.engine import error_summary
+    from hpogrid.study import COMPLETED, FAILED, StudyStore
+
+    c, total = summary.counts, sum(summary.study_counts.values())
+    click.echo(f"This run ({summary.algorithm}, {summary.scheduler}): {c.get('COMPLETED', 0)} completed, "
+               f"{c.get('FAILED', 0)} failed, {c.get('INTERRUPTED', 0)} interrupted in {summary.seconds:.1f} s. "
+               f"Study {summary.study!r} holds {total} trials; best so far:")
+    with StudyStore(summary.store_url) as store:
+        best = [t for t in store.trials(summary.study, states=[COMPLETED]) if t.value is not None]
+        failed = store.trials(summary.study, states=[FAILED])
+    best.sort(key=lambda t: t.value, reverse=hpo["mode"] == "max")
+    if not best or top == 0:
+        if failed:
+            click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")
+        return
+    names = list(best[0].params)
+    rows = [[t.number, t.value, *[t.params.get(n) for n in names]] for t in best[:top]]
+    echo_table(rows, ["trial", hpo["metric"], *names])
+    if failed:
+        click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")

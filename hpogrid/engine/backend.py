@@ -1,0 +1,124 @@
+"""The run engine: one template method that every backend shares.
+
+:meth:`Backend.run` owns the trial lifecycle of a run - resolve the search, locate and open
+the study, settle it (mark dead runs, or resume from a backup), drive the trials through the
+one :class:`~hpogrid.engine.sink.TrialSink` under one :class:`~hpogrid.engine.control.RunControl`
+(signals, ``max_failures``), and summarise. A backend supplies only how trials execute and
+stop (:meth:`Backend.execute`) and, where it needs them, checks before anything starts
+(:meth:`Backend.prepare`) and what a dead run left behind (:meth:`Backend.settle_orphans`).
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Callable, ClassVar, List, Optional
+
+from hpogrid.engine.control import RunControl
+from hpogrid.engine.options import RunOptions, RunSummary
+from hpogrid.engine.plan import SearchPlan, check_model, plan_search
+from hpogrid.engine.resume import Workload, prepare_resume
+from hpogrid.engine.sink import TrialSink, error_summary
+from hpogrid.engine.study import StudyTarget
+from hpogrid.errors import BackendError
+from hpogrid.settings import Settings
+
+
+class Backend(ABC):
+    """Where trials run. Subclasses set ``name`` and implement :meth:`execute`."""
+
+    #: the name users choose it by (``workflow.json`` "backend", the registry)
+    name: ClassVar[str]
+    #: what the study's ``backend`` column says for its trials
+    label: ClassVar[str] = ""
+    #: one line for ``--help`` and the README
+    summary: ClassVar[str] = ""
+
+    # -- the template ------------------------------------------------------------------------
+    def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
+        """Run the project's HPO; every trial lands in the study store."""
+        options = options or RunOptions()
+        started = time.monotonic()
+        settings = options.resolved_settings()
+        target = StudyTarget.resolve(project, options.study, options.study_url, settings)
+        plan = plan_search(project, options, self.scheduler(project))
+        self.prepare(project, plan, options)
+        store = target.open_for_run(plan.spec.metric, plan.spec.mode,
+                                    {"project": project.name, "content_hash": project.content_hash})
+        try:
+            workload = self.settle(store, target.name, plan, options, settings)
+            plan.notes += workload.notes
+            control = RunControl()
+            sink = TrialSink(store, target.name, plan.spec, control, workload.total,
+                             backend=self.label_for(options), heartbeat_s=settings.heartbeat_s,
+                             progress=options.progress)
+            with control.signals():
+                try:
+                    run_dir = self.execute(project, plan, workload, sink, control, options, target)
+                finally:
+                    sink.close()
+            if control.abort_reason:
+                last = error_summary(sink.last_error)
+                raise BackendError(f"{control.abort_reason}" + (f"; last error: {last}" if last else "")
+                                   + f"; finished trials are kept in study {target.name!r}")
+            every = store.trials(target.name)
+            mine = set(sink.uids)
+            counts = {state.value: 0 for state in _states()}
+            study_counts = dict(counts)
+            for t in every:
+                study_counts[t.state] = study_counts.get(t.state, 0) + 1
+                if t.uid in mine:
+                    counts[t.state] = counts.get(t.state, 0) + 1
+            return RunSummary(study=target.name, store_url=target.url, algorithm=plan.algorithm,
+                              scheduler=self.scheduler_label(plan), counts=counts, study_counts=study_counts,
+                              backend=self.name, interrupted=control.interrupted, notes=plan.notes,
+                              seconds=time.monotonic() - started, run_dir=run_dir)
+        finally:
+            store.close()
+
+    def settle(self, store, study: str, plan: SearchPlan, options: RunOptions, settings: Settings) -> Workload:
+        """What this run has to do, after settling what earlier runs left."""
+        if options.resume:
+            return prepare_resume(store, study, plan.spec.trials, plan.searcher, plan.codec, options.rerun_failed,
+                                  options.backup, plan.spec.metric, plan.spec.mode,
+                                  settle=self.settle_orphans(store, study, plan))
+        from hpogrid.study.liveness import mark_dead_runs
+
+        n = mark_dead_runs(store, study, settings.stale_after_s)
+        notes = [f"{n} trial(s) of a run that stopped sending heartbeats marked interrupted; "
+                 "re-run them with --resume"] if n else []
+        return Workload(new_trials=plan.total, notes=notes)
+
+    # -- what a backend supplies --------------------------------------------------------------
+    def scheduler(self, project) -> str:
+        """The trial scheduler this backend runs ('auto' chooses with it)."""
+        return "fifo"
+
+    def scheduler_label(self, plan: SearchPlan) -> str:
+        return "fifo"
+
+    def label_for(self, options: RunOptions) -> str:
+        return self.label or self.name
+
+    def prepare(self, project, plan: SearchPlan, options: RunOptions) -> None:
+        """Checks before the study is opened (default: the model imports)."""
+        check_model(project, plan.space)
+        scheduler = plan.spec.scheduler
+        if scheduler not in ("fifo", self.scheduler(project)):
+            plan.notes.append(f"scheduler '{scheduler}' is not applied by the {self.name} backend: each trial "
+                              "runs until its stop criteria")
+
+    def settle_orphans(self, store, study: str, plan: SearchPlan) -> Optional[Callable[[], List[str]]]:
+        """On --resume: a callable recording what a dead run's trials did meanwhile (None: nothing)."""
+        return None
+
+    @abstractmethod
+    def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
+                options: RunOptions, target: StudyTarget) -> Optional[str]:
+        """Run ``workload`` (re-runs first, then new trials from ``plan.searcher``), reporting every
+        trial to ``sink`` and obeying ``control``; returns the folder of this run's files, if any."""
+
+
+def _states():
+    from hpogrid.study.records import TrialState
+
+    return list(TrialState)

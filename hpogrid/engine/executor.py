@@ -1,0 +1,225 @@
+"""Backends that run trials outside Ray Tune: an :class:`Executor` plus one ask/tell loop.
+
+An executor says only how a trial executes and stops (start it, report what changed, cancel
+it); :class:`AskTellBackend` does the rest for every such backend: ask the searcher
+(:mod:`hpogrid.search.asktell`), re-run a resumed study's trials first, keep at most
+``capacity`` trials live, tell each result, obey the run control (stop, drain, abort) and
+never leave a trial of its own behind.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from hpogrid.engine.backend import Backend
+from hpogrid.engine.control import RunControl
+from hpogrid.engine.options import RunOptions
+from hpogrid.engine.plan import SearchPlan
+from hpogrid.engine.resume import Workload
+from hpogrid.engine.sink import TrialSink, json_safe
+from hpogrid.engine.study import StudyTarget
+from hpogrid.errors import BackendError
+from hpogrid.study.records import COMPLETED, INTERRUPTED, TrialState
+
+#: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
+CANCEL_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """One trial handed to an executor; its ``folder`` holds ``trial.json`` already."""
+
+    uid: str
+    number: int
+    values: Dict[str, Any]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Started:
+    """The trial runs now (``fields``: store columns such as host)."""
+
+    uid: str
+    fields: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ended:
+    uid: str
+    state: TrialState
+    metrics: Dict[str, Any] = field(default_factory=dict)
+    history: Optional[List[Dict[str, Any]]] = None
+    error: Optional[str] = None
+    fields: Dict[str, Any] = field(default_factory=dict)
+
+
+Event = Union[Started, Ended]
+
+
+class Executor(ABC):
+    """How trials execute and stop on one backend."""
+
+    #: trials live at once
+    capacity: int = 1
+    #: seconds between polls while nothing happens
+    poll_interval: float = 0.1
+    #: does :meth:`start` queue the trial (PENDING until a :class:`Started`) or run it at once?
+    queues: bool = False
+
+    @abstractmethod
+    def start(self, run: TrialRun) -> Dict[str, Any]:
+        """Start (or queue) ``run``; returns store columns to record (e.g. ``job_id``).
+        Raises :class:`BackendError` when the trial cannot be started."""
+
+    @abstractmethod
+    def poll(self) -> Iterable[Event]:
+        """What happened to the live trials since the last poll."""
+
+    @abstractmethod
+    def cancel(self, uids: List[str], why: str, hurry: bool = False) -> Iterable[Ended]:
+        """Stop the live trials ``uids``; returns the :class:`Ended` of those that ended now
+        (the rest end through :meth:`poll`). ``hurry``: do not wait, they end now."""
+
+    def close(self) -> None:
+        """The run is over (every trial ended)."""
+
+
+class AskTellBackend(Backend):
+    """A backend whose trials an :class:`Executor` runs (see the module docstring)."""
+
+    @abstractmethod
+    def executor(self, project, plan: SearchPlan, options: RunOptions, run_dir: Path, study: str) -> Executor:
+        """This run's executor (``run_dir``: its trial folders; ``study``: the study's name)."""
+
+    def run_dir(self, project, plan: SearchPlan, target: StudyTarget, tag: str) -> Path:
+        """Where this run's trial folders go: the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
+        log_dir = Path(plan.spec.log_dir or "log").expanduser()
+        if not log_dir.is_absolute():
+            log_dir = project.path / log_dir
+        return log_dir.resolve() / self.name / f"{target.name}-{tag}"
+
+    def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
+                options: RunOptions, target: StudyTarget) -> Optional[str]:
+        from hpogrid.search.asktell import AskTell
+
+        tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        run_dir = self.run_dir(project, plan, target, tag)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        loop = _Loop(self, project, plan, workload, sink, control, target,
+                     AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
+                             space_given=workload.space_in_searcher),
+                     self.executor(project, plan, options, run_dir, target.name), run_dir, f"{self.name}-{tag}")
+        loop.run()
+        return str(run_dir)
+
+
+class _Loop:
+    """One run of an :class:`AskTellBackend`."""
+
+    def __init__(self, backend, project, plan, workload, sink, control, target, asktell, executor, run_dir, prefix):
+        self.backend, self.project, self.plan, self.sink, self.control = backend, project, plan, sink, control
+        self.target, self.asktell, self.executor, self.run_dir, self.prefix = target, asktell, executor, run_dir, prefix
+        self.reruns = list(workload.reruns)
+        self.total = workload.total
+        self.new_left = workload.new_trials
+        self.asked = 0
+        self.exhausted = False
+        self.live: Dict[str, TrialRun] = {}
+
+    def run(self) -> None:
+        try:
+            while True:
+                self._handle(self.executor.poll())
+                if self.control.stopping:
+                    break
+                if not self.control.ending:
+                    self._fill()
+                if not self.live and (self.asked >= self.total or self.exhausted or self.control.ending):
+                    break
+                self.sink.show()
+                self.control.wait(self.executor.poll_interval)
+        finally:
+            try:
+                if self.live:
+                    self._cancel_live()
+            finally:
+                self.executor.close()
+
+    # -- asking and starting -------------------------------------------------------------
+    def _fill(self) -> None:
+        from hpogrid.search.asktell import FINISHED, NOT_NOW
+
+        while len(self.live) < self.executor.capacity and self.asked < self.total and not self.exhausted \
+                and not self.control.ending:
+            if self.reruns:  # the exact stored values, under the trial's own uid
+                uid, values = self.reruns.pop(0)
+                self._start(uid, values, None)
+                continue
+            uid = f"{self.prefix}-{self.asked:05d}"
+            answer = self.asktell.ask(uid)
+            if answer is NOT_NOW:  # the searcher waits for results first
+                if not self.live:
+                    self.control.abort("the search algorithm proposed no configuration while no trial was running")
+                return
+            if answer is FINISHED:
+                self.exhausted = True
+                self.plan.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
+                return
+            self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config)
+
+    def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]]) -> None:
+        from hpogrid.objective.standalone import write_trial_spec
+
+        spec = self.plan.spec
+        folder = write_trial_spec(self.run_dir / uid, uid=uid, study=self.target.name, project=self.project,
+                                  codec=self.plan.codec, metric=spec.metric, mode=spec.mode, stop=dict(spec.stop),
+                                  values=values, config=config)
+        run = TrialRun(uid, self.asked, values, folder)
+        self.asked += 1
+        try:
+            fields = self.executor.start(run)
+        except BackendError as exc:
+            self.asktell.tell(uid, None, ok=False)
+            if not self.sink.uids:  # nothing ran yet: a configuration problem, say so at once
+                raise
+            self.control.abort(f"stopped starting trials: {exc}")
+            return
+        self.live[uid] = run
+        fields = {"annotations": {"trial_dir": str(folder)}, **fields}
+        if self.executor.queues:
+            self.sink.pending(uid, values, **fields)
+        else:
+            self.sink.running(uid, values, **fields)
+
+    # -- what happened -------------------------------------------------------------------
+    def _handle(self, events: Iterable) -> None:
+        for event in events:
+            run = self.live.get(event.uid)
+            if run is None:
+                continue
+            if isinstance(event, Started):
+                self.sink.running(event.uid, **event.fields)
+                continue
+            del self.live[event.uid]
+            state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
+                                       folder=run.folder, **event.fields)
+            self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED)
+
+    def _cancel_live(self) -> None:
+        why = ("interrupted by the user" if self.control.stop_event.is_set()
+               else f"run stopped: {self.control.abort_reason}" if self.control.abort_reason
+               else "run ended before the trial finished")
+        self._handle(self.executor.cancel(list(self.live), why, hurry=self.control.hurry))
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while self.live and not self.control.hurry and time.monotonic() < deadline:
+            self._handle(self.executor.poll())
+            if self.live:
+                time.sleep(0.1)
+        if self.live:  # gave up waiting: they were cut short all the same
+            self._handle(self.executor.cancel(list(self.live), why, hurry=True))
+        for uid in list(self.live):
+            self._handle([Ended(uid, INTERRUPTED, error=why)])

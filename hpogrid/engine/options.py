@@ -1,0 +1,110 @@
+"""Typed values between the CLI, the engine and the backends.
+
+:class:`RunOptions` is what a command line asks for (the same on every backend; a backend's
+own knobs live in ``extra``-style subclasses such as the Slurm backend's). :class:`RunSpec` is
+the project's hpo_config with those overrides applied, frozen: the one place that says what a
+run optimises and when it stops. :class:`RunSummary` is what a run returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+from hpogrid.errors import ValidationError
+from hpogrid.settings import Settings
+
+
+@dataclass
+class RunOptions:
+    """Command-line overrides of the project's hpo_config, shared by every backend."""
+
+    trials: Optional[int] = None
+    algorithm: Optional[str] = None
+    #: trials running at once (overrides hpo_config scheduler_param max_concurrent)
+    n_jobs: Optional[int] = None
+    seed: Optional[int] = None
+    #: Ray cluster address (the Ray backend only)
+    address: Optional[str] = None
+    study_url: Optional[str] = None
+    study: Optional[str] = None
+    #: failed trials tolerated before the run stops (overrides hpo_config max_failures)
+    max_failures: Optional[int] = None
+    progress: bool = True
+    resume: bool = False
+    rerun_failed: bool = False
+    backup: bool = True
+    #: the HPOGRID_* settings, read once at the CLI edge (None: read them now)
+    settings: Optional[Settings] = None
+
+    def resolved_settings(self) -> Settings:
+        return self.settings or Settings.from_env()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The hpo_config of one run, overrides applied (see README "hpo_config")."""
+
+    algorithm: str
+    metric: str
+    mode: str
+    scheduler: str
+    trials: int
+    stop: Mapping[str, Any]
+    scheduler_param: Mapping[str, Any]
+    algorithm_param: Mapping[str, Any]
+    resource: Mapping[str, float]
+    max_failures: Optional[int]
+    log_dir: Optional[str]
+    verbose: bool
+    max_concurrent: Optional[int]
+
+    @classmethod
+    def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":
+        if options.trials is not None and options.trials < 1:
+            raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
+        if options.max_failures is not None and options.max_failures < 0:
+            raise ValidationError("--max_failures", f"must be 0 or more (got {options.max_failures})")
+        scheduler_param = dict(hpo.get("scheduler_param") or {})
+        return cls(
+            algorithm=options.algorithm or hpo.get("algorithm") or "auto",
+            metric=hpo["metric"], mode=hpo["mode"], scheduler=hpo.get("scheduler") or "fifo",
+            trials=options.trials if options.trials is not None else int(hpo["trials"]),
+            stop=dict(hpo.get("stop") or {}), scheduler_param=scheduler_param,
+            algorithm_param=dict(hpo.get("algorithm_param") or {}),
+            resource=dict(hpo.get("resource") or {"cpu": 1}),
+            max_failures=options.max_failures if options.max_failures is not None else hpo.get("max_failures"),
+            log_dir=hpo.get("log_dir"), verbose=bool(hpo.get("verbose")),
+            max_concurrent=options.n_jobs or scheduler_param.get("max_concurrent"),
+        )
+
+    def better(self, a: float, b: Optional[float]) -> bool:
+        """Is ``a`` better than ``b`` (None: nothing yet) in this run's direction?"""
+        return b is None or (a < b if self.mode == "min" else a > b)
+
+    def stop_reached(self, metrics: Mapping[str, Any]) -> bool:
+        """The stop criteria (Ray's dict semantics): any ``metrics[key] >= value``."""
+        for key, bound in self.stop.items():
+            value = metrics.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= bound:
+                return True
+        return False
+
+    def failures_exceeded(self, failed: int) -> bool:
+        """``max_failures`` N: the run stops when more than N trials failed (unset: never)."""
+        return self.max_failures is not None and failed > self.max_failures
+
+
+@dataclass
+class RunSummary:
+    study: str
+    store_url: str
+    algorithm: str
+    scheduler: str
+    counts: Dict[str, int]        # this run's trials by state
+    study_counts: Dict[str, int]  # the whole study's (earlier runs included)
+    backend: str = "local"
+    interrupted: bool = False
+    notes: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    #: where the backend kept this run's files (Slurm: the trial folders)
+    run_dir: Optional[str] = None

@@ -1,0 +1,91 @@
+"""Resolve the search of a run once, for every backend: overrides, space, algorithm, searcher.
+
+Everything that can be wrong with the project (algorithm vs. space, algorithm_param, the
+model) is found here, before a backend starts anything, so a bad config costs no trial.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hpogrid.engine.options import RunOptions, RunSpec
+
+
+@dataclass
+class SearchPlan:
+    spec: RunSpec
+    space: Any           # hpogrid.space.SearchSpace
+    adapter: Any         # hpogrid.search.SearcherAdapter (concrete, 'auto' resolved)
+    searcher: Any        # the library's searcher (a Ray Searcher)
+    codec: Any           # hpogrid.search.Codec
+    notes: List[str] = field(default_factory=list)
+    #: set by backends that run a trial scheduler (Ray Tune): its adapter, a factory of fresh
+    #: schedulers, and the Ray trainable
+    scheduler_adapter: Any = None
+    make_scheduler: Any = None
+    trainable: Any = None
+
+    @property
+    def algorithm(self) -> str:
+        return self.adapter.name
+
+    @property
+    def grid_size(self) -> int:
+        return self.codec.grid_size
+
+    @property
+    def total(self) -> int:
+        """Trials of a fresh run: ``trials`` rounded up to whole grids (grid search)."""
+        return samples_per_grid_point(self.spec.trials, self.grid_size) * self.grid_size
+
+
+def samples_per_grid_point(trials: int, grid_size: int) -> int:
+    return max(1, -(-trials // max(1, grid_size)))
+
+
+def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None):
+    """(run spec, search space, concrete adapter, notes). ``scheduler`` is the one the
+    backend will run (None: the hpo_config's); 'auto' chooses with it."""
+    from hpogrid.search import get_adapter
+    from hpogrid.search import AutoAdapter
+    from hpogrid.space import SearchSpace
+
+    spec = RunSpec.from_hpo(project.hpo_config, options)
+    space = SearchSpace.from_dict(project.search_space)
+    notes = []
+    adapter = get_adapter(spec.algorithm)
+    if isinstance(adapter, AutoAdapter):
+        adapter = AutoAdapter.choose(space, spec.trials, scheduler or spec.scheduler)
+        notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+    return spec, space, adapter, notes
+
+
+def plan_search(project, options: RunOptions, scheduler: Optional[str] = None) -> SearchPlan:
+    """Resolve and build the searcher (random search gets its number of samples)."""
+    from hpogrid.search.asktell import SeededSampler
+
+    spec, space, adapter, notes = resolve_search(project, options, scheduler)
+    searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param))
+    plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
+    if isinstance(searcher, SeededSampler):
+        searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
+    if plan.total != spec.trials:
+        notes.append(f"grid search of {codec.grid_size} points: running {plan.total} trials "
+                     f"({plan.total // codec.grid_size} per grid point)")
+    return plan
+
+
+def check_model(project, space) -> None:
+    """Import the script (or parse the command) here: a broken model costs no trial."""
+    from hpogrid.objective import check_paths
+
+    model = project.model_config
+    if model.get("command"):
+        from hpogrid.objective.program import check_placeholders, parse_command
+
+        check_placeholders(parse_command(model["command"]), list(space))
+        return
+    from hpogrid.objective import load_model
+
+    check_paths(model.get("param") or {}, space)
+    load_model(str(project.scripts_dir), model["script"], model["model"])

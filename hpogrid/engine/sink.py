@@ -1,0 +1,286 @@
+"""The one trial sink: every backend's trials pass through here on their way to the study.
+
+It records (in order, on one background thread, so a backend's event loop never waits on the
+database), refreshes the heartbeat of live trials, keeps the counts of the progress line,
+cleans metrics, applies the rules every backend shares - a COMPLETED trial must have reported
+the study metric as a finite number, ``max_failures`` aborts the run - and stores what the
+trial annotated (:mod:`hpogrid.trial`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import queue
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional
+
+from hpogrid.engine.control import RunControl
+from hpogrid.engine.options import RunSpec
+from hpogrid.engine.progress import Counts, ProgressLine
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
+
+#: keys Ray adds to every result that are bookkeeping, not metrics
+_RAY_KEYS = frozenset({
+    "config", "trial_id", "date", "timestamp", "pid", "hostname", "node_ip", "experiment_tag",
+    "done", "checkpoint_dir_name", "should_checkpoint", "time_this_iter_s", "time_since_restore",
+    "iterations_since_restore", "timesteps_total", "episodes_total", "timesteps_since_restore",
+    "experiment_id", "episodes_this_iter", "timesteps_this_iter",
+})
+
+
+def clean_metrics(result: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The user's metrics (plus training_iteration and time_total_s) as JSON-safe values."""
+    out = {}
+    for key, value in (result or {}).items():
+        if key in _RAY_KEYS or not isinstance(key, str):
+            continue
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None  # JSON has no NaN/inf; the store's value column treats None as missing
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[key] = value
+    return out
+
+
+def json_safe(values: Dict[str, Any]) -> Dict[str, Any]:
+    """Round-trip through JSON so numpy scalars become plain numbers before storing."""
+    return json.loads(json.dumps(values, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def error_summary(text: Optional[str]) -> str:
+    """The last line of a traceback: ``ValueError: ...``."""
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class OrderedWriter:
+    """One thread applying store writes in submission order; errors surface on ``flush``."""
+
+    def __init__(self):
+        self._queue: "queue.Queue" = queue.Queue()
+        self._errors: list = []
+        self._thread = threading.Thread(target=self._work, name="hpogrid-study-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, *args, **kwargs) -> None:
+        self._queue.put((fn, args, kwargs))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                fn, args, kwargs = item
+                fn(*args, **kwargs)
+            except Exception as exc:  # kept for flush(): a lost write must not go unnoticed
+                self._errors.append(exc)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        self._queue.join()
+        if self._errors:
+            raise self._errors[0]
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+
+class Heartbeat:
+    """Refreshes ``heartbeat_at`` of the run's PENDING/RUNNING trials every ``period`` s, so
+    readers can tell them from trials of a dead run (see :mod:`hpogrid.study.liveness`).
+
+    Its own thread, calling the store directly: a trial that reports nothing for hours, or
+    a backlog in the ordered writer, never delays it. A failed beat is retried next period.
+    """
+
+    def __init__(self, store, study: str, period: float):
+        self.store, self.study, self.period = store, study, period
+        self._uids: set = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, uid: str) -> None:
+        with self._lock:
+            self._uids.add(uid)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="hpogrid-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, uid: str) -> None:
+        with self._lock:
+            self._uids.discard(uid)
+
+    def _beat(self) -> None:
+        from hpogrid.errors import HpogridError
+
+        while not self._stop.wait(self.period):
+            with self._lock:
+                uids = list(self._uids)
+            if uids:
+                try:
+                    self.store.heartbeat(self.study, uids)
+                except HpogridError:
+                    continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+class TrialSink:
+    """Where a backend reports what its trials do (see the module docstring).
+
+    Thread-safe for one writer thread at a time per trial (backends call it from their event
+    loop). ``uids`` are the trials of this run.
+    """
+
+    def __init__(self, store, study: str, spec: RunSpec, control: RunControl, total: int,
+                 backend: str, heartbeat_s: float, progress: bool = True):
+        self.store, self.study, self.spec, self.control = store, study, spec, control
+        self.backend, self.host = backend, socket.gethostname()
+        self.uids: List[str] = []
+        self.counts = Counts()
+        self.best: Optional[float] = None
+        self.last_error: Optional[str] = None
+        self._states: Dict[str, TrialState] = {}
+        self._history: Dict[str, list] = {}
+        self._progress = ProgressLine(spec.metric, total, enabled=progress)
+        self._writer = OrderedWriter()
+        self._heartbeat = Heartbeat(store, study, heartbeat_s)
+
+    @property
+    def total(self) -> int:
+        return self._progress.total
+
+    # -- a trial's life ------------------------------------------------------------------
+    def pending(self, uid: str, params: Dict[str, Any], **fields: Any) -> None:
+        """The trial was handed to the backend (a Slurm job queued, a grid job submitted)."""
+        self._enter(uid, PENDING, params=json_safe(params), backend=self.backend, **fields)
+
+    def running(self, uid: str, params: Optional[Dict[str, Any]] = None, **fields: Any) -> None:
+        """The trial started; ``fields`` are store columns (host, job_id, ...)."""
+        if params is not None:
+            fields["params"] = json_safe(params)
+        fields.setdefault("backend", self.backend)
+        fields.setdefault("host", self.host)
+        self._enter(uid, RUNNING, **fields)
+
+    def reported(self, uid: str, result: Dict[str, Any]) -> None:
+        """One intermediate result (an iteration)."""
+        metrics = clean_metrics(result)
+        history = self._history.setdefault(uid, [])
+        step = metrics.get("training_iteration")
+        if history and isinstance(step, int) and step <= (history[-1].get("training_iteration") or 0):
+            # a paused trial without a checkpoint restarts from scratch: so does its history
+            del history[max(0, step - 1):]
+            history.append(metrics)
+            self._writer.submit(self.store.upsert_trial, self.study, uid, intermediate=list(history),
+                                metrics=metrics)
+            return
+        history.append(metrics)
+        self._writer.submit(self.store.append_intermediate, self.study, uid, metrics)
+
+    def finished(self, uid: str, state: TrialState, metrics: Optional[Dict[str, Any]] = None,
+                 error: Optional[str] = None, history: Optional[Iterable[Dict[str, Any]]] = None,
+                 folder: Optional[Path] = None, **fields: Any) -> TrialState:
+        """The trial ended in ``state``; returns the state recorded (a COMPLETED trial without
+        the study metric is FAILED, saying which metrics it did report)."""
+        metrics = clean_metrics(metrics)
+        if history is not None:
+            fields["intermediate"] = [clean_metrics(item) for item in history]
+        if state == COMPLETED and not _number(metrics.get(self.spec.metric)):
+            state = FAILED
+            reported = ", ".join(sorted(k for k in metrics if k not in ("training_iteration", "time_total_s")))
+            error = (f"the trial reported NaN or infinity for metric '{self.spec.metric}'"
+                     if self.spec.metric in metrics else
+                     f"the trial did not report metric '{self.spec.metric}' (it reported: {reported or 'nothing'}); "
+                     "set hpo_config --metric to one of those, or report it")
+        if folder is not None:
+            from hpogrid.trial import read_annotations
+
+            notes = read_annotations(folder)
+            if notes:
+                fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
+        if uid not in self._states:
+            self._track(uid)
+        previous = self._states.get(uid)
+        self._count(previous, -1)
+        self._states[uid] = state
+        self._count(state, +1)
+        self._heartbeat.discard(uid)
+        self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, metrics=metrics,
+                            error=error, **fields)
+        if state == COMPLETED:
+            value = metrics.get(self.spec.metric)
+            if self.spec.better(value, self.best):
+                self.best = float(value)
+        elif state == FAILED:
+            self.last_error = error
+            if self.spec.failures_exceeded(self.counts.failed):
+                self.control.abort(f"stopped after {self.counts.failed} failed trials "
+                                   f"(hpo_config max_failures = {self.spec.max_failures})")
+        self.show()
+        return state
+
+    def set_error(self, uid: str, error: str) -> None:
+        """A failed trial's error text that arrived after its end (Ray writes it later)."""
+        self.last_error = error
+        self._writer.submit(self.store.upsert_trial, self.study, uid, error=error)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _track(self, uid: str) -> None:
+        self.uids.append(uid)
+
+    def _enter(self, uid: str, state: TrialState, **fields: Any) -> None:
+        if uid not in self._states:
+            self._track(uid)
+        self._count(self._states.get(uid), -1)
+        self._states[uid] = state
+        self._count(state, +1)
+        self._heartbeat.add(uid)
+        self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, **fields)
+        self.show()
+
+    def _count(self, state: Optional[TrialState], step: int) -> None:
+        name = {PENDING: "pending", RUNNING: "running", COMPLETED: "done", FAILED: "failed",
+                INTERRUPTED: "interrupted"}.get(state)
+        if name:
+            setattr(self.counts, name, getattr(self.counts, name) + step)
+
+    def live(self) -> List[str]:
+        """This run's trials still PENDING or RUNNING."""
+        return [uid for uid, s in self._states.items() if s in (PENDING, RUNNING)]
+
+    def show(self, final: bool = False) -> None:
+        self._progress.show(self.counts, self.best, final=final)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Wait for every queued write (raises the first write error, if any); then mark
+        whatever of this run is still live INTERRUPTED (the run ended before it did)."""
+        self._heartbeat.stop()
+        try:
+            self._writer.flush()
+            for uid in self.live():
+                self.store.upsert_trial(self.study, uid, state=INTERRUPTED,
+                                        error="run ended before the trial finished")
+                self._count(self._states[uid], -1)
+                self._states[uid] = INTERRUPTED
+                self._count(INTERRUPTED, +1)
+        finally:
+            self._writer.close()
+            self.show(final=True)

@@ -1,0 +1,164 @@
+"""Ask/tell over any searcher: what every backend that is not Ray Tune drives.
+
+A backend whose trials run elsewhere (Slurm jobs, grid jobs, the in-process fake) asks the
+searcher for one configuration at a time and tells it each result, doing what Tune's
+``SearchGenerator`` does: set the search properties once, ``suggest(trial_id)``,
+``on_trial_complete(trial_id, result, error)``. Answers are typed: a :class:`Suggestion`,
+:data:`NOT_NOW` (the searcher waits for results first) or :data:`FINISHED`.
+
+Random search (algorithms ``random`` and ``tune``) is :class:`SeededSampler`, a Ray
+``Searcher`` used by Ray Tune as well, so the same ``--seed`` gives the same points on every
+backend.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Union
+
+from ray.tune.search import Searcher
+
+from hpogrid.errors import ValidationError
+from hpogrid.search._codec import Codec
+
+#: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
+_RAY_FINISHED = "FINISHED"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A configuration to evaluate: latent values, as the codec decodes them."""
+
+    uid: str
+    config: Dict[str, Any]
+
+
+class _Signal:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: the searcher has no configuration now (it waits for running trials)
+NOT_NOW = _Signal("NOT_NOW")
+#: the searcher has no configuration any more
+FINISHED = _Signal("FINISHED")
+
+Answer = Union[Suggestion, _Signal]
+
+
+class SeededSampler(Searcher):
+    """Random sampling of the codec's domains from one seeded numpy Generator, enumerating
+    ``grid_search`` categoricals once per sample (Ray's basic variant semantics).
+
+    A Ray ``Searcher``, so Ray Tune and the ask/tell backends draw the same sequence.
+    """
+
+    def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
+        import numpy as np
+        from ray.tune.search.sample import Domain
+
+        super().__init__()
+        self._rng = np.random.default_rng(seed)
+        space = codec.param_space()
+        self._grid = {n: d["grid_search"] for n, d in space.items() if isinstance(d, dict) and "grid_search" in d}
+        self._domains = {n: d for n, d in space.items() if isinstance(d, Domain)}
+        self._points = [dict(p) for p in (points_to_evaluate or [])]
+        names = list(self._grid)
+        self._combos = [dict(zip(names, values)) for values in itertools.product(*self._grid.values())] or [{}]
+        self._count = 0
+        self.num_samples = num_samples  # per grid point; None: without end
+
+    @property
+    def grid_size(self) -> int:
+        return len(self._combos)
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True  # the space comes from the codec
+
+    def suggest(self, trial_id: str) -> Union[Dict[str, Any], str, None]:
+        if self.num_samples is not None and self._count >= self.num_samples * len(self._combos):
+            return _RAY_FINISHED
+        combo = self._combos[self._count % len(self._combos)]
+        self._count += 1
+        drawn = {n: _plain(d.sample(random_state=self._rng)) for n, d in self._domains.items()}
+        if self._points:  # user-given starting points override the random part
+            drawn.update(self._points.pop(0))
+        return {**drawn, **combo}
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        pass
+
+    def add_evaluated_point(self, *args, **kwargs) -> None:
+        raise NotImplementedError  # random search learns nothing
+
+
+class AskTell:
+    """The searcher as seen by an ask/tell backend: ``ask(uid)`` / ``tell(uid, metrics, ok)``."""
+
+    def __init__(self, searcher: Any, codec: Codec, metric: str, mode: str, space_given: bool = False):
+        """``space_given``: the searcher has its space already (it was told a resumed study's
+        history, which needs the space first)."""
+        self.codec, self.metric = codec, metric
+        self.searcher = searcher
+        if not space_given and not searcher.set_search_properties(metric, mode, codec.param_space()):
+            raise ValidationError("hpo_config.algorithm_param",
+                                  f"{type(searcher).__name__} already has a search space; remove "
+                                  "'space' from algorithm_param")
+        self._configs: Dict[str, Dict[str, Any]] = {}
+        #: results told so far (a searcher asked now has learnt from this many trials)
+        self.told = 0
+
+    @property
+    def pending(self) -> int:
+        """Configurations handed out and not yet told."""
+        return len(self._configs)
+
+    def ask(self, uid: str) -> Answer:
+        config = self.searcher.suggest(uid)
+        if config is None:
+            return NOT_NOW
+        if config == _RAY_FINISHED:
+            return FINISHED
+        config = _flat(config)
+        self._configs[uid] = config
+        return Suggestion(uid, config)
+
+    def tell(self, uid: str, metrics: Optional[Dict[str, Any]], ok: bool) -> None:
+        """Report a finished trial; a failed or metric-less one is told as an error.
+
+        Trials the searcher never proposed (re-runs of a resumed study) are not told:
+        searchers look their own trials up by id.
+        """
+        if uid not in self._configs:
+            return
+        config = self._configs.pop(uid)
+        value = (metrics or {}).get(self.metric)
+        usable = ok and isinstance(value, (int, float)) and not isinstance(value, bool)
+        result = {**(metrics or {}), "config": config or {}} if usable else None
+        self.searcher.on_trial_complete(uid, result=result, error=not usable)
+        self.told += 1
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (and 1-element arrays) -> Python scalars."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+    return value
+
+
+def _flat(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Searchers hand back nested dicts for names with '/', as Tune does; the codec wants them flat."""
+    out: Dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, name + "/"))
+        else:
+            out[name] = _plain(value)
+    return out

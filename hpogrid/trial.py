@@ -1,0 +1,111 @@
+"""The in-trial API: what a model function, Trainable or program may ask of hpogrid.
+
+    from hpogrid.trial import annotate, trial_dir, resolve_path
+    annotate("n_params", 12345)       # stored with this trial in the study
+    trial_dir()                        # this trial's own folder (checkpoints survive --resume)
+    resolve_path("prepare")            # another workflow stage's folder
+
+It works the same in every backend (this machine, a Ray cluster, a Slurm job, a grid job):
+whoever runs the trial activates it here (:func:`activated`) in the trial's own process,
+and a program started for a trial finds it through ``HPOGRID_TRIAL_DIR``. Annotations go to
+``annotations.json`` in the trial folder; the run's engine reads them when the trial ends.
+A bottom-level module: it imports nothing heavy and no other part of hpogrid but errors.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+from hpogrid.errors import HpogridError
+
+#: environment of programs and stages: the trial's folder and uid, the workflow folder
+TRIAL_DIR_ENV = "HPOGRID_TRIAL_DIR"
+TRIAL_UID_ENV = "HPOGRID_TRIAL_UID"
+WORKFLOW_DIR_ENV = "HPOGRID_WORKFLOW_DIR"
+ANNOTATIONS_FILE = "annotations.json"
+
+_local = threading.local()
+_lock = threading.Lock()
+
+
+def _current() -> Optional[tuple]:
+    found = getattr(_local, "trial", None)
+    if found is not None:
+        return found
+    folder = os.environ.get(TRIAL_DIR_ENV)
+    if folder:
+        return os.environ.get(TRIAL_UID_ENV) or Path(folder).name, Path(folder)
+    return None
+
+
+@contextlib.contextmanager
+def activated(uid: str, folder: Path) -> Iterator[Path]:
+    """Make ``uid`` (in ``folder``) the current trial of this thread while the block runs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = getattr(_local, "trial", None)
+    _local.trial = (uid, folder)
+    try:
+        yield folder
+    finally:
+        _local.trial = previous
+
+
+def activate(uid: str, folder: Path) -> Path:
+    """Like :func:`activated`, for runners that cannot wrap the trial in a block (a Ray
+    Trainable's life spans several calls); the next activation replaces it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _local.trial = (uid, folder)
+    return folder
+
+
+def trial_uid() -> str:
+    found = _current()
+    if found is None:
+        raise HpogridError("trial_uid() works only inside a trial run by hpogrid")
+    return found[0]
+
+
+def trial_dir() -> Path:
+    """The current trial's own folder (a resumed re-run gets the same one)."""
+    found = _current()
+    if found is None:
+        raise HpogridError("trial_dir() works only inside a trial run by hpogrid")
+    return found[1]
+
+
+def annotate(key: str, value: Any) -> None:
+    """Store ``key: value`` (JSON data) with the current trial; inspectors read it back."""
+    found = _current()
+    if found is None:
+        raise HpogridError("annotate() works only inside a trial run by hpogrid")
+    json.dumps(value)  # fail here, in the trial, if it cannot be stored
+    path = found[1] / ANNOTATIONS_FILE
+    with _lock:
+        data = read_annotations(found[1])
+        data[str(key)] = value
+        tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+
+
+def read_annotations(folder: Path) -> Dict[str, Any]:
+    """What the trial in ``folder`` annotated ({} when nothing)."""
+    try:
+        data = json.loads((Path(folder) / ANNOTATIONS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def resolve_path(stage: str) -> Path:
+    """The working folder of workflow stage ``stage`` (o2tuner's ``resolve_path``)."""
+    root = os.environ.get(WORKFLOW_DIR_ENV)
+    if not root:
+        raise HpogridError("resolve_path() works only inside 'hpogrid workflow run'")
+    return Path(root) / stage
