@@ -1,10 +1,10 @@
 """What hpogrid adds on top of Ray Tune, measured in one run.
 
-1. Overhead: N instant trials (default 200) with random search through ``run_local`` (study
+1. Overhead: N instant trials (default 200) with random search through hpogrid's Ray Tune backend (study
    store writes, codec, progress) vs the same searcher and settings driven directly through
    Ray Tune. Each arm runs in a fresh process (Ray started and stopped inside, as a user
    sees it), alternating, ``--repeat`` times; the ratio of medians is printed (target <= 1.10).
-2. Utilisation: 2 parallel trials of 0.5 s on 2 cores through ``run_local``: busy trial time
+2. Utilisation: 2 parallel trials of 0.5 s on 2 cores through hpogrid's Ray Tune backend: busy trial time
    divided by 2 x the wall time from the first trial start to the last trial end (target >= 90 %),
    next to the same trials driven by Ray Tune directly (what Ray itself allows).
 
@@ -43,9 +43,9 @@ print(time.perf_counter() - t0)
 HPOGRID = """
 import sys, time
 t0 = time.perf_counter()
-from hpogrid.backends import RunOptions, run_local
+from hpogrid.backends import RunOptions, get_backend
 from hpogrid.project import load_project
-run_local(load_project(sys.argv[1]), RunOptions(progress=False))
+get_backend("ray").run(load_project(sys.argv[1]), RunOptions(progress=False))
 print(time.perf_counter() - t0)
 """
 

@@ -3,9 +3,10 @@
     from hpogrid.backends import get_backend
     get_backend("slurm").run(project, options)
 
-``local`` is Ray Tune on this machine or a Ray cluster; ``slurm`` one job per trial; ``fake``
-trials in threads of this process (tests). The grid (:mod:`hpogrid.backends.panda`) runs the
-``local`` backend inside each job. Lazy: importing this package loads no backend.
+``local`` is this machine: worker processes (``pool``), or Ray Tune (``ray``, also a Ray
+cluster) when the run needs Ray; ``slurm`` one job per trial; ``fake`` trials in threads of
+this process (tests). The grid (:mod:`hpogrid.backends.panda`) runs the ``local`` backend
+inside each job. Lazy: importing this package loads no backend.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from hpogrid.errors import ValidationError
 
 #: name -> "module:class", in the order help texts list them
 _REGISTRY: Tuple[Tuple[str, str], ...] = (
-    ("local", "hpogrid.backends.raytune:RayTuneBackend"),
+    ("local", "hpogrid.backends.local:LocalBackend"),
+    ("ray", "hpogrid.backends.raytune:RayTuneBackend"),
+    ("pool", "hpogrid.backends.pool:PoolBackend"),
     ("slurm", "hpogrid.backends.slurm:SlurmBackend"),
     ("fake", "hpogrid.backends.fake:FakeBackend"),
 )
@@ -34,7 +37,7 @@ def get_backend(name: str):
 
 
 def run_local(project, options: RunOptions = None) -> RunSummary:
-    """Run the project's HPO with Ray Tune here (or on ``options.address``)."""
+    """Run the project's HPO on this machine (or on the Ray cluster ``options.address``)."""
     return get_backend("local").run(project, options or RunOptions())
 
 

@@ -103,7 +103,8 @@ class Backend(ABC):
         """Checks before the study is opened (default: the model imports)."""
         check_model(project, plan.space)
         scheduler = plan.spec.scheduler
-        if scheduler not in ("fifo", self.scheduler(project)):
+        one_result = dict(plan.spec.stop) == {"training_iteration": 1}  # a scheduler would have nothing to act on
+        if scheduler not in ("fifo", self.scheduler(project)) and not one_result:
             plan.notes.append(f"scheduler '{scheduler}' is not applied by the {self.name} backend: each trial "
                               "runs until its stop criteria")
 

@@ -94,6 +94,13 @@ class RunControl:
         else:
             self.stop()
 
+    def reinstall(self) -> None:
+        """Take the signals back from a library that installed its own (``ray.init`` makes
+        SIGTERM exit the process); :meth:`signals` still restores the caller's afterwards."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+                signal.signal(sig, self.on_signal)
+
     @contextmanager
     def signals(self) -> Iterator["RunControl"]:
         """SIGINT, SIGTERM and SIGQUIT handled as above while the block runs (main thread only;

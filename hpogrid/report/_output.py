@@ -59,11 +59,13 @@ def write_png(figure: dict, path: Path) -> str:
         return "no PNG: the optional package kaleido is not installed (pip install kaleido)"
     import plotly.graph_objects as go
 
+    from hpogrid.engine import scoped_environ
+
     browser = shutil.which("chromium") or shutil.which("google-chrome")
-    if browser and not os.environ.get("BROWSER_PATH"):
-        os.environ["BROWSER_PATH"] = browser  # kaleido >= 1 drives this browser
+    use = {"BROWSER_PATH": browser} if browser and not os.environ.get("BROWSER_PATH") else {}
     try:
-        go.Figure(figure).write_image(str(path), format="png", width=1400, height=600)
+        with scoped_environ(use):  # kaleido >= 1 drives this browser
+            go.Figure(figure).write_image(str(path), format="png", width=1400, height=600)
     except Exception as exc:  # noqa: BLE001 - kaleido's failures are many and all optional
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return f"no PNG: kaleido failed: {first}"

@@ -35,7 +35,7 @@ def test_readme_example1_through_the_cli(run_cli):
             "--search_space", "simple_objective_space", "--hpo_config", "random_search_min_loss")
     r = run_cli("local_run", "simple_objective", "--trials", "12", "--seed", "1")
     assert r.exit_code == 0, r.output
-    assert "This run (random, asynchyperband): 12 completed, 0 failed" in r.output
+    assert "This run (random, fifo): 12 completed, 0 failed" in r.output
     assert "Study 'simple_objective' holds 12 trials" in r.output
     trials = _trials("simple_objective")
     assert len(trials) == 12 and {t.state for t in trials} == {"COMPLETED"}

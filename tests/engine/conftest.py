@@ -2,7 +2,7 @@
 import pytest
 
 #: backends whose trials run outside this test process need real services and time
-SLOW = {"local", "slurm"}
+SLOW = {"ray", "slurm"}
 
 
 def backend_params(*names):

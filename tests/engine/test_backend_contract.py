@@ -24,7 +24,7 @@ from hpogrid.study import StudyStore, sqlite_url
 from tests.conftest import REPO
 from tests.engine.conftest import backend_params
 
-ALL = backend_params("fake", "local", "slurm")
+ALL = backend_params("fake", "pool", "ray", "slurm")
 UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
 #: small Slurm jobs polled quickly (ignored by the other backends)
 SLURM = {"mem": "200M", "time": "5", "workers": 4, "poll_interval": 0.2}
@@ -39,8 +39,9 @@ def make_project(tmp_path: Path, script: str, space: dict, param: dict = None, *
     NamedStore("search_space").create(name, space)
     NamedStore("hpo_config").create(name, {"metric": "loss", "mode": "min", "scheduler": "fifo", **hpo})
     NamedStore("slurm_config").create(name, SLURM)
+    NamedStore("grid_config").create(name, {"site": "ANALY_TEST_GPU", "container": "docker://hpogrid:test"})
     create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name,
-                                       "slurm_config": name})
+                                       "slurm_config": name, "grid_config": name})
     return name
 
 
@@ -108,6 +109,31 @@ def test_trials_are_recorded_with_params_metrics_errors_and_annotations(tmp_path
             assert [h["step"] for h in t.intermediate] == [1, 2, 3]
     assert summary.counts["FAILED"] == len(failed) and summary.counts["COMPLETED"] == 8 - len(failed)
     assert not summary.interrupted
+
+
+@pytest.mark.slow
+def test_grid_jobs_record_the_same_points_metrics_errors_and_annotations(tmp_path, panda_server, monkeypatch,
+                                                                         run_cli, fake_points):
+    """The grid: a task of one job on the PanDA test server, which executes it; its trials reach
+    the study through `report` (job metadata carries no per-iteration history)."""
+    monkeypatch.setenv("RUCIO_ACCOUNT", "alice")
+    name = make_project(tmp_path, RECORDING, UNI, algorithm="random", trials=8, stop={"training_iteration": 3})
+    r = run_cli("run", name, "--n_jobs", "1", "--seed", "10")  # PanDA numbers jobs from 1: seed 11
+    assert r.exit_code == 0, r.output
+    task = int(r.output.split()[2])
+    assert panda_server.wait_task(task, timeout=300) == "done"
+    r = run_cli("report", name)
+    assert r.exit_code == 0, r.output
+    got = trials(name)
+    assert len(got) == 8 and {t.annotations["seed"] for t in got} == {11}
+    assert sorted(t.params["x"] for t in got) == pytest.approx(fake_points)
+    for t in got:
+        assert t.annotations["double"] == pytest.approx(2 * t.params["x"]) and t.backend == "panda"
+        if t.params["x"] > 0.6:
+            assert t.state == "FAILED" and "ValueError: x too large" in t.error
+        else:
+            assert t.state == "COMPLETED", t.error
+            assert t.metrics["loss"] == pytest.approx(t.params["x"] / 3) and t.metrics["step"] == 3
 
 
 @pytest.mark.parametrize("backend", ALL, indirect=True)
@@ -208,12 +234,13 @@ def _two_slow_running_one_quick_done(name, marks, proc):
           and len(trials(name, states=["COMPLETED"])) == 1, proc, "1 completed and 2 running trials")
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("backend", ALL, indirect=True)
-def test_sigint_stops_now_running_trials_interrupted_finished_kept(tmp_path, backend):
+def test_sigint_and_sigterm_stop_now_running_trials_interrupted_finished_kept(tmp_path, backend, sig):
     name, marks = _signalled_project(tmp_path)
     proc = _start(backend, name)
     _two_slow_running_one_quick_done(name, marks, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
     assert "Interrupted: finished trials are kept" in err

@@ -46,6 +46,7 @@ def _iso(value) -> Optional[str]:
 def trial_entry(t) -> Dict[str, Any]:
     """One trial as it travels in the job metadata (no per-iteration history: metadata is small)."""
     return {"uid": t.uid, "number": t.number, "state": t.state, "params": t.params, "metrics": t.metrics,
+            "annotations": t.annotations or {},
             "value": t.value, "error": (t.error or None) and t.error[-_ERROR_CHARS:],
             "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at)}
 

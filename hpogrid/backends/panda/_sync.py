@@ -75,10 +75,12 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
     trials = metadata.get("trials") or []
     prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
     for t in trials:
+        notes = t.get("annotations") if isinstance(t.get("annotations"), dict) else {}
+        fields = {**common, "annotations": {**notes, **common["annotations"]}}  # what the trial annotated
         store.upsert_trial(study, f"{prefix}.{t.get('uid')}", state=t.get("state") or "COMPLETED",
                            params=t.get("params") or {}, metrics=t.get("metrics") or {},
                            error=t.get("error"), started_at=parse_time(t.get("started_at")),
-                           finished_at=parse_time(t.get("finished_at")), **common)
+                           finished_at=parse_time(t.get("finished_at")), **fields)
     status = str(job.get("jobstatus", "")).lower()
     if trials or status not in FAILED_JOB_STATES | STOPPED_JOB_STATES:
         return len(trials)

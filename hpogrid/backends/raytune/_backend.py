@@ -19,7 +19,7 @@ from hpogrid.errors import BackendError
 
 
 class RayTuneBackend(Backend):
-    name = "local"
+    name = "ray"
     summary = "Ray Tune on this machine, or on a Ray cluster with --address"
 
     def scheduler(self, project) -> str:
@@ -87,13 +87,21 @@ class RayTuneBackend(Backend):
         phases = []
         if workload.reruns:
             phases.append((_rerun_space(workload.reruns), None, 1, limit))
+        if seeded and plan.scheduler_adapter.name == "pbt":  # PBT allows no Searcher: Tune's own generator
+            from ray.tune.search.basic_variant import BasicVariantGenerator
+
+            # (Tune ignores max_concurrent_trials for a generator passed in: it carries the limit)
+            plan.searcher, seeded = BasicVariantGenerator(random_state=options.seed, max_concurrent=limit or 0), False
         if workload.new_trials:
             if seeded:  # a Searcher: Tune asks it for every trial, it enumerates any grid itself
                 plan.searcher.num_samples = -(-workload.new_trials // plan.grid_size)
                 phases.append(({}, plan.searcher, workload.new_trials, limit))
             else:
                 space = {} if workload.space_in_searcher else plan.codec.param_space()
-                phases.append((space, plan.searcher, workload.new_trials, limit))
+                samples = workload.new_trials
+                if not _is_searcher(plan.searcher):  # Tune's generator: samples per grid point
+                    samples = -(-workload.new_trials // plan.grid_size)
+                phases.append((space, plan.searcher, samples, limit))
         stopper = RunStopper(spec, control)
         trials_root = self.trials_root(project, options, target.name)
         trials_root.mkdir(parents=True, exist_ok=True)
@@ -104,6 +112,7 @@ class RayTuneBackend(Backend):
         reap_orphans(project.path)
         note_ray_run(project.path)
         self._init_ray(project, options, spec.verbose, limit)
+        control.reinstall()  # ray.init makes SIGTERM exit at once: it must stop the run as everywhere
         try:
             for space, searcher, samples, max_concurrent in phases:
                 if control.ending:
@@ -144,6 +153,12 @@ class RayTuneBackend(Backend):
         else:
             cpus = max(os.cpu_count() or 1, n_jobs or 0)
             ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=ray_temp_dir(), **kwargs)
+
+
+def _is_searcher(searcher) -> bool:
+    from ray.tune.search import Searcher
+
+    return isinstance(searcher, Searcher)
 
 
 def _storage_path(project, log_dir: Optional[str]) -> str:

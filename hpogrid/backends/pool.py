@@ -1,0 +1,197 @@
+"""The pool backend: trials in long-lived worker processes on this machine, without Ray.
+
+``local_run`` uses it whenever the run needs nothing of Ray's (no ``--address``, no trial
+scheduler that acts on intermediate results; see :func:`needs_ray`): Ray's start-up (several
+seconds) and its per-trial bookkeeping are then pure overhead. ``--n_jobs`` worker processes
+(:mod:`hpogrid.objective.worker`) each import the user's script once and run trials one after
+another; the engine asks and tells the searcher as for Slurm. A trial that takes its process
+down (segfault, ``os._exit``, out of memory) is a FAILED trial with the exit status, the
+worker is replaced and the run goes on. Workers run in their own session, so Ctrl-C at the
+terminal reaches only the driver, which stops them as the engine says.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, worker_environment
+from hpogrid.errors import BackendError
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+
+#: schedulers that act on intermediate results: they need Ray Tune
+RAY_SCHEDULERS = frozenset({"asynchyperband", "bohbhyperband", "pbt", "median"})
+#: seconds a cancelled worker gets to end after SIGTERM before SIGKILL
+TERM_GRACE_S = 5.0
+
+
+def needs_ray(project, options) -> Optional[str]:
+    """Why this run needs Ray Tune (None: the pool can run it).
+
+    A scheduler matters only when trials report more than one iteration: with the default
+    stop ``{"training_iteration": 1}`` every trial ends after its first result and ASHA,
+    median stopping or HyperBand have nothing to act on.
+    """
+    hpo = project.hpo_config
+    if options.address or os.environ.get("RAY_ADDRESS"):
+        return "a Ray cluster address"
+    scheduler = hpo.get("scheduler") or "fifo"
+    if scheduler == "pbt" or (options.algorithm or hpo.get("algorithm")) == "bohb":
+        return f"scheduler '{scheduler}'" if scheduler == "pbt" else "algorithm 'bohb'"
+    if scheduler in RAY_SCHEDULERS and (hpo.get("stop") or {}) != {"training_iteration": 1}:
+        return f"scheduler '{scheduler}'"
+    resource = hpo.get("resource") or {}
+    if resource.get("gpu"):
+        return "a GPU per trial (Ray assigns the devices)"
+    if any(k not in ("cpu", "gpu") for k in resource):
+        return "custom Ray resources"
+    return None
+
+
+class _Worker:
+    def __init__(self, env: Dict[str, str], log: Path):
+        read, write = os.pipe()
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hpogrid.objective.worker", str(write)], stdin=subprocess.PIPE,
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, pass_fds=(write,), start_new_session=True,
+            text=True, bufsize=1)
+        os.close(write)
+        self.replies = os.fdopen(read, "r")
+        self.run: Optional[TrialRun] = None
+
+    def give(self, run: TrialRun) -> None:
+        self.run = run
+        self.proc.stdin.write(f"{run.folder}\n")
+        self.proc.stdin.flush()
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.replies, self._log):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class PoolExecutor(Executor):
+    poll_interval = 0.05
+
+    def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path):
+        self.capacity, self.env, self.run_dir = capacity, env, run_dir
+        self.idle: List[_Worker] = []
+        self.busy: Dict[str, _Worker] = {}
+        self._cancelled: Dict[str, _Worker] = {}
+
+    def _worker(self) -> _Worker:
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.proc.poll() is None:
+                return worker
+            worker.close()
+        n = len(self.busy) + len(self._cancelled)
+        return _Worker(self.env, self.run_dir / f"worker-{os.getpid()}-{n}-{len(os.listdir(self.run_dir))}.log")
+
+    def start(self, run: TrialRun) -> Dict[str, str]:
+        try:
+            worker = self._worker()
+            worker.give(run)
+        except OSError as exc:
+            raise BackendError(f"cannot start a trial process: {exc}") from None
+        self.busy[run.uid] = worker
+        return {}
+
+    def poll(self):
+        from hpogrid.objective.standalone import read_result
+
+        events = []
+        if self.busy:
+            ready, _, _ = select.select([w.replies for w in self.busy.values()], [], [], 0)
+        else:
+            ready = []
+        for uid, worker in list(self.busy.items()):
+            if worker.replies in ready:
+                line = worker.replies.readline()
+                if line.startswith("done "):
+                    del self.busy[uid]
+                    self.idle.append(worker)
+                    events.append(self._ended(uid, read_result(worker.run.folder)))
+                    continue
+            code = worker.proc.poll()
+            if code is not None:  # the trial took its process down
+                del self.busy[uid]
+                worker.close()
+                result = read_result(worker.run.folder)
+                if result is not None:  # it ended cleanly after all (exit in the user's atexit)
+                    events.append(self._ended(uid, result))
+                    continue
+                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+                events.append(Ended(uid, FAILED, error=f"the trial's process died ({how}) before it finished"))
+        for uid, worker in list(self._cancelled.items()):
+            if worker.proc.poll() is not None:
+                del self._cancelled[uid]
+                worker.close()
+        return events
+
+    @staticmethod
+    def _ended(uid: str, result) -> Ended:
+        result = result or {}
+        ok = result.get("status") == "completed"
+        return Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
+                     history=result.get("history"), error=None if ok else result.get("error"),
+                     fields={"host": result.get("host")} if result.get("host") else {})
+
+    def cancel(self, uids, why, hurry=False):
+        out = []
+        for uid in uids:
+            worker = self.busy.pop(uid, None)
+            if worker is None:
+                continue
+            worker.stop(kill=hurry)
+            self._cancelled[uid] = worker
+            out.append(Ended(uid, INTERRUPTED, error=why))
+        return out
+
+    def close(self) -> None:
+        for worker in self.idle:
+            worker.close()  # stdin closed: the worker's loop ends
+        for worker in self.idle:
+            try:
+                worker.proc.wait(timeout=TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                worker.stop(kill=True)
+        for worker in list(self._cancelled.values()) + list(self.busy.values()):
+            try:
+                worker.proc.wait(timeout=TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                worker.stop(kill=True)
+                worker.proc.wait()
+            worker.close()
+
+
+class PoolBackend(AskTellBackend):
+    name = "pool"
+    label = "local"
+    summary = "worker processes on this machine, without Ray (local_run chooses it when nothing needs Ray)"
+
+    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
+        return PoolExecutor(workers(plan.spec, options), worker_environment(project.scripts_dir), run_dir)
+
+
+def workers(spec, options) -> int:
+    """``--n_jobs``; else as many as Ray Tune would run here: ``max_concurrent``, at most the
+    CPUs divided by the CPUs a trial asks for (hpo_config ``resource``)."""
+    if options.n_jobs:
+        return options.n_jobs
+    per_trial = float(spec.resource.get("cpu") or 1)
+    fit = max(1, int((os.cpu_count() or 1) // per_trial))
+    return max(1, min(spec.max_concurrent or fit, fit))

@@ -1,0 +1,38 @@
+"""A long-lived trial process: runs trials one after another, as the pool backend asks.
+
+    python -m hpogrid.objective.worker REPLY_FD
+
+Reads one trial folder per line on stdin (a folder with ``trial.json``, see
+:mod:`hpogrid.objective.standalone`), runs it with :func:`~hpogrid.objective.standalone.run_trial`
+and answers ``done <folder>`` on file descriptor ``REPLY_FD``, so whatever the user's code
+prints can never be mistaken for an answer. The user's script is imported once per worker,
+not once per trial. A trial that kills its process (segfault, ``os._exit``, out of memory)
+leaves no answer: the pool sees the process gone and records the trial failed.
+"""
+import os
+import sys
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        sys.stderr.write("usage: python -m hpogrid.objective.worker REPLY_FD\n")
+        return 2
+    from pathlib import Path
+
+    from hpogrid.objective.standalone import run_trial
+
+    reply = os.fdopen(int(args[0]), "w", buffering=1)
+    for line in sys.stdin:
+        folder = line.strip()
+        if not folder:
+            continue
+        run_trial(Path(folder))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        reply.write(f"done {folder}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
