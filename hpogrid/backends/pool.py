@@ -84,7 +84,7 @@ class _Worker:
 
 
 class PoolExecutor(Executor):
-    poll_interval = 0.05
+    poll_interval = 0.1
 
     def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path):
         self.capacity, self.env, self.run_dir = capacity, env, run_dir
@@ -141,6 +141,14 @@ class PoolExecutor(Executor):
                 del self._cancelled[uid]
                 worker.close()
         return events
+
+    def wait(self, control) -> None:
+        """Until a worker answers (a trial ended: the next one starts at once) or a short while
+        passes (a worker that died, a signal), whichever comes first."""
+        if control.wake.is_set() or not self.busy:
+            control.wait(0 if control.wake.is_set() else self.poll_interval)
+            return
+        select.select([w.replies for w in self.busy.values()], [], [], self.poll_interval)
 
     @staticmethod
     def _ended(uid: str, result) -> Ended:

@@ -87,6 +87,11 @@ class Executor(ABC):
     def close(self) -> None:
         """The run is over (every trial ended)."""
 
+    def wait(self, control: RunControl) -> None:
+        """Wait until something may have happened: at most :attr:`poll_interval`, less when the
+        run control changes (executors that can be woken by their trials override this)."""
+        control.wait(self.poll_interval)
+
 
 class AskTellBackend(Backend):
     """A backend whose trials an :class:`Executor` runs (see the module docstring)."""
@@ -141,7 +146,7 @@ class _Loop:
                 if not self.live and (self.asked >= self.total or self.exhausted or self.control.ending):
                     break
                 self.sink.show()
-                self.control.wait(self.executor.poll_interval)
+                self.executor.wait(self.control)
         finally:
             try:
                 if self.live:

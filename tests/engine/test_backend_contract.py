@@ -148,6 +148,30 @@ def test_max_failures_stops_every_backend_with_the_same_message(tmp_path, backen
     assert 2 <= len(got) < 8 and {t.state for t in got} <= {"FAILED", "INTERRUPTED"}
 
 
+CRASHING = """
+import ctypes, os
+
+def objective(config):
+    if config["kind"] == "exit":
+        os._exit(3)
+    if config["kind"] == "segfault":
+        ctypes.string_at(0)
+    return {"loss": 1.0}
+"""
+
+
+@pytest.mark.parametrize("backend", backend_params("pool", "ray", "slurm"), indirect=True)
+def test_a_trial_that_kills_its_process_is_failed_and_the_run_goes_on(tmp_path, backend):
+    kinds = {"kind": {"method": "categorical", "dimension": {"categories": ["exit", "segfault", "ok"],
+                                                              "grid_search": 1}}}
+    name = make_project(tmp_path, CRASHING, kinds, algorithm="tune", trials=3)
+    run(backend, name, n_jobs=1)  # one at a time: the trial after a crash runs in a new process
+    states = {t.params["kind"]: t for t in trials(name)}
+    assert states["ok"].state == "COMPLETED"
+    for kind in ("exit", "segfault"):
+        assert states[kind].state == "FAILED" and states[kind].error, kind
+
+
 @pytest.mark.parametrize("backend", ALL, indirect=True)
 def test_a_trial_without_the_metric_is_failed_and_says_what_it_reported(tmp_path, backend):
     script = "def objective(config):\n    return {'accuracy': 0.5}\n"
