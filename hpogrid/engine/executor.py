@@ -69,6 +69,9 @@ class Executor(ABC):
     poll_interval: float = 0.1
     #: does :meth:`start` queue the trial (PENDING until a :class:`Started`) or run it at once?
     queues: bool = False
+    #: a program objective runs in ``<trial folder>/program`` (the folder holds the executor's
+    #: own logs of the trial, as a Slurm job's stdout.log) instead of the trial folder itself
+    program_subdir: bool = False
 
     @abstractmethod
     def start(self, run: TrialRun) -> Dict[str, Any]:
@@ -98,14 +101,19 @@ class AskTellBackend(Backend):
 
     @abstractmethod
     def executor(self, project, plan: SearchPlan, options: RunOptions, run_dir: Path, study: str) -> Executor:
-        """This run's executor (``run_dir``: its trial folders; ``study``: the study's name)."""
+        """This run's executor (``run_dir``: the run's own files; ``study``: the study's name)."""
 
     def run_dir(self, project, plan: SearchPlan, target: StudyTarget, tag: str) -> Path:
-        """Where this run's trial folders go: the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
+        """The run's own files (logs, job scripts): the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
         log_dir = Path(plan.spec.log_dir or "log").expanduser()
         if not log_dir.is_absolute():
             log_dir = project.path / log_dir
         return log_dir.resolve() / self.name / f"{target.name}-{tag}"
+
+    def trials_root(self, project, target: StudyTarget, run_dir: Path) -> Path:
+        """Where trial folders go (``<root>/<uid>``): ``projects/NAME/trials/STUDY/`` as under Ray
+        Tune, so a resumed re-run finds its folder (and its checkpoints) again."""
+        return project.path / "trials" / target.name
 
     def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
                 options: RunOptions, target: StudyTarget) -> Optional[str]:
@@ -117,7 +125,8 @@ class AskTellBackend(Backend):
         loop = _Loop(self, project, plan, workload, sink, control, target,
                      AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
                              space_given=workload.space_in_searcher),
-                     self.executor(project, plan, options, run_dir, target.name), run_dir, f"{self.name}-{tag}")
+                     self.executor(project, plan, options, run_dir, target.name),
+                     self.trials_root(project, target, run_dir), f"{self.name}-{tag}")
         loop.run()
         return str(run_dir)
 
@@ -125,9 +134,11 @@ class AskTellBackend(Backend):
 class _Loop:
     """One run of an :class:`AskTellBackend`."""
 
-    def __init__(self, backend, project, plan, workload, sink, control, target, asktell, executor, run_dir, prefix):
+    def __init__(self, backend, project, plan, workload, sink, control, target, asktell, executor, trials_root,
+                 prefix):
         self.backend, self.project, self.plan, self.sink, self.control = backend, project, plan, sink, control
-        self.target, self.asktell, self.executor, self.run_dir, self.prefix = target, asktell, executor, run_dir, prefix
+        self.target, self.asktell, self.executor, self.prefix = target, asktell, executor, prefix
+        self.trials_root = trials_root
         self.reruns = list(workload.reruns)
         self.total = workload.total
         self.new_left = workload.new_trials
@@ -180,9 +191,9 @@ class _Loop:
         from hpogrid.objective.standalone import write_trial_spec
 
         spec = self.plan.spec
-        folder = write_trial_spec(self.run_dir / uid, uid=uid, study=self.target.name, project=self.project,
+        folder = write_trial_spec(self.trials_root / uid, uid=uid, study=self.target.name, project=self.project,
                                   codec=self.plan.codec, metric=spec.metric, mode=spec.mode, stop=dict(spec.stop),
-                                  values=values, config=config)
+                                  values=values, config=config, program_subdir=self.executor.program_subdir)
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
         try:

@@ -179,10 +179,14 @@ class _Runner:
         from hpogrid.objective import program
 
         spec = self.spec
-        workdir = self.dir / "program"  # the job's own stdout.log / stderr.log stay apart
+        # a Slurm job's own stdout.log / stderr.log stay apart from the program's
+        workdir = self.dir / "program" if spec.get("program_subdir") else self.dir
         argv = program.build_argv(program.parse_command(spec["command"]), spec["values"], spec["order"],
                                   workdir, Path(spec["scripts_dir"]))
-        env = program.environment(spec["values"], workdir, Path(spec["scripts_dir"]))
+        # the trial folder (where annotate() writes and the engine reads) and its config, as under Ray
+        env = program.environment(spec["values"], self.dir, Path(spec["scripts_dir"]))
+        env["HPOGRID_TRIAL_UID"] = spec.get("uid") or self.dir.name
+        env["HPOGRID_CONFIG"] = json.dumps(spec.get("program_config") or {})
         try:
             metrics = program.run_program(argv, env, workdir, spec.get("timeout"),
                                           spec.get("result_prefix", "RESULT"), self.metric)
@@ -319,9 +323,11 @@ if __name__ == "__main__":
 
 
 def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metric: str, mode: str,
-                     stop: Dict[str, Any], values: Dict[str, Any], config: Optional[Dict[str, Any]]) -> Path:
+                     stop: Dict[str, Any], values: Dict[str, Any], config: Optional[Dict[str, Any]],
+                     program_subdir: bool = False) -> Path:
     """Write ``folder/trial.json`` for :func:`run_trial`: the project's model with this trial's
     values (``config``: the searcher's latent values; None for a re-run of stored ``values``)."""
+    from hpogrid.objective._substitute import apply_values
     from hpogrid.objective._wrap import custom_updates, trial_config
     from hpogrid.search import RERUN_KEY
 
@@ -332,7 +338,9 @@ def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metr
                             "order": list(codec.encodings), "folder": str(folder)}
     if model.get("command"):
         spec.update(command=model["command"], timeout=model.get("timeout"),
-                    result_prefix=model.get("result_prefix") or "RESULT")
+                    result_prefix=model.get("result_prefix") or "RESULT", program_subdir=program_subdir,
+                    program_config=json.loads(json.dumps(apply_values(model.get("param") or {}, values),
+                                                         default=_default)))
     else:
         latent = config if config is not None else {RERUN_KEY: {"uid": uid, "values": values}}
         spec.update(script=model["script"], model=model["model"],

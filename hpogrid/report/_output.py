@@ -63,13 +63,16 @@ def write_png(figure: dict, path: Path) -> str:
 
     browser = shutil.which("chromium") or shutil.which("google-chrome")
     use = {"BROWSER_PATH": browser} if browser and not os.environ.get("BROWSER_PATH") else {}
-    try:
-        with scoped_environ(use):  # kaleido >= 1 drives this browser
-            go.Figure(figure).write_image(str(path), format="png", width=1400, height=600)
-    except Exception as exc:  # noqa: BLE001 - kaleido's failures are many and all optional
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return f"no PNG: kaleido failed: {first}"
-    return ""
+    error = None
+    for _ in range(2):  # kaleido's headless page sometimes loses a race on a busy machine: once more
+        try:
+            with scoped_environ(use):  # kaleido >= 1 drives this browser
+                go.Figure(figure).write_image(str(path), format="png", width=1400, height=600)
+            return ""
+        except Exception as exc:  # noqa: BLE001 - kaleido's failures are many and all optional
+            error = exc
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return f"no PNG: kaleido failed: {first}"
 
 
 def write(report: Report, outname: str, kinds: List[str], outdir: str = ".") -> Tuple[List[Path], List[str]]:

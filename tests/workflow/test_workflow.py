@@ -130,4 +130,4 @@ def test_a_stage_runs_on_the_backend_it_names_and_running_it_again_continues_its
 def test_a_stage_naming_an_unknown_backend_is_one_line():
     with pytest.raises(ValidationError) as err:
         parse_workflow({"stages_optimisation": {"o": {"backend": "cloud"}}})
-    assert "'cloud' is not a backend; choose one of: local, slurm, fake" in str(err.value)
+    assert "'cloud' is not a backend; choose one of: local, ray, pool, slurm, fake" in str(err.value)

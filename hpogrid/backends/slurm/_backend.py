@@ -52,6 +52,11 @@ class SlurmBackend(AskTellBackend):
 
         return SlurmExecutor(slurm_settings(project, options), run_dir, study, worker_environment(project.scripts_dir))
 
+    def trials_root(self, project, target, run_dir: Path) -> Path:
+        """Trial folders (trial.json, result.json, the job's stdout.log / stderr.log) under the
+        hpo_config log_dir, in ``slurm/<study>-<tag>/``, next to the run's job script."""
+        return run_dir
+
     def settle_orphans(self, store, study, plan):
         from hpogrid.backends.slurm._resume import settle_orphans
 

@@ -29,6 +29,7 @@ _JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given
 
 class SlurmExecutor(Executor):
     queues = True
+    program_subdir = True  # the job's stdout.log / stderr.log are in the trial folder
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str]):
         self.slurm, self.run_dir, self.study, self.env = slurm, run_dir, study, env
