@@ -53,16 +53,24 @@ def needs_ray(project, options) -> Optional[str]:
 
 
 class _Worker:
-    def __init__(self, env: Dict[str, str], log: Path):
+    """One worker process; it writes nothing anywhere until :meth:`log_to` names its log."""
+
+    def __init__(self, env: Dict[str, str]):
         read, write = os.pipe()
-        self._log = open(log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hpogrid.objective.worker", str(write)], stdin=subprocess.PIPE,
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, pass_fds=(write,), start_new_session=True,
-            text=True, bufsize=1)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, pass_fds=(write,),
+            start_new_session=True, text=True, bufsize=1)
         os.close(write)
         self.replies = os.fdopen(read, "r")
         self.run: Optional[TrialRun] = None
+        self.logging = False
+
+    def log_to(self, path: Path) -> None:
+        """The worker's stdout and stderr (what the user's code prints) go to ``path``."""
+        self.proc.stdin.write(f"log {path}\n")
+        self.proc.stdin.flush()
+        self.logging = True
 
     def give(self, run: TrialRun) -> None:
         self.run = run
@@ -76,7 +84,7 @@ class _Worker:
             pass
 
     def close(self) -> None:
-        for stream in (self.proc.stdin, self.replies, self._log):
+        for stream in (self.proc.stdin, self.replies):
             try:
                 stream.close()
             except OSError:
@@ -86,9 +94,9 @@ class _Worker:
 class PoolExecutor(Executor):
     poll_interval = 0.1
 
-    def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path):
+    def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path, started: Optional[List[_Worker]] = None):
         self.capacity, self.env, self.run_dir = capacity, env, run_dir
-        self.idle: List[_Worker] = []
+        self.idle: List[_Worker] = list(started or [])
         self.busy: Dict[str, _Worker] = {}
         self._cancelled: Dict[str, _Worker] = {}
 
@@ -96,10 +104,13 @@ class PoolExecutor(Executor):
         while self.idle:
             worker = self.idle.pop()
             if worker.proc.poll() is None:
-                return worker
+                break
             worker.close()
-        n = len(self.busy) + len(self._cancelled)
-        return _Worker(self.env, self.run_dir / f"worker-{os.getpid()}-{n}-{len(os.listdir(self.run_dir))}.log")
+        else:
+            worker = _Worker(self.env)
+        if not worker.logging:
+            worker.log_to(self.run_dir / f"worker-{worker.proc.pid}.log")
+        return worker
 
     def start(self, run: TrialRun) -> Dict[str, str]:
         try:
@@ -191,8 +202,28 @@ class PoolBackend(AskTellBackend):
     label = "local"
     summary = "worker processes on this machine, without Ray (local_run chooses it when nothing needs Ray)"
 
+    def __init__(self):
+        self._early: List[_Worker] = []
+
+    def warm_up(self, project, options) -> None:
+        """The first worker starts now: its Python and hpogrid imports overlap the planning."""
+        try:
+            self._early = [_Worker(worker_environment(project.scripts_dir))]
+        except OSError:
+            self._early = []
+
     def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
-        return PoolExecutor(workers(plan.spec, options), worker_environment(project.scripts_dir), run_dir)
+        early, self._early = self._early, []
+        return PoolExecutor(workers(plan.spec, options), worker_environment(project.scripts_dir), run_dir, early)
+
+    def run(self, project, options=None):
+        try:
+            return super().run(project, options)
+        finally:  # a run that failed before its executor existed: stop the early worker
+            for worker in self._early:
+                worker.close()
+                worker.stop()
+            self._early = []
 
 
 def workers(spec, options) -> int:

@@ -32,15 +32,18 @@ class Backend(ABC):
     label: ClassVar[str] = ""
     #: one line for ``--help`` and the README
     summary: ClassVar[str] = ""
+    #: drive searchers through their own ask/tell where hpogrid has one (never import Ray)
+    native_search: ClassVar[bool] = False
 
     # -- the template ------------------------------------------------------------------------
     def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
         """Run the project's HPO; every trial lands in the study store."""
         options = options or RunOptions()
         started = time.monotonic()
+        self.warm_up(project, options)
         settings = options.resolved_settings()
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
-        plan = plan_search(project, options, self.scheduler(project))
+        plan = plan_search(project, options, self.scheduler(project), native=self.native_search)
         self.prepare(project, plan, options)
         store = target.open_for_run(plan.spec.metric, plan.spec.mode,
                                     {"project": project.name, "content_hash": project.content_hash})
@@ -89,6 +92,8 @@ class Backend(ABC):
         return Workload(new_trials=plan.total, notes=notes)
 
     # -- what a backend supplies --------------------------------------------------------------
+    def warm_up(self, project, options: RunOptions) -> None:
+        """Start what takes long to start (worker processes) while the run is planned."""
     def scheduler(self, project) -> str:
         """The trial scheduler this backend runs ('auto' chooses with it)."""
         return "fifo"

@@ -99,6 +99,8 @@ class Executor(ABC):
 class AskTellBackend(Backend):
     """A backend whose trials an :class:`Executor` runs (see the module docstring)."""
 
+    native_search = True
+
     @abstractmethod
     def executor(self, project, plan: SearchPlan, options: RunOptions, run_dir: Path, study: str) -> Executor:
         """This run's executor (``run_dir``: the run's own files; ``study``: the study's name)."""

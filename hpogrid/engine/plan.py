@@ -60,14 +60,16 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
     return spec, space, adapter, notes
 
 
-def plan_search(project, options: RunOptions, scheduler: Optional[str] = None) -> SearchPlan:
-    """Resolve and build the searcher (random search gets its number of samples)."""
-    from hpogrid.search.asktell import SeededSampler
+def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, native: bool = False) -> SearchPlan:
+    """Resolve and build the searcher (random search gets its number of samples). ``native``:
+    the library's own ask/tell where hpogrid has one, so the run never imports Ray."""
+    from hpogrid.search import learns
 
     spec, space, adapter, notes = resolve_search(project, options, scheduler)
-    searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param))
+    searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param),
+                                    native=native)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
-    if isinstance(searcher, SeededSampler):
+    if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
         searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
     if plan.total != spec.trials:
         notes.append(f"grid search of {codec.grid_size} points: running {plan.total} trials "

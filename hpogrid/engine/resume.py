@@ -70,9 +70,9 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
 
 
 def _learns_nothing(searcher) -> bool:
-    from hpogrid.search.asktell import SeededSampler
+    from hpogrid.search import learns
 
-    return searcher is None or isinstance(searcher, SeededSampler)
+    return not learns(searcher)
 
 
 def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[int, bool]:
@@ -83,7 +83,10 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     """
     if _learns_nothing(searcher) or not completed:
         return 0, False
-    space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
+    if getattr(searcher, "native", False):  # its own ask/tell: the space is the codec's already
+        space_set = False
+    else:
+        space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
     told = 0
     for t in completed:
         try:

@@ -2,7 +2,8 @@
 
     python -m hpogrid.objective.worker REPLY_FD
 
-Reads one trial folder per line on stdin (a folder with ``trial.json``, see
+Reads ``log PATH`` (where its stdout and stderr go from then on: the pool may start a worker
+before the run's folder exists) and then one trial folder per line on stdin (a folder with ``trial.json``, see
 :mod:`hpogrid.objective.standalone`), runs it with :func:`~hpogrid.objective.standalone.run_trial`
 and answers ``done <folder>`` on file descriptor ``REPLY_FD``, so whatever the user's code
 prints can never be mistaken for an answer. The user's script is imported once per worker,
@@ -25,6 +26,9 @@ def main(argv=None) -> int:
     reply = os.fdopen(int(args[0]), "w", buffering=1)
     for line in sys.stdin:
         folder = line.strip()
+        if folder.startswith("log "):
+            _output_to(folder[4:])
+            continue
         if not folder:
             continue
         run_trial(Path(folder))
@@ -32,6 +36,15 @@ def main(argv=None) -> int:
         sys.stderr.flush()
         reply.write(f"done {folder}\n")
     return 0
+
+
+def _output_to(path: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 if __name__ == "__main__":

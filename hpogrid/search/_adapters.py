@@ -15,9 +15,14 @@ class RandomSearch(SearcherAdapter):
     summary = "random sampling; grid_search categoricals are enumerated"
 
     def make(self, codec, metric, mode, seed, params):
-        from hpogrid.search.asktell import SeededSampler
+        from hpogrid.search._seeded import SeededSampler
 
         return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        from hpogrid.search.asktell import RandomSampler
+
+        return construct(RandomSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
 
 class TuneSearch(RandomSearch):
@@ -54,6 +59,15 @@ class OptunaAdapter(SearcherAdapter):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
         return OptunaSearch(metric=metric, mode=mode, sampler=sampler)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        import optuna
+
+        from hpogrid.search._optuna import OptunaAskTell
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
+        return OptunaAskTell(codec, metric, mode, sampler)
 
 
 class BohbAdapter(SearcherAdapter):

@@ -40,17 +40,27 @@ class SearcherAdapter(ABC):
         return Codec.build(space, self.encodings, grid=self.honours_grid)
 
     def build(self, space: SearchSpace, metric: str, mode: str, seed: Optional[int],
-              params: Dict[str, Any]) -> Tuple[Any, Codec]:
-        """(Ray searcher or None for Tune's default generator, codec) for this space."""
+              params: Dict[str, Any], native: bool = False) -> Tuple[Any, Codec]:
+        """(searcher, codec) for this space: a Ray Tune ``Searcher``, or with ``native`` the
+        library's own ask/tell where hpogrid has one (no Ray import; :meth:`make_native`)."""
         self.check(space)
+        codec = self.codec(space)
+        if native:
+            searcher = self.make_native(codec, metric, mode, seed, dict(params))
+            if searcher is not None:
+                return searcher, codec
         try:
             importlib.import_module(self.library)
         except ImportError as exc:
             raise MissingDependencyError(
                 f"algorithm '{self.name}' needs the Python package '{self.library}' ({exc}); "
                 "re-run setupenv.sh") from None
-        codec = self.codec(space)
         return self.make(codec, metric, mode, seed, dict(params)), codec
+
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int],
+                    params: Dict[str, Any]) -> Any:
+        """The library driven by its own ask/tell, without Ray (None: only through Ray's searcher)."""
+        return None
 
     @abstractmethod
     def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]) -> Any:

@@ -1,14 +1,16 @@
 """Ask/tell over any searcher: what every backend that is not Ray Tune drives.
 
-A backend whose trials run elsewhere (Slurm jobs, grid jobs, the in-process fake) asks the
-searcher for one configuration at a time and tells it each result, doing what Tune's
-``SearchGenerator`` does: set the search properties once, ``suggest(trial_id)``,
+A backend whose trials run elsewhere (worker processes, Slurm jobs, grid jobs, the in-process
+fake) asks the searcher for one configuration at a time and tells it each result, doing what
+Tune's ``SearchGenerator`` does: set the search properties once, ``suggest(trial_id)``,
 ``on_trial_complete(trial_id, result, error)``. Answers are typed: a :class:`Suggestion`,
 :data:`NOT_NOW` (the searcher waits for results first) or :data:`FINISHED`.
 
-Random search (algorithms ``random`` and ``tune``) is :class:`SeededSampler`, a Ray
-``Searcher`` used by Ray Tune as well, so the same ``--seed`` gives the same points on every
-backend.
+Searchers marked ``native`` (:class:`RandomSampler`, optuna's ask/tell) need no Ray at all:
+this module imports none, so a run that uses them starts without Ray's second of imports.
+Random search (algorithms ``random`` and ``tune``) is :class:`RandomSampler` on every backend
+(under Ray Tune wrapped as a ``Searcher``), so the same ``--seed`` gives the same points
+everywhere.
 """
 from __future__ import annotations
 
@@ -16,10 +18,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
-from ray.tune.search import Searcher
-
 from hpogrid.errors import ValidationError
-from hpogrid.search._codec import Codec
+from hpogrid.search._codec import Codec, GridByIndex
 
 #: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
 _RAY_FINISHED = "FINISHED"
@@ -49,26 +49,25 @@ FINISHED = _Signal("FINISHED")
 Answer = Union[Suggestion, _Signal]
 
 
-class SeededSampler(Searcher):
-    """Random sampling of the codec's domains from one seeded numpy Generator, enumerating
-    ``grid_search`` categoricals once per sample (Ray's basic variant semantics).
+class RandomSampler:
+    """Random sampling of every latent dimension from one seeded numpy Generator, enumerating
+    ``grid_search`` categoricals once per sample (Ray's basic variant semantics)."""
 
-    A Ray ``Searcher``, so Ray Tune and the ask/tell backends draw the same sequence.
-    """
+    native = True
+    #: random search learns nothing from results (resume tells it nothing)
+    learns = False
 
     def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
                  points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
         import numpy as np
-        from ray.tune.search.sample import Domain
 
-        super().__init__()
         self._rng = np.random.default_rng(seed)
-        space = codec.param_space()
-        self._grid = {n: d["grid_search"] for n, d in space.items() if isinstance(d, dict) and "grid_search" in d}
-        self._domains = {n: d for n, d in space.items() if isinstance(d, Domain)}
+        grid = {n: e for n, e in codec.encodings.items() if isinstance(e, GridByIndex)}
+        self._drawn = {n: e for n, e in codec.encodings.items() if n not in grid}
         self._points = [dict(p) for p in (points_to_evaluate or [])]
-        names = list(self._grid)
-        self._combos = [dict(zip(names, values)) for values in itertools.product(*self._grid.values())] or [{}]
+        names = list(grid)
+        indices = [range(len(grid[n].latent.categories)) for n in names]
+        self._combos = [dict(zip(names, values)) for values in itertools.product(*indices)] or [{}]
         self._count = 0
         self.num_samples = num_samples  # per grid point; None: without end
 
@@ -84,7 +83,7 @@ class SeededSampler(Searcher):
             return _RAY_FINISHED
         combo = self._combos[self._count % len(self._combos)]
         self._count += 1
-        drawn = {n: _plain(d.sample(random_state=self._rng)) for n, d in self._domains.items()}
+        drawn = {n: _plain(e.from_latent(e.latent.sample(self._rng))) for n, e in self._drawn.items()}
         if self._points:  # user-given starting points override the random part
             drawn.update(self._points.pop(0))
         return {**drawn, **combo}
@@ -96,6 +95,11 @@ class SeededSampler(Searcher):
         raise NotImplementedError  # random search learns nothing
 
 
+def learns(searcher) -> bool:
+    """Can ``searcher`` learn from results (and so be told a resumed study's history)?"""
+    return searcher is not None and getattr(searcher, "learns", True)
+
+
 class AskTell:
     """The searcher as seen by an ask/tell backend: ``ask(uid)`` / ``tell(uid, metrics, ok)``."""
 
@@ -104,7 +108,8 @@ class AskTell:
         history, which needs the space first)."""
         self.codec, self.metric = codec, metric
         self.searcher = searcher
-        if not space_given and not searcher.set_search_properties(metric, mode, codec.param_space()):
+        if not space_given and not getattr(searcher, "native", False) \
+                and not searcher.set_search_properties(metric, mode, codec.param_space()):
             raise ValidationError("hpo_config.algorithm_param",
                                   f"{type(searcher).__name__} already has a search space; remove "
                                   "'space' from algorithm_param")

@@ -21,8 +21,6 @@ def run_fake(name, **options):
 
 
 def test_a_run_leaves_the_process_environment_as_it_found_it(tmp_path):
-    import ray.tune.search  # noqa: F401 - Ray's own import sets RAY_CLIENT_MODE; that is not hpogrid's doing
-
     name = make_project(tmp_path, ECHO, UNI, trials=2, scheduler="fifo")
     before = dict(os.environ)
     cwd = os.getcwd()
@@ -50,9 +48,9 @@ def test_study_url_and_settings_choose_where_the_study_lives(tmp_path):
 
 
 def test_a_searcher_with_nothing_to_propose_and_nothing_running_stops_the_run(tmp_path, monkeypatch):
-    from hpogrid.search.asktell import SeededSampler
+    from hpogrid.search import RandomSampler
 
-    monkeypatch.setattr(SeededSampler, "suggest", lambda self, trial_id: None)
+    monkeypatch.setattr(RandomSampler, "suggest", lambda self, trial_id: None)
     name = make_project(tmp_path, ECHO, UNI, algorithm="random", trials=3, scheduler="fifo")
     with pytest.raises(Exception, match="the search algorithm proposed no configuration while no trial was running"):
         run_fake(name)

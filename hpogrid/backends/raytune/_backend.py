@@ -78,7 +78,7 @@ class RayTuneBackend(Backend):
 
         from hpogrid.backends.raytune._callbacks import DrainingChoice, RunStopper, SinkCallback
         from hpogrid.backends.raytune._processes import forget_ray_run, note_ray_run, reap_orphans
-        from hpogrid.search.asktell import SeededSampler
+        from hpogrid.search import SeededSampler
 
         spec = plan.spec
         limit = spec.max_concurrent

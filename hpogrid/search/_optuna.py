@@ -1,0 +1,69 @@
+"""Optuna driven directly through its ask/tell API, for the backends that are not Ray Tune.
+
+Ray's ``OptunaSearch`` wraps the same API but needs ``ray.tune`` (most of a second to import);
+the pool, Slurm and fake backends ask this class instead. The distributions are those Ray's
+wrapper builds from the codec's domains, so both see the same space: floats for uniforms (and
+for normals, searched as a probability), inclusive integers, and categories as indices.
+"""
+from typing import Any, Dict, Optional
+
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+
+
+def distributions(codec: Codec) -> Dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out = {}
+    for name, enc in codec.encodings.items():
+        if isinstance(enc, UniformNative):
+            out[name] = FloatDistribution(enc.latent.low, enc.latent.high)
+        elif isinstance(enc, IntNative):
+            out[name] = IntDistribution(enc.latent.low, enc.latent.high)
+        elif isinstance(enc, ChoiceByIndex):
+            out[name] = CategoricalDistribution(list(range(len(enc.latent.categories))))
+        elif isinstance(enc, NormalViaUniform):
+            out[name] = FloatDistribution(_EPS, 1 - _EPS)
+        else:  # pragma: no cover - the optuna adapter's encodings are the four above
+            raise TypeError(f"no optuna distribution for {type(enc).__name__}")
+    return out
+
+
+class OptunaAskTell:
+    """The searcher protocol of :class:`hpogrid.search.AskTell` over an optuna study in memory."""
+
+    #: needs no Ray search space (AskTell and resume skip ``set_search_properties``' space)
+    native = True
+
+    def __init__(self, codec: Codec, metric: str, mode: str, sampler: Any):
+        import optuna
+
+        self.metric = metric
+        self.study = optuna.create_study(direction="minimize" if mode == "min" else "maximize", sampler=sampler)
+        self.dists = distributions(codec)
+        self._trials: Dict[str, Any] = {}
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Any, **spec) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> Dict[str, Any]:
+        trial = self.study.ask(self.dists)
+        self._trials[trial_id] = trial
+        return dict(trial.params)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        import optuna
+
+        trial = self._trials.pop(trial_id, None)
+        if trial is None:
+            return
+        if error or not result or result.get(self.metric) is None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(trial, float(result[self.metric]))
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+        """A finished trial of an earlier run (resume): optuna learns from it like its own."""
+        import optuna
+
+        params = {name: config[name] for name in self.dists}
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=self.dists, value=float(value)))
