@@ -23,7 +23,7 @@ from typing import Any, Dict, List
 import pytest
 
 from hpogrid.errors import UnsupportedSpaceError
-from hpogrid.search import ADAPTERS, NOT_NOW, AskTell, AutoAdapter, Suggestion, get_adapter
+from hpogrid.search import SearcherAdapter, ADAPTERS, NOT_NOW, AskTell, AutoAdapter, Suggestion, get_adapter
 from hpogrid.space import METHODS, SearchSpace
 from tests.search.spaces import ALL_METHODS
 
@@ -50,15 +50,25 @@ METRIC, MODE = "loss", "min"
 KNOWN_VIOLATIONS = {}
 
 SEARCHERS = [a for a in ADAPTERS if not isinstance(a, AutoAdapter)]
+#: searchers hpogrid also drives through the library's own ask/tell, without Ray ("<name>/native")
+NATIVE = [a.name for a in SEARCHERS if type(a).make_native is not SearcherAdapter.make_native]
 
 
 def searchers(contract: str = ""):
-    """One pytest param per registered searcher, marked where the contract is known broken."""
+    """One pytest param per registered searcher (and per native ask/tell variant), marked where
+    the contract is known broken."""
     known = KNOWN_VIOLATIONS.get(contract, {})
-    return [pytest.param(a.name, id=a.name,
-                         marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[a.name])]
-                         if a.name in known else [])
-            for a in SEARCHERS]
+    names = [a.name for a in SEARCHERS] + [f"{n}/native" for n in NATIVE]
+    return [pytest.param(n, id=n,
+                         marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[n])]
+                         if n in known else [])
+            for n in names]
+
+
+def build(name: str, space, seed: int):
+    """(searcher, codec) of ``name`` ("optuna" through Ray's searcher, "optuna/native" its own)."""
+    adapter = get_adapter(name.split("/")[0])
+    return adapter.build(space, METRIC, MODE, seed, {}, native=name.endswith("/native"))
 
 
 def space_for(adapter) -> SearchSpace:
@@ -103,9 +113,8 @@ class Session:
 
 
 def run_session(name: str, seed: int, total: int = TOTAL) -> Session:
-    adapter = get_adapter(name)
-    space = space_for(adapter)
-    searcher, codec = adapter.build(space, METRIC, MODE, seed, {})
+    space = space_for(get_adapter(name.split("/")[0]))
+    searcher, codec = build(name, space, seed)
     asker = AskTell(searcher, codec, METRIC, MODE)
     s = Session(space)
     for i in range(PENDING):
@@ -228,15 +237,15 @@ GRID_SPACE = {"b": {"method": "categorical", "dimension": {"categories": ["p", "
 
 @pytest.mark.parametrize("name", searchers())
 def test_every_searcher_enumerates_grid_search_or_refuses_it_before_any_trial(name):
-    adapter = get_adapter(name)
+    adapter = get_adapter(name.split("/")[0])
     space = SearchSpace.from_dict(GRID_SPACE)
     if not adapter.honours_grid:
         with pytest.raises(UnsupportedSpaceError, match=r"^search_space\.b: categorical with grid_search"):
             adapter.check(space)
         with pytest.raises(UnsupportedSpaceError):
-            adapter.build(space, METRIC, MODE, SEED, {})
+            build(name, space, SEED)
         return
-    searcher, codec = adapter.build(space, METRIC, MODE, SEED, {})
+    searcher, codec = build(name, space, SEED)
     asker = AskTell(searcher, codec, METRIC, MODE)
     answers = [asker.ask(f"g{i}") for i in range(6)]
     assert all(isinstance(a, Suggestion) for a in answers), answers
