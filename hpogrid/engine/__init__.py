@@ -8,7 +8,7 @@ the trials through one :class:`TrialSink` under one :class:`RunControl` and summ
 backends supply execution only - Ray Tune directly, everything else as an :class:`Executor`
 under :class:`AskTellBackend`. Lazy (PEP 562): importing it loads neither Ray nor SQLAlchemy.
 """
-import importlib
+from hpogrid.lazy import lazy_exports
 
 _EXPORTS = {
     "Backend": "hpogrid.engine.backend",
@@ -37,8 +37,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'hpogrid.engine' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,7 +4,7 @@ The package is lazy (PEP 562): ``hpogrid.search.names``, used by config validati
 neither numpy nor Ray; the adapters load on first attribute access, and each imports its own
 library only inside :meth:`SearcherAdapter.make`.
 """
-import importlib
+from hpogrid.lazy import lazy_exports
 
 _EXPORTS = {
     "ADAPTERS": "hpogrid.search._registry",
@@ -28,8 +28,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'hpogrid.search' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

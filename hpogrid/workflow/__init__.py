@@ -5,8 +5,7 @@ Inside stages and trials: :func:`resolve_path` finds another stage's folder and
 re-exported here for existing scripts). Importing this package is cheap (PEP 562): the
 runner, which needs the run engine, loads on first use.
 """
-import importlib
-
+from hpogrid.lazy import lazy_exports
 from hpogrid.trial import annotate, resolve_path
 
 _EXPORTS = {
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = ["annotate", "resolve_path", *sorted(_EXPORTS)]
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'hpogrid.workflow' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ The run engine asks and tells the searcher; :mod:`._executor` submits jobs (:mod
 and reads their states from Slurm; each job runs :mod:`hpogrid.objective.standalone` on its
 trial folder. Lazy (PEP 562): importing the package loads neither Ray nor the engine.
 """
-import importlib
+from hpogrid.lazy import lazy_exports
 
 _EXPORTS = {
     "SlurmOptions": "hpogrid.backends.slurm._backend",
@@ -20,8 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'hpogrid.backends.slurm' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
