@@ -11,7 +11,6 @@ can be used by pointing ``HPOGRID_HOME`` at it::
     $HPOGRID_HOME/slurm/NAME.json         slurm_config (new in hpogrid 2)
     $HPOGRID_HOME/projects/NAME/          one project (config/config.json, scripts/, study.db)
 """
-import os
 from pathlib import Path
 
 from hpogrid.names import check_name
@@ -28,8 +27,9 @@ CONFIG_DIRS = {
 
 def home() -> Path:
     """The store root: ``$HPOGRID_HOME`` or ``~/.hpogrid``."""
-    root = os.environ.get("HPOGRID_HOME")
-    return Path(root).expanduser() if root else Path.home() / ".hpogrid"
+    from hpogrid.settings import Settings
+
+    return Settings.from_env().home
 
 
 def config_dir(config_type: str) -> Path:

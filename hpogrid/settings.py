@@ -32,6 +32,14 @@ class Settings:
     stale_after_s: float = STALE_AFTER_S
     #: ``$HPOGRID_DEBUG``: tracebacks instead of one-line errors
     debug: bool = False
+    #: ``$HPOGRID_GRID_SYNC_TIMEOUT_S``: how long ``report`` waits for PanDA
+    grid_sync_timeout_s: float = 60.0
+    #: ``$HPOGRID_RSE``: the Rucio storage element datasets are uploaded to
+    rse: Optional[str] = None
+    #: ``$HPOGRID_CRIC_URL``: the CRIC query ``hpogrid sites`` asks
+    cric_url: Optional[str] = None
+    #: ``$HPOGRID_WORKDIR``: a grid job's working directory (default: the current one)
+    workdir: Optional[Path] = None
 
     @property
     def heartbeat_s(self) -> float:
@@ -46,7 +54,10 @@ class Settings:
         return cls(home=Path(home).expanduser() if home else Path.home() / ".hpogrid",
                    study_url=env.get("HPOGRID_STUDY_URL") or None,
                    stale_after_s=_seconds(env, "HPOGRID_STALE_AFTER_S", STALE_AFTER_S),
-                   debug=env.get("HPOGRID_DEBUG", "") not in ("", "0"))
+                   debug=env.get("HPOGRID_DEBUG", "") not in ("", "0"),
+                   grid_sync_timeout_s=_seconds(env, "HPOGRID_GRID_SYNC_TIMEOUT_S", 60.0),
+                   rse=env.get("HPOGRID_RSE") or None, cric_url=env.get("HPOGRID_CRIC_URL") or None,
+                   workdir=Path(env["HPOGRID_WORKDIR"]) if env.get("HPOGRID_WORKDIR") else None)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -46,7 +46,11 @@ def cli(debug: bool) -> None:
       hpogrid project create p --scripts_path example/scripts --model_config m --search_space s --hpo_config h
     """
     if debug:
-        os.environ["HPOGRID_DEBUG"] = "1"
+        os.environ["HPOGRID_DEBUG"] = "1"  # the CLI edge: child processes inherit it too
+    from hpogrid.settings import Settings
+
+    # every HPOGRID_* variable, read once for this command (a bad value is a one-line error)
+    click.get_current_context().obj = Settings.from_env()
 
 
 def main() -> None:

@@ -65,7 +65,9 @@ def run_project(backend: str, project: str, options, top: int, command: str, stu
     from hpogrid.project import load_project
     from hpogrid.settings import Settings
 
-    options.settings = Settings.from_env()
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Settings) if ctx is not None else None
+    options.settings = found or Settings.from_env()
     proj = load_project(project)
     summary = get_backend(backend).run(proj, options)
     for note in summary.notes:

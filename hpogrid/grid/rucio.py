@@ -287,7 +287,9 @@ def upload(project: str, paths: Sequence[str], rse: Optional[str] = None,
     from hpogrid.project import load_project, set_input_dataset
 
     load_project(project)  # unknown project: fail before touching Rucio
-    rse = rse or os.environ.get(RSE_ENV)
+    from hpogrid.settings import Settings
+
+    rse = rse or Settings.from_env().rse
     if not rse:
         raise ValidationError("rse", f"is required: pass --rse NAME (an RSE your account may write "
                               f"to, e.g. a *_SCRATCHDISK) or set {RSE_ENV}")

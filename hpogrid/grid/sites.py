@@ -18,7 +18,6 @@ hpogrid. :class:`SiteList.note` then says which, for the CLI to show.
 """
 import fnmatch
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -92,7 +91,9 @@ class SiteList:
 
 def cric_url(url: Optional[str] = None) -> str:
     """The URL asked: ``url``, else ``$HPOGRID_CRIC_URL``, else CRIC's pandaqueue query."""
-    url = url or os.environ.get(CRIC_URL_ENV) or DEFAULT_CRIC_URL
+    from hpogrid.settings import Settings
+
+    url = url or Settings.from_env().cric_url or DEFAULT_CRIC_URL
     if not re.match(r"^https?://[^/\s]+", url):
         raise ValidationError("url", f"{url!r} is not an http:// or https:// URL")
     return url

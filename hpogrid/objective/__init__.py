@@ -1,7 +1,7 @@
 """Objectives: the user's function or Trainable class, wrapped for the searchers."""
 from hpogrid.objective._loader import load_model, load_module
 from hpogrid.objective._substitute import apply_values, check_paths
-from hpogrid.objective._wrap import make_program_trainable, make_trainable, trial_config
+from hpogrid.objective._wrap import ANNOTATIONS_KEY, make_program_trainable, make_trainable, trial_config
 
-__all__ = ["apply_values", "check_paths", "load_model", "load_module", "make_program_trainable", "make_trainable",
+__all__ = ["ANNOTATIONS_KEY", "apply_values", "check_paths", "load_model", "load_module", "make_program_trainable", "make_trainable",
            "trial_config"]

@@ -67,6 +67,8 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
     def trainable(config):
         from hpogrid.trial import activated
 
+        from hpogrid.trial import read_annotations
+
         folder = trial_folder(trials_root, codec, config)  # checkpoints there survive a resume
         with activated(folder.name, folder):
             fn = load_model(scripts_dir, script, model)
@@ -74,6 +76,9 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
         if result is None:
             return None
         metrics = as_metrics(result, metric, model)
+        notes = read_annotations(folder)
+        if notes:  # with the result: on a Ray cluster the driver cannot read the worker's folder
+            metrics[ANNOTATIONS_KEY] = json.dumps(notes)
         value = metrics.get(metric)
         if isinstance(value, float) and math.isnan(value):
             raise ValueError(f"{model}() returned NaN for metric '{metric}'")
@@ -84,6 +89,10 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
     trainable.__name__ = model
     trainable.__qualname__ = model
     return trainable
+
+
+#: result key carrying a trial's annotations from a Ray worker to the driver
+ANNOTATIONS_KEY = "__hpogrid_annotations__"
 
 
 def _wrap_class(cls, param, codec, hook, trials_root):

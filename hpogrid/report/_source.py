@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Tuple
 
@@ -29,7 +28,9 @@ _TIMES = ("created_at", "started_at", "finished_at")
 def store_url(project: str, study_url: Optional[str]) -> str:
     """``--study-url``, else ``$HPOGRID_STUDY_URL``, else the project's SQLite file (which
     must exist: opening a missing one would create an empty database)."""
-    url = study_url or os.environ.get("HPOGRID_STUDY_URL")
+    from hpogrid.settings import Settings
+
+    url = study_url or Settings.from_env().study_url
     if url:
         from hpogrid.study.engine import parse_url, sqlite_file
 

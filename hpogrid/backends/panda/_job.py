@@ -109,7 +109,9 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
     """
     from hpogrid.engine import scoped_environ
 
-    workdir = Path(workdir or os.environ.get("HPOGRID_WORKDIR") or os.getcwd()).resolve()
+    from hpogrid.settings import Settings
+
+    workdir = Path(workdir or Settings.from_env().workdir or os.getcwd()).resolve()
     # the job keeps its own store in its working directory, whatever the image's HPOGRID_HOME
     with scoped_environ({"HPOGRID_HOME": str(workdir / JOB_HOME)}):
         return _run_in_sandbox(name, seed, workdir, trials)

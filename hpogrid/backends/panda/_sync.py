@@ -9,7 +9,6 @@ costs one listing request.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -144,7 +143,8 @@ SYNC_DEADLINE_S = 60.0
 SYNC_DEADLINE_ENV = "HPOGRID_GRID_SYNC_TIMEOUT_S"
 
 
-def sync_for_report(project_name: str, study: Optional[str], study_url: Optional[str]) -> Optional[SyncResult]:
+def sync_for_report(project_name: str, study: Optional[str], study_url: Optional[str],
+                    settings=None) -> Optional[SyncResult]:
     """Before a report: pull the project's grid trials in; ``None`` when it has no grid tasks.
 
     PanDA being unreachable or slow is a note, not an error: the report shows what was synced
@@ -164,7 +164,9 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
         return None
     if not load_submissions(project.path):
         return None
-    deadline = float(os.environ.get(SYNC_DEADLINE_ENV) or SYNC_DEADLINE_S)
+    from hpogrid.settings import Settings
+
+    deadline = (settings or Settings.from_env()).grid_sync_timeout_s
     target = StudyTarget.resolve(project, study, study_url)
     name = target.name
     store = target.open_for_run(project.hpo_config["metric"], project.hpo_config["mode"],

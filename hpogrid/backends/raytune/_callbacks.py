@@ -68,6 +68,21 @@ class DrainingChoice:
         return scheduler
 
 
+def _without_annotations(result: Optional[Dict[str, Any]]):
+    """(the result without the annotations a Ray worker sent along, those annotations)."""
+    import json
+
+    from hpogrid.objective import ANNOTATIONS_KEY
+
+    result = dict(result or {})
+    text = result.pop(ANNOTATIONS_KEY, None)
+    try:
+        notes = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        notes = {}
+    return result, notes if isinstance(notes, dict) else {}
+
+
 def _error_text(trial) -> Optional[str]:
     try:
         text = trial.get_error()
@@ -91,17 +106,18 @@ class SinkCallback(Callback):
         self.sink.running(self._uid(trial), self.codec.decode(trial.config))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.sink.reported(self._uid(trial), result)
+        self.sink.reported(self._uid(trial), _without_annotations(result)[0])
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        result = trial.last_result or {}
+        result, notes = _without_annotations(trial.last_result)
         finished = result.get("done") or trial.trial_id in self.stopper.reached
         uid = self._uid(trial)
+        fields = {"annotations": notes} if notes else {}
         if self.sink.control.stopping and not finished:
             why = self.sink.control.abort_reason or "interrupted by the user"
-            self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid)
+            self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid, **fields)
         else:
-            self.sink.finished(uid, COMPLETED, result, folder=self.trials_root / uid)
+            self.sink.finished(uid, COMPLETED, result, folder=self.trials_root / uid, **fields)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         # Ray writes the error file only after this hook: the text is added on the next step
