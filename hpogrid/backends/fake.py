@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Dict, List
 
-from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, ended_from_result
+from hpogrid.study.records import INTERRUPTED
 
 
 class ThreadExecutor(Executor):
@@ -42,10 +42,7 @@ class ThreadExecutor(Executor):
             if thread.is_alive():
                 continue
             del self._threads[uid]
-            result = read_result(self._runs.pop(uid).folder) or {}
-            ok = result.get("status") == "completed"
-            events.append(Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
-                                history=result.get("history"), error=None if ok else result.get("error")))
+            events.append(ended_from_result(uid, read_result(self._runs.pop(uid).folder)))
         return events
 
     def cancel(self, uids, why, hurry=False):

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, worker_environment
+from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, ended_from_result, worker_environment
 from hpogrid.errors import BackendError
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+from hpogrid.study.records import FAILED, INTERRUPTED
 
 #: schedulers that act on intermediate results: they need Ray Tune
 RAY_SCHEDULERS = frozenset({"asynchyperband", "bohbhyperband", "pbt", "median"})
@@ -135,7 +135,7 @@ class PoolExecutor(Executor):
                 if line.startswith("done "):
                     del self.busy[uid]
                     self.idle.append(worker)
-                    events.append(self._ended(uid, read_result(worker.run.folder)))
+                    events.append(ended_from_result(uid, read_result(worker.run.folder)))
                     continue
             code = worker.proc.poll()
             if code is not None:  # the trial took its process down
@@ -143,7 +143,7 @@ class PoolExecutor(Executor):
                 worker.close()
                 result = read_result(worker.run.folder)
                 if result is not None:  # it ended cleanly after all (exit in the user's atexit)
-                    events.append(self._ended(uid, result))
+                    events.append(ended_from_result(uid, result))
                     continue
                 how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
                 events.append(Ended(uid, FAILED, error=f"the trial's process died ({how}) before it finished"))
@@ -160,14 +160,6 @@ class PoolExecutor(Executor):
             control.wait(0 if control.wake.is_set() else self.poll_interval)
             return
         select.select([w.replies for w in self.busy.values()], [], [], self.poll_interval)
-
-    @staticmethod
-    def _ended(uid: str, result) -> Ended:
-        result = result or {}
-        ok = result.get("status") == "completed"
-        return Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
-                     history=result.get("history"), error=None if ok else result.get("error"),
-                     fields={"host": result.get("host")} if result.get("host") else {})
 
     def cancel(self, uids, why, hurry=False):
         out = []

@@ -23,7 +23,7 @@ from hpogrid.engine.resume import Workload
 from hpogrid.engine.sink import TrialSink, json_safe
 from hpogrid.engine.study import StudyTarget
 from hpogrid.errors import BackendError
-from hpogrid.study.records import COMPLETED, INTERRUPTED, TrialState
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
 CANCEL_WAIT_S = 30.0
@@ -58,6 +58,15 @@ class Ended:
 
 
 Event = Union[Started, Ended]
+
+
+def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
+    """The end of a trial from the ``result.json`` :mod:`hpogrid.objective.standalone` wrote."""
+    result = result or {}
+    ok = result.get("status") == "completed"
+    return Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
+                 history=result.get("history"), error=None if ok else result.get("error"),
+                 fields={"host": result["host"]} if result.get("host") else {})
 
 
 class Executor(ABC):
@@ -107,10 +116,7 @@ class AskTellBackend(Backend):
 
     def run_dir(self, project, plan: SearchPlan, target: StudyTarget, tag: str) -> Path:
         """The run's own files (logs, job scripts): the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
-        log_dir = Path(plan.spec.log_dir or "log").expanduser()
-        if not log_dir.is_absolute():
-            log_dir = project.path / log_dir
-        return log_dir.resolve() / self.name / f"{target.name}-{tag}"
+        return plan.spec.log_path(project.path) / self.name / f"{target.name}-{tag}"
 
     def trials_root(self, project, target: StudyTarget, run_dir: Path) -> Path:
         """Where trial folders go (``<root>/<uid>``): ``projects/NAME/trials/STUDY/`` as under Ray

@@ -8,6 +8,7 @@ run optimises and when it stops. :class:`RunSummary` is what a run returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from hpogrid.errors import ValidationError
@@ -76,6 +77,11 @@ class RunSpec:
             log_dir=hpo.get("log_dir"), verbose=bool(hpo.get("verbose")),
             max_concurrent=options.n_jobs or scheduler_param.get("max_concurrent"),
         )
+
+    def log_path(self, project_path: Path) -> Path:
+        """The hpo_config ``log_dir`` (a run's own files): relative paths are inside the project."""
+        path = Path(self.log_dir or "log").expanduser()
+        return (path if path.is_absolute() else project_path / path).resolve()
 
     def better(self, a: float, b: Optional[float]) -> bool:
         """Is ``a`` better than ``b`` (None: nothing yet) in this run's direction?"""

@@ -60,6 +60,18 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def metric_verdict(state: TrialState, metrics: Dict[str, Any], metric: str):
+    """(state, error): a COMPLETED trial must have reported ``metric`` as a finite number, else it
+    is FAILED with an error naming the metrics it did report (None: nothing to say)."""
+    if state != COMPLETED or _number(metrics.get(metric)):
+        return state, None
+    if metric in metrics:
+        return FAILED, f"the trial reported NaN or infinity for metric '{metric}'"
+    reported = ", ".join(sorted(k for k in metrics if k not in ("training_iteration", "time_total_s")))
+    return FAILED, (f"the trial did not report metric '{metric}' (it reported: {reported or 'nothing'}); "
+                    "set hpo_config --metric to one of those, or report it")
+
+
 class OrderedWriter:
     """One thread applying store writes in submission order; errors surface on ``flush``."""
 
@@ -200,13 +212,8 @@ class TrialSink:
         metrics = clean_metrics(metrics)
         if history is not None:
             fields["intermediate"] = [clean_metrics(item) for item in history]
-        if state == COMPLETED and not _number(metrics.get(self.spec.metric)):
-            state = FAILED
-            reported = ", ".join(sorted(k for k in metrics if k not in ("training_iteration", "time_total_s")))
-            error = (f"the trial reported NaN or infinity for metric '{self.spec.metric}'"
-                     if self.spec.metric in metrics else
-                     f"the trial did not report metric '{self.spec.metric}' (it reported: {reported or 'nothing'}); "
-                     "set hpo_config --metric to one of those, or report it")
+        state, why = metric_verdict(state, metrics, self.spec.metric)
+        error = why or error
         if folder is not None:
             from hpogrid.trial import read_annotations
 

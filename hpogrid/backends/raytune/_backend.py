@@ -108,7 +108,7 @@ class RayTuneBackend(Backend):
         callback = SinkCallback(sink, plan.codec, stopper, trials_root)
         resources = {k: v for k, v in spec.resource.items() if v} or {"cpu": 1}
         trainable = tune.with_resources(plan.trainable, resources)
-        storage = _storage_path(project, spec.log_dir)
+        storage = str(spec.log_path(project.path))
         reap_orphans(project.path)
         note_ray_run(project.path)
         self._init_ray(project, options, spec.verbose, limit)
@@ -159,14 +159,6 @@ def _is_searcher(searcher) -> bool:
     from ray.tune.search import Searcher
 
     return isinstance(searcher, Searcher)
-
-
-def _storage_path(project, log_dir: Optional[str]) -> str:
-    """Ray's result folder: log_dir, relative paths taken inside the project folder."""
-    path = Path(log_dir or "log").expanduser()
-    if not path.is_absolute():
-        path = project.path / path
-    return str(path.resolve())
 
 
 def _rerun_space(reruns) -> Dict[str, Any]:

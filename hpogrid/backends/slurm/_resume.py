@@ -42,19 +42,13 @@ def orphans(store, study: str) -> list:
 def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: JobState, metric: str,
                cancelled_because=None, node=None):
     """Record an orphan's end as the run's engine would have; returns its state."""
-    import math
-
     from hpogrid.backends.slurm._executor import trial_end
-    from hpogrid.engine import clean_metrics
-    from hpogrid.study.records import COMPLETED, FAILED
+    from hpogrid.engine import clean_metrics, metric_verdict
 
     end = trial_end(uid, job_id, trial_dir, info, cancelled_because, node)
     metrics = clean_metrics(end.metrics)
-    state, error = end.state, end.error
-    value = metrics.get(metric)
-    if state == COMPLETED and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                   and math.isfinite(value)):
-        state, error = FAILED, f"the trial did not report metric '{metric}'"
+    state, why = metric_verdict(end.state, metrics, metric)
+    error = why or end.error
     store.upsert_trial(study, uid, state=state, metrics=metrics, error=error,
                        intermediate=[clean_metrics(h) for h in end.history or []], **end.fields)
     return state, metrics, error
