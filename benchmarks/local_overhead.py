@@ -19,6 +19,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import projects  # benchmarks/projects.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 DIRECT = """
@@ -78,24 +80,8 @@ SLEEPY = textwrap.dedent("""
         time.sleep(0.5)
         return {"loss": config["x"], "t0": t0, "t1": time.time()}
 """)
-SPACE = {"x": {"method": "uniform", "dimension": {"low": -1, "high": 1}},
-         "y": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
-
-
 def make_project(home: str, name: str, script: str, trials: int) -> None:
-    os.environ["HPOGRID_HOME"] = home
-    from hpogrid.configs import NamedStore
-    from hpogrid.project import create_project
-
-    folder = Path(home) / f"src-{name}"
-    folder.mkdir(parents=True)
-    (folder / "train.py").write_text(script)
-    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
-    NamedStore("search_space").create(name, SPACE)
-    NamedStore("hpo_config").create(name, {"algorithm": "random", "metric": "loss", "mode": "min", "trials": trials,
-                                           "scheduler": "fifo",
-                                           "scheduler_param": {"max_concurrent": 2}})
-    create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name})
+    projects.make_project(home, name, script, algorithm="random", trials=trials, scheduler="fifo")
 
 
 def run(code: str, *args: str, env=None) -> float:

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import projects  # benchmarks/projects.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 FIRST = """
@@ -41,23 +43,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 study = optuna.create_study(storage=f"sqlite:///{sys.argv[1]}", sampler=optuna.samplers.TPESampler(seed=1))
 study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2 + t.suggest_float("y", 0, 1), n_trials=int(sys.argv[2]))
 """
-SPACE = {"x": {"method": "uniform", "dimension": {"low": -1, "high": 1}},
-         "y": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
-
-
 def make_project(home: str, name: str, algorithm: str, trials: int) -> None:
-    os.environ["HPOGRID_HOME"] = home
-    from hpogrid.configs import NamedStore
-    from hpogrid.project import create_project
-
-    folder = Path(home) / f"src-{name}"
-    folder.mkdir(parents=True)
-    (folder / "train.py").write_text(FIRST)
-    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
-    NamedStore("search_space").create(name, SPACE)
-    NamedStore("hpo_config").create(name, {"algorithm": algorithm, "metric": "loss", "mode": "min",
-                                           "trials": trials, "scheduler_param": {"max_concurrent": 2}})
-    create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name})
+    projects.make_project(home, name, FIRST, algorithm=algorithm, trials=trials)
 
 
 def local_run(env, *args) -> float:
