@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Callable, ClassVar, List, Optional
 
 from hpogrid.engine.control import RunControl
@@ -21,6 +22,7 @@ from hpogrid.engine.sink import TrialSink, error_summary
 from hpogrid.engine.study import StudyTarget
 from hpogrid.errors import BackendError
 from hpogrid.settings import Settings
+from hpogrid.study.records import STATES
 
 
 class Backend(ABC):
@@ -44,7 +46,7 @@ class Backend(ABC):
         settings = options.resolved_settings()
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
         plan = plan_search(project, options, self.scheduler(project), native=self.native_search)
-        self.prepare(project, plan, options)
+        self.prepare(project, plan, options, target)
         store = target.open_for_run(plan.spec.metric, plan.spec.mode,
                                     {"project": project.name, "content_hash": project.content_hash})
         try:
@@ -65,7 +67,7 @@ class Backend(ABC):
                                    + f"; finished trials are kept in study {target.name!r}")
             every = store.trials(target.name)
             mine = set(sink.uids)
-            counts = {state.value: 0 for state in _states()}
+            counts = dict.fromkeys(STATES, 0)
             study_counts = dict(counts)
             for t in every:
                 study_counts[t.state] = study_counts.get(t.state, 0) + 1
@@ -94,6 +96,12 @@ class Backend(ABC):
     # -- what a backend supplies --------------------------------------------------------------
     def warm_up(self, project, options: RunOptions) -> None:
         """Start what takes long to start (worker processes) while the run is planned."""
+
+    def trials_root(self, project, target: StudyTarget, run_dir: Optional[Path] = None) -> Path:
+        """Where trial folders go (``<root>/<uid>``): ``projects/NAME/trials/STUDY/``, so a resumed
+        re-run finds its folder (and its checkpoints) again. ``run_dir``: the run's own files."""
+        return project.path / "trials" / target.name
+
     def scheduler(self, project) -> str:
         """The trial scheduler this backend runs ('auto' chooses with it)."""
         return "fifo"
@@ -104,7 +112,7 @@ class Backend(ABC):
     def label_for(self, options: RunOptions) -> str:
         return self.label or self.name
 
-    def prepare(self, project, plan: SearchPlan, options: RunOptions) -> None:
+    def prepare(self, project, plan: SearchPlan, options: RunOptions, target: StudyTarget) -> None:
         """Checks before the study is opened (default: the model imports)."""
         check_model(project, plan.space)
         scheduler = plan.spec.scheduler
@@ -123,8 +131,3 @@ class Backend(ABC):
         """Run ``workload`` (re-runs first, then new trials from ``plan.searcher``), reporting every
         trial to ``sink`` and obeying ``control``; returns the folder of this run's files, if any."""
 
-
-def _states():
-    from hpogrid.study.records import TrialState
-
-    return list(TrialState)

@@ -118,11 +118,6 @@ class AskTellBackend(Backend):
         """The run's own files (logs, job scripts): the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
         return plan.spec.log_path(project.path) / self.name / f"{target.name}-{tag}"
 
-    def trials_root(self, project, target: StudyTarget, run_dir: Path) -> Path:
-        """Where trial folders go (``<root>/<uid>``): ``projects/NAME/trials/STUDY/`` as under Ray
-        Tune, so a resumed re-run finds its folder (and its checkpoints) again."""
-        return project.path / "trials" / target.name
-
     def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
                 options: RunOptions, target: StudyTarget) -> Optional[str]:
         from hpogrid.search.asktell import AskTell

@@ -220,12 +220,7 @@ class TrialSink:
             notes = read_annotations(folder)
             if notes:
                 fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
-        if uid not in self._states:
-            self._track(uid)
-        previous = self._states.get(uid)
-        self._count(previous, -1)
-        self._states[uid] = state
-        self._count(state, +1)
+        self._move(uid, state)
         self._heartbeat.discard(uid)
         self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, metrics=metrics,
                             error=error, **fields)
@@ -247,15 +242,16 @@ class TrialSink:
         self._writer.submit(self.store.upsert_trial, self.study, uid, error=error)
 
     # -- helpers -------------------------------------------------------------------------
-    def _track(self, uid: str) -> None:
-        self.uids.append(uid)
-
-    def _enter(self, uid: str, state: TrialState, **fields: Any) -> None:
+    def _move(self, uid: str, state: TrialState) -> None:
+        """Trial ``uid`` (of this run from now on) enters ``state``: the counts follow."""
         if uid not in self._states:
-            self._track(uid)
+            self.uids.append(uid)
         self._count(self._states.get(uid), -1)
         self._states[uid] = state
         self._count(state, +1)
+
+    def _enter(self, uid: str, state: TrialState, **fields: Any) -> None:
+        self._move(uid, state)
         self._heartbeat.add(uid)
         self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, **fields)
         self.show()
@@ -285,9 +281,7 @@ class TrialSink:
             for uid in self.live():
                 self.store.upsert_trial(self.study, uid, state=INTERRUPTED,
                                         error="run ended before the trial finished")
-                self._count(self._states[uid], -1)
-                self._states[uid] = INTERRUPTED
-                self._count(INTERRUPTED, +1)
+                self._move(uid, INTERRUPTED)
         finally:
             self._writer.close()
             self.show(final=True)

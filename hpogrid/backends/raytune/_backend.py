@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
@@ -35,7 +34,7 @@ class RayTuneBackend(Backend):
     def _address(options: RunOptions) -> Optional[str]:
         return options.address or os.environ.get("RAY_ADDRESS") or None
 
-    def prepare(self, project, plan, options) -> None:
+    def prepare(self, project, plan, options, target) -> None:
         from hpogrid.objective import check_paths
         from hpogrid.search import scheduler_for
 
@@ -50,19 +49,13 @@ class RayTuneBackend(Backend):
 
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
         plan.make_scheduler = make_scheduler
-        plan.trainable = self._trainable(project, plan, options)
+        plan.trainable = self._trainable(project, plan, target)
 
-    @staticmethod
-    def trials_root(project, options: RunOptions, study: str) -> Path:
-        return project.path / "trials" / study
-
-    def _trainable(self, project, plan, options):
-        from hpogrid.engine import StudyTarget
+    def _trainable(self, project, plan, target):
         from hpogrid.objective import make_program_trainable, make_trainable
 
         model = project.model_config
-        study = StudyTarget.resolve(project, options.study, options.study_url, options.settings).name
-        root = str(self.trials_root(project, options, study))
+        root = str(self.trials_root(project, target))
         if model.get("command"):
             return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.metric, root)
         return make_trainable(str(project.scripts_dir), model["script"], model["model"],
@@ -103,7 +96,7 @@ class RayTuneBackend(Backend):
                     samples = -(-workload.new_trials // plan.grid_size)
                 phases.append((space, plan.searcher, samples, limit))
         stopper = RunStopper(spec, control)
-        trials_root = self.trials_root(project, options, target.name)
+        trials_root = self.trials_root(project, target)
         trials_root.mkdir(parents=True, exist_ok=True)
         callback = SinkCallback(sink, plan.codec, stopper, trials_root)
         resources = {k: v for k, v in spec.resource.items() if v} or {"cpu": 1}

@@ -39,10 +39,10 @@ class SlurmBackend(AskTellBackend):
     name = "slurm"
     summary = "one Slurm job per trial (sbatch), states read from Slurm"
 
-    def prepare(self, project, plan, options) -> None:
+    def prepare(self, project, plan, options, target) -> None:
         slurm_settings(project, options)
         require("sbatch")
-        super().prepare(project, plan, options)
+        super().prepare(project, plan, options, target)
         if "max_failures" in (project.slurm_config or {}):
             plan.notes.append("slurm_config max_failures is no longer read: the run stops after hpo_config "
                               "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
@@ -52,7 +52,7 @@ class SlurmBackend(AskTellBackend):
 
         return SlurmExecutor(slurm_settings(project, options), run_dir, study, worker_environment(project.scripts_dir))
 
-    def trials_root(self, project, target, run_dir: Path) -> Path:
+    def trials_root(self, project, target, run_dir=None) -> Path:
         """Trial folders (trial.json, result.json, the job's stdout.log / stderr.log) under the
         hpo_config log_dir, in ``slurm/<study>-<tag>/``, next to the run's job script."""
         return run_dir
