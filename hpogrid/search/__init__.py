@@ -18,7 +18,7 @@ _EXPORTS = {
     "RERUN_KEY": "hpogrid.search._codec",
     "AutoAdapter": "hpogrid.search._adapters",
     "AskTell": "hpogrid.search.asktell",
-    "SeededSampler": "hpogrid.search._seeded",
+    "SeededSampler": "hpogrid.search._ray_searchers",
     "RandomSampler": "hpogrid.search.asktell",
     "learns": "hpogrid.search.asktell",
     "Suggestion": "hpogrid.search.asktell",

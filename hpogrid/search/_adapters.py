@@ -1,4 +1,6 @@
-"""The searchers hpogrid offers, each a thin adapter over Ray Tune's own (or skopt's)."""
+"""The searchers hpogrid offers: under Ray Tune each is Ray's searcher (or hpogrid's own, see
+``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
+(``make_native``), the model-based ones after a random start drawn while they load."""
 
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
@@ -15,7 +17,7 @@ class RandomSearch(SearcherAdapter):
     summary = "random sampling; grid_search categoricals are enumerated"
 
     def make(self, codec, metric, mode, seed, params):
-        from hpogrid.search._seeded import SeededSampler
+        from hpogrid.search._ray_searchers import SeededSampler
 
         return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
@@ -43,6 +45,13 @@ class HyperOptAdapter(SearcherAdapter):
 
         return construct(HyperOptSearch, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state_seed": seed}, params)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        from hpogrid.search._hyperopt import HyperoptAskTell
+
+        ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
+        return self.start_randomly(HyperoptAskTell, codec, metric, seed, ours, params,
+                                   length=params.get("n_initial_points", 20))
 
 
 class OptunaAdapter(SearcherAdapter):
@@ -89,18 +98,19 @@ class AxAdapter(SearcherAdapter):
     summary = "Bayesian optimisation with Ax/BoTorch"
 
     def make(self, codec, metric, mode, seed, params):
-        import logging
+        from hpogrid.search._ax import quiet_ax
 
-        from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
-
-        # Ax logs every generation step (and, on import, its own SQLAlchemy 2 incompatibility,
-        # irrelevant here) to stderr; keep the console for hpogrid's progress line
-        set_stderr_log_level(logging.ERROR)
+        quiet_ax()
         from ray.tune.search.ax import AxSearch
 
-        set_ax_logger_levels(logging.WARNING)
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        from hpogrid.search._ax import AxAskTell, initial_trials
+
+        ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
+        return self.start_randomly(AxAskTell, codec, metric, seed, ours, params, length=initial_trials(codec))
 
 
 class BayesOptAdapter(SearcherAdapter):
@@ -112,10 +122,17 @@ class BayesOptAdapter(SearcherAdapter):
     summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
     def make(self, codec, metric, mode, seed, params):
-        from hpogrid.search._bayesopt import BayesOptSearcher
+        from hpogrid.search._ray_searchers import BayesOptSearcher
 
         return construct(BayesOptSearcher, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        from hpogrid.search._bayesopt import BayesOptAskTell
+
+        ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed or 42}
+        return self.start_randomly(BayesOptAskTell, codec, metric, seed, ours, params,
+                                   length=params.get("random_search_steps", 10), extra=("random_search_steps",))
 
 
 class SkoptAdapter(SearcherAdapter):
@@ -126,10 +143,17 @@ class SkoptAdapter(SearcherAdapter):
     summary = "Gaussian-process Bayesian optimisation (scikit-optimize)"
 
     def make(self, codec, metric, mode, seed, params):
-        from hpogrid.search._skopt import SkoptSearcher
+        from hpogrid.search._ray_searchers import SkoptSearcher
 
         return construct(SkoptSearcher, self.name, {
             "codec": codec, "metric": metric, "mode": mode, "random_state": seed}, params)
+
+    def make_native(self, codec, metric, mode, seed, params):
+        from hpogrid.search._skopt import SkoptAskTell
+
+        ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed}
+        return self.start_randomly(SkoptAskTell, codec, metric, seed, ours, params,
+                                   length=params.get("n_initial_points", 10))
 
 
 class AutoAdapter(SearcherAdapter):

@@ -52,28 +52,56 @@ class SearcherAdapter(ABC):
         try:
             importlib.import_module(self.library)
         except ImportError as exc:
-            raise MissingDependencyError(
-                f"algorithm '{self.name}' needs the Python package '{self.library}' ({exc}); "
-                "re-run setupenv.sh") from None
+            raise self._missing(exc) from None
         return self.make(codec, metric, mode, seed, dict(params)), codec
+
+    def _missing(self, why: Any) -> MissingDependencyError:
+        return MissingDependencyError(f"algorithm '{self.name}' needs the Python package '{self.library}' "
+                                      f"({why}); re-run setupenv.sh")
 
     def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int],
                     params: Dict[str, Any]) -> Any:
         """The library driven by its own ask/tell, without Ray (None: only through Ray's searcher)."""
         return None
 
+    def start_randomly(self, cls: Any, codec: Codec, metric: str, seed: Optional[int], ours: Dict[str, Any],
+                       params: Dict[str, Any], length: int, extra: Tuple[str, ...] = ()) -> Any:
+        """``cls(**ours, **params)`` built in a thread while a random start of ``length`` points
+        (after ``points_to_evaluate``) runs (see :mod:`hpogrid.search._random_start`).
+
+        Everything that can be checked without the library is checked here, before any trial:
+        the package is installed, and every ``algorithm_param`` key is known (``extra``: keys
+        this adapter reads itself).
+        """
+        import importlib.util
+
+        from hpogrid.search._random_start import RandomStart
+
+        if importlib.util.find_spec(self.library.split(".")[0]) is None:
+            raise self._missing("not installed")
+        params = dict(params)
+        points = params.pop("points_to_evaluate", None)
+        check_params(cls, self.name, ours, {k: v for k, v in params.items() if k not in extra},
+                     also=("points_to_evaluate",) + extra)
+        if points is not None and not (isinstance(points, list) and all(isinstance(p, dict) for p in points)):
+            raise ValidationError("hpo_config.algorithm_param.points_to_evaluate", "must be a list of objects")
+        wanted = {k: v for k, v in params.items() if k not in extra}
+        return RandomStart(codec, metric, seed, length, lambda: construct(cls, self.name, ours, wanted), points)
+
     @abstractmethod
     def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]) -> Any:
         """Construct the library's searcher."""
 
 
-def construct(cls: Any, owner: str, ours: Dict[str, Any], user: Dict[str, Any],
-              field: str = "hpo_config.algorithm_param") -> Any:
-    """Call ``cls(**ours, **user)`` after checking ``user`` keys (from ``field``) against its signature."""
+def check_params(cls: Any, owner: str, ours: Dict[str, Any], user: Dict[str, Any],
+                 field: str = "hpo_config.algorithm_param", also: Tuple[str, ...] = ()) -> None:
+    """Check ``user`` keys (from ``field``) against ``cls``'s signature (``also``: further
+    keys that are allowed): one line naming the key and what is allowed."""
     sig = inspect.signature(cls)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     allowed = [n for n, p in sig.parameters.items()
                if n not in ours and n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    allowed += [n for n in also if n not in allowed]
     for key in user:
         if key in ours:
             raise ValidationError(f"{field}.{key}",
@@ -81,6 +109,12 @@ def construct(cls: Any, owner: str, ours: Dict[str, Any], user: Dict[str, Any],
         if key not in allowed and not accepts_any:
             raise ValidationError(f"{field}.{key}",
                                   f"unknown for '{owner}'; allowed: {', '.join(allowed)}")
+
+
+def construct(cls: Any, owner: str, ours: Dict[str, Any], user: Dict[str, Any],
+              field: str = "hpo_config.algorithm_param") -> Any:
+    """Call ``cls(**ours, **user)`` after checking ``user`` keys (from ``field``) against its signature."""
+    check_params(cls, owner, ours, user, field)
     try:
         return cls(**ours, **user)
     except (TypeError, ValueError) as exc:

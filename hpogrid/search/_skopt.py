@@ -1,15 +1,14 @@
-"""A Ray Tune ``Searcher`` over scikit-optimize's ``Optimizer`` (ask/tell).
+"""scikit-optimize's ``Optimizer`` driven by ask/tell (Ray removed SkOptSearch in 2024; skopt
+itself still works). Imports no Ray: the ask/tell backends use this class as it is, Ray Tune
+through :class:`hpogrid.search._ray_searchers.SkoptSearcher`.
 
-Ray removed SkOptSearch in 2024; skopt itself still works. Concurrent trials use the
-"constant liar" strategy: pending points are told the best value seen so far on a copy of
-the optimizer, so parallel asks do not all return the same point.
+Concurrent trials use the "constant liar" strategy: pending points are told the best value
+seen so far on a copy of the optimizer, so parallel asks do not all return the same point.
 """
 import pickle
 from typing import Any, Dict, List, Optional
 
-from ray.tune.search import Searcher
-
-from hpogrid.search._codec import ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, _EPS
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
 
 
 def _dimension(enc):
@@ -31,23 +30,31 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-class SkoptSearcher(Searcher):
+class SkoptAskTell:
+    """The searcher protocol of :class:`hpogrid.search.AskTell` over ``skopt.Optimizer``; the
+    keyword options are the Optimizer's own, named here so a wrong ``algorithm_param`` key is
+    found before skopt is imported."""
+
+    native = True
+
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
-                 random_state: Optional[int] = None, **optimizer_kwargs: Any):
+                 random_state: Optional[int] = None, base_estimator: Any = "gp", n_initial_points: int = 10,
+                 initial_point_generator: str = "random", acq_func: str = "gp_hedge", acq_optimizer: str = "auto",
+                 acq_func_kwargs: Optional[dict] = None, acq_optimizer_kwargs: Optional[dict] = None,
+                 model_queue_size: Optional[int] = None, avoid_duplicates: bool = True):
         from skopt import Optimizer
 
-        super().__init__(metric=metric, mode=mode)
+        self.metric, self.mode = metric, mode
         self._names: List[str] = list(codec.encodings)
         dims = [_dimension(codec.encodings[n]) for n in self._names]
-        self._opt = Optimizer(dims, random_state=random_state, **optimizer_kwargs)
+        self._opt = Optimizer(dims, random_state=random_state, base_estimator=base_estimator,
+                              n_initial_points=n_initial_points, initial_point_generator=initial_point_generator,
+                              acq_func=acq_func, acq_optimizer=acq_optimizer, acq_func_kwargs=acq_func_kwargs,
+                              acq_optimizer_kwargs=acq_optimizer_kwargs, model_queue_size=model_queue_size,
+                              avoid_duplicates=avoid_duplicates)
         self._live: Dict[str, list] = {}
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        # the space comes from the codec; Tune's param_space holds the same dimensions
-        if metric:
-            self._metric = metric
-        if mode:
-            self._mode = mode
         return True
 
     def _ask(self) -> list:
@@ -63,25 +70,23 @@ class SkoptSearcher(Searcher):
         self._live[trial_id] = point
         return dict(zip(self._names, point))
 
-    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
-        point = self._live.pop(trial_id, None)
-        if point is None or error or not result or self.metric not in result:
-            return
-        value = float(result[self.metric])
+    def _tell(self, point: list, value: float) -> None:
         self._opt.tell(point, value if self.mode == "min" else -value)
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values=None) -> None:
-        """A trial evaluated elsewhere (an earlier run of a resumed study)."""
-        if error or pruned:
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        point = self._live.pop(trial_id, None)
+        if point is None or error or not result or result.get(self.metric) is None:
             return
-        point = [parameters[n] for n in self._names]
-        self._opt.tell(point, float(value) if self.mode == "min" else -float(value))
+        self._tell(point, float(result[self.metric]))
+
+    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, **kwargs) -> None:
+        """A trial evaluated elsewhere (an earlier run of a resumed study, the random start)."""
+        self._tell([parameters[n] for n in self._names], float(value))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:
-            pickle.dump((self._names, self._opt, self._live, self._metric, self._mode), fh)
+            pickle.dump((self._names, self._opt, self._live, self.metric, self.mode), fh)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as fh:
-            self._names, self._opt, self._live, self._metric, self._mode = pickle.load(fh)
+            self._names, self._opt, self._live, self.metric, self.mode = pickle.load(fh)

@@ -37,9 +37,10 @@ def _seed_study(name, store):
                            metrics={"loss": x} if state == "COMPLETED" else {})
 
 
-@pytest.mark.parametrize("rerun_failed", [False, True])
-def test_resume_reruns_interrupted_with_same_uid_and_values(tmp_path, rerun_failed):
-    name = make_project(tmp_path, ECHO, UNI, algorithm="optuna", trials=7, scheduler="fifo")
+@pytest.mark.parametrize("rerun_failed, algorithm", [(False, "optuna"), (True, "optuna"), (False, "hyperopt"),
+                                                     (False, "bayesian")])
+def test_resume_reruns_interrupted_with_same_uid_and_values(tmp_path, rerun_failed, algorithm):
+    name = make_project(tmp_path, ECHO, UNI, algorithm=algorithm, trials=7, scheduler="fifo")
     store = _store(name)
     _seed_study(name, store)
     summary = run_fake(load_project(name), RunOptions(resume=True, rerun_failed=rerun_failed, seed=1,

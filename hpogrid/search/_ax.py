@@ -1,0 +1,101 @@
+"""Ax (BoTorch) driven directly through ``AxClient``, for the backends that are not Ray Tune.
+
+Ray's ``AxSearch`` wraps the same client but needs ``ray.tune`` and cannot be told trials it
+did not propose. Here every random start point (:mod:`hpogrid.search._random_start` draws
+them while Ax and torch load, ~5 s) and every trial of a resumed study is attached to the
+experiment as a completed trial, and BoTorch proposes the rest: its generation strategy has
+no Sobol step of its own. Pending trials are known to Ax (BoTorch conditions on them).
+"""
+from typing import Any, Dict, List, Optional
+
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+
+
+def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
+    out = []
+    for name, enc in codec.encodings.items():
+        if isinstance(enc, UniformNative):
+            out.append({"name": name, "type": "range", "bounds": [enc.latent.low, enc.latent.high],
+                        "value_type": "float"})
+        elif isinstance(enc, IntNative):
+            out.append({"name": name, "type": "range", "bounds": [enc.latent.low, enc.latent.high],
+                        "value_type": "int"})
+        elif isinstance(enc, ChoiceByIndex):
+            out.append({"name": name, "type": "choice", "values": list(range(len(enc.latent.categories))),
+                        "value_type": "int", "is_ordered": False, "sort_values": False})
+        elif isinstance(enc, NormalViaUniform):
+            out.append({"name": name, "type": "range", "bounds": [_EPS, 1 - _EPS], "value_type": "float"})
+        else:  # pragma: no cover - the Ax adapter's encodings are the four above
+            raise TypeError(f"no Ax parameter for {type(enc).__name__}")
+    return out
+
+
+def initial_trials(codec: Codec) -> int:
+    """Ax's own length of a random (Sobol) start: max(5, 2 x the tunable parameters)."""
+    return max(5, 2 * len(codec.encodings))
+
+
+def quiet_ax() -> None:
+    """Ax logs every generation step to stderr: keep the console for hpogrid's progress line.
+
+    Its import also warns that its SQL storage needs SQLAlchemy < 2 (hpogrid never uses Ax's
+    storage); that logger exists before Ax's handlers do, so a filter set first silences it.
+    """
+    import logging
+
+    logging.getLogger("ax.storage.sqa_store.with_db_settings_base").addFilter(
+        lambda record: "sqlalchemy" not in record.getMessage().lower())
+    from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+
+    set_stderr_log_level(logging.ERROR)
+    set_ax_logger_levels(logging.ERROR)
+
+
+class AxAskTell:
+    """The searcher protocol of :class:`hpogrid.search.AskTell` over an ``AxClient``."""
+
+    native = True
+
+    def __init__(self, codec: Codec, metric: str, mode: str, seed: Optional[int] = None,
+                 parameter_constraints: Optional[List[str]] = None,
+                 outcome_constraints: Optional[List[str]] = None):
+        import warnings
+
+        quiet_ax()
+        from ax.adapter.registry import Generators
+        from ax.generation_strategy.generation_node import GenerationNode
+        from ax.generation_strategy.generation_strategy import GenerationStrategy
+        from ax.generation_strategy.generator_spec import GeneratorSpec
+        from ax.service.ax_client import AxClient, ObjectiveProperties
+
+        self.metric = metric
+        strategy = GenerationStrategy(name="hpogrid", nodes=[
+            GenerationNode(name="BoTorch", generator_specs=[GeneratorSpec(generator_enum=Generators.BOTORCH_MODULAR)])])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.client = AxClient(generation_strategy=strategy, random_seed=seed, verbose_logging=False)
+            self.client.create_experiment(
+                parameters=ax_parameters(codec), objectives={metric: ObjectiveProperties(minimize=mode == "min")},
+                parameter_constraints=parameter_constraints, outcome_constraints=outcome_constraints)
+        self._live: Dict[str, int] = {}
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> Dict[str, Any]:
+        params, index = self.client.get_next_trial()
+        self._live[trial_id] = index
+        return dict(params)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        index = self._live.pop(trial_id, None)
+        if index is None:
+            return
+        if error or not result or result.get(self.metric) is None:
+            self.client.log_trial_failure(trial_index=index)
+        else:
+            self.client.complete_trial(trial_index=index, raw_data={self.metric: (float(result[self.metric]), None)})
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+        _, index = self.client.attach_trial(dict(config))
+        self.client.complete_trial(trial_index=index, raw_data={self.metric: (float(value), None)})

@@ -1,0 +1,99 @@
+"""hpogrid's own Ray Tune ``Searcher`` classes (the only module of the package that imports
+``ray.tune`` at the top): random search and scikit-optimize as Ray searchers over the native
+cores the other backends ask directly, and Ray's BayesOpt searcher with one fix.
+"""
+from typing import Any, Dict, List, Optional
+
+from ray.tune.search import Searcher
+from ray.tune.search.bayesopt import BayesOptSearch
+
+from hpogrid.search._codec import Codec
+from hpogrid.search._skopt import SkoptAskTell
+from hpogrid.search.asktell import RandomSampler
+
+
+class SeededSampler(Searcher):
+    """:class:`RandomSampler` under Ray Tune: Tune asks it for every trial, so Ray Tune and the
+    ask/tell backends draw the same sequence of points for the same seed."""
+
+    learns = False
+
+    def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
+        super().__init__()
+        self.core = RandomSampler(codec, seed, num_samples, points_to_evaluate)
+
+    @property
+    def num_samples(self) -> Optional[int]:
+        return self.core.num_samples
+
+    @num_samples.setter
+    def num_samples(self, value: Optional[int]) -> None:
+        self.core.num_samples = value
+
+    @property
+    def grid_size(self) -> int:
+        return self.core.grid_size
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True  # the space comes from the codec
+
+    def suggest(self, trial_id: str):
+        return self.core.suggest(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        pass
+
+    def add_evaluated_point(self, *args, **kwargs) -> None:
+        raise NotImplementedError  # random search learns nothing
+
+
+class SkoptSearcher(Searcher):
+    """scikit-optimize under Ray Tune (Ray removed its SkOptSearch in 2024): :class:`SkoptAskTell`."""
+
+    def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
+                 random_state: Optional[int] = None, **optimizer_kwargs: Any):
+        super().__init__(metric=metric, mode=mode)
+        self.core = SkoptAskTell(codec, metric, mode, random_state, **optimizer_kwargs)
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        # the space comes from the codec; Tune's param_space holds the same dimensions
+        if metric:
+            self._metric = self.core.metric = metric
+        if mode:
+            self._mode = self.core.mode = mode
+        return True
+
+    def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
+        return self.core.suggest(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        self.core.on_trial_complete(trial_id, result, error)
+
+    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
+                            pruned: bool = False, intermediate_values=None) -> None:
+        if not (error or pruned):
+            self.core.add_evaluated_point(parameters, value)
+
+    def save(self, checkpoint_path: str) -> None:
+        self.core.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.core.restore(checkpoint_path)
+
+
+class BayesOptSearcher(BayesOptSearch):
+    """Ray's ``BayesOptSearch``, with failed random trials replaced instead of waited for.
+
+    Ray's searcher hands out ``random_search_steps`` random points, then proposes nothing until
+    that many have *succeeded*: one failed trial among them and it never proposes again (the run
+    stops with "the search algorithm proposed no configuration"). Here a failed trial of the
+    random phase gives its place back, so another random point is drawn.
+    """
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        unusable = error or result is None
+        if unusable and trial_id in self._live_trial_mapping \
+                and len(self._buffered_trial_results) < self.random_search_trials:
+            self._total_random_search_trials -= 1
+        super().on_trial_complete(trial_id, result=result, error=error)
