@@ -41,3 +41,43 @@ def write_atomic(path: Path, text: str, exclusive: bool = False) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+#: a trial log keeps at most this much of its beginning and of its end
+LOG_HEAD = LOG_TAIL = 1024 * 1024
+
+
+def cap_log(path: Path, head: int = LOG_HEAD, tail: int = LOG_TAIL) -> int:
+    """Cut the middle out of a log longer than ``head + tail`` bytes, at line boundaries,
+    leaving a line that says how much was cut; returns the bytes cut (0: left as it was).
+
+    A program printing 100 MB would otherwise keep all of it in every trial folder.
+    """
+    import tempfile
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    if size <= head + tail + 4096:
+        return 0
+    with open(path, "rb") as fh:
+        first = fh.read(head)
+        fh.seek(size - tail)
+        last = fh.read(tail)
+    if b"\n" in first:
+        first = first[: first.rfind(b"\n") + 1]
+    if b"\n" in last[:-1]:
+        last = last[last.find(b"\n") + 1:]
+    cut = size - len(first) - len(last)
+    marker = (f"\n[hpogrid: {cut / 2 ** 20:.1f} MB ({cut} bytes) cut from the middle of this log; "
+              f"its first {len(first)} and last {len(last)} bytes are kept]\n").encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(first + marker + last)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return cut

@@ -4,6 +4,7 @@ Only the CLI prints or exits. Library errors (:class:`HpogridError`) become ``Er
 with exit code 1, usage errors ``Error: ...`` with exit code 2, Ctrl-C exit code 130;
 ``--debug`` shows tracebacks instead.
 """
+import errno
 import importlib
 import json
 import os
@@ -46,6 +47,10 @@ class RootGroup(LazyGroup):
             if debug_enabled():
                 raise
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # the file system refused (read-only, full, not a folder): not a bug
+            if debug_enabled() or not (exc.filename or exc.errno in _FILESYSTEM_ERRNOS):
+                raise
+            raise click.ClickException(_filesystem_problem(exc)) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -72,6 +77,22 @@ class RootGroup(LazyGroup):
                        "(run with --debug for the traceback and please report it)", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+_FILESYSTEM_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EDQUOT,
+                      errno.EISDIR, errno.ENAMETOOLONG}
+
+
+def _filesystem_problem(exc: OSError) -> str:
+    """One line: which path, what is wrong, and HPOGRID_HOME when the path is in it."""
+    from hpogrid import paths
+
+    where = f"{exc.filename}: " if exc.filename else ""
+    line = f"{where}{exc.strerror or exc}"
+    home = str(paths.home())
+    if exc.filename and str(exc.filename).startswith(home):
+        line += f" (hpogrid keeps its files in HPOGRID_HOME={home}: it must be a folder you can write)"
+    return line
 
 
 def echo_json(data: Any) -> None:

@@ -97,7 +97,9 @@ def print_summary(summary, hpo, top: int) -> None:
             click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")
         return
     names = list(best[0].params)
-    rows = [[t.number, t.value, *[t.params.get(n) for n in names]] for t in best[:top]]
-    echo_table(rows, ["trial", hpo["metric"], *names])
+    extra = [m for m in (hpo.get("extra_metrics") or []) if m != hpo["metric"]]
+    rows = [[t.number, t.value, *[t.metrics.get(m) for m in extra], *[t.params.get(n) for n in names]]
+            for t in best[:top]]
+    echo_table(rows, ["trial", hpo["metric"], *extra, *names])
     if failed:
         click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")

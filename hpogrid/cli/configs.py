@@ -10,7 +10,6 @@ import click
 
 from hpogrid.cli._base import confirm_if_interactive, echo_json, echo_table
 from hpogrid.configs import NamedStore, get_kind, parse_json_option, summarize
-from hpogrid.errors import ValidationError
 
 ACTIONS = ("create", "recreate", "update", "remove", "list", "show")
 
@@ -94,18 +93,16 @@ def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
 def _space_input(kind_name: str, text: Optional[str], file: Optional[str], required: bool) -> Optional[Any]:
     if text is not None and file is not None:
         raise click.UsageError("give the search space either as an argument or with --file, not both")
+    from hpogrid.space import SearchSpace
+
     if file is not None:
-        try:
-            with open(file, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ValidationError("search_space", f"cannot read {file}: {exc.strerror}") from None
+        from hpogrid.jsontext import read_file
+
+        return SearchSpace.from_dict(read_file(file, "search_space")).to_dict()
     if text is None:
         if required:
             raise click.UsageError("give the search space as a JSON argument or with --file PATH")
         return None
-    from hpogrid.space import SearchSpace
-
     return SearchSpace.from_json(text).to_dict()
 
 

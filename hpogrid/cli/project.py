@@ -45,6 +45,7 @@ def create(name, scripts_path, **names) -> None:
 
     proj = create_project(name, scripts_path, names)
     click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
+    _warn(proj)
 
 
 @project.command()
@@ -59,6 +60,7 @@ def recreate(name, scripts_path, **names) -> None:
     if backup:
         click.echo(f"Moved the old project {name!r} to {backup}.")
     click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
+    _warn(proj)
 
 
 @project.command()
@@ -74,6 +76,7 @@ def update(name, scripts_path, **names) -> None:
 
     proj = update_project(name, scripts_path, names)
     click.echo(f"Updated project {name!r} (hash {proj.content_hash[:12]}).")
+    _warn(proj)
 
 
 @project.command()
@@ -81,9 +84,9 @@ def update(name, scripts_path, **names) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def remove(name: str, yes: bool) -> None:
     """Delete project NAME with its scripts and trials (asks first only at a terminal)."""
-    from hpogrid.project import load_project, remove_project
+    from hpogrid.project import remove_project, require_project
 
-    load_project(name)
+    require_project(name)  # exists; its config may be unreadable: remove must still work
     confirm_if_interactive(f"Remove project {name!r} and all its trials?", yes)
     remove_project(name)
     click.echo(f"Removed project {name!r}.")
@@ -116,3 +119,9 @@ def show(name: str) -> None:
     from hpogrid.project import load_project
 
     echo_json(load_project(name).to_json_dict())
+
+
+def _warn(project) -> None:
+    for line in project.warnings:
+        click.echo(f"Warning: {line}", err=True)
+

@@ -1,4 +1,5 @@
 """One small class per config type: how to validate it and what ``list`` shows of it."""
+import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 
@@ -47,7 +48,8 @@ class _PydanticKind(ConfigKind):
 def _one_line(kind: str, exc: Any, allowed: Tuple[str, ...]) -> ValidationError:
     """Turn pydantic's multi-line report into one line about the first problem."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
+    # a key the user typed may hold anything (a newline would break the one-line promise)
+    loc = ".".join(str(p) if str(p).isprintable() else json.dumps(str(p)) for p in err["loc"])
     field = f"{kind}.{loc}" if loc else kind
     if err["type"] == "extra_forbidden":
         return ValidationError(field, f"unknown option; allowed: {', '.join(allowed)}")

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpogrid.search import names as search_names
 from hpogrid.search.names import ALGORITHMS, SCHEDULERS
 
 DEFAULT_CONTAINER = (
@@ -19,6 +20,20 @@ DEFAULT_CONTAINER = (
 #: resolved at submit time: ${RUCIO_ACCOUNT} from the environment, {HPO_PROJECT_NAME} and the
 #: timestamp from the submission
 DEFAULT_OUTDS = "user.${{RUCIO_ACCOUNT}}.hpogrid.{HPO_PROJECT_NAME}.out.$(date +%Y%m%d%H%M%S)"
+
+
+#: grid_config ``extra`` keys: task parameters prun itself may set (panda-client's PrunScript)
+#: that hpogrid does not; they are merged into the submitted task as given
+PANDA_TASK_EXTRA_KEYS = (
+    "allowInputLAN", "avoidVP", "coreCount", "cpuTime", "cpuTimeUnit", "currentPriority", "debugMode",
+    "disableAutoRetry", "excludedSite", "maxCoreCount", "maxWalltime", "mergeOutput", "nGBPerJob",
+    "nMaxFilesPerJob", "noEmail", "noLoopingCheck", "osMatching", "outDiskCount", "outDiskUnit", "ramCount",
+    "ramCountUnit", "respectLB", "skipScout", "useLocalIO", "workingGroup")
+#: task parameters hpogrid builds itself (from the project, the grid_config and the run options)
+PANDA_TASK_OWN_KEYS = (
+    "taskName", "uniqueTaskName", "vo", "architecture", "transUses", "transHome", "transPath", "processingType",
+    "prodSourceLabel", "site", "includedSite", "nEvents", "nEventsPerJob", "cliParams", "osInfo", "respectSplitRule",
+    "sourceURL", "log", "noInput", "maxAttempt", "container_name", "multiStepExec", "jobParameters", "buildSpec")
 
 
 class ConfigModel(BaseModel):
@@ -125,10 +140,50 @@ class HpoConfig(ConfigModel):
 
     @field_validator("scheduler_param")
     @classmethod
-    def _max_concurrent(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+    def _max_concurrent(cls, v: Dict[str, Any], info) -> Dict[str, Any]:
         mc = v.get("max_concurrent")
         if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 1):
             raise ValueError(f"max_concurrent must be a positive integer (got {mc!r})")
+        scheduler = info.data.get("scheduler")
+        if scheduler in search_names.SCHEDULER_PARAMS:
+            problem = search_names.unknown_key(v, search_names.SCHEDULER_PARAMS[scheduler], scheduler)
+            if problem:
+                raise ValueError(f"key {problem[0]!r} {problem[1]}")
+        return v
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_goes_with_algorithm(cls, v: str, info) -> str:
+        algorithm = info.data.get("algorithm")
+        able = search_names.SCHEDULER_ALGORITHMS.get(v)
+        if able and algorithm and algorithm not in able:
+            raise ValueError(f"scheduler '{v}' runs only with algorithm {' or '.join(repr(a) for a in able)} "
+                             f"(got algorithm '{algorithm}')")
+        if algorithm == "bohb" and v not in ("bohbhyperband", "asynchyperband"):
+            raise ValueError(f"algorithm 'bohb' runs only with scheduler 'bohbhyperband' (got '{v}')")
+        return v
+
+    @field_validator("algorithm_param")
+    @classmethod
+    def _algorithm_param_keys(cls, v: Dict[str, Any], info) -> Dict[str, Any]:
+        algorithm = info.data.get("algorithm")
+        if algorithm in search_names.ALGORITHM_PARAMS:
+            problem = search_names.unknown_key(v, search_names.ALGORITHM_PARAMS[algorithm], algorithm)
+            if problem:
+                raise ValueError(f"key {problem[0]!r} {problem[1]}")
+        return v
+
+    @field_validator("resource")
+    @classmethod
+    def _resource(cls, v: Optional[Dict[str, float]]) -> Optional[Dict[str, float]]:
+        for key, amount in (v or {}).items():
+            custom = key.startswith(search_names.CUSTOM_RESOURCE_PREFIX) \
+                and len(key) > len(search_names.CUSTOM_RESOURCE_PREFIX)
+            if key not in search_names.RESOURCE_KEYS and not custom:
+                raise ValueError(f"unknown resource {key!r}; allowed: cpu, gpu, or custom:NAME for a custom "
+                                 "resource your Ray cluster declares")
+            if not math.isfinite(amount) or amount < 0:
+                raise ValueError(f"{key} must be a number >= 0 (got {amount!r})")
         return v
 
 
@@ -142,7 +197,8 @@ class GridConfig(ConfigModel):
     retry: bool = Field(False, description="Retry failed jobs")
     inDS: Optional[str] = Field(None, description="Name of the input (rucio) dataset")
     outDS: str = Field(DEFAULT_OUTDS, min_length=1, description="Name of the output dataset")
-    extra: Dict[str, Any] = Field(default_factory=dict, description="Extra PanDA task parameters")
+    extra: Dict[str, Any] = Field(default_factory=dict, description="Extra PanDA task parameters, merged into "
+                                  "the submitted task, e.g. '{\"ramCount\": 4000, \"maxWalltime\": 3600}'")
 
     @field_validator("retry", mode="before")
     @classmethod
@@ -158,6 +214,18 @@ class GridConfig(ConfigModel):
         if v is not None and re.search(r"[\s\x00]", v):
             raise ValueError("dataset names must not contain whitespace")
         return v
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+        for key, value in v.items():
+            if key not in PANDA_TASK_EXTRA_KEYS:
+                owned = " (hpogrid sets it)" if key in PANDA_TASK_OWN_KEYS else ""
+                raise ValueError(f"{key!r} is not a PanDA task parameter hpogrid passes on{owned}; allowed: "
+                                 + ", ".join(PANDA_TASK_EXTRA_KEYS))
+            if isinstance(value, dict):
+                raise ValueError(f"{key} must be a number, a string, true/false or a list (got an object)")
+        return _finite_json(v, "extra")
 
 
 class ModelConfig(ConfigModel):

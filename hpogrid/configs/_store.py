@@ -3,7 +3,6 @@
 Writes go through a temp file and ``os.replace``/``os.link``; read-modify-write actions
 (update) hold a per-type file lock, so concurrent commands never lose or mix changes.
 """
-import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -126,7 +125,6 @@ def parse_json_option(text: Optional[str], field: str) -> Any:
     """Decode a JSON-valued command-line option, naming the option on error."""
     if text is None:
         return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValidationError(field, f"invalid JSON: {exc}") from None
+    from hpogrid.jsontext import loads
+
+    return loads(text, field)

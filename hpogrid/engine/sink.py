@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunSpec
 from hpogrid.engine.progress import Counts, ProgressLine
+from hpogrid.engine.trial_output import cap_logs, clean_error
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
 
 #: keys Ray adds to every result that are bookkeeping, not metrics
@@ -52,7 +53,7 @@ def json_safe(values: Dict[str, Any]) -> Dict[str, Any]:
 
 def error_summary(text: Optional[str]) -> str:
     """The last line of a traceback: ``ValueError: ...``."""
-    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    lines = [ln for ln in (clean_error(text) or "").splitlines() if ln.strip()]
     return lines[-1].strip() if lines else ""
 
 
@@ -213,9 +214,11 @@ class TrialSink:
         if history is not None:
             fields["intermediate"] = [clean_metrics(item) for item in history]
         state, why = metric_verdict(state, metrics, self.spec.metric)
-        error = why or error
+        error = why or clean_error(error)
         if folder is not None:
             from hpogrid.trial import read_annotations
+
+            cap_logs(folder)
 
             notes = read_annotations(folder)
             if notes:
@@ -238,6 +241,7 @@ class TrialSink:
 
     def set_error(self, uid: str, error: str) -> None:
         """A failed trial's error text that arrived after its end (Ray writes it later)."""
+        error = clean_error(error)
         self.last_error = error
         self._writer.submit(self.store.upsert_trial, self.study, uid, error=error)
 

@@ -190,6 +190,7 @@ def build_task_params(spec, sandbox_name: str, env: Dict[str, str]) -> dict:
                 "containerImage": spec.container,
             },
         }
+    params.update(dict(spec.extra))  # grid_config extra: keys prun sets that hpogrid does not
     job_params = [
         {"type": "constant", "value": '-j "" --sourceURL ${SURL}'},
         {"type": "constant", "value": "-r ."},

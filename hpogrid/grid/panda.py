@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 from hpogrid.errors import CredentialsError, NotFoundError, PandaError
@@ -66,6 +66,8 @@ class TaskSpec:
     max_attempt: Optional[int] = None
     architecture: Optional[str] = None
     workdir: str = "/hpogrid/project"
+    #: further task parameters (grid_config ``extra``, checked against the keys prun sets)
+    extra: Tuple[Tuple[str, Any], ...] = ()
 
 
 def task_params(spec: TaskSpec, *, sandbox_name: str = "<uploaded sandbox name>") -> dict:

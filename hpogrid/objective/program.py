@@ -134,8 +134,8 @@ def parse_results(stdout: str, prefix: str, metric: str) -> Dict[str, Any]:
             continue
     if metric not in metrics:
         raise TrialFailed(f"no line '{prefix}: <number>' for metric '{metric}' in the program's output")
-    if math.isnan(metrics[metric]):
-        raise TrialFailed(f"the program reported NaN for metric '{metric}'")
+    if not math.isfinite(metrics[metric]):  # NaN or +-inf: no value a searcher or a table can use
+        raise TrialFailed(f"the program reported {metrics[metric]} for metric '{metric}' (not a finite number)")
     return metrics
 
 

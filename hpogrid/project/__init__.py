@@ -8,9 +8,12 @@ from hpogrid.project._project import (
     load_project,
     recreate_project,
     remove_project,
+    require_project,
     set_input_dataset,
     update_project,
 )
+from hpogrid.project._scripts import SANDBOX_LIMIT
 
-__all__ = ["CONFIG_TYPES", "Project", "config_file", "create_project", "list_projects", "load_project",
-           "recreate_project", "remove_project", "set_input_dataset", "update_project"]
+__all__ = ["CONFIG_TYPES", "Project", "SANDBOX_LIMIT", "config_file", "create_project", "list_projects",
+           "load_project", "recreate_project", "remove_project", "require_project", "set_input_dataset",
+           "update_project"]

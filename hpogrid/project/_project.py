@@ -23,11 +23,12 @@ from hpogrid.configs import NamedStore, get_kind
 from hpogrid.errors import AlreadyExistsError, NotFoundError, ValidationError
 from hpogrid.fileio import dump_json, read_json, write_atomic
 from hpogrid.names import check_name
+from hpogrid.project._scripts import IGNORED, check_scripts_folder
 
 CONFIG_TYPES = ("model_config", "search_space", "hpo_config", "grid_config", "slurm_config")
 #: config types a project may go without (grid_config: local runs; slurm_config: no Slurm)
 OPTIONAL_TYPES = ("grid_config", "slurm_config")
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints")
+_IGNORE = shutil.ignore_patterns(*IGNORED)
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Project:
     path: Path
     configs: Dict[str, Optional[Dict[str, Any]]]
     config_names: Dict[str, Optional[str]] = field(default_factory=dict)
+    #: said once when the project is written (e.g. scripts larger than a grid sandbox), not stored
+    warnings: List[str] = field(default_factory=list)
     scripts_path: Optional[str] = None
     created_at: Optional[str] = None
     updated_at: Optional[str] = None
@@ -96,16 +99,26 @@ def list_projects() -> List[str]:
     return names
 
 
-def load_project(name: str) -> Project:
+def require_project(name: str) -> Path:
+    """The folder of project ``name``, which must exist (its config need not be readable)."""
+    check_name(name, "project")
     path = paths.project_dir(name)
-    cfg = config_file(path)
-    if not cfg.is_file():
+    if not config_file(path).is_file():
         have = ", ".join(list_projects()) or "none yet"
         raise NotFoundError(f"project {name!r} does not exist (existing: {have})")
+    return path
+
+
+def load_project(name: str) -> Project:
+    path = require_project(name)
+    cfg = config_file(path)
     try:
         raw = read_json(cfg)
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
-        raise ValidationError(f"project {name!r}", f"cannot read {cfg}: {exc}") from None
+        raise ValidationError(f"project {name!r}", f"cannot read {cfg}: {str(exc)[:200]}; 'hpogrid project "
+                                                   f"recreate {name} ...' rebuilds it, 'remove' deletes it") from None
     configs = {}
     for ctype in CONFIG_TYPES:
         data = raw.get(ctype)
@@ -139,12 +152,15 @@ def _snapshot(config_names: Dict[str, Optional[str]]) -> Dict[str, Optional[Dict
     return configs
 
 
-def _check_scripts_path(scripts_path: str) -> Path:
+def _check_scripts_path(scripts_path: str, warnings: Optional[List[str]] = None) -> Path:
     src = Path(scripts_path).expanduser()
     if not src.exists():
         raise ValidationError("project.scripts_path", f"{scripts_path!r} does not exist")
     if not (src.is_file() or src.is_dir()):
         raise ValidationError("project.scripts_path", f"{scripts_path!r} is not a file or directory")
+    _, found = check_scripts_folder(src.resolve())
+    if warnings is not None:
+        warnings.extend(found)
     return src.resolve()
 
 
@@ -189,7 +205,8 @@ def create_project(name: str, scripts_path: str, config_names: Dict[str, Optiona
     """Build the project in a hidden temp folder, then publish it with one rename."""
     final = paths.project_dir(name)
     configs = _snapshot(config_names)
-    src = _check_scripts_path(scripts_path)
+    warnings: List[str] = []
+    src = _check_scripts_path(scripts_path, warnings)
     if final.exists():
         raise AlreadyExistsError(f"project {name!r} already exists; use 'hpogrid project "
                                  "recreate' to replace it or 'update' to refresh it")
@@ -201,7 +218,7 @@ def create_project(name: str, scripts_path: str, config_names: Dict[str, Optiona
         now = _now()
         project = Project(name=name, path=final, configs=configs,
                           config_names={t: config_names.get(t) for t in CONFIG_TYPES},
-                          scripts_path=str(src), created_at=now, updated_at=now)
+                          scripts_path=str(src), created_at=now, updated_at=now, warnings=warnings)
         _write_project(tmp, project)
         try:
             os.rename(tmp, final)
@@ -233,7 +250,7 @@ def update_project(name: str, scripts_path: Optional[str] = None,
         src_str = scripts_path or project.scripts_path
         new_scripts = None
         if src_str and Path(src_str).expanduser().exists():
-            src = _check_scripts_path(src_str)
+            src = _check_scripts_path(src_str, project.warnings)
             new_scripts = Path(tempfile.mkdtemp(prefix=".scripts-", dir=project.path))
             _copy_scripts(src, new_scripts)
         elif scripts_path:
@@ -271,8 +288,8 @@ def _keep_input_dataset(old: Optional[Dict[str, Any]], configs: Dict[str, Any]) 
 
 
 def remove_project(name: str) -> None:
-    load_project(name)
-    shutil.rmtree(paths.project_dir(name))
+    """Delete the project folder; works whatever state its config file is in."""
+    shutil.rmtree(require_project(name))
 
 
 def backup_project(name: str) -> Path:

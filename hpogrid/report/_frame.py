@@ -67,6 +67,8 @@ class Report:
     total: int
     filters: Filters = field(default_factory=Filters)
     notes: List[str] = field(default_factory=list)
+    #: hpo_config ``extra_metrics`` that trials recorded: shown next to the metric everywhere
+    extra_metrics: List[str] = field(default_factory=list)
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -299,6 +301,11 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     if recorded and metric not in recorded:
         raise ValidationError("--metric", f"{metric!r} not recorded; recorded metrics: {', '.join(recorded)}")
     notes = []
+    wanted = [m for m in (hpo.get("extra_metrics") or []) if m != metric]
+    extra = [m for m in wanted if m in recorded]
+    if len(extra) < len(wanted):
+        missing = ", ".join(m for m in wanted if m not in recorded)
+        notes.append(f"extra_metrics not recorded by any trial: {missing} (recorded: {', '.join(recorded) or 'none'})")
     if metric != hpo.get("metric") and not mode_given:
         notes.append(f"{metric} is sorted by the project's mode ({mode}); use --mode to change it")
     kept = apply_filters(trials, filters)
@@ -309,4 +316,4 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
                   values=values, task_time=task_times(trials), total=len(trials), filters=filters,
-                  notes=notes)
+                  notes=notes, extra_metrics=extra)

@@ -14,6 +14,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
+from hpogrid.engine import clean_error
 from hpogrid.report import _plots
 from hpogrid.report._frame import Report, label
 from hpogrid.report._table import scope_text
@@ -127,8 +128,9 @@ def _header(report: Report) -> str:
 
 def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
     axes = [a.name for a in report.axes]
-    others = [m for m in report.metrics if m != report.metric]
-    heads = ["rank", "trial", "state", report.metric, *axes, *others, "backend", "site", "task id",
+    extra = report.extra_metrics  # the hpo_config's extra_metrics, next to the metric
+    others = [m for m in report.metrics if m != report.metric and m not in extra]
+    heads = ["rank", "trial", "state", report.metric, *extra, *axes, *others, "backend", "site", "task id",
              "time_s", "error"]
     from hpogrid.study.view import flatten
 
@@ -136,9 +138,9 @@ def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
     ranked = report.ranked
     for i, (t, v) in enumerate(zip(report.trials[:MAX_TABLE_ROWS], report.values)):
         flat = flatten(t.metrics, "")
-        cells = [i + 1 if i < ranked else None, t.number, t.state, v,
+        cells = [i + 1 if i < ranked else None, t.number, t.state, v, *(flat.get(m) for m in extra),
                  *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
-                 t.backend, t.site, t.task_id, t.duration_s, _last_line(t.error)[:120] or None]
+                 t.backend, t.site, t.task_id, t.duration_s, _last_line(clean_error(t.error))[:120] or None]
         body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")
     note = None
     if len(report.trials) > MAX_TABLE_ROWS:
@@ -156,7 +158,7 @@ def _failed(report: Report) -> str:
     items = []
     for t in sorted(failed, key=lambda t: t.number)[:MAX_FAILED]:
         params = ", ".join(f"{k}={label(v)}" for k, v in t.params.items())
-        text = (t.error or "(no error text recorded)")[-MAX_ERROR_CHARS:]
+        text = (clean_error(t.error) or "(no error text recorded)")[-MAX_ERROR_CHARS:]
         items.append(f"<details><summary>trial {e(t.number)} ({e(t.uid)}): {e(_last_line(text))}</summary>"
                      f"<p>{e(params)}</p><pre>{e(text)}</pre></details>")
     more = f"<p>{len(failed) - MAX_FAILED:,} more failed trials are in the CSV.</p>" if len(failed) > MAX_FAILED else ""

@@ -120,13 +120,15 @@ def table(report: Report, extra: Sequence[str] = (), columns: Optional[Sequence[
                 raise ValidationError("--columns", f"unknown column {name!r}; allowed: {', '.join(allowed)}")
         shown = list(dict.fromkeys(columns))
     else:
-        shown = [*params, *extra]
+        shown = [*report.extra_metrics, *params, *extra]
     headers = ["trial", "state", report.metric, *shown]
     rows = []
     for t, v in zip(report.trials[: top if top is not None else len(report.trials)], report.values):
         cells = []
         for name in shown:
-            if name in params and name in t.params:
+            if name in report.extra_metrics:
+                cells.append(flatten(t.metrics, "").get(name))
+            elif name in params and name in t.params:
                 cells.append(t.params[name])
             elif name in EXTRA_COLUMNS:
                 cells.append(_extra(report, t, name))

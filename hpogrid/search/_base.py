@@ -44,6 +44,7 @@ class SearcherAdapter(ABC):
         """(searcher, codec) for this space: a Ray Tune ``Searcher``, or with ``native`` the
         library's own ask/tell where hpogrid has one (no Ray import; :meth:`make_native`)."""
         self.check(space)
+        check_known(params, self.name)
         codec = self.codec(space)
         if native:
             searcher = self.make_native(codec, metric, mode, seed, dict(params))
@@ -91,6 +92,16 @@ class SearcherAdapter(ABC):
     @abstractmethod
     def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]) -> Any:
         """Construct the library's searcher."""
+
+
+def check_known(params: Dict[str, Any], algorithm: str) -> None:
+    """``algorithm_param`` keys against what hpogrid documents for ``algorithm`` (the same
+    check as when the hpo_config is written; a config file edited by hand meets it here)."""
+    from hpogrid.search.names import ALGORITHM_PARAMS, unknown_key
+
+    problem = unknown_key(params, ALGORITHM_PARAMS.get(algorithm, ()), algorithm)
+    if problem:
+        raise ValidationError(f"hpo_config.algorithm_param.{problem[0]}", problem[1].removeprefix("is "))
 
 
 def check_params(cls: Any, owner: str, ours: Dict[str, Any], user: Dict[str, Any],

@@ -28,6 +28,11 @@ class SchedulerAdapter(ABC):
         """Raise if this scheduler cannot run with ``algorithm``."""
 
     def build(self, metric: str, mode: str, params: Dict[str, Any], codec: Codec) -> Any:
+        from hpogrid.search.names import SCHEDULER_PARAMS, unknown_key
+
+        problem = unknown_key(params, SCHEDULER_PARAMS.get(self.name, RUNNER_KEYS), self.name)
+        if problem:
+            raise ValidationError(f"hpo_config.scheduler_param.{problem[0]}", problem[1].removeprefix("is "))
         kwargs = {k: v for k, v in params.items() if k not in RUNNER_KEYS}
         return self.make(metric, mode, kwargs, codec)
 

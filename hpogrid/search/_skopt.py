@@ -41,7 +41,8 @@ class SkoptAskTell:
                  random_state: Optional[int] = None, base_estimator: Any = "gp", n_initial_points: int = 10,
                  initial_point_generator: str = "random", acq_func: str = "gp_hedge", acq_optimizer: str = "auto",
                  acq_func_kwargs: Optional[dict] = None, acq_optimizer_kwargs: Optional[dict] = None,
-                 model_queue_size: Optional[int] = None, avoid_duplicates: bool = True):
+                 model_queue_size: Optional[int] = None, avoid_duplicates: bool = True,
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
         from skopt import Optimizer
 
         self.metric, self.mode = metric, mode
@@ -53,6 +54,7 @@ class SkoptAskTell:
                               acq_optimizer_kwargs=acq_optimizer_kwargs, model_queue_size=model_queue_size,
                               avoid_duplicates=avoid_duplicates)
         self._live: Dict[str, list] = {}
+        self._first = [dict(p) for p in (points_to_evaluate or [])]  # evaluated before skopt asks
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True
@@ -66,7 +68,11 @@ class SkoptAskTell:
         return liar.ask()
 
     def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-        point = [_plain(v) for v in self._ask()]
+        if self._first:
+            given = self._first.pop(0)
+            point = [given[n] for n in self._names]
+        else:
+            point = [_plain(v) for v in self._ask()]
         self._live[trial_id] = point
         return dict(zip(self._names, point))
 

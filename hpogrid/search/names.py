@@ -13,3 +13,58 @@ SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
 #: the algorithms that enumerate ``grid_search`` categoricals (a test keeps it in step with
 #: the adapters' ``honours_grid``)
 GRID_ALGORITHMS = ("random", "tune", "auto")
+
+#: ``algorithm_param`` keys each algorithm takes (JSON-valued options of the library; hpogrid
+#: sets the space, metric, mode and seed itself). Checked when an hpo_config is written and
+#: again when a run builds the searcher; a test checks each against the libraries' signatures.
+ALGORITHM_PARAMS = {
+    "random": ("points_to_evaluate",),
+    "tune": ("points_to_evaluate",),
+    "hyperopt": ("points_to_evaluate", "n_initial_points", "gamma"),
+    "skopt": ("points_to_evaluate", "base_estimator", "n_initial_points", "initial_point_generator", "acq_func",
+              "acq_optimizer", "acq_func_kwargs", "acq_optimizer_kwargs", "model_queue_size", "avoid_duplicates"),
+    "bohb": ("points_to_evaluate", "bohb_config", "max_concurrent"),
+    "ax": ("points_to_evaluate", "parameter_constraints", "outcome_constraints"),
+    "bayesian": ("points_to_evaluate", "utility_kwargs", "random_search_steps"),
+    "optuna": ("consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints", "n_startup_trials",
+               "n_ei_candidates", "multivariate", "group", "warn_independent_sampling", "constant_liar"),
+    "auto": (),  # the algorithm is chosen at run time: name one to pass it parameters
+}
+
+#: ``scheduler_param`` keys each scheduler takes (``max_concurrent`` is hpogrid's own)
+SCHEDULER_PARAMS = {
+    "asynchyperband": ("max_concurrent", "time_attr", "max_t", "grace_period", "reduction_factor", "brackets",
+                       "stop_last_trials"),
+    "bohbhyperband": ("max_concurrent", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
+    "pbt": ("max_concurrent", "time_attr", "perturbation_interval", "burn_in_period", "quantile_fraction",
+            "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
+    "median": ("max_concurrent", "time_attr", "grace_period", "min_samples_required", "min_time_slice", "hard_stop"),
+    "fifo": ("max_concurrent",),
+}
+
+#: the algorithms each scheduler runs with (the others run with any)
+SCHEDULER_ALGORITHMS = {
+    "bohbhyperband": ("bohb", "auto"),
+    "pbt": ("random", "tune", "auto"),
+}
+
+#: hpo_config ``resource`` keys: CPUs and GPUs per trial; a custom Ray resource is written
+#: ``custom:NAME`` (the Ray cluster must declare NAME)
+RESOURCE_KEYS = ("cpu", "gpu")
+CUSTOM_RESOURCE_PREFIX = "custom:"
+
+
+#: library arguments hpogrid sets from the hpo_config and the run options
+SET_BY_HPOGRID = ("space", "metric", "mode", "seed", "random_state", "random_state_seed", "random_seed")
+
+
+def unknown_key(given, allowed, owner: str):
+    """(key, predicate) for the first key of ``given`` not in ``allowed`` ("is unknown for ...");
+    None when all are known."""
+    for key in given:
+        if key in SET_BY_HPOGRID:
+            return key, f"is set by hpogrid for '{owner}' and cannot be given (see --seed, --metric, --mode)"
+        if key not in allowed:
+            return key, (f"is unknown for '{owner}'; allowed: {', '.join(allowed)}" if allowed
+                         else f"is not taken by '{owner}' (it takes no parameters here)")
+    return None

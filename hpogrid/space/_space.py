@@ -42,13 +42,8 @@ def _parse_param(name: Any, spec: Any) -> Param:
     return cls.from_dimension(name, spec["dimension"])
 
 
-def _no_duplicate_keys(pairs):
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
-            fail("search_space", f"invalid JSON: duplicate key {show(key)}")
-        obj[key] = value
-    return obj
+#: more parameters than any searcher models usefully (and than a config file should carry)
+MAX_PARAMS = 1000
 
 
 class SearchSpace(Mapping):
@@ -69,21 +64,21 @@ class SearchSpace(Mapping):
         if not isinstance(obj, Mapping):
             fail("search_space", "must be an object mapping parameter names to "
                                  f"{{method, dimension}} (got {check.json_type(obj)})")
-        return cls(_parse_param(name, spec) for name, spec in _unwrap(obj).items())
+        params = _unwrap(obj)
+        if len(params) > MAX_PARAMS:
+            fail("search_space", f"{len(params)} parameters; at most {MAX_PARAMS} are searched")
+        return cls(_parse_param(name, spec) for name, spec in params.items())
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "SearchSpace":
         """Parse JSON text; duplicate keys are rejected rather than silently dropped."""
+        from hpogrid.errors import ValidationError
+        from hpogrid.jsontext import loads
+
         try:
-            obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-        except json.JSONDecodeError as e:
-            fail("search_space", f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
-        except UnicodeDecodeError:
-            fail("search_space", "invalid JSON: not UTF-8 text")
-        except RecursionError:
-            fail("search_space", "invalid JSON: nested too deeply")
-        except (TypeError, ValueError) as e:
-            fail("search_space", f"invalid JSON: {show(str(e), 80)}")
+            obj = loads(text, "search_space")
+        except ValidationError as exc:  # the same line, as the space's own error type
+            fail("search_space", exc.message)
         return cls.from_dict(obj)
 
     def to_dict(self) -> Dict[str, dict]:

@@ -150,6 +150,17 @@ def test_config_errors_stop_before_any_trial(tmp_path, run_cli, args, needle):
     assert not paths.study_db(name).exists()
 
 
+def test_a_trial_no_ray_node_can_hold_stops_the_run_at_once(tmp_path, run_cli):
+    """A custom resource the cluster lacks would keep the trial PENDING forever: one line instead."""
+    name = make_project(tmp_path, ECHO, UNI, trials=2, scheduler="fifo", resource={"cpu": 1, "custom:tpu": 1})
+    r = run_cli("local_run", name)  # a custom resource: Ray Tune runs it
+    assert r.exit_code == 1, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: hpo_config.resource.custom:tpu: a trial asks for 1, but the Ray cluster has 0 in all, so no "
+        "trial could ever start; lower it or use a cluster that has it")
+    assert _trials(name) == []
+
+
 def test_unknown_model_lists_what_the_script_defines(tmp_path, run_cli):
     name = make_project(tmp_path, ECHO, UNI, model="nope", trials=2)
     r = run_cli("local_run", name)

@@ -90,3 +90,21 @@ def test_missing_nested_path_fails_before_any_trial(run_cli, tmp_path):
     r = run_cli("local_run", name)
     assert r.exit_code == 1 and "search_space.optimizer:lr: model_config param has no key 'lr'" in r.output
     assert not paths.study_db(name).exists()
+
+
+def test_a_program_flooding_stdout_keeps_the_head_and_tail_of_its_log(run_cli, tmp_path):
+    """5 MB on stdout: the trial's log keeps its first and last MB and says what was cut."""
+    flood = ("import sys\nsys.stdout.write('first line\\n')\n"
+             "for i in range(50000): sys.stdout.write(f'{i:08d} ' + 'x' * 91 + '\\n')\n"
+             "print('RESULT: 1.5')\n")
+    _setup(run_cli, tmp_path, f"{sys.executable} flood.py", script="", space={"x": SPACE["lr"]})
+    (paths.project_dir("prog") / "scripts" / "flood.py").write_text(flood)
+    r = run_cli("local_run", "prog", "--trials", "1")
+    assert r.exit_code == 0, r.output
+    [t] = load("prog").trials
+    assert t.state == "COMPLETED" and t.value == 1.5  # parsed from the whole output, before the cut
+    log = paths.project_dir("prog") / "trials" / "prog" / t.uid / "stdout.log"
+    text = log.read_text()
+    assert 2 * 2 ** 20 - 400 <= len(text) < 2 * 2 ** 20 + 400  # 5 MB -> 2 MB (whole lines) and one line
+    assert text.startswith("first line\n") and text.endswith("RESULT: 1.5\n")
+    assert "MB (" in text and "bytes) cut from the middle of this log" in text

@@ -1,9 +1,10 @@
 """Property test: no input to a config command yields a traceback or a half-written store.
 
 Every outcome is exit 0, or exit != 0 with one line ``Error: ...`` and the store untouched.
-Covered: ``search_space create`` with any JSON (also truncated) and any name, and
-create / recreate / update of all four config types (hpo_config, grid_config,
-model_config, slurm_config) with random option values.
+Covered: ``search_space create`` with any JSON (also truncated) and any name,
+create / recreate / update of all four config types with random option values, and the
+JSON-valued options (``--param``, ``--stop``, ``--resource``, ``--scheduler_param``,
+``--algorithm_param``) with deep, near-valid and malformed JSON.
 
 ``HPOGRID_FUZZ_EXAMPLES`` sets the example count per test (default 150, ~10 s). The nightly
 variant runs 10,000 (about 3 minutes on 2 cores), with hypothesis' database kept so a
@@ -76,3 +77,34 @@ def test_config_writers_any_option_values(run_cli, hpogrid_home, kind, options, 
     before = tree_snapshot(hpogrid_home)
     args = [a for kv in options.items() for a in kv]
     _check(run_cli(kind, action, "base" if action != "create" else "new", *args), before, hpogrid_home)
+
+
+def _nested(depth: int, leaf) -> str:
+    return "[" * depth + json.dumps(leaf) + "]" * depth
+
+
+key_names = st.one_of(st.sampled_from([
+    "points_to_evaluate", "n_initial_points", "gamma", "seed", "space", "max_concurrent", "grace_period", "max_t",
+    "time_attr", "cpu", "gpu", "custom:tpu", "tpu", "custom:", "training_iteration", "lr", "nested/key"]),
+    st.text(max_size=8))
+json_option_values = st.one_of(
+    st.dictionaries(key_names, json_like, max_size=4).map(json.dumps),
+    st.dictionaries(key_names, st.floats(allow_nan=False, allow_infinity=False), max_size=3).map(json.dumps),
+    st.builds(_nested, st.integers(1, 3000), json_like),
+    st.sampled_from(['{"a": NaN}', '{"cpu": Infinity}', '{"a": 1, "a": 2}', "\ufeff{}", "{", "[]", "null", '""']),
+    json_like.map(json.dumps))
+
+
+@SETTINGS
+@given(option=st.sampled_from(["--param", "--stop", "--resource", "--scheduler_param", "--algorithm_param"]),
+       value=json_option_values,
+       algorithm=st.sampled_from(["random", "hyperopt", "optuna", "bohb", "ax", "auto"]),
+       scheduler=st.sampled_from(["fifo", "asynchyperband", "median", "pbt", "bohbhyperband"]))
+def test_json_options_any_value(run_cli, hpogrid_home, option, value, algorithm, scheduler):
+    """Deeply nested, near-valid and malformed JSON in every JSON-valued option."""
+    before = tree_snapshot(hpogrid_home)
+    if option == "--param":
+        args = ["model_config", "create", "m", "--script", "s.py", "--model", "f", option, value]
+    else:
+        args = ["hpo_config", "create", "h", "--algorithm", algorithm, "--scheduler", scheduler, option, value]
+    _check(run_cli(*args), before, hpogrid_home)

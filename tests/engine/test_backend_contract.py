@@ -146,6 +146,11 @@ def test_max_failures_stops_every_backend_with_the_same_message(tmp_path, backen
                                f"RuntimeError: always fails; finished trials are kept in study '{name}'")
     got = trials(name)
     assert 2 <= len(got) < 8 and {t.state for t in got} <= {"FAILED", "INTERRUPTED"}
+    for t in (t for t in got if t.state == "FAILED"):  # the user's exception, nothing of Ray or hpogrid
+        assert t.error.startswith("Traceback (most recent call last):\n  File ") and "train.py\", line 2" in t.error
+        assert t.error.endswith("RuntimeError: always fails"), t.error
+        assert "\x1b" not in t.error and "Failure #" not in t.error and "ray::" not in t.error
+        assert "site-packages" not in t.error and "/hpogrid/" not in t.error.replace(str(tmp_path), "")
 
 
 CRASHING = """

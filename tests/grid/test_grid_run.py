@@ -138,6 +138,16 @@ def test_dry_run_prints_the_task_and_submits_nothing(grid_env, run_cli, tmp_path
     assert not (hpogrid_home / "projects" / "dp" / "grid").exists()
 
 
+def test_grid_config_extra_goes_into_the_submitted_task(grid_env, run_cli, tmp_path):
+    make(run_cli, tmp_path, "xp")
+    r = run_cli("grid_config", "update", "xp", "--extra", '{"ramCount": 4000, "maxWalltime": 3600}')
+    assert r.exit_code == 0, r.output
+    assert run_cli("project", "update", "xp").exit_code == 0
+    params = json.loads(run_cli("run", "xp", "--dry-run").output)
+    assert params["ramCount"] == 4000 and params["maxWalltime"] == 3600
+    assert params["taskName"].startswith("user.alice.hpogrid.xp.out.")  # hpogrid's own keys untouched
+
+
 def test_failed_job_is_retried_and_its_trials_arrive(grid_env, run_cli, tmp_path):
     server = grid_env
     flag = tmp_path / "flag"

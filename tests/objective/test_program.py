@@ -1,5 +1,6 @@
 """Black-box programs: argv without a shell, RESULT parsing, failures, timeouts (real processes)."""
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -63,11 +64,13 @@ def test_shell_script_last_result_wins_and_json_line(tmp_path):
 @pytest.mark.parametrize("code, reason", [
     ("print('no result here')", "no line 'RESULT: <number>' for metric 'loss'"),
     ("import sys; print('RESULT: 1'); sys.stderr.write('boom\\n'); sys.exit(3)", "exit code 3: boom"),
-    ("print('RESULT: nan')", "reported NaN"),
+    ("print('RESULT: nan')", "reported nan for metric 'loss' (not a finite number)"),
+    ("print('RESULT: inf')", "reported inf for metric 'loss' (not a finite number)"),
+    ("print('RESULT: -inf')", "reported -inf for metric 'loss' (not a finite number)"),
 ])
 def test_failures_have_a_reason(tmp_path, code, reason):
     (tmp_path / "p.py").write_text(code)
-    with pytest.raises(TrialFailed, match=reason.replace("(", r"\(")):
+    with pytest.raises(TrialFailed, match=re.escape(reason)):
         _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {})
 
 

@@ -38,7 +38,7 @@ def test_algorithm_param_reaches_the_library_and_unknown_keys_are_named():
     assert searcher.algo.keywords["n_startup_jobs"] == 3
     with pytest.raises(ValidationError, match=r"hpo_config.algorithm_param.n_init: unknown for 'hyperopt'; allowed: .*n_initial_points"):
         get_adapter("hyperopt").build(SearchSpace.from_dict(ALL_METHODS), "loss", "min", 1, {"n_init": 3})
-    with pytest.raises(ValidationError, match="is set by hpogrid"):
+    with pytest.raises(ValidationError, match="seed: set by hpogrid"):
         get_adapter("optuna").build(SearchSpace.from_dict(ALL_METHODS), "loss", "min", 1, {"seed": 3})
     sampler = get_adapter("optuna").build(SearchSpace.from_dict(ALL_METHODS), "loss", "min", 1,
                                           {"n_startup_trials": 4})[0]._sampler  # noqa: SLF001

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from hpogrid.search import NOT_NOW, AskTell, Suggestion, get_adapter
+from hpogrid.search import AskTell, Suggestion, get_adapter
 from hpogrid.search._random_start import RandomStart
 from hpogrid.space import SearchSpace
 

@@ -16,11 +16,10 @@ import uuid
 from pathlib import Path
 
 from hpogrid.errors import ValidationError
+from hpogrid.project import SANDBOX_LIMIT
 
 #: folder of the sandbox holding the project config (hidden so it cannot clash with a script)
 CONFIG_FOLDER = ".hpogrid-project"
-#: panda-client refuses non-build uploads above 10 MB
-SANDBOX_LIMIT = 10 * 1024 * 1024
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
 

@@ -89,7 +89,8 @@ def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[da
         + (("--trials", str(options.trials)) if options.trials else ()),
         sandbox=sandbox, n_jobs=options.n_jobs, out_ds=out_ds, outputs=OUTPUTS,
         container=grid.get("container"), site=_site(grid, options.site), in_ds=grid.get("inDS"),
-        max_attempt=RETRY_ATTEMPTS if grid.get("retry") else 1, **kwargs)
+        max_attempt=RETRY_ATTEMPTS if grid.get("retry") else 1, extra=tuple((grid.get("extra") or {}).items()),
+        **kwargs)
 
 
 def dry_run(project, options: GridRunOptions) -> Dict[str, Any]:

@@ -99,7 +99,7 @@ class RayTuneBackend(Backend):
         trials_root = self.trials_root(project, target)
         trials_root.mkdir(parents=True, exist_ok=True)
         callback = SinkCallback(sink, plan.codec, stopper, trials_root)
-        resources = {k: v for k, v in spec.resource.items() if v} or {"cpu": 1}
+        resources = _ray_resources(spec.resource)
         trainable = tune.with_resources(plan.trainable, resources)
         storage = str(spec.log_path(project.path))
         reap_orphans(project.path)
@@ -107,6 +107,7 @@ class RayTuneBackend(Backend):
         self._init_ray(project, options, spec.verbose, limit)
         control.reinstall()  # ray.init makes SIGTERM exit at once: it must stop the run as everywhere
         try:
+            _check_schedulable(resources)
             for space, searcher, samples, max_concurrent in phases:
                 if control.ending:
                     break
@@ -161,3 +162,27 @@ def _rerun_space(reruns) -> Dict[str, Any]:
     from hpogrid.search import RERUN_KEY
 
     return {RERUN_KEY: tune.grid_search([{"uid": uid, "values": values} for uid, values in reruns])}
+
+
+def _ray_resources(resource) -> Dict[str, float]:
+    """hpo_config ``resource`` as Ray's per-trial request (``custom:NAME`` is Ray's ``NAME``)."""
+    from hpogrid.search.names import CUSTOM_RESOURCE_PREFIX
+
+    out = {k.removeprefix(CUSTOM_RESOURCE_PREFIX): float(v) for k, v in resource.items() if v}
+    return out or {"cpu": 1}
+
+
+def _check_schedulable(resources: Dict[str, float]) -> None:
+    """A trial asking for more than the whole Ray cluster has would wait forever: say so now."""
+    import ray
+
+    total = ray.cluster_resources()
+    for key, amount in resources.items():
+        name = {"cpu": "CPU", "gpu": "GPU"}.get(key, key)
+        have = float(total.get(name, 0))
+        if amount > have:
+            shown = key if key in ("cpu", "gpu") else f"custom:{key}"
+            raise BackendError(f"hpo_config.resource.{shown}: a trial asks for {amount:g}, but the Ray cluster "
+                               f"has {have:g} in all, so no trial could ever start; lower it or use a cluster "
+                               "that has it")
+

@@ -1,0 +1,61 @@
+"""The algorithm_param / scheduler_param keys hpogrid documents (and checks when an hpo_config
+is written) are accepted by the libraries on every path that runs them."""
+import inspect
+
+import pytest
+
+from hpogrid.search import SCHEDULER_ADAPTERS, get_adapter
+from hpogrid.search.names import ALGORITHM_PARAMS, SCHEDULER_PARAMS
+
+
+def _accepts(cls, key) -> bool:
+    params = inspect.signature(cls).parameters
+    return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _ray_class(name):
+    import optuna
+    from ray.tune.search.bohb import TuneBOHB
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    from hpogrid.search._ray_searchers import BayesOptSearcher, SeededSampler, SkoptSearcher
+
+    return {"random": SeededSampler, "tune": SeededSampler, "hyperopt": HyperOptSearch, "skopt": SkoptSearcher,
+            "bohb": TuneBOHB, "bayesian": BayesOptSearcher, "optuna": optuna.samplers.TPESampler}.get(name)
+
+
+@pytest.mark.parametrize("algorithm", [a for a in ALGORITHM_PARAMS if a != "auto"])
+def test_every_documented_algorithm_param_is_accepted_under_ray_and_natively(algorithm):
+    keys = ALGORITHM_PARAMS[algorithm]
+    ray_cls = _ray_class(algorithm)
+    if ray_cls is None:  # ax: Ray's AxSearch takes **ax_kwargs; name the three explicitly
+        from ray.tune.search.ax import AxSearch
+
+        ray_cls = AxSearch
+        assert {"points_to_evaluate", "parameter_constraints", "outcome_constraints"} <= set(
+            inspect.signature(AxSearch).parameters)
+    assert [k for k in keys if not _accepts(ray_cls, k)] == []
+    from hpogrid.search._adapters import (AxAdapter, BayesOptAdapter, HyperOptAdapter, OptunaAdapter,
+                                          SkoptAdapter)
+    from hpogrid.search._ax import AxAskTell
+    from hpogrid.search._bayesopt import BayesOptAskTell
+    from hpogrid.search._hyperopt import HyperoptAskTell
+    from hpogrid.search._skopt import SkoptAskTell
+
+    native = {HyperOptAdapter: HyperoptAskTell, SkoptAdapter: SkoptAskTell, BayesOptAdapter: BayesOptAskTell,
+              AxAdapter: AxAskTell, OptunaAdapter: None}.get(type(get_adapter(algorithm)))
+    if native is not None:  # the random start takes points_to_evaluate (bayesian: random_search_steps)
+        own = {"points_to_evaluate", "random_search_steps"}
+        assert [k for k in keys if k not in own and not _accepts(native, k)] == []
+
+
+@pytest.mark.parametrize("scheduler", [s.name for s in SCHEDULER_ADAPTERS])
+def test_every_documented_scheduler_param_is_accepted_by_ray(scheduler):
+    from ray.tune.schedulers import (ASHAScheduler, HyperBandForBOHB, MedianStoppingRule,
+                                     PopulationBasedTraining)
+
+    cls = {"asynchyperband": ASHAScheduler, "bohbhyperband": HyperBandForBOHB, "pbt": PopulationBasedTraining,
+           "median": MedianStoppingRule, "fifo": None}[scheduler]
+    keys = [k for k in SCHEDULER_PARAMS[scheduler] if k != "max_concurrent"]
+    assert cls is not None or keys == []
+    assert [k for k in keys if not _accepts(cls, k)] == []
