@@ -159,8 +159,6 @@ class HpoConfig(ConfigModel):
         if able and algorithm and algorithm not in able:
             raise ValueError(f"scheduler '{v}' runs only with algorithm {' or '.join(repr(a) for a in able)} "
                              f"(got algorithm '{algorithm}')")
-        if algorithm == "bohb" and v not in ("bohbhyperband", "asynchyperband"):
-            raise ValueError(f"algorithm 'bohb' runs only with scheduler 'bohbhyperband' (got '{v}')")
         return v
 
     @field_validator("algorithm_param")
