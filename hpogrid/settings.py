@@ -40,6 +40,8 @@ class Settings:
     cric_url: Optional[str] = None
     #: ``$HPOGRID_WORKDIR``: a grid job's working directory (default: the current one)
     workdir: Optional[Path] = None
+    #: ``$HPOGRID_GRID_POLL_S``: seconds between a central grid search's questions to PanDA
+    grid_poll_s: float = 30.0
 
     @property
     def heartbeat_s(self) -> float:
@@ -57,7 +59,8 @@ class Settings:
                    debug=env.get("HPOGRID_DEBUG", "") not in ("", "0"),
                    grid_sync_timeout_s=_seconds(env, "HPOGRID_GRID_SYNC_TIMEOUT_S", 60.0),
                    rse=env.get("HPOGRID_RSE") or None, cric_url=env.get("HPOGRID_CRIC_URL") or None,
-                   workdir=Path(env["HPOGRID_WORKDIR"]) if env.get("HPOGRID_WORKDIR") else None)
+                   workdir=Path(env["HPOGRID_WORKDIR"]) if env.get("HPOGRID_WORKDIR") else None,
+                   grid_poll_s=_seconds(env, "HPOGRID_GRID_POLL_S", 30.0))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -4,9 +4,9 @@
     get_backend("slurm").run(project, options)
 
 ``local`` is this machine: worker processes (``pool``), or Ray Tune (``ray``, also a Ray
-cluster) when the run needs Ray; ``slurm`` one job per trial; ``fake`` trials in threads of
-this process (tests). The grid (:mod:`hpogrid.backends.panda`) runs the ``local`` backend
-inside each job. Lazy: importing this package loads no backend.
+cluster) when the run needs Ray; ``slurm`` one job per trial; ``grid`` one search across PanDA
+jobs (a central search; independent searches per job are ``hpogrid run``'s default and run
+the ``local`` backend inside each job); ``fake`` trials in threads of this process (tests). Lazy: importing this package loads no backend.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ _REGISTRY: Tuple[Tuple[str, str], ...] = (
     ("ray", "hpogrid.backends.raytune:RayTuneBackend"),
     ("pool", "hpogrid.backends.pool:PoolBackend"),
     ("slurm", "hpogrid.backends.slurm:SlurmBackend"),
+    ("grid", "hpogrid.backends.panda:CentralGridBackend"),
     ("fake", "hpogrid.backends.fake:FakeBackend"),
 )
 BACKEND_NAMES = tuple(name for name, _ in _REGISTRY)

@@ -17,7 +17,7 @@ from typing import Callable, ClassVar, List, Optional
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
-from hpogrid.engine.resume import Workload, prepare_resume
+from hpogrid.engine.resume import Adopted, Workload, prepare_resume
 from hpogrid.engine.sink import TrialSink, error_summary
 from hpogrid.engine.study import StudyTarget
 from hpogrid.errors import BackendError
@@ -36,6 +36,9 @@ class Backend(ABC):
     summary: ClassVar[str] = ""
     #: drive searchers through their own ask/tell where hpogrid has one (never import Ray)
     native_search: ClassVar[bool] = False
+    #: Ctrl-C drains (no new trial; running ones are followed to their end) and a second one
+    #: stops them, for trials that run elsewhere on their own (grid tasks)
+    interrupt_drains: ClassVar[bool] = False
 
     # -- the template ------------------------------------------------------------------------
     def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
@@ -52,7 +55,7 @@ class Backend(ABC):
         try:
             workload = self.settle(store, target.name, plan, options, settings)
             plan.notes += workload.notes
-            control = RunControl()
+            control = RunControl(interrupt_drains=self.interrupt_drains)
             sink = TrialSink(store, target.name, plan.spec, control, workload.total,
                              backend=self.label_for(options), heartbeat_s=settings.heartbeat_s,
                              progress=options.progress)
@@ -82,10 +85,13 @@ class Backend(ABC):
 
     def settle(self, store, study: str, plan: SearchPlan, options: RunOptions, settings: Settings) -> Workload:
         """What this run has to do, after settling what earlier runs left."""
+        if options.points is not None:  # given points, nothing asked (a central search's grid job)
+            return Workload(new_trials=0, reruns=[(uid, dict(values)) for uid, values in options.points])
         if options.resume:
             return prepare_resume(store, study, plan.spec.trials, plan.searcher, plan.codec, options.rerun_failed,
                                   options.backup, plan.spec.metric, plan.spec.mode,
-                                  settle=self.settle_orphans(store, study, plan))
+                                  settle=self.settle_orphans(store, study, plan),
+                                  adopt=self.adopt_orphans(store, study, plan))
         from hpogrid.study.liveness import mark_dead_runs
 
         n = mark_dead_runs(store, study, settings.stale_after_s)
@@ -123,6 +129,12 @@ class Backend(ABC):
 
     def settle_orphans(self, store, study: str, plan: SearchPlan) -> Optional[Callable[[], List[str]]]:
         """On --resume: a callable recording what a dead run's trials did meanwhile (None: nothing)."""
+        return None
+
+    def adopt_orphans(self, store, study: str, plan: SearchPlan) -> Optional[Callable[[], List[Adopted]]]:
+        """On --resume, after :meth:`settle_orphans`: a callable naming the dead run's trials that
+        still run where this backend can follow them (a grid task), so this run takes them over
+        instead of running them again (None: a backend that cannot)."""
         return None
 
     @abstractmethod

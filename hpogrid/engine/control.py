@@ -5,6 +5,8 @@
 * Ctrl-\\ (SIGQUIT): drain. No new trial starts; running trials run to their end.
 * A second signal escalates: draining becomes stopping, and a signal while stopping gives up
   waiting (the backend records what is left as INTERRUPTED without waiting for it).
+* A backend whose trials run on elsewhere (grid tasks) makes Ctrl-C and SIGTERM drain too: the
+  first stops new trials and follows the running ones, the second stops them.
 * ``max_failures`` exceeded (or a backend that cannot go on) aborts: like stopping, and the
   run then ends with a one-line error naming the reason.
 """
@@ -19,7 +21,9 @@ from typing import Iterator, Optional
 class RunControl:
     """Shared by the engine, the trial sink and the backend's execution loop."""
 
-    def __init__(self):
+    def __init__(self, interrupt_drains: bool = False):
+        #: Ctrl-C / SIGTERM drain first (a backend whose trials run on elsewhere, e.g. grid tasks)
+        self.interrupt_drains = interrupt_drains
         self.stop_event = threading.Event()
         self.drain_event = threading.Event()
         #: a signal arrived while stopping: do not wait for running trials any more
@@ -33,10 +37,10 @@ class RunControl:
     # into the experiment folder: a copy keeps the flags, not the events
     def __getstate__(self):
         return {"stop": self.stop_event.is_set(), "drain": self.drain_event.is_set(),
-                "abort_reason": self.abort_reason, "hurry": self.hurry}
+                "abort_reason": self.abort_reason, "hurry": self.hurry, "interrupt_drains": self.interrupt_drains}
 
     def __setstate__(self, state):
-        self.__init__()
+        self.__init__(state.get("interrupt_drains", False))
         if state["stop"]:
             self.stop_event.set()
         if state["drain"]:
@@ -89,7 +93,7 @@ class RunControl:
         self.wake.set()
 
     def on_signal(self, signum, frame=None) -> None:
-        if signum == signal.SIGQUIT:
+        if signum == signal.SIGQUIT or self.interrupt_drains:
             self.drain()
         else:
             self.stop()

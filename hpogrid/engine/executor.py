@@ -57,7 +57,15 @@ class Ended:
     fields: Dict[str, Any] = field(default_factory=dict)
 
 
-Event = Union[Started, Ended]
+@dataclass(frozen=True)
+class Queued:
+    """The queued trial got where it will run (``fields``: e.g. the grid task that holds it)."""
+
+    uid: str
+    fields: Dict[str, Any] = field(default_factory=dict)
+
+
+Event = Union[Queued, Started, Ended]
 
 
 def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
@@ -81,6 +89,9 @@ class Executor(ABC):
     #: a program objective runs in ``<trial folder>/program`` (the folder holds the executor's
     #: own logs of the trial, as a Slurm job's stdout.log) instead of the trial folder itself
     program_subdir: bool = False
+    #: the study must hold every started trial before :meth:`flush` sends them off (a driver
+    #: killed in between finds them on resume, with what is needed to look them up)
+    records_before_flush: bool = False
 
     @abstractmethod
     def start(self, run: TrialRun) -> Dict[str, Any]:
@@ -95,6 +106,16 @@ class Executor(ABC):
     def cancel(self, uids: List[str], why: str, hurry: bool = False) -> Iterable[Ended]:
         """Stop the live trials ``uids``; returns the :class:`Ended` of those that ended now
         (the rest end through :meth:`poll`). ``hurry``: do not wait, they end now."""
+
+    def flush(self) -> Iterable[Event]:
+        """The loop asked for all it can now: send off what :meth:`start` held back (trials
+        that travel in batches); returns what happened (e.g. :class:`Queued`)."""
+        return ()
+
+    def adopt(self, run: TrialRun, fields: Dict[str, Any]) -> None:
+        """Follow ``run``, started by a run that died (``fields``: see
+        :class:`~hpogrid.engine.resume.Adopted`); only for backends whose ``adopt_orphans`` names any."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """The run is over (every trial ended)."""
@@ -148,6 +169,13 @@ class _Loop:
         self.asked = 0
         self.exhausted = False
         self.live: Dict[str, TrialRun] = {}
+        for adopted in workload.adopted:  # a dead run's trials still running where we can follow them
+            run = TrialRun(adopted.uid, self.asked, adopted.values, self.trials_root / adopted.uid)
+            self.executor.adopt(run, adopted.fields)
+            self.live[run.uid] = run
+            self.sink.adopt(run.uid, adopted.state)
+            self.asktell.adopt(run.uid, plan.codec.encode(adopted.values))
+            self.asked += 1
 
     def run(self) -> None:
         try:
@@ -157,6 +185,9 @@ class _Loop:
                     break
                 if not self.control.ending:
                     self._fill()
+                    if self.executor.records_before_flush:
+                        self.sink.flush()
+                    self._handle(self.executor.flush())
                 if not self.live and (self.asked >= self.total or self.exhausted or self.control.ending):
                     break
                 self.sink.show()
@@ -188,9 +219,11 @@ class _Loop:
                 self.exhausted = True
                 self.plan.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
                 return
-            self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config)
+            self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config,
+                        told=self.asktell.told)
 
-    def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]]) -> None:
+    def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
+               told: Optional[int] = None) -> None:
         from hpogrid.objective.standalone import write_trial_spec
 
         spec = self.plan.spec
@@ -208,7 +241,9 @@ class _Loop:
             self.control.abort(f"stopped starting trials: {exc}")
             return
         self.live[uid] = run
-        fields = {"annotations": {"trial_dir": str(folder)}, **fields}
+        # searcher_told: how many results the searcher had learnt from when it proposed this trial
+        notes = {"trial_dir": str(folder), **({"searcher_told": told} if told is not None else {})}
+        fields = {**fields, "annotations": {**notes, **(fields.get("annotations") or {})}}
         if self.executor.queues:
             self.sink.pending(uid, values, **fields)
         else:
@@ -222,6 +257,9 @@ class _Loop:
                 continue
             if isinstance(event, Started):
                 self.sink.running(event.uid, **event.fields)
+                continue
+            if isinstance(event, Queued):
+                self.sink.queued(event.uid, **event.fields)
                 continue
             del self.live[event.uid]
             state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.settings import Settings
@@ -36,6 +36,9 @@ class RunOptions:
     backup: bool = True
     #: the HPOGRID_* settings, read once at the CLI edge (None: read them now)
     settings: Optional[Settings] = None
+    #: evaluate exactly these (uid, values) and ask the searcher nothing (a grid job of a
+    #: central search evaluates the points the driver sent with its task)
+    points: Optional[List[Tuple[str, Dict[str, Any]]]] = None
 
     def resolved_settings(self) -> Settings:
         return self.settings or Settings.from_env()

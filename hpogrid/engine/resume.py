@@ -14,12 +14,25 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
 
 
+@dataclass(frozen=True)
+class Adopted:
+    """A trial of a dead run that still runs where the backend can follow it (a grid task):
+    the resumed run takes it over as its own live trial instead of running it again."""
+
+    uid: str
+    values: Dict[str, Any]
+    state: str  # PENDING or RUNNING
+    fields: Dict[str, Any] = field(default_factory=dict)  # what the backend needs to follow it
+
+
 @dataclass
 class Workload:
-    """What a run has to do: re-runs first (uid, stored values), then ``new_trials``."""
+    """What a run has to do: follow ``adopted`` trials, re-runs first (uid, stored values),
+    then ``new_trials``."""
 
     new_trials: int
     reruns: List[Tuple[str, Dict[str, Any]]] = field(default_factory=list)
+    adopted: List[Adopted] = field(default_factory=list)
     backup: str = ""
     finished: int = 0
     told: int = 0
@@ -29,7 +42,7 @@ class Workload:
 
     @property
     def total(self) -> int:
-        return len(self.reruns) + self.new_trials
+        return len(self.adopted) + len(self.reruns) + self.new_trials
 
 
 def backup_name(store, study: str) -> str:
@@ -42,29 +55,36 @@ def backup_name(store, study: str) -> str:
 
 def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
                    backup: bool, metric: str, mode: str,
-                   settle: Optional[Callable[[], List[str]]] = None) -> Workload:
+                   settle: Optional[Callable[[], List[str]]] = None,
+                   adopt: Optional[Callable[[], List[Adopted]]] = None) -> Workload:
     """``settle`` (a backend's) runs after the backup, before unfinished trials are marked:
     it records what the dead run's trials did meanwhile (and stops those still alive); it
-    returns notes."""
+    returns notes. ``adopt`` then names the trials still alive that this run takes over."""
     plan = Workload(new_trials=0)
     if backup:
         plan.backup = backup_name(store, study)
         store.copy_study(study, plan.backup)
     if settle is not None:
         plan.notes += settle()
+    if adopt is not None:
+        plan.adopted = list(adopt())
+    kept = {a.uid for a in plan.adopted}
     for t in store.trials(study, states=[RUNNING, PENDING]):
-        store.upsert_trial(study, t.uid, state=INTERRUPTED, error="its run ended before it finished (found on resume)")
+        if t.uid not in kept:
+            store.upsert_trial(study, t.uid, state=INTERRUPTED,
+                               error="its run ended before it finished (found on resume)")
     rerun_states = [INTERRUPTED] + ([FAILED] if rerun_failed else [])
-    plan.reruns = [(t.uid, t.params) for t in store.trials(study, states=rerun_states)]
+    plan.reruns = [(t.uid, t.params) for t in store.trials(study, states=rerun_states) if t.uid not in kept]
     done = store.trials(study, states=[COMPLETED] + ([] if rerun_failed else [FAILED]))
     plan.finished = len(done)
-    plan.new_trials = max(0, trials - plan.finished - len(plan.reruns))
+    plan.new_trials = max(0, trials - plan.finished - len(plan.reruns) - len(plan.adopted))
     history = [t for t in done if t.state == COMPLETED and t.value is not None]
     plan.told, plan.space_in_searcher = tell_history(searcher, codec, history, metric, mode)
     if plan.told == 0 and done and not _learns_nothing(searcher):
         plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
-    plan.notes.append(f"resuming study {study!r}: {plan.finished} trials kept, {len(plan.reruns)} to re-run, "
-                      f"{plan.new_trials} new" + (f"; backup in study {plan.backup!r}" if plan.backup else "")
+    plan.notes.append(f"resuming study {study!r}: {plan.finished} trials kept, "
+                      + (f"{len(plan.adopted)} still running taken over, " if plan.adopted else "")
+                      + f"{len(plan.reruns)} to re-run, {plan.new_trials} new" + (f"; backup in study {plan.backup!r}" if plan.backup else "")
                       + (f"; searcher told {plan.told} earlier trials" if plan.told else ""))
     return plan
 

@@ -182,6 +182,16 @@ class TrialSink:
         """The trial was handed to the backend (a Slurm job queued, a grid job submitted)."""
         self._enter(uid, PENDING, params=json_safe(params), backend=self.backend, **fields)
 
+    def queued(self, uid: str, **fields: Any) -> None:
+        """A pending trial got where it will run (the grid task holding it): more columns."""
+        self._writer.submit(self.store.upsert_trial, self.study, uid, **fields)
+
+    def adopt(self, uid: str, state: TrialState) -> None:
+        """A dead run's trial that this run follows from now on (already in the store as ``state``)."""
+        self._move(uid, state)
+        self._heartbeat.add(uid)
+        self.show()
+
     def running(self, uid: str, params: Optional[Dict[str, Any]] = None, **fields: Any) -> None:
         """The trial started; ``fields`` are store columns (host, job_id, ...)."""
         if params is not None:

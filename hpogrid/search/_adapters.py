@@ -75,6 +75,9 @@ class OptunaAdapter(SearcherAdapter):
         from hpogrid.search._optuna import OptunaAskTell
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # trials asked while others run (worker processes, grid jobs): the constant liar keeps
+        # TPE from proposing the same region again (algorithm_param constant_liar: false turns it off)
+        params = {"constant_liar": True, **params}
         sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
         return OptunaAskTell(codec, metric, mode, sampler)
 

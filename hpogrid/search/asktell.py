@@ -114,8 +114,24 @@ class AskTell:
                                   f"{type(searcher).__name__} already has a search space; remove "
                                   "'space' from algorithm_param")
         self._configs: Dict[str, Dict[str, Any]] = {}
+        #: trials the searcher did not propose that this run follows (taken over on resume)
+        self._foreign: Dict[str, Dict[str, Any]] = {}
         #: results told so far (a searcher asked now has learnt from this many trials)
         self.told = 0
+
+    def adopt(self, uid: str, config: Dict[str, Any]) -> None:
+        """Follow a trial another searcher proposed (a dead run's, taken over on resume): its
+        result is told as an evaluated point, where the searcher can learn from one."""
+        self._foreign[uid] = config
+
+    def _tell_foreign(self, config: Dict[str, Any], metrics: Optional[Dict[str, Any]], ok: bool) -> None:
+        if not (_usable(metrics, self.metric, ok) and learns(self.searcher)):
+            return
+        try:
+            self.searcher.add_evaluated_point(config, float(metrics[self.metric]))
+            self.told += 1
+        except NotImplementedError:
+            pass
 
     @property
     def pending(self) -> int:
@@ -138,14 +154,21 @@ class AskTell:
         Trials the searcher never proposed (re-runs of a resumed study) are not told:
         searchers look their own trials up by id.
         """
+        if uid in self._foreign:
+            self._tell_foreign(self._foreign.pop(uid), metrics, ok)
+            return
         if uid not in self._configs:
             return
         config = self._configs.pop(uid)
-        value = (metrics or {}).get(self.metric)
-        usable = ok and isinstance(value, (int, float)) and not isinstance(value, bool)
+        usable = _usable(metrics, self.metric, ok)
         result = {**(metrics or {}), "config": config or {}} if usable else None
         self.searcher.on_trial_complete(uid, result=result, error=not usable)
         self.told += 1
+
+
+def _usable(metrics: Optional[Dict[str, Any]], metric: str, ok: bool) -> bool:
+    value = (metrics or {}).get(metric)
+    return ok and isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _plain(value: Any) -> Any:

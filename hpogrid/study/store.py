@@ -354,7 +354,8 @@ class StudyStore:
         and state PENDING unless ``state`` is given. ``value`` follows
         ``metrics[study.metric]`` when ``metrics`` is given without ``value``. Entering
         RUNNING sets ``started_at``, entering a finished state sets ``finished_at``, and
-        every call refreshes ``heartbeat_at`` (unless given explicitly).
+        every call refreshes ``heartbeat_at`` (unless given explicitly). ``annotations`` are
+        merged into the trial's (a key given again replaces that key).
         """
         name, uid = _name(study), _check_uid(uid)
         values = _check_fields(fields)
@@ -554,6 +555,8 @@ def _apply(row: TrialRow, values: dict, metric: str, now) -> None:
     """Set ``values`` on ``row`` plus the derived value and life-cycle timestamps."""
     before = row.state
     for key, val in values.items():
+        if key == "annotations" and row.annotations:  # annotations add up; a key given again wins
+            val = {**row.annotations, **(val or {})}
         setattr(row, key, val)
     if "metrics" in values and "value" not in values:
         row.value = finite_or_none(values["metrics"].get(metric))

@@ -1,4 +1,6 @@
-"""The PanDA backend: submit a project as one grid task, run it inside the job, sync results."""
+"""The PanDA backend: submit a project as one grid task of independent searches, or drive one
+central search across grid jobs (:class:`CentralGridBackend`); run it inside the job; sync results."""
+from hpogrid.backends.panda._central import CentralGridBackend, CentralOptions
 from hpogrid.backends.panda._job import OUTPUTS, GridJobResult, run_grid_job
 from hpogrid.backends.panda._records import Submission, load_submissions, record_submission
 from hpogrid.backends.panda._submit import (GridRunOptions, dry_run, output_containers, resolve_out_ds,
@@ -6,6 +8,6 @@ from hpogrid.backends.panda._submit import (GridRunOptions, dry_run, output_cont
 from hpogrid.backends.panda._sync import SyncResult, sync_for_report, sync_project
 from hpogrid.backends.panda._tasks import TaskQuery, show_tasks
 
-__all__ = ["OUTPUTS", "GridJobResult", "GridRunOptions", "Submission", "SyncResult", "TaskQuery", "dry_run",
+__all__ = ["CentralGridBackend", "CentralOptions", "OUTPUTS", "GridJobResult", "GridRunOptions", "Submission", "SyncResult", "TaskQuery", "dry_run",
            "load_submissions", "output_containers", "record_submission", "resolve_out_ds", "run_grid_job",
            "show_tasks", "submit_project", "sync_for_report", "sync_project"]

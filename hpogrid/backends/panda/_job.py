@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from hpogrid.backends.panda._sandbox import CONFIG_FOLDER
+from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, POINTS_FILE
 from hpogrid.errors import NotFoundError
 
 #: the pilot reads this file from the working directory as the job's metadata
@@ -126,7 +126,7 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
     state = {"algorithm": project.hpo_config.get("algorithm"), "error": None}
     interrupted = False
     try:
-        options = RunOptions(seed=seed, trials=trials, progress=False,
+        options = RunOptions(seed=seed, trials=trials, progress=False, points=_points(workdir),
                              settings=Settings(home=workdir / JOB_HOME, study_url=None))
         summary = get_backend("local").run(project, options)
         state["algorithm"] = summary.algorithm
@@ -147,6 +147,16 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
         result = _hand_back(project, workdir, name, seed, **state)
     result.interrupted = interrupted
     return result
+
+
+def _points(workdir: Path) -> Optional[List[tuple]]:
+    """The (uid, values) a central search sent with this job's task; None: search as usual."""
+    import json
+
+    path = workdir / CONFIG_FOLDER / POINTS_FILE
+    if not path.is_file():
+        return None
+    return [(p["uid"], p["values"]) for p in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:

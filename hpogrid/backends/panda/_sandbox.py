@@ -14,12 +14,15 @@ from __future__ import annotations
 import tarfile
 import uuid
 from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.project import SANDBOX_LIMIT
 
 #: folder of the sandbox holding the project config (hidden so it cannot clash with a script)
 CONFIG_FOLDER = ".hpogrid-project"
+#: in CONFIG_FOLDER: the points a central search's job evaluates instead of searching
+POINTS_FILE = "points.json"
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
 
@@ -32,8 +35,15 @@ def _members(scripts: Path):
             yield path, rel.as_posix()
 
 
-def pack_project(project, dest_dir: Path) -> Path:
-    """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject."""
+def pack_project(project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None) -> Path:
+    """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject.
+
+    ``points`` (uid, values): the trials a job of a central search evaluates (``points.json``),
+    so they travel with the task and a retried job evaluates the same ones.
+    """
+    import io
+    import json
+
     from hpogrid.project import config_file
 
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -42,6 +52,11 @@ def pack_project(project, dest_dir: Path) -> Path:
         for path, arcname in _members(project.scripts_dir):
             tar.add(path, arcname=arcname, recursive=False)
         tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
+        if points is not None:
+            data = json.dumps([{"uid": uid, "values": values} for uid, values in points]).encode()
+            info = tarfile.TarInfo(f"{CONFIG_FOLDER}/{POINTS_FILE}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     size = out.stat().st_size
     if size > SANDBOX_LIMIT:
         out.unlink()

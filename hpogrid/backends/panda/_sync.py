@@ -93,6 +93,32 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
     return 1
 
 
+def _store_central(store, study: str, sub: Submission, jobs, status: str, metric: str) -> int:
+    """The ended trials of a central search's task, under the uids the driver gave them; a
+    trial the study holds from another task (a re-run after a kill) is left alone."""
+    from hpogrid.backends.panda import _outcome
+    from hpogrid.engine import clean_error, clean_metrics, metric_verdict
+    from hpogrid.errors import NotFoundError
+
+    if sub.extra.get("study") not in (None, study):
+        return 0
+    over = _outcome.ended(_outcome.latest_job(jobs), list(sub.extra.get("uids") or []), status) or []
+    stored = 0
+    for event in over:
+        try:
+            row = store.trial(study, event.uid)
+        except NotFoundError:
+            row = None
+        if row is not None and (row.task_id not in (None, str(sub.task_id)) or row.state in ("COMPLETED", "FAILED")):
+            continue
+        metrics = clean_metrics(event.metrics)
+        state, why = metric_verdict(event.state, metrics, metric)
+        store.upsert_trial(study, event.uid, state=state, metrics=metrics, error=why or clean_error(event.error),
+                           backend=BACKEND, task_id=str(sub.task_id), **event.fields)
+        stored += 1
+    return stored
+
+
 def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
     """Fetch the metadata of the project's tasks that may have changed and store their trials."""
     from hpogrid.grid.panda import PandaGateway
@@ -128,6 +154,12 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
         status = str(task.get("status", "")).lower()
         signature = task_signature(task)
         result.asked += 1
+        if (sub.extra or {}).get("central"):  # a central search's task: its points, by their own uids
+            result.trials += _store_central(store, study, sub, all_jobs.get(sub.task_id, []), status,
+                                            project.hpo_config["metric"])
+            if status in FINAL_TASK_STATES:
+                synced[str(sub.task_id)] = signature
+            continue
         for job in all_jobs.get(sub.task_id, []):
             if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
                 result.running_jobs += 1

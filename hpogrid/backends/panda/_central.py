@@ -1,0 +1,207 @@
+"""One search across the grid: ``hpogrid run PROJECT --search central``.
+
+This process is the driver (run it in tmux/screen or as a batch job): it asks the project's
+searcher for points, sends them ``trials_per_job`` at a time to the grid as PanDA tasks of one
+job each (the points travel in the task's sandbox, so a retried job evaluates the same ones),
+keeps ``n_jobs`` jobs in flight, and tells each result to the searcher as its job ends, until
+``trials`` trials are done. The engine does the asking, telling and recording
+(:class:`~hpogrid.engine.AskTellBackend`); :class:`PandaExecutor` only submits, follows and
+kills tasks.
+
+Every point is in the study before its task is submitted (PENDING, with the task name), so a
+driver killed at any moment is taken over by ``--resume``: tasks PanDA has are followed (never
+submitted again), finished ones recorded, points never submitted run anew.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional
+
+from hpogrid.backends.panda import _outcome
+from hpogrid.backends.panda._records import record_submission
+from hpogrid.engine import AskTellBackend, Ended, Executor, Queued, RunOptions, TrialRun
+from hpogrid.errors import GridError, ValidationError
+from hpogrid.study.records import INTERRUPTED
+
+
+@dataclass
+class _Batch:
+    """The points one grid job evaluates, and the name of the task that carries them."""
+
+    name: str
+    runs: List[TrialRun]
+
+
+@dataclass
+class CentralOptions(RunOptions):
+    """``n_jobs``: grid jobs in flight; ``trials``: the whole search's trials."""
+
+    trials_per_job: int = 1
+    site: Optional[str] = None
+    architecture: Optional[str] = None
+
+
+class CentralGridBackend(AskTellBackend):
+    name = "grid"
+    label = "panda"
+    summary = "one search across PanDA grid jobs: this process asks, jobs evaluate points"
+    interrupt_drains = True
+
+    def prepare(self, project, plan, options, target) -> None:
+        super().prepare(project, plan, options, target)
+        self._project_path = project.path
+        if options.trials_per_job < 1:
+            raise ValidationError("--trials_per_job", f"must be at least 1, got {options.trials_per_job}")
+        from hpogrid.grid.panda import PandaGateway
+
+        PandaGateway().check_configuration()
+
+    def executor(self, project, plan, options, run_dir, study) -> Executor:
+        return PandaExecutor(project, options, study, options.resolved_settings().grid_poll_s)
+
+    def adopt_orphans(self, store, study, plan):
+        from hpogrid.backends.panda._takeover import take_over
+
+        return lambda: take_over(store, study, plan.spec.metric, self._project_path)
+
+
+class PandaExecutor(Executor):
+    queues = True
+    records_before_flush = True
+
+    def __init__(self, project, options: CentralOptions, study: str, poll_s: float, gateway=None):
+        from hpogrid.backends.panda._submit import resolve_out_ds
+        from hpogrid.configs import get_kind
+        from hpogrid.grid.panda import PandaGateway
+
+        self.project, self.options, self.study, self.poll_interval = project, options, study, poll_s
+        self.per_job = options.trials_per_job
+        self.capacity = (options.n_jobs or 1) * self.per_job
+        self.gateway = gateway or PandaGateway()
+        self.grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
+        self.base = resolve_out_ds(self.grid["outDS"], project.name, datetime.now(timezone.utc))
+        self.batches = 0
+        self.open: Optional[_Batch] = None              # started trials waiting for their batch to fill
+        self.ready: List[_Batch] = []                   # full batches to submit at the next flush
+        self.tasks: Dict[int, List[str]] = {}           # task id -> uids of its job
+        self.since: Dict[int, datetime] = {}            # task id -> submitted (bounds PanDA's listing)
+        self.running: set = set()
+        self.last_poll = 0.0
+        self.told_drain = False
+        self.notes: List[str] = []
+
+    # -- starting ---------------------------------------------------------------------------
+    def _name(self, batch: int) -> str:
+        return f"{self.base}.c{batch:04d}"
+
+    def start(self, run: TrialRun) -> Dict[str, Any]:
+        if self.open is None:
+            self.batches += 1
+            self.open = _Batch(self._name(self.batches), [])
+        self.open.runs.append(run)
+        name = self.open.name
+        if len(self.open.runs) == self.per_job:
+            self.ready.append(self.open)
+            self.open = None
+        return {"annotations": {"taskname": name}}
+
+    def flush(self) -> Iterable[Queued]:
+        """Submit every batch started so far (a partial one too: the loop cannot ask more now)."""
+        batches = self.ready + ([self.open] if self.open is not None else [])
+        self.ready, self.open = [], None
+        events: List[Queued] = []
+        for batch in batches:
+            events += self._submit(batch)
+        return events
+
+    def _submit(self, batch: _Batch) -> List[Queued]:
+        from hpogrid.backends.panda._job import OUTPUTS
+        from hpogrid.backends.panda._sandbox import pack_project
+        from hpogrid.backends.panda._submit import RETRY_ATTEMPTS, _site, _submission
+        from hpogrid.grid.panda import TaskSpec
+
+        with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
+            sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs])
+            spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
+                            sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
+                            container=self.grid.get("container"), site=_site(self.grid, self.options.site),
+                            in_ds=self.grid.get("inDS"), max_attempt=RETRY_ATTEMPTS if self.grid.get("retry") else 1,
+                            architecture=self.options.architecture,
+                            extra=tuple((self.grid.get("extra") or {}).items()))
+            task_id = int(self.gateway.submit(spec))
+        uids = [r.uid for r in batch.runs]
+        sub = _submission(spec, task_id)
+        record_submission(self.project.path, replace(sub, extra={"central": True, "study": self.study, "uids": uids}))
+        self.tasks[task_id] = uids
+        self.since[task_id] = datetime.now(timezone.utc) - timedelta(minutes=5)
+        return [Queued(uid, {"task_id": str(task_id)}) for uid in uids]
+
+    # -- following --------------------------------------------------------------------------
+    def adopt(self, run: TrialRun, fields: Dict[str, Any]) -> None:
+        task_id = int(fields["task_id"])
+        self.tasks.setdefault(task_id, []).append(run.uid)
+        self.since[task_id] = fields.get("since") or datetime.now(timezone.utc) - timedelta(days=30)
+
+    def poll(self) -> Iterable:
+        if not self.tasks or time.monotonic() - self.last_poll < self.poll_interval:
+            return []
+        self.last_poll = time.monotonic()
+        try:
+            jobs = self.gateway.jobs_of_tasks(list(self.tasks), min(self.since[t] for t in self.tasks))
+            statuses = {int(t["jeditaskid"]): str(t.get("status", "")).lower() for t in self.gateway.list_tasks(
+                id_range=(min(self.tasks), max(self.tasks)), days=None, limit=max(1000, 2 * len(self.tasks)))}
+        except GridError as exc:  # PanDA unreachable for a while: the tasks run on; ask again later
+            self._note(f"PanDA did not answer ({exc}); asking again in {self.poll_interval:g} s")
+            return []
+        events: List = []
+        for task_id, uids in list(self.tasks.items()):
+            job = _outcome.latest_job(jobs.get(task_id, []))
+            over = _outcome.ended(job, uids, statuses.get(task_id, ""))
+            if over is not None:
+                events += over
+                del self.tasks[task_id]
+                self.running.difference_update(uids)
+                continue
+            for event in _outcome.started(job, [u for u in uids if u not in self.running]):
+                self.running.add(event.uid)
+                events.append(event)
+        return events
+
+    def wait(self, control) -> None:
+        if control.draining and not control.stopping and not self.told_drain and self.tasks:
+            self.told_drain = True
+            ids = " ".join(str(t) for t in sorted(self.tasks))
+            sys.stderr.write(f"\n[hpogrid] no new grid tasks; following the {len(self.tasks)} running ones to their "
+                             f"end. Ctrl-C again kills them (as 'hpogrid tasks kill {ids}' would); or stop this "
+                             f"driver (kill it) and take them over later with 'hpogrid run {self.project.name} "
+                             "--search central --resume'.\n")
+        control.wait(min(self.poll_interval, 1.0))
+
+    def cancel(self, uids: List[str], why: str, hurry: bool = False) -> Iterable[Ended]:
+        """Kill the tasks holding ``uids`` (a second Ctrl-C, max_failures, an error)."""
+        doomed = set(uids)
+        out = []
+        for task_id, members in list(self.tasks.items()):
+            if doomed & set(members):
+                try:
+                    self.gateway.kill(task_id)
+                    killed = f"{why}; grid task {task_id} killed"
+                except GridError as exc:
+                    killed = f"{why}; killing grid task {task_id} failed ({exc}): 'hpogrid tasks kill {task_id}'"
+                out += [Ended(uid, INTERRUPTED, error=killed) for uid in members]
+                del self.tasks[task_id]
+        held = [r.uid for batch in self.ready + ([self.open] if self.open else []) for r in batch.runs]
+        out += [Ended(uid, INTERRUPTED, error=f"{why} (never submitted)") for uid in held if uid in doomed]
+        self.ready, self.open = [], None
+        return out
+
+    def _note(self, line: str) -> None:
+        if line not in self.notes:
+            self.notes.append(line)
+            sys.stderr.write(f"\n[hpogrid] {line}\n")
+

@@ -1,0 +1,81 @@
+"""What a grid job of a central search did to the trials it carried, read off PanDA's job records.
+
+Shared by the driver's executor (following its tasks) and by ``--resume`` (taking over the
+tasks of a driver that died): one rule for when a task's trials are over and how they ended.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from hpogrid.engine import Ended, Started
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+
+#: job states that have not ended (see also _sync.ACTIVE_JOB_STATES)
+RUNNING_JOB_STATES = frozenset({"starting", "running", "holding", "transferring"})
+_ENDED = frozenset({"finished", "failed", "cancelled", "closed"})
+
+
+def latest_job(jobs: List[dict]) -> Optional[dict]:
+    """The newest attempt of the task's one job (a retry is a new PandaID with attemptNr + 1)."""
+    if not jobs:
+        return None
+    return max(jobs, key=lambda j: (int(j.get("attemptnr") or 0), int(j.get("pandaid") or 0)))
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def job_fields(job: dict) -> Dict[str, Any]:
+    return {"job_id": str(job.get("pandaid")), "site": job.get("computingsite"),
+            "annotations": {"attempt": _int(job.get("attemptnr"), 1)}}
+
+
+def is_running(job: Optional[dict]) -> bool:
+    return job is not None and str(job.get("jobstatus", "")).lower() in RUNNING_JOB_STATES
+
+
+def started(job: Optional[dict], uids: List[str]) -> List[Started]:
+    """The trials of a job that runs now (empty while it waits in PanDA)."""
+    if not is_running(job):
+        return []
+    return [Started(uid, job_fields(job)) for uid in uids]
+
+
+def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Optional[List[Ended]]:
+    """How the trials ``uids`` of a task ended; None while its job may still run or be retried.
+
+    A job's trials come from its metadata (what ``hpogrid grid_job`` handed back); a trial the
+    metadata lacks is FAILED with PanDA's error (the job died), or INTERRUPTED when the job was
+    cancelled (``tasks kill``). A failed job with attempts left is not over: JEDI retries it.
+    """
+    if job is None:
+        return None if task_status not in ("failed", "broken", "aborted", "finished", "done") else [
+            Ended(uid, INTERRUPTED if task_status == "aborted" else FAILED,
+                  error=f"the grid task ended {task_status} before its job ran") for uid in uids]
+    status = str(job.get("jobstatus", "")).lower()
+    if status not in _ENDED:
+        return None
+    attempt, attempts = _int(job.get("attemptnr"), 1), _int(job.get("maxattempt"), 1)
+    if status == "failed" and attempt < attempts and task_status not in ("failed", "broken", "aborted",
+                                                                         "finished", "done"):
+        return None  # JEDI runs it again
+    metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    entries = {t.get("uid"): t for t in metadata.get("trials") or [] if isinstance(t, dict)}
+    fields = job_fields(job)
+    reason = (metadata.get("error") or job.get("piloterrordiag") or job.get("errordialog")
+              or f"grid job {job.get('pandaid')} ended {status} without a result for this trial")
+    out = []
+    for uid in uids:
+        entry = entries.get(uid)
+        if entry is not None:
+            state = entry.get("state") if entry.get("state") in (COMPLETED, FAILED, INTERRUPTED) else FAILED
+            out.append(Ended(uid, state, metrics=entry.get("metrics") or {}, error=entry.get("error"),
+                             fields=fields))
+        else:
+            state = INTERRUPTED if status in ("cancelled", "closed") else FAILED
+            out.append(Ended(uid, state, error=f"{reason} (attempt {attempt} of {attempts})", fields=fields))
+    return out

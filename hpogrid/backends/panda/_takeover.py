@@ -1,0 +1,70 @@
+"""``hpogrid run PROJECT --search central --resume``: take over what a dead driver left.
+
+A dead driver's points are in the study with the name of the task that carries them (written
+before the task was submitted). Each one whose task PanDA has is followed again (still
+running) or recorded (its job ended meanwhile); a task name PanDA does not know was never
+submitted, so its points run anew. Nothing PanDA already has is submitted a second time.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Dict, List
+
+from hpogrid.backends.panda import _outcome
+from hpogrid.backends.panda._records import load_submissions
+from hpogrid.engine import Adopted, clean_error, clean_metrics, metric_verdict
+from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
+
+BACKEND = "panda"
+
+
+def take_over(store, study: str, metric: str, project_path, gateway=None) -> List[Adopted]:
+    """Record the dead driver's finished tasks and return the points of its running ones."""
+    orphans = [t for t in store.trials(study, states=[RUNNING, PENDING, INTERRUPTED])
+               if t.backend == BACKEND and (t.annotations or {}).get("taskname")]
+    if not orphans:
+        return []
+    from hpogrid.grid.panda import PandaGateway
+
+    gateway = gateway or PandaGateway()
+    known = {s.taskname: s.task_id for s in load_submissions(project_path)}
+    by_task: Dict[int, list] = {}
+    for t in orphans:
+        task_id = int(t.task_id) if t.task_id else _find(gateway, known, t.annotations["taskname"])
+        if task_id is None:
+            continue  # never reached PanDA: resume runs it anew
+        if not t.task_id:
+            store.upsert_trial(study, t.uid, task_id=str(task_id))
+        by_task.setdefault(task_id, []).append(t)
+    if not by_task:
+        return []
+    since = min(t.created_at for ts in by_task.values() for t in ts if t.created_at) - timedelta(minutes=5)
+    jobs = gateway.jobs_of_tasks(list(by_task), since)
+    statuses = {int(t["jeditaskid"]): str(t.get("status", "")).lower() for t in gateway.list_tasks(
+        id_range=(min(by_task), max(by_task)), days=None, limit=max(1000, 2 * len(by_task)))}
+    adopted: List[Adopted] = []
+    for task_id, trials in by_task.items():
+        job = _outcome.latest_job(jobs.get(task_id, []))
+        over = _outcome.ended(job, [t.uid for t in trials], statuses.get(task_id, ""))
+        if over is not None:
+            for event in over:
+                metrics = clean_metrics(event.metrics)
+                state, why = metric_verdict(event.state, metrics, metric)
+                store.upsert_trial(study, event.uid, state=state, metrics=metrics,
+                                   error=why or clean_error(event.error), **event.fields)
+            continue
+        state = RUNNING if _outcome.is_running(job) else PENDING
+        for t in trials:
+            adopted.append(Adopted(t.uid, dict(t.params), state, {"task_id": task_id, "since": since}))
+    return adopted
+
+
+def _find(gateway, known: Dict[str, int], taskname: str):
+    """The id of the task named ``taskname``: the project's record, else PanDA (a driver killed
+    between the submission and its record)."""
+    if taskname in known:
+        return known[taskname]
+    for task in gateway.list_tasks(taskname=taskname, days=None):
+        if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/"):
+            return int(task["jeditaskid"])
+    return None

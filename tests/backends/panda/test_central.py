@@ -1,0 +1,197 @@
+"""``hpogrid run --search central`` end to end: the real panda-client, the loopback PanDA
+server executing every job (each runs ``hpogrid grid_job`` on the points of its task), the
+study store. One search across the grid: later points come from a searcher told the earlier
+results; a driver killed with -9 is taken over by --resume without a second submission."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from hpogrid import paths
+from hpogrid.backends.panda import load_submissions
+from hpogrid.study import StudyStore, sqlite_url
+from tests.backends.helpers import trials_so_far
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+SPACE = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+         "k": {"method": "uniformint", "dimension": {"low": 1, "high": 3}}}
+SCRIPT = """
+import os, signal
+
+def objective(config):
+    if config.get("die"):  # take the whole grid job down: PanDA sees the payload killed
+        os.kill(os.getppid(), signal.SIGKILL)
+    return {"loss": (config["x"] - 0.3) ** 2 + config["k"]}
+"""
+
+
+@pytest.fixture
+def central_env(panda_server, monkeypatch):
+    monkeypatch.setenv("RUCIO_ACCOUNT", "alice")
+    monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
+    return panda_server
+
+
+def _make(run_cli, tmp_path, name, param=None, retry=False, algorithm="optuna"):
+    scripts = tmp_path / f"scripts-{name}"
+    scripts.mkdir()
+    (scripts / "train.py").write_text(textwrap.dedent(SCRIPT))
+    for cmd in [("model_config", "create", name, "--script", "train.py", "--model", "objective",
+                 "--param", json.dumps(param or {})),
+                ("search_space", "create", name, json.dumps(SPACE)),
+                ("hpo_config", "create", name, "--algorithm", algorithm, "--metric", "loss", "--mode", "min",
+                 "--scheduler", "fifo"),
+                ("grid_config", "create", name, "--site", "ANALY_TEST", "--container", "docker://hpogrid:test",
+                 *(["--retry"] if retry else [])),
+                ("project", "create", name, "--scripts_path", scripts, "--model_config", name, "--search_space",
+                 name, "--hpo_config", name, "--grid_config", name)]:
+        r = run_cli(*cmd)
+        assert r.exit_code == 0, r.output
+
+
+def _trials(name):
+    with StudyStore(sqlite_url(paths.study_db(name))) as store:
+        return store.trials(name)
+
+
+def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
+    _make(run_cli, tmp_path, "cs")
+    r = run_cli("run", "cs", "--search", "central", "--trials", "10", "--n_jobs", "2", "--trials_per_job", "2",
+                "--seed", "4")
+    assert r.exit_code == 0, r.output
+    got = sorted(_trials("cs"), key=lambda t: t.number)
+    assert [t.state for t in got] == ["COMPLETED"] * 10, [t.error for t in got]
+    subs = load_submissions(paths.project_dir("cs"))
+    assert len(subs) == 5 and len(central_env.tasks) == 5  # 10 points, 2 per job, each task one job
+    assert sorted(u for s in subs for u in s.extra["uids"]) == sorted(t.uid for t in got)
+    for t in got:
+        sub = next(s for s in subs if t.uid in s.extra["uids"])
+        assert t.task_id == str(sub.task_id) and t.job_id and t.backend == "panda"
+        assert t.annotations["taskname"] == sub.taskname
+        assert t.metrics["loss"] == pytest.approx((t.params["x"] - 0.3) ** 2 + t.params["k"])
+    told = [t.annotations["searcher_told"] for t in got]
+    # the first wave (2 jobs x 2 points) was asked blind; every later point by a searcher that had
+    # been told at least one whole job's results, and never more than had finished
+    assert told[:4] == [0, 0, 0, 0] and all(n >= 2 for n in told[4:]) and told == sorted(told)
+    assert all(n <= i - (i % 2) for i, n in enumerate(told))
+    r = run_cli("report", "cs")
+    assert r.exit_code == 0, r.output
+    assert "10 completed" in r.output  # the sync stores the same trials, not copies
+    assert len(_trials("cs")) == 10
+
+
+def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_env, run_cli, tmp_path):
+    _make(run_cli, tmp_path, "cf", param={"die": True}, retry=True, algorithm="random")
+    r = run_cli("run", "cf", "--search", "central", "--trials", "2", "--trials_per_job", "2")
+    assert r.exit_code == 0, r.output
+    got = _trials("cf")
+    assert len(got) == 2 and {t.state for t in got} == {"FAILED"}
+    for t in got:
+        assert "payload exited with code -9 (attempt 3 of 3)" in t.error, t.error
+    [task] = central_env.tasks.values()
+    assert len(task.jobs) == 3  # PanDA ran the job three times with the same points
+
+
+def test_kill_minus_9_of_the_driver_then_resume_submits_nothing_twice(central_env, run_cli, tmp_path):
+    _make(run_cli, tmp_path, "ck")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "ck", "--search", "central", "--trials", "8",
+                               "--n_jobs", "2", "--trials_per_job", "2", "--seed", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until some points are done and some still with PanDA
+        got = trials_so_far("ck")
+        if any(t.state == "COMPLETED" for t in got) and any(t.state in ("PENDING", "RUNNING") and t.task_id
+                                                              for t in got):
+            break
+        assert driver.poll() is None, driver.stderr.read().decode()
+        time.sleep(0.1)
+    else:
+        pytest.fail("the driver never had finished and running points at once")
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = {t.uid: t.state for t in trials_so_far("ck")}
+    r = run_cli("run", "ck", "--search", "central", "--trials", "8", "--n_jobs", "2", "--trials_per_job", "2",
+                "--resume")
+    assert r.exit_code == 0, r.output
+    got = _trials("ck")
+    assert len(got) == 8 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
+    assert all(before.get(t.uid) in (None, "COMPLETED", "PENDING", "RUNNING", "INTERRUPTED") for t in got)
+    subs = load_submissions(paths.project_dir("ck"))
+    uids = [u for s in subs for u in s.extra["uids"]]
+    assert len(uids) == len(set(uids)) == 8  # every point in exactly one task
+    assert len(central_env.tasks) == len(subs)  # and PanDA has no task the project does not know
+
+
+def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tmp_path):
+    """Jobs held in PanDA (the server starts none) while the driver is killed: the resumed driver
+    follows those tasks, and only then are the jobs let run."""
+    import threading
+
+    _make(run_cli, tmp_path, "ch")
+    central_env.max_parallel_jobs = 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "ch", "--search", "central", "--trials", "6",
+                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(load_submissions(paths.project_dir("ch"))) < 2:  # the first wave is with PanDA
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    asked = central_env.request_counts["task/get_tasks_modified_since"]
+
+    def release():  # once the resumed driver has looked at the tasks twice (take-over, first poll)
+        while central_env.request_counts["task/get_tasks_modified_since"] < asked + 2:
+            time.sleep(0.02)
+        central_env.max_parallel_jobs = 2
+
+    threading.Thread(target=release, daemon=True).start()
+    r = run_cli("run", "ch", "--search", "central", "--trials", "6", "--n_jobs", "2", "--trials_per_job", "2",
+                "--resume")
+    assert r.exit_code == 0, r.output
+    assert "4 still running taken over, 0 to re-run, 2 new" in r.output
+    got = _trials("ch")
+    assert len(got) == 6 and {t.state for t in got} == {"COMPLETED"}
+    assert len(central_env.tasks) == len(load_submissions(paths.project_dir("ch"))) == 3
+
+
+def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, run_cli, tmp_path):
+    _make(run_cli, tmp_path, "cc")
+    central_env.max_parallel_jobs = 0  # the jobs wait in PanDA: the driver has tasks to follow
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cc", "--search", "central", "--trials", "6",
+                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(load_submissions(paths.project_dir("cc"))) < 2:
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGINT)
+    seen = ""
+    while "Ctrl-C again kills them" not in seen:  # the driver says what it does now
+        line = driver.stderr.readline()
+        assert line, seen
+        seen += line
+    assert driver.poll() is None  # still following its tasks
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=60) == 130
+    got = _trials("cc")
+    assert len(got) == 4 and {t.state for t in got} == {"INTERRUPTED"}  # nothing submitted after Ctrl-C
+    assert all("grid task" in t.error and "killed" in t.error for t in got)
+    assert {task.status for task in central_env.tasks.values()} <= {"aborted", "aborting", "toabort"}
+
+
+def test_central_only_options_need_search_central(run_cli, hpogrid_home):
+    for args in (["--resume"], ["--trials_per_job", "3"], ["--algorithm", "optuna"]):
+        r = run_cli("run", "anything", *args)
+        assert r.exit_code == 2 and f"{args[0]} go with --search central" in r.output, r.output
+    r = run_cli("run", "anything", "--search", "central", "--dry-run")
+    assert r.exit_code == 2 and "--dry-run shows an independent task" in r.output
