@@ -178,8 +178,8 @@ def test_from_json_rejects_bad_text():
     for text, reason in [
         ("{", "invalid JSON: Expecting property name enclosed in double quotes (line 1, column 2)"),
         ('{"a": 1, "a": 2}', "invalid JSON: duplicate key 'a'"),
-        (b"\xff", "invalid JSON: not UTF-8 text"),
-        ("[" * 100000, "invalid JSON: nested too deeply"),
+        (b"\xff", "the text is not UTF-8 (byte 0xff at offset 0); save it as UTF-8"),
+        ("[" * 100000, "invalid JSON: nested more than 64 levels deep"),
     ]:
         with pytest.raises(SearchSpaceError) as info:
             SearchSpace.from_json(text)
