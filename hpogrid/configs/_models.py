@@ -303,6 +303,8 @@ class SlurmConfig(ConfigModel):
                                    description="Extra sbatch flags, e.g. --constraint=a100")
     workers: int = Field(4, ge=1, description="Trials (jobs) in Slurm at the same time")
     poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds between Slurm state checks")
+    pool: int = Field(0, ge=0, description="Long-lived worker jobs that each run trial after trial (0: one job "
+                      "per trial)")
 
     @model_validator(mode="before")
     @classmethod

@@ -183,8 +183,12 @@ class TrialSink:
         self._enter(uid, PENDING, params=json_safe(params), backend=self.backend, **fields)
 
     def queued(self, uid: str, **fields: Any) -> None:
-        """A pending trial got where it will run (the grid task holding it): more columns."""
+        """A pending trial got where it will run (the grid task holding it): more columns; with
+        ``state`` PENDING, a trial whose worker died is queued again."""
+        if fields.get("state") is not None:
+            self._move(uid, fields["state"])
         self._writer.submit(self.store.upsert_trial, self.study, uid, **fields)
+        self.show()
 
     def adopt(self, uid: str, state: TrialState) -> None:
         """A dead run's trial that this run follows from now on (already in the store as ``state``)."""

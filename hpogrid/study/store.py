@@ -476,6 +476,35 @@ class StudyStore:
 
         return self._run("read trials", tx)
 
+    def claim_pending(self, study: StudyRef, backend: str, **fields: Any) -> Optional[TrialRecord]:
+        """Atomically take the oldest PENDING trial of ``backend`` in ``study``: it becomes
+        RUNNING with ``fields`` (e.g. the claiming worker's ``job_id`` and ``host``); None when
+        there is none. Of several workers asking at once each gets a different trial: the
+        update only succeeds while the trial is still PENDING (a compare-and-set every
+        database here applies atomically)."""
+        from sqlalchemy import update
+
+        name = _name(study)
+        values = _check_fields(fields)
+
+        def tx(s: Session) -> Optional[TrialRecord]:
+            st = self._study_row(s, name)
+            ids = s.scalars(select(TrialRow.id).where(
+                TrialRow.study_id == st.id, TrialRow.state == PENDING, TrialRow.backend == backend
+            ).order_by(TrialRow.number).limit(16)).all()
+            now = utcnow()
+            for row_id in ids:
+                done = s.execute(update(TrialRow).where(TrialRow.id == row_id, TrialRow.state == PENDING).values(
+                    state=RUNNING, started_at=now, heartbeat_at=now, **values))
+                if done.rowcount == 1:
+                    s.flush()
+                    row = s.get(TrialRow, row_id)
+                    s.refresh(row)
+                    return _trial_record(row, name)
+            return None
+
+        return self._run("claim trial", tx, write=True)
+
     def trial(self, study: StudyRef, uid: str) -> TrialRecord:
         """Trial ``uid`` of ``study``; :class:`NotFoundError` if there is none."""
         name = _name(study)

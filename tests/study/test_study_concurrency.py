@@ -161,3 +161,58 @@ def test_schema_creation_race_postgresql(require_server):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _claimer(url, study, worker, barrier, results):
+    """Claim PENDING trials until none is left; report which."""
+    got, errors = [], []
+    try:
+        store = StudyStore(url)
+        barrier.wait(timeout=60)
+        while True:
+            t = store.claim_pending(study, "slurm-pool", job_id=f"job{worker}", host=f"h{worker}")
+            if t is None:
+                break
+            got.append((t.uid, t.state, t.job_id))
+        store.close()
+    except Exception:  # noqa: BLE001
+        errors.append(traceback.format_exc())
+    results.put({"worker": worker, "got": got, "errors": errors})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_workers_claiming_at_once_each_get_different_trials(kind, tmp_path, require_server):
+    """The queue of a Slurm worker pool: 8 processes take 40 queued trials; each trial goes
+    to exactly one of them, none is left, trials of another backend are not touched."""
+    url = sqlite_url(tmp_path / "claim.db") if kind == "sqlite" else require_server(kind)
+    store = StudyStore(url)
+    study = f"claim_{uuid.uuid4().hex[:12]}"
+    store.create_study(study, "loss", "min")
+    for i in range(40):
+        store.upsert_trial(study, f"q{i:02d}", state="PENDING", params={"i": i}, backend="slurm-pool")
+    store.upsert_trial(study, "other", state="PENDING", backend="slurm")
+    store.close()
+    n = 8
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(url, study, w, barrier, results)) for w in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        out = [results.get(timeout=300) for _ in procs]
+        assert [e for r in out for e in r["errors"]] == []
+        claimed = [uid for r in out for uid, _, _ in r["got"]]
+        assert sorted(claimed) == [f"q{i:02d}" for i in range(40)]  # each exactly once
+        store = StudyStore(url)
+        rows = {t.uid: t for t in store.trials(study)}
+        owner = {uid: job for r in out for uid, _, job in r["got"]}
+        assert all(rows[u].state == "RUNNING" and rows[u].job_id == owner[u] for u in owner)
+        assert rows["other"].state == "PENDING"
+    finally:
+        for p in procs:
+            p.join(30)
+        store = StudyStore(url)
+        store.delete_study(study)
+        store.close()

@@ -1,4 +1,5 @@
-"""``slurm_run``: the run engine with Slurm as its executor (one job per trial).
+"""``slurm_run``: the run engine with Slurm as its executor (one job per trial, or with
+``--pool K`` K long-lived worker jobs, :mod:`._pool`).
 
 Job options come from the project's slurm_config (see :mod:`._sbatch`); ``--workers`` and
 ``--poll_interval`` override it. hpo_config ``max_failures`` applies as on every backend; an
@@ -23,6 +24,8 @@ class SlurmOptions(RunOptions):
 
     workers: Optional[int] = None
     poll_interval: Optional[float] = None
+    #: long-lived worker jobs (overrides slurm_config pool; 0: one job per trial)
+    pool: Optional[int] = None
 
 
 def slurm_settings(project, options: RunOptions):
@@ -31,7 +34,8 @@ def slurm_settings(project, options: RunOptions):
 
     kind = get_kind("slurm_config")
     slurm = kind.validate(dict(project.slurm_config or {}))
-    overrides = {"workers": getattr(options, "workers", None), "poll_interval": getattr(options, "poll_interval", None)}
+    overrides = {"workers": getattr(options, "workers", None), "poll_interval": getattr(options, "poll_interval", None),
+                 "pool": getattr(options, "pool", None)}
     return kind.validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -39,8 +43,11 @@ class SlurmBackend(AskTellBackend):
     name = "slurm"
     summary = "one Slurm job per trial (sbatch), states read from Slurm"
 
+    _pool_configured = False
+
     def prepare(self, project, plan, options, target) -> None:
-        slurm_settings(project, options)
+        self._target = target
+        self._pool_configured = bool(slurm_settings(project, options)["pool"])
         require("sbatch")
         super().prepare(project, plan, options, target)
         if "max_failures" in (project.slurm_config or {}):
@@ -48,9 +55,21 @@ class SlurmBackend(AskTellBackend):
                               "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
 
     def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
+        slurm = slurm_settings(project, options)
+        env = worker_environment(project.scripts_dir)
+        if slurm["pool"]:  # long-lived workers claiming queued trials from the study
+            from hpogrid.backends.slurm._pool import SlurmPoolExecutor
+
+            settings = options.resolved_settings()
+            return SlurmPoolExecutor(slurm, run_dir, study, env, self._target.url, self.label_for(options),
+                                     slurm["pool"], settings.stale_after_s)
         from hpogrid.backends.slurm._executor import SlurmExecutor
 
-        return SlurmExecutor(slurm_settings(project, options), run_dir, study, worker_environment(project.scripts_dir))
+        return SlurmExecutor(slurm, run_dir, study, env)
+
+    def label_for(self, options) -> str:
+        """``slurm-pool`` for a worker pool: its workers claim trials of that backend."""
+        return "slurm-pool" if getattr(options, "pool", None) or self._pool_configured else "slurm"
 
     def trials_root(self, project, target, run_dir=None) -> Path:
         """Trial folders (trial.json, result.json, the job's stdout.log / stderr.log) under the

@@ -1,0 +1,148 @@
+"""``slurm_run --pool K``: K long-lived Slurm jobs run the trials (see :mod:`._worker`).
+
+A trial then waits in no Slurm queue and a GPU job is not scheduled again per trial. The
+driver asks and tells as with one job per trial; a started trial is queued in the study store
+(PENDING), a worker claims it (RUNNING, with the worker's job id), and its ``result.json``
+ends it. A worker that dies (scancel, node failure, time limit) leaves its claimed trial to
+be queued again once (a second death fails it) and is replaced while work remains.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
+from hpogrid.backends.slurm._worker import ALIVE_FILE, POOL_FILE, STOP_FILE
+from hpogrid.engine import Ended, Executor, Queued, Started, TrialRun, ended_from_result
+from hpogrid.errors import BackendError
+from hpogrid.objective import standalone
+from hpogrid.study.records import FAILED, INTERRUPTED, PENDING, RUNNING
+
+#: how many workers a pool may start in all, per worker asked for (replacements included)
+RESPAWNS_PER_WORKER = 3
+_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run --pool: a worker running trial after trial\nexec "$@"\n'
+
+
+class SlurmPoolExecutor(Executor):
+    queues = True
+    records_before_flush = True  # workers claim trials from the study: it must hold them first
+    program_subdir = True
+
+    def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str], store_url: str,
+                 backend: str, size: int, stale_after_s: float):
+        from hpogrid.study import StudyStore
+
+        self.slurm, self.run_dir, self.study, self.env, self.size = slurm, run_dir, study, env, size
+        self.capacity = size
+        self.poll_interval = slurm["poll_interval"]
+        self.client = SlurmClient()
+        self.store = StudyStore(store_url)
+        self.live: Dict[str, TrialRun] = {}
+        self.claimed: Dict[str, str] = {}   # uid -> worker job id
+        self.deaths: Dict[str, int] = {}
+        self.workers: List[str] = []
+        self.started = 0
+        self.script = run_dir / "worker.sh"
+        self.script.write_text(_JOB_SCRIPT)
+        self.script.chmod(0o755)
+        pool = run_dir / POOL_FILE
+        pool.write_text(json.dumps({"run_dir": str(run_dir), "trials_root": str(run_dir), "study": study,
+                                    "store_url": store_url, "backend": backend, "stale_after_s": stale_after_s,
+                                    "poll_interval": min(1.0, self.poll_interval)}))
+        pool.chmod(0o600)  # a database URL may hold a password
+        self._touch()
+        self._fill()
+
+    def _touch(self) -> None:
+        (self.run_dir / ALIVE_FILE).touch()
+
+    def _fill(self) -> None:
+        """As many workers as the pool has places (a lost one is replaced while work remains)."""
+        while len(self.workers) < self.size:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        if self.started >= self.size * RESPAWNS_PER_WORKER:
+            raise BackendError(f"the Slurm worker pool lost {self.started} workers; see {self.run_dir}/worker-*/")
+        self.started += 1
+        folder = self.run_dir / f"worker-{self.started}"
+        folder.mkdir(exist_ok=True)
+        argv = sbatch_argv(self.slurm, job_name=f"hpogrid-pool-{self.study}-{self.started}", workdir=folder,
+                           script=self.script, args=[sys.executable, "-m", "hpogrid.backends.slurm._worker",
+                                                     str(self.run_dir / POOL_FILE)])
+        self.workers.append(submit(argv, env=self.env))
+
+    def start(self, run: TrialRun) -> Dict[str, Any]:
+        self.live[run.uid] = run
+        self._fill()
+        return {}
+
+    def poll(self) -> List:
+        self._touch()
+        events: List = []
+        for uid, run in list(self.live.items()):  # finished: the payload wrote its result
+            result = standalone.read_result(run.folder)
+            if result is not None:
+                ended = ended_from_result(uid, result)  # (the claim already recorded its worker's job id)
+                self.claimed.pop(uid, None)
+                events.append(ended)
+                del self.live[uid]
+        running = {t.uid: t for t in self.store.trials(self.study, states=[RUNNING]) if t.uid in self.live}
+        for uid, t in running.items():  # claimed by a worker since the last poll
+            if uid not in self.claimed and t.job_id:
+                self.claimed[uid] = t.job_id
+                events.append(Started(uid, {"host": t.host, "job_id": t.job_id}))
+        events += self._check_workers()
+        return events
+
+    def _check_workers(self) -> List:
+        try:
+            states = self.client.states(self.workers)
+        except SlurmError:
+            return []  # Slurm busy: ask again at the next poll
+        events: List = []
+        for job_id in list(self.workers):
+            info = states.get(job_id) or JobState(job_id, "UNKNOWN")
+            if not (info.finished or info.state == "UNKNOWN"):
+                continue
+            self.workers.remove(job_id)
+            for uid in [u for u, owner in self.claimed.items() if owner == job_id and u in self.live]:
+                if standalone.read_result(self.live[uid].folder) is not None:
+                    continue  # it finished just before its worker: the next poll ends it
+                del self.claimed[uid]
+                self.deaths[uid] = self.deaths.get(uid, 0) + 1
+                why = f"its worker (Slurm job {job_id}) ended {info.state} while running it"
+                if self.deaths[uid] >= 2:
+                    del self.live[uid]
+                    events.append(Ended(uid, FAILED, error=f"{why}, for the second time"))
+                else:  # once more, on another worker
+                    events.append(Queued(uid, {"state": PENDING, "error": f"{why}; queued again"}))
+        if self.live:
+            self._fill()
+        return events
+
+    def cancel(self, uids: List[str], why: str, hurry: bool = False) -> List[Ended]:
+        self._stop()
+        out = [Ended(uid, INTERRUPTED, error=f"{why} (Slurm worker pool stopped)") for uid in uids if uid in self.live]
+        for uid in uids:
+            self.live.pop(uid, None)
+        return out
+
+    def _stop(self) -> None:
+        (self.run_dir / STOP_FILE).touch()
+        try:
+            cancel(self.workers)
+        except SlurmError:
+            pass
+        self.workers = []
+
+    def close(self) -> None:
+        self._stop()
+        self.store.close()
+
+
+def pool_size(options, slurm: Dict[str, Any]) -> int:
+    return int(getattr(options, "pool", None) or slurm.get("pool") or 0)
+

@@ -1,0 +1,89 @@
+"""``slurm_run --pool K`` on the real single-node Slurm: K long-lived worker jobs take trial
+after trial from the study store (SQLite here, and the real PostgreSQL and MariaDB), and a
+worker killed with scancel leaves its trial to be run once more, nothing lost."""
+import subprocess
+import threading
+import time
+
+import pytest
+
+from hpogrid.backends.slurm import SlurmOptions, run_slurm
+from hpogrid.project import load_project
+from tests.slurm.helpers import UNI, grid_of_kinds, make_slurm_project, trials
+
+pytestmark = pytest.mark.slow
+QUICK = "def objective(config):\n    return {'loss': config['x'] ** 2}\n"
+BLOCKING = """
+import time
+from pathlib import Path
+
+def objective(config):
+    if config["kind"] == "block":  # held until the test says go (it kills its worker meanwhile)
+        while not Path(config["flag"]).exists():
+            time.sleep(0.05)
+    return {"loss": float(len(config["kind"]))}
+"""
+
+
+def _url(kind, tmp_path):
+    if kind == "sqlite":
+        return None
+    from tests.study.conftest import SERVER_URLS
+    from hpogrid.study import StudyStore
+
+    try:
+        StudyStore(SERVER_URLS[kind]).list_studies()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"{kind} server unreachable: {exc}")
+    return SERVER_URLS[kind]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_two_workers_run_every_trial_from_the_study(tmp_path, slurm_cluster, kind):
+    url = _url(kind, tmp_path)
+    name = make_slurm_project(tmp_path, QUICK, UNI, trials=6, slurm={"pool": 2})
+    summary = run_slurm(load_project(name), SlurmOptions(study_url=url, seed=3, progress=False))
+    from hpogrid.study import StudyStore, sqlite_url
+    from hpogrid import paths
+
+    store = StudyStore(url or sqlite_url(paths.study_db(name)))
+    try:
+        got = store.trials(name)
+        assert summary.counts["COMPLETED"] == 6 and [t.state for t in got] == ["COMPLETED"] * 6, \
+            [t.error for t in got]
+        assert all(t.backend == "slurm-pool" and t.value == pytest.approx(t.params["x"] ** 2) for t in got)
+        assert len({t.job_id for t in got}) <= 2  # six trials, two Slurm jobs
+    finally:
+        if url:
+            store.delete_study(name)
+        store.close()
+
+
+def test_a_scancelled_worker_leaves_its_trial_to_run_once_more(tmp_path, slurm_cluster):
+    flag = tmp_path / "go"
+    name = make_slurm_project(tmp_path, BLOCKING, grid_of_kinds("block", "a", "b", "c"), algorithm="tune", trials=4,
+                              slurm={"pool": 2}, model={"script": "train.py", "model": "objective",
+                                                        "param": {"flag": str(flag)}})
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(
+        summary=run_slurm(load_project(name), SlurmOptions(progress=False))))
+    runner.start()
+    deadline = time.time() + 90
+    victim = None
+    while time.time() < deadline and victim is None:  # the blocked trial, claimed by a worker
+        time.sleep(0.1)
+        victim = next((t for t in trials(name, states=["RUNNING"]) if t.params["kind"] == "block" and t.job_id), None)
+    assert victim is not None, "no worker took the blocked trial"
+    subprocess.run(["scancel", victim.job_id], check=True)
+    while time.time() < deadline:  # queued again by the driver, then taken by another worker
+        again = next(t for t in trials(name) if t.uid == victim.uid)
+        if again.state == "RUNNING" and again.job_id != victim.job_id:
+            break
+        time.sleep(0.1)
+    flag.write_text("go")
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    got = {t.params["kind"]: t for t in trials(name)}
+    assert len(got) == 4 and {t.state for t in got.values()} == {"COMPLETED"}
+    assert got["block"].job_id != victim.job_id and got["block"].value == 5.0
+    assert result["summary"].counts["COMPLETED"] == 4
