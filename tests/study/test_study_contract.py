@@ -423,3 +423,12 @@ def test_study_recreated_by_another_process(store, url, unique_name):
     t = store.upsert_trial(name, "a", metrics={"acc": 2.0, "loss": 5.0})
     assert (t.number, t.value) == (0, 2.0)  # written into the new study, with its metric
     assert store.trials(name) == [t]
+
+
+def test_annotations_add_up_and_a_key_given_again_wins(store, study):
+    """A trial's annotations come from several writers (the run, the backend, the trial itself):
+    each write adds its keys instead of wiping the others."""
+    store.upsert_trial(study, "a", annotations={"taskname": "t.c0001", "trial_dir": "/x"})
+    store.upsert_trial(study, "a", state="RUNNING", annotations={"attempt": 1})
+    store.upsert_trial(study, "a", state="COMPLETED", metrics={"loss": 1.0}, annotations={"attempt": 2, "n": 7})
+    assert store.trial(study, "a").annotations == {"taskname": "t.c0001", "trial_dir": "/x", "attempt": 2, "n": 7}

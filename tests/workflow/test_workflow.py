@@ -64,7 +64,7 @@ def test_three_stage_dag_continue_and_rerun_from_a_stage(tmp_path, run_cli):
     from hpogrid.study import load
 
     trials = load("wf", study="optimise").trials
-    assert all(t.annotations == {"offset": 0.5, "scale": 3} for t in trials)
+    assert all({"offset": 0.5, "scale": 3}.items() <= t.annotations.items() for t in trials)  # what they annotated
     assert all(t.value == pytest.approx((t.params["x"] - 0.5) ** 2) for t in trials)
 
     mtime = (root / "evaluate" / "summary.json").stat().st_mtime_ns
@@ -114,7 +114,7 @@ def test_a_stage_runs_on_the_backend_it_names_and_running_it_again_continues_its
     assert r.exit_code == 0, r.output
     first = load("wf", study="optimise").trials
     assert len(first) == 3 and {t.backend for t in first} == {"fake"}
-    assert all(t.annotations == {"offset": 0.5, "scale": 3} for t in first)
+    assert all({"offset": 0.5, "scale": 3}.items() <= t.annotations.items() for t in first)
     # the stage again, with a bigger budget: its study goes on, the searcher told the 3 trials so far
     src = tmp_path / "src" / "workflow.json"
     spec = json.loads(src.read_text())
@@ -130,4 +130,4 @@ def test_a_stage_runs_on_the_backend_it_names_and_running_it_again_continues_its
 def test_a_stage_naming_an_unknown_backend_is_one_line():
     with pytest.raises(ValidationError) as err:
         parse_workflow({"stages_optimisation": {"o": {"backend": "cloud"}}})
-    assert "'cloud' is not a backend; choose one of: local, ray, pool, slurm, fake" in str(err.value)
+    assert "'cloud' is not a backend; choose one of: local, ray, pool, slurm, grid, fake" in str(err.value)

@@ -14,6 +14,7 @@ submitted again), finished ones recorded, points never submitted run anew.
 """
 from __future__ import annotations
 
+import secrets
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ class CentralGridBackend(AskTellBackend):
             raise ValidationError("--trials_per_job", f"must be at least 1, got {options.trials_per_job}")
         from hpogrid.grid.panda import PandaGateway
 
+        task_base(project)  # RUCIO_ACCOUNT and the outDS, before the study is opened
         PandaGateway().check_configuration()
 
     def executor(self, project, plan, options, run_dir, study) -> Executor:
@@ -70,12 +72,26 @@ class CentralGridBackend(AskTellBackend):
         return lambda: take_over(store, study, plan.spec.metric, self._project_path)
 
 
+def task_base(project) -> str:
+    """The task names of this run, ``<outDS>.<token>.cNNNN``: the token of the run keeps them from
+    repeating an earlier run's whatever the outDS template (resume looks tasks up by name)."""
+    from hpogrid.backends.panda._submit import CONTAINER_LIMIT, output_containers, resolve_out_ds
+    from hpogrid.configs import get_kind
+
+    grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
+    base = f"{resolve_out_ds(grid['outDS'], project.name, datetime.now(timezone.utc))}.{secrets.token_hex(3)}"
+    longest = max(output_containers(f"{base}.c9999"), key=len)
+    if len(longest) > CONTAINER_LIMIT:
+        raise ValidationError("grid_config.outDS", f"too long for a central search: its tasks' output containers "
+                              f"(e.g. {longest!r}) would exceed Rucio's {CONTAINER_LIMIT} characters; shorten it")
+    return base
+
+
 class PandaExecutor(Executor):
     queues = True
     records_before_flush = True
 
     def __init__(self, project, options: CentralOptions, study: str, poll_s: float, gateway=None):
-        from hpogrid.backends.panda._submit import resolve_out_ds
         from hpogrid.configs import get_kind
         from hpogrid.grid.panda import PandaGateway
 
@@ -84,7 +100,7 @@ class PandaExecutor(Executor):
         self.capacity = (options.n_jobs or 1) * self.per_job
         self.gateway = gateway or PandaGateway()
         self.grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
-        self.base = resolve_out_ds(self.grid["outDS"], project.name, datetime.now(timezone.utc))
+        self.base = task_base(project)
         self.batches = 0
         self.open: Optional[_Batch] = None              # started trials waiting for their batch to fill
         self.ready: List[_Batch] = []                   # full batches to submit at the next flush

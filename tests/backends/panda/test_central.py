@@ -84,6 +84,10 @@ def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
     assert r.exit_code == 0, r.output
     assert "10 completed" in r.output  # the sync stores the same trials, not copies
     assert len(_trials("cs")) == 10
+    r = run_cli("tasks", "show")
+    assert r.exit_code == 0, r.output
+    assert all(str(s.task_id) in r.output for s in subs) and r.output.count(" done ") + r.output.count(
+        " finished ") >= 5, r.output
 
 
 def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_env, run_cli, tmp_path):
