@@ -17,6 +17,7 @@ _COMMANDS = {
     "slurm_config": "hpogrid.cli.configs:slurm_config",
     "project": "hpogrid.cli.project:project",
     "local_run": "hpogrid.cli.local_run:local_run",
+    "enqueue": "hpogrid.cli.enqueue:enqueue",
     "report": "hpogrid.cli.report:report",
     "slurm_run": "hpogrid.cli.slurm_run:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",

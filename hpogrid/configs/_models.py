@@ -166,7 +166,7 @@ class HpoConfig(ConfigModel):
     def _algorithm_param_keys(cls, v: Dict[str, Any], info) -> Dict[str, Any]:
         algorithm = info.data.get("algorithm")
         if algorithm in search_names.ALGORITHM_PARAMS:
-            problem = search_names.unknown_key(v, search_names.ALGORITHM_PARAMS[algorithm], algorithm)
+            problem = search_names.algorithm_param_problem(algorithm, v)
             if problem:
                 raise ValueError(f"key {problem[0]!r} {problem[1]}")
         return v

@@ -54,6 +54,8 @@ class Backend(ABC):
                                     {"project": project.name, "content_hash": project.content_hash})
         try:
             workload = self.settle(store, target.name, plan, options, settings)
+            if options.points is None:
+                self._take_enqueued(project, store, target.name, workload, options)
             plan.notes += workload.notes
             control = RunControl(interrupt_drains=self.interrupt_drains)
             sink = TrialSink(store, target.name, plan.spec, control, workload.total,
@@ -98,6 +100,26 @@ class Backend(ABC):
         notes = [f"{n} trial(s) of a run that stopped sending heartbeats marked interrupted; "
                  "re-run them with --resume"] if n else []
         return Workload(new_trials=plan.total, notes=notes)
+
+    def _take_enqueued(self, project, store, study: str, workload: Workload, options: RunOptions) -> None:
+        """Points the user enqueued run first and count towards the trials. They are in the study
+        (PENDING) before anything runs, so a run that dies leaves them for ``--resume``."""
+        import secrets
+
+        from hpogrid.project import take_enqueued
+
+        points = take_enqueued(project.path)
+        if not points:
+            return
+        tag = secrets.token_hex(3)
+        first = [(f"enqueued-{tag}-{i:03d}", dict(values)) for i, values in enumerate(points)]
+        for uid, values in first:
+            store.upsert_trial(study, uid, state="PENDING", params=values, backend=self.label_for(options),
+                               annotations={"enqueued": True})
+        workload.reruns = first + workload.reruns
+        workload.enqueued = [uid for uid, _ in first]
+        workload.new_trials = max(0, workload.new_trials - len(first))
+        workload.notes.append(f"{len(first)} enqueued point(s) run first")
 
     # -- what a backend supplies --------------------------------------------------------------
     def warm_up(self, project, options: RunOptions) -> None:

@@ -176,6 +176,9 @@ class _Loop:
             self.sink.adopt(run.uid, adopted.state)
             self.asktell.adopt(run.uid, plan.codec.encode(adopted.values))
             self.asked += 1
+        values_of = dict(workload.reruns)
+        for uid in workload.enqueued:  # points the user enqueued: the searcher learns their results
+            self.asktell.adopt(uid, plan.codec.encode(values_of[uid]))
 
     def run(self) -> None:
         try:

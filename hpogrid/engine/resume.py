@@ -33,6 +33,9 @@ class Workload:
     new_trials: int
     reruns: List[Tuple[str, Dict[str, Any]]] = field(default_factory=list)
     adopted: List[Adopted] = field(default_factory=list)
+    #: uids among ``reruns`` that are points the user enqueued (their results are told to the
+    #: searcher, which did not propose them)
+    enqueued: List[str] = field(default_factory=list)
     backup: str = ""
     finished: int = 0
     told: int = 0

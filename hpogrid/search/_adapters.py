@@ -55,31 +55,43 @@ class HyperOptAdapter(SearcherAdapter):
 
 
 class OptunaAdapter(SearcherAdapter):
-    """Optuna's TPE sampler; ``algorithm_param`` goes to ``TPESampler``."""
+    """Optuna; ``algorithm_param`` ``sampler`` picks tpe (default), gp, cmaes, qmc, nsga2 or random,
+    and the other keys go to that sampler."""
 
     name = "optuna"
     library = "optuna"
-    summary = "Tree-structured Parzen Estimator (Optuna)"
+    summary = "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random"
 
     def make(self, codec, metric, mode, seed, params):
-        import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
-        return OptunaSearch(metric=metric, mode=mode, sampler=sampler)
+        return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
 
     def make_native(self, codec, metric, mode, seed, params):
-        import optuna
-
         from hpogrid.search._optuna import OptunaAskTell
 
+        return OptunaAskTell(codec, metric, mode, self.sampler(seed, params))
+
+    def sampler(self, seed, params):
+        """optuna's sampler named by ``sampler`` (default TPE) with the other keys as its arguments.
+
+        TPE gets the constant liar unless told otherwise: trials asked while others run (worker
+        processes, grid jobs) then do not all land in the same region.
+        """
+        import optuna
+
+        from hpogrid.search.names import OPTUNA_SAMPLER_PARAMS
+
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        # trials asked while others run (worker processes, grid jobs): the constant liar keeps
-        # TPE from proposing the same region again (algorithm_param constant_liar: false turns it off)
-        params = {"constant_liar": True, **params}
-        sampler = construct(optuna.samplers.TPESampler, self.name, {"seed": seed}, params)
-        return OptunaAskTell(codec, metric, mode, sampler)
+        params = dict(params)
+        name = params.pop("sampler", "tpe")
+        classes = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
+                   "cmaes": optuna.samplers.CmaEsSampler, "qmc": optuna.samplers.QMCSampler,
+                   "nsga2": optuna.samplers.NSGAIISampler, "random": optuna.samplers.RandomSampler}
+        assert set(classes) == set(OPTUNA_SAMPLER_PARAMS)
+        if name == "tpe":
+            params = {"constant_liar": True, **params}
+        return construct(classes[name], f"optuna sampler {name}", {"seed": seed}, params)
 
 
 class BohbAdapter(SearcherAdapter):

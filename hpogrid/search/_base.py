@@ -97,9 +97,9 @@ class SearcherAdapter(ABC):
 def check_known(params: Dict[str, Any], algorithm: str) -> None:
     """``algorithm_param`` keys against what hpogrid documents for ``algorithm`` (the same
     check as when the hpo_config is written; a config file edited by hand meets it here)."""
-    from hpogrid.search.names import ALGORITHM_PARAMS, unknown_key
+    from hpogrid.search.names import algorithm_param_problem
 
-    problem = unknown_key(params, ALGORITHM_PARAMS.get(algorithm, ()), algorithm)
+    problem = algorithm_param_problem(algorithm, params)
     if problem:
         raise ValidationError(f"hpo_config.algorithm_param.{problem[0]}", problem[1].removeprefix("is "))
 

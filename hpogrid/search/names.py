@@ -26,10 +26,36 @@ ALGORITHM_PARAMS = {
     "bohb": ("points_to_evaluate", "bohb_config", "max_concurrent"),
     "ax": ("points_to_evaluate", "parameter_constraints", "outcome_constraints"),
     "bayesian": ("points_to_evaluate", "utility_kwargs", "random_search_steps"),
-    "optuna": ("consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints", "n_startup_trials",
-               "n_ei_candidates", "multivariate", "group", "warn_independent_sampling", "constant_liar"),
+    "optuna": ("sampler", "consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints",
+               "n_startup_trials", "n_ei_candidates", "multivariate", "group", "warn_independent_sampling",
+               "constant_liar"),
     "auto": (),  # the algorithm is chosen at run time: name one to pass it parameters
 }
+
+#: optuna's samplers by ``algorithm_param`` ``sampler`` name, and the keys each takes (TPE's
+#: are ALGORITHM_PARAMS["optuna"]); a test checks them against optuna's signatures
+OPTUNA_SAMPLER_PARAMS = {
+    "tpe": ALGORITHM_PARAMS["optuna"][1:],
+    "gp": ("n_startup_trials", "deterministic_objective", "warn_independent_sampling"),
+    "cmaes": ("x0", "sigma0", "n_startup_trials", "warn_independent_sampling", "consider_pruned_trials",
+              "restart_strategy", "popsize", "inc_popsize", "use_separable_cma", "with_margin", "lr_adapt"),
+    "qmc": ("qmc_type", "scramble", "warn_asynchronous_seeding", "warn_independent_sampling"),
+    "nsga2": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
+    "random": (),
+}
+
+
+def algorithm_param_problem(algorithm: str, params):
+    """(key, predicate) for the first ``algorithm_param`` key ``algorithm`` does not take (optuna:
+    the chosen ``sampler``'s keys); None when all are known."""
+    if algorithm == "optuna":
+        sampler = params.get("sampler", "tpe")
+        if sampler not in OPTUNA_SAMPLER_PARAMS:
+            return "sampler", f"is {sampler!r}; choose one of: {', '.join(OPTUNA_SAMPLER_PARAMS)}"
+        rest = {k: v for k, v in params.items() if k != "sampler"}
+        return unknown_key(rest, OPTUNA_SAMPLER_PARAMS[sampler], f"optuna sampler {sampler}")
+    return unknown_key(params, ALGORITHM_PARAMS.get(algorithm, ()), algorithm)
+
 
 #: ``scheduler_param`` keys each scheduler takes (``max_concurrent`` is hpogrid's own)
 SCHEDULER_PARAMS = {

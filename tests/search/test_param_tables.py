@@ -26,7 +26,7 @@ def _ray_class(name):
 
 @pytest.mark.parametrize("algorithm", [a for a in ALGORITHM_PARAMS if a != "auto"])
 def test_every_documented_algorithm_param_is_accepted_under_ray_and_natively(algorithm):
-    keys = ALGORITHM_PARAMS[algorithm]
+    keys = [k for k in ALGORITHM_PARAMS[algorithm] if k != "sampler"]  # optuna's sampler: hpogrid picks the class
     ray_cls = _ray_class(algorithm)
     if ray_cls is None:  # ax: Ray's AxSearch takes **ax_kwargs; name the three explicitly
         from ray.tune.search.ax import AxSearch
@@ -59,3 +59,23 @@ def test_every_documented_scheduler_param_is_accepted_by_ray(scheduler):
     keys = [k for k in SCHEDULER_PARAMS[scheduler] if k != "max_concurrent"]
     assert cls is not None or keys == []
     assert [k for k in keys if not _accepts(cls, k)] == []
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "qmc", "nsga2", "random"])
+def test_every_documented_optuna_sampler_param_is_accepted_by_that_sampler(sampler):
+    import optuna
+
+    from hpogrid.search.names import OPTUNA_SAMPLER_PARAMS
+
+    cls = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler, "cmaes": optuna.samplers.CmaEsSampler,
+           "qmc": optuna.samplers.QMCSampler, "nsga2": optuna.samplers.NSGAIISampler,
+           "random": optuna.samplers.RandomSampler}[sampler]
+    assert [k for k in OPTUNA_SAMPLER_PARAMS[sampler] if not _accepts(cls, k)] == []
+    searcher, _ = get_adapter("optuna").build(_space(), "loss", "min", 1, {"sampler": sampler}, native=True)
+    assert type(searcher.study.sampler) is cls
+
+
+def _space():
+    from hpogrid.space import SearchSpace
+
+    return SearchSpace.from_dict({"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})

@@ -50,6 +50,8 @@ METRIC, MODE = "loss", "min"
 KNOWN_VIOLATIONS = {}
 
 SEARCHERS = [a for a in ADAPTERS if not isinstance(a, AutoAdapter)]
+#: optuna's other samplers (algorithm_param sampler), driven natively
+OPTUNA_SAMPLERS = [f"optuna+{s}/native" for s in ("gp", "cmaes", "qmc", "nsga2", "random")]
 #: searchers hpogrid also drives through the library's own ask/tell, without Ray ("<name>/native")
 NATIVE = [a.name for a in SEARCHERS if type(a).make_native is not SearcherAdapter.make_native]
 
@@ -58,7 +60,7 @@ def searchers(contract: str = ""):
     """One pytest param per registered searcher (and per native ask/tell variant), marked where
     the contract is known broken."""
     known = KNOWN_VIOLATIONS.get(contract, {})
-    names = [a.name for a in SEARCHERS] + [f"{n}/native" for n in NATIVE]
+    names = [a.name for a in SEARCHERS] + [f"{n}/native" for n in NATIVE] + OPTUNA_SAMPLERS
     return [pytest.param(n, id=n,
                          marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[n])]
                          if n in known else [])
@@ -66,9 +68,11 @@ def searchers(contract: str = ""):
 
 
 def build(name: str, space, seed: int):
-    """(searcher, codec) of ``name`` ("optuna" through Ray's searcher, "optuna/native" its own)."""
-    adapter = get_adapter(name.split("/")[0])
-    return adapter.build(space, METRIC, MODE, seed, {}, native=name.endswith("/native"))
+    """(searcher, codec) of ``name`` ("optuna" through Ray's searcher, "optuna/native" its own,
+    "optuna+gp/native" optuna's GP sampler)."""
+    algorithm, _, sampler = name.split("/")[0].partition("+")
+    params = {"sampler": sampler} if sampler else {}
+    return get_adapter(algorithm).build(space, METRIC, MODE, seed, params, native=name.endswith("/native"))
 
 
 def space_for(adapter) -> SearchSpace:
@@ -113,7 +117,7 @@ class Session:
 
 
 def run_session(name: str, seed: int, total: int = TOTAL) -> Session:
-    space = space_for(get_adapter(name.split("/")[0]))
+    space = space_for(get_adapter(name.split("/")[0].split("+")[0]))
     searcher, codec = build(name, space, seed)
     asker = AskTell(searcher, codec, METRIC, MODE)
     s = Session(space)
@@ -237,7 +241,7 @@ GRID_SPACE = {"b": {"method": "categorical", "dimension": {"categories": ["p", "
 
 @pytest.mark.parametrize("name", searchers())
 def test_every_searcher_enumerates_grid_search_or_refuses_it_before_any_trial(name):
-    adapter = get_adapter(name.split("/")[0])
+    adapter = get_adapter(name.split("/")[0].split("+")[0])
     space = SearchSpace.from_dict(GRID_SPACE)
     if not adapter.honours_grid:
         with pytest.raises(UnsupportedSpaceError, match=r"^search_space\.b: categorical with grid_search"):
