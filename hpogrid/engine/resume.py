@@ -87,7 +87,8 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
         plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
     plan.notes.append(f"resuming study {study!r}: {plan.finished} trials kept, "
                       + (f"{len(plan.adopted)} still running taken over, " if plan.adopted else "")
-                      + f"{len(plan.reruns)} to re-run, {plan.new_trials} new" + (f"; backup in study {plan.backup!r}" if plan.backup else "")
+                      + f"{len(plan.reruns)} to re-run, {plan.new_trials} new"
+                      + (f"; backup in study {plan.backup!r}" if plan.backup else "")
                       + (f"; searcher told {plan.told} earlier trials" if plan.told else ""))
     return plan
 

@@ -70,7 +70,8 @@ class AxAskTell:
 
         self.metric = metric
         strategy = GenerationStrategy(name="hpogrid", nodes=[
-            GenerationNode(name="BoTorch", generator_specs=[GeneratorSpec(generator_enum=Generators.BOTORCH_MODULAR)])])
+            GenerationNode(name="BoTorch",
+                           generator_specs=[GeneratorSpec(generator_enum=Generators.BOTORCH_MODULAR)])])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.client = AxClient(generation_strategy=strategy, random_seed=seed, verbose_logging=False)

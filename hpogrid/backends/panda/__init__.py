@@ -8,6 +8,7 @@ from hpogrid.backends.panda._submit import (GridRunOptions, dry_run, output_cont
 from hpogrid.backends.panda._sync import SyncResult, sync_for_report, sync_project
 from hpogrid.backends.panda._tasks import TaskQuery, show_tasks
 
-__all__ = ["CentralGridBackend", "CentralOptions", "OUTPUTS", "GridJobResult", "GridRunOptions", "Submission", "SyncResult", "TaskQuery", "dry_run",
+__all__ = ["CentralGridBackend", "CentralOptions", "OUTPUTS", "GridJobResult", "GridRunOptions", "Submission",
+           "SyncResult", "TaskQuery", "dry_run",
            "load_submissions", "output_containers", "record_submission", "resolve_out_ds", "run_grid_job",
            "show_tasks", "submit_project", "sync_for_report", "sync_project"]

@@ -56,8 +56,9 @@ class CentralGridBackend(AskTellBackend):
     def prepare(self, project, plan, options, target) -> None:
         super().prepare(project, plan, options, target)
         self._project_path = project.path
-        if options.trials_per_job < 1:
-            raise ValidationError("--trials_per_job", f"must be at least 1, got {options.trials_per_job}")
+        per_job = getattr(options, "trials_per_job", 1)  # a workflow stage gives plain RunOptions
+        if per_job < 1:
+            raise ValidationError("--trials_per_job", f"must be at least 1, got {per_job}")
         from hpogrid.grid.panda import PandaGateway
 
         task_base(project)  # RUCIO_ACCOUNT and the outDS, before the study is opened
@@ -96,7 +97,7 @@ class PandaExecutor(Executor):
         from hpogrid.grid.panda import PandaGateway
 
         self.project, self.options, self.study, self.poll_interval = project, options, study, poll_s
-        self.per_job = options.trials_per_job
+        self.per_job = getattr(options, "trials_per_job", 1)
         self.capacity = (options.n_jobs or 1) * self.per_job
         self.gateway = gateway or PandaGateway()
         self.grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
@@ -145,9 +146,10 @@ class PandaExecutor(Executor):
             sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs])
             spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
                             sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
-                            container=self.grid.get("container"), site=_site(self.grid, self.options.site),
+                            container=self.grid.get("container"),
+                            site=_site(self.grid, getattr(self.options, "site", None)),
                             in_ds=self.grid.get("inDS"), max_attempt=RETRY_ATTEMPTS if self.grid.get("retry") else 1,
-                            architecture=self.options.architecture,
+                            architecture=getattr(self.options, "architecture", None),
                             extra=tuple((self.grid.get("extra") or {}).items()))
             task_id = int(self.gateway.submit(spec))
         uids = [r.uid for r in batch.runs]

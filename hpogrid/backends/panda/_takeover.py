@@ -8,7 +8,7 @@ submitted, so its points run anew. Nothing PanDA already has is submitted a seco
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import load_submissions
@@ -27,7 +27,7 @@ def take_over(store, study: str, metric: str, project_path, gateway=None) -> Lis
     from hpogrid.grid.panda import PandaGateway
 
     gateway = gateway or PandaGateway()
-    known = {s.taskname: s.task_id for s in load_submissions(project_path)}
+    known: Dict[str, Optional[int]] = {s.taskname: s.task_id for s in load_submissions(project_path)}
     by_task: Dict[int, list] = {}
     for t in orphans:
         task_id = int(t.task_id) if t.task_id else _find(gateway, known, t.annotations["taskname"])
@@ -59,12 +59,10 @@ def take_over(store, study: str, metric: str, project_path, gateway=None) -> Lis
     return adopted
 
 
-def _find(gateway, known: Dict[str, int], taskname: str):
+def _find(gateway, known: Dict[str, Optional[int]], taskname: str) -> Optional[int]:
     """The id of the task named ``taskname``: the project's record, else PanDA (a driver killed
-    between the submission and its record)."""
-    if taskname in known:
-        return known[taskname]
-    for task in gateway.list_tasks(taskname=taskname, days=None):
-        if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/"):
-            return int(task["jeditaskid"])
-    return None
+    between the submission and its record); remembered in ``known`` for the batch's other points."""
+    if taskname not in known:
+        known[taskname] = next((int(task["jeditaskid"]) for task in gateway.list_tasks(taskname=taskname, days=None)
+                                if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/")), None)
+    return known[taskname]

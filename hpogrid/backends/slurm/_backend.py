@@ -34,8 +34,7 @@ def slurm_settings(project, options: RunOptions):
 
     kind = get_kind("slurm_config")
     slurm = kind.validate(dict(project.slurm_config or {}))
-    overrides = {"workers": getattr(options, "workers", None), "poll_interval": getattr(options, "poll_interval", None),
-                 "pool": getattr(options, "pool", None)}
+    overrides = {key: getattr(options, key, None) for key in ("workers", "poll_interval", "pool")}
     return kind.validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
 
 

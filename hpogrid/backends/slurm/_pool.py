@@ -125,7 +125,8 @@ class SlurmPoolExecutor(Executor):
 
     def cancel(self, uids: List[str], why: str, hurry: bool = False) -> List[Ended]:
         self._stop()
-        out = [Ended(uid, INTERRUPTED, error=f"{why} (Slurm worker pool stopped)") for uid in uids if uid in self.live]
+        why = f"{why} (Slurm worker pool stopped)"
+        out = [Ended(uid, INTERRUPTED, error=why) for uid in uids if uid in self.live]
         for uid in uids:
             self.live.pop(uid, None)
         return out

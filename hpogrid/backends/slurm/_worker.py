@@ -44,7 +44,8 @@ def main(pool_file: str) -> int:
                 time.sleep(spec["poll_interval"])
                 continue
             folder = trials_root / trial.uid
-            with open(folder / standalone.STDOUT_FILE, "ab") as out, open(folder / standalone.STDERR_FILE, "ab") as err:
+            with open(folder / standalone.STDOUT_FILE, "ab") as out, \
+                    open(folder / standalone.STDERR_FILE, "ab") as err:
                 subprocess.run([sys.executable, "-m", standalone.__name__, str(folder)], cwd=folder, stdout=out,
                                stderr=err, stdin=subprocess.DEVNULL)
     finally:
