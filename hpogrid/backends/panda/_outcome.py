@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
+                                            RUNNING_JOB_STATES, STOPPED_JOB_STATES)
 from hpogrid.engine import Ended, Started
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
 
-#: job states that have not ended (see also _sync.ACTIVE_JOB_STATES)
-RUNNING_JOB_STATES = frozenset({"starting", "running", "holding", "transferring"})
-_ENDED = frozenset({"finished", "failed", "cancelled", "closed"})
 
 
 def latest_job(jobs: List[dict]) -> Optional[dict]:
@@ -53,15 +52,14 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
     cancelled (``tasks kill``). A failed job with attempts left is not over: JEDI retries it.
     """
     if job is None:
-        return None if task_status not in ("failed", "broken", "aborted", "finished", "done") else [
+        return None if task_status not in FINAL_TASK_STATES else [
             Ended(uid, INTERRUPTED if task_status == "aborted" else FAILED,
                   error=f"the grid task ended {task_status} before its job ran") for uid in uids]
     status = str(job.get("jobstatus", "")).lower()
-    if status not in _ENDED:
+    if status not in ENDED_JOB_STATES:
         return None
     attempt, attempts = _int(job.get("attemptnr"), 1), _int(job.get("maxattempt"), 1)
-    if status == "failed" and attempt < attempts and task_status not in ("failed", "broken", "aborted",
-                                                                         "finished", "done"):
+    if status in FAILED_JOB_STATES and attempt < attempts and task_status not in FINAL_TASK_STATES:
         return None  # JEDI runs it again
     metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
     entries = {t.get("uid"): t for t in metadata.get("trials") or [] if isinstance(t, dict)}
@@ -76,6 +74,6 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
             out.append(Ended(uid, state, metrics=entry.get("metrics") or {}, error=entry.get("error"),
                              fields=fields))
         else:
-            state = INTERRUPTED if status in ("cancelled", "closed") else FAILED
+            state = INTERRUPTED if status in STOPPED_JOB_STATES else FAILED
             out.append(Ended(uid, state, error=f"{reason} (attempt {attempt} of {attempts})", fields=fields))
     return out

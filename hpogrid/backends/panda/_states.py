@@ -1,4 +1,5 @@
-"""What :mod:`._sync` and :mod:`._tasks` both read off a PanDA task: final states, signature, times.
+"""What :mod:`._sync`, :mod:`._tasks` and :mod:`._outcome` read off PanDA: task and job states,
+signature, times.
 
 Shared here so neither of the two imports the other.
 """
@@ -9,6 +10,16 @@ from typing import Any, Dict, Optional
 
 #: JEDI task states after which nothing changes any more
 FINAL_TASK_STATES = frozenset({"done", "finished", "failed", "aborted", "broken"})
+#: PanDA job states of jobs that ended without handing back trials
+FAILED_JOB_STATES = frozenset({"failed"})
+#: ... and those stopped from outside (tasks kill, PanDA): their trials were interrupted
+STOPPED_JOB_STATES = frozenset({"cancelled", "closed"})
+#: every state of a job that has ended
+ENDED_JOB_STATES = frozenset({"finished"}) | FAILED_JOB_STATES | STOPPED_JOB_STATES
+ACTIVE_JOB_STATES = frozenset({"pending", "defined", "assigned", "waiting", "throttled", "activated", "sent",
+                               "starting", "running", "holding", "transferring", "merging"})
+#: active job states in which the payload runs (the others wait in PanDA)
+RUNNING_JOB_STATES = frozenset({"starting", "running", "holding", "transferring"})
 
 
 def task_signature(task: Dict[str, Any]) -> str:

@@ -15,14 +15,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._records import Submission, load_submissions
-from hpogrid.backends.panda._states import FINAL_TASK_STATES, parse_time, task_signature
+from hpogrid.backends.panda._states import (ACTIVE_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
+                                            STOPPED_JOB_STATES, parse_time, task_signature)
 
-#: PanDA job states of jobs that ended without handing back trials
-FAILED_JOB_STATES = frozenset({"failed"})
-#: ... and those stopped from outside (tasks kill, PanDA): their trials were interrupted
-STOPPED_JOB_STATES = frozenset({"cancelled", "closed"})
-ACTIVE_JOB_STATES = frozenset({"pending", "defined", "assigned", "waiting", "throttled", "activated", "sent",
-                               "starting", "running", "holding", "transferring", "merging"})
 BACKEND = "panda"
 
 
