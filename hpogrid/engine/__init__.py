@@ -33,6 +33,7 @@ _EXPORTS = {
     "clean_metrics": "hpogrid.engine.sink",
     "error_summary": "hpogrid.engine.sink",
     "metric_verdict": "hpogrid.engine.sink",
+    "record_ended": "hpogrid.engine.sink",
     "json_safe": "hpogrid.engine.sink",
     "clean_error": "hpogrid.engine.trial_output",
     "cap_logs": "hpogrid.engine.trial_output",

@@ -57,6 +57,20 @@ def error_summary(text: Optional[str]) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def record_ended(store, study: str, ended, metric: str, **fields: Any):
+    """Record the end of a trial no live run's sink follows (a dead run's trial found on
+    ``--resume``, a grid job synced by ``report``) by the sink's rules: clean metrics, no
+    finite ``metric`` = FAILED, the user's error. ``ended`` is an executor ``Ended``; returns
+    (state, metrics, error)."""
+    metrics = clean_metrics(ended.metrics)
+    state, why = metric_verdict(ended.state, metrics, metric)
+    error = why or clean_error(ended.error)
+    if ended.history is not None:
+        fields["intermediate"] = [clean_metrics(item) for item in ended.history]
+    store.upsert_trial(study, ended.uid, state=state, metrics=metrics, error=error, **{**ended.fields, **fields})
+    return state, metrics, error
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

@@ -92,7 +92,7 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     """The ended trials of a central search's task, under the uids the driver gave them; a
     trial the study holds from another task (a re-run after a kill) is left alone."""
     from hpogrid.backends.panda import _outcome
-    from hpogrid.engine import clean_error, clean_metrics, metric_verdict
+    from hpogrid.engine import record_ended
     from hpogrid.errors import NotFoundError
 
     if sub.extra.get("study") not in (None, study):
@@ -106,10 +106,7 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
             row = None
         if row is not None and (row.task_id not in (None, str(sub.task_id)) or row.state in ("COMPLETED", "FAILED")):
             continue
-        metrics = clean_metrics(event.metrics)
-        state, why = metric_verdict(event.state, metrics, metric)
-        store.upsert_trial(study, event.uid, state=state, metrics=metrics, error=why or clean_error(event.error),
-                           backend=BACKEND, task_id=str(sub.task_id), **event.fields)
+        record_ended(store, study, event, metric, backend=BACKEND, task_id=str(sub.task_id))
         stored += 1
     return stored
 

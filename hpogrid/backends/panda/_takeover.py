@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import load_submissions
-from hpogrid.engine import Adopted, clean_error, clean_metrics, metric_verdict
+from hpogrid.engine import Adopted, record_ended
 from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
 
 BACKEND = "panda"
@@ -48,10 +48,7 @@ def take_over(store, study: str, metric: str, project_path, gateway=None) -> Lis
         over = _outcome.ended(job, [t.uid for t in trials], statuses.get(task_id, ""))
         if over is not None:
             for event in over:
-                metrics = clean_metrics(event.metrics)
-                state, why = metric_verdict(event.state, metrics, metric)
-                store.upsert_trial(study, event.uid, state=state, metrics=metrics,
-                                   error=why or clean_error(event.error), **event.fields)
+                record_ended(store, study, event, metric)
             continue
         state = RUNNING if _outcome.is_running(job) else PENDING
         for t in trials:

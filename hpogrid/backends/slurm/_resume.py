@@ -43,15 +43,10 @@ def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: 
                cancelled_because=None, node=None):
     """Record an orphan's end as the run's engine would have; returns its state."""
     from hpogrid.backends.slurm._executor import trial_end
-    from hpogrid.engine import clean_metrics, metric_verdict
+    from hpogrid.engine import record_ended
 
     end = trial_end(uid, job_id, trial_dir, info, cancelled_because, node)
-    metrics = clean_metrics(end.metrics)
-    state, why = metric_verdict(end.state, metrics, metric)
-    error = why or end.error
-    store.upsert_trial(study, uid, state=state, metrics=metrics, error=error,
-                       intermediate=[clean_metrics(h) for h in end.history or []], **end.fields)
-    return state, metrics, error
+    return record_ended(store, study, end, metric, intermediate=[])  # [] when the job left no history
 
 
 def settle_orphans(store, study: str, client: SlurmClient, metric: str) -> List[str]:
