@@ -5,7 +5,7 @@ model) is found here, before a backend starts anything, so a bad config costs no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional
 
 from hpogrid.engine.options import RunOptions, RunSpec
@@ -55,8 +55,10 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
     notes = []
     adapter = get_adapter(spec.algorithm)
     if isinstance(adapter, AutoAdapter):
-        adapter = AutoAdapter.choose(space, spec.trials, scheduler or spec.scheduler)
-        notes.append(f"algorithm 'auto' chose '{adapter.name}'")
+        choice = AutoAdapter.choose(space, spec.trials, scheduler or spec.scheduler, spec.max_concurrent or 1)
+        adapter = choice.adapter
+        spec = replace(spec, algorithm_param={**choice.params, **spec.algorithm_param})
+        notes.append(f"algorithm 'auto' chose {choice.label}: {choice.why}")
     return spec, space, adapter, notes
 
 
@@ -66,8 +68,11 @@ def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, n
     from hpogrid.search import learns
 
     spec, space, adapter, notes = resolve_search(project, options, scheduler)
+    from hpogrid.search import RunShape
+
+    shape = RunShape(spec.trials, spec.max_concurrent or 1)
     searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param),
-                                    native=native)
+                                    native=native, shape=shape)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
     if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
         searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)

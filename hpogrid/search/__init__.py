@@ -14,6 +14,8 @@ _EXPORTS = {
     "scheduler_for": "hpogrid.search._schedulers",
     "SchedulerAdapter": "hpogrid.search._schedulers",
     "SearcherAdapter": "hpogrid.search._base",
+    "RunShape": "hpogrid.search._base",
+    "AutoChoice": "hpogrid.search._adapters",
     "Codec": "hpogrid.search._codec",
     "RERUN_KEY": "hpogrid.search._codec",
     "AutoAdapter": "hpogrid.search._adapters",

@@ -2,6 +2,9 @@
 ``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
 (``make_native``), the model-based ones after a random start drawn while they load."""
 
+from dataclasses import dataclass
+from typing import Any, Dict
+
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
 
@@ -16,12 +19,12 @@ class RandomSearch(SearcherAdapter):
     honours_grid = True
     summary = "random sampling; grid_search categoricals are enumerated"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import SeededSampler
 
         return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search.asktell import RandomSampler
 
         return construct(RandomSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
@@ -40,13 +43,13 @@ class HyperOptAdapter(SearcherAdapter):
     encodings = ALL_NATIVE
     summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from ray.tune.search.hyperopt import HyperOptSearch
 
         return construct(HyperOptSearch, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state_seed": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._hyperopt import HyperoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -62,12 +65,12 @@ class OptunaAdapter(SearcherAdapter):
     library = "optuna"
     summary = "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from ray.tune.search.optuna import OptunaSearch
 
         return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._optuna import OptunaAskTell
 
         return OptunaAskTell(codec, metric, mode, self.sampler(seed, params))
@@ -101,7 +104,7 @@ class BohbAdapter(SearcherAdapter):
     library = "hpbandster"
     summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from ray.tune.search.bohb import TuneBOHB
 
         return construct(TuneBOHB, self.name, {"metric": metric, "mode": mode, "seed": seed}, params)
@@ -112,7 +115,7 @@ class AxAdapter(SearcherAdapter):
     library = "ax"
     summary = "Bayesian optimisation with Ax/BoTorch"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ax import quiet_ax
 
         quiet_ax()
@@ -121,7 +124,7 @@ class AxAdapter(SearcherAdapter):
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ax import AxAskTell, initial_trials
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -136,13 +139,13 @@ class BayesOptAdapter(SearcherAdapter):
     encodings = FLOATS_ONLY
     summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import BayesOptSearcher
 
         return construct(BayesOptSearcher, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._bayesopt import BayesOptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed or 42}
@@ -157,13 +160,13 @@ class SkoptAdapter(SearcherAdapter):
     library = "skopt"
     summary = "Gaussian-process Bayesian optimisation (scikit-optimize)"
 
-    def make(self, codec, metric, mode, seed, params):
+    def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import SkoptSearcher
 
         return construct(SkoptSearcher, self.name, {
             "codec": codec, "metric": metric, "mode": mode, "random_state": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params):
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._skopt import SkoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed}
@@ -171,26 +174,95 @@ class SkoptAdapter(SearcherAdapter):
                                    length=params.get("n_initial_points", 10))
 
 
+class HeboAdapter(SearcherAdapter):
+    """HEBO: a GP with input and output warping and an ensemble of acquisitions (see ``_hebo.py``)."""
+
+    name = "hebo"
+    library = "hebo"
+    summary = "HEBO: heteroscedastic evolutionary Bayesian optimisation (NeurIPS 2020 BBO winner)"
+
+    def make(self, codec, metric, mode, seed, params, shape=None):
+        from hpogrid.search._hebo import HeboAskTell
+        from hpogrid.search._ray_searchers import NativeSearcher
+
+        core = construct(HeboAskTell, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
+                         params)
+        return NativeSearcher(core, metric, mode)
+
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
+        from hpogrid.search._hebo import HeboAskTell
+
+        ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
+        length = params.get("rand_sample") or 1 + len(codec.encodings)  # HEBO's own random start
+        return self.start_randomly(HeboAskTell, codec, metric, seed, ours, params, length=length)
+
+
+class NevergradAdapter(SearcherAdapter):
+    """nevergrad; ``algorithm_param`` ``optimizer`` names one (default NGOpt, which picks by budget)."""
+
+    name = "nevergrad"
+    library = "nevergrad"
+    summary = "nevergrad: NGOpt (or algorithm_param optimizer: CMA, TwoPointsDE, PSO, ...)"
+
+    @staticmethod
+    def _ours(codec, metric, mode, seed, shape):
+        return {"codec": codec, "metric": metric, "mode": mode, "seed": seed,
+                "budget": shape.trials if shape else None, "num_workers": shape.parallel if shape else 1}
+
+    def make(self, codec, metric, mode, seed, params, shape=None):
+        from hpogrid.search._nevergrad import NevergradAskTell
+        from hpogrid.search._ray_searchers import NativeSearcher
+
+        return NativeSearcher(construct(NevergradAskTell, self.name, self._ours(codec, metric, mode, seed, shape),
+                                        params), metric, mode)
+
+    def make_native(self, codec, metric, mode, seed, params, shape=None):
+        from hpogrid.search._nevergrad import NevergradAskTell
+
+        ours = self._ours(codec, metric, mode, seed, shape)
+        if "optimizer" in params:  # a named optimizer is checked before any trial (NGOpt needs no check)
+            from hpogrid.search._nevergrad import check_optimizer
+
+            check_optimizer(params["optimizer"])
+        # nevergrad takes seconds to import: a first batch of (at least 4) random points runs meanwhile
+        return self.start_randomly(NevergradAskTell, codec, metric, seed, ours, params,
+                                   length=max(4, ours["num_workers"]))
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``auto`` runs: an adapter, the ``algorithm_param`` it gets, and why (shown to the user)."""
+
+    adapter: SearcherAdapter
+    params: Dict[str, Any]
+    why: str
+
+    @property
+    def label(self) -> str:
+        sampler = self.params.get("sampler")
+        return self.adapter.name + (f" (sampler {sampler})" if sampler else "")
+
+
 class AutoAdapter(SearcherAdapter):
-    """Picks an algorithm from the space: see :meth:`choose` (documented in the README)."""
+    """Picks an algorithm from what is known before the first trial: see :meth:`choose`
+    (the rule is a table in the README)."""
 
     name = "auto"
     library = "ray.tune"
     honours_grid = True
-    summary = ("grid_search or scheduler pbt -> tune; scheduler bohbhyperband -> bohb; under 10 trials "
-               "-> random; otherwise optuna (TPE)")
+    summary = "chosen by the space, the budget and the trials at once (see README 'auto')"
 
     @staticmethod
-    def choose(space, trials: int, scheduler: str = "fifo") -> SearcherAdapter:
-        """The rule (benchmarks/search_quality.py: TPE beat random on Branin, Hartmann-6 and
-        Rosenbrock-5 at 50 evaluations, at about 1 s of overhead per 50 trials)."""
+    def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1) -> AutoChoice:
+        """The rule, measured by benchmarks/search_quality.py (see the README table)."""
         if space.grid_params or scheduler == "pbt":
-            return TuneSearch()  # PBT explores by itself; Ray allows no other searcher with it
+            # PBT explores by itself; Ray allows no other searcher with it
+            return AutoChoice(TuneSearch(), {}, "grid_search or scheduler pbt")
         if scheduler == "bohbhyperband":
-            return BohbAdapter()
+            return AutoChoice(BohbAdapter(), {}, "scheduler bohbhyperband")
         if trials < 10:
-            return RandomSearch()  # too few points for a model to help
-        return OptunaAdapter()
+            return AutoChoice(RandomSearch(), {}, "under 10 trials: too few for a model")
+        return AutoChoice(OptunaAdapter(), {}, "TPE")
 
-    def make(self, codec, metric, mode, seed, params):  # pragma: no cover - resolved earlier
+    def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
         raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")

@@ -2,11 +2,23 @@
 import importlib
 import inspect
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 
 from hpogrid.errors import MissingDependencyError, UnsupportedSpaceError, ValidationError
 from hpogrid.search._codec import NO_NORMAL, Codec, Encoding
 from hpogrid.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What is known of a run before its first trial that a searcher adapts to (nevergrad's
+    NGOpt picks its algorithm from the budget and workers; ``auto`` chooses by them too)."""
+
+    #: the run's trials (its budget)
+    trials: int
+    #: trials running at once (``--n_jobs`` / ``max_concurrent``; 1 when not given)
+    parallel: int = 1
 
 
 class SearcherAdapter(ABC):
@@ -40,28 +52,29 @@ class SearcherAdapter(ABC):
         return Codec.build(space, self.encodings, grid=self.honours_grid)
 
     def build(self, space: SearchSpace, metric: str, mode: str, seed: Optional[int],
-              params: Dict[str, Any], native: bool = False) -> Tuple[Any, Codec]:
+              params: Dict[str, Any], native: bool = False, shape: Optional[RunShape] = None) -> Tuple[Any, Codec]:
         """(searcher, codec) for this space: a Ray Tune ``Searcher``, or with ``native`` the
-        library's own ask/tell where hpogrid has one (no Ray import; :meth:`make_native`)."""
+        library's own ask/tell where hpogrid has one (no Ray import; :meth:`make_native`).
+        ``shape``: the run's budget and parallelism, where known."""
         self.check(space)
         check_known(params, self.name)
         codec = self.codec(space)
         if native:
-            searcher = self.make_native(codec, metric, mode, seed, dict(params))
+            searcher = self.make_native(codec, metric, mode, seed, dict(params), shape=shape)
             if searcher is not None:
                 return searcher, codec
         try:
             importlib.import_module(self.library)
         except ImportError as exc:
             raise self._missing(exc) from None
-        return self.make(codec, metric, mode, seed, dict(params)), codec
+        return self.make(codec, metric, mode, seed, dict(params), shape=shape), codec
 
     def _missing(self, why: Any) -> MissingDependencyError:
         return MissingDependencyError(f"algorithm '{self.name}' needs the Python package '{self.library}' "
                                       f"({why}); re-run setupenv.sh")
 
     def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int],
-                    params: Dict[str, Any]) -> Any:
+                    params: Dict[str, Any], shape: Optional[RunShape] = None) -> Any:
         """The library driven by its own ask/tell, without Ray (None: only through Ray's searcher)."""
         return None
 
@@ -90,7 +103,8 @@ class SearcherAdapter(ABC):
         return RandomStart(codec, metric, seed, length, lambda: construct(cls, self.name, ours, wanted), points)
 
     @abstractmethod
-    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]) -> Any:
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         """Construct the library's searcher."""
 
 

@@ -1,7 +1,8 @@
 """hpogrid's own Ray Tune ``Searcher`` classes (the only module of the package that imports
-``ray.tune`` at the top): random search and scikit-optimize as Ray searchers over the native
-cores the other backends ask directly, and Ray's BayesOpt searcher with one fix.
+``ray.tune`` at the top): random search, scikit-optimize, HEBO and nevergrad as Ray searchers
+over the native cores the other backends ask directly, and Ray's BayesOpt searcher with one fix.
 """
+import pickle
 from typing import Any, Dict, List, Optional
 
 from ray.tune.search import Searcher
@@ -48,20 +49,21 @@ class SeededSampler(Searcher):
         raise NotImplementedError  # random search learns nothing
 
 
-class SkoptSearcher(Searcher):
-    """scikit-optimize under Ray Tune (Ray removed its SkOptSearch in 2024): :class:`SkoptAskTell`."""
+class NativeSearcher(Searcher):
+    """A native ask/tell core (the same object the other backends ask) as a Ray Tune searcher:
+    scikit-optimize (Ray removed its SkOptSearch in 2024), HEBO and nevergrad run the same code
+    under Ray Tune as everywhere else."""
 
-    def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
-                 random_state: Optional[int] = None, **optimizer_kwargs: Any):
+    def __init__(self, core: Any, metric: Optional[str] = None, mode: Optional[str] = None):
         super().__init__(metric=metric, mode=mode)
-        self.core = SkoptAskTell(codec, metric, mode, random_state, **optimizer_kwargs)
+        self.core = core
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         # the space comes from the codec; Tune's param_space holds the same dimensions
         if metric:
             self._metric = self.core.metric = metric
         if mode:
-            self._mode = self.core.mode = mode
+            self._mode = mode
         return True
 
     def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
@@ -76,10 +78,25 @@ class SkoptSearcher(Searcher):
             self.core.add_evaluated_point(parameters, value)
 
     def save(self, checkpoint_path: str) -> None:
-        self.core.save(checkpoint_path)
+        with open(checkpoint_path, "wb") as fh:
+            pickle.dump(self.core, fh)
 
     def restore(self, checkpoint_path: str) -> None:
-        self.core.restore(checkpoint_path)
+        with open(checkpoint_path, "rb") as fh:
+            self.core = pickle.load(fh)
+
+
+class SkoptSearcher(NativeSearcher):
+    """scikit-optimize under Ray Tune: :class:`SkoptAskTell` (the optimizer's keyword options)."""
+
+    def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
+                 random_state: Optional[int] = None, **optimizer_kwargs: Any):
+        super().__init__(SkoptAskTell(codec, metric, mode, random_state, **optimizer_kwargs), metric, mode)
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        if mode:
+            self.core.mode = mode
+        return super().set_search_properties(metric, mode, config, **spec)
 
 
 class BayesOptSearcher(BayesOptSearch):

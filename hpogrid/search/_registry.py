@@ -3,14 +3,14 @@ from typing import Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._adapters import (
-    AutoAdapter, AxAdapter, BayesOptAdapter, BohbAdapter, HyperOptAdapter, OptunaAdapter,
-    RandomSearch, SkoptAdapter, TuneSearch,
+    AutoAdapter, AxAdapter, BayesOptAdapter, BohbAdapter, HeboAdapter, HyperOptAdapter, NevergradAdapter,
+    OptunaAdapter, RandomSearch, SkoptAdapter, TuneSearch,
 )
 from hpogrid.search._base import SearcherAdapter
 
 ADAPTERS: Tuple[SearcherAdapter, ...] = (
     RandomSearch(), TuneSearch(), HyperOptAdapter(), SkoptAdapter(), BohbAdapter(), AxAdapter(),
-    BayesOptAdapter(), OptunaAdapter(), AutoAdapter(),
+    BayesOptAdapter(), OptunaAdapter(), HeboAdapter(), NevergradAdapter(), AutoAdapter(),
 )
 
 

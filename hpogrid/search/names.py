@@ -5,7 +5,8 @@ Kept import-free so config validation and ``--help`` never load Ray. Each adapte
 """
 
 #: hpo_config ``algorithm`` values ("auto" picks one from the search space)
-ALGORITHMS = ("random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "optuna", "auto")
+ALGORITHMS = ("random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "optuna", "hebo", "nevergrad",
+              "auto")
 
 #: hpo_config ``scheduler`` values ("fifo" runs every trial to its stop criterion)
 SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
@@ -29,6 +30,8 @@ ALGORITHM_PARAMS = {
     "optuna": ("sampler", "consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints",
                "n_startup_trials", "n_ei_candidates", "multivariate", "group", "warn_independent_sampling",
                "constant_liar"),
+    "hebo": ("points_to_evaluate", "model_name", "rand_sample", "es", "model_config"),
+    "nevergrad": ("points_to_evaluate", "optimizer"),
     "auto": (),  # the algorithm is chosen at run time: name one to pass it parameters
 }
 

@@ -49,7 +49,8 @@ def test_readme_example1_through_the_cli(run_cli):
     assert len(df) == 12 and {"param.height", "param.width", "metric.loss"} <= set(df.columns)
 
 
-@pytest.mark.parametrize("algorithm", ["random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "optuna"])
+@pytest.mark.parametrize("algorithm", ["random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "optuna",
+                                       "hebo", "nevergrad"])
 def test_every_algorithm_runs_every_method(tmp_path, algorithm):
     name = make_project(tmp_path, ECHO, ALL_METHODS, algorithm=algorithm, trials=6,
                         scheduler="fifo", scheduler_param={"max_concurrent": 2})

@@ -18,10 +18,14 @@ def _ray_class(name):
     from ray.tune.search.bohb import TuneBOHB
     from ray.tune.search.hyperopt import HyperOptSearch
 
+    from hpogrid.search._hebo import HeboAskTell
+    from hpogrid.search._nevergrad import NevergradAskTell
     from hpogrid.search._ray_searchers import BayesOptSearcher, SeededSampler, SkoptSearcher
 
+    # hebo and nevergrad run their native core under Ray Tune too (NativeSearcher)
     return {"random": SeededSampler, "tune": SeededSampler, "hyperopt": HyperOptSearch, "skopt": SkoptSearcher,
-            "bohb": TuneBOHB, "bayesian": BayesOptSearcher, "optuna": optuna.samplers.TPESampler}.get(name)
+            "bohb": TuneBOHB, "bayesian": BayesOptSearcher, "optuna": optuna.samplers.TPESampler,
+            "hebo": HeboAskTell, "nevergrad": NevergradAskTell}.get(name)
 
 
 @pytest.mark.parametrize("algorithm", [a for a in ALGORITHM_PARAMS if a != "auto"])
@@ -35,15 +39,18 @@ def test_every_documented_algorithm_param_is_accepted_under_ray_and_natively(alg
         assert {"points_to_evaluate", "parameter_constraints", "outcome_constraints"} <= set(
             inspect.signature(AxSearch).parameters)
     assert [k for k in keys if not _accepts(ray_cls, k)] == []
-    from hpogrid.search._adapters import (AxAdapter, BayesOptAdapter, HyperOptAdapter, OptunaAdapter,
-                                          SkoptAdapter)
+    from hpogrid.search._adapters import (AxAdapter, BayesOptAdapter, HeboAdapter, HyperOptAdapter,
+                                          NevergradAdapter, OptunaAdapter, SkoptAdapter)
     from hpogrid.search._ax import AxAskTell
     from hpogrid.search._bayesopt import BayesOptAskTell
     from hpogrid.search._hyperopt import HyperoptAskTell
+    from hpogrid.search._hebo import HeboAskTell
+    from hpogrid.search._nevergrad import NevergradAskTell
     from hpogrid.search._skopt import SkoptAskTell
 
     native = {HyperOptAdapter: HyperoptAskTell, SkoptAdapter: SkoptAskTell, BayesOptAdapter: BayesOptAskTell,
-              AxAdapter: AxAskTell, OptunaAdapter: None}.get(type(get_adapter(algorithm)))
+              AxAdapter: AxAskTell, OptunaAdapter: None, HeboAdapter: HeboAskTell,
+              NevergradAdapter: NevergradAskTell}.get(type(get_adapter(algorithm)))
     if native is not None:  # the random start takes points_to_evaluate (bayesian: random_search_steps)
         own = {"points_to_evaluate", "random_search_steps"}
         assert [k for k in keys if k not in own and not _accepts(native, k)] == []

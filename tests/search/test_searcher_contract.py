@@ -269,10 +269,11 @@ def test_every_searcher_enumerates_grid_search_or_refuses_it_before_any_trial(na
 ], ids=["few-trials", "many-trials", "grid", "pbt", "bohbhyperband"])
 def test_auto_resolves_to_a_registered_searcher_that_runs_the_space(space, trials, scheduler):
     space = SearchSpace.from_dict(space)
-    chosen = AutoAdapter.choose(space, trials, scheduler)
+    choice = AutoAdapter.choose(space, trials, scheduler)
+    chosen = choice.adapter
     assert chosen.name in {a.name for a in SEARCHERS}
     assert type(chosen) is type(get_adapter(chosen.name))
-    searcher, codec = chosen.build(space, METRIC, MODE, SEED, {})  # no UnsupportedSpaceError
+    searcher, codec = chosen.build(space, METRIC, MODE, SEED, dict(choice.params))  # no UnsupportedSpaceError
     answer = AskTell(searcher, codec, METRIC, MODE).ask("a0")
     assert isinstance(answer, Suggestion), answer
     point = codec.decode(answer.config)

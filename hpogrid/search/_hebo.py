@@ -1,0 +1,151 @@
+"""HEBO (Huawei's winner of the NeurIPS 2020 black-box optimisation challenge) by ask/tell.
+
+HEBO's own ``suggest``/``observe`` drive it on every backend (under Ray Tune through
+:class:`hpogrid.search._ray_searchers.NativeSearcher`): Ray's ``HEBOSearch`` adds nothing but a
+Ray import. HEBO 0.3.6 declares ``numpy<1.25`` and ``pymoo==0.6.0`` yet runs with the project's
+numpy 2 and pymoo 0.6.2 (its own requirements are installed by setup.cfg, HEBO itself with
+``--no-deps`` by setupenv.sh; see the comment there).
+
+HEBO draws from numpy's and torch's global generators (and, through :func:`_seed_pymoo`, pymoo
+from numpy's); each suggestion runs with both seeded from ``(seed, number of suggestions so
+far)`` and restored after, so a seeded run repeats and nothing else in the process sees its
+draws. Trials still running when HEBO is asked are told to a copy of its data as the best value
+so far (the constant liar), so concurrent trials do not all get the same point.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional
+
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+
+
+def _seed_pymoo() -> None:
+    """HEBO optimises its acquisition with pymoo and passes no seed. pymoo 0.6.0 (HEBO's pin)
+    then drew one from numpy's global generator, which :meth:`HeboAskTell._ask` seeds; 0.6.1 and
+    later draw fresh entropy, so a seeded HEBO run would not repeat. Give pymoo a seed drawn
+    from the global generator again, in HEBO's module only."""
+    import numpy as np
+    from hebo.acq_optimizers import evolution_optimizer
+
+    minimize = evolution_optimizer.minimize
+    if getattr(minimize, "hpogrid_seeded", False):
+        return
+
+    def seeded(*args, **kwargs):
+        kwargs.setdefault("seed", int(np.random.randint(0, 2 ** 31 - 1)))
+        return minimize(*args, **kwargs)
+
+    seeded.hpogrid_seeded = True
+    evolution_optimizer.minimize = seeded
+
+
+def _design(name: str, enc) -> Optional[Dict[str, Any]]:
+    """HEBO's description of one latent dimension (None: it has one value and is not searched)."""
+    if isinstance(enc, UniformNative):
+        low, high = enc.latent.low, enc.latent.high
+        return None if low == high else {"name": name, "type": "num", "lb": low, "ub": high}
+    if isinstance(enc, IntNative):
+        low, high = enc.latent.low, enc.latent.high
+        return None if low == high else {"name": name, "type": "int", "lb": low, "ub": high}
+    if isinstance(enc, ChoiceByIndex):
+        n = len(enc.latent.categories)
+        return None if n == 1 else {"name": name, "type": "cat", "categories": [str(i) for i in range(n)]}
+    if isinstance(enc, NormalViaUniform):
+        return {"name": name, "type": "num", "lb": _EPS, "ub": 1 - _EPS}
+    raise TypeError(f"no HEBO parameter for {type(enc).__name__}")  # pragma: no cover
+
+
+def _fixed(enc) -> Any:
+    return 0 if isinstance(enc, ChoiceByIndex) else enc.latent.low
+
+
+class HeboAskTell:
+    """The searcher protocol of :class:`hpogrid.search.AskTell` over ``hebo.optimizers.hebo.HEBO``;
+    the keyword options are HEBO's own (``model_name``: gp, gpy, rf, ...; ``es``: the
+    evolutionary optimiser of the acquisition)."""
+
+    native = True
+
+    def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
+                 seed: Optional[int] = None, model_name: str = "gp", rand_sample: Optional[int] = None,
+                 es: str = "nsga2", model_config: Optional[Dict[str, Any]] = None,
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
+        from hebo.design_space.design_space import DesignSpace
+        from hebo.optimizers.hebo import HEBO
+
+        _seed_pymoo()
+
+        self.metric, self._sign = metric, (-1.0 if mode == "max" else 1.0)  # HEBO minimises
+        self._seed = 0 if seed is None else int(seed)
+        designs = {n: _design(n, e) for n, e in codec.encodings.items()}
+        self._searched = [n for n, d in designs.items() if d is not None]
+        self._fixed = {n: _fixed(codec.encodings[n]) for n, d in designs.items() if d is None}
+        self._kinds = {n: designs[n]["type"] for n in self._searched}
+        self._cats = {n for n, kind in self._kinds.items() if kind == "cat"}
+        self._opt = None
+        if self._searched:
+            space = DesignSpace().parse([designs[n] for n in self._searched])
+            self._opt = HEBO(space, model_name=model_name, rand_sample=rand_sample, es=es,
+                             model_config=model_config, scramble_seed=self._seed)
+        self._live: Dict[str, Dict[str, Any]] = {}
+        self._asked = 0
+        self._first = [dict(p) for p in (points_to_evaluate or [])]  # evaluated before HEBO asks
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> Dict[str, Any]:
+        config = dict(self._fixed)
+        if self._first:
+            config.update(self._first.pop(0))
+        elif self._opt is not None:
+            config.update(self._ask())
+        self._live[trial_id] = config
+        return config
+
+    def _ask(self) -> Dict[str, Any]:
+        import contextlib
+        import io
+
+        import numpy as np
+        import torch
+
+        state = np.random.get_state()
+        opt = self._opt
+        X, y = opt.X, opt.y
+        pending = [c for c in self._live.values()]
+        try:
+            np.random.seed((self._seed * 1_000_003 + self._asked) % 2 ** 32)
+            with torch.random.fork_rng():
+                torch.manual_seed(self._seed * 1_000_003 + self._asked)
+                if pending and len(y):
+                    self._observe(pending, [float(y.min())] * len(pending))
+                with contextlib.redirect_stdout(io.StringIO()):  # its GP prints each jitter retry
+                    frame = opt.suggest(n_suggestions=1)
+        finally:
+            opt.X, opt.y = X, y
+            np.random.set_state(state)
+        self._asked += 1
+        row = frame.iloc[0].to_dict()
+        return {n: (float(row[n]) if self._kinds[n] == "num" else int(row[n])) for n in self._searched}
+
+    def _observe(self, configs: List[Dict[str, Any]], values: List[float]) -> None:
+        import numpy as np
+        import pandas as pd
+
+        frame = pd.DataFrame([{n: (str(int(c[n])) if n in self._cats else c[n]) for n in self._searched}
+                              for c in configs], columns=self._searched)
+        self._opt.observe(frame, np.asarray(values, dtype=float).reshape(-1, 1))
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        config = self._live.pop(trial_id, None)
+        if config is not None and not error and result and result.get(self.metric) is not None:
+            self.add_evaluated_point(config, result[self.metric])
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+        """A result HEBO did not propose (the random start, an earlier run on resume, a known point)."""
+        value = float(value)
+        if self._opt is not None and math.isfinite(value):
+            self._observe([config], [self._sign * value])
+

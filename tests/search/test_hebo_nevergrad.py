@@ -1,0 +1,98 @@
+"""HEBO and nevergrad past their random start: the model proposes, learns, follows the run's
+shape, and tells running trials apart (the contract suite stops before their models run)."""
+import functools
+import math
+
+import pytest
+
+from hpogrid.errors import ValidationError
+from hpogrid.search import AskTell, RunShape, Suggestion, get_adapter
+from hpogrid.space import SearchSpace
+
+SPACE = {"x": {"method": "uniform", "dimension": {"low": -3, "high": 3}},
+         "lr": {"method": "loguniform", "dimension": {"low": 1e-4, "high": 1}},
+         "act": {"method": "categorical", "dimension": {"categories": ["relu", "tanh", "gelu"]}}}
+
+
+def loss(p):
+    """min 0 at x=1, lr=1e-2, act=gelu."""
+    return (p["x"] - 1) ** 2 + (math.log10(p["lr"]) + 2) ** 2 + (0 if p["act"] == "gelu" else 1)
+
+
+def run(algorithm, params, evals, seed=0, mode="min", batch=1):
+    """(decoded points in order, best loss) of a seeded session, ``batch`` asked before telling."""
+    space = SearchSpace.from_dict(SPACE)
+    searcher, codec = get_adapter(algorithm).build(space, "loss", mode, seed, params, native=True,
+                                                   shape=RunShape(evals, batch))
+    asker = AskTell(searcher, codec, "loss", mode)
+    points, uid = [], 0
+    while len(points) < evals:
+        asked = []
+        while len(asked) < batch:
+            answer = asker.ask(f"t{uid}")
+            uid += 1
+            if not isinstance(answer, Suggestion):
+                break
+            asked.append(answer)
+        assert asked, "the searcher proposed nothing with no trial running"
+        for a in asked:
+            point = codec.decode(a.config)
+            points.append(point)
+            value = loss(point)
+            asker.tell(a.uid, {"loss": -value if mode == "max" else value}, True)
+    return points, min(loss(p) for p in points)
+
+
+@functools.lru_cache(maxsize=None)
+def hebo(mode="min", batch=1):
+    """HEBO past a random start of 4: 4 model proposals (a second each; cached)."""
+    return run("hebo", {"rand_sample": 4}, 8, mode=mode, batch=batch)
+
+
+def test_hebo_model_proposes_better_points_than_its_random_start_and_repeats_under_a_seed():
+    points, best = hebo()
+    start = min(loss(p) for p in points[:4])
+    assert best < start  # the GP's proposals improved on the random start
+    for p in points:
+        assert -3 <= p["x"] <= 3 and 1e-4 <= p["lr"] <= 1 and p["act"] in ("relu", "tanh", "gelu")
+    again, _ = run("hebo", {"rand_sample": 4}, 8)
+    assert again == points
+
+
+def test_hebo_maximises_when_the_mode_is_max():
+    points, _ = hebo(mode="max")  # told -loss: the same problem, the same points
+    assert points == hebo()[0]
+
+
+def test_hebo_gives_trials_running_at_once_different_points():
+    points, _ = hebo(batch=4)
+    batch = points[4:8]  # asked together from the model
+    assert len({(p["x"], p["lr"], p["act"]) for p in batch}) == 4, batch
+
+
+def test_nevergrad_plans_for_the_runs_budget_and_workers():
+    space = SearchSpace.from_dict(SPACE)
+    searcher, _ = get_adapter("nevergrad").build(space, "loss", "min", 0, {}, native=True,
+                                                 shape=RunShape(trials=37, parallel=3))
+    library = searcher._ready()  # noqa: SLF001 - the optimizer the random start hands over to
+    assert (library._opt.budget, library._opt.num_workers) == (37, 3)  # noqa: SLF001
+
+
+def test_nevergrad_learns_better_than_random_at_the_same_budget_and_seed():
+    _, ng_best = run("nevergrad", {}, 60, seed=3)
+    _, random_best = run("random", {}, 60, seed=3)
+    assert ng_best < random_best
+
+
+@pytest.mark.parametrize("optimizer", ["CMA", "TwoPointsDE", "OnePlusOne"])
+def test_nevergrad_runs_the_optimizer_named_in_algorithm_param(optimizer):
+    points, _ = run("nevergrad", {"optimizer": optimizer}, 10)
+    assert len(points) == 10
+
+
+def test_nevergrad_unknown_optimizer_is_one_line_before_any_trial():
+    space = SearchSpace.from_dict(SPACE)
+    for native in (True, False):
+        with pytest.raises(ValidationError, match=r"^hpo_config\.algorithm_param\.optimizer: 'Bogus' is not a "
+                                                  r"nevergrad optimizer"):
+            get_adapter("nevergrad").build(space, "loss", "min", 0, {"optimizer": "Bogus"}, native=native)
