@@ -69,6 +69,8 @@ class Report:
     notes: List[str] = field(default_factory=list)
     #: hpo_config ``extra_metrics`` that trials recorded: shown next to the metric everywhere
     extra_metrics: List[str] = field(default_factory=list)
+    #: the store URL with its password, for what reads more later (learning curves)
+    url: str = field(default="", repr=False)
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -316,4 +318,4 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
                   values=values, task_time=task_times(trials), total=len(trials), filters=filters,
-                  notes=notes, extra_metrics=extra)
+                  notes=notes, extra_metrics=extra, url=url)
