@@ -53,6 +53,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid.grid",),
     ("hpogrid.backends",),
     ("hpogrid.report", "hpogrid.workflow"),
+    ("hpogrid.dashboard",),
     ("hpogrid.cli",),
 )
 #: (importer, imported) top-level pairs allowed although they point up: the entry point runs the CLI
