@@ -23,7 +23,7 @@ from hpogrid.study import COMPLETED
 MAX_CURVES = 200
 BEST_CURVES = 5
 #: points of one curve at most (longer ones are thinned evenly, the last point kept)
-MAX_CURVE_POINTS = 1000
+MAX_CURVE_POINTS = 300
 #: uids per SELECT (well under every database's bound-parameter limit)
 _CHUNK = 500
 

@@ -55,12 +55,17 @@ def build_figures(report: Report, curves: Optional[Sequence[Any]] = None,
         out.panels.append(Panel("curves", "Learning curves", curve_fig))
     out.panels.append(Panel("scatter", f"{report.metric} against each hyperparameter",
                             _plots.scatter(report, idx)))
-    pair_fig, pair_note = _pairs.pairs(report, idx)
+    # the many-panel plots draw fewer points (their panels multiply the page size)
+    few, few_note = _plots.sample(report, max_points=_pairs.MAX_PANEL_POINTS)
+    if few_note:
+        out.notes.append(f"The parameter-pair and parameters-by-trial plots show {len(few):,} of "
+                         f"{report.ranked:,} completed trials (the best and a random sample).")
+    pair_fig, pair_note = _pairs.pairs(report, few)
     out.notes += [pair_note] if pair_note else []
     if pair_fig is not None:
         out.panels.append(Panel("pairs", "Parameter pairs", pair_fig))
     out.panels.append(Panel("features", f"{report.metric} and parameters by trial",
-                            _pairs.loss_feature_history(report, idx)))
+                            _pairs.loss_feature_history(report, few)))
     if with_importance:
         _importance(report, out)
     return out

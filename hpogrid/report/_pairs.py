@@ -23,6 +23,8 @@ from hpogrid.report._plots import _num, best_so_far, encode, esc, sample
 MAX_PAIR_PARAMS = 6
 #: parameters stacked under the metric in the loss/feature history at most
 MAX_HISTORY_PARAMS = 12
+#: completed trials drawn in these many-panel plots at most (the best 500 always)
+MAX_PANEL_POINTS = 2000
 
 
 def _axis_values(axis: Axis, trials: Sequence[Any]) -> Tuple[List[Any], Dict[str, Any]]:
@@ -84,7 +86,7 @@ def loss_feature_history(report: Report, idx: Optional[Sequence[int]] = None,
     report plot). Public API: ``plotly.graph_objects.Figure(loss_feature_history(report))``.
     """
     if idx is None:
-        idx, _ = sample(report)
+        idx, _ = sample(report, max_points=MAX_PANEL_POINTS)
     axes = report.axes[:max_params]
     trials = [report.trials[i] for i in idx]
     numbers = [t.number for t in trials]
