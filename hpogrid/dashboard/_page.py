@@ -121,7 +121,7 @@ SCRIPT = r"""
   function render(){
     var d = state.data;
     $('waiting').hidden = !d.waiting; $('content').hidden = !!d.waiting;
-    if (d.waiting){ $('waiting').textContent = 'Waiting for the first trial: ' + d.waiting; return; }
+    if (d.waiting){ $('waiting').textContent = 'Waiting for the first trial: ' + d.waiting; renderGrid(); return; }
     $('study').textContent = 'study ' + d.study + ' in ' + d.store + ' | metric ' + d.metric + ' (' + d.mode + ')';
     var counts = $('counts'); clear(counts);
     Object.keys(d.counts).forEach(function(s){
@@ -175,6 +175,9 @@ def page(project: str, interval_ms: int) -> str:
 <div class="bar status"><span id="study"></span><span id="updated"></span></div>
 <p id="error" class="error" hidden></p>
 <p id="waiting" class="note" hidden></p>
+<section id="grid-section" hidden><h2>Grid tasks and jobs (as last synced)</h2>
+<div class="bar"><button id="sync" type="button">Sync with PanDA</button><span id="sync-result" class="status"></span></div>
+<div id="grid" class="scroll"></div></section>
 <div id="content" hidden>
 <div class="bar"><div id="counts" class="counts"></div><div id="best"></div></div>
 <div id="notes"></div>
@@ -182,9 +185,6 @@ def page(project: str, interval_ms: int) -> str:
 <div class="bar"><label>state <select id="state-filter"><option value="">all</option>{states}</select></label>
 <span id="trials-shown" class="status"></span></div>
 <div class="scroll"><table id="trials"><thead><tr id="trials-head"></tr></thead><tbody id="trials-body"></tbody></table></div>
-<section id="grid-section" hidden><h2>Grid tasks and jobs (as last synced)</h2>
-<div class="bar"><button id="sync" type="button">Sync with PanDA</button><span id="sync-result" class="status"></span></div>
-<div id="grid" class="scroll"></div></section>
 <div id="plots"></div>
 <h2>Failed trials</h2><div id="failed"></div>
 </div>

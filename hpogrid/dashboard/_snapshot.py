@@ -73,16 +73,16 @@ def _failed(report) -> List[Dict[str, Any]]:
              "params": {k: _cell(v) for k, v in t.params.items()}} for t in failed[:MAX_FAILED]]
 
 
-def _grid(report) -> Optional[Dict[str, Any]]:
+def _grid(project_path, trials) -> Optional[Dict[str, Any]]:
     """The project's grid tasks with PanDA's last synced task and job states; None if none."""
     from hpogrid.backends.panda import grid_states, load_submissions
 
-    subs = load_submissions(report.project.path)
+    subs = load_submissions(project_path)
     if not subs:
         return None
-    states = grid_states(report.project.path)
+    states = grid_states(project_path)
     by_job: Dict[str, Dict[str, int]] = {}
-    for t in report.trials:
+    for t in trials:
         if t.task_id and t.job_id:
             counts = by_job.setdefault(f"{t.task_id}/{t.job_id}", {})
             counts[str(t.state)] = counts.get(str(t.state), 0) + 1
@@ -107,8 +107,19 @@ def _read(source: Source):
         return build_report(source.project, study=source.study, study_url=source.study_url, settle=False), None
     except NotFoundError as exc:
         if "has no trials yet" in str(exc) or "has no study yet" in str(exc):
-            return None, {"waiting": str(exc), "generated_at": _now(), "fingerprint": "waiting:" + str(exc)}
+            grid = _grid_of(source.project)  # a grid project before its first sync: offer the sync
+            return None, {"waiting": str(exc), "generated_at": _now(), "grid": grid,
+                          "fingerprint": "waiting:" + str(exc) + json.dumps(grid, default=str)}
         raise
+
+
+def _grid_of(project: str) -> Optional[Dict[str, Any]]:
+    from hpogrid.project import load_project
+
+    try:
+        return _grid(load_project(project).path, [])
+    except NotFoundError:
+        return None
 
 
 def _now() -> str:
@@ -132,7 +143,7 @@ def from_report(report, fingerprint: str) -> Dict[str, Any]:
         "metric": report.metric, "mode": report.mode, "counts": {str(k): v for k, v in report.counts.items()},
         "best": None if best is None else {"number": best.number, "value": report.values[0],
                                            "params": {k: _cell(v) for k, v in best.params.items()}},
-        "table": _table(report), "failed": _failed(report), "grid": _grid(report),
+        "table": _table(report), "failed": _failed(report), "grid": _grid(report.project.path, report.trials),
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
     }
