@@ -127,8 +127,9 @@ SCRIPT = r"""
     Object.keys(d.counts).forEach(function(s){
       if (d.counts[s]) counts.appendChild(el('span', d.counts[s] + ' ' + s.toLowerCase()));
     });
-    $('best').textContent = d.best ? ('best ' + d.metric + ' = ' + fmt(d.best.value) + ' in trial ' + d.best.number + ': ' +
-      Object.keys(d.best.params).map(function(k){ return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet';
+    $('best').textContent = d.best ? ('best ' + d.metric + ' = ' + fmt(d.best.value) + ' in trial ' +
+      d.best.number + ': ' + Object.keys(d.best.params).map(function(k){
+        return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet';
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
     renderTable(); renderPlots(); renderFailed(); renderGrid();
@@ -142,14 +143,19 @@ SCRIPT = r"""
       $('error').hidden = true;
       $('updated').textContent = 'checked ' + new Date().toLocaleTimeString();
       if (d.fingerprint !== state.fingerprint){ state.fingerprint = d.fingerprint; state.data = d; render(); }
-    }).catch(function(e){ $('error').hidden = false; $('error').textContent = 'Could not read the study: ' + e.message; })
+    }).catch(function(e){
+      $('error').hidden = false; $('error').textContent = 'Could not read the study: ' + e.message;
+    })
       .then(function(){ setTimeout(poll, cfg.interval_ms); });
   }
 
-  $('state-filter').addEventListener('change', function(){ state.filter = this.value; if (state.data && !state.data.waiting) renderTable(); });
+  $('state-filter').addEventListener('change', function(){
+    state.filter = this.value; if (state.data && !state.data.waiting) renderTable();
+  });
   $('sync').addEventListener('click', function(){
     var btn = this; btn.disabled = true; $('sync-result').textContent = 'syncing with PanDA...';
-    fetch('api/sync', {method: 'POST', headers: {'X-Hpogrid': 'sync'}}).then(function(r){ return r.json(); }).then(function(d){
+    fetch('api/sync', {method: 'POST', headers: {'X-Hpogrid': 'sync'}})
+      .then(function(r){ return r.json(); }).then(function(d){
       $('sync-result').textContent = d.message;
     }).catch(function(e){ $('sync-result').textContent = 'sync failed: ' + e.message; })
       .then(function(){ btn.disabled = false; });
@@ -176,7 +182,8 @@ def page(project: str, interval_ms: int) -> str:
 <p id="error" class="error" hidden></p>
 <p id="waiting" class="note" hidden></p>
 <section id="grid-section" hidden><h2>Grid tasks and jobs (as last synced)</h2>
-<div class="bar"><button id="sync" type="button">Sync with PanDA</button><span id="sync-result" class="status"></span></div>
+<div class="bar"><button id="sync" type="button">Sync with PanDA</button>
+<span id="sync-result" class="status"></span></div>
 <div id="grid" class="scroll"></div></section>
 <div id="content" hidden>
 <div class="bar"><div id="counts" class="counts"></div><div id="best"></div></div>
@@ -184,7 +191,8 @@ def page(project: str, interval_ms: int) -> str:
 <h2>Trials</h2>
 <div class="bar"><label>state <select id="state-filter"><option value="">all</option>{states}</select></label>
 <span id="trials-shown" class="status"></span></div>
-<div class="scroll"><table id="trials"><thead><tr id="trials-head"></tr></thead><tbody id="trials-body"></tbody></table></div>
+<div class="scroll"><table id="trials"><thead><tr id="trials-head"></tr></thead>
+<tbody id="trials-body"></tbody></table></div>
 <div id="plots"></div>
 <h2>Failed trials</h2><div id="failed"></div>
 </div>

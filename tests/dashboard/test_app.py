@@ -51,7 +51,8 @@ def test_the_dashboard_never_writes_the_study(tmp_path, monkeypatch):
 def test_sync_needs_the_button_header_and_reports_the_outcome(tmp_path):
     name, _ = _known(tmp_path)
     calls = []
-    client = create_app(Source(name), sync=lambda s: calls.append(s) or "2 trials from 1 of 1 tasks synced").test_client()
+    fake = lambda s: calls.append(s) or "2 trials from 1 of 1 tasks synced"  # noqa: E731
+    client = create_app(Source(name), sync=fake).test_client()
     r = client.post("/api/sync")
     assert r.status_code == 403 and calls == []  # another site's form cannot trigger it
     r = client.post("/api/sync", headers={"X-Hpogrid": "sync"})
@@ -81,3 +82,28 @@ def test_loopback_refuses_other_host_names(tmp_path):
     client = create_app(Source(name), host="127.0.0.1").test_client()
     assert client.get("/api/snapshot", headers={"Host": "evil.example:8080"}).status_code == 400
     assert client.get("/api/snapshot", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_a_costly_study_is_read_at_most_once_per_three_read_times(tmp_path, monkeypatch):
+    """Polls faster than the study can be read get the last snapshot (a fake clock: each read
+    'costs' 10 s), so a huge study never keeps a core busy."""
+    from hpogrid.dashboard import Snapshots
+    from hpogrid.dashboard import _snapshot
+
+    name, _ = _known(tmp_path)
+    now = [0.0]
+    reads = []
+    real_read = _snapshot._read
+
+    def read(source):
+        reads.append(now[0])
+        now[0] += 10.0  # this read took 10 s
+        return real_read(source)
+    monkeypatch.setattr(_snapshot, "_read", read)
+    snaps = Snapshots(Source(name), clock=lambda: now[0])
+    first = snaps.get()
+    now[0] = 39.0
+    assert snaps.get() is first and reads == [0.0]  # 10 s read, next one not before 10 + 30 s
+    now[0] = 40.0
+    snaps.get()
+    assert reads == [0.0, 40.0]

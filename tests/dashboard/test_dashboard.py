@@ -1,6 +1,7 @@
 """``hpogrid dashboard``: a real server process, a real headless Chromium, real studies."""
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -88,7 +89,8 @@ def test_user_strings_are_text_never_markup(tmp_path, serve_dashboard, browser):
     wait_for(browser, lambda d: d.find_elements("css selector", "#plot-scatter .main-svg"), "scatter plot")
     svg_text = browser.execute_script("return document.getElementById('plot-scatter').textContent;")
     assert HOSTILE in svg_text  # the axis title shows the name literally
-    assert "ValueError: " + HOSTILE in browser.find_element("css selector", "#failed summary").get_attribute("textContent")
+    summary = browser.find_element("css selector", "#failed summary").get_attribute("textContent")
+    assert "ValueError: " + HOSTILE in summary
     # nothing became an element: no <img>, no alert, no error
     assert browser.find_elements("css selector", "img") == []
     assert browser.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
@@ -151,14 +153,10 @@ def test_another_host_prints_the_no_authentication_note(tmp_path, serve_dashboar
     name = _known(tmp_path)
     served = serve_dashboard(name, "--host", "0.0.0.0")
     assert served.url.startswith("http://0.0.0.0:")
-    wait_for_line = [ln for ln in served.lines if "without authentication" in ln]
-    if not wait_for_line:  # the note follows the URL line: read on until it is there
-        import time
-
-        deadline = time.monotonic() + DEADLINE_S
-        while not any("without authentication" in ln for ln in served.lines):
-            assert time.monotonic() < deadline and served.proc.poll() is None, served.lines
-            time.sleep(0.05)
+    deadline = time.monotonic() + DEADLINE_S  # the note follows the URL line: read on until it is there
+    while not any("without authentication" in ln for ln in served.lines):
+        assert time.monotonic() < deadline and served.proc.poll() is None, served.lines
+        time.sleep(0.05)  # polling what the process prints, with a deadline
     assert any(ln.startswith("Note: --host 0.0.0.0: the dashboard serves without authentication")
                for ln in served.lines), served.lines
 
@@ -170,6 +168,7 @@ def test_help_says_the_default_host_is_loopback(run_cli):
 
 def test_bad_input_is_one_line(run_cli, tmp_path):
     r = run_cli("dashboard", "nosuch")
-    assert r.exit_code == 1 and r.output.strip().splitlines() == ["Error: project 'nosuch' does not exist (existing: none yet)"]
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == ["Error: project 'nosuch' does not exist (existing: none yet)"]
     r = run_cli("dashboard", _known(tmp_path), "--port", "70000")
     assert r.exit_code == 2 and "--port" in r.output and "0<=x<=65535" in r.output
