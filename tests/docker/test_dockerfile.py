@@ -150,5 +150,9 @@ def test_the_image_has_the_root_ntuple_stack_of_example_4(steps):
     required = {re.split(r"[<>=\[ ]", ln.strip())[0].lower() for ln in cfg["options"]["install_requires"].splitlines()
                 if ln.strip() and not ln.strip().startswith("#")}
     assert {"uproot", "awkward", "lightgbm"} <= required
-    install = [a for a in args_of(steps, "RUN") if "/tmp/hpogrid-src" in a]
+    runs = args_of(steps, "RUN")
+    install = [a for a in runs if "/tmp/hpogrid-src" in a]
     assert len(install) == 1 and 'python -c "import uproot, awkward, lightgbm"' in install[0]
+    # LightGBM's wheel needs the system OpenMP runtime, which python:*-slim does not have
+    gomp = [a for a in runs if "apt-get install" in a and "libgomp1" in a]
+    assert len(gomp) == 1 and runs.index(gomp[0]) < runs.index(install[0])
