@@ -133,7 +133,7 @@ def is_short(curve: Curve, longest: float) -> bool:
 
 
 #: colours of the highlighted best curves (plotly's default sequence)
-_BEST_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+_BEST_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22")  # no orange/red
 #: how each kind of curve is drawn: legend name, line style
 _STYLES = {
     "completed": ("completed", {"color": "rgba(120,120,120,0.35)", "width": 1}),
