@@ -43,7 +43,7 @@ TREE = Path(__file__).resolve().parents[1] / "hpogrid"
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid", "hpogrid.__main__", "hpogrid.errors", "hpogrid.names", "hpogrid.paths", "hpogrid.fileio",
      "hpogrid.jsontext",
-     "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy"),
+     "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy", "hpogrid.progress"),
     ("hpogrid.study",),
     ("hpogrid.space",),
     ("hpogrid.search",),
@@ -53,6 +53,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid.grid",),
     ("hpogrid.backends",),
     ("hpogrid.report", "hpogrid.workflow"),
+    ("hpogrid.dashboard",),
     ("hpogrid.cli",),
 )
 #: (importer, imported) top-level pairs allowed although they point up: the entry point runs the CLI

@@ -19,6 +19,7 @@ _COMMANDS = {
     "local_run": "hpogrid.cli.local_run:local_run",
     "enqueue": "hpogrid.cli.enqueue:enqueue",
     "report": "hpogrid.cli.report:report",
+    "dashboard": "hpogrid.cli.dashboard:dashboard",
     "slurm_run": "hpogrid.cli.slurm_run:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",
     "dataset": "hpogrid.cli.dataset:dataset",

@@ -60,10 +60,26 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
-    if not no_sync:
-        _sync_grid(project, study, study_url)
-    rep = lib.build_report(project, study=study, study_url=study_url, metric=metric, mode=mode,
-                           filters=filters)
+    from hpogrid.progress import PLAIN_EVERY_S, Progress
+
+    # the slow part (sync, read, files) under one bar at a terminal; it is gone before the table
+    steps = (0 if no_sync else 1) + 1 + len(kinds)
+    paths, file_notes = [], []
+    with Progress("report", steps, "steps", transient=True, plain_first_after_s=PLAIN_EVERY_S) as bar:
+        if not no_sync:
+            bar.update(status="syncing grid tasks")
+            _sync_grid(project, study, study_url)
+            bar.update(advance=1)
+        bar.update(status="reading the study")
+        rep = lib.build_report(project, study=study, study_url=study_url, metric=metric, mode=mode,
+                               filters=filters)
+        bar.update(advance=1)
+        for kind in kinds:
+            bar.update(status=f"writing {kind} ({len(rep.trials):,} trials)")
+            done, notes = lib.write(rep, outname, [kind], outdir)
+            paths += done
+            file_notes += notes
+            bar.update(advance=1)
     if top:
         headers, rows = lib.table(rep, extra=extras, columns=shown, top=top)
         hidden = []
@@ -78,13 +94,11 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
     click.echo(lib.summary(rep))
     for note in rep.notes:
         click.echo(f"Note: {note}", err=True)
-    if kinds:
-        paths, notes = lib.write(rep, outname, kinds, outdir)
-        for note in notes:
-            if note not in rep.notes:
-                click.echo(f"Note: {note}", err=True)
-        for path in paths:
-            click.echo(f"Wrote {path}")
+    for note in dict.fromkeys(file_notes):
+        if note not in rep.notes:
+            click.echo(f"Note: {note}", err=True)
+    for path in paths:
+        click.echo(f"Wrote {path}")
 
 
 def _sync_grid(project, study, study_url) -> None:

@@ -1,13 +1,17 @@
-"""The one-line progress of a run on stderr, the same for every backend.
+"""The progress of a run on stderr, the same for every backend (local, Slurm, central grid).
 
-``[hpogrid] 3/10 trials: 2 done, 1 failed, 2 running, 1 pending | best loss=0.25``: redrawn in
-place on a terminal (at most 5 times a second), a new line every 10 s otherwise (logs, CI).
+At a terminal a rich bar (trials ended of the total, the counts and the best metric, elapsed
+time); otherwise the plain line
+``[hpogrid] 3/10 trials: 2 done, 1 failed, 2 running, 1 pending | best loss=0.25`` at most
+every 10 s and once at the end (logs, CI, ``grep``). :class:`hpogrid.progress.Progress` draws
+both; this module only says what a run's progress is.
 """
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
+from typing import Any, Optional, TextIO
+
+from hpogrid.progress import Progress
 
 
 @dataclass
@@ -24,28 +28,38 @@ class Counts:
 
 
 class ProgressLine:
-    def __init__(self, metric: str, total: int, enabled: bool = True):
+    """The run's progress; the display starts at the first :meth:`show`."""
+
+    def __init__(self, metric: str, total: int, enabled: bool = True, console: Any = None,
+                 stream: Optional[TextIO] = None):
         self.metric, self.total, self.enabled = metric, total, enabled
-        self._last = 0.0
+        self._console, self._stream = console, stream
+        self._display: Optional[Progress] = None
         self._text = ""
 
-    def text(self, c: Counts, best) -> str:
+    def _parts(self, c: Counts, best):
         shown = "-" if best is None else f"{best:.6g}"
         extra = f", {c.interrupted} interrupted" if c.interrupted else ""
         pending = f", {c.pending} pending" if c.pending else ""
-        return (f"[hpogrid] {c.ended}/{self.total} trials: {c.done} done, {c.failed} failed{extra}, "
-                f"{c.running} running{pending} | best {self.metric}={shown}")
+        return f"{c.done} done, {c.failed} failed{extra}, {c.running} running{pending}", f"best {self.metric}={shown}"
+
+    def status(self, c: Counts, best) -> str:
+        """The bar's status: the best value first (a narrow terminal cuts the end)."""
+        counts, best_text = self._parts(c, best)
+        return f"{best_text} | {counts}"
+
+    def text(self, c: Counts, best) -> str:
+        """The plain line."""
+        counts, best_text = self._parts(c, best)
+        return f"[hpogrid] {c.ended}/{self.total} trials: {counts} | {best_text}"
 
     def show(self, c: Counts, best, final: bool = False) -> None:
         if not self.enabled:
             return
-        text = self.text(c, best)
-        now = time.monotonic()
-        tty = sys.stderr.isatty()
-        if not final and (text == self._text or now - self._last < (0.2 if tty else 10.0)):
-            return
-        self._last, self._text = now, text
-        sys.stderr.write(("\r" + text + "\x1b[K") if tty else text + "\n")
-        if final and tty:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self._display is None:
+            self._display = Progress("trials", self.total, "trials", console=self._console, stream=self._stream,
+                                     formatter=lambda _: self._text)
+        self._text = self.text(c, best)
+        self._display.update(completed=c.ended, status=self.status(c, best), total=self.total, final=final)
+        if final:
+            self._display.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from hpogrid.errors import CredentialsError, NotFoundError, RucioError, ValidationError
+from hpogrid.progress import PLAIN_EVERY_S, Progress
 
 #: environment variable naming the default RSE of ``upload`` (rucio itself has none)
 RSE_ENV = "HPOGRID_RSE"
@@ -350,11 +351,16 @@ def _upload_new(session: _Session, files: List[LocalFile], rse: str, scope: str,
     items = [{"path": str(f.path), "rse": rse, "did_scope": scope, "did_name": f.name,
               "dataset_scope": scope, "dataset_name": ds_name, "register_after_upload": True}
              for f in files]
-    try:
-        UploadClient(_client=session.client, logger=session.logger).upload(items)
-    except (NoFilesUploaded, NotAllFilesUploaded) as exc:
-        done = "no file was" if isinstance(exc, NoFilesUploaded) else "not every file was"
-        raise RucioError(f"upload to {rse} failed: {done} uploaded{session.why()}") from None
+    client = UploadClient(_client=session.client, logger=session.logger)
+    # one file per call: the progress bar moves file by file (bytes), and a failure names the file
+    with Progress("upload", sum(f.bytes for f in files), bytes=True, plain_first_after_s=PLAIN_EVERY_S) as bar:
+        for k, (f, item) in enumerate(zip(files, items)):
+            bar.update(status=f"{k + 1}/{len(files)} {f.name}")
+            try:
+                client.upload([item])
+            except (NoFilesUploaded, NotAllFilesUploaded):
+                raise RucioError(f"upload to {rse} failed: {f.name} was not uploaded{session.why()}") from None
+            bar.update(advance=f.bytes)
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -441,17 +447,26 @@ def _download_one(session, scope: str, name: str, dest_dir: Path) -> List[Path]:
     from rucio.client.downloadclient import DownloadClient
     from rucio.common.exception import NoFilesDownloaded, NotAllFilesDownloaded
 
-    try:
-        results = DownloadClient(client=session.client, logger=session.logger).download_dids(
-            [{"did": f"{scope}:{name}", "base_dir": str(dest_dir)}])
-    except (NoFilesDownloaded, NotAllFilesDownloaded) as exc:
-        done = "no file was" if isinstance(exc, NoFilesDownloaded) else "not every file was"
-        raise RucioError(f"download of {scope}:{name} failed: {done} downloaded{session.why()}") from None
+    files = sorted(session.client.list_files(scope, name), key=lambda f: f["name"])
+    client = DownloadClient(client=session.client, logger=session.logger)
     paths = []
-    for item in results:
-        if str(getattr(item.get("clientState"), "value", item.get("clientState"))) not in ("DONE", "ALREADY_DONE", "FOUND_IN_PCACHE"):
-            raise RucioError(f"download of {item.get('did')} failed{session.why()}")
-        paths.extend(Path(p) for p in item.get("dest_file_paths", []))
+    # one file per call into DEST/<name>/ (what downloading the dataset at once gives), so the
+    # progress bar moves file by file
+    total = sum(int(f.get("bytes") or 0) for f in files)
+    with Progress("download", total, bytes=True, plain_first_after_s=PLAIN_EVERY_S) as bar:
+        for k, f in enumerate(files):
+            bar.update(status=f"{k + 1}/{len(files)} {f['name']}")
+            did = f"{f.get('scope') or scope}:{f['name']}"
+            try:
+                results = client.download_dids([{"did": did, "base_dir": str(dest_dir / name), "no_subdir": True}])
+            except (NoFilesDownloaded, NotAllFilesDownloaded):
+                raise RucioError(f"download of {did} (in {scope}:{name}) failed{session.why()}") from None
+            for item in results:
+                if str(getattr(item.get("clientState"), "value", item.get("clientState"))) not in (
+                        "DONE", "ALREADY_DONE", "FOUND_IN_PCACHE"):
+                    raise RucioError(f"download of {item.get('did')} failed{session.why()}")
+                paths.extend(Path(p) for p in item.get("dest_file_paths", []))
+            bar.update(advance=int(f.get("bytes") or 0))
     return paths
 
 

@@ -6,6 +6,11 @@
     headers, rows = table(report, extra=("site", "time_s"), top=10)
     paths, notes = write(report, "out/hpo_result", ["csv", "html"])
 
+    # the figures of the HTML report (and of ``hpogrid dashboard``) as plotly figure dicts
+    figs = build_figures(report)                 # .panels: key, title, figure
+    fig = loss_feature_history(report)           # o2tuner's plot_loss_feature_history()
+    plotly.graph_objects.Figure(fig).show()
+
 Importing this package is light: pandas is not used, and plotly, numpy and scikit-learn
 are imported only while an HTML page or the importance is built. Nothing here prints.
 """
@@ -19,11 +24,16 @@ from hpogrid.report._frame import (
     parse_extra,
     parse_range,
 )
+from hpogrid.report._curves import Curve, learning_curves, read_curves
+from hpogrid.report._figures import Figures, Panel, build_figures
 from hpogrid.report._output import KINDS, output_base, output_path, write
+from hpogrid.report._pairs import loss_feature_history, pairs
+from hpogrid.report._plots import best_by_time
 from hpogrid.report._table import fit, records, summary, table, to_csv, to_json
 
 __all__ = [
-    "EXTRA_COLUMNS", "KINDS", "Axis", "Filters", "Report", "apply_filters", "build_report", "fit",
-    "output_base", "output_path", "parse_extra", "parse_range", "records", "summary", "table",
-    "to_csv", "to_json", "write",
+    "EXTRA_COLUMNS", "KINDS", "Axis", "Curve", "Figures", "Filters", "Panel", "Report", "apply_filters",
+    "best_by_time", "build_figures", "build_report", "fit", "learning_curves", "loss_feature_history",
+    "output_base", "output_path", "pairs", "parse_extra", "parse_range", "read_curves", "records",
+    "summary", "table", "to_csv", "to_json", "write",
 ]

@@ -69,6 +69,8 @@ class Report:
     notes: List[str] = field(default_factory=list)
     #: hpo_config ``extra_metrics`` that trials recorded: shown next to the metric everywhere
     extra_metrics: List[str] = field(default_factory=list)
+    #: the store URL with its password, for what reads more later (learning curves)
+    url: str = field(default="", repr=False)
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -265,8 +267,10 @@ def _distinct(values: List[Any]) -> List[Any]:
 
 def build_report(project: str, study: Optional[str] = None, study_url: Optional[str] = None,
                  metric: Optional[str] = None, mode: Optional[str] = None,
-                 filters: Filters = Filters()) -> Report:
+                 filters: Filters = Filters(), settle: bool = True) -> Report:
     """Load PROJECT's study (``study`` in ``study_url`` to pick another) and build the report.
+
+    ``settle=False`` only reads: trials of dead runs are not marked INTERRUPTED first.
 
     Raises :class:`NotFoundError` for an unknown project or study and for a study without
     (matching) trials, :class:`ValidationError` for a metric no trial recorded.
@@ -274,17 +278,17 @@ def build_report(project: str, study: Optional[str] = None, study_url: Optional[
     from hpogrid.report._source import gc_paused
 
     with gc_paused():
-        return _build(project, study, study_url, metric, mode, filters)
+        return _build(project, study, study_url, metric, mode, filters, settle)
 
 
 def _build(project: str, study: Optional[str], study_url: Optional[str], metric: Optional[str],
-           mode: Optional[str], filters: Filters) -> Report:
+           mode: Optional[str], filters: Filters, settle: bool = True) -> Report:
     from hpogrid.project import load_project
     from hpogrid.report._source import open_study, read_trials, store_url
 
     proj = load_project(project)
     url = store_url(proj.name, study_url)
-    store, info = open_study(url, study or proj.name)
+    store, info = open_study(url, study or proj.name, settle)
     try:
         trials = read_trials(store, url, info)
     finally:
@@ -316,4 +320,4 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
                   values=values, task_time=task_times(trials), total=len(trials), filters=filters,
-                  notes=notes, extra_metrics=extra)
+                  notes=notes, extra_metrics=extra, url=url)

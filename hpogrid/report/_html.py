@@ -187,41 +187,23 @@ def _section(title: str, inner: str) -> str:
     return f"<h2>{e(title)}</h2>{inner}"
 
 
-def render(report: Report) -> Tuple[str, List[str]]:
-    """(the full report page, notes about what was downsampled or left out)."""
-    from hpogrid.report._importance import MAX_TRIALS, importance
+def render(report: Report, curves=None) -> Tuple[str, List[str]]:
+    """(the full report page, notes about what was downsampled or left out); the figures
+    are :func:`._figures.build_figures`, the same the dashboard draws."""
+    from hpogrid.report._figures import build_figures
 
     notes: List[str] = list(report.notes)
-    idx, note = _plots.sample(report)
-    figures: Dict[str, Any] = {}
-    plots: List[str] = []
-    if idx:
-        figures["pcp"], pcp_note = _plots.parcoords(report, idx)
-        figures["history"] = _plots.history(report, idx)
-        figures["scatter"] = _plots.scatter(report, idx)
-        notes += [n for n in (note, pcp_note) if n]
-        cols, values = _plots.importance_columns(report, MAX_TRIALS)
-        imp, why = importance(cols, values)
-        if imp is not None:
-            figures["importance"] = _plots.importance_bar(imp.scores, imp.r2, imp.n)
-            if imp.r2 < 0.2:
-                notes.append(f"Hyperparameter importance is unreliable here: the forest explains little "
-                             f"of the metric (held-out R² {imp.r2:.2f}).")
-        else:
-            notes.append(f"No hyperparameter importance: {why}.")
-        for key, title in (("pcp", "Parallel coordinates"), ("history", f"{report.metric} by trial"),
-                           ("scatter", f"{report.metric} against each hyperparameter"),
-                           ("importance", "Hyperparameter importance")):
-            if key in figures:
-                plots.append(_section(title, f'<div class="plot" id="plot-{key}"></div>'))
-    else:
+    figs = build_figures(report, curves)
+    notes += figs.notes
+    plots = [_section(p.title, f'<div class="plot" id="plot-{p.key}"></div>') for p in figs.panels]
+    if not report.ranked:
         plots.append("<p>No completed trial with a value yet: nothing to plot.</p>")
     table, table_note = _trials_table(report)
     notes += [table_note] if table_note else []
     notes_html = "".join(f'<p class="note">{e(n)}</p>' for n in notes)
     body = (_header(report) + notes_html + _section("Trials (click a column to sort)", table)
             + "".join(plots) + _section("Failed trials", _failed(report)))
-    return page(f"hpogrid report: {report.project.name}", body, figures), notes
+    return page(f"hpogrid report: {report.project.name}", body, figs.as_dict()), notes
 
 
 def render_pcp(report: Report) -> Tuple[str, Dict[str, Any], List[str]]:

@@ -104,9 +104,8 @@ def parcoords(report: Report, idx: Sequence[int]) -> Tuple[Dict[str, Any], Optio
     return {"data": [trace], "layout": layout}, note
 
 
-def history(report: Report, idx: Sequence[int]) -> Dict[str, Any]:
-    """Metric against trial number with the best-so-far step line (from every trial)."""
-    pts = sorted((report.trials[i].number, report.values[i]) for i in idx)
+def best_so_far(report: Report) -> Tuple[List[int], List[float]]:
+    """The best-so-far step line by trial number, from every completed trial."""
     done = sorted((t.number, v) for t, v in zip(report.trials[: report.ranked], report.values))
     better = (lambda a, b: a < b) if report.mode == "min" else (lambda a, b: a > b)
     best_x: List[int] = []
@@ -118,6 +117,13 @@ def history(report: Report, idx: Sequence[int]) -> Dict[str, Any]:
     if done:
         best_x.append(done[-1][0])
         best_y.append(best_y[-1])
+    return best_x, best_y
+
+
+def history(report: Report, idx: Sequence[int]) -> Dict[str, Any]:
+    """Metric against trial number with the best-so-far step line (from every trial)."""
+    pts = sorted((report.trials[i].number, report.values[i]) for i in idx)
+    best_x, best_y = best_so_far(report)
     data = [
         {"type": "scatter", "mode": "markers", "name": "trial", "x": [p[0] for p in pts],
          "y": [_num(p[1]) for p in pts], "marker": {"size": 5, "opacity": 0.6},
@@ -128,6 +134,30 @@ def history(report: Report, idx: Sequence[int]) -> Dict[str, Any]:
     layout = {"title": {"text": esc(f"{report.metric} by trial number")},
               "xaxis": {"title": {"text": "trial number"}}, "yaxis": {"title": {"text": esc(report.metric)}},
               "height": 420, "margin": {"t": 60}}
+    return {"data": data, "layout": layout}
+
+
+def best_by_time(report: Report) -> Optional[Dict[str, Any]]:
+    """Best so far against wall-clock time (when each completed trial finished); ``None``
+    when no completed trial has a finish time. Shows whether more hours still pay off."""
+    done = sorted((t.finished_at, v) for t, v in zip(report.trials[: report.ranked], report.values)
+                  if t.finished_at is not None)
+    if not done:
+        return None
+    better = (lambda a, b: a < b) if report.mode == "min" else (lambda a, b: a > b)
+    xs: List[str] = []
+    ys: List[float] = []
+    for when, v in done:
+        if not ys or better(v, ys[-1]):
+            xs.append(when.isoformat())
+            ys.append(_num(v))
+    xs.append(done[-1][0].isoformat())
+    ys.append(ys[-1])
+    data = [{"type": "scatter", "mode": "lines+markers", "name": "best so far", "x": xs, "y": ys,
+             "line": {"shape": "hv", "width": 2}, "marker": {"size": 5}}]
+    layout = {"title": {"text": esc(f"best {report.metric} so far by time (UTC)")},
+              "xaxis": {"title": {"text": "trial finished at"}, "type": "date"},
+              "yaxis": {"title": {"text": esc(report.metric)}}, "height": 380, "margin": {"t": 60}}
     return {"data": data, "layout": layout}
 
 

@@ -48,11 +48,12 @@ def store_url(project: str, study_url: Optional[str]) -> str:
     return sqlite_url(db)
 
 
-def open_study(url: str, name: str) -> Tuple[StudyStore, StudyInfo]:
+def open_study(url: str, name: str, settle: bool = True) -> Tuple[StudyStore, StudyInfo]:
     """The store at ``url`` and study ``name`` in it; a missing study names those present.
 
     Trials a dead run left RUNNING (no heartbeat for ``$HPOGRID_STALE_AFTER_S``) are marked
-    INTERRUPTED first, so the report shows what really happened; live runs keep theirs.
+    INTERRUPTED first (``settle``), so the report shows what really happened; live runs keep
+    theirs. ``settle=False`` reads only (the dashboard never writes the study).
     """
     from hpogrid.names import check_name
 
@@ -64,7 +65,8 @@ def open_study(url: str, name: str) -> Tuple[StudyStore, StudyInfo]:
         names = ", ".join(s.name for s in store.list_studies()) or "none"
         store.close()
         raise NotFoundError(f"--study: {name!r} not found in {store.url} (studies there: {names})") from None
-    _mark_dead_runs(store, name)
+    if settle:
+        _mark_dead_runs(store, name)
     return store, info
 
 

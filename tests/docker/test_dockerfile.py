@@ -138,3 +138,21 @@ def test_runs_as_an_unprivileged_user_and_pipes_nothing_into_a_shell(steps):
     assert users and users[-1].split(":")[0] not in ("root", "0")
     for run in args_of(steps, "RUN"):
         assert not re.search(r"(curl|wget)[^|;&]*\|\s*(ba|z)?sh\b", run), run
+
+
+def test_the_image_has_the_root_ntuple_stack_of_example_4(steps):
+    """uproot, awkward and lightgbm come with hpogrid's install_requires, and the build fails
+    if they do not import."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    required = {re.split(r"[<>=\[ ]", ln.strip())[0].lower() for ln in cfg["options"]["install_requires"].splitlines()
+                if ln.strip() and not ln.strip().startswith("#")}
+    assert {"uproot", "awkward", "lightgbm"} <= required
+    runs = args_of(steps, "RUN")
+    install = [a for a in runs if "/tmp/hpogrid-src" in a]
+    assert len(install) == 1 and 'python -c "import uproot, awkward, lightgbm"' in install[0]
+    # LightGBM's wheel needs the system OpenMP runtime, which python:*-slim does not have
+    gomp = [a for a in runs if "apt-get install" in a and "libgomp1" in a]
+    assert len(gomp) == 1 and runs.index(gomp[0]) < runs.index(install[0])

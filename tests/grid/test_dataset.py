@@ -5,6 +5,7 @@ the configuration and input checks below them need no server.
 """
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import zlib
@@ -305,3 +306,31 @@ def test_unreachable_server_and_wrong_password(run_cli, rucio_client_env, tmp_pa
     line = one_line_error(result)
     assert "Rucio authentication failed" in line and f"account {ACCOUNT}" in line
     assert secret not in result.output
+
+
+@pytest.mark.slow
+def test_transfers_draw_a_progress_bar_at_a_terminal(rucio_client_env, tmp_path, monkeypatch):
+    """At a terminal (forced: TTY_COMPATIBLE=1) upload and download show a rich bar that ends at
+    the total size; without one (the tests above) their output has no bar."""
+    from click.testing import CliRunner
+
+    from hpogrid.cli import cli
+
+    server = rucio_client_env
+    make_project("bars")
+    files = write_inputs(tmp_path, "bar")
+    total = sum(p.stat().st_size for p in files.values())
+    runner = CliRunner()
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    up = runner.invoke(cli, ["dataset", "upload", "bars", str(tmp_path / "data"), str(files["bar-notes.txt"]),
+                             "--rse", server.rse])
+    assert up.exit_code == 0, up.output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", up.output)  # without colours
+    assert "[hpogrid] upload" in text and "━" in text
+    assert f"{total / 1000:.1f}/{total / 1000:.1f} kB" in text, text  # the bar ended full (82 kB here)
+    got = runner.invoke(cli, ["dataset", "download", default_dataset_name(ACCOUNT, "bars"),
+                              "--dir", str(tmp_path / "dl")])
+    assert got.exit_code == 0, got.output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", got.output)
+    assert "[hpogrid] download" in text and "━" in text
+    assert f"{total / 1000:.1f}/{total / 1000:.1f} kB" in text, text

@@ -48,7 +48,19 @@ def chromium():
     return CHROMIUM
 
 
+def _add_curves(known):
+    """Per-iteration losses for a completed, a failed and the running trial: learning curves."""
+    from hpogrid.study import StudyStore
+
+    store = StudyStore(known.url)
+    for uid, losses in (("l1", [0.9, 0.5, 0.2]), ("l2", [1.2, 3.0]), ("l3", [0.4, 0.05])):
+        store.upsert_trial(known.name, uid, intermediate=[{"loss": v, "training_iteration": i + 1}
+                                                          for i, v in enumerate(losses)])
+    store.close()
+
+
 def test_report_renders_in_chromium(chromium, known, tmp_path):
+    _add_curves(known)
     text, _ = _html.render(build_report(known.name))
     page = tmp_path / "report.html"
     page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
@@ -74,7 +86,7 @@ def test_report_renders_in_chromium(chromium, known, tmp_path):
 
     # every plot rendered to SVG
     plots = dict(re.findall(r'id="plot-(\w+)"(.*?)(?=id="plot-|<h2>Failed trials)', dom, re.S))
-    assert set(plots) == {"pcp", "history", "scatter"}
+    assert set(plots) == {"pcp", "history", "besttime", "curves", "scatter", "pairs", "features"}
     for key, body in plots.items():
         assert '<svg class="main-svg"' in body, key
     assert "<canvas" in plots["pcp"]  # parcoords lines (WebGL)
@@ -85,7 +97,12 @@ def test_report_renders_in_chromium(chromium, known, tmp_path):
     assert f"<td>{escaped}</td>" in dom  # the table cell
     assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["pcp"])  # parcoords tick
     assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["scatter"])  # category tick
+    assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["pairs"])  # pair-plot tick
+    assert re.search(r"<text[^>]*>" + re.escape(escaped) + "</text>", plots["features"])
     assert "&lt;img src=x onerror=alert(2)&gt;" in dom  # failed trial's error
+    # learning curves: l1 (2nd best loss) in colour with its rank, the failed and running ones in the legend
+    legend = " ".join(re.findall(r'<text class="legendtext"[^>]*>([^<]*)</text>', plots["curves"]))
+    assert "#2: trial 1" in legend and "failed / interrupted" in legend and "running" in legend, legend
 
     # the sortable table sorted by trial number, both ways
     assert 'data-first-asc="0"' in root and 'data-first-desc="7"' in root

@@ -140,3 +140,17 @@ def test_filter_options_are_wired(known, report_cli, args, expected):
     assert r.exit_code == 0, r.output
     rows = [ln.split()[0] for ln in r.output.splitlines()[2:] if ln.split() and ln.split()[0].isdigit()]
     assert [int(n) for n in rows] == expected
+
+
+def test_a_terminal_sees_a_progress_bar_and_logs_stay_plain(known, report_cli, tmp_path, monkeypatch):
+    """At a terminal the read and the files are under a rich bar (gone before the table); in a
+    log a report that takes seconds prints no progress line at all."""
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    r = report_cli(known.name, "--no-sync", "--to_html", "--to_csv", "--outdir", tmp_path, "--top", "2")
+    assert r.exit_code == 0, r.output
+    assert "[hpogrid] report" in r.output and "━" in r.output
+    assert r.output.index("[hpogrid] report") < r.output.index("trial")  # the bar before the table
+    assert f"Wrote {tmp_path / 'hpo_result.html'}" in r.output
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    r = report_cli(known.name, "--no-sync", "--to_csv", "--outdir", tmp_path, "--top", "2")
+    assert r.exit_code == 0 and "[hpogrid]" not in r.output and "━" not in r.output, r.output

@@ -56,6 +56,36 @@ def _save_synced(project_path: Path, target: str, synced: Dict[str, str]) -> Non
     write_atomic(_synced_file(project_path), dump_json(data))
 
 
+def _states_file(project_path: Path) -> Path:
+    return project_path / "grid" / "states.json"
+
+
+def grid_states(project_path: Path) -> Dict[str, Dict[str, Any]]:
+    """task id -> PanDA's task status and job statuses at the last sync that asked about it
+    (``{"status", "jobs": {pandaid: {"status", "site"}}, "synced_at"}``); {} before any."""
+    try:
+        data = json.loads(_states_file(project_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_states(project_path: Path, changed, all_jobs) -> None:
+    """Remember what PanDA said about the tasks just asked (for the dashboard's grid view)."""
+    from datetime import timezone
+
+    from hpogrid.fileio import dump_json, write_atomic
+
+    data = grid_states(project_path)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for sub, task in changed:
+        jobs = {str(j.get("pandaid")): {"status": str(j.get("jobstatus", "")).lower(),
+                                        "site": j.get("computingsite")}
+                for j in all_jobs.get(sub.task_id, [])}
+        data[str(sub.task_id)] = {"status": str(task.get("status", "")).lower(), "jobs": jobs, "synced_at": now}
+    write_atomic(_states_file(project_path), dump_json(data))
+
+
 def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) -> Dict[str, Any]:
     annotations = {"taskname": sub.taskname, "seed": metadata.get("seed"), "attempt": job.get("attemptnr")}
     return {"backend": BACKEND, "task_id": str(sub.task_id), "job_id": str(job.get("pandaid")),
@@ -159,6 +189,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
         if status in FINAL_TASK_STATES:
             synced[str(sub.task_id)] = signature
     _save_synced(project.path, target, synced)
+    _save_states(project.path, changed, all_jobs)
     return result
 
 

@@ -1,0 +1,122 @@
+"""The dashboard's web application (Flask) and its server (werkzeug, Flask's own).
+
+Routes: ``/`` the page, ``/static/plotly.min.js`` plotly.js from the installed plotly package
+(no CDN: the page works offline), ``/api/snapshot`` the study as JSON (read only), and
+``/api/sync`` (POST) the grid sync of ``hpogrid report``. The sync is the one thing that
+writes, and only when the user presses the button: it needs the ``X-Hpogrid: sync`` header,
+which a page of another site cannot send without the browser asking first (CORS), so no other
+site can trigger it. Bound to a loopback address, requests naming another host (DNS rebinding)
+are refused.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any, Callable, Optional
+
+from hpogrid.dashboard._page import page
+from hpogrid.dashboard._snapshot import Snapshots, Source
+
+#: hosts the dashboard binds to without serving anyone else
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:; connect-src 'self'; worker-src blob:")
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
+               sync: Optional[Callable[[Source], str]] = None):
+    """The Flask app following ``source``; ``sync`` (for tests) replaces the PanDA sync."""
+    from flask import Flask, Response, request
+
+    from hpogrid.errors import HpogridError
+
+    app = Flask(__name__)
+    if host in LOOPBACK:
+        app.config["TRUSTED_HOSTS"] = ["127.0.0.1", "localhost", "[::1]", "::1"]
+    snapshots = Snapshots(source)
+    do_sync = sync or _grid_sync
+
+    def _json(data: Any, status: int = 200) -> Response:
+        text = json.dumps(data, allow_nan=False, default=str, separators=(",", ":"))
+        return Response(text, status=status, mimetype="application/json")
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers["Content-Security-Policy"] = _CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.get("/")
+    def index() -> Response:
+        return Response(page(source.project, int(interval_s * 1000)), mimetype="text/html")
+
+    @app.get("/static/plotly.min.js")
+    def plotly_js() -> Response:
+        return Response(_plotly_js(), mimetype="application/javascript")
+
+    @app.get("/api/snapshot")
+    def snapshot() -> Response:
+        try:
+            return _json(snapshots.get())
+        except HpogridError as exc:
+            return _json({"error": str(exc)}, 500)
+
+    @app.post("/api/sync")
+    def grid_sync() -> Response:
+        if request.headers.get("X-Hpogrid") != "sync":
+            return _json({"error": "missing header X-Hpogrid: sync"}, 403)
+        try:
+            message = do_sync(source)
+        except HpogridError as exc:
+            return _json({"message": f"sync failed: {exc}"}, 502)
+        snapshots.invalidate()
+        return _json({"message": message})
+
+    return app
+
+
+def _grid_sync(source: Source) -> str:
+    """``hpogrid report``'s sync of the project's grid tasks; a one-line outcome."""
+    from hpogrid.backends.panda import sync_for_report
+
+    result = sync_for_report(source.project, source.study, source.study_url)
+    if result is None:
+        return "this project has no grid tasks"
+    text = f"{result.trials} trials from {result.asked} of {result.tasks} tasks synced"
+    if result.running_jobs:
+        text += f"; {result.running_jobs} jobs still running"
+    return "; ".join([text, *result.notes])
+
+
+def serve(source: Source, host: str = "127.0.0.1", port: int = 8080, interval_s: float = 2.0,
+          say: Callable[[str], None] = print) -> None:
+    """Serve until Ctrl-C. ``port`` 0 picks a free port; the URL is said once it listens."""
+    from werkzeug.serving import make_server
+
+    from hpogrid.errors import HpogridError
+
+    app = create_app(source, interval_s, host)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        raise HpogridError(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    shown = f"[{host}]" if ":" in host else host
+    say(f"Serving the dashboard of {source.project} at http://{shown}:{server.server_port}/ (Ctrl-C stops)")
+    if host not in LOOPBACK:
+        say(f"Note: --host {host}: the dashboard serves without authentication; anyone who can reach "
+            f"this address and port sees the study (and can ask for a grid sync).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

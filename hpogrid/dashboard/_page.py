@@ -1,0 +1,202 @@
+"""The dashboard's one page: static HTML and a script that polls ``api/snapshot`` and redraws.
+
+No user string is ever put into the HTML on the server except the escaped page title; the
+script writes every value with ``textContent`` (never ``innerHTML``), so a parameter named
+``</script><img src=x onerror=...>`` is shown as text. Figures are plotly figure dicts whose
+labels :mod:`hpogrid.report` already escaped for plotly. The page never reloads itself: new
+trials, states and plots arrive through the poll.
+"""
+from __future__ import annotations
+
+import html
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.2em;color:#222}
+h1{font-size:1.4em;margin:.1em 0} h2{font-size:1.15em;margin-top:1.5em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em} td,th{padding:2px 8px;border-bottom:1px solid #eee;
+text-align:left;white-space:nowrap} th{background:#f4f4f4;position:sticky;top:0;cursor:pointer}
+th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
+td.num{text-align:right} .scroll{max-height:30em;overflow:auto;border:1px solid #ddd}
+.note{background:#fff8e1;padding:.3em .8em;margin:.3em 0} .status{color:#555;font-size:.9em}
+.error{background:#fde8e8;padding:.3em .8em} pre{background:#f7f7f7;padding:.5em;max-height:18em;
+overflow:auto;white-space:pre-wrap} .plot{min-height:200px} .counts span{margin-right:1em}
+.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap}
+"""
+
+SCRIPT = r"""
+(function(){
+  'use strict';
+  var cfg = JSON.parse(document.getElementById('hpogrid-config').textContent);
+  var state = {fingerprint: null, sortCol: 0, sortAsc: true, filter: '', data: null};
+  function $(id){ return document.getElementById(id); }
+  function el(tag, text, cls){ var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
+  function fmt(v){ if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+    return String(v); }
+  function clear(node){ while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function renderTable(){
+    var t = state.data.table, head = $('trials-head'), body = $('trials-body');
+    clear(head); clear(body);
+    t.columns.forEach(function(c, i){
+      var th = el('th', c); th.setAttribute('data-col', i);
+      if (i === state.sortCol) th.setAttribute('aria-sort', state.sortAsc ? 'ascending' : 'descending');
+      th.addEventListener('click', function(){
+        if (state.sortCol === i) state.sortAsc = !state.sortAsc; else { state.sortCol = i; state.sortAsc = true; }
+        renderTable();
+      });
+      head.appendChild(th);
+    });
+    var rows = t.rows.filter(function(r){ return !state.filter || r[2] === state.filter; });
+    var col = state.sortCol, sign = state.sortAsc ? 1 : -1;
+    rows.sort(function(a, b){
+      var x = a[col], y = b[col];
+      if (x === y) return 0; if (x === null) return 1; if (y === null) return -1;
+      if (typeof x === 'number' && typeof y === 'number') return (x - y) * sign;
+      return String(x).localeCompare(String(y)) * sign;
+    });
+    rows.forEach(function(r){
+      var tr = el('tr'); tr.setAttribute('data-state', r[2]);
+      r.forEach(function(v){ tr.appendChild(el('td', fmt(v), typeof v === 'number' ? 'num' : '')); });
+      body.appendChild(tr);
+    });
+    $('trials-shown').textContent = rows.length + ' of ' + t.total + ' trials shown' +
+      (t.shown < t.total ? ' (the best ' + t.shown + ' are sent; hpogrid report --to_csv has all)' : '');
+  }
+
+  function renderPlots(){
+    var d = state.data, box = $('plots'), keep = {};
+    d.panels.forEach(function(p){
+      keep[p.key] = true;
+      var id = 'plot-' + p.key, div = $(id);
+      if (!div){
+        var sec = el('section'); sec.id = 'section-' + p.key;
+        sec.appendChild(el('h2', p.title)); div = el('div', null, 'plot'); div.id = id;
+        sec.appendChild(div); box.appendChild(sec);
+      } else { div.parentNode.querySelector('h2').textContent = p.title; }
+      var fig = d.figures[p.key];
+      try { Plotly.react(div, fig.data, fig.layout, {responsive: true, displaylogo: false}); }
+      catch (e) { div.textContent = 'This plot could not be drawn: ' + e; }
+    });
+    Array.prototype.slice.call(box.children).forEach(function(sec){
+      if (!keep[sec.id.replace('section-', '')]) box.removeChild(sec);
+    });
+  }
+
+  function renderFailed(){
+    var box = $('failed'); clear(box);
+    if (!state.data.failed.length){ box.appendChild(el('p', 'No failed trials.')); return; }
+    state.data.failed.forEach(function(f){
+      var det = el('details'); det.className = 'failed-trial';
+      det.appendChild(el('summary', 'trial ' + f.number + ' (' + f.uid + '): ' + f.summary));
+      det.appendChild(el('p', Object.keys(f.params).map(function(k){ return k + '=' + fmt(f.params[k]); }).join(', ')));
+      det.appendChild(el('pre', f.error));
+      box.appendChild(det);
+    });
+  }
+
+  function renderGrid(){
+    var g = state.data.grid, sec = $('grid-section');
+    sec.hidden = !g; if (!g) return;
+    var box = $('grid'); clear(box);
+    var table = el('table'), head = el('tr');
+    ['task id', 'task name', 'site', 'jobs', 'PanDA status', 'synced at', 'job', 'job status', 'job site', 'trials']
+      .forEach(function(h){ head.appendChild(el('th', h)); });
+    table.appendChild(head);
+    g.tasks.forEach(function(t){
+      var jobs = t.jobs.length ? t.jobs : [null];
+      jobs.forEach(function(j, k){
+        var tr = el('tr');
+        [k ? '' : t.task_id, k ? '' : t.taskname, k ? '' : t.site, k ? '' : t.n_jobs, k ? '' : t.status,
+         k ? '' : (t.synced_at || ''), j ? j.job_id : '', j ? j.status : '', j ? (j.site || '') : '',
+         j ? Object.keys(j.trials).map(function(s){ return j.trials[s] + ' ' + s.toLowerCase(); }).join(', ') : '']
+          .forEach(function(v){ tr.appendChild(el('td', fmt(v))); });
+        table.appendChild(tr);
+      });
+    });
+    box.appendChild(table);
+  }
+
+  function render(){
+    var d = state.data;
+    $('waiting').hidden = !d.waiting; $('content').hidden = !!d.waiting;
+    if (d.waiting){ $('waiting').textContent = 'Waiting for the first trial: ' + d.waiting; renderGrid(); return; }
+    $('study').textContent = 'study ' + d.study + ' in ' + d.store + ' | metric ' + d.metric + ' (' + d.mode + ')';
+    var counts = $('counts'); clear(counts);
+    Object.keys(d.counts).forEach(function(s){
+      if (d.counts[s]) counts.appendChild(el('span', d.counts[s] + ' ' + s.toLowerCase()));
+    });
+    $('best').textContent = d.best ? ('best ' + d.metric + ' = ' + fmt(d.best.value) + ' in trial ' +
+      d.best.number + ': ' + Object.keys(d.best.params).map(function(k){
+        return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet';
+    var notes = $('notes'); clear(notes);
+    d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
+    renderTable(); renderPlots(); renderFailed(); renderGrid();
+  }
+
+  function poll(){
+    fetch('api/snapshot', {cache: 'no-store'}).then(function(r){
+      if (!r.ok) return r.json().then(function(e){ throw new Error(e.error || r.statusText); });
+      return r.json();
+    }).then(function(d){
+      $('error').hidden = true;
+      $('updated').textContent = 'checked ' + new Date().toLocaleTimeString();
+      if (d.fingerprint !== state.fingerprint){ state.fingerprint = d.fingerprint; state.data = d; render(); }
+    }).catch(function(e){
+      $('error').hidden = false; $('error').textContent = 'Could not read the study: ' + e.message;
+    })
+      .then(function(){ setTimeout(poll, cfg.interval_ms); });
+  }
+
+  $('state-filter').addEventListener('change', function(){
+    state.filter = this.value; if (state.data && !state.data.waiting) renderTable();
+  });
+  $('sync').addEventListener('click', function(){
+    var btn = this; btn.disabled = true; $('sync-result').textContent = 'syncing with PanDA...';
+    fetch('api/sync', {method: 'POST', headers: {'X-Hpogrid': 'sync'}})
+      .then(function(r){ return r.json(); }).then(function(d){
+      $('sync-result').textContent = d.message;
+    }).catch(function(e){ $('sync-result').textContent = 'sync failed: ' + e.message; })
+      .then(function(){ btn.disabled = false; });
+  });
+  poll();
+})();
+"""
+
+
+def page(project: str, interval_ms: int) -> str:
+    """The dashboard page (the project name is the only server-side string; escaped)."""
+    import json
+
+    name = html.escape(project)
+    config = json.dumps({"interval_ms": interval_ms}).replace("<", "\\u003c")
+    states = "".join(f'<option value="{s}">{s.lower()}</option>'
+                     for s in ("PENDING", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED"))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>hpogrid dashboard: {name}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style>
+<script src="static/plotly.min.js"></script></head><body>
+<h1>hpogrid dashboard: {name}</h1>
+<div class="bar status"><span id="study"></span><span id="updated"></span></div>
+<p id="error" class="error" hidden></p>
+<p id="waiting" class="note" hidden></p>
+<section id="grid-section" hidden><h2>Grid tasks and jobs (as last synced)</h2>
+<div class="bar"><button id="sync" type="button">Sync with PanDA</button>
+<span id="sync-result" class="status"></span></div>
+<div id="grid" class="scroll"></div></section>
+<div id="content" hidden>
+<div class="bar"><div id="counts" class="counts"></div><div id="best"></div></div>
+<div id="notes"></div>
+<h2>Trials</h2>
+<div class="bar"><label>state <select id="state-filter"><option value="">all</option>{states}</select></label>
+<span id="trials-shown" class="status"></span></div>
+<div class="scroll"><table id="trials"><thead><tr id="trials-head"></tr></thead>
+<tbody id="trials-body"></tbody></table></div>
+<div id="plots"></div>
+<h2>Failed trials</h2><div id="failed"></div>
+</div>
+<script type="application/json" id="hpogrid-config">{config}</script>
+<script>{SCRIPT}</script>
+</body></html>
+"""

@@ -1,0 +1,193 @@
+"""What the dashboard shows, as one JSON-able dict: read from the study, never written to it.
+
+The figures are the HTML report's own (:func:`hpogrid.report.build_figures`), so both outputs
+draw the same plots. A snapshot is rebuilt only when the study changed (:class:`Snapshots`
+compares a fingerprint of every trial's state, value and latest metrics): the page polls
+every few seconds and an unchanged study costs one read and no plotting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+from hpogrid.errors import NotFoundError
+
+#: trials sent for the table at most (best first, then the rest; the CSV has them all)
+MAX_ROWS = 5000
+#: failed trials listed at most, and characters of each error
+MAX_FAILED = 200
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Which study the dashboard follows."""
+
+    project: str
+    study: Optional[str] = None
+    study_url: Optional[str] = None
+
+
+def _fingerprint(report) -> str:
+    h = hashlib.sha1()
+    for t in report.trials:
+        h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00".encode())
+        h.update(json.dumps(t.metrics, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _table(report) -> Dict[str, Any]:
+    from hpogrid.study.view import flatten
+
+    axes = [a.name for a in report.axes]
+    extra = report.extra_metrics
+    others = [m for m in report.metrics if m != report.metric and m not in extra]
+    columns = ["rank", "trial", "state", report.metric, *extra, *axes, *others, "backend", "site",
+               "task id", "job id", "time_s"]
+    rows = []
+    for i, (t, v) in enumerate(zip(report.trials[:MAX_ROWS], report.values)):
+        flat = flatten(t.metrics, "")
+        rows.append([i + 1 if i < report.ranked else None, t.number, str(t.state), v,
+                     *(_cell(flat.get(m)) for m in extra), *(_cell(t.params.get(a)) for a in axes),
+                     *(_cell(flat.get(m)) for m in others), t.backend, t.site, t.task_id, t.job_id,
+                     t.duration_s])
+    return {"columns": columns, "rows": rows, "shown": len(rows), "total": len(report.trials)}
+
+
+def _failed(report) -> List[Dict[str, Any]]:
+    from hpogrid.engine import clean_error, error_summary
+
+    failed = sorted((t for t in report.trials if t.state == "FAILED"), key=lambda t: t.number)
+    return [{"number": t.number, "uid": t.uid, "summary": error_summary(t.error),
+             "error": (clean_error(t.error) or "(no error text recorded)")[-MAX_ERROR_CHARS:],
+             "params": {k: _cell(v) for k, v in t.params.items()}} for t in failed[:MAX_FAILED]]
+
+
+def _grid(project_path, trials) -> Optional[Dict[str, Any]]:
+    """The project's grid tasks with PanDA's last synced task and job states; None if none."""
+    from hpogrid.backends.panda import grid_states, load_submissions
+
+    subs = load_submissions(project_path)
+    if not subs:
+        return None
+    states = grid_states(project_path)
+    by_job: Dict[str, Dict[str, int]] = {}
+    for t in trials:
+        if t.task_id and t.job_id:
+            counts = by_job.setdefault(f"{t.task_id}/{t.job_id}", {})
+            counts[str(t.state)] = counts.get(str(t.state), 0) + 1
+    tasks = []
+    for sub in subs:
+        known = states.get(str(sub.task_id)) or {}
+        jobs = [{"job_id": jid, "status": j.get("status"), "site": j.get("site"),
+                 "trials": by_job.get(f"{sub.task_id}/{jid}", {})}
+                for jid, j in sorted((known.get("jobs") or {}).items())]
+        tasks.append({"task_id": sub.task_id, "taskname": sub.taskname, "site": sub.site,
+                      "n_jobs": sub.n_jobs, "submitted_at": sub.submitted_at,
+                      "status": known.get("status") or "not synced yet", "synced_at": known.get("synced_at"),
+                      "central": bool((sub.extra or {}).get("central")), "jobs": jobs})
+    return {"tasks": tasks}
+
+
+def _read(source: Source):
+    """(report, None) or (None, the waiting snapshot) while the study has no trial yet."""
+    from hpogrid.report import build_report
+
+    try:
+        return build_report(source.project, study=source.study, study_url=source.study_url, settle=False), None
+    except NotFoundError as exc:
+        if "has no trials yet" in str(exc) or "has no study yet" in str(exc):
+            grid = _grid_of(source.project)  # a grid project before its first sync: offer the sync
+            return None, {"waiting": str(exc), "generated_at": _now(), "grid": grid,
+                          "fingerprint": "waiting:" + str(exc) + json.dumps(grid, default=str)}
+        raise
+
+
+def _grid_of(project: str) -> Optional[Dict[str, Any]]:
+    from hpogrid.project import load_project
+
+    try:
+        return _grid(load_project(project).path, [])
+    except NotFoundError:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build(source: Source) -> Dict[str, Any]:
+    """A full snapshot, or ``{"waiting": why}`` while the study has no trial yet."""
+    report, waiting = _read(source)
+    return waiting if report is None else from_report(report, _fingerprint(report))
+
+
+def from_report(report, fingerprint: str) -> Dict[str, Any]:
+    from hpogrid.report import build_figures
+
+    figs = build_figures(report)
+    best = report.best
+    return {
+        "fingerprint": fingerprint, "generated_at": _now(),
+        "project": report.project.name, "study": report.study, "store": report.store,
+        "metric": report.metric, "mode": report.mode, "counts": {str(k): v for k, v in report.counts.items()},
+        "best": None if best is None else {"number": best.number, "value": report.values[0],
+                                           "params": {k: _cell(v) for k, v in best.params.items()}},
+        "table": _table(report), "failed": _failed(report), "grid": _grid(report.project.path, report.trials),
+        "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
+        "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
+    }
+
+
+#: a study is read again after at least this many times the last read's duration: a study of
+#: 100,000 trials (seconds per read) is followed with at most a quarter of one core
+BUSY_FACTOR = 3.0
+
+
+class Snapshots:
+    """The latest snapshot of one source, rebuilt only when the study changed. Thread-safe.
+
+    However often pages poll, the study is read at most once per ``BUSY_FACTOR`` times the
+    last read's cost (a small study: every poll; a huge one: every few seconds).
+    """
+
+    def __init__(self, source: Source, clock=None):
+        import time
+
+        self.source = source
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._last: Optional[Dict[str, Any]] = None
+        self._next_read = 0.0
+
+    def get(self) -> Dict[str, Any]:
+        with self._lock:
+            start = self._clock()
+            if self._last is not None and start < self._next_read:
+                return self._last
+            report, waiting = _read(self.source)
+            if report is None:
+                self._last = waiting
+            else:
+                fingerprint = _fingerprint(report)
+                if self._last is None or self._last["fingerprint"] != fingerprint:
+                    self._last = from_report(report, fingerprint)
+            end = self._clock()
+            self._next_read = end + BUSY_FACTOR * (end - start)
+            return self._last
+
+    def invalidate(self) -> None:
+        """Rebuild at the next :meth:`get` (after a grid sync: PanDA's states changed)."""
+        with self._lock:
+            self._last = None
+            self._next_read = 0.0

@@ -1,0 +1,109 @@
+"""The dashboard's JSON API through Flask's test client: read only, same figures as the report."""
+import json
+from datetime import datetime, timedelta, timezone
+
+from hpogrid.dashboard import Source, create_app
+from tests.report.helpers import make_project, write_trials
+
+
+def _known(tmp_path):
+    from hpogrid import paths
+    from hpogrid.study import sqlite_url
+
+    name = make_project(tmp_path)
+    url = sqlite_url(paths.study_db(name))
+    write_trials(url, name, datetime.now(timezone.utc).replace(microsecond=0))
+    return name, url
+
+
+def test_snapshot_has_the_reports_figures_and_rows(tmp_path):
+    from hpogrid.report import build_figures, build_report
+
+    name, _ = _known(tmp_path)
+    client = create_app(Source(name)).test_client()
+    snap = client.get("/api/snapshot").get_json()
+    assert snap["counts"]["COMPLETED"] == 6 and snap["table"]["total"] == 8
+    # best first (completed by loss), then the running trial with a value, then the failed one
+    assert [r[1] for r in snap["table"]["rows"]] == [5, 1, 3, 7, 0, 4, 6, 2]
+    expected = build_figures(build_report(name, settle=False))
+    assert [p["key"] for p in snap["panels"]] == [p.key for p in expected.panels]
+    assert snap["figures"]["pcp"] == json.loads(json.dumps(expected.as_dict()["pcp"]))
+    again = client.get("/api/snapshot").get_json()
+    assert again["fingerprint"] == snap["fingerprint"]
+
+
+def test_the_dashboard_never_writes_the_study(tmp_path, monkeypatch):
+    """A trial of a dead run (stale heartbeat) stays as recorded: only `report` settles it."""
+    from hpogrid.study import StudyStore
+
+    name, url = _known(tmp_path)
+    store = StudyStore(url)
+    old = datetime.now(timezone.utc) - timedelta(days=2)
+    store.upsert_trial(name, "l3", heartbeat_at=old)
+    before = [(t.uid, t.state, t.heartbeat_at) for t in store.trials(name)]
+    monkeypatch.setenv("HPOGRID_STALE_AFTER_S", "60")
+    client = create_app(Source(name)).test_client()
+    assert client.get("/api/snapshot").status_code == 200
+    assert [(t.uid, t.state, t.heartbeat_at) for t in store.trials(name)] == before
+    assert dict((t.uid, t.state) for t in store.trials(name))["l3"] == "RUNNING"
+
+
+def test_sync_needs_the_button_header_and_reports_the_outcome(tmp_path):
+    name, _ = _known(tmp_path)
+    calls = []
+    fake = lambda s: calls.append(s) or "2 trials from 1 of 1 tasks synced"  # noqa: E731
+    client = create_app(Source(name), sync=fake).test_client()
+    r = client.post("/api/sync")
+    assert r.status_code == 403 and calls == []  # another site's form cannot trigger it
+    r = client.post("/api/sync", headers={"X-Hpogrid": "sync"})
+    assert r.status_code == 200 and r.get_json() == {"message": "2 trials from 1 of 1 tasks synced"}
+    assert calls == [Source(name)]
+
+
+def test_a_project_without_grid_tasks_says_so_on_sync(tmp_path):
+    name, _ = _known(tmp_path)
+    r = create_app(Source(name)).test_client().post("/api/sync", headers={"X-Hpogrid": "sync"})
+    assert r.get_json() == {"message": "this project has no grid tasks"}
+
+
+def test_waiting_before_the_first_trial_and_security_headers(tmp_path):
+    name = make_project(tmp_path, "empty")
+    client = create_app(Source(name)).test_client()
+    r = client.get("/api/snapshot")
+    assert r.status_code == 200 and "has no study yet" in r.get_json()["waiting"]
+    page = client.get("/")
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/static/plotly.min.js").status_code == 200
+
+
+def test_loopback_refuses_other_host_names(tmp_path):
+    name, _ = _known(tmp_path)
+    client = create_app(Source(name), host="127.0.0.1").test_client()
+    assert client.get("/api/snapshot", headers={"Host": "evil.example:8080"}).status_code == 400
+    assert client.get("/api/snapshot", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_a_costly_study_is_read_at_most_once_per_three_read_times(tmp_path, monkeypatch):
+    """Polls faster than the study can be read get the last snapshot (a fake clock: each read
+    'costs' 10 s), so a huge study never keeps a core busy."""
+    from hpogrid.dashboard import Snapshots
+    from hpogrid.dashboard import _snapshot
+
+    name, _ = _known(tmp_path)
+    now = [0.0]
+    reads = []
+    real_read = _snapshot._read
+
+    def read(source):
+        reads.append(now[0])
+        now[0] += 10.0  # this read took 10 s
+        return real_read(source)
+    monkeypatch.setattr(_snapshot, "_read", read)
+    snaps = Snapshots(Source(name), clock=lambda: now[0])
+    first = snaps.get()
+    now[0] = 39.0
+    assert snaps.get() is first and reads == [0.0]  # 10 s read, next one not before 10 + 30 s
+    now[0] = 40.0
+    snaps.get()
+    assert reads == [0.0, 40.0]

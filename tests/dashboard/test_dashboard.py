@@ -1,0 +1,174 @@
+"""``hpogrid dashboard``: a real server process, a real headless Chromium, real studies."""
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.dashboard.conftest import DEADLINE_S, wait_for
+from tests.report.helpers import make_project, write_trials
+
+HOSTILE = "</script><img src=x onerror=alert(1)>"
+
+
+def _rows(driver):
+    return driver.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#trials-body tr'),"
+        " function(tr){ return Array.prototype.map.call(tr.cells, function(c){ return c.textContent; }); });")
+
+
+def _heads(driver):
+    return [th.text for th in driver.find_elements("css selector", "#trials-head th")]
+
+
+def _known(tmp_path, name="rp"):
+    from hpogrid import paths
+    from hpogrid.study import sqlite_url
+
+    make_project(tmp_path, name)
+    write_trials(sqlite_url(paths.study_db(name)), name, datetime.now(timezone.utc).replace(microsecond=0))
+    return name
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_trials_plots_and_failed_trials(tmp_path, serve_dashboard, browser):
+    name = _known(tmp_path)
+    served = serve_dashboard(name)
+    assert served.url.startswith("http://127.0.0.1:")  # the default host: loopback only
+    assert not any("without authentication" in ln for ln in served.lines)
+    browser.get(served.url)
+    rows = wait_for(browser, lambda d: len(_rows(d)) == 8 and _rows(d), "8 trials in the table")
+    heads = _heads(browser)
+    assert heads[:4] == ["rank", "trial", "state", "loss"]
+    best = rows[0]
+    assert best[1:4] == ["5", "COMPLETED", "0.1"]  # g2, loss 0.1, best first
+    # plots: the HTML report's figures, drawn by plotly
+    wait_for(browser, lambda d: d.find_elements("css selector", "#plot-pcp .main-svg"), "parallel coordinates")
+    keys = browser.execute_script("return Array.prototype.map.call(document.querySelectorAll('#plots .plot'),"
+                                  " function(e){ return e.id; });")
+    assert {"plot-pcp", "plot-history", "plot-besttime", "plot-scatter", "plot-pairs", "plot-features"} <= set(keys)
+    # the failed trial with its error
+    failed = browser.find_element("css selector", "#failed details summary").text
+    assert failed.startswith("trial 2 (l2): ValueError: boom")
+    # sort by trial number (click the header) and filter by state
+    browser.find_elements("css selector", "#trials-head th")[1].click()
+    assert [r[1] for r in _rows(browser)] == [str(n) for n in range(8)]
+    browser.find_elements("css selector", "#trials-head th")[1].click()
+    assert [r[1] for r in _rows(browser)] == [str(n) for n in reversed(range(8))]
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "state-filter")).select_by_value("FAILED")
+    assert [r[1:3] for r in _rows(browser)] == [["2", "FAILED"]]
+    Select(browser.find_element("id", "state-filter")).select_by_value("RUNNING")
+    assert [r[1:3] for r in _rows(browser)] == [["6", "RUNNING"]]
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
+@pytest.mark.slow
+def test_user_strings_are_text_never_markup(tmp_path, serve_dashboard, browser):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    space = {HOSTILE: {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+             "lr": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
+    name = make_project(tmp_path, "xss", space=space)
+    store = StudyStore(sqlite_url(paths.study_db(name)))
+    store.get_or_create_study(name, metric="loss", mode="min")
+    for i in range(3):
+        store.upsert_trial(name, f"t{i}", state="COMPLETED", params={HOSTILE: i / 4, "lr": 0.1 * i},
+                           metrics={"loss": 1.0 - i / 10, HOSTILE: float(i)})
+    store.upsert_trial(name, "bad", state="FAILED", params={HOSTILE: 0.9, "lr": 0.5}, error=f"ValueError: {HOSTILE}")
+    store.close()
+    served = serve_dashboard(name)
+    browser.get(served.url)
+    wait_for(browser, lambda d: len(_rows(d)) == 4, "4 trials")
+    heads = _heads(browser)
+    assert heads.count(HOSTILE) == 2  # the parameter and the metric, as plain text
+    wait_for(browser, lambda d: d.find_elements("css selector", "#plot-scatter .main-svg"), "scatter plot")
+    svg_text = browser.execute_script("return document.getElementById('plot-scatter').textContent;")
+    assert HOSTILE in svg_text  # the axis title shows the name literally
+    summary = browser.find_element("css selector", "#failed summary").get_attribute("textContent")
+    assert "ValueError: " + HOSTILE in summary
+    # nothing became an element: no <img>, no alert, no error
+    assert browser.find_elements("css selector", "img") == []
+    assert browser.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+WAIT_FOR_GO = """
+import os, time
+from pathlib import Path
+
+def objective(config):
+    go = Path(config["go"])
+    Path(config["started"]).touch()
+    deadline = time.monotonic() + 300
+    while not go.exists():  # released by the test once the page shows this trial running
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test never released the trial")
+        time.sleep(0.05)
+    return {"loss": 0.125}
+"""
+
+
+@pytest.mark.slow
+def test_a_trial_finished_after_the_page_opened_appears_without_reload(tmp_path, serve_dashboard, browser):
+    from tests.backends.helpers import make_project as make_run_project
+
+    go, started = tmp_path / "go", tmp_path / "started"
+    space = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+             "go": {"method": "categorical", "dimension": {"categories": [str(go)]}},
+             "started": {"method": "categorical", "dimension": {"categories": [str(started)]}}}
+    name = make_run_project(tmp_path, WAIT_FOR_GO, space, algorithm="random")
+    served = serve_dashboard(name)
+    browser.get(served.url)
+    wait_for(browser, lambda d: d.find_element("id", "waiting").is_displayed(), "the waiting note")
+    browser.execute_script("window.hpogridSamePage = 'yes';")  # a reload would lose it
+
+    run = subprocess.Popen([sys.executable, "-m", "hpogrid", "local_run", name, "--trials", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        rows = wait_for(browser, lambda d: [r for r in _rows(d) if r[2] == "RUNNING"], "the trial running")
+        assert len(rows) == 1
+        go.touch()
+        done = wait_for(browser, lambda d: [r for r in _rows(d) if r[2] == "COMPLETED"], "the trial completed")
+        assert done[0][3] == "0.125" and done[0][0] == "1"
+        out, _ = run.communicate(timeout=DEADLINE_S)
+        assert run.returncode == 0, out
+    finally:
+        go.touch()
+        if run.poll() is None:
+            run.kill()
+    assert browser.execute_script("return window.hpogridSamePage;") == "yes"
+    wait_for(browser, lambda d: "best loss = 0.125" in d.find_element("id", "best").text, "the best value")
+
+
+def test_another_host_prints_the_no_authentication_note(tmp_path, serve_dashboard):
+    name = _known(tmp_path)
+    served = serve_dashboard(name, "--host", "0.0.0.0")
+    assert served.url.startswith("http://0.0.0.0:")
+    deadline = time.monotonic() + DEADLINE_S  # the note follows the URL line: read on until it is there
+    while not any("without authentication" in ln for ln in served.lines):
+        assert time.monotonic() < deadline and served.proc.poll() is None, served.lines
+        time.sleep(0.05)  # polling what the process prints, with a deadline
+    assert any(ln.startswith("Note: --host 0.0.0.0: the dashboard serves without authentication")
+               for ln in served.lines), served.lines
+
+
+def test_help_says_the_default_host_is_loopback(run_cli):
+    r = run_cli("dashboard", "--help")
+    assert r.exit_code == 0 and "[default: 127.0.0.1]" in r.output and "--study-url" in r.output
+
+
+def test_bad_input_is_one_line(run_cli, tmp_path):
+    r = run_cli("dashboard", "nosuch")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == ["Error: project 'nosuch' does not exist (existing: none yet)"]
+    r = run_cli("dashboard", _known(tmp_path), "--port", "70000")
+    assert r.exit_code == 2 and "--port" in r.output and "0<=x<=65535" in r.output
