@@ -2,9 +2,6 @@
 ``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
 (``make_native``), the model-based ones after a random start drawn while they load."""
 
-from dataclasses import dataclass
-from typing import Any, Dict
-
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
 
@@ -94,6 +91,10 @@ class OptunaAdapter(SearcherAdapter):
         assert set(classes) == set(OPTUNA_SAMPLER_PARAMS)
         if name == "tpe":
             params = {"constant_liar": True, **params}
+        if name in ("gp", "cmaes", "qmc"):
+            # what these samplers do not model (CMA-ES and QMC: categories) is drawn at random; the
+            # README says so once, rather than optuna warning once per trial and parameter
+            params = {"warn_independent_sampling": False, **params}
         return construct(classes[name], f"optuna sampler {name}", {"seed": seed}, params)
 
 
@@ -227,42 +228,3 @@ class NevergradAdapter(SearcherAdapter):
         # nevergrad takes seconds to import: a first batch of (at least 4) random points runs meanwhile
         return self.start_randomly(NevergradAskTell, codec, metric, seed, ours, params,
                                    length=max(4, ours["num_workers"]))
-
-
-@dataclass(frozen=True)
-class AutoChoice:
-    """What ``auto`` runs: an adapter, the ``algorithm_param`` it gets, and why (shown to the user)."""
-
-    adapter: SearcherAdapter
-    params: Dict[str, Any]
-    why: str
-
-    @property
-    def label(self) -> str:
-        sampler = self.params.get("sampler")
-        return self.adapter.name + (f" (sampler {sampler})" if sampler else "")
-
-
-class AutoAdapter(SearcherAdapter):
-    """Picks an algorithm from what is known before the first trial: see :meth:`choose`
-    (the rule is a table in the README)."""
-
-    name = "auto"
-    library = "ray.tune"
-    honours_grid = True
-    summary = "chosen by the space, the budget and the trials at once (see README 'auto')"
-
-    @staticmethod
-    def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1) -> AutoChoice:
-        """The rule, measured by benchmarks/search_quality.py (see the README table)."""
-        if space.grid_params or scheduler == "pbt":
-            # PBT explores by itself; Ray allows no other searcher with it
-            return AutoChoice(TuneSearch(), {}, "grid_search or scheduler pbt")
-        if scheduler == "bohbhyperband":
-            return AutoChoice(BohbAdapter(), {}, "scheduler bohbhyperband")
-        if trials < 10:
-            return AutoChoice(RandomSearch(), {}, "under 10 trials: too few for a model")
-        return AutoChoice(OptunaAdapter(), {}, "TPE")
-
-    def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
-        raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")

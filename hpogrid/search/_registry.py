@@ -3,9 +3,10 @@ from typing import Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._adapters import (
-    AutoAdapter, AxAdapter, BayesOptAdapter, BohbAdapter, HeboAdapter, HyperOptAdapter, NevergradAdapter,
+    AxAdapter, BayesOptAdapter, BohbAdapter, HeboAdapter, HyperOptAdapter, NevergradAdapter,
     OptunaAdapter, RandomSearch, SkoptAdapter, TuneSearch,
 )
+from hpogrid.search._auto import AutoAdapter
 from hpogrid.search._base import SearcherAdapter
 
 ADAPTERS: Tuple[SearcherAdapter, ...] = (

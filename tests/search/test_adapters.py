@@ -3,7 +3,7 @@ import pytest
 
 from hpogrid.errors import UnsupportedSpaceError, ValidationError
 from hpogrid.search import ADAPTERS, SCHEDULER_ADAPTERS, get_adapter, get_scheduler, scheduler_for
-from hpogrid.search._adapters import AutoAdapter
+from hpogrid.search import AutoAdapter
 from hpogrid.search.names import ALGORITHMS, SCHEDULERS
 from hpogrid.space import SearchSpace
 from tests.search.spaces import ALL_METHODS
@@ -71,12 +71,28 @@ def test_scheduler_param_goes_to_the_scheduler_except_max_concurrent():
     assert set(pbt._hyperparam_mutations) == set(ALL_METHODS)  # noqa: SLF001
 
 
+NUMERIC = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+           "n": {"method": "uniformint", "dimension": {"low": 1, "high": 9}},
+           "one": {"method": "categorical", "dimension": {"categories": ["only"]}}}
+
+
+def _auto(space, trials, scheduler="fifo", parallel=1):
+    choice = AutoAdapter.choose(SearchSpace.from_dict(space), trials, scheduler, parallel)
+    return choice.adapter.name, choice.params.get("sampler")
+
+
 def test_auto_rule():
-    assert AutoAdapter.choose(SearchSpace.from_dict(GRID), 100).name == "tune"
-    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 5).name == "random"
-    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50).name == "optuna"
-    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50, "pbt").name == "tune"
-    assert AutoAdapter.choose(SearchSpace.from_dict(ALL_METHODS), 50, "bohbhyperband").name == "bohb"
+    """The README's table, row by row (the figures behind it: benchmarks/search_quality.py)."""
+    assert _auto(GRID, 100) == ("tune", None)
+    assert _auto(ALL_METHODS, 50, "pbt") == ("tune", None)
+    assert _auto(ALL_METHODS, 50, "bohbhyperband") == ("bohb", None)
+    assert _auto(ALL_METHODS, 5) == ("random", None)
+    assert _auto(ALL_METHODS, 50) == ("optuna", "gp")
+    assert _auto(NUMERIC, 50) == ("optuna", "gp")
+    assert _auto(ALL_METHODS, 1000) == ("optuna", None)       # categorical, many trials: TPE
+    assert _auto(NUMERIC, 1000) == ("optuna", "cmaes")        # numeric only (a one-value choice is no choice)
+    assert _auto(ALL_METHODS, 50, parallel=4) == ("optuna", None)
+    assert _auto(NUMERIC, 50, parallel=4) == ("optuna", "cmaes")
 
 
 def test_skopt_searcher_suggests_distinct_valid_points_while_trials_run():

@@ -1,0 +1,86 @@
+"""``auto``: the searcher chosen from what is known before the first trial.
+
+The rule reads the space's kinds of parameters, the budget (``trials``), the trials running at
+once and the scheduler. It is measured, not a matter of taste: ``benchmarks/search_quality.py``
+runs every searcher on problems chosen to generalise (continuous with inactive dimensions,
+Rosenbrock, 20-D, mixed categorical/integer/log "training", quantised, noisy, batch), and
+``--timing`` measures each searcher's seconds per suggestion as trials accumulate. The README
+shows the rule as a table with the figures behind it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict
+
+from hpogrid.search._adapters import BohbAdapter, OptunaAdapter, RandomSearch, TuneSearch
+from hpogrid.search._base import SearcherAdapter
+from hpogrid.space import LatentChoice
+
+#: fewer trials than this: random search (a model has nothing to learn from)
+MIN_MODEL_TRIALS = 10
+#: optuna's GP sampler up to this many trials: past it, its cubic fit makes each suggestion
+#: cost seconds (``benchmarks/search_quality.py --timing``)
+GP_MAX_TRIALS = 300
+
+
+@dataclass(frozen=True)
+class SpaceTraits:
+    """The kinds of a space's searched parameters (a one-value parameter is not searched)."""
+
+    numeric: int
+    categorical: int
+
+    @classmethod
+    def of(cls, space) -> "SpaceTraits":
+        numeric = categorical = 0
+        for param in space.values():
+            latent = param.latent()
+            if isinstance(latent, LatentChoice):
+                categorical += len(latent.categories) > 1
+            else:
+                numeric += 1
+        return cls(numeric, categorical)
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``auto`` runs: an adapter, the ``algorithm_param`` it gets, and why (shown to the user)."""
+
+    adapter: SearcherAdapter
+    params: Dict[str, Any]
+    why: str
+
+    @property
+    def label(self) -> str:
+        sampler = self.params.get("sampler")
+        return self.adapter.name + (f" (sampler {sampler})" if sampler else "")
+
+
+class AutoAdapter(SearcherAdapter):
+    """Picks an algorithm from what is known before the first trial: see :meth:`choose`."""
+
+    name = "auto"
+    library = "ray.tune"
+    honours_grid = True
+    summary = "chosen by the space, the budget and the trials at once (see README 'auto')"
+
+    @staticmethod
+    def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1) -> AutoChoice:
+        """The rule (README "hpo_config", table "auto"; figures in benchmarks/search_quality.py)."""
+        if space.grid_params or scheduler == "pbt":
+            # PBT explores by itself; Ray allows no other searcher with it
+            return AutoChoice(TuneSearch(), {}, "grid_search or scheduler pbt")
+        if scheduler == "bohbhyperband":
+            return AutoChoice(BohbAdapter(), {}, "scheduler bohbhyperband")
+        if trials < MIN_MODEL_TRIALS:
+            return AutoChoice(RandomSearch(), {}, f"under {MIN_MODEL_TRIALS} trials: too few for a model")
+        traits = SpaceTraits.of(space)
+        if trials <= GP_MAX_TRIALS and parallel == 1:
+            return AutoChoice(OptunaAdapter(), {"sampler": "gp"},
+                              f"up to {GP_MAX_TRIALS} trials, one at a time: a Gaussian process")
+        if traits.categorical == 0:
+            return AutoChoice(OptunaAdapter(), {"sampler": "cmaes"}, "only numeric parameters: CMA-ES")
+        return AutoChoice(OptunaAdapter(), {}, "categorical parameters: TPE")
+
+    def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
+        raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")
