@@ -93,7 +93,7 @@ class Backend(ABC):
             return prepare_resume(store, study, plan.spec.trials, plan.searcher, plan.codec, options.rerun_failed,
                                   options.backup, plan.spec.metric, plan.spec.mode,
                                   settle=self.settle_orphans(store, study, plan),
-                                  adopt=self.adopt_orphans(store, study, plan))
+                                  adopt=self.adopt_orphans(store, study, plan), rerun=options.rerun)
         from hpogrid.study.liveness import mark_dead_runs
 
         n = mark_dead_runs(store, study, settings.stale_after_s)

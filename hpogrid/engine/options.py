@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.settings import Settings
+
+if TYPE_CHECKING:
+    from hpogrid.engine.resume import RerunSelection
 
 
 @dataclass
@@ -33,6 +36,8 @@ class RunOptions:
     progress: bool = True
     resume: bool = False
     rerun_failed: bool = False
+    #: with ``resume``: finished trials to run again (states and/or uids; ``--rerun``)
+    rerun: Optional["RerunSelection"] = None
     backup: bool = True
     #: the HPOGRID_* settings, read once at the CLI edge (None: read them now)
     settings: Optional[Settings] = None
