@@ -34,7 +34,7 @@ def search_options(n_jobs_help: str) -> Callable:
 
 
 def study_options(fn: Callable) -> Callable:
-    """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup."""
+    """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup, --warm-start."""
     return _options(
         click.option("--study", metavar="NAME", help="Study to record trials in (default: the project name)."),
         click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared "
@@ -51,6 +51,13 @@ def study_options(fn: Callable) -> Callable:
                      "--rerun local-20261203-101500-ab12-00003,FAILED ('hpogrid report' lists uids)."),
         click.option("--no-backup", "no_backup", is_flag=True, help="With --resume: do not copy the study "
                      "to <study>_backup-<n> first."),
+        click.option("--warm-start", "--warm_start", "warm_start", metavar="STUDY_OR_PROJECT",
+                     help="Tell the search algorithm the completed trials of another study first: a study of this "
+                     "run's study store, else the study of that project. Its space must have the same parameter "
+                     "names and methods (trials outside this space's bounds are skipped) and it must optimise the "
+                     "same metric. Searchers that learn from results are told (optuna, hyperopt, skopt, bayesian, "
+                     "ax, ...); random and grid search learn nothing; a searcher that cannot be told says so and "
+                     "searches afresh."),
     )(fn)
 
 

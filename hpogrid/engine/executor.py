@@ -146,9 +146,10 @@ class AskTellBackend(Backend):
         tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         run_dir = self.run_dir(project, plan, target, tag)
         run_dir.mkdir(parents=True, exist_ok=True)
-        loop = _Loop(self, project, plan, workload, sink, control, target,
-                     AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
-                             space_given=workload.space_in_searcher),
+        asktell = AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
+                          space_given=workload.space_in_searcher)
+        asktell.told = workload.told + workload.warm_told  # learnt before the run (resume, warm start)
+        loop = _Loop(self, project, plan, workload, sink, control, target, asktell,
                      self.executor(project, plan, options, run_dir, target.name),
                      self.trials_root(project, target, run_dir), f"{self.name}-{tag}")
         loop.run()

@@ -39,6 +39,9 @@ class RunOptions:
     #: with ``resume``: finished trials to run again (states and/or uids; ``--rerun``)
     rerun: Optional["RerunSelection"] = None
     backup: bool = True
+    #: a study (of this run's store) or a project whose completed trials the searcher is told
+    #: before it proposes anything (``--warm-start``)
+    warm_start: Optional[str] = None
     #: the HPOGRID_* settings, read once at the CLI edge (None: read them now)
     settings: Optional[Settings] = None
     #: evaluate exactly these (uid, values) and ask the searcher nothing (a grid job of a

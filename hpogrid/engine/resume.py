@@ -80,6 +80,8 @@ class Workload:
     backup: str = ""
     finished: int = 0
     told: int = 0
+    #: completed trials of another study told before the run (``--warm-start``)
+    warm_told: int = 0
     #: the searcher was given the search space already (Tune must then pass none)
     space_in_searcher: bool = False
     notes: List[str] = field(default_factory=list)
