@@ -55,6 +55,10 @@ class Ended:
     history: Optional[List[Dict[str, Any]]] = None
     error: Optional[str] = None
     fields: Dict[str, Any] = field(default_factory=dict)
+    #: define-by-run: the parameters the model actually used, and their distributions (the
+    #: study records these instead of what the searcher pre-suggested)
+    params: Optional[Dict[str, Any]] = None
+    distributions: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,12 @@ def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
     """The end of a trial from the ``result.json`` :mod:`hpogrid.objective.standalone` wrote."""
     result = result or {}
     ok = result.get("status") == "completed"
+    used = result.get("params")
     return Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
                  history=result.get("history"), error=None if ok else result.get("error"),
-                 fields={"host": result["host"]} if result.get("host") else {})
+                 fields={"host": result["host"]} if result.get("host") else {},
+                 params=used if isinstance(used, dict) else None,
+                 distributions=result.get("distributions") if isinstance(used, dict) else None)
 
 
 class Executor(ABC):
@@ -266,9 +273,13 @@ class _Loop:
                 self.sink.queued(event.uid, **event.fields)
                 continue
             del self.live[event.uid]
+            fields = dict(event.fields)
+            if event.params is not None:  # define-by-run: what the model used
+                fields["params"] = json_safe(event.params)
             state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
-                                       folder=run.folder, **event.fields)
-            self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED)
+                                       folder=run.folder, **fields)
+            self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,
+                              distributions=event.distributions)
 
     def _cancel_live(self) -> None:
         why = ("interrupted by the user" if self.control.stop_event.is_set()

@@ -14,7 +14,7 @@ import time
 from typing import Any, Dict, Optional
 
 from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
-from hpogrid.errors import BackendError
+from hpogrid.errors import BackendError, ValidationError
 
 
 class RayTuneBackend(Backend):
@@ -37,6 +37,14 @@ class RayTuneBackend(Backend):
     def prepare(self, project, plan, options, target) -> None:
         from hpogrid.objective import check_paths
         from hpogrid.search import scheduler_for
+
+        if plan.space is None:  # a define-by-run model: its trials report what they used, Tune's do not
+            from hpogrid.backends.pool import needs_ray
+
+            why = needs_ray(project, options)
+            raise ValidationError("model_config.model", "a define-by-run model (def objective(trial)) runs on "
+                                  "the worker pool, Slurm and the grid, not under Ray Tune"
+                                  + (f" (this run needs Ray Tune for {why})" if why else " (drop --ray)"))
 
         check_paths(project.model_config.get("param") or {}, plan.space)
         spec = plan.spec
