@@ -27,6 +27,9 @@ from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
 CANCEL_WAIT_S = 30.0
+#: annotation of a define-by-run trial: the distributions its parameters were drawn from (a
+#: central grid search reads them back from a grid job's trials)
+DISTRIBUTIONS_ANNOTATION = "distributions"
 
 
 @dataclass(frozen=True)
@@ -274,8 +277,10 @@ class _Loop:
                 continue
             del self.live[event.uid]
             fields = dict(event.fields)
-            if event.params is not None:  # define-by-run: what the model used
+            if event.params is not None:  # define-by-run: what the model used (and how it asked)
                 fields["params"] = json_safe(event.params)
+                fields["annotations"] = {**(fields.get("annotations") or {}),
+                                         DISTRIBUTIONS_ANNOTATION: event.distributions or {}}
             state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
                                        folder=run.folder, **fields)
             self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,

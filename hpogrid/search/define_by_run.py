@@ -213,7 +213,10 @@ class DefineByRunSearcher:
             self.study.tell(asked, state=optuna.trial.TrialState.FAIL)
         if error or not result or result.get(self.metric) is None or used is None:
             return
-        self.add_evaluated_point(used[0], float(result[self.metric]), distributions=used[1])
+        try:
+            self.add_evaluated_point(used[0], float(result[self.metric]), distributions=used[1])
+        except ValueError:  # nothing it used has a known distribution: nothing to learn
+            pass
 
     def add_evaluated_point(self, config: Dict[str, Any], value: float, distributions=None, **kwargs) -> None:
         """A trial's used params and its result (a warm start or a resumed study's history too:

@@ -61,6 +61,7 @@ def test_the_study_records_exactly_the_parameters_each_trial_used(tmp_path, algo
         assert set(t.params) == ({"lr", "act", "units"} if t.params["act"] == "relu" else {"lr", "act"})
         expected = (t.params["lr"] - 0.01) ** 2 + t.params.get("units", 0) / 1000
         assert t.value == pytest.approx(expected)  # the objective ran with exactly these values
+        assert set(t.annotations["distributions"]) == set(t.params)  # how the model asked for them
     assert {t.params["act"] for t in got} == {"relu", "tanh"}
     # the pre-suggestions: after the first results, each trial was sent every distribution seen
     spec = json.loads((paths.project_dir(name) / "trials" / name / got[-1].uid / "trial.json").read_text())
