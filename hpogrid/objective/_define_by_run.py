@@ -12,7 +12,7 @@ A model is define-by-run when its first parameter is named ``trial``; ``def obje
 config)`` also gets model_config ``param`` as ``config``.
 """
 import inspect
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from hpogrid.search.define_by_run import (categorical_distribution, check_distribution, contains,
                                           float_distribution, int_distribution, sample)
@@ -40,9 +40,10 @@ class DefineByRunTrial:
     """optuna's ``Trial`` suggest API over the values the driver sent (see the module docstring)."""
 
     def __init__(self, values: Dict[str, Any], distributions: Dict[str, Dict[str, Any]], seed: int,
-                 uid: str = ""):
+                 uid: str = "", reporter: Optional[Callable[[float], None]] = None):
         import numpy as np
 
+        self._reporter = reporter
         self._given = dict(values)
         self._given_dists = dict(distributions)
         self._rng = np.random.default_rng(seed)
@@ -94,6 +95,9 @@ class DefineByRunTrial:
 
     def report(self, value: float, step: Optional[int] = None) -> None:
         """An intermediate value of the study metric, recorded as ``ray.tune.report`` would."""
+        if self._reporter is not None:
+            self._reporter(value)
+            return
         from hpogrid.objective.standalone import report_metric
 
         report_metric(value)

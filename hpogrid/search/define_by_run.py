@@ -31,6 +31,11 @@ from hpogrid.errors import ValidationError
 ALGORITHMS = ("optuna", "random")
 #: key of a suggestion carrying the trial's seed (for parameters the driver did not pre-suggest)
 SEED_KEY = "__hpogrid_trial_seed__"
+#: Ray Tune only: key of a suggestion carrying the pre-suggested distributions (JSON text), and
+#: key of a trial's result carrying what it used ({"params": ..., "distributions": ...}, JSON text)
+DISTRIBUTIONS_KEY = "__hpogrid_distributions__"
+USED_KEY = "__hpogrid_used__"
+_RESERVED = (SEED_KEY, DISTRIBUTIONS_KEY)
 
 
 # -- distributions as JSON -------------------------------------------------------------------
@@ -146,7 +151,7 @@ class DefineByRunCodec:
 
         if RERUN_KEY in config:
             return dict(config[RERUN_KEY]["values"])
-        return {k: v for k, v in config.items() if k != SEED_KEY}
+        return {k: v for k, v in config.items() if k not in _RESERVED}
 
     def encode(self, values: Dict[str, Any]) -> Dict[str, Any]:
         return dict(values)
@@ -230,6 +235,47 @@ class DefineByRunSearcher:
         params = {n: config[n] for n in dists}
         self.study.add_trial(optuna.trial.create_trial(
             params=params, distributions={n: to_optuna(d) for n, d in dists.items()}, value=float(value)))
+
+
+def used_from_result(result: Optional[Dict[str, Any]]):
+    """(params, distributions) a Ray Tune trial sent back in its result, else None."""
+    import json
+
+    text = (result or {}).get(USED_KEY)
+    try:
+        used = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if not isinstance(used, dict) or not isinstance(used.get("params"), dict):
+        return None
+    return used["params"], used.get("distributions") or {}
+
+
+def tune_searcher(searcher: DefineByRunSearcher, metric: str, mode: str):
+    """``searcher`` as a Ray Tune ``Searcher``: suggestions carry the pre-suggested
+    distributions, and each trial's result carries what it used (:data:`USED_KEY`)."""
+    import json
+
+    from ray.tune.search import Searcher
+
+    class DefineByRunTuneSearcher(Searcher):
+        def __init__(self):
+            super().__init__(metric=metric, mode=mode)
+            self.inner = searcher
+
+        def suggest(self, trial_id: str):
+            config = self.inner.suggest(trial_id)
+            dists = self.inner.distributions
+            config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
+            return config
+
+        def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+            used = used_from_result(result)
+            if used is not None:
+                self.inner.observe(trial_id, *used)
+            self.inner.on_trial_complete(trial_id, result, error)
+
+    return DefineByRunTuneSearcher()
 
 
 def build(algorithm: str, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]):

@@ -1,5 +1,6 @@
-"""A define-by-run objective end to end through the CLI on the local worker pool: a project
-without search_space, local_run, report; Ray Tune refuses it in one line (Slurm: tests/slurm)."""
+"""A define-by-run objective end to end through the CLI on the local worker pool and on Ray Tune:
+a project without search_space, local_run, report (Slurm: tests/slurm; the grid:
+tests/backends/panda)."""
 import json
 
 import pytest
@@ -39,13 +40,31 @@ def test_local_run_and_report(run_cli, project, tmp_path):
     trials = data["trials"] if isinstance(data, dict) else data
     assert len(trials) == 8
 
-def test_ray_tune_and_other_algorithms_refuse_in_one_line(run_cli, project, hpogrid_home):
-    r = run_cli("local_run", project, "--ray")
-    assert r.exit_code == 1 and r.output.strip() == (
-        "Error: model_config.model: a define-by-run model (def objective(trial)) runs on the worker pool, Slurm "
-        "and the grid, not under Ray Tune (drop --ray)")
+@pytest.mark.slow
+def test_local_run_under_ray_tune_records_what_each_trial_used(run_cli, project):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    r = run_cli("local_run", project, "--ray", "--trials", "4", "--seed", "3")
+    assert r.exit_code == 0, r.output
+    assert "This run (optuna, fifo): 4 completed, 0 failed, 0 interrupted" in r.output
+    with StudyStore(sqlite_url(paths.study_db(project))) as store:
+        got = store.trials(project)
+    assert len(got) == 4 and {t.backend for t in got} == {"local"}
+    for t in got:
+        assert set(t.params) == ({"lr", "layers", "act", "drop"} if t.params["act"] == "relu"
+                                 else {"lr", "layers", "act"})
+        assert t.value == pytest.approx((t.params["lr"] - 0.01) ** 2 + t.params["layers"] * 0.001
+                                        + t.params.get("drop", 0.0))
+        assert set(t.metrics) == {"loss", "training_iteration", "time_total_s"}  # nothing of hpogrid's own
+        assert set(t.annotations["distributions"]) == set(t.params)
+
+
+def test_other_algorithms_refuse_in_one_line(run_cli, project):
     r = run_cli("local_run", project, "--algorithm", "hyperopt")
-    assert r.exit_code == 1 and r.output.strip().endswith("runs with optuna or random (or auto); got 'hyperopt'")
+    assert r.exit_code == 1 and r.output.strip() == (
+        "Error: hpo_config.algorithm: a define-by-run model (def objective(trial)) runs with optuna or random "
+        "(or auto); got 'hyperopt'")
 
 
 def test_project_create_help_says_search_space_is_optional_for_define_by_run(run_cli):

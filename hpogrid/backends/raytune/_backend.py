@@ -14,7 +14,7 @@ import time
 from typing import Any, Dict, Optional
 
 from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
-from hpogrid.errors import BackendError, ValidationError
+from hpogrid.errors import BackendError
 
 
 class RayTuneBackend(Backend):
@@ -38,15 +38,13 @@ class RayTuneBackend(Backend):
         from hpogrid.objective import check_paths
         from hpogrid.search import scheduler_for
 
-        if plan.space is None:  # a define-by-run model: its trials report what they used, Tune's do not
-            from hpogrid.backends.pool import needs_ray
+        if plan.space is None:  # a define-by-run model: Tune asks a Searcher, trials send back what they used
+            from hpogrid.search.define_by_run import tune_searcher
 
-            why = needs_ray(project, options)
-            raise ValidationError("model_config.model", "a define-by-run model (def objective(trial)) runs on "
-                                  "the worker pool, Slurm and the grid, not under Ray Tune"
-                                  + (f" (this run needs Ray Tune for {why})" if why else " (drop --ray)"))
+            plan.searcher = tune_searcher(plan.searcher, plan.spec.metric, plan.spec.mode)
 
-        check_paths(project.model_config.get("param") or {}, plan.space)
+        if plan.space is not None:
+            check_paths(project.model_config.get("param") or {}, plan.space)
         spec = plan.spec
         plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
@@ -66,6 +64,11 @@ class RayTuneBackend(Backend):
         root = str(self.trials_root(project, target))
         if model.get("command"):
             return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.metric, root)
+        if plan.space is None:
+            from hpogrid.objective import make_define_by_run_trainable
+
+            return make_define_by_run_trainable(str(project.scripts_dir), model["script"], model["model"],
+                                                model.get("param", {}), plan.codec, plan.spec.metric, root)
         return make_trainable(str(project.scripts_dir), model["script"], model["model"],
                               model.get("param", {}), plan.codec, plan.spec.metric, root)
 
