@@ -19,7 +19,6 @@ _EXPORTS = {
     "Ended": "hpogrid.engine.executor",
     "Queued": "hpogrid.engine.executor",
     "ended_from_result": "hpogrid.engine.executor",
-    "DISTRIBUTIONS_ANNOTATION": "hpogrid.engine.executor",
     "RunControl": "hpogrid.engine.control",
     "RunOptions": "hpogrid.engine.options",
     "RunSpec": "hpogrid.engine.options",

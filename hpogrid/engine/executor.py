@@ -23,13 +23,11 @@ from hpogrid.engine.resume import Workload
 from hpogrid.engine.sink import TrialSink, json_safe
 from hpogrid.engine.study import StudyTarget
 from hpogrid.errors import BackendError
+from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
 CANCEL_WAIT_S = 30.0
-#: annotation of a define-by-run trial: the distributions its parameters were drawn from (a
-#: central grid search reads them back from a grid job's trials)
-DISTRIBUTIONS_ANNOTATION = "distributions"
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,16 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     else:
         space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
     told = 0
+    define_by_run = getattr(codec, "define_by_run", False)
     for t in completed:
         try:
-            searcher.add_evaluated_point(codec.encode(t.params), t.value)
+            if define_by_run:  # how each parameter was asked for is in the trial's annotations
+                from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
+
+                dists = (t.annotations or {}).get(DISTRIBUTIONS_ANNOTATION)
+                searcher.add_evaluated_point(dict(t.params), t.value, distributions=dists or None)
+            else:
+                searcher.add_evaluated_point(codec.encode(t.params), t.value)
         except NotImplementedError:
             break
         except (KeyError, ValueError):  # the space changed since: skip that trial

@@ -110,7 +110,9 @@ class WarmStart:
         from hpogrid.study import COMPLETED, StudyStore
 
         found = resolve_source(source, target, settings)
-        here = plan.space.to_dict()
+        # a define-by-run model has no space to compare: each trial is told with the distributions
+        # its parameters were asked from (trials of other models, without them, are skipped)
+        here = plan.space.to_dict() if plan.space is not None else None
         with StudyStore(found.url) as store:
             try:
                 info = store.get_study(found.study)
@@ -121,7 +123,9 @@ class WarmStart:
         if info.metric != plan.spec.metric:
             raise ValidationError(FIELD, f"{found.described} optimises {info.metric}, this run {plan.spec.metric}: "
                                   "its results cannot be told to this search")
-        if found.space is not None:
+        if here is None:
+            diff = []
+        elif found.space is not None:
             diff = space_differences(found.space, here)
         else:  # no space on record: the names its trials carry
             names = {n: {"method": here[n]["method"]} if n in here else {} for t in completed for n in t.params}

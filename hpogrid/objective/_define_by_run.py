@@ -94,13 +94,10 @@ class DefineByRunTrial:
         return self.suggest_float(name, low, high, step=q)
 
     def report(self, value: float, step: Optional[int] = None) -> None:
-        """An intermediate value of the study metric, recorded as ``ray.tune.report`` would."""
+        """An intermediate value of the study metric, recorded as ``ray.tune.report`` would (by
+        the reporter the runner gave; a trial made outside a run records nothing)."""
         if self._reporter is not None:
             self._reporter(value)
-            return
-        from hpogrid.objective.standalone import report_metric
-
-        report_metric(value)
 
     def should_prune(self) -> bool:
         return False  # pruning belongs to a trial scheduler (Ray Tune), not to this trial

@@ -156,7 +156,7 @@ class _Runner:
                             "'trial') but the run searches it define-by-run")
         dbr = self.spec["define_by_run"]
         self.trial = DefineByRunTrial(dbr.get("values") or {}, dbr.get("distributions") or {}, int(dbr["seed"]),
-                                      uid=self.spec.get("uid", ""))
+                                      uid=self.spec.get("uid", ""), reporter=report_metric)
         args = (self.trial, dict(self.spec.get("config") or {})) if wants_config(fn) else (self.trial,)
         self._run_function(fn, args)
 

@@ -35,6 +35,9 @@ SEED_KEY = "__hpogrid_trial_seed__"
 #: key of a trial's result carrying what it used ({"params": ..., "distributions": ...}, JSON text)
 DISTRIBUTIONS_KEY = "__hpogrid_distributions__"
 USED_KEY = "__hpogrid_used__"
+#: annotation of a define-by-run trial in the study: the distributions its parameters were
+#: drawn from (a resumed or warm-started search, and a central grid search, read them back)
+DISTRIBUTIONS_ANNOTATION = "distributions"
 _RESERVED = (SEED_KEY, DISTRIBUTIONS_KEY)
 
 
@@ -228,9 +231,12 @@ class DefineByRunSearcher:
         their distributions are the ones seen so far, where a value fits one)."""
         import optuna
 
+        if distributions:  # (a finished trial of another run: its distributions are pre-suggested from now on)
+            for name, dist in distributions.items():
+                self.distributions.setdefault(name, dist)
         dists = distributions or {n: self.distributions[n] for n in config if n in self.distributions
                                   and contains(self.distributions[n], config[n])}
-        if not dists:
+        if not dists or any(n not in config or not contains(d, config[n]) for n, d in dists.items()):
             raise ValueError("no known distribution for these parameters")
         params = {n: config[n] for n in dists}
         self.study.add_trial(optuna.trial.create_trial(
@@ -268,6 +274,12 @@ def tune_searcher(searcher: DefineByRunSearcher, metric: str, mode: str):
             dists = self.inner.distributions
             config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
             return config
+
+        def set_search_properties(self, metric, mode, config, **spec) -> bool:
+            return True  # the search space is the model's own
+
+        def add_evaluated_point(self, config, value, **kwargs) -> None:
+            self.inner.add_evaluated_point(config, value, **kwargs)
 
         def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
             used = used_from_result(result)

@@ -129,3 +129,35 @@ def test_a_project_without_search_space_needs_a_define_by_run_model(tmp_path):
     assert str(err.value) == ("project.search_space: is required: objective() in train.py does not take a trial "
                               "(only a define-by-run model, def objective(trial), goes without one)")
     assert not paths.project_dir("p").exists()
+
+
+def test_warm_start_and_resume_tell_a_define_by_run_search_with_the_recorded_distributions(tmp_path):
+    source = make(tmp_path, CONDITIONAL, name="src", algorithm="random", trials=12)
+    run(source, seed=3)
+    name = make(tmp_path, CONDITIONAL, algorithm="optuna", trials=2)
+    run(name, seed=5, study="cold")
+    summary = run(name, seed=5, study="warm", warm_start=source)
+    assert "warm start: searcher told 12 completed trials of project 'src'" in summary.notes
+    cold, warm = trials(name, "cold"), trials(name, "warm")
+    assert warm[0].params != cold[0].params and warm[0].annotations["searcher_told"] == 12
+    # the very first trial was sent values for every distribution the source's trials used
+    spec = json.loads((paths.project_dir(name) / "trials" / "warm" / warm[0].uid / "trial.json").read_text())
+    assert set(spec["define_by_run"]["distributions"]) == {"lr", "act", "units"}
+    summary = run(name, seed=5, study="warm", resume=True, trials=3)
+    assert any("searcher told 2 earlier trials" in n for n in summary.notes), summary.notes
+
+
+REPORTS = """
+def objective(trial):
+    x = trial.suggest_float("x", 0, 1)
+    for step in range(3):
+        trial.report(x + step)
+    return x + 3
+"""
+
+
+def test_trial_report_records_intermediate_values(tmp_path):
+    name = make(tmp_path, REPORTS, trials=1, stop={"training_iteration": 10})
+    run(name, seed=1)
+    (t,) = trials(name)
+    assert [round(i["loss"] - t.params["x"], 9) for i in t.intermediate] == [0, 1, 2, 3]

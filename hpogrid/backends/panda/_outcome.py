@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
                                             RUNNING_JOB_STATES, STOPPED_JOB_STATES)
-from hpogrid.engine import DISTRIBUTIONS_ANNOTATION, Ended, Started
+from hpogrid.engine import Ended, Started
+from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
 
 

@@ -111,8 +111,7 @@ class SinkCallback(Callback):
         self.sink.reported(self._uid(trial), _without_annotations(result)[0])
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        from hpogrid.engine import DISTRIBUTIONS_ANNOTATION
-        from hpogrid.search.define_by_run import used_from_result
+        from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION, used_from_result
 
         used = used_from_result(trial.last_result)
         result, notes = _without_annotations(trial.last_result)
