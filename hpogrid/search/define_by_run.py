@@ -188,8 +188,12 @@ class DefineByRunSearcher:
             sampler = get_adapter("optuna").sampler(seed, dict(params))
         self.learns = algorithm != "random"
         self.study = optuna.create_study(direction="minimize" if mode == "min" else "maximize", sampler=sampler)
-        #: name -> JSON distribution, in the order first seen
+        #: name -> JSON distribution, in the order first seen (the latest one the model asked)
         self.distributions: Dict[str, Dict[str, Any]] = {}
+        #: name -> the distribution first seen: optuna keeps a name to one kind (and one set of
+        #: choices); a name the model asked in an incompatible way is left to the trials to sample
+        self._first: Dict[str, Dict[str, Any]] = {}
+        self._conflicts: set = set()
         self._asked: Dict[str, Any] = {}
         self._used: Dict[str, Any] = {}
         self._seeds = np.random.default_rng(seed)
@@ -207,10 +211,28 @@ class DefineByRunSearcher:
         """What trial ``trial_id`` actually used (before :meth:`on_trial_complete`): its new
         distributions are pre-suggested from now on; a distribution the model changed replaces
         the old one."""
-        for name, dist in (distributions or {}).items():
-            self.distributions[name] = dist
+        self._learn(distributions or {})
         if trial_id in self._asked:  # (a re-run or an enqueued point is told as an evaluated point)
             self._used[trial_id] = ({n: params[n] for n in distributions if n in params}, dict(distributions or {}))
+
+    def _learn(self, distributions: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+        """Take in the distributions a trial asked for; returns those optuna can be told."""
+        from optuna.distributions import check_distribution_compatibility
+
+        usable = {}
+        for name, dist in distributions.items():
+            if name in self._conflicts:
+                continue
+            first = self._first.setdefault(name, dist)
+            try:
+                check_distribution_compatibility(to_optuna(first), to_optuna(dist))
+            except ValueError:  # e.g. a float parameter asked as a categorical later
+                self._conflicts.add(name)
+                self.distributions.pop(name, None)
+                continue
+            self.distributions[name] = dist
+            usable[name] = dist
+        return usable
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         import optuna
@@ -231,12 +253,12 @@ class DefineByRunSearcher:
         their distributions are the ones seen so far, where a value fits one)."""
         import optuna
 
-        if distributions:  # (a finished trial of another run: its distributions are pre-suggested from now on)
-            for name, dist in distributions.items():
-                self.distributions.setdefault(name, dist)
-        dists = distributions or {n: self.distributions[n] for n in config if n in self.distributions
-                                  and contains(self.distributions[n], config[n])}
-        if not dists or any(n not in config or not contains(d, config[n]) for n, d in dists.items()):
+        if distributions:  # (also a finished trial of another run: pre-suggested from now on)
+            dists = self._learn(distributions)
+        else:
+            dists = {n: self.distributions[n] for n in config if n in self.distributions}
+        dists = {n: d for n, d in dists.items() if n in config and contains(d, config[n])}
+        if not dists:
             raise ValueError("no known distribution for these parameters")
         params = {n: config[n] for n in dists}
         self.study.add_trial(optuna.trial.create_trial(

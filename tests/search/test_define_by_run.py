@@ -61,3 +61,25 @@ def test_other_algorithms_are_one_line(algorithm, params, message):
     with pytest.raises(ValidationError) as err:
         build(algorithm, "loss", "min", None, params)
     assert str(err.value) == message
+
+
+def test_a_parameter_asked_in_an_incompatible_way_is_left_to_the_trials():
+    """optuna keeps one kind per name: a model that asks 'x' as a float, then as a category,
+    must not break the search; 'x' is no longer pre-suggested nor told."""
+    from hpogrid.search.define_by_run import categorical_distribution
+
+    searcher, codec, _ = build("optuna", "loss", "min", 1, {})
+    searcher.suggest("a")
+    searcher.observe("a", {"x": 0.5, "n": 2}, {"x": float_distribution(0, 1), "n": N})
+    searcher.on_trial_complete("a", {"loss": 1.0})
+    searcher.suggest("b")
+    searcher.observe("b", {"x": "u", "n": 3}, {"x": categorical_distribution(["u", "v"]), "n": N})
+    searcher.on_trial_complete("b", {"loss": 2.0})
+    assert set(codec.decode(searcher.suggest("c"))) == {"n"}
+    done = [t.params for t in searcher.study.trials if t.state.name == "COMPLETE"]
+    assert done == [{"x": 0.5, "n": 2}, {"n": 3}]
+    # a narrower range of the same kind is fine: it is pre-suggested from then on
+    searcher.observe("c", {"n": 2}, {"n": int_distribution(1, 2)})
+    searcher.on_trial_complete("c", {"loss": 0.5})
+    assert codec.distributions["n"] == int_distribution(1, 2)
+    assert codec.decode(searcher.suggest("d"))["n"] in (1, 2)
