@@ -177,4 +177,5 @@ def test_option_and_its_file_twin_together_is_a_usage_error(run_cli, tmp_path, h
     r = run_cli("model_config", "create", "m", "--script", "t.py", "--model", "f", "--param-file",
                 tmp_path / "missing.yaml")
     assert r.exit_code == 1
-    assert r.output.strip() == f"Error: model_config.param: cannot read {tmp_path / 'missing.yaml'}: No such file or directory"
+    missing = tmp_path / "missing.yaml"
+    assert r.output.strip() == f"Error: model_config.param: cannot read {missing}: No such file or directory"
