@@ -70,3 +70,13 @@ def test_other_algorithms_refuse_in_one_line(run_cli, project):
 def test_project_create_help_says_search_space_is_optional_for_define_by_run(run_cli):
     out = " ".join(run_cli("project", "create", "--help").output.split())
     assert "needs no search_space" in out and "not needed for a define-by-run model" in out
+
+
+def test_pbt_has_nothing_to_mutate_and_says_so_in_one_line(run_cli, project, hpogrid_home):
+    assert run_cli("hpo_config", "update", "h", "--scheduler", "pbt", "--algorithm", "random", "--stop",
+                   '{"training_iteration": 3}').exit_code == 0
+    assert run_cli("project", "update", project).exit_code == 0
+    r = run_cli("local_run", project)
+    assert r.exit_code == 1 and r.output.strip() == (
+        "Error: hpo_config.scheduler: pbt mutates the parameters of a search space; a define-by-run model "
+        "(def objective(trial)) has none: choose asynchyperband, median or fifo")

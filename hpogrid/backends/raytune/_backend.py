@@ -14,7 +14,7 @@ import time
 from typing import Any, Dict, Optional
 
 from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
-from hpogrid.errors import BackendError
+from hpogrid.errors import BackendError, ValidationError
 
 
 class RayTuneBackend(Backend):
@@ -49,6 +49,10 @@ class RayTuneBackend(Backend):
         plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
             plan.notes.append(note)
+        if plan.space is None and plan.scheduler_adapter.name == "pbt":
+            raise ValidationError("hpo_config.scheduler", "pbt mutates the parameters of a search space; a "
+                                  "define-by-run model (def objective(trial)) has none: choose asynchyperband, "
+                                  "median or fifo")
 
         def make_scheduler():
             return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec)
