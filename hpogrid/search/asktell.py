@@ -159,7 +159,8 @@ class AskTell:
         if used is not None and hasattr(self.searcher, "observe"):
             self.searcher.observe(uid, used, distributions or {})
         if uid in self._foreign:
-            self._tell_foreign(self._foreign.pop(uid), metrics, ok)
+            config = self._foreign.pop(uid)  # (a define-by-run model may not have used all of it)
+            self._tell_foreign(self.codec.encode(used) if used is not None else config, metrics, ok)
             return
         if uid not in self._configs:
             return

@@ -161,3 +161,13 @@ def test_trial_report_records_intermediate_values(tmp_path):
     run(name, seed=1)
     (t,) = trials(name)
     assert [round(i["loss"] - t.params["x"], 9) for i in t.intermediate] == [0, 1, 2, 3]
+
+
+def test_an_enqueued_point_is_told_only_with_what_the_model_used(tmp_path, run_cli):
+    name = make(tmp_path, CONDITIONAL, algorithm="optuna", trials=2)
+    point = {"lr": 0.001, "act": "tanh", "units": 16}  # units: the model asks for it only with relu
+    assert run_cli("enqueue", name, json.dumps(point)).exit_code == 0
+    plan_notes = run(name, seed=1).notes
+    first = trials(name)[0]
+    assert first.params == {"lr": 0.001, "act": "tanh"} and any("1 enqueued point" in n for n in plan_notes)
+    assert trials(name)[1].annotations["searcher_told"] == 1

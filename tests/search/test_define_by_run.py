@@ -83,3 +83,16 @@ def test_a_parameter_asked_in_an_incompatible_way_is_left_to_the_trials():
     searcher.on_trial_complete("c", {"loss": 0.5})
     assert codec.distributions["n"] == int_distribution(1, 2)
     assert codec.decode(searcher.suggest("d"))["n"] in (1, 2)
+
+
+def test_asktell_tells_a_foreign_point_with_only_what_the_model_used():
+    """An enqueued point (adopted) names 'n', but the model used only 'lr': optuna hears lr."""
+    from hpogrid.search.asktell import AskTell
+
+    searcher, codec, _ = build("optuna", "loss", "min", 1, {})
+    asktell = AskTell(searcher, codec, "loss", "min")
+    asktell.adopt("p0", {"lr": 0.01, "n": 3})
+    asktell.tell("p0", {"loss": 1.0}, ok=True, used={"lr": 0.01}, distributions={"lr": LR})
+    done = [t.params for t in searcher.study.trials if t.state.name == "COMPLETE"]
+    assert done == [{"lr": 0.01}] and asktell.told == 1
+    assert set(codec.decode(asktell.ask("t1").config)) == {"lr"}
