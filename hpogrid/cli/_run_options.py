@@ -34,7 +34,7 @@ def search_options(n_jobs_help: str) -> Callable:
 
 
 def study_options(fn: Callable) -> Callable:
-    """--study, --study-url, --top, --resume, --rerun-failed, --no-backup."""
+    """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup, --warm-start."""
     return _options(
         click.option("--study", metavar="NAME", help="Study to record trials in (default: the project name)."),
         click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared "
@@ -43,9 +43,21 @@ def study_options(fn: Callable) -> Callable:
                      help="Best trials shown at the end."),
         click.option("--resume", is_flag=True, help="Continue the study: keep completed trials, re-run "
                      "interrupted ones with the same values, run the rest up to --trials."),
-        click.option("--rerun-failed", "rerun_failed", is_flag=True, help="With --resume: re-run failed trials too."),
+        click.option("--rerun-failed", "rerun_failed", is_flag=True, help="With --resume: re-run failed trials too "
+                     "(the same as --rerun FAILED)."),
+        click.option("--rerun", "rerun", metavar="STATE|UID[,...]", help="With --resume: re-run these finished "
+                     "trials too, with their stored values and uids: every trial in a state (FAILED, COMPLETED; "
+                     "INTERRUPTED ones always re-run) and/or the trials named by uid, e.g. --rerun FAILED or "
+                     "--rerun local-20261203-101500-ab12-00003,FAILED ('hpogrid report' lists uids)."),
         click.option("--no-backup", "no_backup", is_flag=True, help="With --resume: do not copy the study "
                      "to <study>_backup-<n> first."),
+        click.option("--warm-start", "--warm_start", "warm_start", metavar="STUDY_OR_PROJECT",
+                     help="Tell the search algorithm the completed trials of another study first: a study of this "
+                     "run's study store, else the study of that project. Its space must have the same parameter "
+                     "names and methods (trials outside this space's bounds are skipped) and it must optimise the "
+                     "same metric. Searchers that learn from results are told (optuna, hyperopt, skopt, bayesian, "
+                     "ax, ...); random and grid search learn nothing; a searcher that cannot be told says so and "
+                     "searches afresh."),
     )(fn)
 
 
@@ -54,9 +66,15 @@ SIGNALS_HELP = ("Ctrl-C (or SIGTERM) stops now: no new trials start, running one
                 "trials finish first, then exit 130; a second signal stops now. Continue later with --resume.")
 
 
-def check_resume_flags(resume: bool, rerun_failed: bool, no_backup: bool) -> None:
-    if (rerun_failed or no_backup) and not resume:
-        raise click.UsageError("--rerun-failed and --no-backup go with --resume")
+def check_resume_flags(resume: bool, rerun_failed: bool, no_backup: bool, rerun: Optional[str] = None):
+    """The --resume family, checked before anything runs; returns the --rerun selection (or None)."""
+    if (rerun_failed or no_backup or rerun) and not resume:
+        raise click.UsageError("--rerun-failed, --rerun and --no-backup go with --resume")
+    if rerun is None:
+        return None
+    from hpogrid.engine.resume import RerunSelection
+
+    return RerunSelection.parse(rerun)
 
 
 def run_project(backend: str, project: str, options, top: int, command: str, study: Optional[str]) -> None:

@@ -70,13 +70,36 @@ def _model_options(kind_name: str, show_defaults: bool) -> List[click.Option]:
         elif shape == "list":
             kwargs["metavar"] = "A[,B...]"
         options.append(click.Option(decls + [name], **kwargs))
+        if shape == "json":  # the same value from a JSON or YAML file (a user's own config file)
+            options.append(click.Option(
+                [f"--{name}_file", f"--{name.replace('_', '-')}-file", f"{name}{_FILE}"],
+                type=click.Path(dir_okay=False), metavar="PATH", default=None,
+                help=f"Read {name} from this JSON or YAML file (.yaml/.yml), used unchanged; instead of --{name}."))
+    options.append(click.Option(["--file", "file"], type=click.Path(dir_okay=False), metavar="PATH", default=None,
+                                help=f"Read the {kind_name} from this JSON or YAML file (.yaml/.yml); options "
+                                     "given as well override its values."))
     return options
+
+
+#: suffix of the destination of a JSON option's --NAME-file twin
+_FILE = "__from_file"
 
 
 def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
     """Turn the given (non-None) option values into config values."""
+    from hpogrid.datafile import read_mapping
+
     model = get_kind(kind_name).model
     data = {}
+    if values.get("file") is not None:
+        data.update(read_mapping(values["file"], kind_name))
+    for key, path in values.items():
+        if not key.endswith(_FILE) or path is None:
+            continue
+        name = key[: -len(_FILE)]
+        if values.get(name) is not None:
+            raise click.UsageError(f"give --{name} or --{name.replace('_', '-')}-file, not both")
+        data[name] = read_mapping(path, f"{kind_name}.{name}")
     for name, value in values.items():
         if value is None or name not in model.model_fields:
             continue
@@ -96,12 +119,12 @@ def _space_input(kind_name: str, text: Optional[str], file: Optional[str], requi
     from hpogrid.space import SearchSpace
 
     if file is not None:
-        from hpogrid.jsontext import read_file
+        from hpogrid.datafile import read_file
 
         return SearchSpace.from_dict(read_file(file, "search_space")).to_dict()
     if text is None:
         if required:
-            raise click.UsageError("give the search space as a JSON argument or with --file PATH")
+            raise click.UsageError("give the search space as a JSON argument or with --file PATH (JSON or YAML)")
         return None
     return SearchSpace.from_json(text).to_dict()
 
@@ -119,7 +142,7 @@ def _writer(kind_name: str, action: str) -> click.Command:
     if is_space:
         params += [click.Argument(["space"], required=False),
                    click.Option(["--file", "file"], type=click.Path(dir_okay=False),
-                                help="Read the search-space JSON from this file.")]
+                                help="Read the search space from this JSON or YAML (.yaml/.yml) file.")]
     else:
         params += _model_options(kind_name, show_defaults=action != "update")
 

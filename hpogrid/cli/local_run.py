@@ -17,11 +17,11 @@ from hpogrid.cli._run_options import SIGNALS_HELP, check_resume_flags, run_proje
 @click.option("--ray", "use_ray", is_flag=True, help="Run the trials with Ray Tune even when nothing needs it.")
 @study_options
 def local_run(project, trials, algorithm, n_jobs, seed, max_failures, address, use_ray, study, study_url, top, resume,
-              rerun_failed, no_backup) -> None:
-    check_resume_flags(resume, rerun_failed, no_backup)
+              rerun_failed, rerun, no_backup, warm_start) -> None:
+    selection = check_resume_flags(resume, rerun_failed, no_backup, rerun)
     from hpogrid.engine import RunOptions
 
     opts = RunOptions(trials=trials, algorithm=algorithm, n_jobs=n_jobs, seed=seed, max_failures=max_failures,
                       address=address, study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed,
-                      backup=not no_backup)
+                      rerun=selection, warm_start=warm_start, backup=not no_backup)
     run_project("ray" if use_ray else "local", project, opts, top, "local_run", study)

@@ -9,7 +9,9 @@ def _config_options(required: bool):
     """--model_config/--search_space/--hpo_config/--grid_config (dashed spellings too)."""
     specs = [
         ("model_config", "Model config to use (see 'hpogrid model_config list')."),
-        ("search_space", "Search space to use (see 'hpogrid search_space list')."),
+        ("search_space", "Search space to use (see 'hpogrid search_space list'); not needed for a define-by-run "
+                         "model, def objective(trial), which declares its parameters with trial.suggest_float(...), "
+                         "suggest_int and suggest_categorical as it runs."),
         ("hpo_config", "HPO config to use (see 'hpogrid hpo_config list')."),
         ("grid_config", "Grid config to use; only needed for 'hpogrid run' on the grid."),
         ("slurm_config", "Slurm config to use; only needed for 'hpogrid slurm_run'."),
@@ -17,7 +19,7 @@ def _config_options(required: bool):
 
     def decorate(func):
         for name, help_text in reversed(specs):
-            needed = required and name not in ("grid_config", "slurm_config")
+            needed = required and name not in ("grid_config", "slurm_config", "search_space")
             func = click.option(f"--{name}", f"--{name.replace('_', '-')}", name,
                                 required=needed, metavar="NAME", help=help_text)(func)
         return func
@@ -40,7 +42,11 @@ def project() -> None:
 @_scripts_option(required=True)
 @_config_options(required=True)
 def create(name, scripts_path, **names) -> None:
-    """Create project NAME from stored configs and a copy of the scripts."""
+    """Create project NAME from stored configs and a copy of the scripts.
+
+    A project whose model takes a trial (def objective(trial): lr = trial.suggest_float("lr",
+    1e-5, 1e-1, log=True); ...) needs no search_space: it runs define-by-run with algorithm
+    optuna or random."""
     from hpogrid.project import create_project
 
     proj = create_project(name, scripts_path, names)

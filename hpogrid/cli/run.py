@@ -34,7 +34,7 @@ from hpogrid.search.names import ALGORITHMS
               help="central: failed trials tolerated before the search stops (overrides the hpo_config).")
 @study_options
 def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mode, seed, trials, algorithm,
-        max_failures, study, study_url, top, resume, rerun_failed, no_backup) -> None:
+        max_failures, study, study_url, top, resume, rerun_failed, rerun, no_backup, warm_start) -> None:
     """Run the HPO of PROJECT on the grid (PanDA).
 
     independent (default): one PanDA task of N_JOBS jobs. The project (scripts and configs)
@@ -57,14 +57,16 @@ def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mo
     """
     if mode == "grid":
         return _grid_job(project, seed, trials)
-    central_only = {"--resume": resume, "--rerun-failed": rerun_failed, "--no-backup": no_backup, "--study": study,
+    central_only = {"--resume": resume, "--rerun-failed": rerun_failed, "--rerun": rerun is not None,
+                    "--warm-start": warm_start is not None,
+                    "--no-backup": no_backup, "--study": study,
                     "--study-url": study_url, "--algorithm": algorithm, "--max_failures": max_failures is not None,
                     "--trials_per_job": trials_per_job != 1}
     if search == "central":
         if dry_run:
             raise click.UsageError("--dry-run shows an independent task; a central search submits as it goes")
         return _central(project, n_jobs, trials_per_job, site, architecture, seed, trials, algorithm, max_failures,
-                        study, study_url, top, resume, rerun_failed, no_backup)
+                        study, study_url, top, resume, rerun_failed, rerun, no_backup, warm_start)
     given = [name for name, on in central_only.items() if on]
     if given:
         raise click.UsageError(f"{', '.join(given)} go with --search central")
@@ -85,13 +87,14 @@ def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mo
 
 
 def _central(project, n_jobs, trials_per_job, site, architecture, seed, trials, algorithm, max_failures, study,
-             study_url, top, resume, rerun_failed, no_backup) -> None:
-    check_resume_flags(resume, rerun_failed, no_backup)
+             study_url, top, resume, rerun_failed, rerun, no_backup, warm_start) -> None:
+    selection = check_resume_flags(resume, rerun_failed, no_backup, rerun)
     from hpogrid.backends.panda import CentralOptions
 
     opts = CentralOptions(trials=trials, algorithm=algorithm, n_jobs=n_jobs, seed=seed, max_failures=max_failures,
-                          study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed,
-                          backup=not no_backup, trials_per_job=trials_per_job, site=site, architecture=architecture)
+                          study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed, rerun=selection,
+                          warm_start=warm_start, backup=not no_backup, trials_per_job=trials_per_job, site=site,
+                          architecture=architecture)
     run_project("grid", project, opts, top, "run --search central", study)
 
 

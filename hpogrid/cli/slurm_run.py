@@ -30,11 +30,12 @@ from hpogrid.cli._run_options import SIGNALS_HELP, check_resume_flags, run_proje
               help="Seconds between Slurm state checks (overrides the slurm_config).")
 @study_options
 def slurm_run(project, trials, algorithm, n_jobs, seed, max_failures, workers, pool, poll_interval, study,
-              study_url, top, resume, rerun_failed, no_backup) -> None:
-    check_resume_flags(resume, rerun_failed, no_backup)
+              study_url, top, resume, rerun_failed, rerun, no_backup, warm_start) -> None:
+    selection = check_resume_flags(resume, rerun_failed, no_backup, rerun)
     from hpogrid.backends.slurm import SlurmOptions
 
     opts = SlurmOptions(trials=trials, algorithm=algorithm, seed=seed, max_failures=max_failures, study=study,
                         study_url=study_url, workers=n_jobs or workers, poll_interval=poll_interval, pool=pool,
-                        resume=resume, rerun_failed=rerun_failed, backup=not no_backup)
+                        resume=resume, rerun_failed=rerun_failed, rerun=selection, warm_start=warm_start,
+                        backup=not no_backup)
     run_project("slurm", project, opts, top, "slurm_run", study)

@@ -6,15 +6,15 @@ from hpogrid.cli._base import echo_table
 
 @click.group()
 def workflow() -> None:
-    """Run a project's staged workflow (workflow.json among its scripts)."""
+    """Run a project's staged workflow (workflow.json or workflow.yaml among its scripts)."""
 
 
 @workflow.command()
 @click.argument("project")
 @click.option("--stage", metavar="NAME", help="Run this stage and what it needs that is not done yet.")
 @click.option("--continue", "resume", is_flag=True, help="Skip stages already done.")
-@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file (default: the "
-              "project's workflow.json).")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file, JSON or YAML "
+              "(.yaml/.yml) (default: the project's workflow.json, workflow.yaml or workflow.yml).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared study "
               "store for the optimisation stages (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 def run(project, stage, resume, file, study_url) -> None:
@@ -36,7 +36,7 @@ def run(project, stage, resume, file, study_url) -> None:
 
 @workflow.command()
 @click.argument("project")
-@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file.")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file, JSON or YAML (.yaml/.yml).")
 def show(project, file) -> None:
     """List the stages of PROJECT's workflow in running order, with what is done."""
     from hpogrid.project import load_project

@@ -29,6 +29,7 @@ _EXPORTS = {
     "Workload": "hpogrid.engine.resume",
     "Adopted": "hpogrid.engine.resume",
     "prepare_resume": "hpogrid.engine.resume",
+    "RerunSelection": "hpogrid.engine.resume",
     "TrialSink": "hpogrid.engine.sink",
     "clean_metrics": "hpogrid.engine.sink",
     "error_summary": "hpogrid.engine.sink",

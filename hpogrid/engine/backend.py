@@ -50,10 +50,18 @@ class Backend(ABC):
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
         plan = plan_search(project, options, self.scheduler(project), native=self.native_search)
         self.prepare(project, plan, options, target)
+        warm = None
+        if options.warm_start and options.points is None:  # checked before the study is touched
+            from hpogrid.engine.warm import WarmStart
+
+            warm = WarmStart.load(options.warm_start, target, settings, plan)
         store = target.open_for_run(plan.spec.metric, plan.spec.mode,
-                                    {"project": project.name, "content_hash": project.content_hash})
+                                    {"project": project.name, "content_hash": project.content_hash,
+                                     "search_space": project.search_space})
         try:
             workload = self.settle(store, target.name, plan, options, settings)
+            if warm is not None:
+                warm.tell(plan, workload)
             if options.points is None:
                 self._take_enqueued(project, store, target.name, workload, options)
             plan.notes += workload.notes
@@ -93,7 +101,7 @@ class Backend(ABC):
             return prepare_resume(store, study, plan.spec.trials, plan.searcher, plan.codec, options.rerun_failed,
                                   options.backup, plan.spec.metric, plan.spec.mode,
                                   settle=self.settle_orphans(store, study, plan),
-                                  adopt=self.adopt_orphans(store, study, plan))
+                                  adopt=self.adopt_orphans(store, study, plan), rerun=options.rerun)
         from hpogrid.study.liveness import mark_dead_runs
 
         n = mark_dead_runs(store, study, settings.stale_after_s)

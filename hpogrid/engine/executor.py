@@ -23,6 +23,7 @@ from hpogrid.engine.resume import Workload
 from hpogrid.engine.sink import TrialSink, json_safe
 from hpogrid.engine.study import StudyTarget
 from hpogrid.errors import BackendError
+from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
@@ -55,6 +56,10 @@ class Ended:
     history: Optional[List[Dict[str, Any]]] = None
     error: Optional[str] = None
     fields: Dict[str, Any] = field(default_factory=dict)
+    #: define-by-run: the parameters the model actually used, and their distributions (the
+    #: study records these instead of what the searcher pre-suggested)
+    params: Optional[Dict[str, Any]] = None
+    distributions: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,12 @@ def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
     """The end of a trial from the ``result.json`` :mod:`hpogrid.objective.standalone` wrote."""
     result = result or {}
     ok = result.get("status") == "completed"
+    used = result.get("params")
     return Ended(uid, COMPLETED if ok else FAILED, metrics=result.get("metrics") or {},
                  history=result.get("history"), error=None if ok else result.get("error"),
-                 fields={"host": result["host"]} if result.get("host") else {})
+                 fields={"host": result["host"]} if result.get("host") else {},
+                 params=used if isinstance(used, dict) else None,
+                 distributions=result.get("distributions") if isinstance(used, dict) else None)
 
 
 class Executor(ABC):
@@ -146,9 +154,10 @@ class AskTellBackend(Backend):
         tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         run_dir = self.run_dir(project, plan, target, tag)
         run_dir.mkdir(parents=True, exist_ok=True)
-        loop = _Loop(self, project, plan, workload, sink, control, target,
-                     AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
-                             space_given=workload.space_in_searcher),
+        asktell = AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
+                          space_given=workload.space_in_searcher)
+        asktell.told = workload.told + workload.warm_told  # learnt before the run (resume, warm start)
+        loop = _Loop(self, project, plan, workload, sink, control, target, asktell,
                      self.executor(project, plan, options, run_dir, target.name),
                      self.trials_root(project, target, run_dir), f"{self.name}-{tag}")
         loop.run()
@@ -265,9 +274,15 @@ class _Loop:
                 self.sink.queued(event.uid, **event.fields)
                 continue
             del self.live[event.uid]
+            fields = dict(event.fields)
+            if event.params is not None:  # define-by-run: what the model used (and how it asked)
+                fields["params"] = json_safe(event.params)
+                fields["annotations"] = {**(fields.get("annotations") or {}),
+                                         DISTRIBUTIONS_ANNOTATION: event.distributions or {}}
             state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
-                                       folder=run.folder, **event.fields)
-            self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED)
+                                       folder=run.folder, **fields)
+            self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,
+                              distributions=event.distributions)
 
     def _cancel_live(self) -> None:
         why = ("interrupted by the user" if self.control.stop_event.is_set()

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.settings import Settings
+
+if TYPE_CHECKING:
+    from hpogrid.engine.resume import RerunSelection
 
 
 @dataclass
@@ -33,7 +36,12 @@ class RunOptions:
     progress: bool = True
     resume: bool = False
     rerun_failed: bool = False
+    #: with ``resume``: finished trials to run again (states and/or uids; ``--rerun``)
+    rerun: Optional["RerunSelection"] = None
     backup: bool = True
+    #: a study (of this run's store) or a project whose completed trials the searcher is told
+    #: before it proposes anything (``--warm-start``)
+    warm_start: Optional[str] = None
     #: the HPOGRID_* settings, read once at the CLI edge (None: read them now)
     settings: Optional[Settings] = None
     #: evaluate exactly these (uid, values) and ask the searcher nothing (a grid job of a

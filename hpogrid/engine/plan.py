@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional
 
 from hpogrid.engine.options import RunOptions, RunSpec
+from hpogrid.errors import ValidationError
 
 
 @dataclass
@@ -62,11 +63,48 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
     return spec, space, adapter, notes
 
 
+def is_define_by_run(project) -> bool:
+    """Does the project's model take a trial (``def objective(trial)``)? Imports the script."""
+    model = project.model_config
+    if model.get("command"):
+        return False
+    from hpogrid.objective import is_define_by_run as takes_trial, load_model
+
+    return takes_trial(load_model(str(project.scripts_dir), model["script"], model["model"]))
+
+
+@dataclass(frozen=True)
+class _DefineByRunAdapter:
+    """What a plan needs of an adapter for a define-by-run search: its name."""
+
+    name: str
+
+
+def plan_define_by_run(project, options: RunOptions) -> SearchPlan:
+    """A define-by-run search (:mod:`hpogrid.search.define_by_run`): no search space, optuna or
+    random search; a project's search_space, if it has one, is not used."""
+    from hpogrid.search.define_by_run import build
+
+    spec = RunSpec.from_hpo(project.hpo_config, options)
+    searcher, codec, algorithm = build(spec.algorithm, spec.metric, spec.mode, options.seed,
+                                       dict(spec.algorithm_param))
+    notes = [f"algorithm 'auto' chose '{algorithm}'"] if spec.algorithm == "auto" else []
+    if project.search_space:
+        notes.append("the model defines its parameters as it runs (def objective(trial)): the project's "
+                     "search_space is not used")
+    return SearchPlan(spec, None, _DefineByRunAdapter(algorithm), searcher, codec, notes)
+
+
 def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, native: bool = False) -> SearchPlan:
     """Resolve and build the searcher (random search gets its number of samples). ``native``:
     the library's own ask/tell where hpogrid has one, so the run never imports Ray."""
     from hpogrid.search import learns
 
+    if is_define_by_run(project):
+        return plan_define_by_run(project, options)
+    if not project.search_space:
+        raise ValidationError("project.search_space", "the project has none; only a model that takes a trial "
+                              "(def objective(trial): trial.suggest_float(...)) goes without one")
     spec, space, adapter, notes = resolve_search(project, options, scheduler)
     from hpogrid.search import RunShape
 
@@ -94,5 +132,6 @@ def check_model(project, space) -> None:
         return
     from hpogrid.objective import load_model
 
-    check_paths(model.get("param") or {}, space)
+    if space is not None:  # (None: a define-by-run model, whose parameters are its own)
+        check_paths(model.get("param") or {}, space)
     load_model(str(project.scripts_dir), model["script"], model["model"])

@@ -1,17 +1,58 @@
 """Resume a study: nothing completed is lost or repeated, nothing interrupted is forgotten.
 
 Before touching the study it is copied to ``<study>_backup-<n>``. Trials left RUNNING or
-PENDING by a run that died (kill -9, node failure) become INTERRUPTED; those (and, with
-``rerun_failed``, FAILED ones) are re-run with their stored values and keep their uid, so a
-training script can pick up its own checkpoint in its trial folder. Completed trials are
-told to the searcher where the library allows it.
+PENDING by a run that died (kill -9, node failure) become INTERRUPTED; those (and the trials
+a :class:`RerunSelection` chooses: every FAILED one, chosen trials by uid, ...) are re-run
+with their stored values and keep their uid, so a training script can pick up its own
+checkpoint in its trial folder. Completed trials that are not re-run are told to the
+searcher where the library allows it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import re
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING
+from hpogrid.errors import ValidationError
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
+
+#: states ``--rerun`` may name (RUNNING/PENDING trials of a dead run become INTERRUPTED first)
+RERUN_STATES = (FAILED, INTERRUPTED, COMPLETED)
+
+
+@dataclass(frozen=True)
+class RerunSelection:
+    """Which finished trials a resumed run runs again: every trial in ``states``, and the
+    trials ``uids`` whatever their state (helios' ``failed_states``, plus chosen trials)."""
+
+    states: FrozenSet[TrialState] = frozenset()
+    uids: Tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str, field: str = "--rerun") -> "RerunSelection":
+        """``FAILED,INTERRUPTED`` / ``COMPLETED`` / ``uid1,uid2`` (mixed allowed). A word of
+        letters only is a state (any case); anything else is a trial uid."""
+        states, uids = set(), []
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise ValidationError(field, f"name states ({', '.join(RERUN_STATES)}) or trial uids, "
+                                         "separated by commas")
+        for item in items:
+            if re.fullmatch(r"[A-Za-z]+", item):
+                state = item.upper()
+                if state not in RERUN_STATES:
+                    raise ValidationError(field, f"{item!r} is not a state trials can be re-run from; choose "
+                                          f"from {', '.join(RERUN_STATES)}, or give trial uids")
+                states.add(TrialState(state))
+            else:
+                uids.append(item)
+        return cls(frozenset(states), tuple(dict.fromkeys(uids)))
+
+    def __or__(self, other: "RerunSelection") -> "RerunSelection":
+        return RerunSelection(self.states | other.states, tuple(dict.fromkeys(self.uids + other.uids)))
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.uids)
 
 
 @dataclass(frozen=True)
@@ -39,6 +80,8 @@ class Workload:
     backup: str = ""
     finished: int = 0
     told: int = 0
+    #: completed trials of another study told before the run (``--warm-start``)
+    warm_told: int = 0
     #: the searcher was given the search space already (Tune must then pass none)
     space_in_searcher: bool = False
     notes: List[str] = field(default_factory=list)
@@ -59,10 +102,18 @@ def backup_name(store, study: str) -> str:
 def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
                    backup: bool, metric: str, mode: str,
                    settle: Optional[Callable[[], List[str]]] = None,
-                   adopt: Optional[Callable[[], List[Adopted]]] = None) -> Workload:
+                   adopt: Optional[Callable[[], List[Adopted]]] = None,
+                   rerun: Optional[RerunSelection] = None) -> Workload:
     """``settle`` (a backend's) runs after the backup, before unfinished trials are marked:
     it records what the dead run's trials did meanwhile (and stops those still alive); it
-    returns notes. ``adopt`` then names the trials still alive that this run takes over."""
+    returns notes. ``adopt`` then names the trials still alive that this run takes over.
+    ``rerun`` chooses finished trials to run again (``rerun_failed``: every FAILED one)."""
+    rerun = (rerun or RerunSelection()) | RerunSelection(frozenset({FAILED} if rerun_failed else ()))
+    known = {t.uid for t in store.trials(study)}
+    unknown = [uid for uid in rerun.uids if uid not in known]
+    if unknown:  # before the backup: a typo costs nothing
+        raise ValidationError("--rerun", f"study {study!r} has no trial {', '.join(map(repr, unknown))}; give "
+                              f"uids that 'hpogrid report' lists, or states ({', '.join(RERUN_STATES)})")
     plan = Workload(new_trials=0)
     if backup:
         plan.backup = backup_name(store, study)
@@ -76,9 +127,12 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
         if t.uid not in kept:
             store.upsert_trial(study, t.uid, state=INTERRUPTED,
                                error="its run ended before it finished (found on resume)")
-    rerun_states = [INTERRUPTED] + ([FAILED] if rerun_failed else [])
-    plan.reruns = [(t.uid, t.params) for t in store.trials(study, states=rerun_states) if t.uid not in kept]
-    done = store.trials(study, states=[COMPLETED] + ([] if rerun_failed else [FAILED]))
+    again = {INTERRUPTED} | set(rerun.states)
+    chosen = set(rerun.uids)
+    every = [t for t in store.trials(study) if t.uid not in kept]
+    plan.reruns = [(t.uid, t.params) for t in every if t.state in again or t.uid in chosen]
+    rerun_uids = {uid for uid, _ in plan.reruns}
+    done = [t for t in every if t.state in (COMPLETED, FAILED) and t.uid not in rerun_uids]
     plan.finished = len(done)
     plan.new_trials = max(0, trials - plan.finished - len(plan.reruns) - len(plan.adopted))
     history = [t for t in done if t.state == COMPLETED and t.value is not None]
@@ -112,9 +166,16 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     else:
         space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
     told = 0
+    define_by_run = getattr(codec, "define_by_run", False)
     for t in completed:
         try:
-            searcher.add_evaluated_point(codec.encode(t.params), t.value)
+            if define_by_run:  # how each parameter was asked for is in the trial's annotations
+                from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
+
+                dists = (t.annotations or {}).get(DISTRIBUTIONS_ANNOTATION)
+                searcher.add_evaluated_point(dict(t.params), t.value, distributions=dists or None)
+            else:
+                searcher.add_evaluated_point(codec.encode(t.params), t.value)
         except NotImplementedError:
             break
         except (KeyError, ValueError):  # the space changed since: skip that trial

@@ -5,7 +5,9 @@ per iteration itself with ``ray.tune.report``. A ``ray.tune.Trainable`` subclass
 subclassed so ``setup``, ``reset_config`` and ``self.config`` see decoded values.
 Hyperparameters win over ``param`` on conflicts; colon names set nested values, and a
 ``custom_updates(trial_config, base_config)`` function in the script may derive more.
-A program (``model_config.command``) runs once per trial in its own folder.
+A program (``model_config.command``) runs once per trial in its own folder. A define-by-run
+function ``model(trial[, config])`` gets a trial object over the values the searcher sent and
+returns what it used with its result (:data:`hpogrid.search.define_by_run.USED_KEY`).
 """
 import json
 import math
@@ -148,4 +150,50 @@ def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec
         return program.run_program(args, env, trial_dir, timeout, prefix, metric)  # the final result
 
     trainable.__name__ = Path(argv[0]).name or "program"
+    return trainable
+
+
+def make_define_by_run_trainable(scripts_dir: str, script: str, model: str, param: Dict[str, Any], codec: Codec,
+                                 metric: str, trials_root: str) -> Callable:
+    """A Ray function trainable running a define-by-run model (see
+    :mod:`hpogrid.search.define_by_run`): the values and distributions the searcher sent (or a
+    re-run's stored values) become the trial object's; the result carries what it used."""
+    from hpogrid.objective._define_by_run import DefineByRunTrial, wants_config
+    from hpogrid.search import RERUN_KEY
+    from hpogrid.search.define_by_run import DISTRIBUTIONS_KEY, SEED_KEY, USED_KEY, trial_seed
+
+    def trainable(config):
+        from ray import tune
+
+        from hpogrid.trial import activated, read_annotations
+
+        folder = trial_folder(trials_root, codec, config)
+        rerun = config.get(RERUN_KEY)
+        values = dict(rerun["values"]) if isinstance(rerun, dict) else codec.decode(config)
+        dists = json.loads(config.get(DISTRIBUTIONS_KEY) or "{}")
+        seed = trial_seed(folder.name, None if isinstance(rerun, dict) else config.get(SEED_KEY))
+
+        def used() -> str:
+            return json.dumps({"params": trial.params, "distributions": trial.distributions})
+
+        trial = DefineByRunTrial(values, dists, seed, uid=folder.name,
+                                 reporter=lambda value: tune.report({metric: value, USED_KEY: used()}))
+        with activated(folder.name, folder):
+            fn = load_model(scripts_dir, script, model)
+            args = (trial, dict(param)) if wants_config(fn) else (trial,)
+            result = fn(*args)
+        if result is None:
+            return None
+        metrics = as_metrics(result, metric, model)
+        metrics[USED_KEY] = used()
+        notes = read_annotations(folder)
+        if notes:
+            metrics[ANNOTATIONS_KEY] = json.dumps(notes)
+        value = metrics.get(metric)
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{model}() returned NaN for metric '{metric}'")
+        return metrics
+
+    trainable.__name__ = model
+    trainable.__qualname__ = model
     return trainable

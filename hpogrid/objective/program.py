@@ -5,7 +5,9 @@ argument gets its placeholders replaced, so a value with spaces, quotes or ``;rm
 one literal argument. Placeholders:
 
 * ``{name}``: the trial's value of search-space parameter ``name`` (colon paths allowed);
-* ``$x_0``, ``$x_1``, ...: OmniOpt style, the parameters in search-space order;
+* ``$x_0``, ``$x_1``, ...: OmniOpt style, the parameters in search-space order; OmniOpt's
+  ``($x_0)`` form is the same placeholder, consumed with its parentheses (``--lr=($x_0)``
+  becomes ``--lr=0.01``), so OmniOpt commands work unchanged;
 * ``{trial_dir}`` and ``{scripts}``: the trial's working folder and the project's scripts;
 * ``{{`` and ``}}``: literal braces.
 
@@ -28,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from hpogrid.errors import ValidationError
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\$x_(\d+)")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\(\$x_(\d+)\)|\$x_(\d+)")
 BUILTINS = ("trial_dir", "scripts")
 
 
@@ -59,9 +61,14 @@ def placeholders(argv: Sequence[str]) -> List[str]:
         for m in _PLACEHOLDER.finditer(arg):
             if m.group(1) is not None:
                 found.append(m.group(1))
-            elif m.group(2) is not None:
-                found.append(f"$x_{m.group(2)}")
+            elif _position(m) is not None:
+                found.append(f"$x_{_position(m)}")
     return found
+
+
+def _position(m: re.Match) -> Optional[str]:
+    """The N of a ``$x_N`` or ``($x_N)`` placeholder (None: a named one or a literal brace)."""
+    return m.group(2) if m.group(2) is not None else m.group(3)
 
 
 def check_placeholders(argv: Sequence[str], names: Sequence[str]) -> None:
@@ -87,8 +94,8 @@ def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[s
         token = m.group(0)
         if token in ("{{", "}}"):
             return token[0]
-        if m.group(2) is not None:
-            return lookup[order[int(m.group(2))]]
+        if _position(m) is not None:
+            return lookup[order[int(_position(m))]]
         return lookup[m.group(1)]
 
     out = []

@@ -21,7 +21,10 @@ Objectives:
   function when the ``stop`` criteria are met, as Tune would;
 * a ``ray.tune.Trainable`` subclass, instantiated standalone (no Ray runtime needed) and
   trained with ``train()`` until ``stop`` (any ``result[key] >= value``) or ``done``;
-* a program (``model_config.command``), run through :mod:`hpogrid.objective.program`.
+* a program (``model_config.command``), run through :mod:`hpogrid.objective.program`;
+* a define-by-run function ``model(trial)`` or ``model(trial, config)``: ``trial`` is a
+  :class:`~hpogrid.objective._define_by_run.DefineByRunTrial` over the values the driver sent,
+  and ``result.json`` carries the ``params`` it used with their ``distributions``.
 """
 import importlib.abc
 import importlib.machinery
@@ -115,6 +118,8 @@ class _Runner:
         self.stop = dict(spec.get("stop") or {})
         self.history: List[Dict[str, Any]] = []
         self.started = time.monotonic()
+        #: the define-by-run trial object, when the model takes one
+        self.trial: Any = None
         self._progress = open(trial_dir / PROGRESS_FILE, "a")
 
     def record(self, metrics: Dict[str, Any], auto: bool = True) -> bool:
@@ -137,14 +142,28 @@ class _Runner:
         _install_session()
         _RUNNERS.current = self
         obj = load_model(spec["scripts_dir"], spec["script"], spec["model"])
+        if spec.get("define_by_run") is not None:
+            return self._run_define_by_run(obj)
         if is_trainable_class(obj):
             return self._run_trainable(obj)
         return self._run_function(obj)
 
-    def _run_function(self, fn) -> None:
+    def _run_define_by_run(self, fn) -> None:
+        from hpogrid.objective._define_by_run import DefineByRunTrial, is_define_by_run, wants_config
+
+        if not is_define_by_run(fn):
+            raise TypeError(f"{self.spec['model']}() does not take a trial (its first parameter is not named "
+                            "'trial') but the run searches it define-by-run")
+        dbr = self.spec["define_by_run"]
+        self.trial = DefineByRunTrial(dbr.get("values") or {}, dbr.get("distributions") or {}, int(dbr["seed"]),
+                                      uid=self.spec.get("uid", ""), reporter=report_metric)
+        args = (self.trial, dict(self.spec.get("config") or {})) if wants_config(fn) else (self.trial,)
+        self._run_function(fn, args)
+
+    def _run_function(self, fn, args=None) -> None:
         from hpogrid.objective._wrap import as_metrics
 
-        result = fn(dict(self.spec["config"]))
+        result = fn(*(args or (dict(self.spec["config"]),)))
         if result is None:
             if not self.history:
                 raise TypeError(f"{self.spec['model']}() returned None and reported nothing; return a "
@@ -271,6 +290,13 @@ def _install_session() -> None:
         sys.meta_path.insert(0, _SessionHook(_SESSION))
 
 
+def report_metric(value: float) -> None:
+    """One intermediate value of the study metric from the thread's trial (``trial.report``)."""
+    runner = getattr(_RUNNERS, "current", None)
+    if runner is not None and runner.record({runner.metric: value}):
+        raise _Stop()
+
+
 def _on_sigterm(signum, frame):
     raise _Terminated()
 
@@ -302,11 +328,14 @@ def run_trial(trial_dir: Path) -> int:
         error = str(exc) if isinstance(exc, HpogridError) else traceback.format_exc().strip()
     finally:
         runner.close()
-    write_json(trial_dir / RESULT_FILE, {
+    result = {
         "status": status, "metrics": runner.history[-1] if runner.history else {},
         "history": runner.history, "error": error, "host": socket.gethostname(),
         "job_id": os.environ.get("SLURM_JOB_ID"), "seconds": time.monotonic() - runner.started,
-    })
+    }
+    if runner.trial is not None:  # define-by-run: what the model used (also when it failed)
+        result.update(params=runner.trial.params, distributions=runner.trial.distributions)
+    write_json(trial_dir / RESULT_FILE, result)
     return 0 if status == "completed" else 1
 
 
@@ -341,6 +370,14 @@ def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metr
                     result_prefix=model.get("result_prefix") or "RESULT", program_subdir=program_subdir,
                     program_config=json.loads(json.dumps(apply_values(model.get("param") or {}, values),
                                                          default=_default)))
+    elif getattr(codec, "define_by_run", False):
+        from hpogrid.search.define_by_run import SEED_KEY, trial_seed
+
+        dists = codec.distributions
+        seed = trial_seed(uid, (config or {}).get(SEED_KEY))
+        spec.update(script=model["script"], model=model["model"], config=dict(model.get("param") or {}),
+                    define_by_run={"values": values, "seed": seed,
+                                   "distributions": {n: dists[n] for n in values if n in dists}})
     else:
         latent = config if config is not None else {RERUN_KEY: {"uid": uid, "values": values}}
         spec.update(script=model["script"], model=model["model"],

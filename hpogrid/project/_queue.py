@@ -49,9 +49,13 @@ def _cell(text: str) -> Any:
 
 
 def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> None:
-    """Every point gives every parameter a value its method can produce."""
+    """Every point gives every parameter a value its method can produce (a project without a
+    search space, whose model defines its parameters as it runs, checks values then: a value
+    that does not fit what the model asks for is not used)."""
     from hpogrid.space import SearchSpace
 
+    if not search_space:
+        return
     space = SearchSpace.from_dict(search_space)
     for i, point in enumerate(points):
         where = f"points[{i}]"

@@ -148,14 +148,19 @@ class AskTell:
         self._configs[uid] = config
         return Suggestion(uid, config)
 
-    def tell(self, uid: str, metrics: Optional[Dict[str, Any]], ok: bool) -> None:
+    def tell(self, uid: str, metrics: Optional[Dict[str, Any]], ok: bool, used: Optional[Dict[str, Any]] = None,
+             distributions: Optional[Dict[str, Any]] = None) -> None:
         """Report a finished trial; a failed or metric-less one is told as an error.
 
         Trials the searcher never proposed (re-runs of a resumed study) are not told:
-        searchers look their own trials up by id.
+        searchers look their own trials up by id. ``used``/``distributions``: what a
+        define-by-run model actually used (:mod:`hpogrid.search.define_by_run`), told first.
         """
+        if used is not None and hasattr(self.searcher, "observe"):
+            self.searcher.observe(uid, used, distributions or {})
         if uid in self._foreign:
-            self._tell_foreign(self._foreign.pop(uid), metrics, ok)
+            config = self._foreign.pop(uid)  # (a define-by-run model may not have used all of it)
+            self._tell_foreign(self.codec.encode(used) if used is not None else config, metrics, ok)
             return
         if uid not in self._configs:
             return

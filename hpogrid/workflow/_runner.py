@@ -17,24 +17,32 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from hpogrid.errors import BackendError, NotFoundError, ValidationError
-from hpogrid.fileio import read_json
 from hpogrid.project import Project
 from hpogrid.trial import WORKFLOW_DIR_ENV
 from hpogrid.workflow._spec import OptimisationStage, UserStage, Workflow, parse_workflow
 
 DEFAULT_FILE = "workflow.json"
+#: the workflow file among the project's scripts, in JSON or YAML (echo-opt/o2tuner users' format)
+DEFAULT_FILES = (DEFAULT_FILE, "workflow.yaml", "workflow.yml")
 
 
 def load_workflow(project: Project, file: Optional[str] = None) -> Workflow:
-    path = Path(file) if file else project.scripts_dir / DEFAULT_FILE
+    """The workflow of ``file`` (JSON, or YAML for .yaml/.yml), else the project's
+    workflow.json / workflow.yaml / workflow.yml (only one of them may exist)."""
+    from hpogrid.datafile import read_file
+
+    if file:
+        path = Path(file)
+    else:
+        found = [project.scripts_dir / name for name in DEFAULT_FILES if (project.scripts_dir / name).is_file()]
+        if len(found) > 1:
+            raise ValidationError("workflow", f"the project's scripts hold {' and '.join(p.name for p in found)}; "
+                                  "keep one (or choose with --file)")
+        path = found[0] if found else project.scripts_dir / DEFAULT_FILE
     if not path.is_file():
-        raise NotFoundError(f"no workflow file {path} (put {DEFAULT_FILE} among the project's scripts "
-                            "or give --file)")
-    try:
-        data = read_json(path)
-    except (OSError, ValueError) as exc:
-        raise ValidationError("workflow", f"cannot read {path}: {exc}") from None
-    return parse_workflow(data)
+        raise NotFoundError(f"no workflow file {path} (put {' or '.join(DEFAULT_FILES)} among the project's "
+                            "scripts or give --file)")
+    return parse_workflow(read_file(path, "workflow"))
 
 
 def workflow_dir(project: Project) -> Path:

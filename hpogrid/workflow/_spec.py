@@ -1,6 +1,7 @@
 """The workflow file: stages, their dependencies, and a valid running order.
 
-``workflow.json`` (among the project's scripts, or given with ``--file``)::
+``workflow.json`` (among the project's scripts, or given with ``--file``; ``workflow.yaml`` with
+the same content in YAML works the same)::
 
     {"stages_user": {
         "prepare":  {"cmd": "python make_data.py"},

@@ -1,6 +1,7 @@
 """Resume on the fake backend (the engine's logic; every backend's real kill -9 + resume is in
 test_backend_contract): nothing completed lost or repeated, interrupted trials re-run once with
 their values, the searcher told the history."""
+import json
 import os
 import random
 import signal
@@ -110,3 +111,66 @@ def test_kill_minus_9_twenty_times_then_resume(tmp_path, hpogrid_home):
     assert len(final) == trials and {t.state for t in final} == {"COMPLETED"}, \
         {t.state for t in final}  # each interrupted trial was re-run in place, none added twice
     assert all(final_t.params == completed[final_t.uid][0] for final_t in final if final_t.uid in completed)
+
+
+def test_rerun_chosen_states_and_uids_with_their_values(tmp_path):
+    """--rerun FAILED,<uid of a completed trial>: those run again under their uids with their
+    stored values; the other completed trial is kept (and told to the searcher)."""
+    from hpogrid.engine import RerunSelection
+
+    name = make_project(tmp_path, ECHO, UNI, algorithm="optuna", trials=5, scheduler="fifo")
+    store = _store(name)
+    _seed_study(name, store)
+    before = {t.uid: t for t in store.trials(name)}
+    rerun = RerunSelection.parse("failed,c2")
+    summary = run_fake(load_project(name), RunOptions(resume=True, rerun=rerun, seed=1, progress=False))
+    trials = {t.uid: t for t in store.trials(name)}
+    assert len(trials) == 5 and all(t.state == "COMPLETED" for t in trials.values())
+    again = {uid for uid, t in trials.items() if t.finished_at != before[uid].finished_at}
+    assert again == {"f1", "c2", "r1", "r2"}  # interrupted ones always re-run
+    for uid in again:
+        assert json.loads(trials[uid].metrics["echo"])["x"] == before[uid].params["x"]
+    assert trials["c1"].metrics == before["c1"].metrics
+    assert any("1 trials kept, 4 to re-run, 0 new" in n and "searcher told 1 earlier trials" in n
+               for n in summary.notes), summary.notes
+
+
+def test_rerun_completed_reruns_every_completed_trial(tmp_path):
+    from hpogrid.engine import RerunSelection
+
+    name = make_project(tmp_path, ECHO, UNI, algorithm="random", trials=3, scheduler="fifo")
+    run_fake(load_project(name), RunOptions(seed=2, progress=False))
+    store = _store(name)
+    first = {t.uid: t for t in store.trials(name)}
+    summary = run_fake(load_project(name), RunOptions(resume=True, rerun=RerunSelection.parse("COMPLETED"),
+                                                       progress=False))
+    after = {t.uid: t for t in store.trials(name)}
+    assert set(after) == set(first) and summary.counts["COMPLETED"] == 3
+    assert all(after[u].params == first[u].params and after[u].finished_at > first[u].finished_at for u in first)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("FAILED,ERROR", "--rerun: 'ERROR' is not a state trials can be re-run from; choose from FAILED, INTERRUPTED, "
+                     "COMPLETED, or give trial uids"),
+    (" , ", "--rerun: name states (FAILED, INTERRUPTED, COMPLETED) or trial uids, separated by commas"),
+])
+def test_rerun_bad_states_are_one_line(text, message):
+    from hpogrid.engine import RerunSelection
+    from hpogrid.errors import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        RerunSelection.parse(text)
+    assert str(err.value) == message
+
+
+def test_rerun_of_an_unknown_uid_changes_nothing(tmp_path):
+    from hpogrid.engine import RerunSelection
+    from hpogrid.errors import ValidationError
+
+    name = make_project(tmp_path, ECHO, UNI, trials=5, scheduler="fifo")
+    store = _store(name)
+    _seed_study(name, store)
+    with pytest.raises(ValidationError, match=r"^--rerun: study 'p\w+' has no trial 'c9'; give uids"):
+        run_fake(load_project(name), RunOptions(resume=True, rerun=RerunSelection.parse("c1,c9"), progress=False))
+    assert [s.name for s in store.list_studies()] == [name]  # no backup made
+    assert {t.uid: t.state for t in store.trials(name)}["r1"] == "RUNNING"

@@ -131,3 +131,47 @@ def test_a_stage_naming_an_unknown_backend_is_one_line():
     with pytest.raises(ValidationError) as err:
         parse_workflow({"stages_optimisation": {"o": {"backend": "cloud"}}})
     assert "'cloud' is not a backend; choose one of: local, ray, pool, slurm, grid, fake" in str(err.value)
+
+
+WORKFLOW_YAML = """\
+# echo-opt style: the workflow in YAML
+stages_user:
+  prepare: {cmd: "python prepare.py"}
+  evaluate:
+    python: evaluate.py
+    entrypoint: evaluate
+    optimisations: [optimise]
+    config: {out: summary.json}
+stages_optimisation:
+  optimise:
+    deps: [prepare]
+    trials: 4
+    backend: fake
+"""
+
+
+def test_workflow_yaml_among_the_scripts_is_read_like_workflow_json(tmp_path, run_cli):
+    from hpogrid.project import load_project
+    from hpogrid.workflow import load_workflow
+    from hpogrid.yamltext import loads
+
+    _workflow(tmp_path)
+    proj = load_project("wf")
+    json_file = proj.scripts_dir / "workflow.json"
+    json_file.write_text(json.dumps(loads(WORKFLOW_YAML, "test")))
+    from_json = load_workflow(proj)
+    json_file.unlink()
+    (proj.scripts_dir / "workflow.yaml").write_text(WORKFLOW_YAML)
+    from_yaml = load_workflow(proj)
+    assert from_yaml == from_json and from_yaml.order() == ["prepare", "optimise", "evaluate"]
+    r = run_cli("workflow", "show", "wf")
+    assert r.exit_code == 0 and r.output.splitlines()[2].split()[:2] == ["prepare", "user"], r.output
+    # both spellings at once is ambiguous; a bad YAML file names its line; --file takes YAML
+    json_file.write_text("{}")
+    r = run_cli("workflow", "show", "wf")
+    assert r.exit_code == 1 and "the project's scripts hold workflow.json and workflow.yaml; keep one" in r.output
+    bad = tmp_path / "wf.yml"
+    bad.write_text("stages_user:\n  prepare: {cmd: [\n")
+    r = run_cli("workflow", "show", "wf", "--file", bad)
+    assert r.exit_code == 1 and r.output.startswith(f"Error: workflow: invalid YAML in {bad}: ") \
+        and "(line 3, column 1" in r.output and len(r.output.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
                                             RUNNING_JOB_STATES, STOPPED_JOB_STATES)
 from hpogrid.engine import Ended, Started
+from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
 
 
@@ -71,8 +72,11 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
         entry = entries.get(uid)
         if entry is not None:
             state = entry.get("state") if entry.get("state") in (COMPLETED, FAILED, INTERRUPTED) else FAILED
+            # a define-by-run model's trial: the parameters it used, with their distributions
+            dists = (entry.get("annotations") or {}).get(DISTRIBUTIONS_ANNOTATION)
+            used = entry.get("params") if isinstance(dists, dict) and isinstance(entry.get("params"), dict) else None
             out.append(Ended(uid, state, metrics=entry.get("metrics") or {}, error=entry.get("error"),
-                             fields=fields))
+                             fields=fields, params=used, distributions=dists if used is not None else None))
         else:
             state = INTERRUPTED if status in STOPPED_JOB_STATES else FAILED
             out.append(Ended(uid, state, error=f"{reason} (attempt {attempt} of {attempts})", fields=fields))

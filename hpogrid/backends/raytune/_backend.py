@@ -14,7 +14,7 @@ import time
 from typing import Any, Dict, Optional
 
 from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
-from hpogrid.errors import BackendError
+from hpogrid.errors import BackendError, ValidationError
 
 
 class RayTuneBackend(Backend):
@@ -38,11 +38,21 @@ class RayTuneBackend(Backend):
         from hpogrid.objective import check_paths
         from hpogrid.search import scheduler_for
 
-        check_paths(project.model_config.get("param") or {}, plan.space)
+        if plan.space is None:  # a define-by-run model: Tune asks a Searcher, trials send back what they used
+            from hpogrid.search.define_by_run import tune_searcher
+
+            plan.searcher = tune_searcher(plan.searcher, plan.spec.metric, plan.spec.mode)
+
+        if plan.space is not None:
+            check_paths(project.model_config.get("param") or {}, plan.space)
         spec = plan.spec
         plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
             plan.notes.append(note)
+        if plan.space is None and plan.scheduler_adapter.name == "pbt":
+            raise ValidationError("hpo_config.scheduler", "pbt mutates the parameters of a search space; a "
+                                  "define-by-run model (def objective(trial)) has none: choose asynchyperband, "
+                                  "median or fifo")
 
         def make_scheduler():
             return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec)
@@ -58,6 +68,11 @@ class RayTuneBackend(Backend):
         root = str(self.trials_root(project, target))
         if model.get("command"):
             return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.metric, root)
+        if plan.space is None:
+            from hpogrid.objective import make_define_by_run_trainable
+
+            return make_define_by_run_trainable(str(project.scripts_dir), model["script"], model["model"],
+                                                model.get("param", {}), plan.codec, plan.spec.metric, root)
         return make_trainable(str(project.scripts_dir), model["script"], model["model"],
                               model.get("param", {}), plan.codec, plan.spec.metric, root)
 

@@ -73,8 +73,10 @@ def _without_annotations(result: Optional[Dict[str, Any]]):
     import json
 
     from hpogrid.objective import ANNOTATIONS_KEY
+    from hpogrid.search.define_by_run import USED_KEY
 
     result = dict(result or {})
+    result.pop(USED_KEY, None)  # what a define-by-run trial used: params, not a metric
     text = result.pop(ANNOTATIONS_KEY, None)
     try:
         notes = json.loads(text) if isinstance(text, str) else {}
@@ -109,10 +111,16 @@ class SinkCallback(Callback):
         self.sink.reported(self._uid(trial), _without_annotations(result)[0])
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION, used_from_result
+
+        used = used_from_result(trial.last_result)
         result, notes = _without_annotations(trial.last_result)
         finished = result.get("done") or trial.trial_id in self.stopper.reached
         uid = self._uid(trial)
-        fields = {"annotations": notes} if notes else {}
+        fields: Dict[str, Any] = {"annotations": notes} if notes else {}
+        if used is not None:  # a define-by-run model: what it used is the trial's params
+            fields["params"] = used[0]
+            fields["annotations"] = {**notes, DISTRIBUTIONS_ANNOTATION: used[1]}
         if self.sink.control.stopping and not finished:
             why = self.sink.control.abort_reason or "interrupted by the user"
             self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid, **fields)

@@ -116,7 +116,10 @@ def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_bec
         fields["started_at"] = info.start
     if info.end is not None and info.end >= (info.start or info.end):
         fields["finished_at"] = info.end
-    return Ended(uid, state, metrics=history[-1] if history else {}, history=history, error=error, fields=fields)
+    used = (result or {}).get("params")  # a define-by-run model's parameters, as it used them
+    return Ended(uid, state, metrics=history[-1] if history else {}, history=history, error=error, fields=fields,
+                 params=used if isinstance(used, dict) else None,
+                 distributions=(result or {}).get("distributions") if isinstance(used, dict) else None)
 
 
 def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict],

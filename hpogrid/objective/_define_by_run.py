@@ -1,0 +1,106 @@
+"""The trial object a define-by-run model gets: ``def objective(trial): trial.suggest_float(...)``.
+
+It answers optuna's ``suggest_float``, ``suggest_int`` and ``suggest_categorical`` (with
+``log`` and ``step``) in the worker process, far from the searcher (see
+:mod:`hpogrid.search.define_by_run` for the whole exchange): a value the driver pre-suggested
+is returned when the name and the distribution asked for match it; otherwise (a parameter
+new to the search, a changed range, a re-run whose stored value no longer fits) one is drawn
+from the trial's own seeded generator. ``params`` and ``distributions`` are what the model
+actually used: the study records those and the searcher is told only those.
+
+A model is define-by-run when its first parameter is named ``trial``; ``def objective(trial,
+config)`` also gets model_config ``param`` as ``config``.
+"""
+import inspect
+from typing import Any, Callable, Dict, Optional, Sequence
+
+from hpogrid.search.define_by_run import (categorical_distribution, check_distribution, contains,
+                                          float_distribution, int_distribution, sample)
+
+
+def is_define_by_run(model: Any) -> bool:
+    """A function whose first parameter is named ``trial``."""
+    if inspect.isclass(model) or not callable(model):
+        return False
+    try:
+        params = list(inspect.signature(model).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0].name == "trial"
+
+
+def wants_config(model: Any) -> bool:
+    """``def objective(trial, config)``: the model takes model_config ``param`` too."""
+    positional = [p for p in inspect.signature(model).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
+
+
+class DefineByRunTrial:
+    """optuna's ``Trial`` suggest API over the values the driver sent (see the module docstring)."""
+
+    def __init__(self, values: Dict[str, Any], distributions: Dict[str, Dict[str, Any]], seed: int,
+                 uid: str = "", reporter: Optional[Callable[[float], None]] = None):
+        import numpy as np
+
+        self._reporter = reporter
+        self._given = dict(values)
+        self._given_dists = dict(distributions)
+        self._rng = np.random.default_rng(seed)
+        self.uid = uid
+        #: what the model used, in the order it asked
+        self.params: Dict[str, Any] = {}
+        self.distributions: Dict[str, Dict[str, Any]] = {}
+
+    @property
+    def number(self) -> str:
+        return self.uid
+
+    def _suggest(self, name: str, dist: Dict[str, Any]) -> Any:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a parameter name must be a non-empty string (got {name!r})")
+        check_distribution(name, dist)
+        if name in self.params:  # asked twice: the same value, as optuna does
+            if self.distributions[name] != dist:
+                raise ValueError(f"parameter {name!r} was suggested before with another distribution "
+                                 f"({self.distributions[name]}); now {dist}")
+            return self.params[name]
+        given = self._given.get(name, _MISSING)
+        given_dist = self._given_dists.get(name)
+        fits = given is not _MISSING and (given_dist == dist if given_dist is not None else contains(dist, given))
+        value = given if fits else sample(dist, self._rng)
+        self.params[name] = value
+        self.distributions[name] = dist
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: Optional[float] = None,
+                      log: bool = False) -> float:
+        return float(self._suggest(name, float_distribution(low, high, log, step)))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return int(self._suggest(name, int_distribution(low, high, log, step)))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._suggest(name, categorical_distribution(choices))
+
+    # optuna's older spellings, which o2tuner-era objectives still use
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        return self.suggest_float(name, low, high, step=q)
+
+    def report(self, value: float, step: Optional[int] = None) -> None:
+        """An intermediate value of the study metric, recorded as ``ray.tune.report`` would (by
+        the reporter the runner gave; a trial made outside a run records nothing)."""
+        if self._reporter is not None:
+            self._reporter(value)
+
+    def should_prune(self) -> bool:
+        return False  # pruning belongs to a trial scheduler (Ray Tune), not to this trial
+
+
+_MISSING = object()
