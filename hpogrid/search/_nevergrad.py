@@ -31,6 +31,33 @@ def _parameter(enc):
     raise TypeError(f"no nevergrad parameter for {type(enc).__name__}")  # pragma: no cover
 
 
+def _survive_numpy2_metamodel() -> None:
+    """nevergrad 1.0.12's metamodel (which NGOpt uses past about a hundred trials) calls
+    ``float()`` on a one-element array, which numpy 2.4 refuses with a TypeError: the run
+    would crash mid-search. Report that as nevergrad's own ``MetaModelFailure``, on which it
+    falls back to its base optimizer, as it does whenever the metamodel cannot help."""
+    from nevergrad.optimization import metamodel, optimizerlib
+
+    learn = metamodel.learn_on_k_best
+    if getattr(learn, "hpogrid_guarded", False):
+        return
+
+    def guarded(*args, **kwargs):
+        try:
+            return learn(*args, **kwargs)
+        except TypeError as exc:
+            raise metamodel.MetaModelFailure(f"metamodel failed with numpy {_numpy_version()}: {exc}") from None
+
+    guarded.hpogrid_guarded = True
+    metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = guarded
+
+
+def _numpy_version() -> str:
+    import numpy
+
+    return numpy.__version__
+
+
 def check_optimizer(name: str) -> None:
     """One line naming some of nevergrad's optimizers when ``name`` is none of them."""
     import nevergrad as ng
@@ -59,6 +86,7 @@ class NevergradAskTell:
         import numpy as np
 
         check_optimizer(optimizer)
+        _survive_numpy2_metamodel()
         self.metric, self._sign = metric, (-1.0 if mode == "max" else 1.0)  # nevergrad minimises
         self._names = list(codec.encodings)
         parametrization = ng.p.Dict(**{n: _parameter(e) for n, e in codec.encodings.items()})

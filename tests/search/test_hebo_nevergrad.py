@@ -96,3 +96,23 @@ def test_nevergrad_unknown_optimizer_is_one_line_before_any_trial():
         with pytest.raises(ValidationError, match=r"^hpo_config\.algorithm_param\.optimizer: 'Bogus' is not a "
                                                   r"nevergrad optimizer"):
             get_adapter("nevergrad").build(space, "loss", "min", 0, {"optimizer": "Bogus"}, native=native)
+
+
+def test_nevergrad_survives_its_metamodel_under_numpy_2_with_workers_and_a_large_budget():
+    """NGOpt with 4 workers and 300 trials goes through its metamodel, whose float() of a
+    one-element array numpy 2.4 refuses: the run used to crash there (see _nevergrad.py)."""
+    space = SearchSpace.from_dict({f"x{i}": {"method": "uniform", "dimension": {"low": -1, "high": 2}}
+                                   for i in range(10)})
+    searcher, codec = get_adapter("nevergrad").build(space, "loss", "min", 0, {}, native=True,
+                                                     shape=RunShape(300, 4))
+    asker = AskTell(searcher, codec, "loss", "min")
+    told, uid, best = 0, 0, math.inf
+    while told < 300:
+        asked = [asker.ask(f"t{uid + i}") for i in range(4)]
+        uid += 4
+        for a in asked:
+            if isinstance(a, Suggestion):
+                value = sum((v - 0.5) ** 2 for v in codec.decode(a.config).values())
+                asker.tell(a.uid, {"loss": value}, True)
+                told, best = told + 1, min(best, value)
+    assert best < 0.5  # and it searched: a random point scores about 7.5
