@@ -25,7 +25,7 @@ COND_SPACE = {
                "when": {"layers": [2, 3], "optimizer": ["adam", "sgd"]}},
     "lr": {"method": "loguniform", "dimension": {"low": 1e-4, "high": 1e-1}},
 }
-ASKS = 30
+ASKS = 16
 SEED = 11
 
 
