@@ -108,3 +108,24 @@ def test_random_search_gives_each_branch_its_share():
     assert abs(share - 2 / 3) < 0.07
     nested = sum("dampening" in p for p in points) / n  # P(sgd) * P(True) = 1/6
     assert abs(nested - 1 / 6) < 0.05
+
+
+def test_native_hyperopt_keeps_only_the_active_values_of_each_finished_trial():
+    """HyperOpt's own documents of finished trials carry a value only for the parameters the
+    trial had (HyperOpt's form of a conditional parameter), and TPE keeps proposing from them."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = get_adapter("hyperopt").build(space, METRIC, MODE, SEED, {"n_initial_points": 4},
+                                                    native=True)
+    asker = AskTell(searcher, codec, METRIC, MODE)
+    points = []
+    for i in range(14):  # 4 random start points (told as evaluated points), then TPE's own
+        answer = asker.ask(f"t{i}")
+        point = codec.decode(answer.config)
+        assert set(point) == expected(point)
+        points.append(point)
+        asker.tell(answer.uid, {METRIC: loss(point)}, ok=True)
+    docs = searcher._library._trials.trials  # (the random start, then HyperOpt's own ask/tell)
+    assert len(docs) == 14
+    for doc, point in zip(docs, points):
+        had = {n for n, v in doc["misc"]["vals"].items() if v}
+        assert had == set(point), (had, point)
