@@ -213,11 +213,20 @@ class Codec:
         """The searcher's config for the user's ``values`` (inverse of :meth:`decode`).
 
         Lets stored trials be re-run with the same values and told to a new searcher. A
-        parameter missing from ``values`` (inactive under its condition) gets a fixed neutral
-        value (:func:`neutral`): it had no effect on the trial.
+        parameter missing from ``values`` because its condition does not hold gets a fixed
+        neutral value (:func:`neutral`): it had no effect on the trial. Any other missing
+        parameter is a KeyError (a trial of an older space).
         """
-        return {name: enc.from_latent(_latent_of(self.space[name], values[name])) if name in values
-                else neutral(enc) for name, enc in self.encodings.items()}
+        active = set(self.space.active(values)) if self.space.conditional else set(self.encodings)
+        out = {}
+        for name, enc in self.encodings.items():
+            if name in values:
+                out[name] = enc.from_latent(_latent_of(self.space[name], values[name]))
+            elif name in active:
+                raise KeyError(name)  # a value the trial needed is missing (the space changed)
+            else:
+                out[name] = neutral(enc)
+        return out
 
     def active(self, config: Dict[str, Any]) -> Tuple[str, ...]:
         """Names of the parameters active for searcher config ``config``."""
