@@ -65,3 +65,19 @@ def test_local_run_never_shows_the_model_an_inactive_parameter_and_report_copes(
     for row in data:  # an inactive parameter's column is empty, never a made-up value
         shown = {k[len("param."):]: v for k, v in row.items() if k.startswith("param.") and v is not None}
         assert shown == by_uid[row["uid"]]
+
+
+@pytest.mark.slow
+def test_local_run_under_ray_tune_with_a_flat_searcher_records_only_active_parameters(run_cli, project):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    r = run_cli("local_run", project, "--ray", "--trials", "6", "--seed", "3", "--algorithm", "hyperopt")
+    assert r.exit_code == 0, r.output
+    assert "6 completed, 0 failed, 0 interrupted" in r.output, r.output
+    with StudyStore(sqlite_url(paths.study_db(project))) as store:
+        got = store.trials(project)
+    assert len(got) == 6
+    for t in got:  # the objective asserted what it received; the study recorded the same
+        assert ("momentum" in t.params) == (t.params["optimizer"] == "sgd")
+        assert ("dampening" in t.params) == (t.params.get("nesterov") is True)
