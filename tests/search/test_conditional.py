@@ -73,7 +73,7 @@ def test_conditional_parameters_appear_exactly_when_their_condition_holds(name):
         for n, v in point.items():
             assert space[n].contains(v), (n, v)
     # both sides of the top-level condition were explored
-    assert {p["optimizer"] for p in points} >= {"sgd", "adam"} or len({p["optimizer"] for p in points}) >= 2
+    assert len({p["optimizer"] for p in points}) >= 2
     assert any("momentum" in p for p in points) and any("momentum" not in p for p in points)
 
 

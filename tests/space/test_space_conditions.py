@@ -121,7 +121,8 @@ def test_a_fixed_parent_and_a_three_step_cycle():
     cyc = {"a": {"method": "categorical", "dimension": {"categories": [1]}, "when": {"c": [1]}},
            "b": {"method": "categorical", "dimension": {"categories": [1]}, "when": {"a": [1]}},
            "c": {"method": "categorical", "dimension": {"categories": [1]}, "when": {"b": [1]}}}
-    with pytest.raises(SearchSpaceError, match=r"^search_space\.a\.when\.c: conditions form a cycle: a -> c -> b -> a$"):
+    cycle = r"^search_space\.a\.when\.c: conditions form a cycle: a -> c -> b -> a$"
+    with pytest.raises(SearchSpaceError, match=cycle):
         SearchSpace.from_dict(cyc)
 
 
