@@ -65,9 +65,10 @@ class SearchSpace(Mapping):
         if not self._params:
             fail("search_space", "must define at least one parameter")
         self._when: Dict[str, When] = {n: dict(c) for n, c in (when or {}).items() if c}
-        for name in self._when:
-            if name not in self._params:
-                fail(f"search_space.{name}", "has a condition but is not a parameter")
+        for name, cond in self._when.items():
+            for parent in (name, *cond):
+                if parent not in self._params:
+                    fail(f"search_space.{name}.when", f"{show(parent)} is not a parameter")
         #: every parameter after the parents of its condition
         self._order = dependency_order(self._params, self._when)
 
