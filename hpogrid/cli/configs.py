@@ -113,7 +113,10 @@ def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
     return data
 
 
-def _space_input(kind_name: str, text: Optional[str], file: Optional[str], required: bool) -> Optional[Any]:
+def _space_input(kind_name: str, text: Optional[str], file: Optional[str], required: bool,
+                 partial: bool = False) -> Optional[Any]:
+    """The search space given; ``partial`` (update): only parsed here, since a ``when`` may name
+    a parameter already stored (the store checks the merged space)."""
     if text is not None and file is not None:
         raise click.UsageError("give the search space either as an argument or with --file, not both")
     from hpogrid.space import SearchSpace
@@ -121,12 +124,20 @@ def _space_input(kind_name: str, text: Optional[str], file: Optional[str], requi
     if file is not None:
         from hpogrid.datafile import read_file
 
-        return SearchSpace.from_dict(read_file(file, "search_space")).to_dict()
-    if text is None:
+        data = read_file(file, "search_space")
+    elif text is None:
         if required:
             raise click.UsageError("give the search space as a JSON argument or with --file PATH (JSON or YAML)")
         return None
-    return SearchSpace.from_json(text).to_dict()
+    elif not partial:
+        return SearchSpace.from_json(text).to_dict()
+    else:
+        from hpogrid.jsontext import loads
+
+        data = loads(text, "search_space")
+    if partial and isinstance(data, dict):
+        return dict(SearchSpace.unwrap(data))
+    return SearchSpace.from_dict(data).to_dict()
 
 
 def _report(action: str, kind_name: str, name: str, config: Dict[str, Any]) -> None:
@@ -149,7 +160,8 @@ def _writer(kind_name: str, action: str) -> click.Command:
     def callback(name: str, **values: Any) -> None:
         store = NamedStore(kind_name)
         if is_space:
-            data = _space_input(kind_name, values.get("space"), values.get("file"), required=True)
+            data = _space_input(kind_name, values.get("space"), values.get("file"), required=True,
+                                partial=action == "update")
         else:
             data = _collect(kind_name, values)
         if action == "create":
@@ -169,7 +181,10 @@ def _writer(kind_name: str, action: str) -> click.Command:
     if is_space:
         doc += ("\n\nSPACE is JSON: '{\"NAME\": {\"method\": \"uniform\", \"dimension\": "
                 "{\"low\": 0, \"high\": 1}}, ...}'. Methods: categorical, uniform, uniformint, "
-                "quniform, loguniform, qloguniform, normal, qnormal, lognormal, qlognormal.")
+                "quniform, loguniform, qloguniform, normal, qnormal, lognormal, qlognormal, fixed. "
+                "A parameter with \"when\": {\"PARENT\": [VALUES]} exists only while each PARENT "
+                "(categorical, fixed, uniformint or a q-method) takes one of VALUES; the model "
+                "then receives it, and otherwise does not.")
         if action == "update":
             doc += " Parameters given replace those of the same name; others are kept."
     return click.Command(action, params=params, callback=callback, help=doc)

@@ -8,7 +8,8 @@ import click
 @click.argument("project")
 @click.argument("points", required=False)
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the points from a JSON file (an "
-              "object or a list of objects) or a CSV file (a header of parameter names, one row per point).")
+              "object or a list of objects), the same in YAML (.yaml/.yml) or a CSV file (a header of parameter "
+              "names, one row per point; an empty cell gives no value).")
 @click.option("--list", "show", is_flag=True, help="Show the points waiting for the next run.")
 @click.option("--clear", is_flag=True, help="Drop the points waiting for the next run.")
 def enqueue(project: str, points: Optional[str], file: Optional[str], show: bool, clear: bool) -> None:
@@ -16,7 +17,8 @@ def enqueue(project: str, points: Optional[str], file: Optional[str], show: bool
     proposes anything: the current production tuning, a colleague's best.
 
     POINTS is JSON: '{"lr": 0.01, "layers": 3}' or a list of such objects. Each point names a
-    value for every parameter of the project's search space, as the model receives it. The
+    value for every parameter of the project's search space, as the model receives it (a
+    conditional parameter whose condition does not hold may be omitted; given, it is dropped). The
     points count towards the run's trials; every backend runs them (local_run, slurm_run,
     run --search central), and a searcher driven by its own ask/tell learns from their results.
     """
@@ -46,7 +48,10 @@ def enqueue(project: str, points: Optional[str], file: Optional[str], show: bool
         except OSError as exc:
             raise click.UsageError(f"cannot read {file}: {exc.strerror}") from None
         text = decode(data, "points", what=file)
-        parsed = read_points(text, "points", csv_text=file.lower().endswith(".csv"))
+        from hpogrid.datafile import is_yaml
+
+        parsed = read_points(text, "points", csv_text=file.lower().endswith(".csv"),
+                             yaml_source=file if is_yaml(file) else None)
     else:
         parsed = read_points(points, "points")
     waiting = add(proj, parsed)

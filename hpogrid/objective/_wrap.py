@@ -141,7 +141,7 @@ def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec
 
     def trainable(config):
         values = codec.decode(config)
-        values = {n: values[n] for n in order}
+        values = {n: values[n] for n in order if n in values}  # (inactive conditional ones are absent)
         trial_dir = trial_folder(trials_root, codec, config)
         trial_dir.mkdir(parents=True, exist_ok=True)
         args = program.build_argv(argv, values, order, trial_dir, scripts)

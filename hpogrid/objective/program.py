@@ -15,6 +15,9 @@ Values are written as JSON would write them, except strings, which go in as they
 An argument naming a file of the project's scripts (``python train.py``) is passed as its
 absolute path, since the program runs in its own trial folder. The program's environment has
 ``HPOGRID_PARAM_<NAME>`` for every parameter, ``HPOGRID_TRIAL_DIR`` and ``HPOGRID_SCRIPTS_DIR``.
+A conditional parameter whose condition does not hold has no value: an argument with its
+placeholder is left out (write ``--momentum={momentum}`` as one argument) and its
+``HPOGRID_PARAM_<NAME>`` is not set.
 The result is the LAST line ``<prefix>: <number>`` of stdout; ``<prefix> <name>: <number>``
 lines add named metrics and ``<prefix>: {json object}`` several at once.
 """
@@ -86,6 +89,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+class _Inactive(LookupError):
+    """A placeholder of a parameter without a value in this trial (its condition does not hold)."""
+
+
 def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[str],
                trial_dir: Path, scripts: Path) -> List[str]:
     lookup = {**{n: _text(values[n]) for n in values}, "trial_dir": str(trial_dir), "scripts": str(scripts)}
@@ -94,13 +101,17 @@ def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[s
         token = m.group(0)
         if token in ("{{", "}}"):
             return token[0]
-        if _position(m) is not None:
-            return lookup[order[int(_position(m))]]
-        return lookup[m.group(1)]
+        name = order[int(_position(m))] if _position(m) is not None else m.group(1)
+        if name not in lookup:  # an inactive conditional parameter
+            raise _Inactive(name)
+        return lookup[name]
 
     out = []
     for arg in argv:
-        arg = _PLACEHOLDER.sub(sub, arg)
+        try:
+            arg = _PLACEHOLDER.sub(sub, arg)
+        except _Inactive:
+            continue
         candidate = scripts / arg
         if not os.path.isabs(arg) and ".." not in Path(arg).parts and candidate.is_file() \
                 and not (trial_dir / arg).exists():

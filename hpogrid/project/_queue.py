@@ -2,7 +2,9 @@
 
 The current production tuning, a colleague's best: each point names a value for every
 parameter of the project's search space (checked here, one line naming the point and the
-parameter otherwise). They wait in ``projects/NAME/enqueued.json`` until the next run of the
+parameter otherwise); a conditional parameter whose condition does not hold for the point may
+be omitted, and is dropped if given (the model never sees it). Points come as JSON, YAML or
+CSV (an empty cell: no value). They wait in ``projects/NAME/enqueued.json`` until the next run of the
 project takes them all (:func:`take_enqueued`): that run evaluates them before its searcher
 proposes anything, and they count towards its trials.
 """
@@ -12,7 +14,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.fileio import dump_json, write_atomic
@@ -24,17 +26,24 @@ def _queue(project_path: Path) -> Path:
     return Path(project_path) / QUEUE_FILE
 
 
-def read_points(text: str, field: str, csv_text: bool = False) -> List[Dict[str, Any]]:
-    """Points from JSON (an object or a list of objects) or CSV (a header of parameter names;
-    each cell read as JSON where it is JSON, else as a string)."""
+def read_points(text: str, field: str, csv_text: bool = False, yaml_source: Optional[str] = None
+                ) -> List[Dict[str, Any]]:
+    """Points from JSON (an object or a list of objects), the same as YAML (``yaml_source``:
+    the file's name) or CSV (a header of parameter names; each cell read as JSON where it is
+    JSON, else as a string; an empty cell gives the parameter no value)."""
     if csv_text:
         rows = list(csv.DictReader(io.StringIO(text)))
         if not rows:
             raise ValidationError(field, "the CSV has no rows (a header of parameter names, then one row per point)")
-        return [{k: _cell(v) for k, v in row.items()} for row in rows]
-    from hpogrid.jsontext import loads
+        return [{k: _cell(v) for k, v in row.items() if v != ""} for row in rows]
+    if yaml_source is not None:
+        from hpogrid.yamltext import loads as yaml_loads
 
-    data = loads(text, field)
+        data = yaml_loads(text, field, source=yaml_source)
+    else:
+        from hpogrid.jsontext import loads
+
+        data = loads(text, field)
     points = [data] if isinstance(data, dict) else data
     if not isinstance(points, list) or not points or not all(isinstance(p, dict) for p in points):
         raise ValidationError(field, "expected a JSON object {\"name\": value, ...} or a list of them")
@@ -48,38 +57,46 @@ def _cell(text: str) -> Any:
         return text
 
 
-def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> None:
-    """Every point gives every parameter a value its method can produce (a project without a
-    search space, whose model defines its parameters as it runs, checks values then: a value
-    that does not fit what the model asks for is not used)."""
+def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Every point gives every parameter active for it a value its method can produce; returns
+    the points without their inactive parameters (a project without a search space, whose
+    model defines its parameters as it runs, checks values then: a value that does not fit
+    what the model asks for is not used)."""
     from hpogrid.space import SearchSpace
 
     if not search_space:
-        return
+        return [dict(p) for p in points]
     space = SearchSpace.from_dict(search_space)
+    out = []
     for i, point in enumerate(points):
         where = f"points[{i}]"
         unknown = [k for k in point if k not in space]
         if unknown:
             raise ValidationError(f"{where}.{unknown[0]}", f"not a parameter of the search space "
                                                            f"({', '.join(space)})")
-        missing = [n for n in space if n not in point]
-        if missing:
-            raise ValidationError(f"{where}.{missing[0]}", "missing: a point names a value for every parameter")
         for name, value in point.items():
             if not space[name].contains(value):
                 raise ValidationError(f"{where}.{name}", f"{value!r} is not a value of {space[name].method} "
                                                          f"{json.dumps(space[name].to_dict()['dimension'])}")
+        active = space.active(point)
+        missing = [n for n in active if n not in point]
+        if missing:
+            why = "a point names a value for every parameter" if not space.when(missing[0]) else \
+                "its condition holds for this point (" + ", ".join(
+                    f"{p}={point[p]!r}" for p in space.when(missing[0])) + ")"
+            raise ValidationError(f"{where}.{missing[0]}", f"missing: {why}")
+        out.append({n: point[n] for n in point if n in active})
+    return out
 
 
 def enqueue(project, points: List[Dict[str, Any]]) -> int:
     """Add ``points`` (checked) to the project's queue; returns how many wait now."""
     from filelock import FileLock
 
-    check_points(points, project.search_space)
+    points = check_points(points, project.search_space)
     path = _queue(project.path)
     with FileLock(str(path) + ".lock", timeout=30):
-        waiting = enqueued(project.path) + [dict(p) for p in points]
+        waiting = enqueued(project.path) + points
         write_atomic(path, dump_json(waiting))
     return len(waiting)
 

@@ -22,7 +22,9 @@ def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
                         "value_type": "int"})
         elif isinstance(enc, ChoiceByIndex):
             out.append({"name": name, "type": "choice", "values": list(range(len(enc.latent.categories))),
-                        "value_type": "int", "is_ordered": False, "sort_values": False})
+                        # sort_values: the indices are sorted already; Ax takes a two-value choice
+                        # as ordered and then refuses sort_values=False once its model runs
+                        "value_type": "int", "is_ordered": False, "sort_values": True})
         elif isinstance(enc, NormalViaUniform):
             out.append({"name": name, "type": "range", "bounds": [_EPS, 1 - _EPS], "value_type": "float"})
         else:  # pragma: no cover - the Ax adapter's encodings are the four above

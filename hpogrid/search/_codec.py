@@ -6,6 +6,11 @@ them to the user's values. Where a library lacks a latent kind, an exact transfo
 a normal as a uniform probability through the inverse normal CDF, an integer or a category as
 the floor of a uniform. Categories always travel as indices, so any JSON value works with
 every library (Ax, Optuna and ConfigSpace only accept some scalar types).
+
+Conditional parameters (``when``): searchers explore the flat space and :meth:`Codec.decode`
+keeps only the parameters active for the decoded values, so the model never sees one whose
+condition does not hold. :meth:`Codec.encode` of a point without its inactive parameters
+fills them with a fixed neutral value (a searcher of the flat space needs every dimension).
 """
 import json
 import math
@@ -190,7 +195,8 @@ class Codec:
         return {name: enc.domain() for name, enc in self.encodings.items()}
 
     def decode(self, config: Dict[str, Any]) -> Dict[str, Any]:
-        """Searcher config -> the user's values; keys outside the space pass through.
+        """Searcher config -> the user's values; keys outside the space pass through, and
+        parameters whose condition does not hold are left out (they may be missing).
 
         A resumed re-run carries its stored values under ``__hpogrid_rerun__``: those are
         used exactly, whatever the searcher's encoding.
@@ -206,10 +212,25 @@ class Codec:
     def encode(self, values: Dict[str, Any]) -> Dict[str, Any]:
         """The searcher's config for the user's ``values`` (inverse of :meth:`decode`).
 
-        Lets stored trials be re-run with the same values and told to a new searcher.
+        Lets stored trials be re-run with the same values and told to a new searcher. A
+        parameter missing from ``values`` because its condition does not hold gets a fixed
+        neutral value (:func:`neutral`): it had no effect on the trial. Any other missing
+        parameter is a KeyError (a trial of an older space).
         """
-        return {name: enc.from_latent(_latent_of(self.space[name], values[name]))
-                for name, enc in self.encodings.items()}
+        active = set(self.space.active(values)) if self.space.conditional else set(self.encodings)
+        out = {}
+        for name, enc in self.encodings.items():
+            if name in values:
+                out[name] = enc.from_latent(_latent_of(self.space[name], values[name]))
+            elif name in active:
+                raise KeyError(name)  # a value the trial needed is missing (the space changed)
+            else:
+                out[name] = neutral(enc)
+        return out
+
+    def active(self, config: Dict[str, Any]) -> Tuple[str, ...]:
+        """Names of the parameters active for searcher config ``config``."""
+        return tuple(n for n in self.space.active(self.decode(config)) if n in self.encodings)
 
     @staticmethod
     def trial_uid(config: Dict[str, Any], default: str) -> str:
@@ -224,6 +245,21 @@ class Codec:
             if isinstance(enc, GridByIndex):
                 size *= len(enc.latent.categories)
         return size
+
+
+def neutral(enc: Encoding) -> Any:
+    """A searcher value for a parameter that had no effect: the first category, the middle of
+    an interval, the mean of a normal (always the same, so searchers see no noise in it)."""
+    latent = enc.latent
+    if isinstance(latent, LatentChoice):
+        value: Any = latent.categories[0]
+    elif isinstance(latent, LatentUniform):
+        value = (latent.low + latent.high) / 2
+    elif isinstance(latent, LatentInt):
+        value = (latent.low + latent.high) // 2
+    else:
+        value = latent.mu
+    return enc.from_latent(value)
 
 
 def _latent_of(param, value: Any) -> Any:

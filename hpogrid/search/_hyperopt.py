@@ -5,6 +5,11 @@ resumed study (and the random start of :mod:`hpogrid.search._random_start`) woul
 it. This class keeps HyperOpt's own ``Trials`` and calls ``tpe.suggest`` as ``fmin`` does;
 foreign trials become documents HyperOpt reads like its own. The space is the one Ray's
 wrapper would build from the codec: uniform, uniform integer, choice of indices, normal.
+
+Conditional parameters (``when``): TPE proposes the flat space, but a finished trial's document
+keeps values only for the parameters active in it (HyperOpt's own representation of a
+conditional parameter that was not drawn), so TPE models each parameter only on the trials
+that used it and is never told an inactive value.
 """
 from typing import Any, Dict, Optional
 
@@ -48,6 +53,7 @@ class HyperoptAskTell:
         self.metric, self._sign = metric, (1.0 if mode == "min" else -1.0)
         self._ints = {n for n, e in codec.encodings.items() if isinstance(e, (IntNative, ChoiceByIndex))}
         self._names = list(codec.encodings)
+        self._codec = codec
         self._trials = hyperopt.Trials()
         self._domain = hyperopt.Domain(lambda config: config, hyperopt_space(codec))
         self._algo = functools.partial(hyperopt.tpe.suggest, n_startup_jobs=n_initial_points, gamma=gamma)
@@ -74,6 +80,12 @@ class HyperoptAskTell:
         doc = self._live.pop(trial_id, None)
         if doc is None:
             return
+        if self._codec.space.conditional:  # keep only what the trial used
+            vals = doc["misc"]["vals"]
+            active = self._codec.active({n: vals[n][0] for n in self._names if vals[n]})
+            for n in self._names:
+                if n not in active:
+                    doc["misc"]["idxs"][n], doc["misc"]["vals"][n] = [], []
         if error or not result or result.get(self.metric) is None:
             doc["state"] = hyperopt.JOB_STATE_ERROR
         else:
@@ -86,8 +98,10 @@ class HyperoptAskTell:
         import hyperopt
 
         tid = self._trials.new_trial_ids(1)[0]
+        active = self._codec.active(config)
         misc = {"tid": tid, "cmd": ("domain_attachment", "FMinIter_Domain"), "workdir": None,
-                "idxs": {n: [tid] for n in self._names}, "vals": {n: [config[n]] for n in self._names}}
+                "idxs": {n: [tid] if n in active else [] for n in self._names},
+                "vals": {n: [config[n]] if n in active else [] for n in self._names}}
         result = {"loss": self._sign * float(value), "status": hyperopt.STATUS_OK}
         doc = self._trials.new_trial_docs([tid], [None], [result], [misc])[0]
         doc["state"] = hyperopt.JOB_STATE_DONE

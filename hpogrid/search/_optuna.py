@@ -4,6 +4,12 @@ Ray's ``OptunaSearch`` wraps the same API but needs ``ray.tune`` (most of a seco
 the pool, Slurm and fake backends ask this class instead. The distributions are those Ray's
 wrapper builds from the codec's domains, so both see the same space: floats for uniforms (and
 for normals, searched as a probability), inclusive integers, and categories as indices.
+
+A space with conditional parameters (``when``) is searched natively: each trial suggests its
+parameters one at a time in dependency order through optuna's public ``trial.suggest_*``,
+skipping those whose condition does not hold, so optuna (TPE models a dynamic space) is
+only ever told the parameters a trial used. Without conditions the whole space is asked at
+once (``study.ask(distributions)``), as before.
 """
 from typing import Any, Dict, Optional
 
@@ -28,6 +34,17 @@ def distributions(codec: Codec) -> Dict[str, Any]:
     return out
 
 
+def suggest(trial: Any, name: str, dist: Any) -> Any:
+    """``trial.suggest_*`` for one of :func:`distributions`' distributions."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, list(dist.choices))
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high)
+    return trial.suggest_float(name, dist.low, dist.high)
+
+
 class OptunaAskTell:
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an optuna study in memory."""
 
@@ -38,6 +55,7 @@ class OptunaAskTell:
         import optuna
 
         self.metric = metric
+        self.codec = codec
         self.study = optuna.create_study(direction="minimize" if mode == "min" else "maximize", sampler=sampler)
         self.dists = distributions(codec)
         self._trials: Dict[str, Any] = {}
@@ -46,9 +64,21 @@ class OptunaAskTell:
         return True
 
     def suggest(self, trial_id: str) -> Dict[str, Any]:
-        trial = self.study.ask(self.dists)
+        space = self.codec.space
+        if not space.conditional:
+            trial = self.study.ask(self.dists)
+            self._trials[trial_id] = trial
+            return dict(trial.params)
+        trial = self.study.ask()
         self._trials[trial_id] = trial
-        return dict(trial.params)
+        config: Dict[str, Any] = {}
+        values: Dict[str, Any] = {}  # decoded values of the active parameters so far
+        for name in space.dependency_order:
+            if not space.condition_holds(name, values):
+                continue
+            config[name] = suggest(trial, name, self.dists[name])
+            values[name] = space[name].decode(self.codec.encodings[name].to_latent(config[name]))
+        return config
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         import optuna
@@ -62,8 +92,11 @@ class OptunaAskTell:
             self.study.tell(trial, float(result[self.metric]))
 
     def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
-        """A finished trial of an earlier run (resume): optuna learns from it like its own."""
+        """A finished trial of an earlier run (resume, an enqueued point): optuna learns from
+        it like its own, told only the parameters active for it."""
         import optuna
 
-        params = {name: config[name] for name in self.dists}
-        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=self.dists, value=float(value)))
+        active = self.codec.active(config)
+        dists = {name: dist for name, dist in self.dists.items() if name in active}
+        params = {name: config[name] for name in dists}
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(value)))

@@ -1,18 +1,21 @@
-"""The whole search space: an ordered, validated mapping of parameter name -> Param."""
+"""The whole search space: an ordered, validated mapping of parameter name -> Param, and the
+conditions (``when``) under which a parameter exists (:mod:`hpogrid.space._conditions`)."""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Dict, Iterable, Iterator, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, Mapping as MappingType, Optional, Tuple, Union
 
 import numpy as np
 
 from hpogrid.space import _check as check
 from hpogrid.space._check import fail, show
+from hpogrid.space._conditions import When, dependency_order, holds, parse_when
 from hpogrid.space._latent import Latent
 from hpogrid.space._params import METHODS, Categorical, Param, param_type
 
-_SPEC_KEYS = ("method", "dimension")
+_SPEC_KEYS = ("method", "dimension", "when")
+_NEEDED = ("method", "dimension")
 
 
 def _unwrap(obj: Mapping) -> Mapping:
@@ -31,8 +34,8 @@ def _parse_param(name: Any, spec: Any) -> Param:
         fail(path, f"must be an object with method and dimension (got {check.json_type(spec)})")
     for key in spec:
         if key not in _SPEC_KEYS:
-            fail(path, f"unknown key {show(key)} (a parameter takes method, dimension)")
-    for key in _SPEC_KEYS:
+            fail(path, f"unknown key {show(key)} (a parameter takes method, dimension, when)")
+    for key in _NEEDED:
         if key not in spec:
             fail(f"{path}.{key}", "missing (a parameter needs method and dimension)")
     method = spec["method"]
@@ -47,9 +50,13 @@ MAX_PARAMS = 1000
 
 
 class SearchSpace(Mapping):
-    """Ordered, immutable ``name -> Param`` mapping parsed from the search-space JSON."""
+    """Ordered, immutable ``name -> Param`` mapping parsed from the search-space JSON.
 
-    def __init__(self, params: Iterable[Param]):
+    ``when``: ``{name: {parent: (values, ...)}}`` for conditional parameters, already checked
+    against the parameters by :meth:`from_dict` (given here, it is checked again for cycles).
+    """
+
+    def __init__(self, params: Iterable[Param], when: Optional[MappingType[str, When]] = None):
         self._params: Dict[str, Param] = {}
         for param in params:
             if param.name in self._params:
@@ -57,6 +64,18 @@ class SearchSpace(Mapping):
             self._params[param.name] = param
         if not self._params:
             fail("search_space", "must define at least one parameter")
+        self._when: Dict[str, When] = {n: dict(c) for n, c in (when or {}).items() if c}
+        for name, cond in self._when.items():
+            for parent in (name, *cond):
+                if parent not in self._params:
+                    fail(f"search_space.{name}.when", f"{show(parent)} is not a parameter")
+        #: every parameter after the parents of its condition
+        self._order = dependency_order(self._params, self._when)
+
+    @staticmethod
+    def unwrap(obj: Mapping) -> Mapping:
+        """The parameters of ``obj`` (hpogrid 1.3.3's ``{"search_space": {...}}`` unwrapped)."""
+        return _unwrap(obj)
 
     @classmethod
     def from_dict(cls, obj: Any) -> "SearchSpace":
@@ -67,7 +86,12 @@ class SearchSpace(Mapping):
         params = _unwrap(obj)
         if len(params) > MAX_PARAMS:
             fail("search_space", f"{len(params)} parameters; at most {MAX_PARAMS} are searched")
-        return cls(_parse_param(name, spec) for name, spec in params.items())
+        parsed = {}
+        for name, spec in params.items():
+            parsed[name] = _parse_param(name, spec)
+        when = {name: parse_when(name, spec["when"], parsed)
+                for name, spec in params.items() if "when" in spec}
+        return cls(parsed.values(), when)
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "SearchSpace":
@@ -83,27 +107,80 @@ class SearchSpace(Mapping):
 
     def to_dict(self) -> Dict[str, dict]:
         """Canonical JSON-able form; ``from_dict(to_dict())`` gives an equal space."""
-        return {name: param.to_dict() for name, param in self._params.items()}
+        out = {name: param.to_dict() for name, param in self._params.items()}
+        for name, when in self._when.items():
+            out[name]["when"] = {parent: list(values) for parent, values in when.items()}
+        return out
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    # -- conditions --------------------------------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        """Whether any parameter has a ``when``."""
+        return bool(self._when)
+
+    def when(self, name: str) -> When:
+        """``{parent: (values, ...)}`` of parameter ``name`` (empty: always active)."""
+        return dict(self._when.get(name, {}))
+
+    @property
+    def dependency_order(self) -> Tuple[str, ...]:
+        """Every parameter after the parents of its condition (else in declaration order)."""
+        return self._order
+
+    def condition_holds(self, name: str, values: Mapping) -> bool:
+        """Whether the ``when`` of ``name`` holds for ``values`` (values of ACTIVE parameters
+        only: walk :attr:`dependency_order` and add each active value as it is known)."""
+        return all(parent in values and holds(allowed, values[parent])
+                   for parent, allowed in self._when.get(name, {}).items())
+
+    def active(self, values: Mapping) -> Tuple[str, ...]:
+        """Names of the parameters that exist for ``values``, in space order.
+
+        Evaluated in dependency order: a parameter is active when each parent of its ``when``
+        is active and has one of the listed values in ``values``; a parameter whose parent is
+        inactive (or has no value) is inactive. Values of other names are not looked at.
+        """
+        on = set()
+        for name in self._order:
+            if all(parent in on and parent in values and holds(allowed, values[parent])
+                   for parent, allowed in self._when.get(name, {}).items()):
+                on.add(name)
+        return tuple(n for n in self._params if n in on)
+
+    def only_active(self, values: Mapping) -> Dict[str, Any]:
+        """``values`` without the parameters that are inactive for them (other keys are kept)."""
+        active = set(self.active(values))
+        return {k: v for k, v in values.items() if k in active or k not in self._params}
+
+    # -- values ---------------------------------------------------------------------------------
     def sample(self, rng: Any = None) -> Dict[str, Any]:
-        """One point; ``rng`` is a numpy Generator (or a seed for ``default_rng``)."""
+        """One point, active parameters only; ``rng`` is a numpy Generator (or a seed for
+        ``default_rng``). Every parameter is drawn, so the stream does not depend on conditions."""
         rng = np.random.default_rng(rng)
-        return {name: param.sample(rng) for name, param in self._params.items()}
+        return self.only_active({name: param.sample(rng) for name, param in self._params.items()})
 
     def latent(self) -> Dict[str, Latent]:
         return {name: param.latent() for name, param in self._params.items()}
 
     def decode(self, latent_values: Mapping) -> Dict[str, Any]:
-        """Parameter values from latent values keyed by name (KeyError if one is missing)."""
-        return {name: param.decode(latent_values[name]) for name, param in self._params.items()}
+        """Values of the active parameters from latent values keyed by name (KeyError if an
+        active one is missing; an inactive one may be missing and is dropped)."""
+        values: Dict[str, Any] = {}
+        for name in self._order:
+            if all(parent in values and holds(allowed, values[parent])
+                   for parent, allowed in self._when.get(name, {}).items()):
+                values[name] = self._params[name].decode(latent_values[name])
+        return {n: values[n] for n in self._params if n in values}
 
     def contains(self, point: Mapping) -> bool:
-        """Whether ``point`` has exactly these names, each value inside its parameter."""
-        return (isinstance(point, Mapping) and set(point) == set(self._params)
-                and all(p.contains(point[n]) for n, p in self._params.items()))
+        """Whether ``point`` names exactly the parameters active for it, each value inside its
+        parameter."""
+        return (isinstance(point, Mapping) and set(point) <= set(self._params)
+                and all(p.contains(point[n]) for n, p in self._params.items() if n in point)
+                and set(point) == set(self.active(point)))
 
     @property
     def grid_params(self) -> Tuple[str, ...]:
@@ -119,6 +196,14 @@ class SearchSpace(Mapping):
 
     def __len__(self) -> int:
         return len(self._params)
+
+    def __eq__(self, other: Any) -> bool:
+        """As a mapping, and for two spaces their conditions too."""
+        if isinstance(other, SearchSpace) and self._when != other._when:
+            return False
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.to_dict()!r})"

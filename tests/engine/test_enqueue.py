@@ -76,3 +76,53 @@ def test_local_run_runs_an_enqueued_point_first(tmp_path, run_cli):
     assert r.exit_code == 0, r.output
     got = _trials(name)
     assert len(got) == 3 and got[0].params == point and got[0].state == "COMPLETED"
+
+
+def test_points_from_a_yaml_file_equal_the_same_points_in_json(tmp_path, run_cli):
+    name = make_project(tmp_path, ECHO, SPACE, trials=1)
+    f = tmp_path / "points.yaml"
+    f.write_text("- {x: 0.5, n: 3, act: relu}\n- x: 0.125\n  n: 1\n  act: tanh\n")
+    r = run_cli("enqueue", name, "--file", f)
+    assert r.exit_code == 0 and "Enqueued 2 point(s)" in r.output, r.output
+    assert json.loads(run_cli("enqueue", name, "--list").output) == [
+        {"x": 0.5, "n": 3, "act": "relu"}, {"x": 0.125, "n": 1, "act": "tanh"}]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("x: [1\n")
+    r = run_cli("enqueue", name, "--file", bad)
+    assert r.exit_code == 1 and r.output.startswith("Error: points:") and len(r.output.splitlines()) == 1, r.output
+
+
+COND = {"opt": {"method": "categorical", "dimension": {"categories": ["sgd", "adam"]}},
+        "momentum": {"method": "uniform", "dimension": {"low": 0, "high": 1}, "when": {"opt": ["sgd"]}},
+        "nesterov": {"method": "categorical", "dimension": {"categories": [True, False]},
+                     "when": {"opt": ["sgd"]}}}
+
+
+def test_a_conditional_space_takes_points_without_their_inactive_parameters(tmp_path, run_cli):
+    name = make_project(tmp_path, ECHO, COND, algorithm="optuna", trials=4, scheduler="fifo")
+    f = tmp_path / "points.yaml"
+    # adam: momentum and nesterov inactive (omitted, or given and dropped); sgd: both needed
+    f.write_text("- {opt: adam}\n- {opt: adam, momentum: 0.3}\n- {opt: sgd, momentum: 0.25, nesterov: true}\n")
+    assert run_cli("enqueue", name, "--file", f).exit_code == 0
+    points = [{"opt": "adam"}, {"opt": "adam"}, {"opt": "sgd", "momentum": 0.25, "nesterov": True}]
+    assert json.loads(run_cli("enqueue", name, "--list").output) == points
+    summary = get_backend("fake").run(load_project(name), RunOptions(seed=1, n_jobs=1, progress=False))
+    got = _trials(name)
+    assert summary.counts["COMPLETED"] == 4
+    assert [t.params for t in got[:3]] == points
+    for t in got:  # what the model received is what the study recorded: no inactive parameter
+        assert json.loads(t.metrics["echo"]) == t.params
+        assert ("momentum" in t.params) == ("nesterov" in t.params) == (t.params["opt"] == "sgd")
+    assert got[3].annotations["searcher_told"] == 3
+
+
+def test_a_point_missing_an_active_conditional_parameter_is_one_line(tmp_path, run_cli):
+    name = make_project(tmp_path, ECHO, COND, trials=1)
+    r = run_cli("enqueue", name, json.dumps({"opt": "sgd", "momentum": 0.5}))
+    assert r.exit_code == 1
+    assert r.output == "Error: points[0].nesterov: missing: its condition holds for this point (opt='sgd')\n"
+    f = tmp_path / "points.csv"
+    f.write_text("opt,momentum,nesterov\nadam,,\nsgd,0.5,false\n")
+    assert run_cli("enqueue", name, "--file", f).exit_code == 0
+    assert json.loads(run_cli("enqueue", name, "--list").output) == [
+        {"opt": "adam"}, {"opt": "sgd", "momentum": 0.5, "nesterov": False}]

@@ -112,3 +112,14 @@ def test_placeholders_checked_before_any_trial():
         program.check_placeholders(argv, ["lr", "layers"])
     with pytest.raises(ValidationError, match=r"placeholder \{momentum\} is not a search-space parameter"):
         program.check_placeholders(program.parse_command("run {momentum}"), ["lr"])
+
+
+def test_an_argument_of_an_inactive_conditional_parameter_is_left_out(tmp_path):
+    """``momentum`` has no value (its condition does not hold): its arguments and its
+    environment variable are absent, the others are passed as usual."""
+    env_echo = ("import json, os, sys; print(json.dumps([sys.argv[1:], "
+                "dict((k, v) for k, v in os.environ.items() if k.startswith('HPOGRID_PARAM_'))])); print('RESULT: 1')")
+    metrics, trial = _run(tmp_path, f"{sys.executable} -c \"{env_echo}\" --opt={{opt}} --momentum={{momentum}} $x_1",
+                          {"opt": "adam"}, order=["opt", "momentum"])
+    argv, env = json.loads((trial / "stdout.log").read_text().splitlines()[0])
+    assert argv == ["--opt=adam"] and env == {"HPOGRID_PARAM_OPT": "adam"} and metrics == {"loss": 1.0}

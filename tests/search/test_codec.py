@@ -91,3 +91,20 @@ def test_encode_of_a_quantised_zero():
     for family in FAMILIES.values():
         codec = Codec.build(space, family)
         assert codec.decode(codec.encode({"z": 0})) == {"z": 0}
+
+
+def test_codec_of_a_conditional_space_drops_inactive_values_and_encodes_without_them():
+    space = SearchSpace.from_dict({
+        "opt": {"method": "categorical", "dimension": {"categories": ["sgd", "adam"]}},
+        "momentum": {"method": "normal", "dimension": {"mu": 0.5, "sigma": 0.1}, "when": {"opt": ["sgd"]}},
+        "n": {"method": "uniformint", "dimension": {"low": 1, "high": 5}, "when": {"opt": ["sgd"]}},
+    })
+    codec = Codec.build(space, NO_NORMAL)
+    assert codec.decode({"opt": 1, "momentum": 0.3, "n": 2}) == {"opt": "adam"}  # inactive dropped
+    assert codec.decode({"opt": 1}) == {"opt": "adam"}  # and may be missing
+    assert set(codec.decode({"opt": 0, "momentum": 0.5, "n": 2})) == {"opt", "momentum", "n"}
+    # inactive ones get a fixed neutral value (the mean, the middle): the same every time
+    assert codec.encode({"opt": "adam"}) == {"opt": 1, "momentum": 0.5, "n": 3}
+    with pytest.raises(KeyError):  # an active value missing is not made up
+        codec.encode({"opt": "sgd", "n": 2})
+    assert codec.active(codec.encode({"opt": "adam"})) == ("opt",)

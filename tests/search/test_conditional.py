@@ -1,0 +1,131 @@
+"""Conditional parameters (``when``) with every searcher: the model sees a parameter exactly
+when its condition holds, and optuna's own ask/tell is told only the active ones.
+
+Walks ``hpogrid.search.ADAPTERS`` (less ``auto``) and the native ask/tell variants, as the
+searcher contract does. The expected presence of each parameter is written out here by hand
+(not with ``SearchSpace.active``), so the test checks the grammar's semantics too.
+"""
+import math
+
+import pytest
+
+from hpogrid.search import AskTell, Suggestion, get_adapter
+from hpogrid.space import SearchSpace
+from tests.search.test_searcher_contract import METRIC, MODE, build, searchers
+
+#: momentum only for sgd and rmsprop, nesterov only for sgd, dampening only under nesterov
+#: (nested), and a uniformint parent
+COND_SPACE = {
+    "optimizer": {"method": "categorical", "dimension": {"categories": ["sgd", "adam", "rmsprop"]}},
+    "momentum": {"method": "uniform", "dimension": {"low": 0, "high": 1}, "when": {"optimizer": ["sgd", "rmsprop"]}},
+    "nesterov": {"method": "categorical", "dimension": {"categories": [True, False]}, "when": {"optimizer": ["sgd"]}},
+    "dampening": {"method": "quniform", "dimension": {"low": 0, "high": 1, "q": 0.1}, "when": {"nesterov": [True]}},
+    "layers": {"method": "uniformint", "dimension": {"low": 1, "high": 3}},
+    "width2": {"method": "qloguniform", "dimension": {"low": 8, "high": 256, "q": 8},
+               "when": {"layers": [2, 3], "optimizer": ["adam", "sgd"]}},
+    "lr": {"method": "loguniform", "dimension": {"low": 1e-4, "high": 1e-1}},
+}
+ASKS = 16
+SEED = 11
+
+
+def expected(point):
+    """The parameters a point must have, from the optimizer, nesterov and layers it has."""
+    names = {"optimizer", "layers", "lr"}
+    if point["optimizer"] in ("sgd", "rmsprop"):
+        names.add("momentum")
+    if point["optimizer"] == "sgd":
+        names.add("nesterov")
+        if point.get("nesterov") is True:
+            names.add("dampening")
+    if point["layers"] in (2, 3) and point["optimizer"] in ("adam", "sgd"):
+        names.add("width2")
+    return names
+
+
+def loss(point):
+    return (math.log10(point["lr"]) + 2) ** 2 + point.get("momentum", 0.5) + 0.1 * point["layers"]
+
+
+def session(name, asks=ASKS):
+    """Ask and tell ``asks`` times; returns (decoded points, searcher)."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = build(name, space, SEED)
+    asker = AskTell(searcher, codec, METRIC, MODE)
+    points = []
+    for i in range(asks):
+        answer = asker.ask(f"t{i}")
+        if not isinstance(answer, Suggestion):
+            break
+        point = codec.decode(answer.config)
+        points.append(point)
+        asker.tell(answer.uid, {METRIC: loss(point)}, ok=True)
+    return points, searcher
+
+
+@pytest.mark.parametrize("name", searchers())
+def test_conditional_parameters_appear_exactly_when_their_condition_holds(name):
+    space = SearchSpace.from_dict(COND_SPACE)
+    points, _ = session(name)
+    assert len(points) >= 10, f"{name} proposed only {len(points)} points"
+    for point in points:
+        assert set(point) == expected(point), point
+        for n, v in point.items():
+            assert space[n].contains(v), (n, v)
+    # both sides of the top-level condition were explored
+    assert len({p["optimizer"] for p in points}) >= 2
+    assert any("momentum" in p for p in points) and any("momentum" not in p for p in points)
+
+
+@pytest.mark.parametrize("name", ["optuna/native", "optuna+random/native", "optuna+gp/native"])
+def test_native_optuna_is_told_only_the_active_parameters(name):
+    points, searcher = session(name)
+    trials = searcher.study.trials
+    assert len(trials) == len(points) == ASKS
+    for trial, point in zip(trials, points):
+        assert set(trial.params) == set(point) == expected(point)
+        assert trial.state.name == "COMPLETE"
+    # the nested parameter was reached, so the dynamic space was really explored in depth
+    assert any("dampening" in t.params for t in trials)
+
+
+def test_native_optuna_told_a_foreign_point_learns_only_its_active_parameters():
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = get_adapter("optuna").build(space, METRIC, MODE, SEED, {}, native=True)
+    point = {"optimizer": "adam", "layers": 1, "lr": 0.01}  # momentum, nesterov, ... inactive
+    searcher.add_evaluated_point(codec.encode(point), 1.5)
+    (trial,) = searcher.study.trials
+    assert set(trial.params) == set(point) and trial.value == 1.5
+    back = codec.decode(codec.encode(point))
+    assert set(back) == set(point) and back["lr"] == pytest.approx(0.01)
+
+
+def test_random_search_gives_each_branch_its_share():
+    """Statistical: with random search the conditions hold at their probabilities."""
+    points, _ = session("random", asks=600)
+    n = len(points)
+    share = sum("momentum" in p for p in points) / n  # P(sgd or rmsprop) = 2/3
+    assert abs(share - 2 / 3) < 0.07
+    nested = sum("dampening" in p for p in points) / n  # P(sgd) * P(True) = 1/6
+    assert abs(nested - 1 / 6) < 0.05
+
+
+def test_native_hyperopt_keeps_only_the_active_values_of_each_finished_trial():
+    """HyperOpt's own documents of finished trials carry a value only for the parameters the
+    trial had (HyperOpt's form of a conditional parameter), and TPE keeps proposing from them."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = get_adapter("hyperopt").build(space, METRIC, MODE, SEED, {"n_initial_points": 4},
+                                                    native=True)
+    asker = AskTell(searcher, codec, METRIC, MODE)
+    points = []
+    for i in range(14):  # 4 random start points (told as evaluated points), then TPE's own
+        answer = asker.ask(f"t{i}")
+        point = codec.decode(answer.config)
+        assert set(point) == expected(point)
+        points.append(point)
+        asker.tell(answer.uid, {METRIC: loss(point)}, ok=True)
+    docs = searcher._library._trials.trials  # (the random start, then HyperOpt's own ask/tell)
+    assert len(docs) == 14
+    for doc, point in zip(docs, points):
+        had = {n for n, v in doc["misc"]["vals"].items() if v}
+        assert had == set(point), (had, point)
