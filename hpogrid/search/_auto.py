@@ -18,9 +18,12 @@ from hpogrid.space import LatentChoice
 
 #: fewer trials than this: random search (a model has nothing to learn from)
 MIN_MODEL_TRIALS = 10
-#: optuna's GP sampler up to this many trials: past it, its cubic fit makes each suggestion
-#: cost seconds (``benchmarks/search_quality.py --timing``)
-GP_MAX_TRIALS = 300
+#: optuna's GP sampler up to this many trials: its suggestion took 1 s after 200 trials and
+#: 8 s after 1000 (``benchmarks/search_quality.py --timing``, loaded 2-core machine)
+GP_MAX_TRIALS = 200
+#: ... and up to this many trials at once: each running trial is one more term of its batch
+#: acquisition (qLogEI), seconds per suggestion with categories at 4 already
+GP_MAX_PARALLEL = 4
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,18 @@ class AutoAdapter(SearcherAdapter):
             return AutoChoice(BohbAdapter(), {}, "scheduler bohbhyperband")
         if trials < MIN_MODEL_TRIALS:
             return AutoChoice(RandomSearch(), {}, f"under {MIN_MODEL_TRIALS} trials: too few for a model")
-        traits = SpaceTraits.of(space)
-        if trials <= GP_MAX_TRIALS and parallel == 1:
+        if space.conditional:
+            return AutoChoice(OptunaAdapter(), {}, "conditional parameters: TPE, which models them natively")
+        small = trials <= GP_MAX_TRIALS
+        if small and parallel <= GP_MAX_PARALLEL:
             return AutoChoice(OptunaAdapter(), {"sampler": "gp"},
-                              f"up to {GP_MAX_TRIALS} trials, one at a time: a Gaussian process")
-        if traits.categorical == 0:
-            return AutoChoice(OptunaAdapter(), {"sampler": "cmaes"}, "only numeric parameters: CMA-ES")
-        return AutoChoice(OptunaAdapter(), {}, "categorical parameters: TPE")
+                              f"up to {GP_MAX_TRIALS} trials, at most {GP_MAX_PARALLEL} at once: a Gaussian process")
+        if small:
+            return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_PARALLEL} trials at once: TPE with the constant liar")
+        if SpaceTraits.of(space).categorical == 0:
+            return AutoChoice(OptunaAdapter(), {"sampler": "cmaes"},
+                              f"over {GP_MAX_TRIALS} trials, numeric parameters only: CMA-ES")
+        return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_TRIALS} trials with categorical parameters: TPE")
 
     def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
         raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")

@@ -88,11 +88,14 @@ def test_auto_rule():
     assert _auto(ALL_METHODS, 50, "bohbhyperband") == ("bohb", None)
     assert _auto(ALL_METHODS, 5) == ("random", None)
     assert _auto(ALL_METHODS, 50) == ("optuna", "gp")
-    assert _auto(NUMERIC, 50) == ("optuna", "gp")
-    assert _auto(ALL_METHODS, 1000) == ("optuna", None)       # categorical, many trials: TPE
-    assert _auto(NUMERIC, 1000) == ("optuna", "cmaes")        # numeric only (a one-value choice is no choice)
-    assert _auto(ALL_METHODS, 50, parallel=4) == ("optuna", None)
-    assert _auto(NUMERIC, 50, parallel=4) == ("optuna", "cmaes")
+    assert _auto(NUMERIC, 200, parallel=4) == ("optuna", "gp")
+    assert _auto(NUMERIC, 200, parallel=5) == ("optuna", None)   # many at once: TPE with the constant liar
+    assert _auto(ALL_METHODS, 201) == ("optuna", None)           # categorical, many trials: TPE
+    assert _auto(NUMERIC, 201) == ("optuna", "cmaes")            # numeric only (a one-value choice is no choice)
+    assert _auto(NUMERIC, 1000, parallel=50) == ("optuna", "cmaes")
+    conditional = {**NUMERIC, "opt": {"method": "categorical", "dimension": {"categories": ["sgd", "adam"]}},
+                   "momentum": {"method": "uniform", "dimension": {"low": 0, "high": 1}, "when": {"opt": ["sgd"]}}}
+    assert _auto(conditional, 50) == ("optuna", None)             # TPE models conditions natively
 
 
 def test_skopt_searcher_suggests_distinct_valid_points_while_trials_run():
