@@ -8,7 +8,7 @@ no Sobol step of its own. Pending trials are known to Ax (BoTorch conditions on 
 """
 from typing import Any, Dict, List, Optional
 
-from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._codec import _EPS, EVALUATED_KEY, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
 
 
 def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
@@ -96,6 +96,9 @@ class AxAskTell:
             return
         if error or not result or result.get(self.metric) is None:
             self.client.log_trial_failure(trial_index=index)
+        elif result.get(EVALUATED_KEY):  # not its proposal that ran: that one is dropped, the run one attached
+            self.client.abandon_trial(trial_index=index)
+            self.add_evaluated_point(result[EVALUATED_KEY], result[self.metric])
         else:
             self.client.complete_trial(trial_index=index, raw_data={self.metric: (float(result[self.metric]), None)})
 

@@ -8,7 +8,8 @@ codec's: integers and categories as floors of uniforms, normals as probabilities
 """
 from typing import Any, Dict, Optional, Tuple
 
-from hpogrid.search._codec import _EPS, ChoiceViaUniform, Codec, IntViaUniform, NormalViaUniform, UniformNative
+from hpogrid.search._codec import (_EPS, ChoiceViaUniform, Codec, IntViaUniform, NormalViaUniform, UniformNative,
+                                   evaluated)
 
 
 def _bounds(enc) -> Tuple[float, float]:
@@ -55,7 +56,7 @@ class BayesOptAskTell:
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         config = self._live.pop(trial_id, None)
         if config is not None and not error and result and result.get(self.metric) is not None:
-            self.add_evaluated_point(config, result[self.metric])
+            self.add_evaluated_point(evaluated(result, config), result[self.metric])
 
     def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
         import math

@@ -22,6 +22,15 @@ from hpogrid.space import LatentChoice, LatentInt, LatentNormal, LatentUniform, 
 
 #: config key of a resumed re-run (see hpogrid.engine.resume)
 RERUN_KEY = "__hpogrid_rerun__"
+#: result key of the point a trial of a conditional space evaluated, where it differs from the
+#: searcher's proposal: inactive parameters at their neutral value (see AskTell.tell)
+EVALUATED_KEY = "__hpogrid_evaluated__"
+
+
+def evaluated(result, proposal):
+    """What a searcher is told a trial evaluated: ``result[EVALUATED_KEY]`` when AskTell put one
+    there (a conditional space), else its own ``proposal``."""
+    return (result or {}).get(EVALUATED_KEY) or proposal
 
 #: probabilities closer than this to 0 or 1 are clipped: the normal is cut at about 7 sigma
 #: (a mass of 1e-12), where optimisers proposing a bound would otherwise give infinity

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
-from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
 
 
 def _seed_pymoo() -> None:
@@ -141,7 +141,7 @@ class HeboAskTell:
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         config = self._live.pop(trial_id, None)
         if config is not None and not error and result and result.get(self.metric) is not None:
-            self.add_evaluated_point(config, result[self.metric])
+            self.add_evaluated_point(evaluated(result, config), result[self.metric])
 
     def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
         """A result HEBO did not propose (the random start, an earlier run on resume, a known point)."""

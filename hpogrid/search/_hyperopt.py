@@ -42,6 +42,8 @@ class HyperoptAskTell:
     """
 
     native = True
+    #: finished trials keep only active values (HyperOpt's form of an unused parameter)
+    conditional_native = True
 
     def __init__(self, codec: Codec, metric: str, mode: str, seed: Optional[int] = None,
                  n_initial_points: int = 20, gamma: float = 0.25):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
-from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
 
 
 def _parameter(enc):
@@ -113,6 +113,9 @@ class NevergradAskTell:
             return
         value = None if error or not result else result.get(self.metric)
         if value is not None and math.isfinite(float(value)):
+            told = evaluated(result, None)
+            if told:  # not the point it asked: told as one it did not ask
+                candidate = self._opt.parametrization.spawn_child(new_value={n: told[n] for n in self._names})
             self._tell(candidate, self._sign * float(value))
         # a failed trial is not told: nevergrad has no "failed" and a made-up value would mislead it
 

@@ -50,6 +50,8 @@ class OptunaAskTell:
 
     #: needs no Ray search space (AskTell and resume skip ``set_search_properties``' space)
     native = True
+    #: a conditional space is asked parameter by parameter: optuna is told only active values
+    conditional_native = True
 
     def __init__(self, codec: Codec, metric: str, mode: str, sampler: Any):
         import optuna

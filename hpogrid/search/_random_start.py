@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from hpogrid.search._codec import Codec
+from hpogrid.search._codec import Codec, evaluated
 from hpogrid.search.asktell import RandomSampler
 
 
@@ -74,7 +74,7 @@ class RandomStart:
         if value is None:
             self._failed += 1
         else:
-            self.add_evaluated_point(config, value)
+            self.add_evaluated_point(evaluated(result, config), value)
 
     def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
         """A result the library did not propose (the random start, or an earlier run on resume)."""

@@ -8,7 +8,7 @@ seen so far on a copy of the optimizer, so parallel asks do not all return the s
 import pickle
 from typing import Any, Dict, List, Optional
 
-from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
 
 
 def _dimension(enc):
@@ -83,7 +83,8 @@ class SkoptAskTell:
         point = self._live.pop(trial_id, None)
         if point is None or error or not result or result.get(self.metric) is None:
             return
-        self._tell(point, float(result[self.metric]))
+        told = evaluated(result, None)
+        self._tell([told[n] for n in self._names] if told else point, float(result[self.metric]))
 
     def add_evaluated_point(self, parameters: Dict[str, Any], value: float, **kwargs) -> None:
         """A trial evaluated elsewhere (an earlier run of a resumed study, the random start)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
 from hpogrid.errors import ValidationError
-from hpogrid.search._codec import Codec, GridByIndex
+from hpogrid.search._codec import EVALUATED_KEY, Codec, GridByIndex
 
 #: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
 _RAY_FINISHED = "FINISHED"
@@ -118,6 +118,9 @@ class AskTell:
         self._foreign: Dict[str, Dict[str, Any]] = {}
         #: results told so far (a searcher asked now has learnt from this many trials)
         self.told = 0
+        #: a conditional space searched flat: told results carry the point as evaluated
+        self._flat_conditional = (not getattr(searcher, "conditional_native", False)
+                                  and bool(getattr(codec.space, "conditional", False)))
 
     def adopt(self, uid: str, config: Dict[str, Any]) -> None:
         """Follow a trial another searcher proposed (a dead run's, taken over on resume): its
@@ -167,6 +170,12 @@ class AskTell:
         config = self._configs.pop(uid)
         usable = _usable(metrics, self.metric, ok)
         result = {**(metrics or {}), "config": config or {}} if usable else None
+        if usable and self._flat_conditional:
+            # a searcher of the flat space must not learn from values the trial never used: it
+            # is told them at one neutral value (no information), where its library can be told
+            told = self.codec.encode(self.codec.decode(config))
+            if told != config:
+                result[EVALUATED_KEY] = told
         self.searcher.on_trial_complete(uid, result=result, error=not usable)
         self.told += 1
 

@@ -173,6 +173,8 @@ class DefineByRunSearcher:
     each trial used (the searcher protocol of :class:`hpogrid.search.AskTell`)."""
 
     native = True
+    #: the model's own parameters are whatever it used: nothing is inactive
+    conditional_native = True
 
     def __init__(self, algorithm: str, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]):
         import numpy as np

@@ -129,3 +129,38 @@ def test_native_hyperopt_keeps_only_the_active_values_of_each_finished_trial():
     for doc, point in zip(docs, points):
         had = {n for n, v in doc["misc"]["vals"].items() if v}
         assert had == set(point), (had, point)
+
+
+def _told_points(name, searcher, codec):
+    """The latent points the library behind ``searcher`` holds as evaluated, as configs."""
+    library = searcher._ready() if hasattr(searcher, "_ready") else searcher  # noqa: SLF001 - past RandomStart
+    names = list(codec.encodings)
+    if name.startswith("skopt"):
+        return [dict(zip(names, x)) for x in library._opt.Xi]  # noqa: SLF001
+    if name.startswith("hebo"):
+        frame = library._opt.X  # noqa: SLF001 - HEBO keeps categories as text
+        return [{n: (int(row[n]) if n in library._cats else row[n]) for n in library._searched}  # noqa: SLF001
+                for row in frame.to_dict("records")]
+    if name.startswith("bayesian"):
+        return [dict(zip(library._opt.space.keys, x)) for x in library._opt.space.params]  # noqa: SLF001
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["skopt/native", "hebo/native", "bayesian/native"])
+def test_a_flat_searcher_is_told_inactive_parameters_at_one_neutral_value(name):
+    """A searcher of the flat space learns nothing from a value the trial never used: every
+    told point carries an inactive parameter at the same neutral value."""
+    from hpogrid.search._codec import neutral
+
+    points, searcher = session(name)
+    space = SearchSpace.from_dict(COND_SPACE)
+    _, codec = build(name, space, SEED)
+    told = _told_points(name, searcher, codec)
+    assert len(told) >= ASKS - 1
+    inactive_seen = 0
+    for config in told:
+        values = codec.decode(config)
+        for param in set(codec.encodings) - set(values):  # inactive in this trial
+            inactive_seen += 1
+            assert config[param] == pytest.approx(neutral(codec.encodings[param])), (param, config)
+    assert inactive_seen > 0  # the session had trials with inactive parameters
