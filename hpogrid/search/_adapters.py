@@ -188,7 +188,7 @@ class HeboAdapter(SearcherAdapter):
 
         core = construct(HeboAskTell, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
                          params)
-        return NativeSearcher(core, metric, mode)
+        return NativeSearcher(core, metric, mode, codec)
 
     def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._hebo import HeboAskTell
@@ -215,7 +215,7 @@ class NevergradAdapter(SearcherAdapter):
         from hpogrid.search._ray_searchers import NativeSearcher
 
         return NativeSearcher(construct(NevergradAskTell, self.name, self._ours(codec, metric, mode, seed, shape),
-                                        params), metric, mode)
+                                        params), metric, mode, codec)
 
     def make_native(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._nevergrad import NevergradAskTell

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from ray.tune.search import Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 
-from hpogrid.search._codec import Codec
+from hpogrid.search._codec import EVALUATED_KEY, Codec
 from hpogrid.search._skopt import SkoptAskTell
 from hpogrid.search.asktell import RandomSampler
 
@@ -54,9 +54,13 @@ class NativeSearcher(Searcher):
     scikit-optimize (Ray removed its SkOptSearch in 2024), HEBO and nevergrad run the same code
     under Ray Tune as everywhere else."""
 
-    def __init__(self, core: Any, metric: Optional[str] = None, mode: Optional[str] = None):
+    def __init__(self, core: Any, metric: Optional[str] = None, mode: Optional[str] = None,
+                 codec: Optional[Codec] = None):
+        """``codec``: of a conditional space, so the core is told each point as it ran (see
+        :meth:`hpogrid.search.AskTell.tell`)."""
         super().__init__(metric=metric, mode=mode)
         self.core = core
+        self._codec = codec if codec is not None and codec.space.conditional else None
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         # the space comes from the codec; Tune's param_space holds the same dimensions
@@ -70,6 +74,10 @@ class NativeSearcher(Searcher):
         return self.core.suggest(trial_id)
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        if self._codec is not None and result and isinstance(result.get("config"), dict):
+            proposal = {n: result["config"][n] for n in self._codec.encodings if n in result["config"]}
+            if len(proposal) == len(self._codec.encodings):
+                result = {**result, EVALUATED_KEY: self._codec.encode(self._codec.decode(proposal))}
         self.core.on_trial_complete(trial_id, result, error)
 
     def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
@@ -91,7 +99,7 @@ class SkoptSearcher(NativeSearcher):
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  random_state: Optional[int] = None, **optimizer_kwargs: Any):
-        super().__init__(SkoptAskTell(codec, metric, mode, random_state, **optimizer_kwargs), metric, mode)
+        super().__init__(SkoptAskTell(codec, metric, mode, random_state, **optimizer_kwargs), metric, mode, codec)
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         if mode:

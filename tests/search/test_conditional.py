@@ -164,3 +164,21 @@ def test_a_flat_searcher_is_told_inactive_parameters_at_one_neutral_value(name):
             inactive_seen += 1
             assert config[param] == pytest.approx(neutral(codec.encodings[param])), (param, config)
     assert inactive_seen > 0  # the session had trials with inactive parameters
+
+
+def test_under_ray_tune_skopt_is_told_inactive_parameters_at_the_neutral_value_too():
+    """The Ray Tune searcher over the same core (Tune reports the trial's config with its result)."""
+    from hpogrid.search._codec import neutral
+
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = build("skopt", space, SEED)  # the Ray Tune searcher
+    for i in range(8):
+        config = searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {METRIC: loss(codec.decode(config)), "config": dict(config)})
+    inactive_seen = 0
+    for x in searcher.core._opt.Xi:  # noqa: SLF001
+        told = dict(zip(codec.encodings, x))
+        for param in set(codec.encodings) - set(codec.decode(told)):
+            inactive_seen += 1
+            assert told[param] == pytest.approx(neutral(codec.encodings[param]))
+    assert inactive_seen > 0
