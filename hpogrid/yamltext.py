@@ -54,13 +54,47 @@ def _loader_class():
         def construct_yaml_timestamp(self, node):
             return self.construct_scalar(node)
 
+        def construct_core_int(self, node):
+            text = self.construct_scalar(node)
+            if text[:2] in ("0x", "0o") or text[1:3] in ("0x", "0o"):
+                return int(text, 0)
+            return int(text, 10)  # "012" is twelve, as in JSON-minded YAML 1.2, not YAML 1.1's octal ten
+
         def refuse(self, node):
             raise _Refused(f"{node.tag.rsplit(':', 1)[-1]} values are not JSON (line {node.start_mark.line + 1})")
 
     Loader.add_constructor("tag:yaml.org,2002:timestamp", Loader.construct_yaml_timestamp)
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_core_int)
+    _core_schema_scalars(Loader)
     for tag in ("binary", "set", "omap", "pairs"):
         Loader.add_constructor(f"tag:yaml.org,2002:{tag}", Loader.refuse)
     return Loader
+
+
+#: YAML 1.2's core schema for plain scalars. PyYAML implements YAML 1.1, where ``1e-3`` is text
+#: (an exponent needs a dot there), ``012`` is octal and ``on``/``no``/``y`` are booleans: a
+#: value written as a JSON user would write it must mean what it means in JSON.
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+)
+
+
+def _core_schema_scalars(loader) -> None:
+    """Replace the loader's YAML 1.1 bool/int/float resolvers with YAML 1.2 core-schema ones."""
+    import re
+
+    replaced = {tag for tag, _, _ in _CORE_RESOLVERS}
+    resolvers = {}
+    for first, entries in loader.yaml_implicit_resolvers.items():
+        kept = [(tag, regexp) for tag, regexp in entries if tag not in replaced]
+        if kept:
+            resolvers[first] = kept
+    loader.yaml_implicit_resolvers = resolvers
+    for tag, pattern, first in _CORE_RESOLVERS:  # int before float: "1" is an int
+        loader.add_implicit_resolver(tag, re.compile(pattern), list(first))
 
 
 def _json_key(key: Any) -> str:

@@ -107,6 +107,21 @@ def test_param_file_is_the_users_model_config_unchanged(run_cli, tmp_path, suffi
     assert _show(run_cli, "model_config", "m")["param"] == {"epochs": 4}
 
 
+def test_yaml_numbers_and_words_mean_what_they_mean_in_json(run_cli, tmp_path):
+    """PyYAML reads YAML 1.1, where 1e-3 is text, 012 is octal and on/no are booleans: a
+    physicist's learning rate must arrive as the number they wrote."""
+    (tmp_path / "p.yaml").write_text("lr: 1e-3\nwd: 5E-5\nbatch: 064\nmode: on\nuse_gpu: no\nrates: [1e-4, .5, -2]\n")
+    r = run_cli("model_config", "create", "m", "--script", "train.py", "--model", "train",
+                "--param-file", tmp_path / "p.yaml")
+    assert r.exit_code == 0, r.output
+    assert _show(run_cli, "model_config", "m")["param"] == {
+        "lr": 0.001, "wd": 5e-5, "batch": 64, "mode": "on", "use_gpu": "no", "rates": [0.0001, 0.5, -2]}
+    (tmp_path / "s.yaml").write_text("lr:\n  method: loguniform\n  dimension: {low: 1e-5, high: 1e-1}\n")
+    r = run_cli("search_space", "create", "s", "--file", tmp_path / "s.yaml")
+    assert r.exit_code == 0, r.output
+    assert _show(run_cli, "search_space", "s")["lr"]["dimension"] == {"low": 1e-5, "high": 0.1}
+
+
 def test_json_options_of_hpo_config_from_files(run_cli, tmp_path):
     (tmp_path / "algo.yaml").write_text("sampler: tpe\nn_startup_trials: 4\n")
     (tmp_path / "sched.json").write_text('{"max_concurrent": 3}')
