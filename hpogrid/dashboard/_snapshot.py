@@ -33,10 +33,13 @@ class Source:
 
 
 def _fingerprint(report) -> str:
+    """What the page shows changes when this does: the trials, and a grid project's task and
+    job states (a sync, from the page's button or a ``report`` elsewhere, changes only those)."""
     h = hashlib.sha1()
     for t in report.trials:
         h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00".encode())
         h.update(json.dumps(t.metrics, sort_keys=True, default=str).encode())
+    h.update(json.dumps(_grid(report.project.path, report.trials), sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 

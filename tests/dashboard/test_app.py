@@ -107,3 +107,21 @@ def test_a_costly_study_is_read_at_most_once_per_three_read_times(tmp_path, monk
     now[0] = 40.0
     snaps.get()
     assert reads == [0.0, 40.0]
+
+
+def test_new_grid_states_alone_change_the_page(tmp_path, monkeypatch):
+    """A sync (the button, or `report` in another terminal) may change only the tasks' and jobs'
+    states: the page must still be redrawn."""
+    from hpogrid.dashboard import _snapshot
+
+    name, _ = _known(tmp_path)
+    grid = {"tasks": [{"task_id": 7, "status": "running", "jobs": []}]}
+    monkeypatch.setattr(_snapshot, "_grid", lambda path, trials: grid)
+    snapshots = _snapshot.Snapshots(Source(name))
+    first = snapshots.get()
+    assert first["grid"]["tasks"][0]["status"] == "running"
+    grid = {"tasks": [{"task_id": 7, "status": "done", "jobs": []}]}  # the trials are unchanged
+    snapshots._next_read = 0.0  # noqa: SLF001 - no waiting for the read throttle in this test
+    second = snapshots.get()
+    assert second["fingerprint"] != first["fingerprint"]
+    assert second["grid"]["tasks"][0]["status"] == "done"
