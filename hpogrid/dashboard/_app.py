@@ -5,22 +5,52 @@ Routes: ``/`` the page, ``/static/plotly.min.js`` plotly.js from the installed p
 ``/api/sync`` (POST) the grid sync of ``hpogrid report``. The sync is the one thing that
 writes, and only when the user presses the button: it needs the ``X-Hpogrid: sync`` header,
 which a page of another site cannot send without the browser asking first (CORS), so no other
-site can trigger it. Bound to a loopback address, requests naming another host (DNS rebinding)
-are refused.
+site can trigger it. Requests naming a host that is neither this machine (by its loopback
+names, its host name, the ``--host`` given) nor an IP address are refused: a DNS-rebinding page
+(a name under an attacker's control pointed at this machine) cannot read or sync the study,
+whatever address the dashboard listens on. The page has no inline script (the CSP forbids one).
 """
 from __future__ import annotations
 
 import json
+import ipaddress
+import socket
+import threading
 from functools import lru_cache
-from typing import Any, Callable, Optional
+from typing import Any, Callable, FrozenSet, Optional
 
-from hpogrid.dashboard._page import page
+from hpogrid.dashboard._page import SCRIPT, page
 from hpogrid.dashboard._snapshot import Snapshots, Source
 
 #: hosts the dashboard binds to without serving anyone else
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+#: plotly's WebGL parallel coordinates (regl) compile shaders with Function(): 'unsafe-eval'
+_CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'unsafe-inline'; "
         "img-src data: blob:; font-src data:; connect-src 'self'; worker-src blob:")
+
+
+def trusted_names(host: str) -> FrozenSet[str]:
+    """Host names requests may name: loopback, this machine's names and ``host`` itself (IP
+    addresses are always accepted: a rebinding attack needs a name)."""
+    names = {"localhost", host.lower()}
+    if host not in LOOPBACK:
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return frozenset(names)
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets."""
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -38,10 +68,17 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
     from hpogrid.errors import HpogridError
 
     app = Flask(__name__)
-    if host in LOOPBACK:
-        app.config["TRUSTED_HOSTS"] = ["127.0.0.1", "localhost", "[::1]", "::1"]
+    trusted = trusted_names(host)
     snapshots = Snapshots(source)
     do_sync = sync or _grid_sync
+    syncing = threading.Lock()  # one sync at a time (two tabs, two clicks)
+
+    @app.before_request
+    def _known_host() -> Optional[Response]:
+        name = _host_name(request.headers.get("Host", "")).lower()
+        if name in trusted or _is_ip(name):
+            return None
+        return Response("unknown host name", status=400, mimetype="text/plain")
 
     def _json(data: Any, status: int = 200) -> Response:
         text = json.dumps(data, allow_nan=False, default=str, separators=(",", ":"))
@@ -63,6 +100,10 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
     def plotly_js() -> Response:
         return Response(_plotly_js(), mimetype="application/javascript")
 
+    @app.get("/static/dashboard.js")
+    def dashboard_js() -> Response:
+        return Response(SCRIPT, mimetype="application/javascript")
+
     @app.get("/api/snapshot")
     def snapshot() -> Response:
         try:
@@ -74,10 +115,14 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
     def grid_sync() -> Response:
         if request.headers.get("X-Hpogrid") != "sync":
             return _json({"error": "missing header X-Hpogrid: sync"}, 403)
+        if not syncing.acquire(blocking=False):
+            return _json({"message": "a sync is already running"}, 409)
         try:
             message = do_sync(source)
         except HpogridError as exc:
             return _json({"message": f"sync failed: {exc}"}, 502)
+        finally:
+            syncing.release()
         snapshots.invalidate()
         return _json({"message": message})
 

@@ -197,6 +197,6 @@ def page(project: str, interval_ms: int) -> str:
 <h2>Failed trials</h2><div id="failed"></div>
 </div>
 <script type="application/json" id="hpogrid-config">{config}</script>
-<script>{SCRIPT}</script>
+<script src="static/dashboard.js"></script>
 </body></html>
 """

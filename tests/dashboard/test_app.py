@@ -82,6 +82,35 @@ def test_loopback_refuses_other_host_names(tmp_path):
     client = create_app(Source(name), host="127.0.0.1").test_client()
     assert client.get("/api/snapshot", headers={"Host": "evil.example:8080"}).status_code == 400
     assert client.get("/api/snapshot", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+    assert client.get("/api/snapshot", headers={"Host": "localhost:8080"}).status_code == 200
+    assert client.get("/", headers={"Host": "[::1]:8080"}).status_code == 200
+
+
+def test_any_address_still_refuses_names_of_other_machines(tmp_path):
+    """--host 0.0.0.0 listens on loopback too: a DNS-rebinding page (its own name pointed at
+    this machine) must not read the study or start a sync; this machine's names and IP
+    addresses still work."""
+    import socket
+
+    name, _ = _known(tmp_path)
+    client = create_app(Source(name), host="0.0.0.0").test_client()
+    assert client.get("/api/snapshot", headers={"Host": "rebind.evil.example"}).status_code == 400
+    assert client.post("/api/sync", headers={"Host": "rebind.evil.example", "X-Hpogrid": "sync"}).status_code == 400
+    for host in ("10.1.2.3:8080", f"{socket.gethostname()}:8080", "127.0.0.1"):
+        assert client.get("/api/snapshot", headers={"Host": host}).status_code == 200, host
+
+
+def test_the_page_runs_no_inline_script(tmp_path):
+    """The CSP forbids inline script: the page's code is a file of its own."""
+    import re
+
+    name, _ = _known(tmp_path)
+    client = create_app(Source(name)).test_client()
+    page = client.get("/")
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.get_data(as_text=True), re.S)
+    assert all("src=" in attrs or 'type="application/json"' in attrs for attrs, _ in scripts), scripts
+    assert "fingerprint" in client.get("/static/dashboard.js").get_data(as_text=True)
 
 
 def test_a_costly_study_is_read_at_most_once_per_three_read_times(tmp_path, monkeypatch):

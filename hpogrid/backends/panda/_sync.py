@@ -142,7 +142,19 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
 
 
 def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
-    """Fetch the metadata of the project's tasks that may have changed and store their trials."""
+    """Fetch the metadata of the project's tasks that may have changed and store their trials.
+
+    One sync of a project at a time (``report`` in two terminals, the dashboard's button): the
+    synced marks and the task states are read, changed and written back."""
+    from filelock import FileLock
+
+    lock = project.path / "grid" / "sync.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock), timeout=600):
+        return _sync_project(project, store, study, gateway, refresh)
+
+
+def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncResult:
     from hpogrid.grid.panda import PandaGateway
 
     result = SyncResult()
