@@ -80,3 +80,33 @@ def test_pbt_has_nothing_to_mutate_and_says_so_in_one_line(run_cli, project, hpo
     assert r.exit_code == 1 and r.output.strip() == (
         "Error: hpo_config.scheduler: pbt mutates the parameters of a search space; a define-by-run model "
         "(def objective(trial)) has none: choose asynchyperband, median or fifo")
+
+
+FAILS_AFTER_A_REPORT = """
+def objective(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)
+    trial.report(x, 1)
+    raise RuntimeError("diverged")
+"""
+
+
+@pytest.mark.slow
+def test_a_failed_trial_under_ray_tune_records_what_it_used_and_no_internal_keys(run_cli, tmp_path):
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    (tmp_path / "fail.py").write_text(FAILS_AFTER_A_REPORT)
+    assert run_cli("model_config", "create", "f", "--script", "fail.py", "--model", "objective").exit_code == 0
+    assert run_cli("hpo_config", "create", "f", "--metric", "loss", "--mode", "min", "--scheduler", "fifo",
+                   "--trials", "2", "--algorithm", "optuna", "--stop", '{"training_iteration": 5}').exit_code == 0
+    assert run_cli("project", "create", "f", "-p", tmp_path / "fail.py", "--model_config", "f",
+                   "--hpo_config", "f").exit_code == 0
+    r = run_cli("local_run", "f", "--ray", "--seed", "2")
+    assert "2 failed" in r.output, r.output
+    with StudyStore(sqlite_url(paths.study_db("f"))) as store:
+        got = store.trials("f")
+    assert len(got) == 2 and {t.state for t in got} == {"FAILED"}
+    for t in got:
+        assert set(t.params) == {"x"} and 0 <= t.params["x"] <= 1
+        assert not [k for k in t.metrics if k.startswith("__hpogrid")], t.metrics
+        assert set(t.annotations["distributions"]) == {"x"}

@@ -110,17 +110,24 @@ class SinkCallback(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self.sink.reported(self._uid(trial), _without_annotations(result)[0])
 
-    def on_trial_complete(self, iteration, trials, trial, **info):
+    @staticmethod
+    def _ended(last_result):
+        """(metrics, the sink's extra fields) of a trial's last result: its annotations, and for
+        a define-by-run model what it used as the trial's params (also when it failed)."""
         from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION, used_from_result
 
-        used = used_from_result(trial.last_result)
-        result, notes = _without_annotations(trial.last_result)
-        finished = result.get("done") or trial.trial_id in self.stopper.reached
-        uid = self._uid(trial)
+        used = used_from_result(last_result)
+        result, notes = _without_annotations(last_result)
         fields: Dict[str, Any] = {"annotations": notes} if notes else {}
-        if used is not None:  # a define-by-run model: what it used is the trial's params
+        if used is not None:
             fields["params"] = used[0]
             fields["annotations"] = {**notes, DISTRIBUTIONS_ANNOTATION: used[1]}
+        return result, fields
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result, fields = self._ended(trial.last_result)
+        finished = result.get("done") or trial.trial_id in self.stopper.reached
+        uid = self._uid(trial)
         if self.sink.control.stopping and not finished:
             why = self.sink.control.abort_reason or "interrupted by the user"
             self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid, **fields)
@@ -130,7 +137,8 @@ class SinkCallback(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         # Ray writes the error file only after this hook: the text is added on the next step
         uid = self._uid(trial)
-        self.sink.finished(uid, FAILED, trial.last_result, "trial failed", folder=self.trials_root / uid)
+        result, fields = self._ended(trial.last_result)
+        self.sink.finished(uid, FAILED, result, "trial failed", folder=self.trials_root / uid, **fields)
         self._awaiting_error[uid] = trial
 
     def on_step_end(self, iteration, trials, **info):
