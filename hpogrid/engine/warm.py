@@ -145,10 +145,10 @@ class WarmStart:
             workload.notes.append(f"warm start: the {plan.algorithm} search learns nothing from results; "
                                   f"{described} told nothing")
             return 0
-        told, space_set = tell_history(plan.searcher, plan.codec, self.completed, plan.spec.metric,
-                                       plan.spec.mode)
+        inside = [t for t in self.completed if plan.space is None or plan.space.contains(t.params)]
+        told, space_set = tell_history(plan.searcher, plan.codec, inside, plan.spec.metric, plan.spec.mode)
         workload.space_in_searcher = workload.space_in_searcher or space_set
-        if self.completed and not told:
+        if inside and not told:
             workload.notes.append(f"warm start: {type(plan.searcher).__name__} cannot be told earlier trials; it "
                                   "searches afresh")
             return 0

@@ -53,10 +53,11 @@ def test_random_search_learns_nothing_and_says_so(tmp_path, source):
     assert any(n.startswith("warm start: the random search learns nothing") for n in summary.notes)
 
 
-def test_trials_outside_this_space_are_skipped(tmp_path, source):
+@pytest.mark.parametrize("algorithm", ["optuna", "hyperopt"])  # hyperopt itself accepts any value
+def test_trials_outside_this_space_are_skipped(tmp_path, source, algorithm):
     narrow = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
               "n": {"method": "uniformint", "dimension": {"low": 1, "high": 2}}}
-    name = make_project(tmp_path, ECHO, narrow, algorithm="optuna", trials=1, scheduler="fifo")
+    name = make_project(tmp_path, ECHO, narrow, algorithm=algorithm, trials=1, scheduler="fifo")
     summary = run(name, seed=5, warm_start=source)
     inside = sum(1 for t in _trials(source) if t.params["n"] <= 2)
     assert 0 < inside < SOURCE_TRIALS
