@@ -15,6 +15,7 @@ so far (the constant liar), so concurrent trials do not all get the same point.
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
@@ -77,7 +78,7 @@ class HeboAskTell:
         _seed_pymoo()
 
         self.metric, self._sign = metric, (-1.0 if mode == "max" else 1.0)  # HEBO minimises
-        self._seed = 0 if seed is None else int(seed)
+        self._seed = secrets.randbits(31) if seed is None else int(seed)  # no --seed: a fresh search
         designs = {n: _design(n, e) for n, e in codec.encodings.items()}
         self._searched = [n for n, d in designs.items() if d is not None]
         self._fixed = {n: _fixed(codec.encodings[n]) for n, d in designs.items() if d is None}

@@ -9,6 +9,7 @@ parametrization's generator is seeded from ``--seed``, so a seeded run repeats.
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
@@ -90,7 +91,8 @@ class NevergradAskTell:
         self.metric, self._sign = metric, (-1.0 if mode == "max" else 1.0)  # nevergrad minimises
         self._names = list(codec.encodings)
         parametrization = ng.p.Dict(**{n: _parameter(e) for n, e in codec.encodings.items()})
-        parametrization.random_state = np.random.RandomState(0 if seed is None else int(seed) % 2 ** 32)
+        seed = secrets.randbits(32) if seed is None else int(seed) % 2 ** 32  # no --seed: a fresh search
+        parametrization.random_state = np.random.RandomState(seed)
         self._opt = ng.optimizers.registry[optimizer](parametrization=parametrization, budget=budget or DEFAULT_BUDGET,
                                                       num_workers=max(1, int(num_workers)))
         self._live: Dict[str, Any] = {}
@@ -114,8 +116,13 @@ class NevergradAskTell:
         value = None if error or not result else result.get(self.metric)
         if value is not None and math.isfinite(float(value)):
             told = evaluated(result, None)
-            if told:  # not the point it asked: told as one it did not ask
-                candidate = self._opt.parametrization.spawn_child(new_value={n: told[n] for n in self._names})
+            if told:  # not the point it asked: told as one it did not ask, where it can be
+                try:
+                    self._tell(self._opt.parametrization.spawn_child(new_value={n: told[n] for n in self._names}),
+                               self._sign * float(value))
+                    return
+                except NotImplementedError:
+                    pass  # this optimizer learns only from its own points: it gets the one it asked
             self._tell(candidate, self._sign * float(value))
         # a failed trial is not told: nevergrad has no "failed" and a made-up value would mislead it
 
@@ -132,7 +139,9 @@ class NevergradAskTell:
         try:
             self._opt.tell(candidate, loss)
         except TellNotAskedNotSupportedError:
-            pass  # this optimizer learns only from points it proposed (documented in the README)
+            # this optimizer learns only from points it proposed (README): the caller counts it untold
+            raise NotImplementedError(f"nevergrad's {type(self._opt).__name__} cannot be told points it did "
+                                      "not propose") from None
 
 
 def _plain(value: Any) -> Any:

@@ -97,4 +97,7 @@ class RandomStart:
     def _flush(self) -> None:
         while self._waiting:
             config, value = self._waiting.pop(0)
-            self._library.add_evaluated_point(config, value)
+            try:
+                self._library.add_evaluated_point(config, value)
+            except NotImplementedError:
+                pass  # a library that learns only from its own points (some of nevergrad's)

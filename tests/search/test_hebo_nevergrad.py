@@ -116,3 +116,31 @@ def test_nevergrad_survives_its_metamodel_under_numpy_2_with_workers_and_a_large
                 asker.tell(a.uid, {"loss": value}, True)
                 told, best = told + 1, min(best, value)
     assert best < 0.5  # and it searched: a random point scores about 7.5
+
+
+@pytest.mark.parametrize("algorithm", ["hebo", "nevergrad"])
+def test_without_a_seed_every_search_is_a_fresh_one(algorithm):
+    """Two unseeded runs (two studies, two slurm_runs of one project) must not search alike."""
+    space = SearchSpace.from_dict(SPACE)
+    firsts = []
+    for _ in range(2):
+        searcher, _ = get_adapter(algorithm).build(space, "loss", "min", None, {}, native=False)
+        firsts.append(searcher.suggest("t0"))
+    assert firsts[0] != firsts[1]
+
+
+def test_nevergrad_that_takes_only_its_own_points_is_not_counted_as_told():
+    """OnePlusOne-like optimizers that refuse points they did not ask are not said to learn them."""
+    from hpogrid.search._nevergrad import NevergradAskTell
+    from hpogrid.search._codec import ALL_NATIVE, Codec
+
+    space = SearchSpace.from_dict(SPACE)
+    core = NevergradAskTell(Codec.build(space, ALL_NATIVE), "loss", "min", seed=1)
+
+    def refuse(candidate, loss):
+        from nevergrad.common.errors import TellNotAskedNotSupportedError
+        raise TellNotAskedNotSupportedError
+
+    core._opt.tell = refuse  # noqa: SLF001 - stands for such an optimizer
+    with pytest.raises(NotImplementedError, match="cannot be told points it did not propose"):
+        core.add_evaluated_point({"x": 0.5, "lr": -3.0, "act": 1}, 1.0)
