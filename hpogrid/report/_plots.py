@@ -64,6 +64,29 @@ def encode(axis: Axis, values: Sequence[Any]) -> List[Optional[float]]:
     return out
 
 
+#: what an inactive conditional parameter (absent from a trial's params) is drawn as
+INACTIVE = "n/a"
+
+
+def with_inactive(axis: Axis, trials: Sequence[Any], col: List[Optional[float]]) -> Tuple[List[Optional[float]], bool]:
+    """``col`` with a conditional parameter's absence as a value of its own: one code past the
+    categories, or just below a numeric axis' range, so the trials that did not use it are drawn
+    (and its importance measured) rather than dropped. (col, whether any was absent)."""
+    absent = [j for j, t in enumerate(trials) if axis.name not in t.params]
+    if not absent:
+        return col, False
+    present = [v for v in col if v is not None]
+    if axis.kind == "categorical":
+        mark = float(len(axis.categories))
+    else:
+        lo, hi = (min(present), max(present)) if present else (0.0, 1.0)
+        mark = lo - 0.1 * ((hi - lo) or 1.0)
+    out = list(col)
+    for j in absent:
+        out[j] = mark
+    return out, True
+
+
 def _log_ticks(lo: float, hi: float) -> Tuple[List[float], List[str]]:
     exps = list(range(math.ceil(lo), math.floor(hi) + 1))
     if len(exps) >= 2:
@@ -75,20 +98,27 @@ def _log_ticks(lo: float, hi: float) -> Tuple[List[float], List[str]]:
 def parcoords(report: Report, idx: Sequence[int]) -> Tuple[Dict[str, Any], Optional[str]]:
     """Parallel coordinates: one axis per parameter (categorical / log10) plus the metric."""
     trials = [report.trials[i] for i in idx]
-    cols = [encode(a, [t.params.get(a.name) for t in trials]) for a in report.axes]
+    filled = [with_inactive(a, trials, encode(a, [t.params.get(a.name) for t in trials])) for a in report.axes]
+    cols = [c for c, _ in filled]
     keep = [j for j in range(len(trials)) if all(c[j] is not None for c in cols)]
-    note = None
+    notes = []
     if len(keep) < len(trials):
-        note = f"{len(trials) - len(keep)} trials without a plottable value of every parameter are not drawn."
+        notes.append(f"{len(trials) - len(keep)} trials without a plottable value of every parameter are not drawn.")
+    if any(has for _, has in filled):
+        notes.append(f"A conditional parameter a trial did not use is drawn as {INACTIVE} (past the categories, "
+                     "or below a numeric axis).")
+    note = " ".join(notes) or None
     dims = []
-    for axis, col in zip(report.axes, cols):
+    for axis, col, (_, has_inactive) in zip(report.axes, cols, filled):
         vals = [_num(col[j]) for j in keep]
         dim: Dict[str, Any] = {"label": esc(axis.name), "values": vals}
         if axis.kind == "categorical":
-            k = len(axis.categories)
             # parcoords draws tick labels as plain text (no markup, no entities): not escaped
-            dim.update(tickvals=list(range(k)), ticktext=list(axis.categories),
-                       range=[0, max(k - 1, 1)])
+            labels = list(axis.categories) + ([INACTIVE] if has_inactive else [])
+            dim.update(tickvals=list(range(len(labels))), ticktext=labels, range=[0, max(len(labels) - 1, 1)])
+        elif has_inactive:
+            dim["label"] = esc(f"{axis.name} ({INACTIVE} below)" if axis.kind != "log" else f"{axis.name} (log; "
+                                                                                             f"{INACTIVE} below)")
         elif axis.kind == "log" and vals:
             dim["label"] = esc(f"{axis.name} (log)")
             dim["tickvals"], dim["ticktext"] = _log_ticks(min(vals), max(vals))
@@ -198,7 +228,9 @@ def importance_columns(report: Report, max_trials: int = 4000, seed: int = 0
     idx: Sequence[int] = range(report.ranked)
     if len(idx) > max_trials:
         idx = sorted(random.Random(seed).sample(idx, max_trials))
-    cols = {a.name: encode(a, [report.trials[i].params.get(a.name) for i in idx]) for a in report.axes}
+    trials = [report.trials[i] for i in idx]
+    cols = {a.name: with_inactive(a, trials, encode(a, [t.params.get(a.name) for t in trials]))[0]
+            for a in report.axes}  # an unused conditional parameter is a value of its own, not a gap
     keep = [j for j in range(len(idx)) if all(c[j] is not None for c in cols.values())]
     return {k: [c[j] for j in keep] for k, c in cols.items()}, [report.values[idx[j]] for j in keep]
 

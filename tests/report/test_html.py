@@ -180,3 +180,33 @@ def test_only_failed_trials(tmp_path):
     assert figures(text) == {} and "nothing to plot" in text and "RuntimeError: no GPU" in text
     with pytest.raises(NotFoundError, match="^--to_pcp: study 'bad' has no completed trial with a value of loss to plot$"):
         _html.render_pcp(report)
+
+
+def test_a_conditional_parameter_a_trial_did_not_use_is_drawn_and_weighed_not_dropped(tmp_path):
+    """Trials without a conditional parameter (its condition did not hold) stay in the parallel
+    coordinates, as n/a, and in the importance forest's data."""
+    from datetime import datetime, timezone
+
+    from hpogrid import paths
+    from hpogrid.study import sqlite_url
+    from tests.report.helpers import make_project, write_trials
+
+    space = {"opt": {"method": "categorical", "dimension": {"categories": ["sgd", "adam"]}},
+             "momentum": {"method": "uniform", "dimension": {"low": 0, "high": 1}, "when": {"opt": ["sgd"]}},
+             "nesterov": {"method": "categorical", "dimension": {"categories": [True, False]},
+                          "when": {"opt": ["sgd"]}}}
+    name = make_project(tmp_path, name="cond", space=space)
+    rows = []
+    for i in range(12):
+        params = {"opt": "sgd", "momentum": i / 12, "nesterov": i % 2 == 0} if i % 3 else {"opt": "adam"}
+        rows.append((f"c{i}", "COMPLETED", params, {"loss": float(i)}, "local", None, None, None, -i, 10, None))
+    write_trials(sqlite_url(paths.study_db(name)), name, datetime.now(timezone.utc), trials=rows)
+    report = build_report(name)
+    trace, note = _plots.parcoords(report, list(range(report.ranked)))
+    dims = {d["label"]: d for d in trace["data"][0]["dimensions"]}
+    assert len(dims["opt"]["values"]) == 12  # the 4 adam trials are drawn too
+    assert dims["nesterov"]["ticktext"][-1] == _plots.INACTIVE
+    assert sum(v == len(dims["nesterov"]["ticktext"]) - 1 for v in dims["nesterov"]["values"]) == 4
+    assert "n/a" in note
+    cols, values = _plots.importance_columns(report)
+    assert len(values) == 12 and all(len(c) == 12 for c in cols.values())
