@@ -35,6 +35,10 @@ class NotFoundError(HpogridError):
     """A named config, project or study does not exist."""
 
 
+class NothingYetError(NotFoundError):
+    """A study (or its first trial) that a run has not written yet: a live view waits for it."""
+
+
 class AlreadyExistsError(HpogridError):
     """``create`` was asked for a name that already exists."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from hpogrid.errors import NotFoundError
+from hpogrid.errors import NotFoundError, NothingYetError
 
 #: trials sent for the table at most (best first, then the rest; the CSV has them all)
 MAX_ROWS = 5000
@@ -108,12 +108,10 @@ def _read(source: Source):
 
     try:
         return build_report(source.project, study=source.study, study_url=source.study_url, settle=False), None
-    except NotFoundError as exc:
-        if "has no trials yet" in str(exc) or "has no study yet" in str(exc):
-            grid = _grid_of(source.project)  # a grid project before its first sync: offer the sync
-            return None, {"waiting": str(exc), "generated_at": _now(), "grid": grid,
-                          "fingerprint": "waiting:" + str(exc) + json.dumps(grid, default=str)}
-        raise
+    except NothingYetError as exc:  # (a study named by --study that a run has not created yet, too)
+        grid = _grid_of(source.project)  # a grid project before its first sync: offer the sync
+        return None, {"waiting": str(exc), "generated_at": _now(), "grid": grid,
+                      "fingerprint": "waiting:" + str(exc) + json.dumps(grid, default=str)}
 
 
 def _grid_of(project: str) -> Optional[Dict[str, Any]]:

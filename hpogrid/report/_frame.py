@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hpogrid.errors import HpogridError, NotFoundError, ValidationError
+from hpogrid.errors import HpogridError, NotFoundError, NothingYetError, ValidationError
 from hpogrid.study import COMPLETED, STATES, TrialRecord
 from hpogrid.study.view import flatten
 
@@ -294,7 +294,7 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     finally:
         store.close()
     if not trials:
-        raise NotFoundError(f"study {info.name!r} in {store.url} has no trials yet")
+        raise NothingYetError(f"study {info.name!r} in {store.url} has no trials yet")
     hpo = proj.hpo_config or {}
     mode_given = mode is not None
     metric = metric or hpo.get("metric") or info.metric

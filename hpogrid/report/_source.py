@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Tuple
 
-from hpogrid.errors import NotFoundError, StudyError
+from hpogrid.errors import NotFoundError, NothingYetError, StudyError
 from hpogrid.study import StudyInfo, StudyStore, TrialRecord, sqlite_url
 
 #: columns a report reads (``intermediate`` and ``heartbeat_at`` are left in the database)
@@ -43,7 +43,7 @@ def store_url(project: str, study_url: Optional[str]) -> str:
 
     db = paths.study_db(project)
     if not db.is_file():
-        raise NotFoundError(f"project {project!r} has no study yet ({db} does not exist): "
+        raise NothingYetError(f"project {project!r} has no study yet ({db} does not exist): "
                             f"run 'hpogrid local_run {project}' first")
     return sqlite_url(db)
 
@@ -64,7 +64,7 @@ def open_study(url: str, name: str, settle: bool = True) -> Tuple[StudyStore, St
     except NotFoundError:
         names = ", ".join(s.name for s in store.list_studies()) or "none"
         store.close()
-        raise NotFoundError(f"--study: {name!r} not found in {store.url} (studies there: {names})") from None
+        raise NothingYetError(f"--study: {name!r} not found in {store.url} (studies there: {names})") from None
     if settle:
         _mark_dead_runs(store, name)
     return store, info

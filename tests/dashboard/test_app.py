@@ -77,6 +77,14 @@ def test_waiting_before_the_first_trial_and_security_headers(tmp_path):
     assert client.get("/static/plotly.min.js").status_code == 200
 
 
+def test_a_named_study_a_run_has_not_created_yet_is_waited_for(tmp_path):
+    """--study exp2 on a project whose store holds other studies: the page waits, no error."""
+    name, _ = _known(tmp_path)
+    client = create_app(Source(name, study="exp2")).test_client()
+    r = client.get("/api/snapshot")
+    assert r.status_code == 200 and "'exp2' not found" in r.get_json()["waiting"]
+
+
 def test_loopback_refuses_other_host_names(tmp_path):
     name, _ = _known(tmp_path)
     client = create_app(Source(name), host="127.0.0.1").test_client()
