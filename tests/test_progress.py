@@ -47,6 +47,15 @@ def test_disabled_draws_nothing_and_imports_nothing(capsys):
     p.update(advance=1)
     p.close()
     assert not p.is_bar and capsys.readouterr() == ("", "")
+    # and in a fresh interpreter, a disabled progress never loads rich
+    import subprocess
+    import sys
+
+    code = ("import io, sys; from hpogrid.progress import Progress; "
+            "p = Progress('x', 1, enabled=False, stream=io.StringIO()); p.update(advance=1); p.close(); "
+            "print('rich' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_tty_compatible_env_turns_the_bar_on(monkeypatch, capsys):

@@ -37,12 +37,26 @@ def test_run_central_only_options_are_refused_for_independent_search(tmp_path, r
     assert r.exit_code == 2 and "--resume, --rerun, --warm-start go with --search central" in r.output
 
 
+#: ECHO that also appends each evaluation to a file: a re-run is counted, not read off the clock
+COUNTED_ECHO = """
+import json
+
+def objective(config):
+    point = {k: config[k] for k in ("n", "x")}
+    with open(config["log"], "a") as fh:
+        fh.write(json.dumps(point, sort_keys=True) + "\\n")
+    return {"loss": float(point["x"]), "echo": json.dumps(point, sort_keys=True)}
+"""
+
+
 @pytest.mark.slow
 def test_local_run_warm_start_and_rerun_end_to_end(tmp_path, run_cli):
     source = make_project(tmp_path, ECHO, SPACE, algorithm="random", trials=11, scheduler="fifo")
     r = run_cli("local_run", source, "--seed", "2", "--n_jobs", "2")
     assert r.exit_code == 0, r.output
-    name = make_project(tmp_path, ECHO, SPACE, algorithm="optuna", trials=3, scheduler="fifo")
+    log = tmp_path / "evaluations.txt"
+    name = make_project(tmp_path, COUNTED_ECHO, SPACE, algorithm="optuna", trials=3, scheduler="fifo",
+                        param={"log": str(log)})
     r = run_cli("local_run", name, "--seed", "2", "--n_jobs", "1", "--warm-start", source)
     assert r.exit_code == 0, r.output
     assert f"Note: warm start: searcher told 11 completed trials of project '{source}'" in r.output
@@ -54,8 +68,10 @@ def test_local_run_warm_start_and_rerun_end_to_end(tmp_path, run_cli):
     assert r.exit_code == 0, r.output
     assert "2 trials kept, 1 to re-run, 0 new" in r.output
     after = {t.uid: t for t in _trials(name)}
-    assert len(after) == 3 and after[uid].finished_at > first[1].finished_at
+    assert len(after) == 3
     assert json.loads(after[uid].metrics["echo"]) == {k: first[1].params[k] for k in sorted(first[1].params)}
+    evaluations = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(evaluations) == 4 and evaluations.count(json.loads(after[uid].metrics["echo"])) == 2
 
 
 @pytest.mark.slow

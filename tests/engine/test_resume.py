@@ -126,7 +126,7 @@ def test_rerun_chosen_states_and_uids_with_their_values(tmp_path):
     summary = run_fake(load_project(name), RunOptions(resume=True, rerun=rerun, seed=1, progress=False))
     trials = {t.uid: t for t in store.trials(name)}
     assert len(trials) == 5 and all(t.state == "COMPLETED" for t in trials.values())
-    again = {uid for uid, t in trials.items() if t.finished_at != before[uid].finished_at}
+    again = {uid for uid, t in trials.items() if "echo" in t.metrics}  # what this run's objective wrote
     assert again == {"f1", "c2", "r1", "r2"}  # interrupted ones always re-run
     for uid in again:
         assert json.loads(trials[uid].metrics["echo"])["x"] == before[uid].params["x"]
@@ -135,10 +135,21 @@ def test_rerun_chosen_states_and_uids_with_their_values(tmp_path):
                for n in summary.notes), summary.notes
 
 
+#: an objective that appends each evaluation to a file: a re-run is counted, not inferred from the clock
+COUNTED = """
+def objective(config):
+    with open(config["log"], "a") as fh:
+        fh.write(repr(config["x"]) + "\\n")
+    return {"loss": config["x"]}
+"""
+
+
 def test_rerun_completed_reruns_every_completed_trial(tmp_path):
     from hpogrid.engine import RerunSelection
 
-    name = make_project(tmp_path, ECHO, UNI, algorithm="random", trials=3, scheduler="fifo")
+    log = tmp_path / "evaluations.txt"
+    name = make_project(tmp_path, COUNTED, UNI, algorithm="random", trials=3, scheduler="fifo",
+                        param={"log": str(log)})
     run_fake(load_project(name), RunOptions(seed=2, progress=False))
     store = _store(name)
     first = {t.uid: t for t in store.trials(name)}
@@ -146,7 +157,9 @@ def test_rerun_completed_reruns_every_completed_trial(tmp_path):
                                                        progress=False))
     after = {t.uid: t for t in store.trials(name)}
     assert set(after) == set(first) and summary.counts["COMPLETED"] == 3
-    assert all(after[u].params == first[u].params and after[u].finished_at > first[u].finished_at for u in first)
+    assert all(after[u].params == first[u].params for u in first)
+    runs = log.read_text().split()
+    assert sorted(runs) == sorted(2 * [repr(t.params["x"]) for t in first.values()])  # each evaluated twice
 
 
 @pytest.mark.parametrize("text, message", [
