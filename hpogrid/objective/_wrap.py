@@ -65,6 +65,20 @@ def trial_folder(trials_root: str, codec: Codec, config: Dict[str, Any], trial_i
     return Path(trials_root) / codec.trial_uid(config, trial_id)
 
 
+def _final_metrics(result, metric: str, model: str, notes, extra=None) -> dict:
+    """A model's returned result as the trial's final metrics, with the trial's annotations
+    (on a Ray cluster the driver cannot read the worker's folder) and ``extra`` keys; NaN for
+    the study metric is an error."""
+    metrics = as_metrics(result, metric, model)
+    metrics.update(extra or {})
+    if notes:
+        metrics[ANNOTATIONS_KEY] = json.dumps(notes)
+    value = metrics.get(metric)
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError(f"{model}() returned NaN for metric '{metric}'")
+    return metrics
+
+
 def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root) -> Callable:
     def trainable(config):
         from hpogrid.trial import activated
@@ -77,16 +91,9 @@ def _wrap_function(scripts_dir, script, model, param, codec, metric, trials_root
             result = fn(trial_config(param, codec, config, custom_updates(scripts_dir, script)))
         if result is None:
             return None
-        metrics = as_metrics(result, metric, model)
-        notes = read_annotations(folder)
-        if notes:  # with the result: on a Ray cluster the driver cannot read the worker's folder
-            metrics[ANNOTATIONS_KEY] = json.dumps(notes)
-        value = metrics.get(metric)
-        if isinstance(value, float) and math.isnan(value):
-            raise ValueError(f"{model}() returned NaN for metric '{metric}'")
         # returned, not tune.report()ed: Ray reports it as the final result, and a trial that
         # ends this way frees its worker ~30 ms sooner than one stopped after a report
-        return metrics
+        return _final_metrics(result, metric, model, read_annotations(folder))
 
     trainable.__name__ = model
     trainable.__qualname__ = model
@@ -184,15 +191,7 @@ def make_define_by_run_trainable(scripts_dir: str, script: str, model: str, para
             result = fn(*args)
         if result is None:
             return None
-        metrics = as_metrics(result, metric, model)
-        metrics[USED_KEY] = used()
-        notes = read_annotations(folder)
-        if notes:
-            metrics[ANNOTATIONS_KEY] = json.dumps(notes)
-        value = metrics.get(metric)
-        if isinstance(value, float) and math.isnan(value):
-            raise ValueError(f"{model}() returned NaN for metric '{metric}'")
-        return metrics
+        return _final_metrics(result, metric, model, read_annotations(folder), {USED_KEY: used()})
 
     trainable.__name__ = model
     trainable.__qualname__ = model

@@ -30,6 +30,17 @@ def objective(config):
 """
 
 
+#: a define-by-run model with a parameter that exists only for one value of another
+DEFINE_BY_RUN = """
+def objective(trial):
+    act = trial.suggest_categorical("act", ["relu", "tanh"])
+    x = trial.suggest_float("x", 0.0, 1.0)
+    if act == "relu":
+        x += trial.suggest_int("n", 1, 3)
+    return x
+"""
+
+
 def trials_so_far(project: str, states=None) -> list:
     """Trials recorded so far by a run in another process; [] before its study exists.
 

@@ -2,6 +2,8 @@
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from hpogrid.dashboard import Source, create_app
 from tests.report.helpers import make_project, write_trials
 
@@ -162,3 +164,36 @@ def test_new_grid_states_alone_change_the_page(tmp_path, monkeypatch):
     second = snapshots.get()
     assert second["fingerprint"] != first["fingerprint"]
     assert second["grid"]["tasks"][0]["status"] == "done"
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+                                 "mysql+pymysql://root@127.0.0.1:3306/test"], ids=["postgresql", "mariadb"])
+def test_a_shared_study_on_a_database_server_is_followed(tmp_path, url):
+    """--study-url of a PostgreSQL/MariaDB store that workers write: a trial written after the
+    first snapshot is in the next one."""
+    import uuid
+
+    from hpogrid.study import StudyStore
+
+    try:
+        StudyStore(url).list_studies()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"{url.split(':')[0]} server on 127.0.0.1 unreachable: {exc}")
+    name = make_project(tmp_path, f"dash{uuid.uuid4().hex[:6]}")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    write_trials(url, name, now)
+    store = StudyStore(url)
+    try:
+        from hpogrid.dashboard import Snapshots
+
+        snapshots = Snapshots(Source(name, study_url=url))
+        first = snapshots.get()
+        assert first["table"]["total"] == 8 and first["store"].startswith(url.split(":")[0])
+        store.upsert_trial(name, "late", state="COMPLETED", params={"lr": 0.02, "layers": 2, "act": "relu"},
+                           metrics={"loss": 0.01}, started_at=now, finished_at=now)
+        snapshots._next_read = 0.0  # noqa: SLF001 - no waiting for the read throttle in this test
+        second = snapshots.get()
+        assert second["table"]["total"] == 9 and second["best"]["value"] == 0.01
+    finally:
+        store.delete_study(name)
+        store.close()

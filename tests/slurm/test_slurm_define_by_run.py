@@ -3,17 +3,11 @@ trial records the parameters the model used."""
 import pytest
 
 from tests.slurm.helpers import make_slurm_project, trials
+from tests.backends.helpers import DEFINE_BY_RUN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
-DBR = """
-def objective(trial):
-    act = trial.suggest_categorical("act", ["relu", "tanh"])
-    x = trial.suggest_float("x", 0.0, 1.0)
-    if act == "relu":
-        x += trial.suggest_int("n", 1, 3)
-    return x
-"""
+DBR = DEFINE_BY_RUN
 
 
 def test_define_by_run_through_slurm_run(tmp_path, slurm_cli):

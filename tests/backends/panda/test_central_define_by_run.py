@@ -5,16 +5,10 @@ import pytest
 
 from hpogrid import paths
 from hpogrid.study import StudyStore, sqlite_url
+from tests.backends.helpers import DEFINE_BY_RUN
 
 pytestmark = pytest.mark.slow
-DBR = """
-def objective(trial):
-    act = trial.suggest_categorical("act", ["relu", "tanh"])
-    x = trial.suggest_float("x", 0.0, 1.0)
-    if act == "relu":
-        x += trial.suggest_int("n", 1, 3)
-    return x
-"""
+DBR = DEFINE_BY_RUN
 
 
 @pytest.fixture
