@@ -32,14 +32,14 @@ class Source:
     study_url: Optional[str] = None
 
 
-def _fingerprint(report) -> str:
+def _fingerprint(report, grid) -> str:
     """What the page shows changes when this does: the trials, and a grid project's task and
     job states (a sync, from the page's button or a ``report`` elsewhere, changes only those)."""
     h = hashlib.sha1()
     for t in report.trials:
         h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00".encode())
         h.update(json.dumps(t.metrics, sort_keys=True, default=str).encode())
-    h.update(json.dumps(_grid(report.project.path, report.trials), sort_keys=True, default=str).encode())
+    h.update(json.dumps(grid, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
@@ -130,10 +130,13 @@ def _now() -> str:
 def build(source: Source) -> Dict[str, Any]:
     """A full snapshot, or ``{"waiting": why}`` while the study has no trial yet."""
     report, waiting = _read(source)
-    return waiting if report is None else from_report(report, _fingerprint(report))
+    if report is None:
+        return waiting
+    grid = _grid(report.project.path, report.trials)
+    return from_report(report, _fingerprint(report, grid), grid)
 
 
-def from_report(report, fingerprint: str) -> Dict[str, Any]:
+def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
     from hpogrid.report import build_figures
 
     figs = build_figures(report)
@@ -144,7 +147,7 @@ def from_report(report, fingerprint: str) -> Dict[str, Any]:
         "metric": report.metric, "mode": report.mode, "counts": {str(k): v for k, v in report.counts.items()},
         "best": None if best is None else {"number": best.number, "value": report.values[0],
                                            "params": {k: _cell(v) for k, v in best.params.items()}},
-        "table": _table(report), "failed": _failed(report), "grid": _grid(report.project.path, report.trials),
+        "table": _table(report), "failed": _failed(report), "grid": grid,
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
     }
@@ -180,9 +183,10 @@ class Snapshots:
             if report is None:
                 self._last = waiting
             else:
-                fingerprint = _fingerprint(report)
+                grid = _grid(report.project.path, report.trials)  # read once: fingerprinted and shown
+                fingerprint = _fingerprint(report, grid)
                 if self._last is None or self._last["fingerprint"] != fingerprint:
-                    self._last = from_report(report, fingerprint)
+                    self._last = from_report(report, fingerprint, grid)
             end = self._clock()
             self._next_read = end + BUSY_FACTOR * (end - start)
             return self._last
