@@ -10,6 +10,8 @@ from typing import Any, ClassVar, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpogrid.errors import ValidationError as _UserError
+from hpogrid.objectives import Objectives, parse_constraints, split_list
 from hpogrid.search import names as search_names
 from hpogrid.search.names import ALGORITHMS, SCHEDULERS
 
@@ -67,8 +69,11 @@ class HpoConfig(ConfigModel):
                            "tune for grid search or pbt, bohb for bohbhyperband, random under 10 "
                            "trials, else optuna)",
                            json_schema_extra={"choices": ALGORITHMS})
-    metric: str = Field("accuracy", min_length=1, description="Evaluation metric to be optimized")
-    mode: str = Field("max", description="Optimization mode", json_schema_extra={"choices": ("min", "max")})
+    metric: Union[str, List[str]] = Field(
+        "accuracy", description="Evaluation metric to be optimized; several, comma-separated (loss,latency), "
+        "for a multi-objective search")
+    mode: Union[str, List[str]] = Field("max", description="Optimization mode, min or max; one per metric "
+                                        "(min,max)")
     scheduler: str = Field("asynchyperband", description="Trial scheduling method",
                            json_schema_extra={"choices": SCHEDULERS})
     trials: int = Field(100, ge=1, description="Number of trials (search points)")
@@ -77,7 +82,7 @@ class HpoConfig(ConfigModel):
     stop: Dict[str, Any] = Field(default_factory=lambda: {"training_iteration": 1},
                                  description='Stopping criteria, e.g. \'{"training_iteration": 1}\'')
     scheduler_param: Dict[str, Any] = Field(
-        default_factory=lambda: {"max_concurrent": 4},
+        default_factory=lambda: {"max_concurrent": 4}, validate_default=True,
         description='Extra parameters for the trial scheduler, e.g. \'{"max_concurrent": 4}\'')
     algorithm_param: Dict[str, Any] = Field(
         default_factory=dict,
@@ -87,6 +92,9 @@ class HpoConfig(ConfigModel):
     extra_metrics: Optional[List[str]] = Field(None, description="Additional metrics to record")
     max_failures: Optional[int] = Field(None, ge=0, description="Failed trials tolerated: the run stops when "
                                         "more fail, on every backend (0: at the first failure; default: never)")
+    constraints: Optional[Dict[str, List[Any]]] = Field(
+        None, description='Outcome constraints: a trial breaking one is recorded as infeasible (kept, never '
+        'best), e.g. \'{"latency_ms": ["<=", 20]}\'')
 
     @model_validator(mode="before")
     @classmethod
@@ -120,10 +128,64 @@ class HpoConfig(ConfigModel):
     def _scheduler(cls, v: str) -> str:
         return _choice(v, SCHEDULERS)
 
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: Any) -> Union[str, List[str]]:
+        metrics = _objective_call(split_list, v, "metric")
+        if not metrics:
+            raise ValueError("must name at least one metric")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"names a metric twice: {', '.join(metrics)}")
+        return metrics[0] if len(metrics) == 1 else metrics
+
     @field_validator("mode")
     @classmethod
-    def _mode(cls, v: str) -> str:
-        return _choice(v, ("min", "max"))
+    def _mode(cls, v: Any, info) -> Union[str, List[str]]:
+        modes = [_choice(m, ("min", "max")) for m in _objective_call(split_list, v, "mode")]
+        metric = info.data.get("metric")
+        wanted = len(metric) if isinstance(metric, list) else 1
+        if metric is not None and len(modes) != wanted:
+            raise ValueError(f"{wanted} metric(s) need {wanted} mode(s), one per metric in the same order "
+                             f"(got {len(modes)}: {', '.join(modes)})")
+        return modes[0] if len(modes) == 1 else modes
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, v: Optional[Dict[str, List[Any]]]) -> Optional[Dict[str, List[Any]]]:
+        parsed = _objective_call(parse_constraints, v, "constraints")
+        return {c.metric: c.as_json() for c in parsed} or None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fifo_for_several(cls, data: Any) -> Any:
+        """Several objectives run FIFO unless a scheduler is asked for: the early-stopping ones
+        compare trials on one metric, which must then be named (``scheduler_param.metric``)."""
+        if isinstance(data, dict) and "scheduler" not in data:
+            metric = data.get("metric")
+            several = isinstance(metric, list) and len(metric) > 1 or isinstance(metric, str) and "," in metric
+            if several:
+                data = {**data, "scheduler": "fifo"}
+        return data
+
+    @field_validator("scheduler_param")
+    @classmethod
+    def _scheduler_metric(cls, v: Dict[str, Any], info) -> Dict[str, Any]:
+        """An early-stopping scheduler compares trials by one metric: with several objectives it
+        must be named (``{"metric": "loss"}``), and a named one must be an objective."""
+        metric, scheduler = info.data.get("metric"), info.data.get("scheduler")
+        if metric is None or scheduler is None:
+            return v
+        metrics = metric if isinstance(metric, list) else [metric]
+        named = v.get("metric")
+        if named is not None and named not in metrics:
+            raise ValueError(f"metric {named!r} is not an objective; choose one of: {', '.join(metrics)}")
+        if len(metrics) > 1 and scheduler != "fifo" and named is None:
+            raise ValueError(f"scheduler '{scheduler}' stops trials by one metric: with {len(metrics)} objectives "
+                             f'name it here, e.g. {{"metric": "{metrics[0]}"}}, or use scheduler fifo')
+        return v
+
+    def objectives(self) -> Objectives:
+        return Objectives.parse(self.metric, self.mode, self.constraints)
 
     @field_validator("verbose", mode="before")
     @classmethod
@@ -336,6 +398,15 @@ class SlurmConfig(ConfigModel):
             if not flag.startswith("-") or "\n" in flag or "\x00" in flag:
                 raise ValueError(f"sbatch_args items must be single flags starting with '-' (got {flag!r})")
         return v
+
+
+def _objective_call(fn: Any, value: Any, field: str) -> Any:
+    """``fn(value)`` with hpogrid's one-line error turned into pydantic's (which names the field)."""
+    try:
+        return fn(value, field)
+    except _UserError as exc:
+        inner = exc.field.partition(f"{field}.")[2]
+        raise ValueError(f"{inner}: {exc.message}" if inner else exc.message) from None
 
 
 def _choice(value: str, allowed: tuple) -> str:

@@ -55,7 +55,7 @@ class Backend(ABC):
             from hpogrid.engine.warm import WarmStart
 
             warm = WarmStart.load(options.warm_start, target, settings, plan)
-        store = target.open_for_run(plan.spec.metric, plan.spec.mode,
+        store = target.open_for_run(plan.spec.objectives,
                                     {"project": project.name, "content_hash": project.content_hash,
                                      "search_space": project.search_space})
         try:

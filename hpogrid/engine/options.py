@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from hpogrid.errors import ValidationError
+from hpogrid.objectives import Objectives
 from hpogrid.settings import Settings
 
 if TYPE_CHECKING:
@@ -54,7 +55,11 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """The hpo_config of one run, overrides applied (see README "hpo_config")."""
+    """The hpo_config of one run, overrides applied (see README "hpo_config").
+
+    ``objectives`` is what the run optimises; ``metric``/``mode`` are its first (primary)
+    objective, which is all there is to a single-objective run.
+    """
 
     algorithm: str
     metric: str
@@ -69,6 +74,11 @@ class RunSpec:
     log_dir: Optional[str]
     verbose: bool
     max_concurrent: Optional[int]
+    objectives: Optional[Objectives] = None
+
+    def __post_init__(self) -> None:
+        if self.objectives is None:
+            object.__setattr__(self, "objectives", Objectives.parse(self.metric, self.mode))
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":
@@ -77,9 +87,10 @@ class RunSpec:
         if options.max_failures is not None and options.max_failures < 0:
             raise ValidationError("--max_failures", f"must be 0 or more (got {options.max_failures})")
         scheduler_param = dict(hpo.get("scheduler_param") or {})
+        objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
         return cls(
-            algorithm=options.algorithm or hpo.get("algorithm") or "auto",
-            metric=hpo["metric"], mode=hpo["mode"], scheduler=hpo.get("scheduler") or "fifo",
+            algorithm=options.algorithm or hpo.get("algorithm") or "auto", objectives=objectives,
+            metric=objectives.metric, mode=objectives.mode, scheduler=hpo.get("scheduler") or "fifo",
             trials=options.trials if options.trials is not None else int(hpo["trials"]),
             stop=dict(hpo.get("stop") or {}), scheduler_param=scheduler_param,
             algorithm_param=dict(hpo.get("algorithm_param") or {}),

@@ -39,17 +39,29 @@ class StudyTarget:
 
         return StudyStore(self.url)
 
-    def open_for_run(self, metric: str, mode: str, attrs: Optional[Dict[str, Any]] = None):
-        """The store, with the study created if new; a study that optimises something else is
-        a one-line error (its trials could not be compared)."""
+    def open_for_run(self, objectives, attrs: Optional[Dict[str, Any]] = None):
+        """The store, with the study created if new (``objectives``: an
+        :class:`~hpogrid.objectives.Objectives`); a study that optimises something else is a
+        one-line error (its trials could not be compared)."""
+        from hpogrid.objectives import Objectives
+
         store = self.open()
         try:
             info = store.get_study(self.name)
         except NotFoundError:
-            info = store.get_or_create_study(self.name, metric=metric, mode=mode, attrs=dict(attrs or {}))
-        if (info.metric, info.mode) != (metric, mode):
+            info = store.get_or_create_study(self.name, metric=objectives.metric, mode=objectives.mode,
+                                             attrs={**(attrs or {}), **objectives.to_attrs()})
+        stored = Objectives.from_study(info.metric, info.mode, info.attrs)
+        if stored.items != objectives.items or stored.constraints != objectives.constraints:
             store.close()
-            raise ValidationError("--study", f"study {self.name!r} optimises {info.metric} ({info.mode}) but the "
-                                  f"project now asks for {metric} ({mode}); record this run in another study "
+            raise ValidationError("--study", f"study {self.name!r} optimises {_described(stored)} but the project "
+                                  f"now asks for {_described(objectives)}; record this run in another study "
                                   "with --study NAME")
         return store
+
+
+def _described(objectives) -> str:
+    text = objectives.describe()
+    if objectives.constraints:
+        text += " subject to " + ", ".join(str(c) for c in objectives.constraints)
+    return text

@@ -62,12 +62,12 @@ def algorithm_param_problem(algorithm: str, params):
 
 #: ``scheduler_param`` keys each scheduler takes (``max_concurrent`` is hpogrid's own)
 SCHEDULER_PARAMS = {
-    "asynchyperband": ("max_concurrent", "time_attr", "max_t", "grace_period", "reduction_factor", "brackets",
+    "asynchyperband": ("max_concurrent", "metric", "time_attr", "max_t", "grace_period", "reduction_factor", "brackets",
                        "stop_last_trials"),
-    "bohbhyperband": ("max_concurrent", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
-    "pbt": ("max_concurrent", "time_attr", "perturbation_interval", "burn_in_period", "quantile_fraction",
+    "bohbhyperband": ("max_concurrent", "metric", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
+    "pbt": ("max_concurrent", "metric", "time_attr", "perturbation_interval", "burn_in_period", "quantile_fraction",
             "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
-    "median": ("max_concurrent", "time_attr", "grace_period", "min_samples_required", "min_time_slice", "hard_stop"),
+    "median": ("max_concurrent", "metric", "time_attr", "grace_period", "min_samples_required", "min_time_slice", "hard_stop"),
     "fifo": ("max_concurrent",),
 }
 
@@ -91,7 +91,7 @@ def unknown_key(given, allowed, owner: str):
     """(key, predicate) for the first key of ``given`` not in ``allowed`` ("is unknown for ...");
     None when all are known."""
     for key in given:
-        if key in SET_BY_HPOGRID:
+        if key in SET_BY_HPOGRID and key not in allowed:
             return key, f"is set by hpogrid for '{owner}' and cannot be given (see --seed, --metric, --mode)"
         if key not in allowed:
             return key, (f"is unknown for '{owner}'; allowed: {', '.join(allowed)}" if allowed

@@ -68,7 +68,7 @@ def test_remove_asks_nothing_when_not_interactive(run_cli):
 
 
 @pytest.mark.parametrize("args, needle, code", [
-    (["hpo_config", "create", "x", "--mode", "sideways"], "'sideways' is not one of 'min', 'max'", 2),
+    (["hpo_config", "create", "x", "--mode", "sideways"], "hpo_config.mode: 'sideways' is not allowed; choose one of: min, max", 1),
     (["hpo_config", "create", "x", "--algorithm", "genetic"], "--algorithm", 2),
     (["hpo_config", "create", "x", "--trials", "ten"], "'ten' is not a valid integer", 2),
     (["hpo_config", "create", "x", "--stop", "{oops"], "hpo_config.stop: invalid JSON", 1),

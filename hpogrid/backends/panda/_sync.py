@@ -236,7 +236,10 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     deadline = (settings or Settings.from_env()).grid_sync_timeout_s
     target = StudyTarget.resolve(project, study, study_url)
     name = target.name
-    store = target.open_for_run(project.hpo_config["metric"], project.hpo_config["mode"],
+    from hpogrid.objectives import Objectives
+
+    hpo = project.hpo_config
+    store = target.open_for_run(Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints")),
                                 {"project": project.name, "content_hash": project.content_hash})
     outcome: Dict[str, Any] = {}
 
