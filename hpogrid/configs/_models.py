@@ -228,7 +228,8 @@ class HpoConfig(ConfigModel):
     def _algorithm_param_keys(cls, v: Dict[str, Any], info) -> Dict[str, Any]:
         algorithm = info.data.get("algorithm")
         if algorithm in search_names.ALGORITHM_PARAMS:
-            problem = search_names.algorithm_param_problem(algorithm, v)
+            several = isinstance(info.data.get("metric"), list)
+            problem = search_names.algorithm_param_problem(algorithm, v, several)
             if problem:
                 raise ValueError(f"key {problem[0]!r} {problem[1]}")
         return v

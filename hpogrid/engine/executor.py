@@ -155,7 +155,7 @@ class AskTellBackend(Backend):
         run_dir = self.run_dir(project, plan, target, tag)
         run_dir.mkdir(parents=True, exist_ok=True)
         asktell = AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
-                          space_given=workload.space_in_searcher)
+                          space_given=workload.space_in_searcher, objectives=plan.spec.objectives)
         asktell.told = workload.told + workload.warm_told  # learnt before the run (resume, warm start)
         loop = _Loop(self, project, plan, workload, sink, control, target, asktell,
                      self.executor(project, plan, options, run_dir, target.name),
@@ -241,7 +241,8 @@ class _Loop:
         spec = self.plan.spec
         folder = write_trial_spec(self.trials_root / uid, uid=uid, study=self.target.name, project=self.project,
                                   codec=self.plan.codec, metric=spec.metric, mode=spec.mode, stop=dict(spec.stop),
-                                  values=values, config=config, program_subdir=self.executor.program_subdir)
+                                  values=values, config=config, program_subdir=self.executor.program_subdir,
+                                  metrics=spec.objectives.metrics)
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
         try:

@@ -56,7 +56,8 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
     notes = []
     adapter = get_adapter(spec.algorithm)
     if isinstance(adapter, AutoAdapter):
-        choice = AutoAdapter.choose(space, spec.trials, scheduler or spec.scheduler, spec.max_concurrent or 1)
+        choice = AutoAdapter.choose(space, spec.trials, scheduler or spec.scheduler, spec.max_concurrent or 1,
+                                    objectives=spec.objectives)
         adapter = choice.adapter
         spec = replace(spec, algorithm_param={**choice.params, **spec.algorithm_param})
         notes.append(f"algorithm 'auto' chose {choice.label}: {choice.why}")
@@ -86,6 +87,9 @@ def plan_define_by_run(project, options: RunOptions) -> SearchPlan:
     from hpogrid.search.define_by_run import build
 
     spec = RunSpec.from_hpo(project.hpo_config, options)
+    if spec.objectives.is_multi:
+        raise ValidationError("hpo_config.metric", "a model that defines its parameters as it runs (def "
+                              "objective(trial)) optimises one metric; give a search_space for several objectives")
     searcher, codec, algorithm = build(spec.algorithm, spec.metric, spec.mode, options.seed,
                                        dict(spec.algorithm_param))
     notes = [f"algorithm 'auto' chose '{algorithm}'"] if spec.algorithm == "auto" else []
@@ -110,7 +114,7 @@ def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, n
 
     shape = RunShape(spec.trials, spec.max_concurrent or 1)
     searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param),
-                                    native=native, shape=shape)
+                                    native=native, shape=shape, objectives=spec.objectives)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
     if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
         searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)

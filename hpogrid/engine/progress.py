@@ -9,7 +9,7 @@ both; this module only says what a run's progress is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, TextIO
+from typing import Any, List, Optional, TextIO, Tuple
 
 from hpogrid.progress import Progress
 
@@ -27,6 +27,44 @@ class Counts:
         return self.done + self.failed + self.interrupted
 
 
+class BestSoFar:
+    """The best of a run's completed trials under its objectives: the best value of the one
+    objective, or the Pareto front of several; infeasible trials (outcome constraints) are
+    counted, never best."""
+
+    def __init__(self, objectives: Any):
+        self.objectives = objectives
+        self.value: Optional[float] = None
+        self.front: List[Tuple[float, ...]] = []  # minimisation form
+        self.infeasible = 0
+
+    def add(self, metrics: dict) -> None:
+        from hpogrid.pareto import dominates
+
+        values = self.objectives.values(metrics)
+        if values is None:
+            return
+        if not self.objectives.feasible(metrics):
+            self.infeasible += 1
+            return
+        if not self.objectives.is_multi:
+            if self.objectives.primary.better(values[0], self.value):
+                self.value = values[0]
+            return
+        modes = ["min"] * len(values)
+        point = tuple(v if m == "min" else -v for v, m in zip(values, self.objectives.modes))
+        if any(dominates(f, point, modes) for f in self.front):
+            return
+        self.front = [f for f in self.front if not dominates(point, f, modes)] + [point]
+
+    def text(self) -> str:
+        if self.objectives.is_multi:
+            text = f"Pareto front {len(self.front)} trial(s)"
+        else:
+            text = f"best {self.objectives.metric}={'-' if self.value is None else f'{self.value:.6g}'}"
+        return text + (f" ({self.infeasible} infeasible)" if self.infeasible else "")
+
+
 class ProgressLine:
     """The run's progress; the display starts at the first :meth:`show`."""
 
@@ -38,10 +76,14 @@ class ProgressLine:
         self._text = ""
 
     def _parts(self, c: Counts, best):
-        shown = "-" if best is None else f"{best:.6g}"
+        """``best``: the best value so far (None: none yet), or a :class:`BestSoFar`."""
+        if isinstance(best, BestSoFar):
+            best_text = best.text()
+        else:
+            best_text = f"best {self.metric}={'-' if best is None else f'{best:.6g}'}"
         extra = f", {c.interrupted} interrupted" if c.interrupted else ""
         pending = f", {c.pending} pending" if c.pending else ""
-        return f"{c.done} done, {c.failed} failed{extra}, {c.running} running{pending}", f"best {self.metric}={shown}"
+        return f"{c.done} done, {c.failed} failed{extra}, {c.running} running{pending}", best_text
 
     def status(self, c: Counts, best) -> str:
         """The bar's status: the best value first (a narrow terminal cuts the end)."""

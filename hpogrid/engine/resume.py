@@ -155,6 +155,7 @@ def _learns_nothing(searcher) -> bool:
 
 def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[int, bool]:
     """Give the searcher the completed trials (Optuna, skopt): (how many, space given to it).
+    Searchers of several objectives or constraints get every metric of a trial.
 
     Searchers need their space before they can be told anything, so it is set here; Tune
     then gets no param_space for this searcher.
@@ -165,6 +166,8 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
         space_set = False
     else:
         space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))
+    from hpogrid.search.asktell import evaluated_metrics
+
     told = 0
     define_by_run = getattr(codec, "define_by_run", False)
     for t in completed:
@@ -175,7 +178,7 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
                 dists = (t.annotations or {}).get(DISTRIBUTIONS_ANNOTATION)
                 searcher.add_evaluated_point(dict(t.params), t.value, distributions=dists or None)
             else:
-                searcher.add_evaluated_point(codec.encode(t.params), t.value)
+                searcher.add_evaluated_point(codec.encode(t.params), t.value, **evaluated_metrics(searcher, t.metrics))
         except NotImplementedError:
             break
         except (KeyError, ValueError):  # the space changed since: skip that trial

@@ -14,12 +14,13 @@ import queue
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunSpec
-from hpogrid.engine.progress import Counts, ProgressLine
+from hpogrid.engine.progress import BestSoFar, Counts, ProgressLine
 from hpogrid.engine.trial_output import cap_logs, clean_error
+from hpogrid.objectives import Objectives
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
 
 #: keys Ray adds to every result that are bookkeeping, not metrics
@@ -57,7 +58,7 @@ def error_summary(text: Optional[str]) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def record_ended(store, study: str, ended, metric: str, **fields: Any):
+def record_ended(store, study: str, ended, metric: Union[str, Objectives], **fields: Any):
     """Record the end of a trial no live run's sink follows (a dead run's trial found on
     ``--resume``, a grid job synced by ``report``) by the sink's rules: clean metrics, no
     finite ``metric`` = FAILED, the user's error. ``ended`` is an executor ``Ended``; returns
@@ -75,16 +76,22 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def metric_verdict(state: TrialState, metrics: Dict[str, Any], metric: str):
-    """(state, error): a COMPLETED trial must have reported ``metric`` as a finite number, else it
-    is FAILED with an error naming the metrics it did report (None: nothing to say)."""
-    if state != COMPLETED or _number(metrics.get(metric)):
+def metric_verdict(state: TrialState, metrics: Dict[str, Any], metric: Union[str, Objectives]):
+    """(state, error): a COMPLETED trial must have reported ``metric`` (every objective of an
+    :class:`~hpogrid.objectives.Objectives`) as a finite number, else it is FAILED with an
+    error naming the metrics it did report (None: nothing to say)."""
+    wanted = [metric] if isinstance(metric, str) else list(metric.metrics)
+    if state != COMPLETED:
         return state, None
-    if metric in metrics:
-        return FAILED, f"the trial reported NaN or infinity for metric '{metric}'"
-    reported = ", ".join(sorted(k for k in metrics if k not in ("training_iteration", "time_total_s")))
-    return FAILED, (f"the trial did not report metric '{metric}' (it reported: {reported or 'nothing'}); "
-                    "set hpo_config --metric to one of those, or report it")
+    for name in wanted:
+        if _number(metrics.get(name)):
+            continue
+        if name in metrics:
+            return FAILED, f"the trial reported NaN or infinity for metric '{name}'"
+        reported = ", ".join(sorted(k for k in metrics if k not in ("training_iteration", "time_total_s")))
+        return FAILED, (f"the trial did not report metric '{name}' (it reported: {reported or 'nothing'}); "
+                        "set hpo_config --metric to one of those, or report it")
+    return state, None
 
 
 class OrderedWriter:
@@ -179,7 +186,9 @@ class TrialSink:
         self.backend, self.host = backend, socket.gethostname()
         self.uids: List[str] = []
         self.counts = Counts()
+        #: the best value of the (primary) objective among feasible trials so far
         self.best: Optional[float] = None
+        self._best = BestSoFar(spec.objectives)
         self.last_error: Optional[str] = None
         self._states: Dict[str, TrialState] = {}
         self._history: Dict[str, list] = {}
@@ -241,7 +250,7 @@ class TrialSink:
         metrics = clean_metrics(metrics)
         if history is not None:
             fields["intermediate"] = [clean_metrics(item) for item in history]
-        state, why = metric_verdict(state, metrics, self.spec.metric)
+        state, why = metric_verdict(state, metrics, self.spec.objectives)
         error = why or clean_error(error)
         if folder is not None:
             from hpogrid.trial import read_annotations
@@ -256,9 +265,8 @@ class TrialSink:
         self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, metrics=metrics,
                             error=error, **fields)
         if state == COMPLETED:
-            value = metrics.get(self.spec.metric)
-            if self.spec.better(value, self.best):
-                self.best = float(value)
+            self._best.add(metrics)
+            self.best = self._best.value
         elif state == FAILED:
             self.last_error = error
             if self.spec.failures_exceeded(self.counts.failed):
@@ -299,7 +307,8 @@ class TrialSink:
         return [uid for uid, s in self._states.items() if s in (PENDING, RUNNING)]
 
     def show(self, final: bool = False) -> None:
-        self._progress.show(self.counts, self.best, final=final)
+        plain = not (self.spec.objectives.is_multi or self.spec.objectives.constraints)
+        self._progress.show(self.counts, self.best if plain else self._best, final=final)
 
     def flush(self) -> None:
         self._writer.flush()

@@ -120,9 +120,12 @@ class WarmStart:
                 raise ValidationError(FIELD, f"{found.described} has no study {found.study!r} yet (run it "
                                       "first)") from None
             completed = [t for t in store.trials(found.study, states=[COMPLETED]) if t.value is not None]
-        if info.metric != plan.spec.metric:
-            raise ValidationError(FIELD, f"{found.described} optimises {info.metric}, this run {plan.spec.metric}: "
-                                  "its results cannot be told to this search")
+        from hpogrid.objectives import Objectives
+
+        theirs = Objectives.from_study(info.metric, info.mode, info.attrs)
+        if theirs.metrics != plan.spec.objectives.metrics:
+            raise ValidationError(FIELD, f"{found.described} optimises {', '.join(theirs.metrics)}, this run "
+                                  f"{', '.join(plan.spec.objectives.metrics)}: its results cannot be told to this search")
         if here is None:
             diff = []
         elif found.space is not None:

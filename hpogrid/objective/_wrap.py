@@ -135,9 +135,10 @@ def _wrap_class(cls, param, codec, hook, trials_root):
     return Wrapped
 
 
-def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec: Codec, metric: str,
+def make_program_trainable(scripts_dir: str, model_config: Dict[str, Any], codec: Codec, metric: Any,
                            trials_root: str) -> Callable:
-    """A Ray function trainable running ``model_config.command`` once per trial."""
+    """A Ray function trainable running ``model_config.command`` once per trial (``metric``: the
+    objective, or the objectives of a multi-objective run)."""
     from hpogrid.objective import program
 
     argv = program.parse_command(model_config["command"])

@@ -19,7 +19,8 @@ A conditional parameter whose condition does not hold has no value: an argument 
 placeholder is left out (write ``--momentum={momentum}`` as one argument) and its
 ``HPOGRID_PARAM_<NAME>`` is not set.
 The result is the LAST line ``<prefix>: <number>`` of stdout; ``<prefix> <name>: <number>``
-lines add named metrics and ``<prefix>: {json object}`` several at once.
+lines add named metrics and ``<prefix>: {json object}`` several at once. With several
+objectives the plain line is the first one's, and each other one needs its named line.
 """
 import json
 import math
@@ -29,7 +30,7 @@ import shlex
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from hpogrid.errors import ValidationError
 
@@ -129,8 +130,13 @@ def environment(values: Mapping[str, Any], trial_dir: Path, scripts: Path) -> Di
     return env
 
 
-def parse_results(stdout: str, prefix: str, metric: str) -> Dict[str, Any]:
-    """Metrics from the result lines; the plain ``prefix: value`` line last seen wins."""
+def parse_results(stdout: str, prefix: str, metric: Union[str, Sequence[str]]) -> Dict[str, Any]:
+    """Metrics from the result lines; the plain ``prefix: value`` line last seen wins.
+
+    ``metric``: the objective(s); a plain line is the first one's value, and every one must be
+    there as a finite number (``RESULT latency: 3.2`` gives another).
+    """
+    wanted = [metric] if isinstance(metric, str) else list(metric)
     pattern = re.compile(rf"^\s*{re.escape(prefix)}(?:\s+([^\s:]+))?\s*:\s*(.+?)\s*$")
     metrics: Dict[str, Any] = {}
     for line in stdout.splitlines():
@@ -147,13 +153,17 @@ def parse_results(stdout: str, prefix: str, metric: str) -> Dict[str, Any]:
                 metrics.update({k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
             continue
         try:
-            metrics[name or metric] = float(text)
+            metrics[name or wanted[0]] = float(text)
         except ValueError:
             continue
-    if metric not in metrics:
-        raise TrialFailed(f"no line '{prefix}: <number>' for metric '{metric}' in the program's output")
-    if not math.isfinite(metrics[metric]):  # NaN or +-inf: no value a searcher or a table can use
-        raise TrialFailed(f"the program reported {metrics[metric]} for metric '{metric}' (not a finite number)")
+    for i, name in enumerate(wanted):
+        if name not in metrics:
+            form = f"'{prefix}: <number>'" if i == 0 else f"'{prefix} {name}: <number>'"
+            if i == 0 and len(wanted) > 1:
+                form = f"'{prefix}: <number>' or '{prefix} {name}: <number>'"
+            raise TrialFailed(f"no line {form} for metric '{name}' in the program's output")
+        if not math.isfinite(metrics[name]):  # NaN or +-inf: no value a searcher or a table can use
+            raise TrialFailed(f"the program reported {metrics[name]} for metric '{name}' (not a finite number)")
     return metrics
 
 
@@ -166,8 +176,9 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 def run_program(argv: List[str], env: Dict[str, str], trial_dir: Path, timeout: Optional[float],
-                prefix: str, metric: str) -> Dict[str, Any]:
-    """Run once in ``trial_dir`` (stdout.log, stderr.log there); metrics or :class:`TrialFailed`."""
+                prefix: str, metric: Union[str, Sequence[str]]) -> Dict[str, Any]:
+    """Run once in ``trial_dir`` (stdout.log, stderr.log there); metrics or :class:`TrialFailed`
+    (``metric``: the objective(s), see :func:`parse_results`)."""
     trial_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = trial_dir / "stdout.log", trial_dir / "stderr.log"
     with open(out_path, "w") as out, open(err_path, "w") as err:

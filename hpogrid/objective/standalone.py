@@ -38,7 +38,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 TRIAL_FILE = "trial.json"
 RESULT_FILE = "result.json"
@@ -115,6 +115,8 @@ class _Runner:
         self.dir = trial_dir
         self.spec = spec
         self.metric = spec["metric"]
+        #: every objective (a multi-objective run's program prints a RESULT line for each)
+        self.objective_metrics = list(spec.get("metrics") or [self.metric])
         self.stop = dict(spec.get("stop") or {})
         self.history: List[Dict[str, Any]] = []
         self.started = time.monotonic()
@@ -208,7 +210,7 @@ class _Runner:
         env["HPOGRID_CONFIG"] = json.dumps(spec.get("program_config") or {})
         try:
             metrics = program.run_program(argv, env, workdir, spec.get("timeout"),
-                                          spec.get("result_prefix", "RESULT"), self.metric)
+                                          spec.get("result_prefix", "RESULT"), self.objective_metrics)
         except program.TrialFailed as exc:
             raise RuntimeError(str(exc)) from None
         self.record(metrics)
@@ -353,7 +355,7 @@ if __name__ == "__main__":
 
 def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metric: str, mode: str,
                      stop: Dict[str, Any], values: Dict[str, Any], config: Optional[Dict[str, Any]],
-                     program_subdir: bool = False) -> Path:
+                     program_subdir: bool = False, metrics: Sequence[str] = ()) -> Path:
     """Write ``folder/trial.json`` for :func:`run_trial`: the project's model with this trial's
     values (``config``: the searcher's latent values; None for a re-run of stored ``values``)."""
     from hpogrid.objective._substitute import apply_values
@@ -365,6 +367,8 @@ def write_trial_spec(folder: Path, *, uid: str, study: str, project, codec, metr
     spec: Dict[str, Any] = {"uid": uid, "study": study, "scripts_dir": str(project.scripts_dir),
                             "metric": metric, "mode": mode, "stop": dict(stop or {}), "values": values,
                             "order": list(codec.encodings), "folder": str(folder)}
+    if len(metrics) > 1:
+        spec["metrics"] = list(metrics)
     if model.get("command"):
         spec.update(command=model["command"], timeout=model.get("timeout"),
                     result_prefix=model.get("result_prefix") or "RESULT", program_subdir=program_subdir,

@@ -2,6 +2,7 @@
 ``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
 (``make_native``), the model-based ones after a random start drawn while they load."""
 
+from hpogrid.errors import ValidationError
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
 
@@ -15,6 +16,7 @@ class RandomSearch(SearcherAdapter):
     encodings = ALL_NATIVE
     honours_grid = True
     summary = "random sampling; grid_search categoricals are enumerated"
+    multi_objective = True  # (it learns nothing: any number of objectives)
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import SeededSampler
@@ -55,47 +57,72 @@ class HyperOptAdapter(SearcherAdapter):
 
 
 class OptunaAdapter(SearcherAdapter):
-    """Optuna; ``algorithm_param`` ``sampler`` picks tpe (default), gp, cmaes, qmc, nsga2 or random,
-    and the other keys go to that sampler."""
+    """Optuna; ``algorithm_param`` ``sampler`` picks tpe (default; nsga2 with several objectives),
+    gp, cmaes, qmc, nsga2 or random, and the other keys go to that sampler."""
 
     name = "optuna"
     library = "optuna"
     summary = "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random"
+    multi_objective = True
+    uses_objectives = True
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+        if _beyond_one_metric(objectives):
+            # Ray's OptunaSearch takes several metrics but no constraints: the same core as elsewhere
+            from hpogrid.search._ray_searchers import NativeSearcher
+
+            return NativeSearcher(self.make_native(codec, metric, mode, seed, params, shape, objectives),
+                                  metric, mode, codec)
         from ray.tune.search.optuna import OptunaSearch
 
         return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
         from hpogrid.search._optuna import OptunaAskTell
 
-        return OptunaAskTell(codec, metric, mode, self.sampler(seed, params))
+        return OptunaAskTell(codec, metric, mode, self.sampler(seed, params, objectives), objectives=objectives)
 
-    def sampler(self, seed, params):
-        """optuna's sampler named by ``sampler`` (default TPE) with the other keys as its arguments.
+    def sampler(self, seed, params, objectives=None):
+        """optuna's sampler named by ``sampler`` (default TPE; NSGA-II for several objectives) with
+        the other keys as its arguments.
 
         TPE gets the constant liar unless told otherwise: trials asked while others run (worker
-        processes, grid jobs) then do not all land in the same region.
+        processes, grid jobs) then do not all land in the same region. Outcome constraints go to
+        the samplers that learn them (``constraints_func``).
         """
         import optuna
 
-        from hpogrid.search.names import OPTUNA_SAMPLER_PARAMS
+        from hpogrid.search.names import OPTUNA_CONSTRAINED, OPTUNA_MULTI_OBJECTIVE, OPTUNA_SAMPLER_PARAMS
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         params = dict(params)
-        name = params.pop("sampler", "tpe")
+        several = objectives is not None and objectives.is_multi
+        name = params.pop("sampler", "nsga2" if several else "tpe")
+        if several and name not in OPTUNA_MULTI_OBJECTIVE:
+            raise ValidationError("hpo_config.algorithm_param.sampler", f"optuna's {name} sampler optimises one "
+                                  f"metric; with {len(objectives)} objectives choose one of: "
+                                  f"{', '.join(OPTUNA_MULTI_OBJECTIVE)}")
         classes = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
                    "cmaes": optuna.samplers.CmaEsSampler, "qmc": optuna.samplers.QMCSampler,
                    "nsga2": optuna.samplers.NSGAIISampler, "random": optuna.samplers.RandomSampler}
         assert set(classes) == set(OPTUNA_SAMPLER_PARAMS)
+        ours = {"seed": seed}
+        if objectives is not None and objectives.constraints and name in OPTUNA_CONSTRAINED:
+            from hpogrid.search._optuna import stored_constraints
+
+            ours["constraints_func"] = stored_constraints
         if name == "tpe":
             params = {"constant_liar": True, **params}
         if name in ("gp", "cmaes", "qmc"):
             # what these samplers do not model (CMA-ES and QMC: categories) is drawn at random; the
             # README says so once, rather than optuna warning once per trial and parameter
             params = {"warn_independent_sampling": False, **params}
-        return construct(classes[name], f"optuna sampler {name}", {"seed": seed}, params)
+        return construct(classes[name], f"optuna sampler {name}", ours, params)
+
+
+def _beyond_one_metric(objectives) -> bool:
+    """Several objectives or outcome constraints: Ray's own wrappers cannot be told them."""
+    return objectives is not None and (objectives.is_multi or bool(objectives.constraints))
 
 
 class BohbAdapter(SearcherAdapter):
@@ -115,8 +142,16 @@ class AxAdapter(SearcherAdapter):
     name = "ax"
     library = "ax"
     summary = "Bayesian optimisation with Ax/BoTorch"
+    multi_objective = True
+    uses_objectives = True
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+        if _beyond_one_metric(objectives):
+            # Ray's AxSearch is told one metric: the same core as elsewhere (qNEHVI, constraints)
+            from hpogrid.search._ray_searchers import NativeSearcher
+
+            return NativeSearcher(self.make_native(codec, metric, mode, seed, params, shape, objectives),
+                                  metric, mode, codec)
         from hpogrid.search._ax import quiet_ax
 
         quiet_ax()
@@ -125,10 +160,12 @@ class AxAdapter(SearcherAdapter):
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
         from hpogrid.search._ax import AxAskTell, initial_trials
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
+        if objectives is not None:
+            ours["objectives"] = objectives
         return self.start_randomly(AxAskTell, codec, metric, seed, ours, params, length=initial_trials(codec))
 
 

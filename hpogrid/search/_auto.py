@@ -68,8 +68,9 @@ class AutoAdapter(SearcherAdapter):
     summary = "chosen by the space, the budget and the trials at once (see README 'auto')"
 
     @staticmethod
-    def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1) -> AutoChoice:
-        """The rule (README "hpo_config", table "auto"; figures in benchmarks/search_quality.py)."""
+    def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1, objectives: Any = None) -> AutoChoice:
+        """The rule (README "hpo_config", table "auto"; figures in benchmarks/search_quality.py
+        and, for several objectives, benchmarks/multi_objective.py)."""
         if space.grid_params or scheduler == "pbt":
             # PBT explores by itself; Ray allows no other searcher with it
             return AutoChoice(TuneSearch(), {}, "grid_search or scheduler pbt")
@@ -77,6 +78,8 @@ class AutoAdapter(SearcherAdapter):
             return AutoChoice(BohbAdapter(), {}, "scheduler bohbhyperband")
         if trials < MIN_MODEL_TRIALS:
             return AutoChoice(RandomSearch(), {}, f"under {MIN_MODEL_TRIALS} trials: too few for a model")
+        if objectives is not None and objectives.is_multi:
+            return _several_objectives(space, trials, parallel)
         if space.conditional:
             return AutoChoice(OptunaAdapter(), {}, "conditional parameters: TPE, which models them natively")
         small = trials <= GP_MAX_TRIALS
@@ -85,10 +88,30 @@ class AutoAdapter(SearcherAdapter):
                               f"up to {GP_MAX_TRIALS} trials, at most {GP_MAX_PARALLEL} at once: a Gaussian process")
         if small:
             return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_PARALLEL} trials at once: TPE with the constant liar")
+        if objectives is not None and objectives.constraints:
+            return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_TRIALS} trials with outcome constraints: TPE, "
+                              "which learns them (CMA-ES does not)")
         if SpaceTraits.of(space).categorical == 0:
             return AutoChoice(OptunaAdapter(), {"sampler": "cmaes"},
                               f"over {GP_MAX_TRIALS} trials, numeric parameters only: CMA-ES")
         return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_TRIALS} trials with categorical parameters: TPE")
 
+    multi_objective = True  # (it picks one that is)
+
     def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
         raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")
+
+
+def _several_objectives(space, trials: int, parallel: int) -> AutoChoice:
+    """Several objectives: optuna's multi-objective samplers (``benchmarks/multi_objective.py``)."""
+    if space.conditional:
+        return AutoChoice(OptunaAdapter(), {"sampler": "tpe"},
+                          "several objectives, conditional parameters: TPE (MOTPE), which models them natively")
+    if trials <= GP_MAX_TRIALS and parallel <= GP_MAX_PARALLEL:
+        return AutoChoice(OptunaAdapter(), {"sampler": "gp"}, f"several objectives, up to {GP_MAX_TRIALS} trials, "
+                          f"at most {GP_MAX_PARALLEL} at once: a Gaussian process (expected hypervolume improvement)")
+    if trials <= GP_MAX_TRIALS:
+        return AutoChoice(OptunaAdapter(), {"sampler": "tpe"},
+                          f"several objectives, over {GP_MAX_PARALLEL} trials at once: TPE (MOTPE)")
+    return AutoChoice(OptunaAdapter(), {"sampler": "nsga2"}, f"several objectives, over {GP_MAX_TRIALS} trials: "
+                      "NSGA-II")

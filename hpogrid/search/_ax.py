@@ -54,13 +54,20 @@ def quiet_ax() -> None:
 
 
 class AxAskTell:
-    """The searcher protocol of :class:`hpogrid.search.AskTell` over an ``AxClient``."""
+    """The searcher protocol of :class:`hpogrid.search.AskTell` over an ``AxClient``.
+
+    Several objectives make a multi-objective experiment (Ax then proposes by qNEHVI, its
+    thresholds inferred from the data); the run's outcome constraints on other metrics are Ax's
+    own, so the model learns where they hold.
+    """
 
     native = True
+    #: told every metric of a trial (several objectives, constraints)
+    told_metrics = True
 
     def __init__(self, codec: Codec, metric: str, mode: str, seed: Optional[int] = None,
                  parameter_constraints: Optional[List[str]] = None,
-                 outcome_constraints: Optional[List[str]] = None):
+                 outcome_constraints: Optional[List[str]] = None, objectives: Any = None):
         import warnings
 
         quiet_ax()
@@ -70,7 +77,21 @@ class AxAskTell:
         from ax.generation_strategy.generator_spec import GeneratorSpec
         from ax.service.ax_client import AxClient, ObjectiveProperties
 
+        from hpogrid.objectives import Objectives
+
         self.metric = metric
+        self.objectives = objectives if objectives is not None else Objectives.parse(metric, mode)
+        objective_names = set(self.objectives.metrics)
+        # Ax refuses a constraint on an objective: with several, one that bounds an objective from
+        # the side it is optimised towards is that objective's threshold (the hypervolume's
+        # reference); the others are recorded by hpogrid only (README "Outcome constraints")
+        thresholds = {c.metric: c.bound for c in self.objectives.constraints if c.metric in objective_names
+                      and self.objectives.is_multi
+                      and (c.op == "<=") == (dict(zip(self.objectives.metrics, self.objectives.modes))[c.metric] == "min")}
+        outcome_constraints = [f"{c.metric} {c.op} {c.bound!r}" for c in self.objectives.constraints
+                               if c.metric not in objective_names] + list(outcome_constraints or [])
+        #: every metric Ax is told (objectives, then those of the constraints)
+        self._told = list(dict.fromkeys([*self.objectives.metrics, *(c.metric for c in self.objectives.constraints)]))
         strategy = GenerationStrategy(name="hpogrid", nodes=[
             GenerationNode(name="BoTorch",
                            generator_specs=[GeneratorSpec(generator_enum=Generators.BOTORCH_MODULAR)])])
@@ -78,8 +99,10 @@ class AxAskTell:
             warnings.simplefilter("ignore")
             self.client = AxClient(generation_strategy=strategy, random_seed=seed, verbose_logging=False)
             self.client.create_experiment(
-                parameters=ax_parameters(codec), objectives={metric: ObjectiveProperties(minimize=mode == "min")},
-                parameter_constraints=parameter_constraints, outcome_constraints=outcome_constraints)
+                parameters=ax_parameters(codec),
+                objectives={o.metric: ObjectiveProperties(minimize=o.mode == "min", threshold=thresholds.get(o.metric))
+                            for o in self.objectives},
+                parameter_constraints=parameter_constraints, outcome_constraints=outcome_constraints or None)
         self._live: Dict[str, int] = {}
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
@@ -94,14 +117,36 @@ class AxAskTell:
         index = self._live.pop(trial_id, None)
         if index is None:
             return
-        if error or not result or result.get(self.metric) is None:
+        data = None if error else self._data(result)
+        if data is None:
             self.client.log_trial_failure(trial_index=index)
         elif result.get(EVALUATED_KEY):  # not its proposal that ran: that one is dropped, the run one attached
             self.client.abandon_trial(trial_index=index)
-            self.add_evaluated_point(result[EVALUATED_KEY], result[self.metric])
+            self._attach(result[EVALUATED_KEY], data)
         else:
-            self.client.complete_trial(trial_index=index, raw_data={self.metric: (float(result[self.metric]), None)})
+            self.client.complete_trial(trial_index=index, raw_data=data)
 
-    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+    def _data(self, result: Optional[Dict]) -> Optional[Dict[str, Any]]:
+        """Ax's raw data of a result (None: not every metric Ax models is a finite number)."""
+        import math
+
+        values = {}
+        for name in self._told:
+            value = (result or {}).get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return None
+            values[name] = (float(value), None)
+        return values
+
+    def _attach(self, config: Dict[str, Any], data: Dict[str, Any]) -> None:
         _, index = self.client.attach_trial(dict(config))
-        self.client.complete_trial(trial_index=index, raw_data={self.metric: (float(value), None)})
+        self.client.complete_trial(trial_index=index, raw_data=data)
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, metrics: Optional[Dict[str, Any]] = None,
+                            **kwargs) -> None:
+        data = self._data(metrics) if metrics else None
+        if data is None:
+            if len(self._told) > 1:
+                return  # one number cannot stand for several metrics
+            data = {self.metric: (float(value), None)}
+        self._attach(config, data)

@@ -36,6 +36,10 @@ class SearcherAdapter(ABC):
     #: whether ``grid_search`` categoricals are enumerated (only the basic variant generator)
     honours_grid: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    #: optimises several objectives at once (see :data:`hpogrid.search.names.MULTI_OBJECTIVE_ALGORITHMS`)
+    multi_objective: ClassVar[bool] = False
+    #: :meth:`make`/:meth:`make_native` take ``objectives`` (several, or outcome constraints to learn)
+    uses_objectives: ClassVar[bool] = False
 
     def check(self, space: SearchSpace) -> None:
         """Raise :class:`UnsupportedSpaceError` before any trial runs if the space can't be run."""
@@ -52,22 +56,37 @@ class SearcherAdapter(ABC):
         return Codec.build(space, self.encodings, grid=self.honours_grid)
 
     def build(self, space: SearchSpace, metric: str, mode: str, seed: Optional[int],
-              params: Dict[str, Any], native: bool = False, shape: Optional[RunShape] = None) -> Tuple[Any, Codec]:
+              params: Dict[str, Any], native: bool = False, shape: Optional[RunShape] = None,
+              objectives: Any = None) -> Tuple[Any, Codec]:
         """(searcher, codec) for this space: a Ray Tune ``Searcher``, or with ``native`` the
         library's own ask/tell where hpogrid has one (no Ray import; :meth:`make_native`).
-        ``shape``: the run's budget and parallelism, where known."""
+        ``shape``: the run's budget and parallelism, where known. ``objectives``: an
+        :class:`~hpogrid.objectives.Objectives` (several objectives need an adapter that
+        optimises them; ``metric``/``mode`` are its first)."""
         self.check(space)
-        check_known(params, self.name)
+        self.check_objectives(objectives)
+        check_known(params, self.name, several=objectives is not None and objectives.is_multi)
         codec = self.codec(space)
+        extra = {"objectives": objectives} if self.uses_objectives and objectives is not None else {}
         if native:
-            searcher = self.make_native(codec, metric, mode, seed, dict(params), shape=shape)
+            searcher = self.make_native(codec, metric, mode, seed, dict(params), shape=shape, **extra)
             if searcher is not None:
                 return searcher, codec
         try:
             importlib.import_module(self.library)
         except ImportError as exc:
             raise self._missing(exc) from None
-        return self.make(codec, metric, mode, seed, dict(params), shape=shape), codec
+        return self.make(codec, metric, mode, seed, dict(params), shape=shape, **extra), codec
+
+    def check_objectives(self, objectives: Any) -> None:
+        """Several objectives need an algorithm that optimises them: one line naming those that do."""
+        if objectives is None or not objectives.is_multi or self.multi_objective:
+            return
+        from hpogrid.search.names import MULTI_OBJECTIVE_ALGORITHMS
+
+        raise ValidationError("hpo_config.algorithm", f"'{self.name}' optimises one metric, and this run has "
+                              f"{len(objectives)} objectives ({objectives.describe()}); choose one of: "
+                              f"{', '.join(MULTI_OBJECTIVE_ALGORITHMS)}")
 
     def _missing(self, why: Any) -> MissingDependencyError:
         return MissingDependencyError(f"algorithm '{self.name}' needs the Python package '{self.library}' "
@@ -100,7 +119,8 @@ class SearcherAdapter(ABC):
         if points is not None and not (isinstance(points, list) and all(isinstance(p, dict) for p in points)):
             raise ValidationError("hpo_config.algorithm_param.points_to_evaluate", "must be a list of objects")
         wanted = {k: v for k, v in params.items() if k not in extra}
-        return RandomStart(codec, metric, seed, length, lambda: construct(cls, self.name, ours, wanted), points)
+        return RandomStart(codec, metric, seed, length, lambda: construct(cls, self.name, ours, wanted), points,
+                           objectives=ours.get("objectives"))
 
     @abstractmethod
     def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
@@ -108,12 +128,12 @@ class SearcherAdapter(ABC):
         """Construct the library's searcher."""
 
 
-def check_known(params: Dict[str, Any], algorithm: str) -> None:
+def check_known(params: Dict[str, Any], algorithm: str, several: bool = False) -> None:
     """``algorithm_param`` keys against what hpogrid documents for ``algorithm`` (the same
     check as when the hpo_config is written; a config file edited by hand meets it here)."""
     from hpogrid.search.names import algorithm_param_problem
 
-    problem = algorithm_param_problem(algorithm, params)
+    problem = algorithm_param_problem(algorithm, params, several)
     if problem:
         raise ValidationError(f"hpo_config.algorithm_param.{problem[0]}", problem[1].removeprefix("is "))
 

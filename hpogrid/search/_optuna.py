@@ -10,8 +10,14 @@ parameters one at a time in dependency order through optuna's public ``trial.sug
 skipping those whose condition does not hold, so optuna (TPE models a dynamic space) is
 only ever told the parameters a trial used. Without conditions the whole space is asked at
 once (``study.ask(distributions)``), as before.
+
+Several objectives make a multi-objective optuna study (one direction each). Outcome
+constraints reach the samplers that learn them (NSGA-II, TPE, GP) through optuna's
+``constraints_func``: each trial carries its constraint values (<= 0: satisfied) as a user
+attribute before it is told, and :func:`stored_constraints` hands them over.
 """
-from typing import Any, Dict, Optional
+import math
+from typing import Any, Dict, List, Optional, Sequence
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
 
@@ -45,6 +51,16 @@ def suggest(trial: Any, name: str, dist: Any) -> Any:
     return trial.suggest_float(name, dist.low, dist.high)
 
 
+#: the trial user attribute holding its constraint values (see :func:`stored_constraints`)
+CONSTRAINTS_ATTR = "hpogrid_constraints"
+
+
+def stored_constraints(trial: Any) -> Sequence[float]:
+    """optuna's ``constraints_func``: the values hpogrid attached to the trial before telling it
+    (a trial without them, which cannot happen for a told one, counts as infeasible)."""
+    return trial.user_attrs.get(CONSTRAINTS_ATTR) or [math.inf]
+
+
 class OptunaAskTell:
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an optuna study in memory."""
 
@@ -52,13 +68,19 @@ class OptunaAskTell:
     native = True
     #: a conditional space is asked parameter by parameter: optuna is told only active values
     conditional_native = True
+    #: told every metric of a trial (several objectives, constraints)
+    told_metrics = True
 
-    def __init__(self, codec: Codec, metric: str, mode: str, sampler: Any):
+    def __init__(self, codec: Codec, metric: str, mode: str, sampler: Any, objectives: Any = None):
         import optuna
 
+        from hpogrid.objectives import Objectives
+
+        self.objectives = objectives if objectives is not None else Objectives.parse(metric, mode)
         self.metric = metric
         self.codec = codec
-        self.study = optuna.create_study(direction="minimize" if mode == "min" else "maximize", sampler=sampler)
+        directions = ["minimize" if m == "min" else "maximize" for m in self.objectives.modes]
+        self.study = optuna.create_study(directions=directions, sampler=sampler)
         self.dists = distributions(codec)
         self._trials: Dict[str, Any] = {}
 
@@ -88,17 +110,35 @@ class OptunaAskTell:
         trial = self._trials.pop(trial_id, None)
         if trial is None:
             return
-        if error or not result or result.get(self.metric) is None:
+        values = None if error else self.objectives.values(result)
+        if values is None:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        else:
-            self.study.tell(trial, float(result[self.metric]))
+            return
+        if self.objectives.constraints:
+            trial.set_user_attr(CONSTRAINTS_ATTR, self.objectives.slacks(result))
+        self.study.tell(trial, self._told(values))
 
-    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+    def _told(self, values: Sequence[float]) -> Any:
+        return list(values) if self.objectives.is_multi else values[0]
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, metrics: Optional[Dict[str, Any]] = None,
+                            **kwargs) -> None:
         """A finished trial of an earlier run (resume, an enqueued point): optuna learns from
-        it like its own, told only the parameters active for it."""
+        it like its own, told only the parameters active for it (and, given ``metrics``, every
+        objective and its constraint values)."""
         import optuna
+        from optuna.samplers._base import _CONSTRAINTS_KEY
 
+        values: Optional[Sequence[float]] = self.objectives.values(metrics) if metrics else None
+        if values is None:
+            if self.objectives.is_multi:
+                return  # one number cannot stand for several objectives
+            values = [float(value)]
+        system: Dict[str, List[float]] = {}
+        if self.objectives.constraints and metrics:
+            system[_CONSTRAINTS_KEY] = self.objectives.slacks(metrics)
         active = self.codec.active(config)
         dists = {name: dist for name, dist in self.dists.items() if name in active}
         params = {name: config[name] for name in dists}
-        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(value)))
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=list(values),
+                                                       system_attrs=system))

@@ -25,16 +25,22 @@ class RandomStart:
     native = True
 
     def __init__(self, codec: Codec, metric: str, seed: Optional[int], length: int, build: Callable[[], Any],
-                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None, objectives: Any = None):
         """``build()`` returns the library's native searcher (run in a thread); ``length``: how
-        many random points it would have drawn itself (``points_to_evaluate`` come first)."""
+        many random points it would have drawn itself (``points_to_evaluate`` come first).
+        ``objectives``: several, or constraints: a result counts when every objective is a
+        number, and the library is told every metric (``told_metrics``)."""
         self.metric = metric
+        self.objectives = objectives
+        #: see :func:`hpogrid.search.asktell.evaluated_metrics`
+        self.told_metrics = objectives is not None
         self._random = RandomSampler(codec, seed, points_to_evaluate=points_to_evaluate)
         self._length = max(length, len(points_to_evaluate or []), 1)
         self._mine: Dict[str, Dict[str, Any]] = {}      # random points handed out, not yet told
         self._given = self._failed = self._results = 0
         self._told_before = 0  # results of earlier runs (resume): they shorten the random start
-        self._waiting: List[Tuple[Dict[str, Any], float]] = []  # results for the library once loaded
+        # results for the library once loaded: (config, value, every metric)
+        self._waiting: List[Tuple[Dict[str, Any], float, Optional[Dict[str, Any]]]] = []
         self._library: Any = None
         self._error: Optional[BaseException] = None
         self._loader = threading.Thread(target=self._load, args=(build,), name="hpogrid-searcher-load", daemon=True)
@@ -67,21 +73,28 @@ class RandomStart:
         config = self._mine.pop(trial_id, None)
         if config is None:
             self._library.on_trial_complete(trial_id, result=result, error=error)
-            if not error and result and result.get(self.metric) is not None:
+            if not error and self._usable(result):
                 self._results += 1
             return
-        value = None if error or not result else result.get(self.metric)
-        if value is None:
+        if error or not self._usable(result):
             self._failed += 1
         else:
-            self.add_evaluated_point(evaluated(result, config), value)
+            self.add_evaluated_point(evaluated(result, config), result[self.metric], metrics=result)
 
-    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
+    def _usable(self, result: Optional[Dict]) -> bool:
+        if not result:
+            return False
+        if self.objectives is not None:
+            return self.objectives.values(result) is not None
+        return result.get(self.metric) is not None
+
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, metrics: Optional[Dict[str, Any]] = None,
+                            **kwargs) -> None:
         """A result the library did not propose (the random start, or an earlier run on resume)."""
         self._results += 1
         if self._given == 0:
             self._told_before += 1
-        self._waiting.append((config, float(value)))
+        self._waiting.append((config, float(value), metrics))
         if self._library is not None:
             self._flush()
 
@@ -96,8 +109,9 @@ class RandomStart:
 
     def _flush(self) -> None:
         while self._waiting:
-            config, value = self._waiting.pop(0)
+            config, value, metrics = self._waiting.pop(0)
+            extra = {"metrics": metrics} if getattr(self._library, "told_metrics", False) and metrics else {}
             try:
-                self._library.add_evaluated_point(config, value)
+                self._library.add_evaluated_point(config, value, **extra)
             except NotImplementedError:
                 pass  # a library that learns only from its own points (some of nevergrad's)

@@ -27,13 +27,27 @@ class SchedulerAdapter(ABC):
     def check(self, algorithm: str) -> None:
         """Raise if this scheduler cannot run with ``algorithm``."""
 
-    def build(self, metric: str, mode: str, params: Dict[str, Any], codec: Codec) -> Any:
+    def build(self, metric: str, mode: str, params: Dict[str, Any], codec: Codec, objectives: Any = None) -> Any:
+        """The Ray Tune scheduler. ``params`` ``metric`` names the objective it compares trials
+        by (needed with several objectives; default: the one objective)."""
         from hpogrid.search.names import SCHEDULER_PARAMS, unknown_key
 
         problem = unknown_key(params, SCHEDULER_PARAMS.get(self.name, RUNNER_KEYS), self.name)
         if problem:
             raise ValidationError(f"hpo_config.scheduler_param.{problem[0]}", problem[1].removeprefix("is "))
-        kwargs = {k: v for k, v in params.items() if k not in RUNNER_KEYS}
+        kwargs = {k: v for k, v in params.items() if k not in RUNNER_KEYS and k != "metric"}
+        named = params.get("metric")
+        if objectives is not None and self.name != "fifo":
+            by_metric = {o.metric: o.mode for o in objectives}
+            if named is None and objectives.is_multi:
+                raise ValidationError("hpo_config.scheduler_param", f"scheduler '{self.name}' stops trials by one "
+                                      f"metric: with {len(objectives)} objectives name it, e.g. "
+                                      f'{{"metric": "{objectives.metric}"}}, or use scheduler fifo')
+            if named is not None and named not in by_metric:
+                raise ValidationError("hpo_config.scheduler_param.metric", f"{named!r} is not an objective; "
+                                      f"choose one of: {', '.join(by_metric)}")
+            if named is not None:
+                metric, mode = named, by_metric[named]
         return self.make(metric, mode, kwargs, codec)
 
     @abstractmethod

@@ -103,10 +103,16 @@ def learns(searcher) -> bool:
 class AskTell:
     """The searcher as seen by an ask/tell backend: ``ask(uid)`` / ``tell(uid, metrics, ok)``."""
 
-    def __init__(self, searcher: Any, codec: Codec, metric: str, mode: str, space_given: bool = False):
+    def __init__(self, searcher: Any, codec: Codec, metric: str, mode: str, space_given: bool = False,
+                 objectives: Any = None):
         """``space_given``: the searcher has its space already (it was told a resumed study's
-        history, which needs the space first)."""
+        history, which needs the space first). ``objectives``: an
+        :class:`~hpogrid.objectives.Objectives` when there are several or constraints (a
+        result is usable only with every objective a finite number)."""
+        from hpogrid.objectives import Objectives
+
         self.codec, self.metric = codec, metric
+        self.objectives = objectives if objectives is not None else Objectives.parse(metric, mode)
         self.searcher = searcher
         if not space_given and not getattr(searcher, "native", False) \
                 and not searcher.set_search_properties(metric, mode, codec.param_space()):
@@ -128,10 +134,11 @@ class AskTell:
         self._foreign[uid] = config
 
     def _tell_foreign(self, config: Dict[str, Any], metrics: Optional[Dict[str, Any]], ok: bool) -> None:
-        if not (_usable(metrics, self.metric, ok) and learns(self.searcher)):
+        if not (_usable(metrics, self.objectives, ok) and learns(self.searcher)):
             return
         try:
-            self.searcher.add_evaluated_point(config, float(metrics[self.metric]))
+            self.searcher.add_evaluated_point(config, float(metrics[self.metric]),
+                                              **evaluated_metrics(self.searcher, metrics))
             self.told += 1
         except NotImplementedError:
             pass
@@ -168,7 +175,7 @@ class AskTell:
         if uid not in self._configs:
             return
         config = self._configs.pop(uid)
-        usable = _usable(metrics, self.metric, ok)
+        usable = _usable(metrics, self.objectives, ok)
         result = {**(metrics or {}), "config": config or {}} if usable else None
         if usable and self._flat_conditional:
             # a searcher of the flat space must not learn from values the trial never used: it
@@ -180,9 +187,15 @@ class AskTell:
         self.told += 1
 
 
-def _usable(metrics: Optional[Dict[str, Any]], metric: str, ok: bool) -> bool:
-    value = (metrics or {}).get(metric)
-    return ok and isinstance(value, (int, float)) and not isinstance(value, bool)
+def _usable(metrics: Optional[Dict[str, Any]], objectives: Any, ok: bool) -> bool:
+    return ok and objectives.values(metrics) is not None
+
+
+def evaluated_metrics(searcher: Any, metrics: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """Keyword arguments of ``add_evaluated_point`` for a trial's ``metrics``: searchers that
+    take every objective and constraint (``told_metrics``) get them all, the others only the
+    value of the objective."""
+    return {"metrics": dict(metrics or {})} if getattr(searcher, "told_metrics", False) else {}
 
 
 def _plain(value: Any) -> Any:

@@ -14,6 +14,11 @@ SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
 #: the algorithms that enumerate ``grid_search`` categoricals (a test keeps it in step with
 #: the adapters' ``honours_grid``)
 GRID_ALGORITHMS = ("random", "tune", "auto")
+#: algorithms that optimise several objectives at once (hpo_config --metric a,b)
+MULTI_OBJECTIVE_ALGORITHMS = ("optuna", "ax", "random", "tune", "auto")
+#: optuna samplers that optimise several objectives / learn outcome constraints (constraints_func)
+OPTUNA_MULTI_OBJECTIVE = ("nsga2", "tpe", "gp", "qmc", "random")
+OPTUNA_CONSTRAINED = ("nsga2", "tpe", "gp")
 
 #: ``algorithm_param`` keys each algorithm takes (JSON-valued options of the library; hpogrid
 #: sets the space, metric, mode and seed itself). Checked when an hpo_config is written and
@@ -48,11 +53,12 @@ OPTUNA_SAMPLER_PARAMS = {
 }
 
 
-def algorithm_param_problem(algorithm: str, params):
+def algorithm_param_problem(algorithm: str, params, several: bool = False):
     """(key, predicate) for the first ``algorithm_param`` key ``algorithm`` does not take (optuna:
-    the chosen ``sampler``'s keys); None when all are known."""
+    the chosen ``sampler``'s keys; its default is nsga2 with ``several`` objectives); None when
+    all are known."""
     if algorithm == "optuna":
-        sampler = params.get("sampler", "tpe")
+        sampler = params.get("sampler", "nsga2" if several else "tpe")
         if sampler not in OPTUNA_SAMPLER_PARAMS:
             return "sampler", f"is {sampler!r}; choose one of: {', '.join(OPTUNA_SAMPLER_PARAMS)}"
         rest = {k: v for k, v in params.items() if k != "sampler"}

@@ -70,7 +70,7 @@ class CentralGridBackend(AskTellBackend):
     def adopt_orphans(self, store, study, plan):
         from hpogrid.backends.panda._takeover import take_over
 
-        return lambda: take_over(store, study, plan.spec.metric, self._project_path)
+        return lambda: take_over(store, study, plan.spec.objectives, self._project_path)
 
 
 def task_base(project) -> str:

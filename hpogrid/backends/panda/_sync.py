@@ -190,7 +190,7 @@ def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncRes
         result.asked += 1
         if (sub.extra or {}).get("central"):  # a central search's task: its points, by their own uids
             result.trials += _store_central(store, study, sub, all_jobs.get(sub.task_id, []), status,
-                                            project.hpo_config["metric"])
+                                            _objectives(project.hpo_config))
             if status in FINAL_TASK_STATES:
                 synced[str(sub.task_id)] = signature
             continue
@@ -236,10 +236,7 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     deadline = (settings or Settings.from_env()).grid_sync_timeout_s
     target = StudyTarget.resolve(project, study, study_url)
     name = target.name
-    from hpogrid.objectives import Objectives
-
-    hpo = project.hpo_config
-    store = target.open_for_run(Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints")),
+    store = target.open_for_run(_objectives(project.hpo_config),
                                 {"project": project.name, "content_hash": project.content_hash})
     outcome: Dict[str, Any] = {}
 
@@ -262,3 +259,10 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def _objectives(hpo: Dict[str, Any]):
+    """The project's objectives (hpo_config metric/mode may be lists)."""
+    from hpogrid.objectives import Objectives
+
+    return Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))

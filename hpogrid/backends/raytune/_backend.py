@@ -55,7 +55,8 @@ class RayTuneBackend(Backend):
                                   "median or fifo")
 
         def make_scheduler():
-            return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec)
+            return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec,
+                                                objectives=spec.objectives)
 
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
         plan.make_scheduler = make_scheduler
@@ -67,7 +68,8 @@ class RayTuneBackend(Backend):
         model = project.model_config
         root = str(self.trials_root(project, target))
         if model.get("command"):
-            return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.metric, root)
+            return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.objectives.metrics,
+                                          root)
         if plan.space is None:
             from hpogrid.objective import make_define_by_run_trainable
 

@@ -78,7 +78,7 @@ class SlurmBackend(AskTellBackend):
     def settle_orphans(self, store, study, plan):
         from hpogrid.backends.slurm._resume import settle_orphans
 
-        return lambda: settle_orphans(store, study, SlurmClient(), plan.spec.metric)
+        return lambda: settle_orphans(store, study, SlurmClient(), plan.spec.objectives)
 
 
 def run_slurm(project, options: Optional[SlurmOptions] = None):
