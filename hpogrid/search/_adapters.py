@@ -80,19 +80,23 @@ class OptunaAdapter(SearcherAdapter):
     def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
         from hpogrid.search._optuna import OptunaAskTell
 
-        return OptunaAskTell(codec, metric, mode, self.sampler(seed, params, objectives), objectives=objectives)
+        import functools
+
+        self.sampler(seed, params, objectives)  # bad algorithm_param fails here, before any trial
+        return OptunaAskTell(codec, metric, mode, functools.partial(self.sampler, seed, params, objectives),
+                             objectives=objectives)
 
     def sampler(self, seed, params, objectives=None):
         """optuna's sampler named by ``sampler`` (default TPE; NSGA-II for several objectives) with
         the other keys as its arguments.
 
         TPE gets the constant liar unless told otherwise: trials asked while others run (worker
-        processes, grid jobs) then do not all land in the same region. Outcome constraints go to
-        the samplers that learn them (``constraints_func``).
+        processes, grid jobs) then do not all land in the same region. (Outcome constraints are
+        set on each trial: NSGA-II, TPE and GP read them from there.)
         """
         import optuna
 
-        from hpogrid.search.names import OPTUNA_CONSTRAINED, OPTUNA_MULTI_OBJECTIVE, OPTUNA_SAMPLER_PARAMS
+        from hpogrid.search.names import OPTUNA_MULTI_OBJECTIVE, OPTUNA_SAMPLER_PARAMS
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         params = dict(params)
@@ -107,10 +111,6 @@ class OptunaAdapter(SearcherAdapter):
                    "nsga2": optuna.samplers.NSGAIISampler, "random": optuna.samplers.RandomSampler}
         assert set(classes) == set(OPTUNA_SAMPLER_PARAMS)
         ours = {"seed": seed}
-        if objectives is not None and objectives.constraints and name in OPTUNA_CONSTRAINED:
-            from hpogrid.search._optuna import stored_constraints
-
-            ours["constraints_func"] = stored_constraints
         if name == "tpe":
             params = {"constant_liar": True, **params}
         if name in ("gp", "cmaes", "qmc"):

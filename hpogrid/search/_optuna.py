@@ -12,12 +12,14 @@ only ever told the parameters a trial used. Without conditions the whole space i
 once (``study.ask(distributions)``), as before.
 
 Several objectives make a multi-objective optuna study (one direction each). Outcome
-constraints reach the samplers that learn them (NSGA-II, TPE, GP) through optuna's
-``constraints_func``: each trial carries its constraint values (<= 0: satisfied) as a user
-attribute before it is told, and :func:`stored_constraints` hands them over.
+constraints reach the samplers that learn them (NSGA-II, TPE, GP) as optuna 5 takes them:
+each trial gets its constraint values (<= 0: satisfied) with ``Trial.set_constraint`` before
+it is told.
+
+The study lives in memory and holds locks, so pickling (Ray Tune pickles its searcher) keeps
+the finished trials and the recipe of the sampler, and unpickling rebuilds the study from them.
 """
-import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
 
@@ -51,14 +53,8 @@ def suggest(trial: Any, name: str, dist: Any) -> Any:
     return trial.suggest_float(name, dist.low, dist.high)
 
 
-#: the trial user attribute holding its constraint values (see :func:`stored_constraints`)
-CONSTRAINTS_ATTR = "hpogrid_constraints"
-
-
-def stored_constraints(trial: Any) -> Sequence[float]:
-    """optuna's ``constraints_func``: the values hpogrid attached to the trial before telling it
-    (a trial without them, which cannot happen for a told one, counts as infeasible)."""
-    return trial.user_attrs.get(CONSTRAINTS_ATTR) or [math.inf]
+#: the system attribute ``Trial.set_constraint(key, value)`` writes (for trials added as finished)
+CONSTRAINT_PREFIX = "constraints:"
 
 
 class OptunaAskTell:
@@ -71,18 +67,35 @@ class OptunaAskTell:
     #: told every metric of a trial (several objectives, constraints)
     told_metrics = True
 
-    def __init__(self, codec: Codec, metric: str, mode: str, sampler: Any, objectives: Any = None):
-        import optuna
-
+    def __init__(self, codec: Codec, metric: str, mode: str, sampler: Callable[[], Any], objectives: Any = None):
+        """``sampler()`` builds the optuna sampler (again, after unpickling)."""
         from hpogrid.objectives import Objectives
 
         self.objectives = objectives if objectives is not None else Objectives.parse(metric, mode)
         self.metric = metric
         self.codec = codec
-        directions = ["minimize" if m == "min" else "maximize" for m in self.objectives.modes]
-        self.study = optuna.create_study(directions=directions, sampler=sampler)
+        self._sampler = sampler
+        self.study = self._new_study()
         self.dists = distributions(codec)
         self._trials: Dict[str, Any] = {}
+
+    def _new_study(self) -> Any:
+        import optuna
+
+        directions = ["minimize" if m == "min" else "maximize" for m in self.objectives.modes]
+        return optuna.create_study(directions=directions, sampler=self._sampler())
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("study", "_trials")}
+        state["finished"] = [t for t in self.study.trials if t.state.is_finished()]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        finished = state.pop("finished")
+        self.__dict__.update(state)
+        self._trials = {}  # trials running when it was pickled: their results are not told
+        self.study = self._new_study()
+        self.study.add_trials(finished)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Any, **spec) -> bool:
         return True
@@ -114,8 +127,8 @@ class OptunaAskTell:
         if values is None:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return
-        if self.objectives.constraints:
-            trial.set_user_attr(CONSTRAINTS_ATTR, self.objectives.slacks(result))
+        for constraint, slack in zip(self.objectives.constraints, self.objectives.slacks(result)):
+            trial.set_constraint(str(constraint), slack)
         self.study.tell(trial, self._told(values))
 
     def _told(self, values: Sequence[float]) -> Any:
@@ -127,16 +140,16 @@ class OptunaAskTell:
         it like its own, told only the parameters active for it (and, given ``metrics``, every
         objective and its constraint values)."""
         import optuna
-        from optuna.samplers._base import _CONSTRAINTS_KEY
 
         values: Optional[Sequence[float]] = self.objectives.values(metrics) if metrics else None
         if values is None:
             if self.objectives.is_multi:
                 return  # one number cannot stand for several objectives
             values = [float(value)]
-        system: Dict[str, List[float]] = {}
-        if self.objectives.constraints and metrics:
-            system[_CONSTRAINTS_KEY] = self.objectives.slacks(metrics)
+        system: Dict[str, float] = {}
+        if metrics:
+            system = {f"{CONSTRAINT_PREFIX}{c}": slack
+                      for c, slack in zip(self.objectives.constraints, self.objectives.slacks(metrics))}
         active = self.codec.active(config)
         dists = {name: dist for name, dist in self.dists.items() if name in active}
         params = {name: config[name] for name in dists}

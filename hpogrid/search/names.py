@@ -16,9 +16,8 @@ SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
 GRID_ALGORITHMS = ("random", "tune", "auto")
 #: algorithms that optimise several objectives at once (hpo_config --metric a,b)
 MULTI_OBJECTIVE_ALGORITHMS = ("optuna", "ax", "random", "tune", "auto")
-#: optuna samplers that optimise several objectives / learn outcome constraints (constraints_func)
+#: optuna samplers that optimise several objectives
 OPTUNA_MULTI_OBJECTIVE = ("nsga2", "tpe", "gp", "qmc", "random")
-OPTUNA_CONSTRAINED = ("nsga2", "tpe", "gp")
 
 #: ``algorithm_param`` keys each algorithm takes (JSON-valued options of the library; hpogrid
 #: sets the space, metric, mode and seed itself). Checked when an hpo_config is written and

@@ -56,14 +56,12 @@ def reaches_both_ends(results):
     ("optuna", {}, 60),                      # NSGA-II, optuna's default for several objectives
     ("optuna", {"sampler": "tpe"}, 40),      # MOTPE
     ("optuna", {"sampler": "gp"}, 14),       # expected hypervolume improvement (after 10 random)
-    ("ax", {}, 6),                           # qNEHVI after its random start (5): one model point, ~30 s
 ])
 def test_model_based_searchers_find_both_ends_of_a_known_front(algorithm, params, trials):
-    _, results, searcher = drive(algorithm, params, TWO, trials)
+    """(Ax is left to benchmarks/multi_objective.py: each of its qNEHVI proposals takes 30-80 s on
+    the 2-core test machine; here it is checked to be told both objectives and the constraints.)"""
+    _, results, _ = drive(algorithm, params, TWO, trials)
     assert reaches_both_ends(results)
-    if algorithm == "ax":  # its last point is its model's (multi-objective BoTorch), not the random start
-        runs = searcher._library.client.experiment.trials.values()
-        assert [t.generator_runs[0]._generation_node_name for t in runs].count("BoTorch") == 1
 
 
 def test_random_search_takes_several_objectives_and_learns_nothing():
@@ -87,8 +85,8 @@ def with_size(v):
 def test_outcome_constraints_reach_optuna_and_ax():
     constrained = Objectives.parse(["f1", "f2"], ["min", "min"], {"size": ["<=", 0.5], "f2": ["<=", 3.0]})
     _, results, searcher = drive("optuna", {}, constrained, 8, metrics=with_size)
-    told = [list(t.system_attrs["constraints"]) for t in searcher.study.trials]
-    assert told == [[r["size"] - 0.5, r["f2"] - 3.0] for r in results]  # <= 0 where a constraint holds
+    told = [t.constraints for t in searcher.study.trials]
+    assert told == [{"size <= 0.5": r["size"] - 0.5, "f2 <= 3": r["f2"] - 3.0} for r in results]  # <= 0: holds
 
     _, _, ax = drive("ax", {}, constrained, 5, metrics=with_size)  # (its random start: no model fit)
     config = ax._ready().client.experiment.optimization_config
@@ -112,18 +110,33 @@ def test_a_learnt_constraint_steers_optuna_towards_feasible_points(params):
     assert feasible[0] >= 25 and feasible[0] >= 2 * feasible[1], feasible
 
 
+def test_optuna_survives_pickling_with_its_finished_trials():
+    """Ray Tune pickles its searcher (and checkpoints it): the study comes back with its trials."""
+    import pickle
+
+    constrained = Objectives.parse(["f1", "f2"], ["min", "min"], {"f1": ["<=", 1.0]})
+    _, results, searcher = drive("optuna", {}, constrained, 5)
+    again = pickle.loads(pickle.dumps(searcher))
+    assert [t.values for t in again.study.trials] == [[r["f1"], r["f2"]] for r in results]
+    assert [t.constraints for t in again.study.trials] == [t.constraints for t in searcher.study.trials]
+    assert again.suggest("next")  # and it goes on proposing
+
+
 def test_earlier_trials_are_told_with_every_objective():
-    """Resume and warm start tell stored trials: a multi-objective searcher gets all their values."""
+    """Resume and warm start tell stored trials: a multi-objective searcher gets all their values
+    (and optuna the constraint values)."""
+    told = Objectives.parse(["f1", "f2"], ["min", "min"], {"ms": ["<=", 2]})
     for algorithm in ("optuna", "ax"):
-        searcher, codec = get_adapter(algorithm).build(SPACE, "f1", "min", 1, {}, native=True, objectives=TWO)
+        searcher, codec = get_adapter(algorithm).build(SPACE, "f1", "min", 1, {}, native=True, objectives=told)
         point = {"x": 0.5, "y": 0.0}
-        searcher.add_evaluated_point(codec.encode(point), 0.25, metrics=problem(point))
+        searcher.add_evaluated_point(codec.encode(point), 0.25, metrics={**problem(point), "ms": 3})
         if algorithm == "optuna":
             assert searcher.study.trials[0].values == [0.25, 2.25]
+            assert searcher.study.trials[0].constraints == {"ms <= 2": 1.0}
         else:
             searcher._ready()  # the random start hands stored results to Ax once it is loaded
             data = searcher._library.client.experiment.fetch_data().df
-            assert sorted(data["metric_name"]) == ["f1", "f2"] and sorted(data["mean"]) == [0.25, 2.25]
+            assert sorted(data["metric_name"]) == ["f1", "f2", "ms"] and sorted(data["mean"]) == [0.25, 2.25, 3]
 
 
 @pytest.mark.parametrize("algorithm", ["hyperopt", "skopt", "bayesian", "hebo", "nevergrad", "bohb"])
@@ -146,3 +159,14 @@ def test_a_trial_missing_an_objective_is_told_as_failed():
     answer = asker.ask("a")
     asker.tell(answer.uid, {"f1": 1.0}, ok=True)
     assert searcher.study.trials[0].state.name == "FAIL"
+
+
+def test_the_scheduler_compares_trials_by_the_named_objective():
+    from hpogrid.search import get_scheduler
+
+    codec = get_adapter("random").codec(SPACE)
+    two = Objectives.parse(["a", "b"], ["min", "max"])
+    asha = get_scheduler("asynchyperband").build("a", "min", {"metric": "b", "max_concurrent": 2}, codec, two)
+    assert (asha.metric, asha._mode) == ("b", "max")  # (Ray keeps the mode private)
+    with pytest.raises(ValidationError, match=r"scheduler 'median' stops trials by one metric: with 2 objectives"):
+        get_scheduler("median").build("a", "min", {}, codec, two)
