@@ -1,10 +1,12 @@
 """The search-space grammar: parse, validate, sample and reduce to latent dimensions.
 
 ``SearchSpace.from_json(text)`` reads ``{"NAME": {"method": M, "dimension": {...}}}`` with
-``M`` one of :data:`METHODS`. Every :class:`Param` samples with fixed reference semantics and
+``M`` one of :data:`METHODS`, and optionally ``"constraints": ["x + y <= 1", ...]`` beside the
+parameters (:class:`Constraint`). Every :class:`Param` samples with fixed reference semantics and
 reduces to one of four :class:`Latent` primitives plus a deterministic ``decode``, which is
 all a search-library adapter has to translate. Imports only numpy and the stdlib.
 """
+from hpogrid.space._constraints import Constraint
 from hpogrid.space._latent import Latent, LatentChoice, LatentInt, LatentNormal, LatentUniform
 from hpogrid.space._params import (
     METHODS,
@@ -29,5 +31,5 @@ __all__ = [
     "METHODS", "PARAM_TYPES", "SearchSpace", "Param", "param_type",
     "Categorical", "Uniform", "UniformInt", "QUniform", "LogUniform", "QLogUniform",
     "Normal", "QNormal", "LogNormal", "QLogNormal", "Fixed",
-    "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal",
+    "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal", "Constraint",
 ]

@@ -1,16 +1,25 @@
-"""The whole search space: an ordered, validated mapping of parameter name -> Param, and the
-conditions (``when``) under which a parameter exists (:mod:`hpogrid.space._conditions`)."""
+"""The whole search space: an ordered, validated mapping of parameter name -> Param, the
+conditions (``when``) under which a parameter exists (:mod:`hpogrid.space._conditions`) and the
+constraints its values must satisfy (:mod:`hpogrid.space._constraints`).
+
+The JSON form is ``{"NAME": {"method": ..., "dimension": {...}}, ..., "constraints": [...]}``:
+the top-level key ``constraints`` holds the constraints when its value is an array; an object
+there is a parameter named ``constraints``, as before constraints existed. A space with both a
+parameter named ``constraints`` and constraints is written ``{"search_space": {parameters},
+"constraints": [...]}`` (hpogrid 1.3.3's wrapper with the constraints beside it).
+"""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Dict, Iterable, Iterator, Mapping as MappingType, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping as MappingType, Optional, Tuple, Union
 
 import numpy as np
 
 from hpogrid.space import _check as check
 from hpogrid.space._check import fail, show
 from hpogrid.space._conditions import When, dependency_order, holds, parse_when
+from hpogrid.space._constraints import Constraint, parse_constraints
 from hpogrid.space._latent import Latent
 from hpogrid.space._params import METHODS, Categorical, Param, param_type
 
@@ -18,13 +27,37 @@ _SPEC_KEYS = ("method", "dimension", "when")
 _NEEDED = ("method", "dimension")
 
 
+#: the top-level key of the constraints (an array; an object there is a parameter of that name)
+CONSTRAINTS_KEY = "constraints"
+
+
+def _is_param_spec(value: Any) -> bool:
+    """Whether ``value`` reads as one parameter's spec rather than a mapping of parameters."""
+    return isinstance(value, Mapping) and "method" in value and not isinstance(value["method"], Mapping)
+
+
 def _unwrap(obj: Mapping) -> Mapping:
-    """Accept hpogrid 1.3.3's ``{"search_space": {...}}`` wrapper (unless that is a param)."""
-    if len(obj) == 1 and "search_space" in obj:
+    """Accept hpogrid 1.3.3's ``{"search_space": {...}}`` wrapper (unless that is a param),
+    with constraints beside it or not."""
+    if "search_space" in obj and (len(obj) == 1 or (
+            len(obj) == 2 and isinstance(obj.get(CONSTRAINTS_KEY), (list, tuple)))):
         inner = obj["search_space"]
-        if isinstance(inner, Mapping) and "method" not in inner:
+        if isinstance(inner, Mapping) and not _is_param_spec(inner):
             return inner
     return obj
+
+
+def _split(obj: Mapping) -> Tuple[Mapping, Optional[Any]]:
+    """(parameter specs, the constraints value or None) of a search-space object."""
+    params = _unwrap(obj)
+    outer = obj.get(CONSTRAINTS_KEY) if params is not obj else None
+    inner = params.get(CONSTRAINTS_KEY)
+    if CONSTRAINTS_KEY in params and not isinstance(inner, Mapping):
+        if outer is not None:
+            fail("search_space.constraints", "given twice (inside and beside search_space); keep one")
+        params = {k: v for k, v in params.items() if k != CONSTRAINTS_KEY}
+        return params, inner
+    return params, outer
 
 
 def _parse_param(name: Any, spec: Any) -> Param:
@@ -56,7 +89,8 @@ class SearchSpace(Mapping):
     against the parameters by :meth:`from_dict` (given here, it is checked again for cycles).
     """
 
-    def __init__(self, params: Iterable[Param], when: Optional[MappingType[str, When]] = None):
+    def __init__(self, params: Iterable[Param], when: Optional[MappingType[str, When]] = None,
+                 constraints: Iterable[Union[str, Constraint]] = ()):
         self._params: Dict[str, Param] = {}
         for param in params:
             if param.name in self._params:
@@ -71,11 +105,27 @@ class SearchSpace(Mapping):
                     fail(f"search_space.{name}.when", f"{show(parent)} is not a parameter")
         #: every parameter after the parents of its condition
         self._order = dependency_order(self._params, self._when)
+        self._constraints = parse_constraints(list(constraints), self._params)
 
     @staticmethod
     def unwrap(obj: Mapping) -> Mapping:
-        """The parameters of ``obj`` (hpogrid 1.3.3's ``{"search_space": {...}}`` unwrapped)."""
-        return _unwrap(obj)
+        """``obj`` as one flat object: hpogrid 1.3.3's ``{"search_space": {...}}`` unwrapped, its
+        constraints (if any) under ``constraints`` beside the parameters (where a parameter has
+        that name, the wrapper is kept: it cannot be flattened)."""
+        inner = _unwrap(obj)
+        if inner is obj or CONSTRAINTS_KEY not in obj:
+            return inner
+        if CONSTRAINTS_KEY in inner:
+            return obj
+        return {**inner, CONSTRAINTS_KEY: obj[CONSTRAINTS_KEY]}
+
+    @staticmethod
+    def split(obj: Mapping) -> Tuple[Dict[str, Any], List[Any]]:
+        """(parameter specs, constraint texts) of a search-space JSON object, unvalidated: what
+        code reading a stored space by hand should use, rather than take every key for a
+        parameter (a ``constraints`` array is not one)."""
+        params, constraints = _split(obj)
+        return dict(params), list(constraints) if isinstance(constraints, (list, tuple)) else []
 
     @classmethod
     def from_dict(cls, obj: Any) -> "SearchSpace":
@@ -83,7 +133,10 @@ class SearchSpace(Mapping):
         if not isinstance(obj, Mapping):
             fail("search_space", "must be an object mapping parameter names to "
                                  f"{{method, dimension}} (got {check.json_type(obj)})")
-        params = _unwrap(obj)
+        params, constraints = _split(obj)
+        if constraints is not None and not isinstance(constraints, (list, tuple)):
+            fail("search_space.constraints", 'must be an array of constraints such as "x + y <= 1" (got '
+                                             f"{show(constraints)}; an object there is a parameter named constraints)")
         if len(params) > MAX_PARAMS:
             fail("search_space", f"{len(params)} parameters; at most {MAX_PARAMS} are searched")
         parsed = {}
@@ -91,7 +144,7 @@ class SearchSpace(Mapping):
             parsed[name] = _parse_param(name, spec)
         when = {name: parse_when(name, spec["when"], parsed)
                 for name, spec in params.items() if "when" in spec}
-        return cls(parsed.values(), when)
+        return cls(parsed.values(), when, constraints or ())
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "SearchSpace":
@@ -105,15 +158,42 @@ class SearchSpace(Mapping):
             fail("search_space", exc.message)
         return cls.from_dict(obj)
 
-    def to_dict(self) -> Dict[str, dict]:
-        """Canonical JSON-able form; ``from_dict(to_dict())`` gives an equal space."""
-        out = {name: param.to_dict() for name, param in self._params.items()}
+    def to_dict(self) -> Dict[str, Any]:
+        """Canonical JSON-able form; ``from_dict(to_dict())`` gives an equal space. Constraints
+        are written back as given, under ``constraints`` (see the module doc for a parameter of
+        that name)."""
+        out: Dict[str, Any] = {name: param.to_dict() for name, param in self._params.items()}
         for name, when in self._when.items():
             out[name]["when"] = {parent: list(values) for parent, values in when.items()}
+        if not self._constraints:
+            return out
+        texts = [c.text for c in self._constraints]
+        if CONSTRAINTS_KEY in out:
+            return {"search_space": out, CONSTRAINTS_KEY: texts}
+        out[CONSTRAINTS_KEY] = texts
         return out
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+    # -- constraints -------------------------------------------------------------------------
+    @property
+    def constraints(self) -> Tuple[Constraint, ...]:
+        """The parameter constraints, in the order given."""
+        return self._constraints
+
+    def feasible(self, values: Mapping) -> bool:
+        """Whether every constraint holds for the decoded ``values`` (a constraint naming a
+        parameter that is inactive for them holds)."""
+        return not self.violated(values)
+
+    def violated(self, values: Mapping) -> Tuple[Constraint, ...]:
+        """The constraints that do not hold for the decoded ``values``."""
+        if not self._constraints:
+            return ()
+        if self._when:
+            values = self.only_active(values)
+        return tuple(c for c in self._constraints if not c.holds(values))
 
     # -- conditions --------------------------------------------------------------------------
     @property
@@ -198,8 +278,9 @@ class SearchSpace(Mapping):
         return len(self._params)
 
     def __eq__(self, other: Any) -> bool:
-        """As a mapping, and for two spaces their conditions too."""
-        if isinstance(other, SearchSpace) and self._when != other._when:
+        """As a mapping, and for two spaces their conditions and constraints too."""
+        if isinstance(other, SearchSpace) and (self._when != other._when
+                                               or self._constraints != other._constraints):
             return False
         return super().__eq__(other)
 
