@@ -1,0 +1,427 @@
+"""Parameter constraints for any searcher: propose, decode, reject what breaks a constraint.
+
+:func:`constrain` wraps a searcher of the protocol :class:`hpogrid.search.AskTell` drives (a
+native ask/tell core or a Ray Tune ``Searcher``) in :class:`ConstrainedSearcher` when the space
+has ``constraints``. Each proposal is decoded with the codec (the values the model would
+receive) and checked with :meth:`SearchSpace.violated`; a proposal that breaks a constraint is
+never handed out: the inner searcher is told it as a failed trial (``on_trial_complete(id, None,
+error=True)``) under an internal trial id and asked again. After ``max_rejections`` rejections
+in a row the search stops with a one-line :class:`~hpogrid.errors.ValidationError` naming
+``search_space.constraints``: feasible points are too rare for this searcher.
+
+What a searcher learns from a rejection is what it learns from a failed trial: none of the
+libraries hpogrid drives models failures (optuna's samplers, HyperOpt's TPE, Ax, skopt, HEBO,
+nevergrad and bayesian-optimization all leave failed trials out of their models). So a model
+that proposes an infeasible point keeps proposing it, or points near it: measured here, optuna's
+TPE, HyperOpt's TPE and skopt's GP each proposed 300 infeasible points in a row right after their
+random start, on a space where one random point in six is feasible. Hence the fill-in: after
+``patience`` rejections in a row of a searcher that learns, the wrapper draws random points from
+the space itself (seeded) until one is feasible, hands that out, and tells the searcher its
+result as an evaluated point (``add_evaluated_point``) when the trial ends: the model moves, and
+the search goes on. While the searcher stays stuck, each further fill-in comes after half as
+many of its proposals (down to one), so a slow model wastes little time; one of its own
+proposals accepted restores the patience. A searcher that learns nothing (random search) needs no fill-in. Ax is given
+linear constraints natively instead (:meth:`Constraint.ax_expression
+<hpogrid.space.Constraint.ax_expression>`, :func:`ax_constraints`).
+
+Random search (:class:`~hpogrid.search.asktell.RandomSampler`, also inside Ray's
+``SeededSampler``) counts its draws against ``num_samples`` and cycles through ``grid_search``
+points: a rejected draw is given back, so the budget counts accepted points and each grid point
+gets its share. A re-run of a stored trial (``__hpogrid_rerun__``) is not checked.
+
+Everything else is delegated: attributes the engine reads (``learns``, ``native``,
+``conditional_native``, ``told_metrics``, ``num_samples``, ...) come from the inner searcher and
+attributes it sets go to it; per-trial calls (``on_trial_result``, ``observe``, ``on_pause``,
+``on_unpause``) reach the inner searcher under the id it proposed with.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from typing import Any, Dict, Iterable, List, Optional
+
+from hpogrid.errors import ValidationError
+from hpogrid.search._codec import RERUN_KEY, Codec, evaluated
+
+#: rejections in a row before the space is called practically infeasible for the searcher
+DEFAULT_MAX_REJECTIONS = 1000
+#: rejections in a row of a searcher that learns, after which random points fill in
+DEFAULT_PATIENCE = 20
+#: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
+FINISHED = "FINISHED"
+#: methods whose first argument is a trial id the inner searcher knows by its own id
+_PER_TRIAL = frozenset({"on_trial_result", "observe", "on_pause", "on_unpause"})
+#: the wrapper's own attributes (everything else is the inner searcher's)
+_OWN = frozenset({"inner", "codec", "max_rejections", "patience", "name", "rejected", "in_a_row", "filled",
+                  "fill_rejected",
+                  "_alias", "_spent", "_serial", "_broken", "_fills", "_rng", "_wait"})
+#: the state a checkpoint keeps (besides the inner searcher's)
+_STATE = ("rejected", "in_a_row", "filled", "fill_rejected", "_alias", "_spent", "_serial", "_broken", "_fills", "_rng", "_wait")
+
+
+class ConstrainedSearcher:
+    """A searcher that hands out only proposals satisfying every constraint of the codec's space.
+
+    ``rejected``: the inner searcher's proposals rejected (each told to it as a failed trial);
+    ``filled``: random fill-in points handed out; ``fill_rejected``: random draws rejected;
+    ``in_a_row``: rejections (of either) since the last point handed out.
+    """
+
+    def __init__(self, inner: Any, codec: Codec, max_rejections: Optional[int] = None,
+                 patience: Optional[int] = DEFAULT_PATIENCE, seed: Optional[int] = None,
+                 name: Optional[str] = None):
+        """``max_rejections``: rejections in a row before giving up (default 1000);
+        ``patience``: rejections in a row of a searcher that learns before random points fill in
+        (None: never); ``seed``: of the fill-in draws; ``name``: the searcher's, for messages."""
+        import numpy as np
+
+        for key, value in (("max_rejections", max_rejections), ("patience", patience)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{key} must be a positive integer (got {value!r})")
+        own = object.__setattr__
+        own(self, "inner", inner)
+        own(self, "codec", codec)
+        own(self, "max_rejections", max_rejections or DEFAULT_MAX_REJECTIONS)
+        own(self, "patience", patience)
+        own(self, "name", name or type(inner).__name__)
+        own(self, "rejected", 0)
+        own(self, "in_a_row", 0)
+        own(self, "filled", 0)
+        own(self, "fill_rejected", 0)
+        own(self, "_alias", {})      # trial id handed out -> the id the inner searcher proposed under
+        own(self, "_spent", set())   # trial ids already used for a rejected proposal
+        own(self, "_serial", 0)      # for internal ids
+        own(self, "_broken", {})     # constraint index -> rejections in the current run of them
+        own(self, "_fills", {})      # trial id -> random fill-in handed out, not yet told
+        own(self, "_rng", np.random.default_rng(seed))
+        own(self, "_wait", patience)  # rejections before a fill-in now: halved after each fill-in
+
+    # -- delegation -----------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # only reached for what the wrapper lacks; never for dunders (pickle, copy) or before
+        # __init__ has set ``inner`` (unpickling)
+        if name.startswith("__") or "inner" not in self.__dict__:
+            raise AttributeError(name)
+        value = getattr(self.__dict__["inner"], name)
+        if name in _PER_TRIAL and callable(value):
+            alias, fills = self.__dict__["_alias"], self.__dict__["_fills"]
+
+            def per_trial(trial_id: str, *args: Any, **kwargs: Any) -> Any:
+                if trial_id in fills:  # a fill-in: the inner searcher never proposed it
+                    return None
+                return value(alias.get(trial_id, trial_id), *args, **kwargs)
+
+            return per_trial
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _OWN:
+            object.__setattr__(self, name, value)
+        else:  # e.g. the engine setting random search's num_samples
+            setattr(self.inner, name, value)
+
+    def __repr__(self) -> str:
+        return f"ConstrainedSearcher({self.inner!r}, {len(self.codec.space.constraints)} constraints)"
+
+    # -- the searcher protocol --------------------------------------------------------------------
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Any, **spec: Any) -> bool:
+        return self.inner.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> Any:
+        """The inner searcher's next proposal that satisfies every constraint (or a random
+        fill-in, see the module doc); NOT_NOW (None) and FINISHED pass through. Raises
+        ValidationError after ``max_rejections`` rejections in a row."""
+        while True:
+            if self.in_a_row >= self.max_rejections:
+                raise self._infeasible()
+            if self._filling():
+                config = self._draw()
+                broken = self._violated(config)
+                if not broken:
+                    self._fills[trial_id] = config
+                    self.filled += 1
+                    self._wait = max(1, self._wait // 2)  # still stuck next time? fill in sooner
+                    return self._handed_out(config)
+                self.fill_rejected += 1
+            else:
+                uid = self._next_id(trial_id)
+                config = self.inner.suggest(uid)
+                if config is None or (isinstance(config, str) and config == FINISHED):
+                    return config
+                broken = self._violated(config)
+                if not broken:
+                    if uid != trial_id:
+                        self._alias[trial_id] = uid
+                    self._wait = self.patience
+                    return self._handed_out(config)
+                self._reject(uid, trial_id)
+                self.rejected += 1
+            self.in_a_row += 1
+            for constraint in broken:
+                index = self.codec.space.constraints.index(constraint)
+                self._broken[index] = self._broken.get(index, 0) + 1
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        """Told on to the inner searcher under its own id; a fill-in's result as an evaluated point."""
+        self._spent.discard(trial_id)
+        fill = self._fills.pop(trial_id, None)
+        if fill is None:
+            self.inner.on_trial_complete(self._alias.pop(trial_id, trial_id), result=result, error=error)
+            return
+        metric = getattr(self.inner, "metric", None)
+        value = None if error or not result or not metric else result.get(metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                self.inner.add_evaluated_point(evaluated(result, fill), value)
+            except NotImplementedError:
+                pass  # a searcher that learns only from its own points
+
+    def add_evaluated_point(self, *args: Any, **kwargs: Any) -> None:
+        """Passed on as it is (a stored trial breaking a constraint added later still informs)."""
+        return self.inner.add_evaluated_point(*args, **kwargs)
+
+    def save(self, checkpoint_path: str) -> None:
+        """The inner searcher's checkpoint and the wrapper's state in one file (NotImplementedError,
+        Ray's "cannot save", when the inner searcher cannot save)."""
+        saver = getattr(self.inner, "save", None)
+        if saver is None:
+            raise NotImplementedError(f"{type(self.inner).__name__} cannot save its state")
+        fd, tmp = tempfile.mkstemp(prefix="hpogrid-constrained-")
+        os.close(fd)
+        try:
+            saver(tmp)
+            with open(tmp, "rb") as fh:
+                inner = fh.read()
+        finally:
+            os.unlink(tmp)
+        state = {k: self.__dict__[k] for k in _STATE}
+        with open(checkpoint_path, "wb") as fh:
+            pickle.dump({"inner": inner, "state": state}, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as fh:
+            saved = pickle.load(fh)
+        fd, tmp = tempfile.mkstemp(prefix="hpogrid-constrained-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(saved["inner"])
+            self.inner.restore(tmp)
+        finally:
+            os.unlink(tmp)
+        for key, value in saved["state"].items():
+            object.__setattr__(self, key, value)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _next_id(self, trial_id: str) -> str:
+        """The trial id itself, unless a rejected proposal used it: then an internal one."""
+        if trial_id not in self._spent:
+            return trial_id
+        self._serial += 1
+        return f"{trial_id}~hpogrid-constrained-{self._serial}"
+
+    def _violated(self, config: Dict[str, Any]) -> tuple:
+        if RERUN_KEY in config:  # a stored trial's exact values, run again
+            return ()
+        return self.codec.space.violated(self.codec.decode(_flat(config)))
+
+    def _reject(self, uid: str, trial_id: str) -> None:
+        """Tell the inner searcher its proposal failed (and give a random sampler its draw back)."""
+        if uid == trial_id:  # (internal ids are never used twice)
+            self._spent.add(uid)
+        self.inner.on_trial_complete(uid, result=None, error=True)
+        sampler = _random_sampler(self.inner)
+        if sampler is not None:  # its draw counts against num_samples and the grid cycle: give it back
+            sampler._count -= 1
+
+    def _handed_out(self, config: Dict[str, Any]) -> Dict[str, Any]:
+        self.in_a_row = 0
+        self._broken.clear()
+        return config
+
+    def _filling(self) -> bool:
+        """Whether random points fill in now: a searcher that learns was rejected too often."""
+        return (self.patience is not None and self.in_a_row >= self._wait
+                and bool(getattr(self.inner, "learns", True)))
+
+    def _draw(self) -> Dict[str, Any]:
+        """A random point of the whole space, in the searcher's encoding."""
+        return {name: _plain(enc.from_latent(enc.latent.sample(self._rng)))
+                for name, enc in self.codec.encodings.items()}
+
+    def _infeasible(self) -> ValidationError:
+        constraints = self.codec.space.constraints
+        index = max(self._broken, key=self._broken.get) if self._broken else 0
+        filled = " and random fill-in points" if self._filling() else ""
+        return ValidationError(
+            "search_space.constraints",
+            f"{self.in_a_row} points in a row proposed by {self.name}{filled} broke a constraint, most "
+            f"often [{index}] {constraints[index].text!r}: the space is practically infeasible for this "
+            "searcher; relax the constraints or shift the parameters' ranges so that points satisfying them "
+            "are not rare")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _random_sampler(searcher: Any) -> Any:
+    """The :class:`RandomSampler` that draws ``searcher``'s points with a budget, if any."""
+    from hpogrid.search.asktell import RandomSampler
+
+    for candidate in (searcher, getattr(searcher, "core", None)):
+        if isinstance(candidate, RandomSampler) and hasattr(candidate, "_count"):
+            return candidate
+    return None
+
+
+def _flat(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Ray's searchers propose nested dicts for names with '/'; the codec wants them flat."""
+    out: Dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, name + "/"))
+        else:
+            out[name] = value
+    return out
+
+
+def constrain(searcher: Any, codec: Codec, ray: bool = False, max_rejections: Optional[int] = None,
+              seed: Optional[int] = None, name: Optional[str] = None,
+              patience: Optional[int] = DEFAULT_PATIENCE) -> Any:
+    """``searcher`` itself when the codec's space has no constraints; otherwise it wrapped in a
+    :class:`ConstrainedSearcher` and, with ``ray``, that as a Ray Tune ``Searcher``
+    (:class:`ConstrainedTuneSearcher`; a Tune ``ConcurrencyLimiter`` goes around it, not inside).
+
+    ``max_rejections``: rejections in a row before giving up (default 1000); ``seed``: the run's
+    seed, for the random fill-in points; ``name``: the algorithm, for the message;
+    ``patience``: see :class:`ConstrainedSearcher`."""
+    if searcher is None or not codec.space.constraints:
+        return searcher
+    wrapped = ConstrainedSearcher(searcher, codec, max_rejections, patience, seed, name)
+    if not ray:
+        return wrapped
+    return _tune_class()(wrapped)
+
+
+def unwrap(searcher: Any) -> Any:
+    """The searcher under any constraint wrappers (e.g. to ask whether it is a ``SeededSampler``)."""
+    while True:
+        if isinstance(searcher, ConstrainedSearcher):
+            searcher = searcher.inner
+        elif _is_tune_wrapper(searcher):
+            searcher = searcher.constrained
+        else:
+            return searcher
+
+
+def ax_constraints(codec: Codec) -> List[str]:
+    """Ax's parameter-constraint strings for the constraints Ax can take natively (see
+    :meth:`~hpogrid.space.Constraint.ax_expression`); the others are left to :func:`constrain`."""
+    out = []
+    for constraint in codec.space.constraints:
+        expression = constraint.ax_expression(codec)
+        if expression is not None:
+            out.append(expression)
+    return out
+
+
+def rejected(searcher: Any) -> int:
+    """Proposals rejected so far by the constraint wrapper of ``searcher`` (0 without one)."""
+    if _is_tune_wrapper(searcher):
+        searcher = searcher.constrained
+    return searcher.rejected if isinstance(searcher, ConstrainedSearcher) else 0
+
+
+# -- under Ray Tune ---------------------------------------------------------------------------------
+_TUNE_CLASS: Optional[type] = None
+
+
+def _is_tune_wrapper(searcher: Any) -> bool:
+    return _TUNE_CLASS is not None and isinstance(searcher, _TUNE_CLASS)
+
+
+def _tune_class() -> type:
+    """:class:`ConstrainedTuneSearcher`, built on first use so that importing this module does not
+    import Ray; it is found by name (module ``__getattr__``), so pickling works as for any class."""
+    global _TUNE_CLASS
+    if _TUNE_CLASS is not None:
+        return _TUNE_CLASS
+    from ray.tune.search import Searcher
+
+    class ConstrainedTuneSearcher(Searcher):
+        """A :class:`ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune gives it the search
+        properties, asks and tells it; the inner searcher (Ray's or a native core) gets them."""
+
+        def __init__(self, constrained: ConstrainedSearcher):
+            inner = constrained.inner
+            mode = getattr(inner, "mode", None)
+            super().__init__(metric=getattr(inner, "metric", None), mode=mode if mode in ("min", "max") else None)
+            self.constrained = constrained
+
+        def __getattr__(self, name: str) -> Any:  # learns, native, told_metrics, on_pause, ...
+            if name.startswith("__") or "constrained" not in self.__dict__:
+                raise AttributeError(name)
+            return getattr(self.__dict__["constrained"], name)
+
+        @property
+        def num_samples(self) -> Any:
+            return self.constrained.num_samples
+
+        @num_samples.setter
+        def num_samples(self, value: Any) -> None:
+            self.constrained.num_samples = value
+
+        @property
+        def grid_size(self) -> int:
+            return self.constrained.grid_size
+
+        def set_search_properties(self, metric, mode, config, **spec) -> bool:
+            ok = self.constrained.set_search_properties(metric, mode, config, **spec)
+            if ok:
+                if metric:
+                    self._metric = metric
+                if mode:
+                    self._mode = mode
+            return ok
+
+        def set_max_concurrency(self, max_concurrent: int) -> bool:
+            setter = getattr(self.constrained.inner, "set_max_concurrency", None)
+            return bool(setter(max_concurrent)) if setter is not None else False
+
+        def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
+            return self.constrained.suggest(trial_id)
+
+        def on_trial_result(self, trial_id: str, result: Dict) -> None:
+            if hasattr(self.constrained.inner, "on_trial_result"):
+                self.constrained.on_trial_result(trial_id, result)
+
+        def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+            self.constrained.on_trial_complete(trial_id, result=result, error=error)
+
+        def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
+                                pruned: bool = False, intermediate_values: Optional[Iterable] = None) -> None:
+            if getattr(self.constrained, "native", False):  # an ask/tell core: results only
+                if not (error or pruned):
+                    self.constrained.add_evaluated_point(parameters, value)
+                return
+            self.constrained.add_evaluated_point(parameters, value, error=error, pruned=pruned,
+                                                 intermediate_values=intermediate_values)
+
+        def save(self, checkpoint_path: str) -> None:
+            self.constrained.save(checkpoint_path)
+
+        def restore(self, checkpoint_path: str) -> None:
+            self.constrained.restore(checkpoint_path)
+
+    ConstrainedTuneSearcher.__module__ = __name__
+    ConstrainedTuneSearcher.__qualname__ = "ConstrainedTuneSearcher"
+    _TUNE_CLASS = ConstrainedTuneSearcher
+    return _TUNE_CLASS
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ConstrainedTuneSearcher":
+        return _tune_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
