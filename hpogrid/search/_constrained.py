@@ -42,7 +42,8 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Optional
 
 from hpogrid.errors import ValidationError
-from hpogrid.search._codec import RERUN_KEY, Codec, evaluated
+from hpogrid.search._codec import EVALUATED_KEY, RERUN_KEY, Codec, evaluated
+from hpogrid.search.asktell import RandomSampler, evaluated_metrics
 
 #: rejections in a row before the space is called practically infeasible for the searcher
 DEFAULT_MAX_REJECTIONS = 1000
@@ -171,11 +172,16 @@ class ConstrainedSearcher:
             return
         metric = getattr(self.inner, "metric", None)
         value = None if error or not result or not metric else result.get(metric)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                self.inner.add_evaluated_point(evaluated(result, fill), value)
-            except NotImplementedError:
-                pass  # a searcher that learns only from its own points
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return
+        metrics = {k: v for k, v in result.items() if k not in ("config", EVALUATED_KEY)}
+        objectives = getattr(self.inner, "objectives", None)  # several, or outcome constraints
+        if objectives is not None and objectives.values(metrics) is None:
+            return
+        try:
+            self.inner.add_evaluated_point(evaluated(result, fill), value, **evaluated_metrics(self.inner, metrics))
+        except NotImplementedError:
+            pass  # a searcher that learns only from its own points
 
     def add_evaluated_point(self, *args: Any, **kwargs: Any) -> None:
         """Passed on as it is (a stored trial breaking a constraint added later still informs)."""
@@ -267,8 +273,6 @@ def _plain(value: Any) -> Any:
 
 def _random_sampler(searcher: Any) -> Any:
     """The :class:`RandomSampler` that draws ``searcher``'s points with a budget, if any."""
-    from hpogrid.search.asktell import RandomSampler
-
     for candidate in (searcher, getattr(searcher, "core", None)):
         if isinstance(candidate, RandomSampler) and hasattr(candidate, "_count"):
             return candidate

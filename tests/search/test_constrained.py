@@ -124,7 +124,7 @@ class Scripted:
 
     native = True
     conditional_native = True
-    told_metrics = ("loss",)
+    told_metrics = True
 
     def __init__(self, configs):
         self.configs = list(configs)
@@ -172,7 +172,7 @@ def test_signals_attributes_and_trial_ids_pass_through(tmp_path):
     wrapped = constrain(inner, codec)
     assert wrapped.set_search_properties("m", "max", {"x": 1}, extra=1) == "inner answer"
     assert inner.properties == ("m", "max", {"x": 1}, {"extra": 1})
-    assert (wrapped.native, wrapped.conditional_native, wrapped.told_metrics) == (True, True, ("loss",))
+    assert (wrapped.native, wrapped.conditional_native, wrapped.told_metrics) == (True, True, True)
     assert getattr(wrapped, "learns", True) is True and not hasattr(wrapped, "num_samples")
     wrapped.some_setting = 5
     assert inner.some_setting == 5
@@ -219,8 +219,9 @@ def test_a_stuck_searcher_gets_random_fill_ins_and_is_told_their_results():
     assert wrapped.rejected == 4 and wrapped.filled == 1 and wrapped.in_a_row == 0
     wrapped.on_trial_result("a", {"loss": 1.0})  # the inner searcher never proposed it: not told
     assert inner.results == []
-    wrapped.on_trial_complete("a", {"loss": 2.0})
-    assert inner.points == [(fill, 2.0, {})] and inner.told[-1][0] != "a"
+    wrapped.on_trial_complete("a", {"loss": 2.0, "acc": 0.5, "config": fill})
+    assert inner.points == [(fill, 2.0, {"metrics": {"loss": 2.0, "acc": 0.5}})]  # every metric (told_metrics)
+    assert inner.told[-1][0] != "a"
     # still stuck: the next fill-in comes after half as many of its proposals, then after one
     asked = len(inner.asked)
     wrapped.suggest("b")
