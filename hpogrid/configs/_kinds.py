@@ -119,7 +119,9 @@ def summarize(kind: ConfigKind, data: Optional[Dict[str, Any]]) -> Dict[str, Any
         return {c: "<unreadable>" for c in kind.columns()}
     if kind.name == "search_space":
         space = data.get("search_space", data)
-        return {"parameters": ", ".join(space) if isinstance(space, dict) else "?"}
+        names = [n for n, spec in space.items() if not (n == "constraints" and isinstance(spec, list))] \
+            if isinstance(space, dict) else None
+        return {"parameters": ", ".join(names) if names is not None else "?"}
     if kind.name == "hpo_config" and "trials" not in data:
         data = {**data, "trials": data.get("num_trials")}
     return {c: data.get(c) for c in kind.columns()}

@@ -115,6 +115,10 @@ def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, n
     shape = RunShape(spec.trials, spec.max_concurrent or 1)
     searcher, codec = adapter.build(space, spec.metric, spec.mode, options.seed, dict(spec.algorithm_param),
                                     native=native, shape=shape, objectives=spec.objectives)
+    if space.constraints:  # no proposal that breaks a search_space constraint is ever run
+        from hpogrid.search import constrain
+
+        searcher = constrain(searcher, codec, ray=not native, seed=options.seed, name=adapter.name)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
     if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
         searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)

@@ -80,7 +80,11 @@ def resolve_source(source: str, target, settings) -> WarmSource:
 
 
 def space_differences(there: Dict[str, Any], here: Dict[str, Any]) -> List[str]:
-    """What keeps trials of space ``there`` from being told to a searcher of space ``here``."""
+    """What keeps trials of space ``there`` from being told to a searcher of space ``here``
+    (search-space JSON objects; their ``constraints`` are not parameters)."""
+    from hpogrid.space import SearchSpace
+
+    there, here = SearchSpace.split(there)[0], SearchSpace.split(here)[0]
     out = []
     only_there = [n for n in there if n not in here]
     only_here = [n for n in here if n not in there]

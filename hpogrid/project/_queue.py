@@ -85,6 +85,9 @@ def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> 
                 "its condition holds for this point (" + ", ".join(
                     f"{p}={point[p]!r}" for p in space.when(missing[0])) + ")"
             raise ValidationError(f"{where}.{missing[0]}", f"missing: {why}")
+        broken = space.violated(point)
+        if broken:
+            raise ValidationError(f"{where}", f"breaks search_space constraint {broken[0].text!r}")
         out.append({n: point[n] for n in point if n in active})
     return out
 

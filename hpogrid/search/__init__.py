@@ -26,6 +26,9 @@ _EXPORTS = {
     "Suggestion": "hpogrid.search.asktell",
     "NOT_NOW": "hpogrid.search.asktell",
     "FINISHED": "hpogrid.search.asktell",
+    "constrain": "hpogrid.search._constrained",
+    "unwrap": "hpogrid.search._constrained",
+    "rejected": "hpogrid.search._constrained",
 }
 
 __all__ = sorted(_EXPORTS)

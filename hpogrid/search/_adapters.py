@@ -146,8 +146,9 @@ class AxAdapter(SearcherAdapter):
     uses_objectives = True
 
     def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
-        if _beyond_one_metric(objectives):
-            # Ray's AxSearch is told one metric: the same core as elsewhere (qNEHVI, constraints)
+        if _beyond_one_metric(objectives) or codec.space.constraints:
+            # Ray's AxSearch is told one metric, and not the proposals search_space constraints
+            # reject: the same core as elsewhere (qNEHVI, outcome and parameter constraints)
             from hpogrid.search._ray_searchers import NativeSearcher
 
             return NativeSearcher(self.make_native(codec, metric, mode, seed, params, shape, objectives),
@@ -166,6 +167,11 @@ class AxAdapter(SearcherAdapter):
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
         if objectives is not None:
             ours["objectives"] = objectives
+        if codec.space.constraints:  # the linear ones are Ax's own (the others are rejected for it)
+            from hpogrid.search._constrained import ax_constraints
+
+            params = {**params, "parameter_constraints": ax_constraints(codec) + list(
+                params.get("parameter_constraints") or [])}
         return self.start_randomly(AxAskTell, codec, metric, seed, ours, params, length=initial_trials(codec))
 
 

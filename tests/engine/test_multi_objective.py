@@ -136,3 +136,23 @@ def test_the_progress_line_shows_the_front_and_the_infeasible():
     for a, c in [(3, 0), (1, 2), (2, 0)]:
         single.add({"a": a, "c": c})
     assert single.value == 2 and single.text() == "best a=2 (1 infeasible)"
+
+
+#: a triangle of the unit square: about half of the random points break the constraint
+CONSTRAINED = {**SPACE, "constraints": ["x + y <= 0.8", "x * y <= 0.1"]}
+
+
+@pytest.mark.parametrize("backend", backend_params("fake", "ray", "slurm"), indirect=True)
+def test_no_trial_breaks_a_search_space_constraint_on_any_backend(tmp_path, backend):
+    name = make_project(tmp_path, ZDT1, CONSTRAINED, algorithm="optuna", trials=8, **TWO)
+    summary = run(backend, name, seed=5, n_jobs=2)
+    got = trials(name)
+    assert summary.counts["COMPLETED"] == 8 and len(got) == 8
+    assert all(t.params["x"] + t.params["y"] <= 0.8 and t.params["x"] * t.params["y"] <= 0.1 for t in got)
+
+
+def test_an_enqueued_point_must_keep_to_the_constraints(tmp_path, run_cli):
+    name = make_project(tmp_path, ZDT1, CONSTRAINED, algorithm="random", trials=2, **TWO)
+    r = run_cli("enqueue", name, json.dumps({"x": 0.7, "y": 0.5}))
+    assert r.exit_code == 1 and r.output == "Error: points[0]: breaks search_space constraint 'x + y <= 0.8'\n"
+    assert run_cli("enqueue", name, json.dumps({"x": 0.1, "y": 0.5})).exit_code == 0

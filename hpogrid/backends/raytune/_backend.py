@@ -49,6 +49,9 @@ class RayTuneBackend(Backend):
         plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
             plan.notes.append(note)
+        if plan.space is not None and plan.space.constraints and plan.scheduler_adapter.name == "pbt":
+            raise ValidationError("hpo_config.scheduler", "pbt mutates parameters by itself and cannot keep to "
+                                  "search_space constraints: choose asynchyperband, median or fifo")
         if plan.space is None and plan.scheduler_adapter.name == "pbt":
             raise ValidationError("hpo_config.scheduler", "pbt mutates the parameters of a search space; a "
                                   "define-by-run model (def objective(trial)) has none: choose asynchyperband, "
@@ -88,11 +91,11 @@ class RayTuneBackend(Backend):
 
         from hpogrid.backends.raytune._callbacks import DrainingChoice, RunStopper, SinkCallback
         from hpogrid.backends.raytune._processes import forget_ray_run, note_ray_run, reap_orphans
-        from hpogrid.search import SeededSampler
+        from hpogrid.search import SeededSampler, unwrap
 
         spec = plan.spec
         limit = spec.max_concurrent
-        seeded = isinstance(plan.searcher, SeededSampler)
+        seeded = isinstance(unwrap(plan.searcher), SeededSampler)
         # one Tune phase each: resumed re-runs (exact stored values) first, then new trials
         phases = []
         if workload.reruns:
