@@ -4,6 +4,7 @@
 
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
+from hpogrid.search._hyperopt import ENCODINGS as HYPEROPT_ENCODINGS
 
 
 class RandomSearch(SearcherAdapter):
@@ -37,7 +38,7 @@ class TuneSearch(RandomSearch):
 class HyperOptAdapter(SearcherAdapter):
     name = "hyperopt"
     library = "hyperopt"
-    encodings = ALL_NATIVE
+    encodings = HYPEROPT_ENCODINGS
     summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):

@@ -4,7 +4,8 @@ Ray's ``HyperOptSearch`` needs ``ray.tune`` and cannot be told trials it did not
 resumed study (and the random start of :mod:`hpogrid.search._random_start`) would be lost on
 it. This class keeps HyperOpt's own ``Trials`` and calls ``tpe.suggest`` as ``fmin`` does;
 foreign trials become documents HyperOpt reads like its own. The space is the one Ray's
-wrapper would build from the codec: uniform, uniform integer, choice of indices, normal.
+wrapper would build from the codec: uniform (an integer as the floor of one), choice of
+indices, normal.
 
 Conditional parameters (``when``): TPE proposes the flat space, but a finished trial's document
 keeps values only for the parameters active in it (HyperOpt's own representation of a
@@ -13,7 +14,11 @@ that used it and is never told an inactive value.
 """
 from typing import Any, Dict, Optional
 
-from hpogrid.search._codec import ChoiceByIndex, Codec, IntNative, NormalNative, UniformNative
+from hpogrid.search._codec import ChoiceByIndex, Codec, IntViaUniform, NormalNative, UniformNative
+
+#: how HyperOpt sees each latent kind: an integer as the floor of a uniform, since
+#: ``hp.uniformint(low, high)`` rounds a uniform and gives each end half the weight of the others
+ENCODINGS = (UniformNative, IntViaUniform, ChoiceByIndex, NormalNative)
 
 
 def hyperopt_space(codec: Codec) -> Dict[str, Any]:
@@ -23,8 +28,8 @@ def hyperopt_space(codec: Codec) -> Dict[str, Any]:
     for name, enc in codec.encodings.items():
         if isinstance(enc, UniformNative):
             out[name] = hp.uniform(name, enc.latent.low, enc.latent.high)
-        elif isinstance(enc, IntNative):
-            out[name] = hp.uniformint(name, enc.latent.low, enc.latent.high)
+        elif isinstance(enc, IntViaUniform):
+            out[name] = hp.uniform(name, enc.latent.low, enc.latent.high + 1)
         elif isinstance(enc, ChoiceByIndex):
             out[name] = hp.choice(name, list(range(len(enc.latent.categories))))
         elif isinstance(enc, NormalNative):
@@ -53,7 +58,7 @@ class HyperoptAskTell:
         import numpy as np
 
         self.metric, self._sign = metric, (1.0 if mode == "min" else -1.0)
-        self._ints = {n for n, e in codec.encodings.items() if isinstance(e, (IntNative, ChoiceByIndex))}
+        self._ints = {n for n, e in codec.encodings.items() if isinstance(e, ChoiceByIndex)}
         self._names = list(codec.encodings)
         self._codec = codec
         self._trials = hyperopt.Trials()
