@@ -36,12 +36,23 @@ class TuneSearch(RandomSearch):
 
 
 class HyperOptAdapter(SearcherAdapter):
+    """HyperOpt's TPE. Under Ray Tune a flat space runs Ray's ``HyperOptSearch``, a conditional
+    one hpogrid's own core (:class:`~hpogrid.search._hyperopt.HyperoptAskTell`, the one the other
+    backends ask), whose space nests conditional parameters in HyperOpt's choices."""
+
     name = "hyperopt"
     library = "hyperopt"
     encodings = HYPEROPT_ENCODINGS
     summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
+        if codec.space.conditional:
+            from hpogrid.search._hyperopt import HyperoptAskTell
+            from hpogrid.search._ray_searchers import NativeSearcher
+
+            core = construct(HyperoptAskTell, self.name, {"codec": codec, "metric": metric, "mode": mode,
+                                                         "seed": seed}, params)
+            return NativeSearcher(core, metric, mode)
         from ray.tune.search.hyperopt import HyperOptSearch
 
         return construct(HyperOptSearch, self.name, {

@@ -111,27 +111,6 @@ def test_random_search_gives_each_branch_its_share():
     assert abs(nested - 1 / 6) < 0.05
 
 
-def test_native_hyperopt_keeps_only_the_active_values_of_each_finished_trial():
-    """HyperOpt's own documents of finished trials carry a value only for the parameters the
-    trial had (HyperOpt's form of a conditional parameter), and TPE keeps proposing from them."""
-    space = SearchSpace.from_dict(COND_SPACE)
-    searcher, codec = get_adapter("hyperopt").build(space, METRIC, MODE, SEED, {"n_initial_points": 4},
-                                                    native=True)
-    asker = AskTell(searcher, codec, METRIC, MODE)
-    points = []
-    for i in range(14):  # 4 random start points (told as evaluated points), then TPE's own
-        answer = asker.ask(f"t{i}")
-        point = codec.decode(answer.config)
-        assert set(point) == expected(point)
-        points.append(point)
-        asker.tell(answer.uid, {METRIC: loss(point)}, ok=True)
-    docs = searcher._library._trials.trials  # (the random start, then HyperOpt's own ask/tell)
-    assert len(docs) == 14
-    for doc, point in zip(docs, points):
-        had = {n for n, v in doc["misc"]["vals"].items() if v}
-        assert had == set(point), (had, point)
-
-
 def _told_points(name, searcher, codec):
     """The latent points the library behind ``searcher`` holds as evaluated, as configs."""
     library = searcher._ready() if hasattr(searcher, "_ready") else searcher  # noqa: SLF001 - past RandomStart
@@ -180,3 +159,90 @@ def test_under_ray_tune_skopt_is_told_inactive_parameters_at_the_neutral_value_t
             inactive_seen += 1
             assert told[param] == pytest.approx(neutral(codec.encodings[param]))
     assert inactive_seen > 0
+
+
+# -- HyperOpt: nested choices ---------------------------------------------------------------------
+
+def _labels(doc):
+    return {n for n, v in doc["misc"]["vals"].items() if v}
+
+
+def test_hyperopt_space_nests_each_conditional_parameter_in_its_parents_branches():
+    from hpogrid.search._hyperopt import nesting
+
+    codec = get_adapter("hyperopt").codec(SearchSpace.from_dict(COND_SPACE))
+    # width2 also needs layers 2 or 3 (an integer parent): in the adam and sgd branches, kept
+    # only where layers holds too
+    assert nesting(codec) == {"momentum": ("optimizer", (0, 2)), "nesterov": ("optimizer", (0,)),
+                              "dampening": ("nesterov", (0,)), "width2": ("optimizer", (0, 1))}
+
+
+def test_hyperopt_draws_a_conditional_parameter_only_in_its_branch():
+    """Statistical, over HyperOpt's own random draws (its startup jobs): each proposal's
+    document holds the parameters of the branches taken, and once finished only the active ones."""
+    searcher, codec = get_adapter("hyperopt").build(SearchSpace.from_dict(COND_SPACE), METRIC, MODE, SEED,
+                                                    {"n_initial_points": 10 ** 6})
+    core = searcher.core  # (under Ray Tune: the core the other backends ask)
+    n = 400
+    points = []
+    for i in range(n):
+        config = searcher.suggest(f"t{i}")
+        point = codec.decode(config)
+        assert set(point) == expected(point)
+        in_branch = {"width2"} if point["optimizer"] in ("adam", "sgd") else set()
+        assert _labels(core._live[f"t{i}"]) == expected(point) | in_branch  # noqa: SLF001
+        searcher.on_trial_complete(f"t{i}", {METRIC: loss(point), "config": config})
+        assert _labels(core._trials.trials[-1]) == expected(point)  # noqa: SLF001
+        points.append(point)
+    share = {name: sum(name in p for p in points) / n for name in ("momentum", "dampening", "width2")}
+    assert abs(share["momentum"] - 2 / 3) < 0.08
+    assert abs(share["dampening"] - 1 / 6) < 0.06
+    assert abs(share["width2"] - 4 / 9) < 0.08
+
+
+@pytest.mark.parametrize("name", ["hyperopt", "hyperopt/native"])
+def test_hyperopt_keeps_to_the_branches_and_records_only_the_active_values(name):
+    """Under Ray Tune's searcher (the core itself, from HyperOpt's own startup draws) and natively
+    (after hpogrid's random start, told as evaluated points), TPE's proposals keep to the
+    branches, and HyperOpt's document of every finished trial holds only its active parameters."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = get_adapter("hyperopt").build(space, METRIC, MODE, SEED, {"n_initial_points": 4},
+                                                    native=name.endswith("/native"))
+    asker = AskTell(searcher, codec, METRIC, MODE)
+    points, own = [], 0
+    for i in range(14):
+        answer = asker.ask(f"t{i}")
+        point = codec.decode(answer.config)
+        assert set(point) == expected(point)
+        points.append(point)
+        core = searcher.core if name == "hyperopt" else searcher._library  # noqa: SLF001 - past the random start
+        live = core._live.get(answer.uid) if core is not None else None  # noqa: SLF001
+        if live is not None:  # HyperOpt's own proposal
+            own += 1
+            in_branch = {"width2"} if point["optimizer"] in ("adam", "sgd") else set()
+            assert _labels(live) == expected(point) | in_branch
+        asker.tell(answer.uid, {METRIC: loss(point)}, ok=True)
+    assert own >= 10
+    docs = core._trials.trials  # noqa: SLF001
+    assert len(docs) == 14
+    for doc, point in zip(docs, points):
+        assert _labels(doc) == set(point), (doc["misc"]["vals"], point)
+    assert any("dampening" in p for p in points)  # the nested branch was reached
+
+
+def test_hyperopt_under_ray_tune_runs_given_points_first_and_survives_tunes_checkpoint(tmp_path):
+    """Ray Tune's searcher of a conditional space: ``points_to_evaluate`` are run first and told
+    with their active parameters, and the searcher pickles (Tune saves it with the experiment)."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    given = {"optimizer": 1, "layers": 1, "lr": math.log(0.01)}  # adam: no momentum, nesterov, width2
+    searcher, codec = get_adapter("hyperopt").build(space, METRIC, MODE, SEED, {"points_to_evaluate": [given]})
+    assert searcher.conditional_native
+    first = searcher.suggest("p0")
+    assert codec.decode(first) == {"optimizer": "adam", "layers": 1, "lr": pytest.approx(0.01)}
+    searcher.on_trial_complete("p0", {METRIC: 1.0, "config": first})
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    searcher.restore(str(tmp_path / "searcher.pkl"))
+    (doc,) = searcher.core._trials.trials  # noqa: SLF001
+    assert _labels(doc) == {"optimizer", "layers", "lr"} and doc["result"]["loss"] == 1.0
+    point = codec.decode(searcher.suggest("t1"))
+    assert set(point) == expected(point)
