@@ -111,16 +111,18 @@ class OptunaAdapter(SearcherAdapter):
 
 
 class BohbAdapter(SearcherAdapter):
-    """BOHB; runs with the bohbhyperband scheduler (see :mod:`hpogrid.search._schedulers`)."""
+    """BOHB; runs with the bohbhyperband scheduler (see :mod:`hpogrid.search._schedulers`), over a
+    ConfigSpace with the space's conditions (:mod:`hpogrid.search._bohb`)."""
 
     name = "bohb"
     library = "hpbandster"
     summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
-        from ray.tune.search.bohb import TuneBOHB
+        from hpogrid.search._bohb import BohbSearcher
 
-        return construct(TuneBOHB, self.name, {"metric": metric, "mode": mode, "seed": seed}, params)
+        return construct(BohbSearcher, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
+                         params)
 
 
 class AxAdapter(SearcherAdapter):

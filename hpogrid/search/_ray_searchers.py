@@ -1,5 +1,5 @@
-"""hpogrid's own Ray Tune ``Searcher`` classes (the only module of the package that imports
-``ray.tune`` at the top): random search, scikit-optimize, HEBO, nevergrad and HyperOpt (a
+"""hpogrid's own Ray Tune ``Searcher`` classes (with ``_bohb.py``, the only modules of the package
+that import ``ray.tune`` at the top): random search, scikit-optimize, HEBO, nevergrad and HyperOpt (a
 conditional space) as Ray searchers over the native cores the other backends ask directly, and
 Ray's BayesOpt searcher with one fix.
 """
