@@ -126,6 +126,9 @@ class BohbSearcher(TuneBOHB):
     """Ray's ``TuneBOHB`` over :func:`config_space` (the space comes from the codec, as for
     hpogrid's other searchers): BOHB proposes, and is told, only the active parameters."""
 
+    #: BOHB models the conditions itself: a result is told with BOHB's own proposal
+    conditional_native = True
+
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  seed: Optional[int] = None, bohb_config: Optional[Dict[str, Any]] = None,
                  points_to_evaluate: Optional[List[Dict[str, Any]]] = None, max_concurrent: int = 0):

@@ -163,11 +163,16 @@ def test_under_ray_tune_skopt_is_told_inactive_parameters_at_the_neutral_value_t
 
 # -- BOHB: a ConfigSpace with the conditions ------------------------------------------------------
 
+#: hpbandster calls ConfigSpace's deprecated ``get_dictionary`` twice for every proposal
+bohb_quiet = pytest.mark.filterwarnings("ignore:Please use `dict:DeprecationWarning")
+
+
 def _bohb(space_dict, seed=SEED):
     space = SearchSpace.from_dict(space_dict)
     return get_adapter("bohb").build(space, METRIC, MODE, seed, {})
 
 
+@bohb_quiet
 def test_bohb_draws_a_conditional_parameter_exactly_when_its_condition_holds():
     """Statistical: BOHB's own record of each proposal (what it is told with the result) names
     exactly the active parameters, and each branch has its probability."""
@@ -218,6 +223,7 @@ def q_expected(point):
     return names
 
 
+@bohb_quiet
 def test_bohb_conditions_on_q_method_parents_hold_exactly():
     """Statistical: over the rounding of a q-method parent, BOHB draws a child exactly when the
     rounded value is listed, at the probability of the grammar."""
@@ -267,6 +273,7 @@ def test_bohb_q_method_intervals_end_on_adjacent_floats():
                 assert value(math.nextafter(b, math.inf)) not in listed
 
 
+@bohb_quiet
 def test_bohb_model_proposes_and_records_only_active_parameters():
     """After enough results for its kernel densities, BOHB's model-based proposals keep the
     conditions, and the vectors it models hold an inactive parameter as missing (NaN)."""
