@@ -5,6 +5,7 @@
 from hpogrid.errors import ValidationError
 from hpogrid.search._base import SearcherAdapter, construct
 from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
+from hpogrid.search._hyperopt import ENCODINGS as HYPEROPT_ENCODINGS
 
 
 class RandomSearch(SearcherAdapter):
@@ -37,12 +38,23 @@ class TuneSearch(RandomSearch):
 
 
 class HyperOptAdapter(SearcherAdapter):
+    """HyperOpt's TPE. Under Ray Tune a flat space runs Ray's ``HyperOptSearch``, a conditional
+    one hpogrid's own core (:class:`~hpogrid.search._hyperopt.HyperoptAskTell`, the one the other
+    backends ask), whose space nests conditional parameters in HyperOpt's choices."""
+
     name = "hyperopt"
     library = "hyperopt"
-    encodings = ALL_NATIVE
+    encodings = HYPEROPT_ENCODINGS
     summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
+        if codec.space.conditional:
+            from hpogrid.search._hyperopt import HyperoptAskTell
+            from hpogrid.search._ray_searchers import NativeSearcher
+
+            core = construct(HyperoptAskTell, self.name, {"codec": codec, "metric": metric, "mode": mode,
+                                                         "seed": seed}, params)
+            return NativeSearcher(core, metric, mode)
         from ray.tune.search.hyperopt import HyperOptSearch
 
         return construct(HyperOptSearch, self.name, {
@@ -126,16 +138,18 @@ def _beyond_one_metric(objectives) -> bool:
 
 
 class BohbAdapter(SearcherAdapter):
-    """BOHB; runs with the bohbhyperband scheduler (see :mod:`hpogrid.search._schedulers`)."""
+    """BOHB; runs with the bohbhyperband scheduler (see :mod:`hpogrid.search._schedulers`), over a
+    ConfigSpace with the space's conditions (:mod:`hpogrid.search._bohb`)."""
 
     name = "bohb"
     library = "hpbandster"
     summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
-        from ray.tune.search.bohb import TuneBOHB
+        from hpogrid.search._bohb import BohbSearcher
 
-        return construct(TuneBOHB, self.name, {"metric": metric, "mode": mode, "seed": seed}, params)
+        return construct(BohbSearcher, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
+                         params)
 
 
 class AxAdapter(SearcherAdapter):

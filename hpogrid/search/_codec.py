@@ -7,10 +7,12 @@ a normal as a uniform probability through the inverse normal CDF, an integer or 
 the floor of a uniform. Categories always travel as indices, so any JSON value works with
 every library (Ax, Optuna and ConfigSpace only accept some scalar types).
 
-Conditional parameters (``when``): searchers explore the flat space and :meth:`Codec.decode`
-keeps only the parameters active for the decoded values, so the model never sees one whose
-condition does not hold. :meth:`Codec.encode` of a point without its inactive parameters
-fills them with a fixed neutral value (a searcher of the flat space needs every dimension).
+Conditional parameters (``when``): :meth:`Codec.decode` keeps only the parameters active for
+the decoded values (an inactive one may be missing), so the model never sees one whose
+condition does not hold. Most searchers explore the flat space; BOHB and HyperOpt draw only
+what the conditions activate, and :meth:`Codec.complete` fills in the rest. :meth:`Codec.encode`
+of a point without its inactive parameters fills them with a fixed neutral value (a searcher
+of the flat space needs every dimension).
 """
 import json
 import math
@@ -236,6 +238,15 @@ class Codec:
             else:
                 out[name] = neutral(enc)
         return out
+
+    def complete(self, proposal: Dict[str, Any]) -> Dict[str, Any]:
+        """A proposal of a searcher that models the conditions (BOHB's ConfigSpace, HyperOpt's
+        nested choices), which names only the parameters it drew, as a whole searcher config:
+        each parameter it did not draw at its neutral value (:func:`neutral`), which
+        :meth:`decode` drops again. Tune merges a searcher's config into its ``param_space``,
+        so a missing key would stay an unresolved domain there."""
+        out = {n: proposal[n] if n in proposal else neutral(e) for n, e in self.encodings.items()}
+        return {**out, **{k: v for k, v in proposal.items() if k not in out}}
 
     def active(self, config: Dict[str, Any]) -> Tuple[str, ...]:
         """Names of the parameters active for searcher config ``config``."""

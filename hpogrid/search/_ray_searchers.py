@@ -1,6 +1,7 @@
-"""hpogrid's own Ray Tune ``Searcher`` classes (the only module of the package that imports
-``ray.tune`` at the top): random search, scikit-optimize, HEBO and nevergrad as Ray searchers
-over the native cores the other backends ask directly, and Ray's BayesOpt searcher with one fix.
+"""hpogrid's own Ray Tune ``Searcher`` classes (with ``_bohb.py``, the only modules of the package
+that import ``ray.tune`` at the top): random search, scikit-optimize, HEBO, nevergrad and HyperOpt (a
+conditional space) as Ray searchers over the native cores the other backends ask directly, and
+Ray's BayesOpt searcher with one fix.
 """
 import pickle
 from typing import Any, Dict, List, Optional
@@ -61,6 +62,11 @@ class NativeSearcher(Searcher):
         super().__init__(metric=metric, mode=mode)
         self.core = core
         self._codec = codec if codec is not None and codec.space.conditional else None
+
+    @property
+    def conditional_native(self) -> bool:
+        """Whether the core models a conditional space itself (HyperOpt's nested choices)."""
+        return getattr(self.core, "conditional_native", False)
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         # the space comes from the codec; Tune's param_space holds the same dimensions

@@ -1,6 +1,7 @@
 """A conditional search space end to end through the CLI: search_space create, local_run on the
-worker pool with optuna's own ask/tell, report. The objective fails any trial that receives a
-parameter whose condition does not hold (or lacks one whose condition holds)."""
+worker pool (optuna's and hyperopt's own ask/tell) and under Ray Tune (hyperopt, bohb), report.
+The objective fails any trial that receives a parameter whose condition does not hold (or lacks
+one whose condition holds)."""
 import json
 
 import pytest
@@ -40,13 +41,15 @@ def project(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_local_run_never_shows_the_model_an_inactive_parameter_and_report_copes(run_cli, project, tmp_path):
+@pytest.mark.parametrize("algorithm", ["optuna", "hyperopt"])
+def test_local_run_never_shows_the_model_an_inactive_parameter_and_report_copes(run_cli, project, tmp_path,
+                                                                                 algorithm):
     from hpogrid import paths
     from hpogrid.study import StudyStore, sqlite_url
 
-    r = run_cli("local_run", project, "--seed", "5", "--n_jobs", "2")
+    r = run_cli("local_run", project, "--seed", "5", "--n_jobs", "2", "--algorithm", algorithm)
     assert r.exit_code == 0, r.output
-    assert "This run (optuna, fifo): 24 completed, 0 failed, 0 interrupted" in r.output, r.output
+    assert f"This run ({algorithm}, fifo): 24 completed, 0 failed, 0 interrupted" in r.output, r.output
     with StudyStore(sqlite_url(paths.study_db(project))) as store:
         got = store.trials(project)
     assert len(got) == 24 and all(t.uid.startswith("pool-") for t in got)  # the worker pool, no Ray
@@ -68,11 +71,19 @@ def test_local_run_never_shows_the_model_an_inactive_parameter_and_report_copes(
 
 
 @pytest.mark.slow
-def test_local_run_under_ray_tune_with_a_flat_searcher_records_only_active_parameters(run_cli, project):
+@pytest.mark.parametrize("algorithm", ["hyperopt", "bohb"])
+def test_local_run_under_ray_tune_records_only_active_parameters(run_cli, project, algorithm):
+    """HyperOpt (its nested choices, hpogrid's core as Tune's searcher) and BOHB (a ConfigSpace
+    with the conditions, with its own HyperBand scheduler) under Ray Tune."""
     from hpogrid import paths
     from hpogrid.study import StudyStore, sqlite_url
 
-    r = run_cli("local_run", project, "--ray", "--trials", "6", "--seed", "3", "--algorithm", "hyperopt")
+    if algorithm == "bohb":
+        assert run_cli("hpo_config", "create", "hb", "--metric", "loss", "--mode", "min", "--scheduler",
+                       "bohbhyperband", "--trials", "6", "--algorithm", "bohb").exit_code == 0
+        r = run_cli("project", "update", project, "--hpo_config", "hb")
+        assert r.exit_code == 0, r.output
+    r = run_cli("local_run", project, "--ray", "--trials", "6", "--seed", "3", "--algorithm", algorithm)
     assert r.exit_code == 0, r.output
     assert "6 completed, 0 failed, 0 interrupted" in r.output, r.output
     with StudyStore(sqlite_url(paths.study_db(project))) as store:

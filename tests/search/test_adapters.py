@@ -115,3 +115,22 @@ def test_grid_algorithms_name_exactly_the_adapters_that_enumerate_grids():
     from hpogrid.search.names import GRID_ALGORITHMS
 
     assert set(GRID_ALGORITHMS) == {a.name for a in ADAPTERS if a.honours_grid}
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["ray", "native"])
+def test_hyperopt_draws_each_integer_equally_often_ends_included(native):
+    """Statistical: HyperOpt's own draws of a uniformint (hp.uniformint rounds a uniform, which
+    gives each end half the weight: hpogrid hands it the floor of a uniform instead)."""
+    from collections import Counter
+
+    from hpogrid.search import AskTell
+
+    space = SearchSpace.from_dict({"n": {"method": "uniformint", "dimension": {"low": 1, "high": 3}}})
+    searcher, codec = get_adapter("hyperopt").build(space, "loss", "min", 5, {"n_initial_points": 10 ** 6},
+                                                    native=native)
+    core = searcher._ready() if native else searcher  # noqa: SLF001 - HyperOpt itself, not the random start
+    asker = AskTell(core, codec, "loss", "min")
+    n = 600
+    counts = Counter(codec.decode(asker.ask(f"t{i}").config)["n"] for i in range(n))  # HyperOpt's startup draws
+    assert set(counts) == {1, 2, 3}
+    assert all(abs(c / n - 1 / 3) < 0.06 for c in counts.values()), counts

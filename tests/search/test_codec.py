@@ -108,3 +108,6 @@ def test_codec_of_a_conditional_space_drops_inactive_values_and_encodes_without_
     with pytest.raises(KeyError):  # an active value missing is not made up
         codec.encode({"opt": "sgd", "n": 2})
     assert codec.active(codec.encode({"opt": "adam"})) == ("opt",)
+    # a proposal naming only its active parameters (BOHB, HyperOpt) made whole: the others neutral
+    assert codec.complete({"opt": 1, "extra": 7}) == {"opt": 1, "momentum": 0.5, "n": 3, "extra": 7}
+    assert codec.complete({"opt": 0, "momentum": 0.2, "n": 4}) == {"opt": 0, "momentum": 0.2, "n": 4}

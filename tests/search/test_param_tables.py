@@ -15,16 +15,17 @@ def _accepts(cls, key) -> bool:
 
 def _ray_class(name):
     import optuna
-    from ray.tune.search.bohb import TuneBOHB
     from ray.tune.search.hyperopt import HyperOptSearch
 
+    from hpogrid.search._bohb import BohbSearcher
     from hpogrid.search._hebo import HeboAskTell
     from hpogrid.search._nevergrad import NevergradAskTell
     from hpogrid.search._ray_searchers import BayesOptSearcher, SeededSampler, SkoptSearcher
 
-    # hebo and nevergrad run their native core under Ray Tune too (NativeSearcher)
+    # hebo and nevergrad run their native core under Ray Tune too (NativeSearcher), as hyperopt does
+    # for a conditional space (checked natively below)
     return {"random": SeededSampler, "tune": SeededSampler, "hyperopt": HyperOptSearch, "skopt": SkoptSearcher,
-            "bohb": TuneBOHB, "bayesian": BayesOptSearcher, "optuna": optuna.samplers.TPESampler,
+            "bohb": BohbSearcher, "bayesian": BayesOptSearcher, "optuna": optuna.samplers.TPESampler,
             "hebo": HeboAskTell, "nevergrad": NevergradAskTell}.get(name)
 
 
