@@ -79,12 +79,11 @@ class OptunaAdapter(SearcherAdapter):
     uses_objectives = True
 
     def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
-        if _beyond_one_metric(objectives):
-            # Ray's OptunaSearch takes several metrics but no constraints: the same core as elsewhere
-            from hpogrid.search._ray_searchers import NativeSearcher
-
-            return NativeSearcher(self.make_native(codec, metric, mode, seed, params, shape, objectives),
-                                  metric, mode, codec)
+        if _beyond_one_metric(objectives) or codec.space.conditional:
+            # Ray's OptunaSearch takes several metrics but no constraints, and would be told a
+            # conditional space's inactive values: the same core as elsewhere
+            return _under_ray(self.make_native(codec, metric, mode, seed, params, shape, objectives), metric, mode,
+                              codec)
         from ray.tune.search.optuna import OptunaSearch
 
         return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
@@ -132,6 +131,14 @@ class OptunaAdapter(SearcherAdapter):
         return construct(classes[name], f"optuna sampler {name}", ours, params)
 
 
+def _under_ray(core, metric, mode, codec):
+    """hpogrid's own ask/tell ``core`` as a Ray Tune searcher (where Ray's wrapper of the library
+    cannot be told what the run needs it told)."""
+    from hpogrid.search._ray_searchers import NativeSearcher
+
+    return NativeSearcher(core, metric, mode, codec)
+
+
 def _beyond_one_metric(objectives) -> bool:
     """Several objectives or outcome constraints: Ray's own wrappers cannot be told them."""
     return objectives is not None and (objectives.is_multi or bool(objectives.constraints))
@@ -160,13 +167,11 @@ class AxAdapter(SearcherAdapter):
     uses_objectives = True
 
     def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
-        if _beyond_one_metric(objectives) or codec.space.constraints:
-            # Ray's AxSearch is told one metric, and not the proposals search_space constraints
-            # reject: the same core as elsewhere (qNEHVI, outcome and parameter constraints)
-            from hpogrid.search._ray_searchers import NativeSearcher
-
-            return NativeSearcher(self.make_native(codec, metric, mode, seed, params, shape, objectives),
-                                  metric, mode, codec)
+        if _beyond_one_metric(objectives) or codec.space.constraints or codec.space.conditional:
+            # Ray's AxSearch is told one metric, not the proposals search_space constraints reject,
+            # and a conditional space's inactive values: the same core as elsewhere
+            return _under_ray(self.make_native(codec, metric, mode, seed, params, shape, objectives), metric, mode,
+                              codec)
         from hpogrid.search._ax import quiet_ax
 
         quiet_ax()
@@ -198,6 +203,8 @@ class BayesOptAdapter(SearcherAdapter):
     summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
+        if codec.space.conditional:  # Ray's searcher would be told inactive values: the same core as elsewhere
+            return _under_ray(self.make_native(codec, metric, mode, seed, params, shape), metric, mode, codec)
         from hpogrid.search._ray_searchers import BayesOptSearcher
 
         return construct(BayesOptSearcher, self.name, {

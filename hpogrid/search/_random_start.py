@@ -52,6 +52,15 @@ class RandomStart:
         except BaseException as exc:  # re-raised in the run's thread when the library is needed
             self._error = exc
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickling (Ray Tune pickles its searcher) waits for the library: it is the state."""
+        self._loader.join()
+        return {k: v for k, v in self.__dict__.items() if k != "_loader"}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._loader = _Loaded()
+
     # -- the searcher protocol of hpogrid.search.AskTell ----------------------------------
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True
@@ -115,3 +124,13 @@ class RandomStart:
                 self._library.add_evaluated_point(config, value, **extra)
             except NotImplementedError:
                 pass  # a library that learns only from its own points (some of nevergrad's)
+
+
+class _Loaded:
+    """The loader of an unpickled :class:`RandomStart`: its library came with it."""
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self) -> None:
+        pass

@@ -76,8 +76,18 @@ class NativeSearcher(Searcher):
             self._mode = mode
         return True
 
+    @property
+    def told_metrics(self) -> bool:
+        """Whether the core takes every metric of a stored trial (several objectives, constraints)."""
+        return getattr(self.core, "told_metrics", False)
+
     def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-        return self.core.suggest(trial_id)
+        config = self.core.suggest(trial_id)
+        if self._codec is not None and isinstance(config, dict):
+            # a core that models the conditions (optuna) names only the active parameters: Tune
+            # merges a config into its param_space, so the others get their neutral value
+            config = self._codec.complete(config)
+        return config
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         if self._codec is not None and result and isinstance(result.get("config"), dict):
@@ -87,9 +97,11 @@ class NativeSearcher(Searcher):
         self.core.on_trial_complete(trial_id, result, error)
 
     def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values=None) -> None:
+                            pruned: bool = False, intermediate_values=None,
+                            metrics: Optional[Dict[str, Any]] = None) -> None:
         if not (error or pruned):
-            self.core.add_evaluated_point(parameters, value)
+            extra = {"metrics": metrics} if metrics is not None and self.told_metrics else {}
+            self.core.add_evaluated_point(parameters, value, **extra)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:

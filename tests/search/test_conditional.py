@@ -6,6 +6,7 @@ searcher contract does. The expected presence of each parameter is written out h
 (not with ``SearchSpace.active``), so the test checks the grammar's semantics too.
 """
 import math
+import time
 
 import pytest
 
@@ -143,22 +144,39 @@ def test_a_flat_searcher_is_told_inactive_parameters_at_one_neutral_value(name):
     assert inactive_seen > 0  # the session had trials with inactive parameters
 
 
-def test_under_ray_tune_skopt_is_told_inactive_parameters_at_the_neutral_value_too():
+@pytest.mark.parametrize("name", ["skopt", "bayesian"])
+def test_under_ray_tune_a_flat_searcher_is_told_inactive_parameters_at_the_neutral_value_too(name):
     """The Ray Tune searcher over the same core (Tune reports the trial's config with its result)."""
     from hpogrid.search._codec import neutral
 
     space = SearchSpace.from_dict(COND_SPACE)
-    searcher, codec = build("skopt", space, SEED)  # the Ray Tune searcher
-    for i in range(8):
-        config = searcher.suggest(f"t{i}")
+    searcher, codec = build(name, space, SEED)  # the Ray Tune searcher
+    for i in range({"skopt": 8, "bayesian": 12}[name]):  # (bayesian: past its random start of 10)
+        while (config := searcher.suggest(f"t{i}")) is None:  # (a random start waits for its library)
+            time.sleep(0.05)
         searcher.on_trial_complete(f"t{i}", {METRIC: loss(codec.decode(config)), "config": dict(config)})
     inactive_seen = 0
-    for x in searcher.core._opt.Xi:  # noqa: SLF001
-        told = dict(zip(codec.encodings, x))
+    for told in _told_points(name, searcher.core, codec):
         for param in set(codec.encodings) - set(codec.decode(told)):
             inactive_seen += 1
             assert told[param] == pytest.approx(neutral(codec.encodings[param]))
     assert inactive_seen > 0
+
+
+def test_under_ray_tune_optuna_is_told_only_the_active_parameters_too():
+    """Ray's OptunaSearch would be told whole proposals: under Ray Tune a conditional space runs
+    hpogrid's optuna core, its configs made whole for Tune (inactive values neutral, dropped)."""
+    space = SearchSpace.from_dict(COND_SPACE)
+    searcher, codec = build("optuna", space, SEED)  # the Ray Tune searcher
+    for i in range(ASKS):
+        config = searcher.suggest(f"t{i}")
+        assert set(config) == set(codec.encodings)  # whole, for Tune's param_space
+        searcher.on_trial_complete(f"t{i}", {METRIC: loss(codec.decode(config)), "config": dict(config)})
+    trials = searcher.core.study.trials
+    assert len(trials) == ASKS and all(t.state.name == "COMPLETE" for t in trials)
+    for trial in trials:
+        assert set(trial.params) == expected(codec.decode(codec.complete(trial.params)))
+    assert any("dampening" in t.params for t in trials)
 
 
 # -- BOHB: a ConfigSpace with the conditions ------------------------------------------------------
