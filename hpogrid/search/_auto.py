@@ -79,7 +79,7 @@ class AutoAdapter(SearcherAdapter):
         if trials < MIN_MODEL_TRIALS:
             return AutoChoice(RandomSearch(), {}, f"under {MIN_MODEL_TRIALS} trials: too few for a model")
         if objectives is not None and objectives.is_multi:
-            return _several_objectives(space, trials, parallel)
+            return _several_objectives()
         if space.conditional:
             return AutoChoice(OptunaAdapter(), {}, "conditional parameters: TPE, which models them natively")
         small = trials <= GP_MAX_TRIALS
@@ -102,16 +102,10 @@ class AutoAdapter(SearcherAdapter):
         raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")
 
 
-def _several_objectives(space, trials: int, parallel: int) -> AutoChoice:
-    """Several objectives: optuna's multi-objective samplers (``benchmarks/multi_objective.py``)."""
-    if space.conditional:
-        return AutoChoice(OptunaAdapter(), {"sampler": "tpe"},
-                          "several objectives, conditional parameters: TPE (MOTPE), which models them natively")
-    if trials <= GP_MAX_TRIALS and parallel <= GP_MAX_PARALLEL:
-        return AutoChoice(OptunaAdapter(), {"sampler": "gp"}, f"several objectives, up to {GP_MAX_TRIALS} trials, "
-                          f"at most {GP_MAX_PARALLEL} at once: a Gaussian process (expected hypervolume improvement)")
-    if trials <= GP_MAX_TRIALS:
-        return AutoChoice(OptunaAdapter(), {"sampler": "tpe"},
-                          f"several objectives, over {GP_MAX_PARALLEL} trials at once: TPE (MOTPE)")
-    return AutoChoice(OptunaAdapter(), {"sampler": "nsga2"}, f"several objectives, over {GP_MAX_TRIALS} trials: "
-                      "NSGA-II")
+def _several_objectives() -> AutoChoice:
+    """Several objectives: optuna's TPE (MOTPE). ``benchmarks/multi_objective.py`` (ZDT1, ZDT2,
+    DTLZ2 with 3 objectives, a mixed constrained trade-off; 3 seeds): best mean rank at 50
+    evaluations (1.75, tied with the GP sampler, which spends 2-4 s per suggestion there) and
+    first on every problem at 300 (NSGA-II second); it models conditional spaces too."""
+    return AutoChoice(OptunaAdapter(), {"sampler": "tpe"}, "several objectives: TPE (MOTPE), best at 50 and "
+                      "300 evaluations of benchmarks/multi_objective.py")

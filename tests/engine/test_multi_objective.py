@@ -73,10 +73,10 @@ def test_a_one_metric_algorithm_is_refused_before_anything_runs(tmp_path):
 
 
 def test_auto_chooses_a_multi_objective_sampler(tmp_path):
-    name = make_project(tmp_path, ZDT1, SPACE, trials=10, **TWO)  # (10: the GP's random start only)
+    name = make_project(tmp_path, ZDT1, SPACE, trials=12, **TWO)
     summary = run("fake", name, seed=2)
-    assert summary.counts["COMPLETED"] == 10
-    assert any(n.startswith("algorithm 'auto' chose optuna (sampler gp): several objectives") for n in summary.notes)
+    assert summary.counts["COMPLETED"] == 12
+    assert any(n.startswith("algorithm 'auto' chose optuna (sampler tpe): several objectives") for n in summary.notes)
 
 
 def test_a_study_of_other_objectives_needs_another_study(tmp_path):
