@@ -307,6 +307,19 @@ def test_ax_gets_the_linear_constraints_on_plain_ranges_and_accepts_them():
             assert parsed.check(point) == constraint.holds(point)
 
 
+def test_ax_is_built_with_the_linear_constraints_as_its_own():
+    """The adapter hands Ax the linear ones (its model then proposes only inside them); the
+    constraint wrapper still checks every proposal."""
+    space = SearchSpace.from_dict({
+        "x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+        "y": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+        "constraints": ["x + y <= 1", "x * y <= 0.1"]})
+    searcher, codec = get_adapter("ax").build(space, "loss", "min", 1, {}, native=True)
+    experiment = searcher._ready().client.experiment
+    assert [str(c) for c in experiment.search_space.parameter_constraints] == [
+        "ParameterConstraint(1.0*x + 1.0*y <= 1.0)"]
+
+
 def test_not_now_from_a_random_start_passes_through():
     """HyperOpt's native searcher begins with hpogrid's random start: rejected random points give
     their place back, and the model is asked once it has results."""
