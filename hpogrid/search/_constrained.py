@@ -43,7 +43,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._codec import EVALUATED_KEY, RERUN_KEY, Codec, evaluated
-from hpogrid.search.asktell import RandomSampler, evaluated_metrics
+from hpogrid.search.asktell import RandomSampler, evaluated_metrics, flat_config
 
 #: rejections in a row before the space is called practically infeasible for the searcher
 DEFAULT_MAX_REJECTIONS = 1000
@@ -229,7 +229,7 @@ class ConstrainedSearcher:
     def _violated(self, config: Dict[str, Any]) -> tuple:
         if RERUN_KEY in config:  # a stored trial's exact values, run again
             return ()
-        return self.codec.space.violated(self.codec.decode(_flat(config)))
+        return self.codec.space.violated(self.codec.decode(flat_config(config)))
 
     def _reject(self, uid: str, trial_id: str) -> None:
         """Tell the inner searcher its proposal failed (and give a random sampler its draw back)."""
@@ -277,18 +277,6 @@ def _random_sampler(searcher: Any) -> Any:
         if isinstance(candidate, RandomSampler) and hasattr(candidate, "_count"):
             return candidate
     return None
-
-
-def _flat(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """Ray's searchers propose nested dicts for names with '/'; the codec wants them flat."""
-    out: Dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, name + "/"))
-        else:
-            out[name] = value
-    return out
 
 
 def constrain(searcher: Any, codec: Codec, ray: bool = False, max_rejections: Optional[int] = None,

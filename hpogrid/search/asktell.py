@@ -154,7 +154,7 @@ class AskTell:
             return NOT_NOW
         if config == _RAY_FINISHED:
             return FINISHED
-        config = _flat(config)
+        config = flat_config(config)
         self._configs[uid] = config
         return Suggestion(uid, config)
 
@@ -207,13 +207,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _flat(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """Searchers hand back nested dicts for names with '/', as Tune does; the codec wants them flat."""
+def flat_config(config: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Searchers hand back nested dicts for names with '/', as Tune does; the codec wants them flat
+    (values as plain Python scalars)."""
     out: Dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            out.update(_flat(value, name + "/"))
+            out.update(flat_config(value, name + "/"))
         else:
             out[name] = _plain(value)
     return out
