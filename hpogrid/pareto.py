@@ -94,7 +94,7 @@ def front_ranks(points: Sequence[Sequence[float]], modes: Sequence[str], limit: 
     """Non-dominated sorting: 0 for the front, 1 for the front of the rest, and so on.
 
     ``limit``: ranks from ``limit`` on are all reported as ``limit`` (only the first ``limit``
-    fronts are peeled off: what a plot coloured by rank needs, at a bounded cost).
+    fronts are kept while sorting: what a plot coloured by rank needs, at a bounded cost).
     """
     if len(points) == 0:
         return []
