@@ -92,7 +92,7 @@ class Report:
         if self.objectives is None:
             self.objectives = Objectives.parse(self.metric, self.mode)
         if self.standing is None:
-            self.standing = standing(self.objectives, self.trials)
+            self.standing = standing(self.objectives, self.trials, front=self.marked)
 
     @property
     def marked(self) -> bool:
@@ -405,7 +405,8 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     if not kept:
         raise NotFoundError(f"no trial of study {info.name!r} matches {filters.describe()} "
                             f"(the study has {len(trials)} trials)")
-    marks = standing(objectives, kept)
+    # the front matters with several objectives or constraints (a plain study: feasibility only)
+    marks = standing(objectives, kept, front=objectives.is_multi or bool(objectives.constraints))
     if marks.infeasible:
         rules = ", ".join(str(c) for c in objectives.constraints)
         notes.append(f"{marks.infeasible} completed trial(s) break a constraint ({rules}): marked infeasible, "

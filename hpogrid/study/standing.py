@@ -65,9 +65,11 @@ class Standing:
         return sum(1 for f in self.feasible if f is False)
 
 
-def standing(objectives: Objectives, trials: Sequence[TrialRecord], ranks: bool = False) -> Standing:
+def standing(objectives: Objectives, trials: Sequence[TrialRecord], ranks: bool = False,
+             front: bool = True) -> Standing:
     """Where each of ``trials`` stands (front ranks too with ``ranks``: a full non-dominated
-    sort, which costs more than the front alone on big studies)."""
+    sort, which costs more than the front alone on big studies; ``front=False`` leaves the
+    front out, all ``pareto`` False, for readers that only need feasibility)."""
     feasible = tuple(feasibility(objectives, t) for t in trials)
     points: List[Tuple[float, ...]] = []
     where: List[int] = []
@@ -80,7 +82,7 @@ def standing(objectives: Objectives, trials: Sequence[TrialRecord], ranks: bool 
     eligible = [False] * len(trials)
     pareto_on = [False] * len(trials)
     rank: List[Optional[int]] = [None] * len(trials)
-    if points:
+    if points and (front or ranks):
         from hpogrid import pareto
 
         if ranks:
@@ -90,6 +92,6 @@ def standing(objectives: Objectives, trials: Sequence[TrialRecord], ranks: bool 
         else:
             for i, on in zip(where, pareto.front_mask(points, objectives.modes)):
                 pareto_on[i] = on
-        for i in where:
-            eligible[i] = True
+    for i in where:
+        eligible[i] = True
     return Standing(feasible, tuple(eligible), tuple(pareto_on), tuple(rank))
