@@ -102,7 +102,52 @@ def front_ranks(points: Sequence[Sequence[float]], modes: Sequence[str], limit: 
     if costs.shape[1] == 2:
         ranks = _ranks_2d(costs)
         return ranks if limit is None else [min(r, limit) for r in ranks]
+    if costs.shape[1] == 3:
+        return _ranks_3d(costs, limit)
     return _ranks_sorted(costs, limit)
+
+
+def _ranks_3d(costs: np.ndarray, limit: Optional[int]) -> List[int]:
+    """Three objectives: :func:`_ranks_sorted` with each front kept as the staircase of its
+    members' last two values (y ascending, z descending): in lexicographic order an earlier
+    point that is not a duplicate dominates when its (y, z) is at most the point's, which one
+    binary search in the staircase answers."""
+    order = np.lexsort(costs.T[::-1]).tolist()
+    rows = costs.tolist()
+    stairs: List[List[List[float]]] = []  # per front: [ys ascending, zs descending]
+    out = [0] * len(rows)
+    prev, prev_rank = None, 0
+    for i in order:
+        row = rows[i]
+        if row == prev:
+            out[i] = prev_rank
+            continue
+        _, y, z = row
+        lo, hi = 0, len(stairs)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ys, zs = stairs[mid]
+            j = bisect_right(ys, y) - 1
+            if j >= 0 and zs[j] <= z:
+                lo = mid + 1
+            else:
+                hi = mid
+        if limit is not None and lo >= limit:
+            lo = limit
+        else:
+            if lo == len(stairs):
+                stairs.append([[], []])
+            ys, zs = stairs[lo]
+            j = bisect_right(ys, y)
+            if not (j and zs[j - 1] <= z):  # not already covered by a corner of this front
+                k = j
+                while k < len(ys) and zs[k] >= z:  # corners this point now covers
+                    k += 1
+                ys[j:k] = [y]
+                zs[j:k] = [z]
+        out[i] = lo
+        prev, prev_rank = row, lo
+    return out
 
 
 def _ranks_sorted(costs: np.ndarray, limit: Optional[int]) -> List[int]:
