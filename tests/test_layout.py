@@ -43,7 +43,8 @@ TREE = Path(__file__).resolve().parents[1] / "hpogrid"
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid", "hpogrid.__main__", "hpogrid.errors", "hpogrid.names", "hpogrid.paths", "hpogrid.fileio",
      "hpogrid.jsontext", "hpogrid.yamltext", "hpogrid.datafile",
-     "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy", "hpogrid.progress"),
+     "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy", "hpogrid.progress", "hpogrid.objectives",
+     "hpogrid.pareto"),
     ("hpogrid.study",),
     ("hpogrid.space",),
     ("hpogrid.search",),

@@ -32,9 +32,10 @@ def _flag(name: str, help: str):
 @_flag("to_html", "Write a self-contained HTML report with plots to NAME.html.")
 @_flag("to_csv", "Write every trial to NAME.csv.")
 @_flag("to_pcp", "Write the parallel-coordinates plot to NAME_pcp.html (and .png with kaleido).")
-@click.option("--metric", metavar="M", help="Metric to sort and plot by (default: the project's).")
+@click.option("--metric", metavar="M", help="Metric to sort and plot by (default: the project's; a "
+              "multi-objective study lists its Pareto front unless --metric sorts it by one objective).")
 @click.option("--mode", type=click.Choice(["min", "max"]), help="Whether lower or higher --metric "
-              "is better (default: the project's).")
+              "is better (default: that objective's, else the project's).")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
@@ -45,6 +46,10 @@ def _flag(name: str, help: str):
 def report(project, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
            to_csv, to_pcp, metric, mode, top, study, study_url, no_sync) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
+
+    A study with several objectives shows its Pareto-optimal trials (feasible completed trials
+    no other one beats in every objective); trials breaking an outcome constraint are marked
+    infeasible and never ranked.
 
     Trials of the project's grid tasks (`hpogrid run`) are first fetched from PanDA into
     the study store (again only for tasks that changed; --no-sync skips it). Grid filters
@@ -89,8 +94,12 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
         if hidden:
             click.echo(f"Note: {len(hidden)} columns do not fit the terminal ({', '.join(hidden)}): "
                        "pick columns with --columns", err=True)
-        if len(rep.trials) > top:
-            click.echo(f"... {len(rep.trials) - top} more trials (--top N to show more, --to_csv for all)")
+        if rep.listed > top:
+            what = "Pareto-optimal trials" if rep.pareto_view else "trials"
+            click.echo(f"... {rep.listed - top} more {what} (--top N to show more, --to_csv for all)")
+        if rep.pareto_view and rep.listed < len(rep.trials):
+            click.echo(f"The table lists the Pareto front ({rep.listed} of {len(rep.trials)} trials); "
+                       "--metric M sorts every trial by one objective.")
     click.echo(lib.summary(rep))
     for note in rep.notes:
         click.echo(f"Note: {note}", err=True)

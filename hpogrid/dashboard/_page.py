@@ -122,14 +122,21 @@ SCRIPT = r"""
     var d = state.data;
     $('waiting').hidden = !d.waiting; $('content').hidden = !!d.waiting;
     if (d.waiting){ $('waiting').textContent = 'Waiting for the first trial: ' + d.waiting; renderGrid(); return; }
-    $('study').textContent = 'study ' + d.study + ' in ' + d.store + ' | metric ' + d.metric + ' (' + d.mode + ')';
+    $('study').textContent = 'study ' + d.study + ' in ' + d.store + (d.pareto_front ?
+      ' | objectives ' + d.objectives : ' | metric ' + d.metric + ' (' + d.mode + ')') +
+      (d.constraints && d.constraints.length ? ' | constraints ' + d.constraints.join(', ') : '');
     var counts = $('counts'); clear(counts);
     Object.keys(d.counts).forEach(function(s){
       if (d.counts[s]) counts.appendChild(el('span', d.counts[s] + ' ' + s.toLowerCase()));
     });
-    $('best').textContent = d.best ? ('best ' + d.metric + ' = ' + fmt(d.best.value) + ' in trial ' +
+    var front = d.pareto_front;
+    $('best').textContent = (front ? (front.length ? 'Pareto front: ' + front.length + ' trial' +
+      (front.length === 1 ? '' : 's') + ' (' + front.slice(0, 20).join(', ') + (front.length > 20 ? ', ...' : '') + ')'
+      : 'no feasible completed trial with every objective yet') :
+      d.best ? ('best ' + d.metric + ' = ' + fmt(d.best.value) + ' in trial ' +
       d.best.number + ': ' + Object.keys(d.best.params).map(function(k){
-        return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet';
+        return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet') +
+      (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
     renderTable(); renderPlots(); renderFailed(); renderGrid();

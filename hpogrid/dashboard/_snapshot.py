@@ -53,14 +53,19 @@ def _table(report) -> Dict[str, Any]:
     from hpogrid.study.view import flatten
 
     axes = [a.name for a in report.axes]
+    objectives = report.objective_columns  # the other objectives, next to the metric
     extra = report.extra_metrics
-    others = [m for m in report.metrics if m != report.metric and m not in extra]
-    columns = ["rank", "trial", "state", report.metric, *extra, *axes, *others, "backend", "site",
-               "task id", "job id", "time_s"]
+    others = [m for m in report.metrics if m != report.metric and m not in extra and m not in objectives]
+    marks = ["pareto", "feasible"] if report.marked else []  # as in the HTML report
+    columns = ["rank", "trial", "state", report.metric, *objectives, *marks, *extra, *axes, *others, "backend",
+               "site", "task id", "job id", "time_s"]
+    yes = {True: "yes", False: "no", None: None}
     rows = []
     for i, (t, v) in enumerate(zip(report.trials[:MAX_ROWS], report.values)):
         flat = flatten(t.metrics, "")
+        flags = [yes[report.standing.pareto[i]], yes[report.standing.feasible[i]]] if marks else []
         rows.append([i + 1 if i < report.ranked else None, t.number, str(t.state), v,
+                     *(_cell(flat.get(m)) for m in objectives), *flags,
                      *(_cell(flat.get(m)) for m in extra), *(_cell(t.params.get(a)) for a in axes),
                      *(_cell(flat.get(m)) for m in others), t.backend, t.site, t.task_id, t.job_id,
                      t.duration_s])
@@ -147,6 +152,11 @@ def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
         "metric": report.metric, "mode": report.mode, "counts": {str(k): v for k, v in report.counts.items()},
         "best": None if best is None else {"number": best.number, "value": report.values[0],
                                            "params": {k: _cell(v) for k, v in best.params.items()}},
+        "objectives": report.objectives.describe(),
+        "constraints": [str(c) for c in report.objectives.constraints],
+        "infeasible": report.infeasible if report.objectives.constraints else None,
+        # several objectives in their own order: the Pareto front's trial numbers instead of one best
+        "pareto_front": [report.trials[i].number for i in report.front] if report.pareto_view else None,
         "table": _table(report), "failed": _failed(report), "grid": grid,
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],

@@ -2,7 +2,8 @@
 
 One set of plot builders, two outputs: ``hpogrid report --to_html`` embeds these figures in a
 file, ``hpogrid dashboard`` serves the same list as JSON and redraws it as the study grows.
-A figure that has nothing to show is left out and a note says why.
+A figure that has nothing to show is left out and a note says why. A study with several
+objectives gets its Pareto front and hypervolume (:mod:`._pareto`) first.
 """
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ def build_figures(report: Report, curves: Optional[Sequence[Any]] = None,
         curves = _curves.read_curves(report)
     curve_fig = _curves.learning_curves(report, curves)
     if not idx:
+        _objectives(report, out)
         if curve_fig is not None:
             out.panels.append(Panel("curves", "Learning curves", curve_fig))
         return out
+    _objectives(report, out)
     pcp, pcp_note = _plots.parcoords(report, idx)
     out.notes += [n for n in (note, pcp_note) if n]
     out.panels += [Panel("pcp", "Parallel coordinates", pcp),
@@ -69,6 +72,19 @@ def build_figures(report: Report, curves: Optional[Sequence[Any]] = None,
     if with_importance:
         _importance(report, out)
     return out
+
+
+def _objectives(report: Report, out: Figures) -> None:
+    """Several objectives: the Pareto front and the hypervolume by trial, first on the page."""
+    from hpogrid.report import _pareto
+
+    front, front_note = _pareto.pareto_front(report)
+    volume, volume_note = _pareto.hypervolume(report)
+    out.notes += [n for n in (front_note, volume_note) if n]
+    if front is not None:
+        out.panels.append(Panel("pareto", "Pareto front", front))
+    if volume is not None:
+        out.panels.append(Panel("hypervolume", "Hypervolume by trial", volume))
 
 
 def _importance(report: Report, out: Figures) -> None:

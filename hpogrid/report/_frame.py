@@ -2,6 +2,11 @@
 
 Every output (terminal, CSV, JSON, HTML) is rendered from one :class:`Report`, so they
 cannot disagree on which trials are in, their order or the best one.
+
+Several objectives and outcome constraints come from the study's own definition: a trial
+breaking a constraint is *infeasible* (kept, marked, never ranked or best); a multi-objective
+report lists its Pareto front first (the feasible completed trials no other one dominates)
+unless ``--metric`` sorts it by one objective.
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from functools import cached_property, lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hpogrid.errors import HpogridError, NotFoundError, NothingYetError, ValidationError
+from hpogrid.objectives import Objectives
 from hpogrid.study import COMPLETED, STATES, TrialRecord
+from hpogrid.study.standing import Standing, standing, study_objectives
 from hpogrid.study.view import flatten
 
 #: ``--extra`` columns (hpogrid 1.3.3 names)
@@ -52,7 +59,13 @@ class Axis:
 
 @dataclass
 class Report:
-    """Filtered trials sorted best first; ``values[i]`` is ``metric`` of ``trials[i]``."""
+    """Filtered trials sorted best first; ``values[i]`` is ``metric`` of ``trials[i]``.
+
+    ``objectives`` is what the study optimises; ``metric``/``mode`` what the report sorts by
+    (the primary objective unless ``--metric`` named another). ``standing`` says, in the same
+    order as ``trials``, which are feasible and which are on the Pareto front of the kept
+    trials. ``pareto_view``: a multi-objective report in its own order, the front first.
+    """
 
     project: Any  # hpogrid.project.Project
     study: str
@@ -71,6 +84,42 @@ class Report:
     extra_metrics: List[str] = field(default_factory=list)
     #: the store URL with its password, for what reads more later (learning curves)
     url: str = field(default="", repr=False)
+    objectives: Optional[Objectives] = None
+    standing: Optional[Standing] = field(default=None, repr=False)
+    pareto_view: bool = False
+
+    def __post_init__(self) -> None:
+        if self.objectives is None:
+            self.objectives = Objectives.parse(self.metric, self.mode)
+        if self.standing is None:
+            self.standing = standing(self.objectives, self.trials, front=self.marked)
+
+    @property
+    def marked(self) -> bool:
+        """Whether feasibility and Pareto membership mean something here (several objectives
+        or constraints): outputs then carry ``feasible`` / ``pareto`` columns."""
+        return self.objectives.is_multi or bool(self.objectives.constraints)
+
+    @property
+    def objective_columns(self) -> List[str]:
+        """The other objectives, shown next to the sorting metric."""
+        return [m for m in self.objectives.metrics if m != self.metric] if self.objectives.is_multi else []
+
+    @property
+    def front(self) -> List[int]:
+        """Positions (in report order) of the trials on the Pareto front."""
+        return self.standing.front
+
+    @property
+    def infeasible(self) -> int:
+        """COMPLETED trials that break a constraint."""
+        return self.standing.infeasible
+
+    @property
+    def listed(self) -> int:
+        """How many leading trials the terminal table lists: the front of a Pareto view (it
+        comes first), else every trial."""
+        return len(self.front) if self.pareto_view else len(self.trials)
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -81,17 +130,26 @@ class Report:
 
     @cached_property
     def ranked(self) -> int:
-        """How many leading trials are COMPLETED with a value (they come first)."""
+        """How many leading trials are ranked: COMPLETED, feasible and with a value (of every
+        objective in a Pareto view); they come first."""
         n = 0
-        for t, v in zip(self.trials, self.values):
-            if t.state != COMPLETED or v is None:
+        for i, (t, v) in enumerate(zip(self.trials, self.values)):
+            if not _rankable(t, v, self.standing, i, self.pareto_view):
                 break
             n += 1
         return n
 
     @property
     def best(self) -> Optional[TrialRecord]:
-        return self.trials[0] if self.ranked else None
+        """The first ranked trial; None in a Pareto view (several objectives have a front,
+        :attr:`front`, not one best trial)."""
+        return self.trials[0] if self.ranked and not self.pareto_view else None
+
+
+def _rankable(t: TrialRecord, v: Optional[float], marks: Standing, i: int, pareto_view: bool) -> bool:
+    if pareto_view:
+        return marks.eligible[i] and v is not None
+    return t.state == COMPLETED and v is not None and marks.feasible[i] is not False
 
 
 def parse_range(text: str) -> Tuple[int, int]:
@@ -198,14 +256,37 @@ def sort_trials(trials: Sequence[TrialRecord], metric: str, mode: str
                 ) -> Tuple[List[TrialRecord], List[Optional[float]]]:
     """Best first: COMPLETED trials with a value, then other trials with a value, then the
     rest by number; ties keep trial-number order."""
+    order, values = sort_order(trials, metric, mode)
+    return [trials[i] for i in order], [values[i] for i in order]
+
+
+def sort_order(trials: Sequence[TrialRecord], metric: str, mode: str, marks: Optional[Standing] = None,
+               pareto_view: bool = False) -> Tuple[List[int], List[Optional[float]]]:
+    """(positions of ``trials`` best first, ``metric`` of each trial in the given order).
+
+    Ranked trials first (COMPLETED, feasible by ``marks``, with a value; in a Pareto view:
+    eligible for the front, the front before the rest), by value; then other trials with a
+    value (infeasible ones among them), then the rest by number; ties keep number order.
+    """
+    feasible = marks.feasible if marks is not None else None
     sign = -1.0 if mode == "max" else 1.0
-    keyed = []
-    for t in trials:
-        v = metric_value(t, metric)
-        group = 2 if v is None else 0 if t.state == COMPLETED else 1
-        keyed.append(((group, 0.0 if v is None else sign * v, t.number), t, v))
-    keyed.sort(key=lambda item: item[0])
-    return [k[1] for k in keyed], [k[2] for k in keyed]
+    values = [metric_value(t, metric) for t in trials]
+    keys = []
+    for i, (t, v) in enumerate(zip(trials, values)):
+        if v is None:
+            keys.append((2, 0, 0.0, t.number))
+            continue
+        ranked = (marks.eligible[i] if pareto_view else
+                  t.state == COMPLETED and (feasible is None or feasible[i] is not False))
+        behind = 0 if not pareto_view or marks.pareto[i] else 1
+        keys.append((0 if ranked else 1, behind, sign * v, t.number))
+    order = sorted(range(len(trials)), key=keys.__getitem__)
+    return order, values
+
+
+def _reorder(marks: Standing, order: List[int]) -> Standing:
+    return Standing(*(tuple(col[i] for i in order) for col in (marks.feasible, marks.eligible, marks.pareto,
+                                                              marks.rank)))
 
 
 def label(value: Any) -> str:
@@ -296,28 +377,57 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     if not trials:
         raise NothingYetError(f"study {info.name!r} in {store.url} has no trials yet")
     hpo = proj.hpo_config or {}
+    objectives = _objectives(info, hpo)
+    pareto_view = objectives.is_multi and metric is None and mode is None
     mode_given = mode is not None
-    metric = metric or hpo.get("metric") or info.metric
-    mode = (mode or hpo.get("mode") or info.mode).lower()
+    metric = metric or objectives.metric
+    if mode is None:
+        mode = objectives.modes[objectives.metrics.index(metric)] if metric in objectives.metrics else objectives.mode
+    mode = mode.lower()
     if mode not in ("min", "max"):
         raise ValidationError("--mode", f"expected min or max, got {mode!r}")
     recorded = numeric_metrics(trials)
     if recorded and metric not in recorded:
         raise ValidationError("--metric", f"{metric!r} not recorded; recorded metrics: {', '.join(recorded)}")
     notes = []
-    wanted = [m for m in (hpo.get("extra_metrics") or []) if m != metric]
+    unrecorded = [m for m in objectives.metrics if m not in recorded and m != metric]
+    if unrecorded and objectives.is_multi:
+        notes.append(f"objective(s) not recorded by any trial: {', '.join(unrecorded)}: no trial can be on the "
+                     f"Pareto front (recorded: {', '.join(recorded) or 'none'})")
+    wanted = [m for m in (hpo.get("extra_metrics") or []) if m != metric and m not in objectives.metrics]
     extra = [m for m in wanted if m in recorded]
     if len(extra) < len(wanted):
         missing = ", ".join(m for m in wanted if m not in recorded)
         notes.append(f"extra_metrics not recorded by any trial: {missing} (recorded: {', '.join(recorded) or 'none'})")
-    if metric != hpo.get("metric") and not mode_given:
+    if metric not in objectives.metrics and not mode_given:
         notes.append(f"{metric} is sorted by the project's mode ({mode}); use --mode to change it")
     kept = apply_filters(trials, filters)
     if not kept:
         raise NotFoundError(f"no trial of study {info.name!r} matches {filters.describe()} "
                             f"(the study has {len(trials)} trials)")
-    ordered, values = sort_trials(kept, metric, mode)
+    # the front matters with several objectives or constraints (a plain study: feasibility only)
+    marks = standing(objectives, kept, front=objectives.is_multi or bool(objectives.constraints))
+    if marks.infeasible:
+        rules = ", ".join(str(c) for c in objectives.constraints)
+        notes.append(f"{marks.infeasible} completed trial(s) break a constraint ({rules}): marked infeasible, "
+                     "never ranked, best or on the Pareto front")
+    order, values = sort_order(kept, metric, mode, marks, pareto_view)
+    ordered = [kept[i] for i in order]
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
-                  values=values, task_time=task_times(trials), total=len(trials), filters=filters,
-                  notes=notes, extra_metrics=extra, url=url)
+                  values=[values[i] for i in order], task_time=task_times(trials), total=len(trials),
+                  filters=filters, notes=notes, extra_metrics=extra, url=url, objectives=objectives,
+                  standing=_reorder(marks, order), pareto_view=pareto_view)
+
+
+def _objectives(info, hpo: Dict[str, Any]) -> Objectives:
+    """The study's objectives and constraints; a plain single-objective study keeps the
+    report's old default: the project's metric and mode, else the study's."""
+    stored = study_objectives(info)
+    if stored.is_multi or stored.constraints:
+        return stored
+    try:
+        project = Objectives.parse(hpo.get("metric") or info.metric, hpo.get("mode") or info.mode)
+    except ValidationError:
+        return stored
+    return project if not project.is_multi else stored

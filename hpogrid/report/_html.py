@@ -102,9 +102,15 @@ def _last_line(text: Optional[str]) -> str:
 def _header(report: Report) -> str:
     p = report.project
     best = report.best
-    rows = [("Project", p.name), ("Study", f"{report.study} ({report.store})"),
-            ("Metric", f"{report.metric} ({report.mode})"), ("Project created", p.created_at),
-            ("Project updated", p.updated_at), ("Report generated",
+    objectives = report.objectives
+    if objectives.is_multi:
+        sorted_by = "" if report.pareto_view else f"; sorted by {report.metric} ({report.mode})"
+        what = ("Objectives", objectives.describe() + sorted_by)
+    else:
+        what = ("Metric", f"{report.metric} ({report.mode})")
+    rows = [("Project", p.name), ("Study", f"{report.study} ({report.store})"), what,
+            ("Constraints", ", ".join(str(c) for c in objectives.constraints) or None),
+            ("Project created", p.created_at), ("Project updated", p.updated_at), ("Report generated",
                                                 datetime.now(timezone.utc).isoformat(timespec="seconds")),
             ("Configs", ", ".join(f"{k}: {v}" for k, v in (p.config_names or {}).items() if v) or None)]
     counts = report.counts
@@ -112,6 +118,13 @@ def _header(report: Report) -> str:
     shown = ", ".join(f"{counts[s]} {s.lower()}" for s in order if counts.get(s))
     scope = scope_text(report)
     rows.append(("Trials", f"{scope}: {shown}"))
+    if objectives.constraints:
+        rows.append(("Infeasible", f"{report.infeasible} completed trials break a constraint (never ranked or best)"))
+    if report.pareto_view:
+        front = [report.trials[i].number for i in report.front]
+        shown = ", ".join(map(str, sorted(front)[:50])) + (", ..." if len(front) > 50 else "")
+        rows.append(("Pareto front", f"{len(front)} trials: {shown}" if front else "no feasible completed trial "
+                     "with a value of every objective"))
     if best is not None:
         params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={label(v)}"
                            for k, v in best.params.items())
@@ -128,18 +141,22 @@ def _header(report: Report) -> str:
 
 def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
     axes = [a.name for a in report.axes]
+    objectives = report.objective_columns  # the other objectives, next to the metric
     extra = report.extra_metrics  # the hpo_config's extra_metrics, next to the metric
-    others = [m for m in report.metrics if m != report.metric and m not in extra]
-    heads = ["rank", "trial", "state", report.metric, *extra, *axes, *others, "backend", "site", "task id",
-             "time_s", "error"]
+    others = [m for m in report.metrics if m != report.metric and m not in extra and m not in objectives]
+    marks = ["pareto", "feasible"] if report.marked else []
+    heads = ["rank", "trial", "state", report.metric, *objectives, *marks, *extra, *axes, *others, "backend",
+             "site", "task id", "time_s", "error"]
     from hpogrid.study.view import flatten
 
     body = []
     ranked = report.ranked
+    yes = {True: "yes", False: "no", None: None}
     for i, (t, v) in enumerate(zip(report.trials[:MAX_TABLE_ROWS], report.values)):
         flat = flatten(t.metrics, "")
-        cells = [i + 1 if i < ranked else None, t.number, t.state, v, *(flat.get(m) for m in extra),
-                 *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
+        flags = [yes[report.standing.pareto[i]], yes[report.standing.feasible[i]]] if marks else []
+        cells = [i + 1 if i < ranked else None, t.number, t.state, v, *(flat.get(m) for m in objectives), *flags,
+                 *(flat.get(m) for m in extra), *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
                  t.backend, t.site, t.task_id, t.duration_s, _last_line(clean_error(t.error))[:120] or None]
         body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")
     note = None

@@ -1,7 +1,9 @@
 """The report as rows: the terminal table, the summary line, CSV and JSON records.
 
 Files hold every kept trial with everything known about it (params, metrics, state,
-timing, origin); the terminal shows the best ``top`` rows and only the columns that fit.
+timing, origin; ``feasible`` and ``pareto`` membership when the study has several objectives or
+constraints); the terminal shows the best ``top`` rows (a multi-objective study: its Pareto
+front) and only the columns that fit.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from hpogrid.study.view import flatten
 
 #: leading columns of CSV/JSON records, then ``param.*`` and ``metric.*``, then :data:`TAIL`
 HEAD = ("rank", "number", "uid", "state")
+#: after :data:`HEAD` when the study has several objectives or constraints
+MARKS = ("feasible", "pareto")
 TAIL = ("backend", "site", "host", "job_id", "task_id", "taskname", "created_at", "started_at",
         "finished_at", "time_s", "task_time_s", "error")
 
@@ -43,16 +47,24 @@ def record_columns(report: Report) -> List[str]:
     metrics: Dict[str, None] = {}
     for t in report.trials:
         metrics.update(dict.fromkeys(flatten(t.metrics, "metric.")))
-    return [*HEAD, *(f"param.{a.name}" for a in report.axes), *metrics, *TAIL]
+    return [*_head(report), *(f"param.{a.name}" for a in report.axes), *metrics, *TAIL]
+
+
+def _head(report: Report) -> Tuple[str, ...]:
+    return (*HEAD, *MARKS) if report.marked else HEAD
 
 
 def records(report: Report) -> List[Dict[str, Any]]:
-    """One flat dict per kept trial, best first; values keep their JSON types."""
+    """One flat dict per kept trial, best first; values keep their JSON types. ``feasible``
+    (None unless COMPLETED) and ``pareto`` follow ``state`` when :attr:`Report.marked`."""
     out = []
     ranked = report.ranked
+    marks = report.standing if report.marked else None
     for i, t in enumerate(report.trials):
         row: Dict[str, Any] = {"rank": i + 1 if i < ranked else None, "number": t.number,
                                "uid": t.uid, "state": t.state}
+        if marks is not None:
+            row.update(feasible=marks.feasible[i], pareto=marks.pareto[i])
         row.update({f"param.{a.name}": t.params.get(a.name) for a in report.axes})
         row.update(flatten(t.metrics, "metric."))
         row.update(backend=t.backend, site=t.site, host=t.host, job_id=t.job_id, task_id=t.task_id,
@@ -105,35 +117,49 @@ def _short(value: Any) -> Any:
     return label(value)
 
 
+def _yes(flag: Optional[bool]) -> Optional[str]:
+    return None if flag is None else "yes" if flag else "no"
+
+
 def table(report: Report, extra: Sequence[str] = (), columns: Optional[Sequence[str]] = None,
           top: Optional[int] = None) -> Tuple[List[str], List[List[Any]]]:
-    """(headers, rows) of the terminal table: trial, state, metric, params, ``extra``.
+    """(headers, rows) of the terminal table: trial, state, metric, the other objectives,
+    ``pareto`` / ``feasible`` marks, then parameters and ``extra``.
 
-    ``columns`` picks which parameter / metric / extra columns to show (wide studies);
-    each must be a parameter, a recorded metric or an extra column.
+    A multi-objective report in its own order lists only its Pareto front (:attr:`Report.listed`;
+    every row is on it and feasible, so the marks are left out); sorted by ``--metric`` it lists
+    every trial with its marks. ``columns`` picks which parameter / metric / extra columns to
+    show (wide studies); each must be a parameter, a recorded metric or an extra column.
     """
     params = [a.name for a in report.axes]
+    objectives = report.objective_columns
     if columns is not None:
         allowed = list(dict.fromkeys([*params, *report.metrics, *EXTRA_COLUMNS]))
         for name in columns:
             if name not in allowed:
                 raise ValidationError("--columns", f"unknown column {name!r}; allowed: {', '.join(allowed)}")
-        shown = list(dict.fromkeys(columns))
+        shown = [c for c in dict.fromkeys(columns) if c not in objectives and c != report.metric]
     else:
         shown = [*report.extra_metrics, *params, *extra]
-    headers = ["trial", "state", report.metric, *shown]
+    marks = [] if report.pareto_view else [
+        *(["pareto"] if report.objectives.is_multi else []), *(["feasible"] if report.objectives.constraints else [])]
+    headers = ["trial", "state", report.metric, *objectives, *marks, *shown]
+    listed = report.listed if top is None else min(top, report.listed)
     rows = []
-    for t, v in zip(report.trials[: top if top is not None else len(report.trials)], report.values):
-        cells = []
+    for i, (t, v) in enumerate(zip(report.trials[:listed], report.values)):
+        flat = flatten(t.metrics, "")
+        cells = [flat.get(m) for m in objectives]
+        for mark in marks:
+            cells.append(_yes(report.standing.pareto[i] if mark == "pareto" else report.standing.feasible[i]))
         for name in shown:
             if name in report.extra_metrics:
-                cells.append(flatten(t.metrics, "").get(name))
+                cells.append(flat.get(name))
             elif name in params and name in t.params:
                 cells.append(t.params[name])
             elif name in EXTRA_COLUMNS:
                 cells.append(_extra(report, t, name))
             else:
-                cells.append(flatten(t.metrics, "").get(name, t.params.get(name)))
+                cells.append(flat.get(name, t.params.get(name)))
         rows.append([t.number, t.state, _short(v), *(_short(c) for c in cells)])
     return headers, rows
 
@@ -146,16 +172,29 @@ def scope_text(report: Report) -> str:
 
 
 def summary(report: Report) -> str:
-    """One line: counts per state, then the best value and its parameters."""
+    """One line: counts per state, then the best value and its parameters (a multi-objective
+    report in its own order: the size of its Pareto front); infeasible trials are counted."""
     counts = report.counts
     parts = [f"{counts[s]} {s.lower()}" for s in ("COMPLETED", "FAILED", "RUNNING", "PENDING", "INTERRUPTED")
              if counts.get(s) or s in ("COMPLETED", "FAILED", "RUNNING")]
     line = f"Study {report.study!r}: {scope_text(report)}: {', '.join(parts)}"
+    infeasible = ""
+    if report.objectives.constraints:
+        rules = ", ".join(str(c) for c in report.objectives.constraints)
+        infeasible = f"; {report.infeasible} infeasible ({rules})"
+    if report.pareto_view:
+        front = len(report.front)
+        if not front:
+            return line + infeasible + (f"; no feasible completed trial with a value of every objective "
+                                        f"({report.objectives.describe()})")
+        noun = "trial" if front == 1 else "trials"
+        return line + infeasible + f"; Pareto front of {report.objectives.describe()}: {front} {noun}"
     best = report.best
     if best is None:
-        return line + f"; no completed trial with a value of {report.metric}"
+        what = "feasible completed trial" if report.objectives.constraints else "completed trial"
+        return line + infeasible + f"; no {what} with a value of {report.metric}"
     params = ", ".join(f"{k}={str(_short(v))[:24]}" for k, v in best.params.items())
-    return (line + f"; best {report.metric} ({report.mode}) {_short(report.values[0])} "
+    return (line + infeasible + f"; best {report.metric} ({report.mode}) {_short(report.values[0])} "
             f"in trial {best.number}: {params}")
 
 

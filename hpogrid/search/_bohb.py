@@ -87,7 +87,7 @@ def _spans(value: Callable[[float], Any], wanted: Tuple[Any, ...], low: float,
            high: float) -> List[Tuple[float, float]]:
     """The closed intervals of ``[low, high]`` where ``value`` (non-decreasing: a rounding of a
     monotone transform) is one of ``wanted`` as JSON sees it, merged where they touch."""
-    from hpogrid.space._conditions import holds
+    from hpogrid.space import holds
 
     spans = []
     for v in wanted:

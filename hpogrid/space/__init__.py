@@ -6,6 +6,7 @@ parameters (:class:`Constraint`). Every :class:`Param` samples with fixed refere
 reduces to one of four :class:`Latent` primitives plus a deterministic ``decode``, which is
 all a search-library adapter has to translate. Imports only numpy and the stdlib.
 """
+from hpogrid.space._conditions import holds
 from hpogrid.space._constraints import Constraint
 from hpogrid.space._latent import Latent, LatentChoice, LatentInt, LatentNormal, LatentUniform
 from hpogrid.space._params import (
@@ -31,5 +32,5 @@ __all__ = [
     "METHODS", "PARAM_TYPES", "SearchSpace", "Param", "param_type",
     "Categorical", "Uniform", "UniformInt", "QUniform", "LogUniform", "QLogUniform",
     "Normal", "QNormal", "LogNormal", "QLogNormal", "Fixed",
-    "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal", "Constraint",
+    "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal", "Constraint", "holds",
 ]

@@ -56,6 +56,7 @@ from hpogrid.study.records import (
     TrialState,
 )
 from hpogrid.study.schema import STRING_LIMITS, Base, StudyRow, TrialRow
+from hpogrid.study.standing import study_objectives
 from hpogrid.study.values import clean_json, finite_or_none, to_utc, utcnow
 
 T = TypeVar("T")
@@ -521,13 +522,20 @@ class StudyStore:
         return self._run("read trial", tx)
 
     def best_trial(self, study: StudyRef) -> Optional[TrialRecord]:
-        """The COMPLETED trial with the best finite ``value`` (ties: lowest number)."""
+        """The COMPLETED trial with the best finite ``value`` (ties: lowest number).
+
+        A trial whose final metrics break one of the study's outcome constraints (its
+        ``attrs``, see :meth:`hpogrid.objectives.Objectives.to_attrs`) is infeasible and never
+        the best. Of a multi-objective study this is the best by its first (primary)
+        objective; its Pareto front is :attr:`hpogrid.study.StudyView.best_trials`.
+        """
         name = _name(study)
 
         def tx(s: Session) -> Optional[TrialRecord]:
             st = self._study_row(s, name)
+            constraints = study_objectives(_study_info(st)).constraints
             order = TrialRow.value.asc() if st.mode == "min" else TrialRow.value.desc()
-            row = s.scalars(
+            query = (
                 select(TrialRow)
                 .where(
                     TrialRow.study_id == st.id,
@@ -535,9 +543,16 @@ class StudyStore:
                     TrialRow.value.is_not(None),
                 )
                 .order_by(order, TrialRow.number)
-                .limit(1)
-            ).first()
-            return None if row is None else _trial_record(row, name)
+            )
+            if not constraints:
+                row = s.scalars(query.limit(1)).first()
+                return None if row is None else _trial_record(row, name)
+            # best first until one is feasible (read in batches: usually the first one is)
+            for row in s.scalars(query.execution_options(yield_per=200)):
+                metrics = row.metrics or {}
+                if all(c.holds(metrics) for c in constraints):
+                    return _trial_record(row, name)
+            return None
 
         return self._run("read best trial", tx)
 

@@ -1,7 +1,13 @@
 """Read-only access to one study for reports and notebooks: ``load(...)``.
 
-pandas is imported inside :meth:`StudyView.to_dataframe` only, so the CLI and the backends
-never pay for it.
+    view = load("mnist")
+    view.objectives                 # Objectives: metrics, modes, constraints
+    view.best_trial                 # one objective: the best feasible trial
+    view.best_trials                # several: the Pareto front (one: the best, ties included)
+    view.to_dataframe()             # + feasible / pareto / pareto_rank when they mean something
+
+pandas is imported inside :meth:`StudyView.to_dataframe` only (numpy when a front is
+computed), so the CLI and the backends never pay for it.
 """
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ import os
 from typing import Any, Optional, Union
 
 from hpogrid.errors import NotFoundError, StudyError
+from hpogrid.objectives import Objectives
 from hpogrid.study.engine import sqlite_url
-from hpogrid.study.records import StudyInfo, TrialRecord
+from hpogrid.study.records import COMPLETED, StudyInfo, TrialRecord
+from hpogrid.study.standing import standing, study_objectives
 from hpogrid.study.store import StudyStore
 
 #: columns of :meth:`StudyView.to_dataframe` before the ``param.*`` and ``metric.*`` ones
@@ -20,6 +28,8 @@ BASE_COLUMNS = (
     "iterations",
 )
 _DATETIME_COLUMNS = ("created_at", "started_at", "finished_at", "heartbeat_at")
+#: columns after :data:`BASE_COLUMNS` of a multi-objective or constrained study
+STANDING_COLUMNS = ("feasible", "pareto", "pareto_rank")
 
 
 class StudyView:
@@ -47,19 +57,53 @@ class StudyView:
         return self.store.trials(self.name)
 
     @property
+    def objectives(self) -> Objectives:
+        """What the study optimises: its objectives (the first is the primary one, kept in the
+        study's metric/mode) and outcome constraints."""
+        return study_objectives(self.info)
+
+    @property
     def best_trial(self) -> Optional[TrialRecord]:
+        """The best feasible COMPLETED trial of a single-objective study (ties: lowest number).
+
+        A multi-objective study has no single best trial: :class:`StudyError` pointing to
+        :attr:`best_trials`.
+        """
+        objectives = self.objectives
+        if objectives.is_multi:
+            raise StudyError(f"study {self.name!r} optimises several objectives ({objectives.describe()}): "
+                             "it has no single best trial; use best_trials (its Pareto front)")
         return self.store.best_trial(self.name)
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The Pareto front, by number: the COMPLETED, feasible trials with a finite value of
+        every objective that no other such trial dominates. With one objective: the best
+        trial and any tied with it."""
+        done = self.store.trials(self.name, COMPLETED)
+        marks = standing(self.objectives, done)
+        return [t for t, on in zip(done, marks.pareto) if on]
 
     def counts(self) -> dict[str, int]:
         return self.store.counts(self.name)
 
     def to_dataframe(self, states: Any = None):
         """One row per trial: :data:`BASE_COLUMNS`, then ``param.<name>`` and
-        ``metric.<name>`` (nested dicts flattened with dots), datetimes as UTC."""
+        ``metric.<name>`` (nested dicts flattened with dots), datetimes as UTC.
+
+        A multi-objective or constrained study has :data:`STANDING_COLUMNS` after the base
+        ones: ``feasible`` (nullable boolean, known for COMPLETED trials only), ``pareto``
+        (on the front, see :attr:`best_trials`) and ``pareto_rank`` (0 = the front, 1 = the
+        front of the rest, ...; null for trials not eligible).
+        """
         import pandas as pd
 
+        objectives = self.objectives
+        marked = objectives.is_multi or bool(objectives.constraints)
+        trials = self.store.trials(self.name, states)
+        marks = standing(objectives, trials, ranks=True) if marked else None
         rows = []
-        for t in self.store.trials(self.name, states):
+        for i, t in enumerate(trials):
             row: dict = {
                 "number": t.number, "uid": t.uid, "state": t.state, "value": t.value,
                 "backend": t.backend, "host": t.host, "site": t.site, "job_id": t.job_id,
@@ -68,10 +112,12 @@ class StudyView:
                 "heartbeat_at": t.heartbeat_at, "duration_s": t.duration_s,
                 "iterations": len(t.intermediate),
             }
+            if marks is not None:
+                row.update(feasible=marks.feasible[i], pareto=marks.pareto[i], pareto_rank=marks.rank[i])
             row.update(flatten(t.params, "param."))
             row.update(flatten(t.metrics, "metric."))
             rows.append(row)
-        columns = list(BASE_COLUMNS)
+        columns = list(BASE_COLUMNS) + (list(STANDING_COLUMNS) if marked else [])
         seen = set(columns)
         for prefix in ("param.", "metric."):
             for row in rows:
@@ -84,6 +130,10 @@ class StudyView:
             df[col] = pd.to_datetime(df[col], utc=True)
         df["value"] = df["value"].astype("float64")
         df["duration_s"] = df["duration_s"].astype("float64")
+        if marked:
+            df["feasible"] = df["feasible"].astype("boolean")
+            df["pareto"] = df["pareto"].astype("bool")
+            df["pareto_rank"] = df["pareto_rank"].astype("Int64")
         return df
 
 

@@ -3,11 +3,28 @@ from typing import Any, Dict, List, Optional
 
 
 class StudyInspector:
-    """Read-only view of one study: losses, annotations, parameter/metric history."""
+    """Read-only view of one study: losses, annotations, parameter/metric history.
+
+    For a study with several objectives or outcome constraints, ``best_trial`` follows
+    :class:`hpogrid.study.StudyView`: infeasible trials are never best, and a multi-objective
+    study has ``best_trials`` (its Pareto front) instead of one best trial.
+    """
 
     def __init__(self, store, study: str):
         self.store, self.study = store, study
         self.info = store.get_study(study)
+
+    def _view(self):
+        from hpogrid.study import StudyView
+
+        return StudyView(self.store, self.study)
+
+    @property
+    def objectives(self):
+        """The study's :class:`hpogrid.objectives.Objectives` (metrics, modes, constraints)."""
+        from hpogrid.study.standing import study_objectives
+
+        return study_objectives(self.info)
 
     @property
     def trials(self):
@@ -22,20 +39,31 @@ class StudyInspector:
         return [t.annotations.get(key, default) for t in self.trials]
 
     def get_history(self) -> List[Dict[str, Any]]:
-        """One record per completed trial: its number, parameters, metric and best-so-far."""
+        """One record per completed trial: its number, parameters, metric and the best-so-far (of
+        the feasible trials; the primary objective of several); ``feasible`` too when the study
+        has constraints."""
+        objectives = self.objectives
         best: Optional[float] = None
         history = []
         for t in self.trials:
-            better = best is None or (t.value < best if self.info.mode == "min" else t.value > best)
+            feasible = objectives.feasible(t.metrics)
+            better = feasible and (best is None or (t.value < best if self.info.mode == "min" else t.value > best))
             best = t.value if better else best
-            history.append({"number": t.number, "params": dict(t.params), "value": t.value, "best": best})
+            record = {"number": t.number, "params": dict(t.params), "value": t.value, "best": best}
+            if objectives.constraints:
+                record["feasible"] = feasible
+            history.append(record)
         return history
 
     @property
     def best_trial(self):
-        return self.store.best_trial(self.study)
+        """The best feasible trial of a single-objective study (an error for several objectives)."""
+        return self._view().best_trial
+
+    @property
+    def best_trials(self):
+        """The Pareto front (one objective: the best trial and any tied with it)."""
+        return self._view().best_trials
 
     def to_dataframe(self):
-        from hpogrid.study import StudyView
-
-        return StudyView(self.store, self.study).to_dataframe()
+        return self._view().to_dataframe()

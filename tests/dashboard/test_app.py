@@ -197,3 +197,35 @@ def test_a_shared_study_on_a_database_server_is_followed(tmp_path, url):
     finally:
         store.delete_study(name)
         store.close()
+
+
+def test_a_multi_objective_study_shows_its_pareto_front(tmp_path):
+    """The table marks Pareto membership and feasibility, the header names the front, and the
+    report's Pareto-front and hypervolume figures come first."""
+    from hpogrid import paths
+    from hpogrid.objectives import Objectives
+    from hpogrid.report import build_figures, build_report
+    from hpogrid.study import sqlite_url
+    from tests.report.helpers import make_mo_project, write_mo_study
+
+    constraints = {"latency": ["<=", 20]}
+    name = make_mo_project(tmp_path, constraints=constraints)
+    rows = [("a", "COMPLETED", {"loss": 0.2, "acc": 0.7, "latency": 10}),
+            ("b", "COMPLETED", {"loss": 0.3, "acc": 0.9, "latency": 15}),
+            ("c", "COMPLETED", {"loss": 0.4, "acc": 0.6, "latency": 5}),
+            ("cheat", "COMPLETED", {"loss": 0.1, "acc": 0.95, "latency": 50}),
+            ("r", "RUNNING", {"loss": 0.5})]
+    write_mo_study(sqlite_url(paths.study_db(name)), name,
+                   Objectives.parse(["loss", "acc"], ["min", "max"], constraints), rows)
+    snap = create_app(Source(name)).test_client().get("/api/snapshot").get_json()
+    table = snap["table"]
+    assert table["columns"][:7] == ["rank", "trial", "state", "loss", "acc", "pareto", "feasible"]
+    assert [r[:7] for r in table["rows"]] == [
+        [1, 0, "COMPLETED", 0.2, 0.7, "yes", "yes"], [2, 1, "COMPLETED", 0.3, 0.9, "yes", "yes"],
+        [3, 2, "COMPLETED", 0.4, 0.6, "no", "yes"], [None, 3, "COMPLETED", 0.1, 0.95, "no", "no"],
+        [None, 4, "RUNNING", 0.5, None, "no", None]]
+    assert snap["pareto_front"] == [0, 1] and snap["best"] is None and snap["infeasible"] == 1
+    assert snap["objectives"] == "loss (min), acc (max)" and snap["constraints"] == ["latency <= 20"]
+    assert [p["key"] for p in snap["panels"]][:2] == ["pareto", "hypervolume"]
+    expected = build_figures(build_report(name, settle=False)).as_dict()
+    assert snap["figures"]["pareto"] == json.loads(json.dumps(expected["pareto"]))

@@ -172,3 +172,22 @@ def test_bad_input_is_one_line(run_cli, tmp_path):
     assert r.output.strip().splitlines() == ["Error: project 'nosuch' does not exist (existing: none yet)"]
     r = run_cli("dashboard", _known(tmp_path), "--port", "70000")
     assert r.exit_code == 2 and "--port" in r.output and "0<=x<=65535" in r.output
+
+
+@pytest.mark.slow
+def test_a_multi_objective_study_shows_its_front_and_figures(tmp_path, serve_dashboard, browser):
+    from tests.report.helpers import mo_project
+
+    name = mo_project(tmp_path)
+    browser.get(serve_dashboard(name).url)
+    rows = wait_for(browser, lambda d: len(_rows(d)) == 9 and _rows(d), "9 trials in the table")
+    assert _heads(browser)[:7] == ["rank", "trial", "state", "loss", "acc", "pareto", "feasible"]
+    assert [r[1] for r in rows if r[5] == "yes"] == ["0", "1", "7", "4"]
+    assert next(r for r in rows if r[1] == "3")[6] == "no"  # the infeasible one is marked
+    best = browser.find_element("id", "best").text
+    assert best == "Pareto front: 4 trials (0, 1, 7, 4) | 1 infeasible"
+    assert "objectives loss (min), acc (max) | constraints latency <= 20" in browser.find_element("id", "study").text
+    for key in ("pareto", "hypervolume"):
+        wait_for(browser, lambda d: d.find_elements("css selector", f"#plot-{key} .main-svg"), f"the {key} plot")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors

@@ -73,3 +73,60 @@ def write_trials(url, study, now, trials=TRIALS):
             fields.pop("finished_at")
         store.upsert_trial(study, uid, **fields)
     store.close()
+
+
+def make_mo_project(tmp_path, name="mo", metric=("loss", "acc"), mode=("min", "max"),
+                    constraints=None, space=None):
+    """A project whose hpo_config has several objectives (and ``constraints``)."""
+    from hpogrid.configs import NamedStore
+    from hpogrid.project import create_project
+
+    scripts = tmp_path / f"scripts-{name}"
+    scripts.mkdir()
+    (scripts / "train.py").write_text("def objective(config):\n    return {'loss': 0.0}\n")
+    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
+    NamedStore("search_space").create(name, space or {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})
+    hpo = {"metric": list(metric), "mode": list(mode)} if len(metric) > 1 else {"metric": metric[0], "mode": mode[0]}
+    if constraints:
+        hpo["constraints"] = constraints
+    NamedStore("hpo_config").create(name, hpo)
+    create_project(name, str(scripts), {"model_config": name, "search_space": name, "hpo_config": name})
+    return name
+
+
+def write_mo_study(url, study, objectives, rows):
+    """``rows``: (uid, state, metrics) written in order, with params {"x": position}."""
+    from hpogrid.study import StudyStore
+
+    store = StudyStore(url)
+    store.create_study(study, objectives.metric, objectives.mode, attrs=objectives.to_attrs())
+    for k, (uid, state, metrics) in enumerate(rows):
+        store.upsert_trial(study, uid, state=state, params={"x": k / 10}, metrics=metrics)
+    store.close()
+
+
+MO_CONSTRAINTS = {"latency": ["<=", 20]}
+# two objectives (loss min, acc max) and a constraint; uid, state, metrics (trial number = position)
+MO_ROWS = [
+    ("a", "COMPLETED", {"loss": 0.2, "acc": 0.7, "latency": 10}),      # 0 front
+    ("b", "COMPLETED", {"loss": 0.3, "acc": 0.9, "latency": 15}),      # 1 front
+    ("c", "COMPLETED", {"loss": 0.4, "acc": 0.6, "latency": 5}),       # 2 dominated by a
+    ("cheat", "COMPLETED", {"loss": 0.1, "acc": 0.95, "latency": 50}),  # 3 would dominate, infeasible
+    ("d", "COMPLETED", {"loss": 0.5, "acc": 0.95, "latency": 12}),     # 4 front
+    ("f", "FAILED", {}),                                               # 5
+    ("r", "RUNNING", {"loss": 0.05, "acc": 0.99, "latency": 1}),       # 6 not finished
+    ("e", "COMPLETED", {"loss": 0.3, "acc": 0.9, "latency": 1}),       # 7 same values as b: front too
+    ("m", "COMPLETED", {"loss": 0.25, "latency": 3}),                  # 8 no acc: not comparable
+]
+
+
+def mo_project(tmp_path, name="mo"):
+    """Project ``mo`` whose study holds :data:`MO_ROWS` (front: trials 0, 1, 4, 7)."""
+    from hpogrid import paths
+    from hpogrid.objectives import Objectives
+    from hpogrid.study import sqlite_url
+
+    make_mo_project(tmp_path, name, constraints=MO_CONSTRAINTS)
+    objectives = Objectives.parse(["loss", "acc"], ["min", "max"], MO_CONSTRAINTS)
+    write_mo_study(sqlite_url(paths.study_db(name)), name, objectives, MO_ROWS)
+    return name

@@ -16,7 +16,7 @@ import pytest
 
 from hpogrid.report import build_report
 from hpogrid.report import _html
-from tests.report.helpers import IMG_XSS, XSS
+from tests.report.helpers import IMG_XSS, XSS, mo_project
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -109,3 +109,32 @@ def test_report_renders_in_chromium(chromium, known, tmp_path):
 
     assert shot.stat().st_size > 30_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pareto_and_hypervolume_render_in_chromium(chromium, tmp_path):
+    """A two-objective study: the Pareto front (scatter + step line) and the hypervolume draw
+    without a single console message."""
+    text, _ = _html.render(build_report(mo_project(tmp_path)))
+    page = tmp_path / "mo.html"
+    page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
+    profile = tmp_path / "profile"
+    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+           "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--window-size=1400,2000",
+           "--dump-dom", page.as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    shutil.rmtree(profile, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln and "GL Driver Message" not in ln]
+    assert console == [] and "Uncaught" not in out.stderr, console
+    for attr in ("data-jserrors", "data-console-errors", "data-alerts"):
+        assert attr not in root, root
+    plots = dict(re.findall(r'id="plot-(\w+)"(.*?)(?=id="plot-|<h2>Failed trials)', dom, re.S))
+    for key in ("pareto", "hypervolume"):
+        assert '<svg class="main-svg"' in plots[key], key
+    legend = re.findall(r'<text class="legendtext"[^>]*>([^<]*)</text>', plots["pareto"])
+    assert {"Pareto-optimal", "dominated", "infeasible", "Pareto front"} <= set(legend), legend
+    assert "reference point: loss = 0.53, acc = 0.565" in plots["hypervolume"]

@@ -88,7 +88,7 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
     if len(text.encode()) <= limit:
         return text
     trials = [{**t, "error": t["error"] and t["error"][-200:]} for t in metadata["trials"]]
-    sign = -1 if metadata.get("mode") == "max" else 1
+    sign = -1 if _primary_mode(metadata.get("mode")) == "max" else 1
     ranked = sorted(trials, key=lambda t: (t["value"] is None, sign * (t["value"] or 0)))
     keep = len(ranked)
     while keep:
@@ -97,6 +97,11 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
             return text
         keep = keep * 3 // 4
     return dump_json({**metadata, "trials": [], "left_out": len(ranked)})
+
+
+def _primary_mode(mode: Any) -> Any:
+    """The first objective's mode (the hpo_config's ``mode`` is a list for several)."""
+    return mode[0] if isinstance(mode, list) and mode else mode
 
 
 def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
@@ -174,13 +179,30 @@ def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm
             records = store.trials(name)
         finally:
             store.close()
+    from hpogrid.objectives import Objectives
+
+    objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
     entries = [trial_entry(t) for t in records]
     done = [e for e in entries if e["state"] == "COMPLETED" and e["value"] is not None]
-    best = (max if hpo["mode"] == "max" else min)(done, key=lambda e: e["value"]) if done else None
+    # the best by the primary objective among the feasible trials (several objectives: see "pareto")
+    feasible = [e for e in done if objectives.feasible(e["metrics"])]
+    best = (max if objectives.mode == "max" else min)(feasible, key=lambda e: e["value"]) if feasible else None
     metadata = {"hpogrid": __version__, "project": name, "seed": seed, "algorithm": algorithm,
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
+    if objectives.is_multi:
+        metadata["pareto"] = _front_uids(objectives, feasible)
     write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
     write_atomic(workdir / RESULT_FILE, dump_json(metadata))
     _pack_trials(project, workdir)
     failed = sum(e["state"] == "FAILED" for e in entries)
     return GridJobResult(metadata=metadata, completed=len(done), failed=failed)
+
+
+def _front_uids(objectives, entries: List[Dict[str, Any]]) -> List[str]:
+    """uids of the job's Pareto-optimal trials (feasible, completed, every objective known)."""
+    from hpogrid.pareto import front_mask
+
+    known = [(e["uid"], objectives.values(e["metrics"])) for e in entries]
+    known = [(uid, v) for uid, v in known if v is not None]
+    mask = front_mask([v for _, v in known], objectives.modes) if known else []
+    return [uid for (uid, _), on in zip(known, mask) if on]

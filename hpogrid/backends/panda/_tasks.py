@@ -58,6 +58,8 @@ def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[st
         trials += len(md.get("trials") or [])
         cand = md.get("best")
         mode = mode or md.get("mode")
+        if isinstance(mode, list):  # several objectives: "best" is by the first (primary) one
+            mode = mode[0] if mode else None
         if isinstance(cand, dict) and isinstance(cand.get("value"), (int, float)):
             better = best is None or (cand["value"] > best["value"] if mode == "max" else cand["value"] < best["value"])
             if better:

@@ -162,3 +162,34 @@ def test_sigterm_from_the_pilot_still_hands_back_finished_trials(tmp_path):
     assert meta["error"].startswith("interrupted (SIGTERM from the pilot"), meta["error"]
     assert meta["best"] is not None and proc.returncode == 130
     assert (work / "hpogrid_trials.tgz").is_file()
+
+
+def test_handed_back_best_skips_infeasible_and_several_objectives_name_their_front(tmp_path):
+    """The job's "best" is by the primary objective among feasible trials; with several
+    objectives the metadata also lists the Pareto-optimal uids (mode given as a list)."""
+    from types import SimpleNamespace
+
+    from hpogrid.backends.panda._job import _hand_back
+    from hpogrid.objectives import Objectives
+    from hpogrid.study import StudyStore, sqlite_url
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    hpo = {"metric": ["loss", "acc"], "mode": ["min", "max"], "constraints": {"latency": ["<=", 20]}}
+    store = StudyStore(sqlite_url(project / "study.db"))
+    store.create_study("p", "loss", "min", attrs=Objectives.parse(hpo["metric"], hpo["mode"],
+                                                                  hpo["constraints"]).to_attrs())
+    for uid, loss, acc, latency in (("cheat", 0.0, 1.0, 99), ("a", 0.2, 0.7, 1), ("b", 0.3, 0.9, 1),
+                                    ("c", 0.4, 0.6, 1)):
+        store.upsert_trial("p", uid, state="COMPLETED", metrics={"loss": loss, "acc": acc, "latency": latency})
+    store.close()
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _hand_back(SimpleNamespace(hpo_config=hpo, path=project, name="p"), work, "p", 1, "random", None)
+    assert result.metadata["best"]["uid"] == "a"
+    assert result.metadata["pareto"] == ["a", "b"]
+    from hpogrid.backends.panda._job import fit_metadata
+
+    max_first = {**result.metadata, "mode": ["max", "min"]}  # the primary mode orders what is kept
+    kept = json.loads(fit_metadata(max_first, limit=1200))
+    assert kept["trials"][0]["uid"] == "c"
