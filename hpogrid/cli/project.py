@@ -108,7 +108,7 @@ def list_() -> None:
         try:
             p = load_project(name)
             hpo = p.hpo_config
-            rows.append([name, hpo["algorithm"], hpo["metric"], hpo["mode"], hpo["trials"],
+            rows.append([name, hpo["algorithm"], _listed(hpo["metric"]), _listed(hpo["mode"]), hpo["trials"],
                          (p.created_at or "")[:19], (p.content_hash or "")[:12]])
         except Exception as exc:  # one broken project must not hide the others
             rows.append([name, f"<unreadable: {exc}>", "", "", "", "", ""])
@@ -131,3 +131,7 @@ def _warn(project) -> None:
     for line in project.warnings:
         click.echo(f"Warning: {line}", err=True)
 
+
+def _listed(value) -> str:
+    """A metric/mode of the hpo_config: one, or several (a multi-objective project) as ``a,b``."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -40,3 +40,5 @@ def test_several_objectives_across_grid_jobs(panda_server, monkeypatch, run_cli,
         assert t.metrics["f2"] == pytest.approx((1 - t.params["x"]) ** 2)
     # the last two points were asked of a searcher told the first wave's two results
     assert [t.annotations["searcher_told"] for t in got] == [0, 0, 2, 2]
+    r = run_cli("project", "list")
+    assert r.exit_code == 0 and "f1,f2" in r.output and "min,min" in r.output, r.output
