@@ -56,6 +56,8 @@ def reaches_both_ends(results):
     ("optuna", {}, 60),                      # NSGA-II, optuna's default for several objectives
     ("optuna", {"sampler": "tpe"}, 40),      # MOTPE
     ("optuna", {"sampler": "gp"}, 14),       # expected hypervolume improvement (after 10 random)
+    ("optuna", {"sampler": "qmc"}, 40),
+    ("random", {}, 60),
 ])
 def test_model_based_searchers_find_both_ends_of_a_known_front(algorithm, params, trials):
     """(Ax is left to benchmarks/multi_objective.py: each of its qNEHVI proposals takes 30-80 s on
