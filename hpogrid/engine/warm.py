@@ -128,8 +128,9 @@ class WarmStart:
 
         theirs = Objectives.from_study(info.metric, info.mode, info.attrs)
         if theirs.metrics != plan.spec.objectives.metrics:
+            ours = ", ".join(plan.spec.objectives.metrics)
             raise ValidationError(FIELD, f"{found.described} optimises {', '.join(theirs.metrics)}, this run "
-                                  f"{', '.join(plan.spec.objectives.metrics)}: its results cannot be told to this search")
+                                  f"{ours}: its results cannot be told to this search")
         if here is None:
             diff = []
         elif found.space is not None:

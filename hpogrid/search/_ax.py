@@ -85,9 +85,10 @@ class AxAskTell:
         # Ax refuses a constraint on an objective: with several, one that bounds an objective from
         # the side it is optimised towards is that objective's threshold (the hypervolume's
         # reference); the others are recorded by hpogrid only (README "Outcome constraints")
-        thresholds = {c.metric: c.bound for c in self.objectives.constraints if c.metric in objective_names
-                      and self.objectives.is_multi
-                      and (c.op == "<=") == (dict(zip(self.objectives.metrics, self.objectives.modes))[c.metric] == "min")}
+        direction = dict(zip(self.objectives.metrics, self.objectives.modes))
+        thresholds = {c.metric: c.bound for c in self.objectives.constraints
+                      if self.objectives.is_multi and c.metric in direction
+                      and (c.op == "<=") == (direction[c.metric] == "min")}
         outcome_constraints = [f"{c.metric} {c.op} {c.bound!r}" for c in self.objectives.constraints
                                if c.metric not in objective_names] + list(outcome_constraints or [])
         #: every metric Ax is told (objectives, then those of the constraints)

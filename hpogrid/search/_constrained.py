@@ -58,7 +58,8 @@ _OWN = frozenset({"inner", "codec", "max_rejections", "patience", "name", "rejec
                   "fill_rejected",
                   "_alias", "_spent", "_serial", "_broken", "_fills", "_rng", "_wait"})
 #: the state a checkpoint keeps (besides the inner searcher's)
-_STATE = ("rejected", "in_a_row", "filled", "fill_rejected", "_alias", "_spent", "_serial", "_broken", "_fills", "_rng", "_wait")
+_STATE = ("rejected", "in_a_row", "filled", "fill_rejected", "_alias", "_spent", "_serial", "_broken", "_fills",
+          "_rng", "_wait")
 
 
 class ConstrainedSearcher:

@@ -72,7 +72,8 @@ SCHEDULER_PARAMS = {
     "bohbhyperband": ("max_concurrent", "metric", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
     "pbt": ("max_concurrent", "metric", "time_attr", "perturbation_interval", "burn_in_period", "quantile_fraction",
             "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
-    "median": ("max_concurrent", "metric", "time_attr", "grace_period", "min_samples_required", "min_time_slice", "hard_stop"),
+    "median": ("max_concurrent", "metric", "time_attr", "grace_period", "min_samples_required", "min_time_slice",
+               "hard_stop"),
     "fifo": ("max_concurrent",),
 }
 
