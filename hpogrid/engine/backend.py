@@ -74,6 +74,7 @@ class Backend(ABC):
                     run_dir = self.execute(project, plan, workload, sink, control, options, target)
                 finally:
                     sink.close()
+            self._note_rejections(plan)
             if control.abort_reason:
                 last = error_summary(sink.last_error)
                 raise BackendError(f"{control.abort_reason}" + (f"; last error: {last}" if last else "")
@@ -92,6 +93,17 @@ class Backend(ABC):
                               seconds=time.monotonic() - started, run_dir=run_dir)
         finally:
             store.close()
+
+    @staticmethod
+    def _note_rejections(plan: SearchPlan) -> None:
+        """How many proposals the search_space constraints kept from running (they are never trials)."""
+        if plan.space is None or not plan.space.constraints:
+            return
+        from hpogrid.search import rejected
+
+        n = rejected(plan.searcher)
+        if n:
+            plan.notes.append(f"search_space constraints: {n} proposal(s) of the searcher broke one and were not run")
 
     def settle(self, store, study: str, plan: SearchPlan, options: RunOptions, settings: Settings) -> Workload:
         """What this run has to do, after settling what earlier runs left."""

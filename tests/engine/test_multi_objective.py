@@ -149,6 +149,9 @@ def test_no_trial_breaks_a_search_space_constraint_on_any_backend(tmp_path, back
     got = trials(name)
     assert summary.counts["COMPLETED"] == 8 and len(got) == 8
     assert all(t.params["x"] + t.params["y"] <= 0.8 and t.params["x"] * t.params["y"] <= 0.1 for t in got)
+    if backend == "fake":  # (the searcher works in this process: its rejections are counted in a note)
+        assert any(n.startswith("search_space constraints: ") and "proposal(s) of the searcher broke one" in n
+                   for n in summary.notes), summary.notes
 
 
 def test_an_enqueued_point_must_keep_to_the_constraints(tmp_path, run_cli):
