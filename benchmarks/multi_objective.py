@@ -21,10 +21,7 @@ Run: ``.venv/bin/python benchmarks/multi_objective.py [--evals 50] [--seeds 3] [
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import multiprocessing
 import os
 import statistics
 import sys
@@ -34,6 +31,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _runs  # noqa: E402 - the benchmarks' shared command line and pool
 
 
 def _box(n: int) -> dict:
@@ -185,15 +184,7 @@ def _table(results: Dict[Tuple[str, str], List[float]], seconds: Dict[str, List[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evals", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)))
-    parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
-    parser.add_argument("--save", help="write every run's result to this JSON file")
-    parser.add_argument("--load", help="add the results of earlier --save files (comma-separated)")
-    args = parser.parse_args()
+    args = _runs.parser(__doc__.splitlines()[0], ALGORITHMS, PROBLEMS).parse_args()
     algorithms, problems = args.algorithms.split(","), args.problems.split(",")
     from hpogrid.search import AutoAdapter
     from hpogrid.space import SearchSpace
@@ -204,20 +195,8 @@ def main() -> None:
                                     objectives=objectives_of(PROBLEMS[p]))
         chosen[p] = choice.adapter.name + (f"+{choice.params['sampler']}" if choice.params.get("sampler") else "")
     measured = [a for a in algorithms if a != "auto"]
-    runs: Dict[str, List[float]] = {}  # "problem|algorithm|seed|evals" -> [hypervolume, seconds]
-    for path in (args.load.split(",") if args.load else []):
-        with open(path) as fh:
-            runs.update(json.load(fh))
-    jobs = [(p, a, s, args.evals) for a in measured for p in problems for s in range(args.seeds)
-            if f"{p}|{a}|{s}|{args.evals}" not in runs]
-    jobs.sort(key=lambda j: j[1] in ("ax", "optuna+gp"))  # the slow ones last: partial output is useful
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        for p, a, s, volume, spent in pool.imap_unordered(run_one, jobs):
-            runs[f"{p}|{a}|{s}|{args.evals}"] = [volume, spent]
-            print(f"  {p:10s} {a:14s} seed {s}: {volume:10.4f}  ({spent:.1f} s)", flush=True)
-            if args.save:
-                with open(args.save, "w") as fh:
-                    json.dump(runs, fh, indent=0)
+    # "problem|algorithm|seed|evals" -> [hypervolume, seconds]
+    runs = _runs.run_all(run_one, args, measured, problems, slow=("ax", "optuna+gp"), keep=list)
     results: Dict[Tuple[str, str], List[float]] = {}
     seconds: Dict[str, List[float]] = {a: [] for a in algorithms}
     for p in problems:

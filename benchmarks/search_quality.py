@@ -21,8 +21,6 @@ Run: ``.venv/bin/python benchmarks/search_quality.py [--evals 50] [--seeds 3] [-
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import multiprocessing
 import os
@@ -36,6 +34,8 @@ import numpy as np
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _runs  # noqa: E402 - the benchmarks' shared command line and pool
 
 _H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
                   [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
@@ -259,21 +259,12 @@ def _table(results: Dict[Tuple[str, str], List[float]], problems: List[str], alg
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evals", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)))
-    parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser = _runs.parser(__doc__.splitlines()[0], ALGORITHMS, PROBLEMS)
     parser.add_argument("--timing", action="store_true", help="time per suggestion after 50, 200, 1000 trials")
     parser.add_argument("--timeout", type=float, default=120, help="--timing: seconds per measurement")
-    parser.add_argument("--save", help="write every run's result to this JSON file")
-    parser.add_argument("--load", help="add the results of earlier --save files (comma-separated) instead of "
-                                       "running them again")
     args = parser.parse_args()
     algorithms = args.algorithms.split(",")
     problems = args.problems.split(",")
-    ctx = multiprocessing.get_context("spawn")
     if args.timing:
         _timing([a for a in algorithms if a != "auto"], args.timeout)
         return
@@ -286,20 +277,8 @@ def main() -> None:
         choice = AutoAdapter.choose(SearchSpace.from_dict(problem.space), args.evals, parallel=problem.batch)
         chosen[p] = choice.adapter.name + (f"+{choice.params['sampler']}" if choice.params.get("sampler") else "")
     measured = [a for a in algorithms if a != "auto"]
-    runs: Dict[str, float] = {}  # "problem|algorithm|seed|evals" -> best true value
-    for path in (args.load.split(",") if args.load else []):
-        with open(path) as fh:
-            runs.update(json.load(fh))
-    jobs = [(p, a, s, args.evals) for a in measured for p in problems for s in range(args.seeds)
-            if f"{p}|{a}|{s}|{args.evals}" not in runs]
-    jobs.sort(key=lambda j: j[1] in ("hebo", "skopt", "ax"))  # the slow ones last: partial output is useful
-    with ctx.Pool(args.jobs) as pool:
-        for p, a, s, value, seconds in pool.imap_unordered(run_one, jobs):
-            runs[f"{p}|{a}|{s}|{args.evals}"] = value
-            print(f"  {p:18s} {a:13s} seed {s}: {value:10.4f}  ({seconds:.1f} s)", flush=True)
-            if args.save:
-                with open(args.save, "w") as fh:
-                    json.dump(runs, fh, indent=0)
+    # "problem|algorithm|seed|evals" -> best true value
+    runs = _runs.run_all(run_one, args, measured, problems, slow=("hebo", "skopt", "ax"), keep=lambda r: r[0])
     results: Dict[Tuple[str, str], List[float]] = {}
     for p in problems:
         for a in measured:
