@@ -44,3 +44,20 @@ def run_all(run_one: Callable, args: Any, measured: List[str], problems: List[st
                 with open(args.save, "w") as fh:
                     json.dump(runs, fh, indent=0)
     return runs
+
+
+def label(choice: Any) -> str:
+    """An ``AutoChoice`` as the benchmarks name searchers (``optuna+gp``)."""
+    return choice.adapter.name + (f"+{choice.params['sampler']}" if choice.params.get("sampler") else "")
+
+
+def add_auto(results: Dict[Tuple[str, str], Any], algorithms: List[str], problems: List[str],
+             chosen: Dict[str, str]) -> None:
+    """``auto``'s row: on each problem, the result of the searcher it chooses there."""
+    if "auto" not in algorithms:
+        return
+    for p in problems:
+        if (p, chosen[p]) not in results:
+            raise SystemExit(f"auto chose {chosen[p]} on {p}: include it in --algorithms")
+        results[p, "auto"] = results[p, chosen[p]]
+    print("\nauto chose: " + ", ".join(f"{p} -> {c}" for p, c in chosen.items()))

@@ -193,7 +193,7 @@ def main() -> None:
     for p in problems:
         choice = AutoAdapter.choose(SearchSpace.from_dict(PROBLEMS[p].space), args.evals,
                                     objectives=objectives_of(PROBLEMS[p]))
-        chosen[p] = choice.adapter.name + (f"+{choice.params['sampler']}" if choice.params.get("sampler") else "")
+        chosen[p] = _runs.label(choice)
     measured = [a for a in algorithms if a != "auto"]
     # "problem|algorithm|seed|evals" -> [hypervolume, seconds]
     runs = _runs.run_all(run_one, args, measured, problems, slow=("ax", "optuna+gp"), keep=list)
@@ -204,12 +204,7 @@ def main() -> None:
             got = [runs[f"{p}|{a}|{s}|{args.evals}"] for s in range(args.seeds)]
             results[p, a] = [g[0] for g in got]
             seconds[a] += [g[1] for g in got]
-    if "auto" in algorithms:
-        for p in problems:
-            if (p, chosen[p]) not in results:
-                raise SystemExit(f"auto chose {chosen[p]} on {p}: include it in --algorithms")
-            results[p, "auto"] = results[p, chosen[p]]
-        print("\nauto chose: " + ", ".join(f"{p} -> {c}" for p, c in chosen.items()))
+    _runs.add_auto(results, algorithms, problems, chosen)
     print(f"\n{args.evals} evaluations x {args.seeds} seeds")
     _table(results, seconds, problems, algorithms)
 

@@ -275,7 +275,7 @@ def main() -> None:
     for p in problems:
         problem = PROBLEMS[p]
         choice = AutoAdapter.choose(SearchSpace.from_dict(problem.space), args.evals, parallel=problem.batch)
-        chosen[p] = choice.adapter.name + (f"+{choice.params['sampler']}" if choice.params.get("sampler") else "")
+        chosen[p] = _runs.label(choice)
     measured = [a for a in algorithms if a != "auto"]
     # "problem|algorithm|seed|evals" -> best true value
     runs = _runs.run_all(run_one, args, measured, problems, slow=("hebo", "skopt", "ax"), keep=lambda r: r[0])
@@ -283,12 +283,7 @@ def main() -> None:
     for p in problems:
         for a in measured:
             results[p, a] = [runs[f"{p}|{a}|{s}|{args.evals}"] for s in range(args.seeds)]
-    if "auto" in algorithms:
-        for p in problems:
-            if (p, chosen[p]) not in results:
-                raise SystemExit(f"auto chose {chosen[p]} on {p}: include it in --algorithms")
-            results[p, "auto"] = results[p, chosen[p]]
-        print("\nauto chose: " + ", ".join(f"{p} -> {c}" for p, c in chosen.items()))
+    _runs.add_auto(results, algorithms, problems, chosen)
     print(f"\n{args.evals} evaluations x {args.seeds} seeds")
     _table(results, problems, algorithms)
 
