@@ -88,17 +88,8 @@ class Objectives:
         """From the hpo_config form: ``metric``/``mode`` a string, a comma-separated string or a
         list; ``constraints`` ``{"latency": ["<=", 20]}``. One-line :class:`ValidationError`
         naming the field otherwise."""
-        metrics, modes = split_list(metric, f"{field}.metric"), split_list(mode, f"{field}.mode")
-        if not metrics:
-            raise ValidationError(f"{field}.metric", "must name at least one metric")
-        if len(set(metrics)) != len(metrics):
-            raise ValidationError(f"{field}.metric", f"names a metric twice: {', '.join(metrics)}")
-        for m in modes:
-            if m not in MODES:
-                raise ValidationError(f"{field}.mode", f"{m!r} is not allowed; choose one of: min, max")
-        if len(modes) != len(metrics):
-            raise ValidationError(f"{field}.mode", f"{len(metrics)} metric(s) need {len(metrics)} mode(s), "
-                                  f"one per metric in the same order (got {len(modes)}: {', '.join(modes)})")
+        metrics = parse_metrics(metric, f"{field}.metric")
+        modes = parse_modes(mode, len(metrics), f"{field}.mode")
         return cls(tuple(Objective(m, d) for m, d in zip(metrics, modes)),
                    parse_constraints(constraints, f"{field}.constraints"))
 
@@ -202,6 +193,35 @@ class Objectives:
 def _show(value: Any) -> str:
     number = _number(value)
     return "missing" if value is None else (f"{number:g}" if number is not None else str(value))
+
+
+def parse_metrics(value: Union[str, Sequence[str], None], field: str = "hpo_config.metric") -> List[str]:
+    """The objectives' metric names: at least one, none twice."""
+    metrics = split_list(value, field)
+    if not metrics:
+        raise ValidationError(field, "must name at least one metric")
+    if len(set(metrics)) != len(metrics):
+        raise ValidationError(field, f"names a metric twice: {', '.join(metrics)}")
+    return metrics
+
+
+def parse_modes(value: Union[str, Sequence[str], None], count: Optional[int],
+                field: str = "hpo_config.mode") -> List[str]:
+    """The objectives' directions: each min or max, one per metric (``count``; None: unknown)."""
+    modes = split_list(value, field)
+    for m in modes:
+        if m not in MODES:
+            raise ValidationError(field, f"{m!r} is not allowed; choose one of: min, max")
+    if count is not None and len(modes) != count:
+        raise ValidationError(field, f"{count} metric(s) need {count} mode(s), one per metric in the same order "
+                              f"(got {len(modes)}: {', '.join(modes)})")
+    return modes
+
+
+def primary_mode(mode: Any) -> Any:
+    """The first objective's direction of a stored ``mode`` (hpo_config, grid job metadata):
+    a string, or a list for several objectives."""
+    return mode[0] if isinstance(mode, list) and mode else mode
 
 
 def split_list(value: Union[str, Sequence[str], None], field: str) -> List[str]:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hpogrid.errors import ValidationError as _UserError
-from hpogrid.objectives import Objectives, parse_constraints, split_list
+from hpogrid.objectives import Objectives, parse_constraints, parse_metrics, parse_modes
 from hpogrid.search import names as search_names
 from hpogrid.search.names import ALGORITHMS, SCHEDULERS
 
@@ -131,22 +131,15 @@ class HpoConfig(ConfigModel):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: Any) -> Union[str, List[str]]:
-        metrics = _objective_call(split_list, v, "metric")
-        if not metrics:
-            raise ValueError("must name at least one metric")
-        if len(set(metrics)) != len(metrics):
-            raise ValueError(f"names a metric twice: {', '.join(metrics)}")
+        metrics = _objective_call(parse_metrics, v, "metric")
         return metrics[0] if len(metrics) == 1 else metrics
 
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: Any, info) -> Union[str, List[str]]:
-        modes = [_choice(m, ("min", "max")) for m in _objective_call(split_list, v, "mode")]
-        metric = info.data.get("metric")
-        wanted = len(metric) if isinstance(metric, list) else 1
-        if metric is not None and len(modes) != wanted:
-            raise ValueError(f"{wanted} metric(s) need {wanted} mode(s), one per metric in the same order "
-                             f"(got {len(modes)}: {', '.join(modes)})")
+        metric = info.data.get("metric")  # (None: the metric was refused already)
+        count = None if metric is None else len(metric) if isinstance(metric, list) else 1
+        modes = _objective_call(lambda value, field: parse_modes(value, count, field), v, "mode")
         return modes[0] if len(modes) == 1 else modes
 
     @field_validator("constraints")

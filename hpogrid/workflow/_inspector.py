@@ -47,7 +47,7 @@ class StudyInspector:
         history = []
         for t in self.trials:
             feasible = objectives.feasible(t.metrics)
-            better = feasible and (best is None or (t.value < best if self.info.mode == "min" else t.value > best))
+            better = feasible and objectives.primary.better(t.value, best)
             best = t.value if better else best
             record = {"number": t.number, "params": dict(t.params), "value": t.value, "best": best}
             if objectives.constraints:

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, POINTS_FILE
 from hpogrid.errors import NotFoundError
+from hpogrid.objectives import primary_mode
 
 #: the pilot reads this file from the working directory as the job's metadata
 METADATA_FILE = "userJobMetadata.json"
@@ -88,7 +89,7 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
     if len(text.encode()) <= limit:
         return text
     trials = [{**t, "error": t["error"] and t["error"][-200:]} for t in metadata["trials"]]
-    sign = -1 if _primary_mode(metadata.get("mode")) == "max" else 1
+    sign = -1 if primary_mode(metadata.get("mode")) == "max" else 1
     ranked = sorted(trials, key=lambda t: (t["value"] is None, sign * (t["value"] or 0)))
     keep = len(ranked)
     while keep:
@@ -97,11 +98,6 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
             return text
         keep = keep * 3 // 4
     return dump_json({**metadata, "trials": [], "left_out": len(ranked)})
-
-
-def _primary_mode(mode: Any) -> Any:
-    """The first objective's mode (the hpo_config's ``mode`` is a list for several)."""
-    return mode[0] if isinstance(mode, list) and mode else mode
 
 
 def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,

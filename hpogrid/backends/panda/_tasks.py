@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hpogrid.backends.panda._states import FINAL_TASK_STATES, parse_time, task_signature
+from hpogrid.objectives import primary_mode
 
 DEFAULT_COLUMNS = ("jeditaskid", "status", "taskname", "computingsite", "metastruct")
 
@@ -57,9 +58,7 @@ def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[st
         md = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
         trials += len(md.get("trials") or [])
         cand = md.get("best")
-        mode = mode or md.get("mode")
-        if isinstance(mode, list):  # several objectives: "best" is by the first (primary) one
-            mode = mode[0] if mode else None
+        mode = mode or primary_mode(md.get("mode"))  # several objectives: "best" is by the first one
         if isinstance(cand, dict) and isinstance(cand.get("value"), (int, float)):
             better = best is None or (cand["value"] > best["value"] if mode == "max" else cand["value"] < best["value"])
             if better:
