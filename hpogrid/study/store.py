@@ -533,7 +533,7 @@ class StudyStore:
 
         def tx(s: Session) -> Optional[TrialRecord]:
             st = self._study_row(s, name)
-            constraints = study_objectives(_study_info(st)).constraints
+            objectives = study_objectives(_study_info(st))
             order = TrialRow.value.asc() if st.mode == "min" else TrialRow.value.desc()
             query = (
                 select(TrialRow)
@@ -544,13 +544,12 @@ class StudyStore:
                 )
                 .order_by(order, TrialRow.number)
             )
-            if not constraints:
+            if not objectives.constraints:
                 row = s.scalars(query.limit(1)).first()
                 return None if row is None else _trial_record(row, name)
             # best first until one is feasible (read in batches: usually the first one is)
             for row in s.scalars(query.execution_options(yield_per=200)):
-                metrics = row.metrics or {}
-                if all(c.holds(metrics) for c in constraints):
+                if objectives.feasible(row.metrics):
                     return _trial_record(row, name)
             return None
 
