@@ -41,6 +41,45 @@ def _seed_pymoo() -> None:
     evolution_optimizer.minimize = seeded
 
 
+def _hash_duplicates() -> None:
+    """HEBO's acquisition search (pymoo NSGA-II over mixed variables) drops duplicate
+    individuals with pymoo's ``MixedVariableDuplicateElimination``, which compares every pair
+    of dicts in Python: over half of each suggestion's time (measured: 105 of 190 s in a
+    30-evaluation run on 10 dimensions). Give HEBO's module the same elimination by hashing
+    each individual's values: the same individuals are dropped, so a seeded run is unchanged."""
+    from hebo.acq_optimizers import evolution_optimizer
+    from pymoo.core.mixed import MixedVariableDuplicateElimination
+
+    class HashedDuplicateElimination(MixedVariableDuplicateElimination):
+        def _do(self, pop, other, is_duplicate):
+            names = list(pop[0].X) if len(pop) else []
+
+            def key(individual):
+                values = individual.X
+                if len(values) != len(names):
+                    raise KeyError("individuals with different variables")
+                return tuple(values[n] for n in names)
+
+            try:
+                if other is None:  # a duplicate of a later individual is dropped, as pymoo does
+                    later, dropped = set(), []
+                    for i in range(len(pop) - 1, -1, -1):
+                        k = key(pop[i])
+                        if k in later:
+                            dropped.append(i)
+                        later.add(k)
+                else:
+                    known = {key(o) for o in other}
+                    dropped = [i for i in range(len(pop)) if key(pop[i]) in known]
+            except (KeyError, TypeError):  # not one set of hashable values: pymoo's pairwise way
+                return super()._do(pop, other, is_duplicate)
+            is_duplicate[dropped] = True
+            return is_duplicate
+
+    if evolution_optimizer.MixedVariableDuplicateElimination is MixedVariableDuplicateElimination:
+        evolution_optimizer.MixedVariableDuplicateElimination = HashedDuplicateElimination
+
+
 def _design(name: str, enc) -> Optional[Dict[str, Any]]:
     """HEBO's description of one latent dimension (None: it has one value and is not searched)."""
     if isinstance(enc, UniformNative):
@@ -76,6 +115,7 @@ class HeboAskTell:
         from hebo.optimizers.hebo import HEBO
 
         _seed_pymoo()
+        _hash_duplicates()
 
         self.metric, self._sign = metric, (-1.0 if mode == "max" else 1.0)  # HEBO minimises
         self._seed = secrets.randbits(31) if seed is None else int(seed)  # no --seed: a fresh search
