@@ -59,6 +59,40 @@ def test_hebo_model_proposes_better_points_than_its_random_start_and_repeats_und
     assert again == points
 
 
+def test_hebo_acquisition_search_drops_the_duplicates_pymoo_drops():
+    """The hashed duplicate elimination given to HEBO keeps a seeded run what it was: on
+    populations full of repeats (within themselves and against earlier ones) it drops exactly
+    the individuals pymoo's pairwise comparison drops."""
+    import numpy as np
+    from hebo.acq_optimizers import evolution_optimizer
+    from pymoo.core.mixed import MixedVariableDuplicateElimination
+    from pymoo.core.population import Population
+
+    from hpogrid.search._hebo import _hash_duplicates
+
+    _hash_duplicates()
+    hashed = evolution_optimizer.MixedVariableDuplicateElimination
+    assert hashed is not MixedVariableDuplicateElimination
+    rng = np.random.default_rng(7)
+
+    def population(n, extra=False):
+        rows = [{"x": float(rng.choice([0.25, 0.5, 0.75])), "n": int(rng.integers(0, 3)),
+                 "c": int(rng.integers(0, 2))} for _ in range(n)]
+        if extra:
+            rows[-1]["y"] = 1.0  # a different set of variables: the pairwise way decides
+        return Population.new(X=rows)
+
+    for extra in (False, True):
+        pop, other = population(60, extra), population(20)
+        for args in ((), (other,)):
+            for to_itself in (True, False):
+                mine = hashed().do(pop, *args, return_indices=True, to_itself=to_itself)
+                pymoos = MixedVariableDuplicateElimination().do(pop, *args, return_indices=True,
+                                                                to_itself=to_itself)
+                assert mine[1] == pymoos[1] and mine[2] == pymoos[2]
+        assert 0 < len(mine[2]) < len(pop)  # there were duplicates to drop, and originals to keep
+
+
 def test_hebo_maximises_when_the_mode_is_max():
     points, _ = hebo(mode="max")  # told -loss: the same problem, the same points
     assert points == hebo()[0]
