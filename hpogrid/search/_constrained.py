@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._codec import EVALUATED_KEY, RERUN_KEY, Codec, evaluated
@@ -327,94 +328,22 @@ def rejected(searcher: Any) -> int:
     return searcher.rejected if isinstance(searcher, ConstrainedSearcher) else 0
 
 
-# -- under Ray Tune ---------------------------------------------------------------------------------
-_TUNE_CLASS: Optional[type] = None
+# -- under Ray Tune: the wrapper class lives with hpogrid's other Ray searchers ----------------------
+_RAY_MODULE = "hpogrid.search._ray_searchers"
 
 
 def _is_tune_wrapper(searcher: Any) -> bool:
-    return _TUNE_CLASS is not None and isinstance(searcher, _TUNE_CLASS)
+    module = sys.modules.get(_RAY_MODULE)  # not loaded: no Ray wrapper can exist
+    return module is not None and isinstance(searcher, module.ConstrainedTuneSearcher)
 
 
 def _tune_class() -> type:
-    """:class:`ConstrainedTuneSearcher`, built on first use so that importing this module does not
-    import Ray; it is found by name (module ``__getattr__``), so pickling works as for any class."""
-    global _TUNE_CLASS
-    if _TUNE_CLASS is not None:
-        return _TUNE_CLASS
-    from ray.tune.search import Searcher
+    from hpogrid.search._ray_searchers import ConstrainedTuneSearcher
 
-    class ConstrainedTuneSearcher(Searcher):
-        """A :class:`ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune gives it the search
-        properties, asks and tells it; the inner searcher (Ray's or a native core) gets them."""
-
-        def __init__(self, constrained: ConstrainedSearcher):
-            inner = constrained.inner
-            mode = getattr(inner, "mode", None)
-            super().__init__(metric=getattr(inner, "metric", None), mode=mode if mode in ("min", "max") else None)
-            self.constrained = constrained
-
-        def __getattr__(self, name: str) -> Any:  # learns, native, told_metrics, on_pause, ...
-            if name.startswith("__") or "constrained" not in self.__dict__:
-                raise AttributeError(name)
-            return getattr(self.__dict__["constrained"], name)
-
-        @property
-        def num_samples(self) -> Any:
-            return self.constrained.num_samples
-
-        @num_samples.setter
-        def num_samples(self, value: Any) -> None:
-            self.constrained.num_samples = value
-
-        @property
-        def grid_size(self) -> int:
-            return self.constrained.grid_size
-
-        def set_search_properties(self, metric, mode, config, **spec) -> bool:
-            ok = self.constrained.set_search_properties(metric, mode, config, **spec)
-            if ok:
-                if metric:
-                    self._metric = metric
-                if mode:
-                    self._mode = mode
-            return ok
-
-        def set_max_concurrency(self, max_concurrent: int) -> bool:
-            setter = getattr(self.constrained.inner, "set_max_concurrency", None)
-            return bool(setter(max_concurrent)) if setter is not None else False
-
-        def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-            return self.constrained.suggest(trial_id)
-
-        def on_trial_result(self, trial_id: str, result: Dict) -> None:
-            if hasattr(self.constrained.inner, "on_trial_result"):
-                self.constrained.on_trial_result(trial_id, result)
-
-        def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
-            self.constrained.on_trial_complete(trial_id, result=result, error=error)
-
-        def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                                pruned: bool = False, intermediate_values: Optional[Iterable] = None) -> None:
-            if getattr(self.constrained, "native", False):  # an ask/tell core: results only
-                if not (error or pruned):
-                    self.constrained.add_evaluated_point(parameters, value)
-                return
-            self.constrained.add_evaluated_point(parameters, value, error=error, pruned=pruned,
-                                                 intermediate_values=intermediate_values)
-
-        def save(self, checkpoint_path: str) -> None:
-            self.constrained.save(checkpoint_path)
-
-        def restore(self, checkpoint_path: str) -> None:
-            self.constrained.restore(checkpoint_path)
-
-    ConstrainedTuneSearcher.__module__ = __name__
-    ConstrainedTuneSearcher.__qualname__ = "ConstrainedTuneSearcher"
-    _TUNE_CLASS = ConstrainedTuneSearcher
-    return _TUNE_CLASS
+    return ConstrainedTuneSearcher
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # checkpoints pickled when the class was defined here
     if name == "ConstrainedTuneSearcher":
         return _tune_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

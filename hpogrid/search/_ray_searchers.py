@@ -1,15 +1,16 @@
 """hpogrid's own Ray Tune ``Searcher`` classes (with ``_bohb.py``, the only modules of the package
 that import ``ray.tune`` at the top): random search, scikit-optimize, HEBO, nevergrad and HyperOpt (a
-conditional space) as Ray searchers over the native cores the other backends ask directly, and
-Ray's BayesOpt searcher with one fix.
+conditional space) as Ray searchers over the native cores the other backends ask directly,
+Ray's BayesOpt searcher with one fix, and the parameter-constraint wrapper of any of them.
 """
 import pickle
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ray.tune.search import Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 
 from hpogrid.search._codec import EVALUATED_KEY, Codec
+from hpogrid.search._constrained import ConstrainedSearcher
 from hpogrid.search._skopt import SkoptAskTell
 from hpogrid.search.asktell import RandomSampler
 
@@ -140,3 +141,69 @@ class BayesOptSearcher(BayesOptSearch):
                 and len(self._buffered_trial_results) < self.random_search_trials:
             self._total_random_search_trials -= 1
         super().on_trial_complete(trial_id, result=result, error=error)
+
+
+class ConstrainedTuneSearcher(Searcher):
+    """A :class:`ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune gives it the search
+    properties, asks and tells it; the inner searcher (Ray's or a native core) gets them."""
+
+    def __init__(self, constrained: ConstrainedSearcher):
+        inner = constrained.inner
+        mode = getattr(inner, "mode", None)
+        super().__init__(metric=getattr(inner, "metric", None), mode=mode if mode in ("min", "max") else None)
+        self.constrained = constrained
+
+    def __getattr__(self, name: str) -> Any:  # learns, native, told_metrics, on_pause, ...
+        if name.startswith("__") or "constrained" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__["constrained"], name)
+
+    @property
+    def num_samples(self) -> Any:
+        return self.constrained.num_samples
+
+    @num_samples.setter
+    def num_samples(self, value: Any) -> None:
+        self.constrained.num_samples = value
+
+    @property
+    def grid_size(self) -> int:
+        return self.constrained.grid_size
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        ok = self.constrained.set_search_properties(metric, mode, config, **spec)
+        if ok:
+            if metric:
+                self._metric = metric
+            if mode:
+                self._mode = mode
+        return ok
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        setter = getattr(self.constrained.inner, "set_max_concurrency", None)
+        return bool(setter(max_concurrent)) if setter is not None else False
+
+    def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
+        return self.constrained.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: Dict) -> None:
+        if hasattr(self.constrained.inner, "on_trial_result"):
+            self.constrained.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+        self.constrained.on_trial_complete(trial_id, result=result, error=error)
+
+    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
+                            pruned: bool = False, intermediate_values: Optional[Iterable] = None) -> None:
+        if getattr(self.constrained, "native", False):  # an ask/tell core: results only
+            if not (error or pruned):
+                self.constrained.add_evaluated_point(parameters, value)
+            return
+        self.constrained.add_evaluated_point(parameters, value, error=error, pruned=pruned,
+                                             intermediate_values=intermediate_values)
+
+    def save(self, checkpoint_path: str) -> None:
+        self.constrained.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.constrained.restore(checkpoint_path)

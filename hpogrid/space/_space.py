@@ -19,7 +19,8 @@ import numpy as np
 from hpogrid.space import _check as check
 from hpogrid.space._check import fail, show
 from hpogrid.space._conditions import When, dependency_order, holds, parse_when
-from hpogrid.space._constraints import Constraint, parse_constraints
+from hpogrid.space._constraint_parser import parse_constraints
+from hpogrid.space._constraints import Constraint
 from hpogrid.space._latent import Latent
 from hpogrid.space._params import METHODS, Categorical, Param, param_type
 
