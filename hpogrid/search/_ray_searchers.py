@@ -10,7 +10,6 @@ from ray.tune.search import Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 
 from hpogrid.search._codec import EVALUATED_KEY, Codec
-from hpogrid.search._constrained import ConstrainedSearcher
 from hpogrid.search._skopt import SkoptAskTell
 from hpogrid.search.asktell import RandomSampler
 
@@ -144,10 +143,11 @@ class BayesOptSearcher(BayesOptSearch):
 
 
 class ConstrainedTuneSearcher(Searcher):
-    """A :class:`ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune gives it the search
-    properties, asks and tells it; the inner searcher (Ray's or a native core) gets them."""
+    """A :class:`~hpogrid.search._constrained.ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune
+    gives it the search properties, asks and tells it; the inner searcher (Ray's or a native core)
+    gets them. (``_constrained`` builds it, so it is not imported here: no import cycle.)"""
 
-    def __init__(self, constrained: ConstrainedSearcher):
+    def __init__(self, constrained: Any):
         inner = constrained.inner
         mode = getattr(inner, "mode", None)
         super().__init__(metric=getattr(inner, "metric", None), mode=mode if mode in ("min", "max") else None)
