@@ -48,6 +48,32 @@ def chromium():
     return CHROMIUM
 
 
+def _render(chromium, tmp_path, text, name, shot=None):
+    """(DOM after every script ran, the ``<html>`` tag) of ``text`` with the spy in Chromium,
+    a screenshot to ``shot`` if given; fails on a non-zero exit, any console message
+    (JS error, warning, log or CSP refusal) and anything the spy recorded."""
+    page = tmp_path / f"{name}.html"
+    page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
+    profile = tmp_path / "profile"
+    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+           "--enable-unsafe-swiftshader",  # WebGL in software: parcoords draws its lines with it
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--hide-scrollbars",
+           "--window-size=1400,2000"] + ([f"--screenshot={shot}"] if shot else []) + ["--dump-dom", page.as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    shutil.rmtree(profile, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln and "GL Driver Message" not in ln]
+    assert console == [], console  # no JS error, warning, log or CSP refusal at all
+    assert "Uncaught" not in out.stderr
+    for attr in ("data-jserrors", "data-console-errors", "data-alerts"):
+        assert attr not in root, root
+    return dom, root
+
+
 def _add_curves(known):
     """Per-iteration losses for a completed, a failed and the running trial: learning curves."""
     from hpogrid.study import StudyStore
@@ -62,27 +88,8 @@ def _add_curves(known):
 def test_report_renders_in_chromium(chromium, known, tmp_path):
     _add_curves(known)
     text, _ = _html.render(build_report(known.name))
-    page = tmp_path / "report.html"
-    page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
     shot = tmp_path / "report.png"
-    profile = tmp_path / "profile"
-    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
-           "--enable-unsafe-swiftshader",  # WebGL in software: parcoords draws its lines with it
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
-           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--hide-scrollbars",
-           "--window-size=1400,2000", f"--screenshot={shot}", "--dump-dom", page.as_uri()]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    shutil.rmtree(profile, ignore_errors=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    dom = out.stdout
-    root = re.search(r"<html[^>]*>", dom).group(0)
-
-    console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln and "GL Driver Message" not in ln]
-    assert console == [], console  # no JS error, warning, log or CSP refusal at all
-    assert "Uncaught" not in out.stderr
-    for attr in ("data-jserrors", "data-console-errors", "data-alerts"):
-        assert attr not in root, root
+    dom, root = _render(chromium, tmp_path, text, "report", shot=shot)
 
     # every plot rendered to SVG
     plots = dict(re.findall(r'id="plot-(\w+)"(.*?)(?=id="plot-|<h2>Failed trials)', dom, re.S))
@@ -115,23 +122,7 @@ def test_pareto_and_hypervolume_render_in_chromium(chromium, tmp_path):
     """A two-objective study: the Pareto front (scatter + step line) and the hypervolume draw
     without a single console message."""
     text, _ = _html.render(build_report(mo_project(tmp_path)))
-    page = tmp_path / "mo.html"
-    page.write_text(text.replace("<head>", "<head>" + SPY, 1), encoding="utf-8")
-    profile = tmp_path / "profile"
-    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
-           "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
-           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--window-size=1400,2000",
-           "--dump-dom", page.as_uri()]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    shutil.rmtree(profile, ignore_errors=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    dom = out.stdout
-    root = re.search(r"<html[^>]*>", dom).group(0)
-    console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln and "GL Driver Message" not in ln]
-    assert console == [] and "Uncaught" not in out.stderr, console
-    for attr in ("data-jserrors", "data-console-errors", "data-alerts"):
-        assert attr not in root, root
+    dom, _ = _render(chromium, tmp_path, text, "mo")
     plots = dict(re.findall(r'id="plot-(\w+)"(.*?)(?=id="plot-|<h2>Failed trials)', dom, re.S))
     for key in ("pareto", "hypervolume"):
         assert '<svg class="main-svg"' in plots[key], key

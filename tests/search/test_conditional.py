@@ -194,19 +194,27 @@ def _bohb(space_dict, seed=SEED):
     return get_adapter("bohb").build(space, METRIC, MODE, seed, {})
 
 
-@bohb_quiet
-def test_bohb_draws_a_conditional_parameter_exactly_when_its_condition_holds():
-    """Statistical: BOHB's own record of each proposal (what it is told with the result) names
-    exactly the active parameters, and each branch has its probability."""
-    searcher, codec = _bohb(COND_SPACE)
-    n = 1500
+def _bohb_points(space_dict, active, n):
+    """``n`` decoded BOHB proposals, each checked: BOHB's own record of it (what it is told with
+    the result) names exactly the parameters ``active(point)`` says are active, and the config
+    is whole (Tune's param_space)."""
+    searcher, codec = _bohb(space_dict)
     points = []
     for i in range(n):
         config = searcher.suggest(f"t{i}")
         point = codec.decode(config)
-        assert set(searcher.trial_to_params[f"t{i}"]) == set(point) == expected(point), point
-        assert set(config) == set(codec.encodings)  # whole, for Tune's param_space
+        assert set(searcher.trial_to_params[f"t{i}"]) == set(point) == active(point), point
+        assert set(config) == set(codec.encodings)
         points.append(point)
+    return points
+
+
+@bohb_quiet
+def test_bohb_draws_a_conditional_parameter_exactly_when_its_condition_holds():
+    """Statistical: BOHB's own record of each proposal (what it is told with the result) names
+    exactly the active parameters, and each branch has its probability."""
+    n = 1500
+    points = _bohb_points(COND_SPACE, expected, n)
     share = {name: sum(name in p for p in points) / n for name in ("momentum", "dampening", "width2")}
     assert abs(share["momentum"] - 2 / 3) < 0.05  # sgd or rmsprop
     assert abs(share["dampening"] - 1 / 6) < 0.04  # sgd, then nesterov true
@@ -251,13 +259,8 @@ def test_bohb_conditions_on_q_method_parents_hold_exactly():
     rounded value is listed, at the probability of the grammar."""
     from statistics import NormalDist
 
-    searcher, codec = _bohb(Q_PARENTS)
     n = 1500
-    points = []
-    for i in range(n):
-        point = codec.decode(searcher.suggest(f"t{i}"))
-        assert set(searcher.trial_to_params[f"t{i}"]) == set(point) == q_expected(point), point
-        points.append(point)
+    points = _bohb_points(Q_PARENTS, q_expected, n)
     share = {name: sum(name in p for p in points) / n for name in "abcde"}
     lu = {k: math.log((k + 0.5) / (k - 0.5)) / math.log(64) for k in (2, 3, 5)}
     qn = NormalDist().cdf(0.75) - NormalDist().cdf(-0.25)
