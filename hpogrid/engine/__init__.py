@@ -38,7 +38,6 @@ _EXPORTS = {
     "json_safe": "hpogrid.engine.sink",
     "clean_error": "hpogrid.engine.trial_output",
     "cap_logs": "hpogrid.engine.trial_output",
-    "StudyTarget": "hpogrid.engine.study",
     "worker_environment": "hpogrid.engine.environment",
     "scoped_environ": "hpogrid.engine.environment",
 }

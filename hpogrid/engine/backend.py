@@ -19,7 +19,7 @@ from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
 from hpogrid.engine.resume import Adopted, Workload, prepare_resume
 from hpogrid.engine.sink import TrialSink, error_summary
-from hpogrid.engine.study import StudyTarget
+from hpogrid.study import StudyTarget
 from hpogrid.errors import BackendError
 from hpogrid.settings import Settings
 from hpogrid.study.records import STATES

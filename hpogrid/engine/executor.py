@@ -21,7 +21,7 @@ from hpogrid.engine.options import RunOptions
 from hpogrid.engine.plan import SearchPlan
 from hpogrid.engine.resume import Workload
 from hpogrid.engine.sink import TrialSink, json_safe
-from hpogrid.engine.study import StudyTarget
+from hpogrid.study import StudyTarget
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState

@@ -7,7 +7,8 @@
     store.upsert_trial("mnist", "ray-0001", state="RUNNING", params={"lr": 0.1})
     store.append_intermediate("mnist", "ray-0001", {"loss": 0.5, "epoch": 1})
     store.upsert_trial("mnist", "ray-0001", state="COMPLETED", metrics={"loss": 0.4})
-    load("mnist").to_dataframe()                        # project name, URL or Path
+    load("mnist").to_dataframe()                        # project name, URL or Path (read-only)
+    StudyTarget.existing("mnist").open_read_only()      # which study a reader means, resolved once
 
 Importing this package loads SQLAlchemy but never pandas or ray.
 """
@@ -27,6 +28,7 @@ from hpogrid.study.records import (
     TrialState,
 )
 from hpogrid.study.store import TRIAL_FIELDS, StudyStore
+from hpogrid.study.target import StudyTarget
 from hpogrid.study.view import StudyView, load
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "TRIAL_FIELDS",
     "StudyInfo",
     "StudyStore",
+    "StudyTarget",
     "StudyView",
     "TrialRecord",
     "TrialState",
