@@ -1,6 +1,6 @@
 """Shared fixtures: every test gets its own empty store root ($HPOGRID_HOME); a real Slurm.
 
-``slurm_cluster`` (session scope) runs ``tests/slurm/start-slurm.sh``: it installs Debian's
+``slurm_cluster`` (session scope) runs ``tests/backends/slurm/start-slurm.sh``: it installs Debian's
 slurmctld, slurmd, slurm-client and munge when missing, writes a one-node config (8 CPUs
 advertised, 2 fake GPUs, KillWait=2 s) and waits until the node is idle; the session ends
 with ``stop-slurm.sh``. Without root, apt-get or a working Slurm the tests that need it skip
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-SLURM_SCRIPTS = REPO / "tests" / "slurm"
+SLURM_SCRIPTS = REPO / "tests" / "backends" / "slurm"
 EXAMPLE_SCRIPTS = REPO / "example" / "scripts"
 
 
