@@ -12,6 +12,7 @@
 
 Importing this package loads SQLAlchemy but never pandas or ray.
 """
+from hpogrid.study.best import BestSoFar, best_so_far
 from hpogrid.study.engine import safe_url, sqlite_url
 from hpogrid.study.records import (
     BACKENDS,
@@ -33,6 +34,7 @@ from hpogrid.study.view import StudyView, load
 
 __all__ = [
     "BACKENDS",
+    "BestSoFar",
     "COMPLETED",
     "FAILED",
     "FINISHED_STATES",
@@ -48,6 +50,7 @@ __all__ = [
     "StudyView",
     "TrialRecord",
     "TrialState",
+    "best_so_far",
     "load",
     "safe_url",
     "sqlite_url",
