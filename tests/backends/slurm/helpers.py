@@ -11,7 +11,7 @@ from hpogrid.errors import NotFoundError
 from hpogrid.project import create_project
 from hpogrid.study import StudyStore, sqlite_url
 
-SLURM_CMD = "hpogrid.cli.slurm_run:slurm_run"
+SLURM_CMD = "hpogrid.cli.runs:slurm_run"
 #: ``python -c CLI_CODE slurm_run ...``: the hpogrid CLI with slurm_run registered, in its own process
 CLI_CODE = ("import sys; from hpogrid.cli import cli; cli.lazy.setdefault('slurm_run', "
             f"{SLURM_CMD!r}); cli.main(sys.argv[1:], prog_name='hpogrid')")
