@@ -29,6 +29,16 @@ def hpogrid_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def project_factory(tmp_path, hpogrid_home):
+    """:func:`tests.projects.make_project` with this test's folder: ``project_factory(script, space, **hpo)``."""
+    from tests.projects import make_project
+
+    def make(*args, **kwargs):
+        return make_project(tmp_path, *args, **kwargs)
+    return make
+
+
+@pytest.fixture
 def run_cli():
     """Invoke the real CLI in-process; returns click's Result (exit_code, output)."""
     from hpogrid.cli import cli
