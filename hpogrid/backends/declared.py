@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, ClassVar, List, Optional, Tuple
 
 #: how a value is read from the command line
 KINDS = ("int", "float", "str", "flag")
@@ -37,6 +37,20 @@ class OptionSpec:
             raise ValueError(f"option kind {self.kind!r}: expected one of {', '.join(KINDS)}")
         if not self.flags or not all(f.startswith("--") for f in self.flags):
             raise ValueError(f"option flags {self.flags!r}: expected one or more --names")
+
+
+class RunCommand:
+    """The class attributes an options dataclass with a run command has (a mixin: no fields)."""
+
+    #: the backend that runs it (:func:`hpogrid.backends.get_backend`)
+    backend: ClassVar[str]
+    #: the command's name, e.g. ``slurm_run``
+    command: ClassVar[str]
+    #: the command's help; ``{signals}`` stands for what Ctrl-C and SIGQUIT do
+    help: ClassVar[str]
+    n_jobs_help: ClassVar[str]
+    #: the field ``--n_jobs`` sets
+    n_jobs_field: ClassVar[str] = "n_jobs"
 
 
 def option(default: Any, *flags: str, help: str, kind: str = "str", low: Optional[float] = None,

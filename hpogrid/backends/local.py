@@ -10,18 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from hpogrid.backends.declared import option
-from hpogrid.engine import RunOptions, RunSummary
+from hpogrid.backends.declared import RunCommand, option
+from hpogrid.engine.options import RunOptions, RunSummary
 
 
 @dataclass
-class LocalOptions(RunOptions):
+class LocalOptions(RunOptions, RunCommand):
     """``local_run``'s options: ``RunOptions`` plus ``--ray`` (declared for the command line)."""
 
     backend: ClassVar[str] = "local"
     command: ClassVar[str] = "local_run"
     n_jobs_help: ClassVar[str] = "Trials run at once (overrides scheduler_param max_concurrent)."
-    n_jobs_field: ClassVar[str] = "n_jobs"
     help: ClassVar[str] = """Run the HPO of PROJECT on this machine and record every trial in its study.
 
     Trials run in --n_jobs worker processes; Ray Tune runs them instead when the run needs
@@ -49,7 +48,7 @@ class LocalBackend:
         why = needs_ray(project, options)
         return (RayTuneBackend(), why) if why else (PoolBackend(), None)
 
-    def run(self, project, options: RunOptions = None) -> RunSummary:
+    def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
         options = options or RunOptions()
         backend, why = self.choose(project, options)
         summary = backend.run(project, options)

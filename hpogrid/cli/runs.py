@@ -22,7 +22,8 @@ def _click_option(name: str, spec: OptionSpec) -> Callable:
     if spec.kind == "flag":
         kwargs["is_flag"] = True
     elif spec.kind == "int":
-        kwargs["type"] = click.IntRange(min=spec.low, max=spec.high)
+        kwargs["type"] = click.IntRange(min=None if spec.low is None else int(spec.low),
+                                        max=None if spec.high is None else int(spec.high))
     elif spec.kind == "float":
         kwargs["type"] = click.FloatRange(min=spec.low, max=spec.high)
     return click.option(*spec.flags, name, **kwargs)
@@ -30,7 +31,7 @@ def _click_option(name: str, spec: OptionSpec) -> Callable:
 
 def run_command(command: str) -> click.Command:
     """The Click command ``command``, built from its backend's options dataclass."""
-    options_cls = run_options_class(command)
+    options_cls: Any = run_options_class(command)  # a RunOptions dataclass and a RunCommand
 
     def run(project: str, n_jobs, study, study_url, top, resume, rerun_failed, rerun, no_backup, warm_start,
             **given: Any) -> None:

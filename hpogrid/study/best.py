@@ -38,10 +38,10 @@ def best_so_far(url: str, study: str) -> BestSoFar:
     marks = standing(objectives, done)
     if objectives.is_multi:
         sign = -1 if objectives.mode == "max" else 1  # the front by its primary objective
-        best = sorted((t for t, on in zip(done, marks.pareto) if on),
-                      key=lambda t: (sign * objectives.values(t.metrics)[0], t.number))
+        best = sorted((t for t, on in zip(done, marks.pareto) if on),  # on the front: every value finite
+                      key=lambda t: (sign * (objectives.values(t.metrics) or (0.0,))[0], t.number))
     else:
         best = [t for t, ok in zip(done, marks.feasible) if ok and t.value is not None]
-        best.sort(key=lambda t: t.value, reverse=objectives.mode == "max")
+        best.sort(key=lambda t: float(t.value or 0.0), reverse=objectives.mode == "max")
     return BestSoFar(objectives=objectives, best=tuple(best), infeasible=marks.infeasible, failed=len(failed),
                      last_error=failed[-1].error if failed else None)

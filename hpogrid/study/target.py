@@ -14,7 +14,8 @@ that opens a project's study resolves a :class:`StudyTarget` the same way, in on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Tuple
 
 from hpogrid.errors import NotFoundError, NothingYetError, StudyError, ValidationError
 from hpogrid.names import check_name
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
     from hpogrid.objectives import Objectives
 
 
+class ProjectFolder(Protocol):
+    """What a run's target needs of a loaded project (``hpogrid.project.Project``, a layer up)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
 @dataclass(frozen=True)
 class StudyTarget:
     """A study ``name`` in the store at ``url``; ``project`` names the project it belongs to
@@ -37,7 +48,7 @@ class StudyTarget:
     project: Optional[str] = None
 
     @classmethod
-    def resolve(cls, project: Any, study: Optional[str] = None, study_url: Optional[str] = None,
+    def resolve(cls, project: ProjectFolder, study: Optional[str] = None, study_url: Optional[str] = None,
                 settings: Optional[Settings] = None) -> "StudyTarget":
         """The study a run of ``project`` (a loaded Project) records into; ``study`` names
         another one in its store. The name names folders (trials/<study>, <study>_backup-N), so

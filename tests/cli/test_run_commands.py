@@ -6,12 +6,12 @@ from typing import ClassVar, Optional
 import pytest
 from click.testing import CliRunner
 
-from hpogrid.backends.declared import OptionSpec, declared_options, option
+from hpogrid.backends.declared import OptionSpec, RunCommand, declared_options, option
 from hpogrid.engine import RunOptions
 
 
 @dataclass
-class QueueOptions(RunOptions):
+class QueueOptions(RunOptions, RunCommand):
     backend: ClassVar[str] = "fake"
     command: ClassVar[str] = "queue_run"
     n_jobs_help: ClassVar[str] = "Slots of the queue."

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from hpogrid.backends.declared import option
+from hpogrid.backends.declared import RunCommand, option
 from hpogrid.engine.options import RunOptions
 
 
 @dataclass
-class SlurmOptions(RunOptions):
+class SlurmOptions(RunOptions, RunCommand):
     """``RunOptions`` plus command-line overrides of the project's slurm_config."""
 
     backend: ClassVar[str] = "slurm"
