@@ -28,14 +28,16 @@ def test_a_zero_length_study_db_stays_empty_and_is_one_line(tmp_path, report_cli
     db = paths.study_db(name)
     db.touch()  # a run that died before it wrote the schema, or a stray file
     result = report_cli(name, "--no-sync")
+    assert db.stat().st_size == 0  # no schema written into it
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "no study yet" in result.output
     assert len(result.output.strip().splitlines()) == 1
     snapshot = build(Source(name))
+    assert db.stat().st_size == 0
     assert "no study yet" in snapshot["waiting"]
     with pytest.raises(NothingYetError, match="no study yet"):
         load(name)
-    assert db.stat().st_size == 0 and db.read_bytes() == b""
+    assert db.stat().st_size == 0 and not db.with_name("study.db-wal").exists()
 
 
 def test_a_study_in_a_read_only_folder_is_reported_unchanged(tmp_path, report_cli, monkeypatch):
@@ -98,3 +100,45 @@ def test_a_reader_cannot_write_and_a_missing_file_is_not_created(tmp_path):
     with pytest.raises(NotFoundError, match="no SQLite study store"):
         load(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+RO_PROBE = """
+import subprocess, sys
+folder = sys.argv[1]
+subprocess.run(["mount", "--bind", folder, folder], check=True)
+subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True)
+from hpogrid.dashboard import Source, build
+from hpogrid.study import load
+from hpogrid.cli import cli
+with load(sys.argv[2]) as view:
+    print("LOAD", view.best_trial.uid)
+print("DASHBOARD", build(Source(sys.argv[2]))["table"]["total"])
+cli.main(["report", sys.argv[2], "--no-sync"], prog_name="hpogrid")
+"""
+
+
+def test_a_study_on_a_read_only_file_system_can_be_reported(tmp_path):
+    """A real read-only mount, in a mount namespace of the test's own (root may write anywhere
+    else): no -shm or -wal can be made beside the database there."""
+    import shutil
+    import subprocess
+    import sys
+
+    from hpogrid import paths
+    from hpogrid.study import sqlite_url
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private read-only mount")
+    name = make_project(tmp_path)
+    db = paths.study_db(name)
+    write_trials(sqlite_url(db), name, datetime.now(timezone.utc).replace(microsecond=0), TRIALS)
+    before = _fingerprint(db)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", RO_PROBE,
+                            str(db.parent), name], capture_output=True, text=True, env=env, timeout=300)
+    if probe.returncode != 0 and "mount" in probe.stderr and "LOAD" not in probe.stdout:
+        pytest.skip(f"no private read-only mount here: {probe.stderr.strip()[-300:]}")
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert "LOAD g2" in probe.stdout and f"DASHBOARD {len(TRIALS)}" in probe.stdout
+    assert "user.me.hpo.beta" in probe.stdout or "g2" in probe.stdout
+    assert _fingerprint(db) == before
