@@ -18,10 +18,11 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions
+from hpogrid.engine.outcome import json_safe
 from hpogrid.engine.plan import SearchPlan
 from hpogrid.engine.resume import Workload
-from hpogrid.engine.sink import TrialSink, json_safe
-from hpogrid.engine.study import StudyTarget
+from hpogrid.engine.sink import TrialSink
+from hpogrid.study import StudyTarget
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState

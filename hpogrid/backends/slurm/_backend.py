@@ -10,22 +10,12 @@ ended on their own, and re-runs the interrupted trials with their uid and values
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from hpogrid.backends.slurm._sbatch import SlurmClient, require
+from hpogrid.backends.slurm.options import SlurmOptions
 from hpogrid.engine import AskTellBackend, Executor, RunOptions, worker_environment
-
-
-@dataclass
-class SlurmOptions(RunOptions):
-    """``RunOptions`` plus command-line overrides of the project's slurm_config."""
-
-    workers: Optional[int] = None
-    poll_interval: Optional[float] = None
-    #: long-lived worker jobs (overrides slurm_config pool; 0: one job per trial)
-    pool: Optional[int] = None
 
 
 def slurm_settings(project, options: RunOptions):
