@@ -111,11 +111,9 @@ class TrialSpec:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], folder: Optional[Path] = None) -> "TrialSpec":
         """A spec from ``trial.json`` (``folder``: where it was read, when it names none)."""
-        kind = data.get("kind")
         dbr = data.get("define_by_run")
-        if kind is None:  # written before specs carried the kind
-            kind = ModelKind.PROGRAM if data.get("command") else ModelKind.DEFINE_BY_RUN if dbr is not None else None
-        model = Model.from_config(data, Path(data.get("scripts_dir") or "."), kind=kind)
+        # (a spec written before specs carried the kind: the model decides it, as the driver did)
+        model = Model.from_config(data, Path(data.get("scripts_dir") or "."), kind=data.get("kind"))
         program = model.kind is ModelKind.PROGRAM
         return cls(uid=data.get("uid") or Path(data.get("folder") or folder or ".").name,
                    folder=Path(data.get("folder") or folder or "."), model=model,

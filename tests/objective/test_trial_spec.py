@@ -37,6 +37,7 @@ def test_a_spec_written_before_kinds_reads_as_it_ran(tmp_path):
     program = TrialSpec.from_json({"uid": "u2", "command": "run {x}", "timeout": None, "result_prefix": "RESULT",
                                    "program_config": {"x": 1}, "values": {"x": 1}, "order": ["x"], "metric": "loss"})
     assert program.model.kind is ModelKind.PROGRAM and program.config == {"x": 1}
-    dbr = TrialSpec.from_json({"uid": "u3", "script": "m.py", "model": "objective", "config": {},
-                               "define_by_run": {"values": {"lr": 0.1}, "seed": 5, "distributions": {}}})
+    (tmp_path / "d.py").write_text("def objective(trial):\n    return 1\n")
+    dbr = TrialSpec.from_json({"uid": "u3", "scripts_dir": str(tmp_path), "script": "d.py", "model": "objective",
+                               "config": {}, "define_by_run": {"values": {"lr": 0.1}, "seed": 5, "distributions": {}}})
     assert (dbr.model.kind, dbr.values, dbr.seed) == (ModelKind.DEFINE_BY_RUN, {"lr": 0.1}, 5)
