@@ -86,6 +86,6 @@ def serve(runner: TrialRunner) -> None:
     _RUNNERS.current = runner
     module = sys.modules.get(_RAY_SESSION)
     if module is not None:
-        module._session = _SESSION
+        setattr(module, "_session", _SESSION)
     elif not any(isinstance(f, _SessionHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _SessionHook(_SESSION))

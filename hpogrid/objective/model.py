@@ -73,10 +73,6 @@ class Model:
         return replace(self, kind=kind)
 
     @property
-    def is_python(self) -> bool:
-        return self.kind is not ModelKind.PROGRAM
-
-    @property
     def name(self) -> str:
         """How trials and errors name the model: the function or class, or the program."""
         if self.kind is ModelKind.PROGRAM:
@@ -89,13 +85,13 @@ class Model:
         """The function or class (the script is imported once per process)."""
         from hpogrid.objective._loader import load_model
 
-        return load_model(str(self.scripts_dir), self.script, self.entry)
+        return load_model(str(self.scripts_dir), str(self.script), str(self.entry))
 
     def custom_updates(self) -> Optional[Callable]:
         """The script's ``custom_updates(trial_config, base_config)``, if it defines one."""
         from hpogrid.objective._loader import load_module
 
-        hook = getattr(load_module(str(self.scripts_dir), self.script), "custom_updates", None)
+        hook = getattr(load_module(str(self.scripts_dir), str(self.script)), "custom_updates", None)
         return hook if callable(hook) else None
 
     def check(self, space) -> None:

@@ -146,7 +146,8 @@ class TrialRunner:
                 if kind is ModelKind.PROGRAM:
                     return self._finish(self._run_program())
                 if kind is ModelKind.TRAINABLE:
-                    return self._run_trainable(spec.model.load())
+                    self._run_trainable(spec.model.load())
+                    return None
                 return self._run_function(spec.model.load())
             except StopTrial:
                 return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from hpogrid.objective.model import Model, ModelKind
 
@@ -55,27 +55,26 @@ class TrialSpec:
     def build(cls, model: Model, codec, *, uid: str, folder: Path, latent: Optional[Dict[str, Any]] = None,
               values: Optional[Dict[str, Any]] = None, metric: str, metrics: Sequence[str] = (),
               mode: str = "min", stop: Optional[Mapping[str, Any]] = None, study: str = "",
-              program_subdir: bool = False, hook: Optional[Callable] = None) -> "TrialSpec":
+              program_subdir: bool = False) -> "TrialSpec":
         """The spec of trial ``uid`` from the searcher's ``latent`` config (a Ray config, an
-        ask/tell suggestion) or, for a re-run of stored values, ``values`` alone. ``hook``: the
-        script's custom_updates (looked up from the model when not given)."""
+        ask/tell suggestion) or, for a re-run of stored values, ``values`` alone."""
         from hpogrid.search import RERUN_KEY
 
-        rerun = (latent or {}).get(RERUN_KEY)
+        key = str(RERUN_KEY)
+        rerun = (latent or {}).get(key)
         if latent is None:
-            latent = {RERUN_KEY: {"uid": uid, "values": dict(values or {})}}
+            latent = {key: {"uid": uid, "values": dict(values or {})}}
         if values is None:
             values = dict(rerun["values"]) if isinstance(rerun, dict) else codec.decode(latent)
         order = tuple(codec.encodings)
-        common = dict(uid=uid, folder=Path(folder), model=model, order=order, metric=metric,
-                      metrics=tuple(metrics) if len(metrics) > 1 else (), mode=mode, stop=dict(stop or {}),
-                      study=study, program_subdir=program_subdir)
+        seed: Optional[int] = None
+        dists: Dict[str, Any] = {}
         if model.kind is ModelKind.PROGRAM:
             from hpogrid.objective._substitute import apply_values
 
             values = {n: values[n] for n in order if n in values}  # (inactive conditional ones are absent)
-            return cls(config=apply_values(model.param, values), values=values, **common)
-        if model.kind is ModelKind.DEFINE_BY_RUN:
+            config = apply_values(model.param, values)
+        elif model.kind is ModelKind.DEFINE_BY_RUN:
             from hpogrid.search.define_by_run import DISTRIBUTIONS_KEY, SEED_KEY, trial_seed
 
             if DISTRIBUTIONS_KEY in latent:  # Ray: the searcher sent them along
@@ -84,11 +83,14 @@ class TrialSpec:
                 known = codec.distributions
                 dists = {n: known[n] for n in values if n in known}
             seed = trial_seed(uid, None if isinstance(rerun, dict) else latent.get(SEED_KEY))
-            return cls(config=dict(model.param), values=values, seed=seed, distributions=dists, **common)
-        from hpogrid.objective._substitute import trial_config
+            config = dict(model.param)
+        else:
+            from hpogrid.objective._substitute import trial_config
 
-        config = trial_config(model.param, codec, latent, hook if hook is not None else model.custom_updates())
-        return cls(config=config, values=values, **common)
+            config = trial_config(model.param, codec, latent, model.custom_updates())
+        return cls(uid=uid, folder=Path(folder), model=model, config=config, values=values, order=order,
+                   metric=metric, metrics=tuple(metrics) if len(metrics) > 1 else (), mode=mode,
+                   stop=dict(stop or {}), study=study, program_subdir=program_subdir, seed=seed, distributions=dists)
 
     # -- the JSON boundary (trial.json) --------------------------------------------------------
     def to_json(self) -> Dict[str, Any]:
