@@ -103,3 +103,23 @@ def test_a_program_reports_its_result_lines(tmp_path):
     runner = TrialRunner(spec, StopAt(100))
     runner.run()
     assert runner.history[-1]["loss"] == 1.5 and (spec.folder / "stdout.log").is_file()
+
+
+def test_under_ray_the_final_result_carries_what_the_model_used_and_its_annotations(tmp_path):
+    import json
+
+    from hpogrid.objective import ANNOTATIONS_KEY
+    from hpogrid.objective._tune import TuneReporter
+    from hpogrid.search.define_by_run import USED_KEY
+
+    script = """
+    from hpogrid.trial import annotate
+
+    def objective(trial):
+        annotate("n_params", 7)
+        return {"loss": trial.suggest_int("n", 1, 3)}
+    """
+    spec = _spec(tmp_path, script, ModelKind.DEFINE_BY_RUN, values={"n": 2}, seed=3)
+    final = TrialRunner(spec, TuneReporter(send=False)).run()
+    assert final["loss"] == 2 and json.loads(final[ANNOTATIONS_KEY]) == {"n_params": 7}
+    assert json.loads(final[USED_KEY])["params"] == {"n": 2}
