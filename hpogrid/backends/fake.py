@@ -1,7 +1,7 @@
 """The fake backend: the run engine's whole lifecycle in this process, without Ray or Slurm.
 
-Trials run one per thread through :mod:`hpogrid.objective.standalone` (the same runner a
-Slurm job uses), at most ``--n_jobs`` at once (default 1: one after another, deterministic).
+Trials run one per thread through :func:`hpogrid.objective.standalone.run_trial` (the one
+trial runner, reporting to the trial folder, as in a Slurm job or a pool worker), at most ``--n_jobs`` at once (default 1: one after another, deterministic).
 A cancelled trial is recorded INTERRUPTED at once; its thread is left to end on its own (a
 thread cannot be killed), and whatever it writes afterwards is ignored. Tests of behaviour
 that does not depend on where trials run use it: it starts in milliseconds.
@@ -35,7 +35,7 @@ class ThreadExecutor(Executor):
         return {}
 
     def poll(self):
-        from hpogrid.objective.standalone import read_result
+        from hpogrid.objective.trial_folder import read_result
 
         events = []
         for uid, thread in list(self._threads.items()):

@@ -75,7 +75,7 @@ Event = Union[Queued, Started, Ended]
 
 
 def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
-    """The end of a trial from the ``result.json`` :mod:`hpogrid.objective.standalone` wrote."""
+    """The end of a trial from the ``result.json`` its runner wrote (:mod:`hpogrid.objective.trial_folder`)."""
     result = result or {}
     ok = result.get("status") == "completed"
     used = result.get("params")
@@ -237,13 +237,15 @@ class _Loop:
 
     def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
                told: Optional[int] = None) -> None:
-        from hpogrid.objective.standalone import write_trial_spec
+        from hpogrid.objective import Model, TrialSpec
+        from hpogrid.objective.trial_folder import write_spec
 
         spec = self.plan.spec
-        folder = write_trial_spec(self.trials_root / uid, uid=uid, study=self.target.name, project=self.project,
-                                  codec=self.plan.codec, metric=spec.metric, mode=spec.mode, stop=dict(spec.stop),
-                                  values=values, config=config, program_subdir=self.executor.program_subdir,
-                                  metrics=spec.objectives.metrics)
+        # config None: a re-run of stored values (the searcher's latent config is not kept)
+        folder = write_spec(TrialSpec.build(
+            Model.of(self.project), self.plan.codec, uid=uid, folder=self.trials_root / uid, latent=config,
+            values=values, metric=spec.metric, metrics=spec.objectives.metrics, mode=spec.mode, stop=dict(spec.stop),
+            study=self.target.name, program_subdir=self.executor.program_subdir))
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
         try:

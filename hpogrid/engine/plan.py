@@ -66,12 +66,9 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
 
 def is_define_by_run(project) -> bool:
     """Does the project's model take a trial (``def objective(trial)``)? Imports the script."""
-    model = project.model_config
-    if model.get("command"):
-        return False
-    from hpogrid.objective import is_define_by_run as takes_trial, load_model
+    from hpogrid.objective import Model, ModelKind
 
-    return takes_trial(load_model(str(project.scripts_dir), model["script"], model["model"]))
+    return Model.of(project).kind is ModelKind.DEFINE_BY_RUN
 
 
 @dataclass(frozen=True)
@@ -130,16 +127,6 @@ def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, n
 
 def check_model(project, space) -> None:
     """Import the script (or parse the command) here: a broken model costs no trial."""
-    from hpogrid.objective import check_paths
+    from hpogrid.objective import Model
 
-    model = project.model_config
-    if model.get("command"):
-        from hpogrid.objective.program import check_placeholders, parse_command
-
-        check_placeholders(parse_command(model["command"]), list(space))
-        return
-    from hpogrid.objective import load_model
-
-    if space is not None:  # (None: a define-by-run model, whose parameters are its own)
-        check_paths(model.get("param") or {}, space)
-    load_model(str(project.scripts_dir), model["script"], model["model"])
+    Model.of(project).check(space)

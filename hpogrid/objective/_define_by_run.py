@@ -8,25 +8,15 @@ new to the search, a changed range, a re-run whose stored value no longer fits) 
 from the trial's own seeded generator. ``params`` and ``distributions`` are what the model
 actually used: the study records those and the searcher is told only those.
 
-A model is define-by-run when its first parameter is named ``trial``; ``def objective(trial,
-config)`` also gets model_config ``param`` as ``config``.
+A model is define-by-run when its first parameter is named ``trial`` (decided by
+:class:`~hpogrid.objective.model.Model`); ``def objective(trial, config)`` also gets
+model_config ``param`` as ``config``.
 """
 import inspect
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from hpogrid.search.define_by_run import (categorical_distribution, check_distribution, contains,
                                           float_distribution, int_distribution, sample)
-
-
-def is_define_by_run(model: Any) -> bool:
-    """A function whose first parameter is named ``trial``."""
-    if inspect.isclass(model) or not callable(model):
-        return False
-    try:
-        params = list(inspect.signature(model).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    return bool(params) and params[0].name == "trial"
 
 
 def wants_config(model: Any) -> bool:
@@ -40,10 +30,12 @@ class DefineByRunTrial:
     """optuna's ``Trial`` suggest API over the values the driver sent (see the module docstring)."""
 
     def __init__(self, values: Dict[str, Any], distributions: Dict[str, Dict[str, Any]], seed: int,
-                 uid: str = "", reporter: Optional[Callable[[float], None]] = None):
+                 uid: str = "", reporter: Optional[Callable[[float], None]] = None,
+                 stopped: Optional[Callable[[], bool]] = None):
         import numpy as np
 
         self._reporter = reporter
+        self._stopped = stopped
         self._given = dict(values)
         self._given_dists = dict(distributions)
         self._rng = np.random.default_rng(seed)
@@ -100,7 +92,8 @@ class DefineByRunTrial:
             self._reporter(value)
 
     def should_prune(self) -> bool:
-        return False  # pruning belongs to a trial scheduler (Ray Tune), not to this trial
+        """Was the trial told to stop at its last report (the runner's decision)?"""
+        return bool(self._stopped and self._stopped())
 
 
 _MISSING = object()

@@ -41,3 +41,14 @@ def apply_values(base: Mapping[str, Any], values: Mapping[str, Any]) -> Dict[str
         else:
             config[name] = value
     return config
+
+
+def trial_config(param: Mapping[str, Any], codec, config: Dict[str, Any], hook=None) -> Dict[str, Any]:
+    """``param`` with the searcher's ``config`` decoded into it, then the script's
+    ``custom_updates(trial_config, base_config)`` (``hook``) if it has one."""
+    values = apply_values(param, codec.decode(config))
+    if hook is not None:
+        values = hook(values, apply_values(param, {}))
+        if not isinstance(values, Mapping):
+            raise TypeError(f"custom_updates() returned {type(values).__name__}, not a dict")
+    return dict(values)

@@ -174,35 +174,21 @@ def _copy_scripts(src: Path, dest: Path) -> None:
 
 
 def _check_script(configs: Dict[str, Any], scripts_dir: Path) -> None:
-    script = configs["model_config"].get("script")
-    if script is None:  # a program (model_config.command): nothing to find
+    from hpogrid.objective import Model, ModelKind
+
+    # the kind is read from the source, not imported: creating a project runs none of the user's code
+    model = Model.from_config(configs["model_config"], scripts_dir, imports=False)
+    if model.kind is ModelKind.PROGRAM:  # nothing to find
         if configs.get("search_space") is None:
             raise ValidationError("project.search_space", "is required for a program (model_config command)")
         return
-    if not (scripts_dir / script).is_file():
+    if not (scripts_dir / str(model.script)).is_file():
         have = sorted(str(p.relative_to(scripts_dir)) for p in scripts_dir.rglob("*") if p.is_file())
-        raise ValidationError("model_config.script", f"{script!r} is not among the project's "
+        raise ValidationError("model_config.script", f"{model.script!r} is not among the project's "
                               f"scripts (scripts_path has: {', '.join(have[:20]) or 'no files'})")
-    model = configs["model_config"].get("model")
-    if configs.get("search_space") is None and not _takes_trial(scripts_dir / script, model):
-        raise ValidationError("project.search_space", f"is required: {model}() in {script} does not take a trial "
-                              "(only a define-by-run model, def " + f"{model}(trial), goes without one)")
-
-
-def _takes_trial(script: Path, model: str) -> bool:
-    """Is ``model`` in ``script`` a function whose first parameter is ``trial``? Read from the
-    source, not imported: creating a project runs none of the user's code."""
-    import ast
-
-    try:
-        tree = ast.parse(script.read_bytes())
-    except (SyntaxError, ValueError, OSError):
-        return False
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == model:
-            args = node.args.posonlyargs + node.args.args
-            return bool(args) and args[0].arg == "trial"
-    return False
+    if configs.get("search_space") is None and model.kind is not ModelKind.DEFINE_BY_RUN:
+        raise ValidationError("project.search_space", f"is required: {model.entry}() in {model.script} does not "
+                              f"take a trial (only a define-by-run model, def {model.entry}(trial), goes without one)")
 
 
 def content_hash(configs: Dict[str, Any], scripts_dir: Path) -> str:

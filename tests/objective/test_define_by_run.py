@@ -3,7 +3,7 @@ name and distribution match; anything else is sampled from the trial's seed, ins
 import pytest
 
 from hpogrid.errors import ValidationError
-from hpogrid.objective import DefineByRunTrial, is_define_by_run
+from hpogrid.objective import DefineByRunTrial
 from hpogrid.search.define_by_run import float_distribution, int_distribution
 
 
@@ -68,21 +68,3 @@ def test_asking_twice_gives_the_same_value_and_bad_arguments_are_one_line():
                           (lambda: t.suggest_categorical("d", []), "choices must not be empty")]:
         with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
             call()
-
-
-def test_define_by_run_models_are_told_by_their_first_parameter():
-    def by_trial(trial):
-        return 1
-
-    def with_config(trial, config):
-        return 1
-
-    def plain(config):
-        return 1
-
-    class Trainable:
-        def __init__(self, trial):
-            pass
-
-    assert is_define_by_run(by_trial) and is_define_by_run(with_config)
-    assert not is_define_by_run(plain) and not is_define_by_run(Trainable)

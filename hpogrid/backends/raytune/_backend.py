@@ -35,7 +35,7 @@ class RayTuneBackend(Backend):
         return options.address or os.environ.get("RAY_ADDRESS") or None
 
     def prepare(self, project, plan, options, target) -> None:
-        from hpogrid.objective import check_paths
+        from hpogrid.objective import Model, make_trainable
         from hpogrid.search import scheduler_for
 
         if plan.space is None:  # a define-by-run model: Tune asks a Searcher, trials send back what they used
@@ -43,8 +43,8 @@ class RayTuneBackend(Backend):
 
             plan.searcher = tune_searcher(plan.searcher, plan.spec.metric, plan.spec.mode)
 
-        if plan.space is not None:
-            check_paths(project.model_config.get("param") or {}, plan.space)
+        model = Model.of(project)
+        model.check(plan.space)
         spec = plan.spec
         plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
@@ -63,23 +63,8 @@ class RayTuneBackend(Backend):
 
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
         plan.make_scheduler = make_scheduler
-        plan.trainable = self._trainable(project, plan, target)
-
-    def _trainable(self, project, plan, target):
-        from hpogrid.objective import make_program_trainable, make_trainable
-
-        model = project.model_config
-        root = str(self.trials_root(project, target))
-        if model.get("command"):
-            return make_program_trainable(str(project.scripts_dir), model, plan.codec, plan.spec.objectives.metrics,
-                                          root)
-        if plan.space is None:
-            from hpogrid.objective import make_define_by_run_trainable
-
-            return make_define_by_run_trainable(str(project.scripts_dir), model["script"], model["model"],
-                                                model.get("param", {}), plan.codec, plan.spec.metric, root)
-        return make_trainable(str(project.scripts_dir), model["script"], model["model"],
-                              model.get("param", {}), plan.codec, plan.spec.metric, root)
+        plan.trainable = make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
+                                        str(self.trials_root(project, target)))
 
     def execute(self, project, plan, workload, sink, control, options, target) -> Optional[str]:
         # Ray reads its settings from the environment (some at import): set them for the run only

@@ -1,0 +1,220 @@
+"""One trial runner for every model kind and every backend; a small reporter seam to the engine.
+
+:class:`TrialRunner` runs a :class:`~hpogrid.objective.trial_spec.TrialSpec`: it makes the
+trial the current one of :mod:`hpogrid.trial`, runs the model's kind (function, Trainable
+class, program, define-by-run), records each intermediate result (:meth:`TrialRunner.report`:
+history, the spec's stop criteria) and ends with the final result. Where the results go, and
+where a decision about the trial comes back from, is the :class:`Reporter`:
+
+* :class:`~hpogrid.objective.trial_folder.FolderReporter`: ``progress.jsonl`` in the trial
+  folder (pool workers, Slurm jobs, a grid job's pool, the fake backend);
+* the Tune reporter (:mod:`hpogrid.objective._tune`): ``ray.tune.report``; the final result
+  is the trainable's return value (a function that returns frees its Ray worker sooner).
+
+Every report returns a :class:`Decision`. Today it is STOP only when the spec's stop
+criteria are met; an early-stopping scheduler plugs in as the reporter's answer. A model
+learns it as Ray's function API does (``tune.report`` / ``trial.report`` end the model's
+function when the trial stops), a Trainable as the end of its ``train()`` loop.
+"""
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+from hpogrid.objective.model import ModelKind
+from hpogrid.objective.trial_spec import TrialSpec
+
+
+class Decision(enum.Enum):
+    """What a trial does after an intermediate result."""
+
+    CONTINUE = "continue"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One intermediate result of a trial."""
+
+    #: 1, 2, ... (the runner's count of reports)
+    iteration: int
+    #: what the model reported (JSON-safe scalars)
+    metrics: Dict[str, Any]
+    #: the history line: ``metrics`` plus what Tune adds to a result (``training_iteration``,
+    #: ``time_total_s``) when the model did not say them itself
+    record: Dict[str, Any]
+
+
+class Reporter(ABC):
+    """Where a trial's results go, and where the decision about it comes from."""
+
+    #: the model's final result is returned by :meth:`TrialRunner.run` (:meth:`final`), not
+    #: reported as one more iteration
+    returns_final: bool = False
+
+    def start(self, runner: "TrialRunner") -> None:
+        """The trial starts (``runner``: its spec, and a define-by-run trial's ``trial``)."""
+
+    @abstractmethod
+    def report(self, step: Step) -> Decision:
+        """One intermediate result; the answer says whether the trial goes on."""
+
+    def final(self, runner: "TrialRunner", metrics: Dict[str, Any]) -> Dict[str, Any]:
+        """The final result as :meth:`TrialRunner.run` returns it (``returns_final`` only)."""
+        return metrics
+
+    def close(self) -> None:
+        """The trial is over."""
+
+
+class StopTrial(BaseException):
+    """Raised out of a report in the model's code once the decision is STOP (not an error)."""
+
+
+def scalars(result: Mapping[str, Any]) -> Dict[str, Any]:
+    """JSON-safe scalar metrics (non-finite floats become None, other types are dropped)."""
+    out = {}
+    for key, value in result.items():
+        if not isinstance(key, str):
+            continue
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[key] = value
+    return out
+
+
+def as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
+    """A model's return value as metrics: a dict as it is, a number as ``{metric: value}``."""
+    if isinstance(result, Mapping):
+        return dict(result)
+    if isinstance(result, numbers.Real) and not isinstance(result, bool):
+        return {metric: float(result)}
+    raise TypeError(f"{model}() returned {type(result).__name__}; return a number, a dict of "
+                    "metrics, or report them with ray.tune.report")
+
+
+class TrialRunner:
+    """Runs one trial (see the module docstring). :meth:`run` raises what the model raised."""
+
+    def __init__(self, spec: TrialSpec, reporter: Reporter):
+        self.spec, self.reporter = spec, reporter
+        self.history: List[Dict[str, Any]] = []
+        self.started = time.monotonic()
+        self.decision = Decision.CONTINUE
+        #: a define-by-run model's trial object (what it used: ``trial.params``)
+        self.trial: Any = None
+
+    # -- the per-iteration path -----------------------------------------------------------
+    def report(self, metrics: Mapping[str, Any], auto: bool = True) -> Decision:
+        """Record one intermediate result; STOP when the reporter says so or the stop
+        criteria are met. ``auto``: add Tune's ``training_iteration`` and ``time_total_s``."""
+        item = scalars(metrics)
+        step_metrics = dict(item)
+        if auto:
+            item["training_iteration"] = len(self.history) + 1
+            item["time_total_s"] = time.monotonic() - self.started
+        self.history.append(item)
+        decision = self.reporter.report(Step(len(self.history), step_metrics, item))
+        if any(isinstance(item.get(k), (int, float)) and item[k] >= v for k, v in self.spec.stop.items()):
+            decision = Decision.STOP
+        self.decision = decision
+        return decision
+
+    def report_or_stop(self, metrics: Mapping[str, Any]) -> None:
+        """:meth:`report` from inside the model's code: ends it (:class:`StopTrial`) on STOP."""
+        if self.report(metrics) is Decision.STOP:
+            raise StopTrial()
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self) -> Optional[Dict[str, Any]]:
+        """Run the model; the final result where the reporter ``returns_final`` (else None)."""
+        from hpogrid.trial import activated
+
+        spec = self.spec
+        with activated(spec.uid, spec.folder):
+            self.reporter.start(self)
+            try:
+                kind = spec.model.kind
+                if kind is ModelKind.PROGRAM:
+                    return self._finish(self._run_program())
+                if kind is ModelKind.TRAINABLE:
+                    self._run_trainable(spec.model.load())
+                    return None
+                return self._run_function(spec.model.load())
+            except StopTrial:
+                return None
+
+    def _finish(self, metrics: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        value = metrics.get(self.spec.metric)
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{self.spec.model.name}() returned NaN for metric '{self.spec.metric}'")
+        if self.reporter.returns_final:
+            return self.reporter.final(self, metrics)
+        self.report(metrics)
+        return None
+
+    def _run_function(self, fn) -> Optional[Dict[str, Any]]:
+        spec, name = self.spec, self.spec.model.name
+        if spec.model.kind is ModelKind.DEFINE_BY_RUN:
+            from hpogrid.objective._define_by_run import DefineByRunTrial, wants_config
+
+            self.trial = DefineByRunTrial(dict(spec.values), dict(spec.distributions), int(spec.seed or 0),
+                                          uid=spec.uid, reporter=lambda value: self.report_or_stop({spec.metric: value}),
+                                          stopped=lambda: self.decision is Decision.STOP)
+            args = (self.trial, dict(spec.config)) if wants_config(fn) else (self.trial,)
+        else:
+            args = (dict(spec.config),)
+        result = fn(*args)
+        if result is None:
+            if not self.history and not self.reporter.returns_final:
+                raise TypeError(f"{name}() returned None and reported nothing; return a number, a dict of "
+                                "metrics, or report them with ray.tune.report")
+            return None
+        return self._finish(as_metrics(result, spec.metric, name))
+
+    def _run_trainable(self, cls) -> None:
+        """A Trainable class outside Ray Tune: ``train()`` until STOP or ``done`` (under Tune,
+        Tune drives the class: :mod:`hpogrid.objective._tune`)."""
+        workdir = self.spec.folder / "trainable"
+
+        class InTrialDir(cls):
+            # Trainable's default log folder is ~/ray_results/<date>: keep it in the trial folder
+            def _setup_logdir(self):
+                workdir.mkdir(exist_ok=True)
+                self._logdir = str(workdir)
+
+        InTrialDir.__name__ = cls.__name__
+        trainable = InTrialDir(config=dict(self.spec.config))
+        try:
+            while True:
+                result = trainable.train()
+                if self.report(result, auto=False) is Decision.STOP or result.get("done"):
+                    return None
+        finally:
+            trainable.stop()
+
+    def _run_program(self) -> Dict[str, Any]:
+        import json
+
+        from hpogrid.objective import program
+        from hpogrid.objective.trial_spec import json_default
+        from hpogrid.trial import TRIAL_UID_ENV
+
+        spec, model = self.spec, self.spec.model
+        # a Slurm job's own stdout.log / stderr.log stay apart from the program's
+        workdir = spec.folder / "program" if spec.program_subdir else spec.folder
+        argv = program.parse_command(model.command or "")
+        args = program.build_argv(argv, spec.values, list(spec.order), workdir, model.scripts_dir)
+        # the trial folder (where annotate() writes and the engine reads) and its config
+        env = program.environment(spec.values, spec.folder, model.scripts_dir)
+        env[TRIAL_UID_ENV] = spec.uid
+        env["HPOGRID_CONFIG"] = json.dumps(dict(spec.config), default=json_default)
+        return program.run_program(args, env, workdir, model.timeout, model.result_prefix, list(spec.objectives))

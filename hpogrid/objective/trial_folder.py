@@ -1,0 +1,121 @@
+"""The trial-folder protocol: how a driver and a trial process that share only a folder talk.
+
+    trial.json       the :class:`~hpogrid.objective.trial_spec.TrialSpec` (the driver writes it)
+    progress.jsonl   one line per reported iteration, appended at once (the trial writes it):
+                     a trial killed by a time limit still leaves what it reached
+    result.json      status, last metrics, history, error, host (the trial writes it last)
+    stdout.log, stderr.log   a Slurm job's own output
+
+The pool workers, Slurm jobs, the grid job's pool and the fake backend use it; under Ray Tune
+the trial talks to Tune instead (:mod:`hpogrid.objective._tune`). :class:`FolderReporter`
+is the trial's side of the per-iteration path.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hpogrid.objective.runner import Decision, Reporter, Step
+from hpogrid.objective.trial_spec import TrialSpec, json_default
+
+TRIAL_FILE = "trial.json"
+RESULT_FILE = "result.json"
+PROGRESS_FILE = "progress.jsonl"
+#: the job's stdout / stderr (sbatch --output / --error)
+STDOUT_FILE = "stdout.log"
+STDERR_FILE = "stderr.log"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic write: the driver never reads half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, default=json_default, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def write_spec(spec: TrialSpec) -> Path:
+    """``trial.json`` in the spec's folder (created); returns the folder."""
+    spec.folder.mkdir(parents=True, exist_ok=True)
+    write_json(spec.folder / TRIAL_FILE, spec.to_json())
+    return spec.folder
+
+
+def read_spec(folder: Path) -> TrialSpec:
+    return TrialSpec.from_json(json.loads((Path(folder) / TRIAL_FILE).read_text()), Path(folder))
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What ``result.json`` holds: how the trial ended and what it reported."""
+
+    status: str  # "completed" or "failed"
+    history: List[Dict[str, Any]] = field(default_factory=list)
+    error: Optional[str] = None
+    host: Optional[str] = None
+    job_id: Optional[str] = None
+    seconds: float = 0.0
+    #: define-by-run: the parameters the model used, with their distributions
+    params: Optional[Dict[str, Any]] = None
+    distributions: Optional[Dict[str, Any]] = None
+
+    @property
+    def metrics(self) -> Dict[str, Any]:
+        return self.history[-1] if self.history else {}
+
+    def to_json(self) -> Dict[str, Any]:
+        data = {"status": self.status, "metrics": self.metrics, "history": self.history, "error": self.error,
+                "host": self.host, "job_id": self.job_id, "seconds": self.seconds}
+        if self.params is not None:
+            data.update(params=self.params, distributions=self.distributions)
+        return data
+
+
+def write_result(folder: Path, result: TrialResult) -> None:
+    write_json(Path(folder) / RESULT_FILE, result.to_json())
+
+
+def read_result(trial_dir: Path) -> Optional[Dict[str, Any]]:
+    """``result.json`` of a finished trial, ``None`` if it ended before writing it."""
+    try:
+        return json.loads((Path(trial_dir) / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_progress(trial_dir: Path) -> List[Dict[str, Any]]:
+    """The iterations a trial reported before it ended (a torn last line is skipped)."""
+    try:
+        lines = (Path(trial_dir) / PROGRESS_FILE).read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+class FolderReporter(Reporter):
+    """Each iteration goes to ``progress.jsonl`` at once; the decision is always to continue
+    (the spec's stop criteria are the runner's). Early stopping (a stop file, the study)
+    plugs in here."""
+
+    returns_final = False
+
+    def __init__(self, folder: Path):
+        self._progress = open(Path(folder) / PROGRESS_FILE, "a")
+
+    def report(self, step: Step) -> Decision:
+        self._progress.write(json.dumps(step.record, allow_nan=False) + "\n")
+        self._progress.flush()
+        return Decision.CONTINUE
+
+    def close(self) -> None:
+        self._progress.close()
