@@ -11,10 +11,13 @@ the ``local`` backend inside each job); ``fake`` trials in threads of this proce
 from __future__ import annotations
 
 import importlib
-from typing import Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: name -> "module:class", in the order help texts list them
 _REGISTRY: Tuple[Tuple[str, str], ...] = (
@@ -37,7 +40,7 @@ def get_backend(name: str):
     raise ValidationError("backend", f"{name!r} is not a backend; choose one of: {', '.join(BACKEND_NAMES)}")
 
 
-def run_local(project, options: RunOptions = None) -> RunSummary:
+def run_local(project: Project, options: Optional[RunOptions] = None) -> RunSummary:
     """Run the project's HPO on this machine (or on the Ray cluster ``options.address``)."""
     return get_backend("local").run(project, options or RunOptions())
 

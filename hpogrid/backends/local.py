@@ -7,21 +7,27 @@ starts in a fraction of the time. The run's notes say which ran and why.
 """
 from __future__ import annotations
 
-from hpogrid.engine import RunOptions, RunSummary
+from typing import TYPE_CHECKING, Optional, Tuple
+
+from hpogrid.engine import Backend, RunOptions, RunSummary
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 
 class LocalBackend:
     name = "local"
     summary = "this machine: worker processes, or Ray Tune when the run needs Ray"
 
-    def choose(self, project, options: RunOptions):
+    def choose(self, project: Project, options: RunOptions) -> Tuple[Backend, Optional[str]]:
         from hpogrid.backends.pool import PoolBackend, needs_ray
         from hpogrid.backends.raytune import RayTuneBackend
 
         why = needs_ray(project, options)
-        return (RayTuneBackend(), why) if why else (PoolBackend(), None)
+        backend: Backend = RayTuneBackend() if why else PoolBackend()
+        return backend, why
 
-    def run(self, project, options: RunOptions = None) -> RunSummary:
+    def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
         options = options or RunOptions()
         backend, why = self.choose(project, options)
         summary = backend.run(project, options)

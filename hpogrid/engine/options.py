@@ -74,11 +74,7 @@ class RunSpec:
     log_dir: Optional[str]
     verbose: bool
     max_concurrent: Optional[int]
-    objectives: Optional[Objectives] = None
-
-    def __post_init__(self) -> None:
-        if self.objectives is None:
-            object.__setattr__(self, "objectives", Objectives.parse(self.metric, self.mode))
+    objectives: Objectives
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":

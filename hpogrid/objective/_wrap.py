@@ -112,7 +112,7 @@ def _wrap_class(cls, param, codec, hook, trials_root):
         folder = trial_folder(trials_root, codec, config or {}, getattr(trainable, "trial_id", None) or "default")
         activate(folder.name, folder)
 
-    class Wrapped(cls):
+    class Wrapped(cls):  # type: ignore[valid-type,misc]  # (the user's Trainable class: known at run time)
         def __init__(self, config=None, *args, **kwargs):
             self._hpogrid_latent = config or {}
             super().__init__(trial_config(param, codec, config or {}, hook), *args, **kwargs)

@@ -102,7 +102,8 @@ def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[s
         token = m.group(0)
         if token in ("{{", "}}"):
             return token[0]
-        name = order[int(_position(m))] if _position(m) is not None else m.group(1)
+        position = _position(m)
+        name = order[int(position)] if position is not None else m.group(1)
         if name not in lookup:  # an inactive conditional parameter
             raise _Inactive(name)
         return lookup[name]

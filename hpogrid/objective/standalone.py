@@ -277,7 +277,7 @@ class _SessionHook(importlib.abc.MetaPathFinder):
             run(module)
             module._session = session
 
-        spec.loader.exec_module = exec_module
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]  # (wraps the loader of Ray's module)
         return spec
 
 
@@ -287,7 +287,7 @@ _SESSION = _Session()
 def _install_session() -> None:
     module = sys.modules.get(_RAY_SESSION)
     if module is not None:
-        module._session = _SESSION
+        setattr(module, "_session", _SESSION)
     elif not any(isinstance(f, _SessionHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _SessionHook(_SESSION))
 

@@ -94,7 +94,7 @@ def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) 
 
 
 def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
-    metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     common = _job_fields(sub, job, metadata)
     trials = metadata.get("trials") or []
     prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
@@ -167,7 +167,8 @@ def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncRes
     gateway = gateway or PandaGateway()
     ids = [s.task_id for s in subs]
     # a task is modified after its submission: that bounds the listing to the project's era
-    oldest = min((parse_time(s.submitted_at) for s in subs if parse_time(s.submitted_at)), default=None)
+    submitted = [t for t in (parse_time(s.submitted_at) for s in subs) if t is not None]
+    oldest = min(submitted, default=None)
     days = None if oldest is None else (datetime.now(oldest.tzinfo) - oldest).total_seconds() / 86400 + 1
     listed = gateway.list_tasks(id_range=(min(ids), max(ids)), days=days, limit=max(1000, 2 * len(ids)))
     tasks = {int(t["jeditaskid"]): t for t in listed}
