@@ -5,8 +5,8 @@
 
 :class:`Backend` (a template method) resolves the search, opens and settles the study, drives
 the trials through one :class:`TrialSink` under one :class:`RunControl` and summarises;
-backends supply execution only (each hook gets the one :class:`Run`) - Ray Tune directly, everything else as an :class:`Executor`
-under :class:`AskTellBackend`. Lazy (PEP 562): importing it loads neither Ray nor SQLAlchemy.
+backends supply execution only - Ray Tune directly, everything else as an :class:`Executor`
+under :class:`AskTellBackend` - and every hook of theirs is handed the one :class:`Run`. Lazy (PEP 562): importing it loads neither Ray nor SQLAlchemy.
 """
 from typing import TYPE_CHECKING
 

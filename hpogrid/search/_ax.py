@@ -121,7 +121,7 @@ class AxAskTell:
         data = None if error else self._data(result)
         if data is None:
             self.client.log_trial_failure(trial_index=index)
-        elif result is not None and result.get(EVALUATED_KEY):  # not its proposal that ran: that one is dropped, the run one attached
+        elif result and result.get(EVALUATED_KEY):  # not its proposal that ran: dropped, the run one attached
             self.client.abandon_trial(trial_index=index)
             self._attach(result[EVALUATED_KEY], data)
         else:

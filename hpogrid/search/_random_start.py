@@ -43,8 +43,9 @@ class RandomStart:
         self._waiting: List[Tuple[Dict[str, Any], float, Optional[Dict[str, Any]]]] = []
         self._library: Any = None
         self._error: Optional[BaseException] = None
-        self._loader: Union[threading.Thread, _Loaded] = threading.Thread(target=self._load, args=(build,), name="hpogrid-searcher-load", daemon=True)
-        self._loader.start()
+        loader = threading.Thread(target=self._load, args=(build,), name="hpogrid-searcher-load", daemon=True)
+        self._loader: Union[threading.Thread, _Loaded] = loader
+        loader.start()
 
     def _load(self, build: Callable[[], Any]) -> None:
         try:

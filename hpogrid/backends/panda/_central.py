@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import record_submission
-from hpogrid.engine import Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl, RunOptions, TrialRun
+from hpogrid.engine import (Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl, RunOptions,
+                            TrialRun)
 from hpogrid.errors import GridError, ValidationError
 from hpogrid.study.records import INTERRUPTED
 
