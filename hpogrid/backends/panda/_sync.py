@@ -12,11 +12,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.backends.panda._records import Submission, load_submissions
 from hpogrid.backends.panda._states import (ACTIVE_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
                                             STOPPED_JOB_STATES, parse_time, task_signature)
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 BACKEND = "panda"
 
@@ -141,7 +144,7 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     return stored
 
 
-def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
+def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
     """Fetch the metadata of the project's tasks that may have changed and store their trials.
 
     One sync of a project at a time (``report`` in two terminals, the dashboard's button): the
@@ -154,7 +157,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
         return _sync_project(project, store, study, gateway, refresh)
 
 
-def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncResult:
+def _sync_project(project: Project, store, study: str, gateway, refresh: bool) -> SyncResult:
     from hpogrid.grid.panda import PandaGateway
 
     result = SyncResult()
