@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # what a type checker reads (the same names the table below l
                                          ended_from_result)
     from hpogrid.engine.options import RunOptions, RunSpec, RunSummary
     from hpogrid.engine.plan import SearchPlan, check_model, plan_search
-    from hpogrid.engine.resume import Adopted, RerunSelection, ResumeRequest, Workload, prepare_resume
+    from hpogrid.engine.rerun import RerunSelection, ResumeRequest
+    from hpogrid.engine.resume import Adopted, Workload, prepare_resume
     from hpogrid.engine.run import Run
     from hpogrid.engine.sink import TrialSink, clean_metrics, error_summary, json_safe, metric_verdict, record_ended
     from hpogrid.engine.study import StudyTarget
@@ -47,8 +48,8 @@ _EXPORTS = {
     "Workload": "hpogrid.engine.resume",
     "Adopted": "hpogrid.engine.resume",
     "prepare_resume": "hpogrid.engine.resume",
-    "RerunSelection": "hpogrid.engine.resume",
-    "ResumeRequest": "hpogrid.engine.resume",
+    "RerunSelection": "hpogrid.engine.rerun",
+    "ResumeRequest": "hpogrid.engine.rerun",
     "TrialSink": "hpogrid.engine.sink",
     "clean_metrics": "hpogrid.engine.sink",
     "error_summary": "hpogrid.engine.sink",

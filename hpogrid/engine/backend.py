@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
-from hpogrid.engine.resume import Adopted, ResumeRequest, Workload, prepare_resume
+from hpogrid.engine.resume import Adopted, Workload, prepare_resume
 from hpogrid.engine.run import Run
 from hpogrid.engine.sink import TrialSink, error_summary
 from hpogrid.engine.study import StudyTarget
@@ -118,7 +118,7 @@ class Backend(ABC):
         if options.points is not None:  # given points, nothing asked (a central search's grid job)
             return Workload(new_trials=0, reruns=[(uid, dict(values)) for uid, values in options.points])
         if options.resume:
-            return prepare_resume(run.store, run.study, plan, ResumeRequest.of(options),
+            return prepare_resume(run.store, run.study, plan, options.resume_request(),
                                   settle=self.settle_orphans(run), adopt=self.adopt_orphans(run))
         from hpogrid.study.liveness import mark_dead_runs
 

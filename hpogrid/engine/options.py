@@ -16,7 +16,7 @@ from hpogrid.objectives import Objectives
 from hpogrid.settings import Settings
 
 if TYPE_CHECKING:
-    from hpogrid.engine.resume import RerunSelection
+    from hpogrid.engine.rerun import RerunSelection, ResumeRequest
 
 
 @dataclass
@@ -51,6 +51,14 @@ class RunOptions:
 
     def resolved_settings(self) -> Settings:
         return self.settings or Settings.from_env()
+
+    def resume_request(self) -> ResumeRequest:
+        """``--rerun`` and ``--rerun-failed`` (every FAILED trial) as one selection; ``--no-backup``."""
+        from hpogrid.engine.rerun import RerunSelection, ResumeRequest
+        from hpogrid.study.records import FAILED
+
+        failed = RerunSelection(frozenset({FAILED}) if self.rerun_failed else frozenset())
+        return ResumeRequest((self.rerun or RerunSelection()) | failed, self.backup)
 
 
 @dataclass(frozen=True)

@@ -10,70 +10,15 @@ searcher where the library allows it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import re
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from hpogrid.engine.rerun import RERUN_STATES, RerunSelection, ResumeRequest  # noqa: F401 (RerunSelection: its old home)
 from hpogrid.errors import ValidationError
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
 
 if TYPE_CHECKING:
-    from hpogrid.engine.options import RunOptions
     from hpogrid.engine.plan import SearchPlan
     from hpogrid.study import StudyStore
-
-#: states ``--rerun`` may name (RUNNING/PENDING trials of a dead run become INTERRUPTED first)
-RERUN_STATES = (FAILED, INTERRUPTED, COMPLETED)
-
-
-@dataclass(frozen=True)
-class RerunSelection:
-    """Which finished trials a resumed run runs again: every trial in ``states``, and the
-    trials ``uids`` whatever their state (helios' ``failed_states``, plus chosen trials)."""
-
-    states: FrozenSet[TrialState] = frozenset()
-    uids: Tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str, field: str = "--rerun") -> "RerunSelection":
-        """``FAILED,INTERRUPTED`` / ``COMPLETED`` / ``uid1,uid2`` (mixed allowed). A word of
-        letters only is a state (any case); anything else is a trial uid."""
-        states, uids = set(), []
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        if not items:
-            raise ValidationError(field, f"name states ({', '.join(RERUN_STATES)}) or trial uids, "
-                                         "separated by commas")
-        for item in items:
-            if re.fullmatch(r"[A-Za-z]+", item):
-                state = item.upper()
-                if state not in RERUN_STATES:
-                    raise ValidationError(field, f"{item!r} is not a state trials can be re-run from; choose "
-                                          f"from {', '.join(RERUN_STATES)}, or give trial uids")
-                states.add(TrialState(state))
-            else:
-                uids.append(item)
-        return cls(frozenset(states), tuple(dict.fromkeys(uids)))
-
-    def __or__(self, other: "RerunSelection") -> "RerunSelection":
-        return RerunSelection(self.states | other.states, tuple(dict.fromkeys(self.uids + other.uids)))
-
-    def __bool__(self) -> bool:
-        return bool(self.states or self.uids)
-
-
-@dataclass(frozen=True)
-class ResumeRequest:
-    """What ``--resume`` asks of the study: the finished trials to run again, and whether the
-    study is copied to a backup first."""
-
-    rerun: RerunSelection = RerunSelection()
-    backup: bool = True
-
-    @classmethod
-    def of(cls, options: RunOptions) -> ResumeRequest:
-        """``--rerun`` and ``--rerun-failed`` (every FAILED trial) as one selection; ``--no-backup``."""
-        failed = RerunSelection(frozenset({FAILED}) if options.rerun_failed else frozenset())
-        return cls((options.rerun or RerunSelection()) | failed, options.backup)
-
 
 @dataclass(frozen=True)
 class Adopted:
