@@ -6,6 +6,8 @@ one :class:`~hpogrid.engine.sink.TrialSink` under one :class:`~hpogrid.engine.co
 (signals, ``max_failures``), and summarise. A backend supplies only how trials execute and
 stop (:meth:`Backend.execute`) and, where it needs them, checks before anything starts
 (:meth:`Backend.prepare`) and what a dead run left behind (:meth:`Backend.settle_orphans`).
+Each of those hooks is handed the one :class:`~hpogrid.engine.run.Run` of the run (project,
+options, settings, study, search plan; store, workload, sink and control once they exist).
 """
 from __future__ import annotations
 
