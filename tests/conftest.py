@@ -1,6 +1,6 @@
 """Shared fixtures: every test gets its own empty store root ($HPOGRID_HOME); a real Slurm.
 
-``slurm_cluster`` (session scope) runs ``tests/slurm/start-slurm.sh``: it installs Debian's
+``slurm_cluster`` (session scope) runs ``tests/backends/slurm/start-slurm.sh``: it installs Debian's
 slurmctld, slurmd, slurm-client and munge when missing, writes a one-node config (8 CPUs
 advertised, 2 fake GPUs, KillWait=2 s) and waits until the node is idle; the session ends
 with ``stop-slurm.sh``. Without root, apt-get or a working Slurm the tests that need it skip
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-SLURM_SCRIPTS = REPO / "tests" / "slurm"
+SLURM_SCRIPTS = REPO / "tests" / "backends" / "slurm"
 EXAMPLE_SCRIPTS = REPO / "example" / "scripts"
 
 
@@ -26,6 +26,16 @@ def hpogrid_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HPOGRID_HOME", str(home))
     monkeypatch.delenv("HPOGRID_DEBUG", raising=False)
     return home
+
+
+@pytest.fixture
+def project_factory(tmp_path, hpogrid_home):
+    """:func:`tests.projects.make_project` with this test's folder: ``project_factory(script, space, **hpo)``."""
+    from tests.projects import make_project
+
+    def make(*args, **kwargs):
+        return make_project(tmp_path, *args, **kwargs)
+    return make
 
 
 @pytest.fixture

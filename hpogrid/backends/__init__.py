@@ -29,6 +29,12 @@ _REGISTRY: Tuple[Tuple[str, str], ...] = (
     ("fake", "hpogrid.backends.fake:FakeBackend"),
 )
 BACKEND_NAMES = tuple(name for name, _ in _REGISTRY)
+#: run command -> "module:class" of the options it is built from (the class declares the rest:
+#: see :mod:`hpogrid.backends.declared`); the modules are light, for ``--help``
+RUN_COMMANDS: Tuple[Tuple[str, str], ...] = (
+    ("local_run", "hpogrid.backends.local:LocalOptions"),
+    ("slurm_run", "hpogrid.backends.slurm.options:SlurmOptions"),
+)
 
 
 def get_backend(name: str):
@@ -40,9 +46,19 @@ def get_backend(name: str):
     raise ValidationError("backend", f"{name!r} is not a backend; choose one of: {', '.join(BACKEND_NAMES)}")
 
 
+def run_options_class(command: str) -> type:
+    """The options dataclass of run command ``command`` (:data:`RUN_COMMANDS`)."""
+    for known, where in RUN_COMMANDS:
+        if known == command:
+            module, cls = where.split(":")
+            return getattr(importlib.import_module(module), cls)
+    names = ", ".join(name for name, _ in RUN_COMMANDS)
+    raise ValidationError("command", f"{command!r} is not a run command; choose one of: {names}")
+
+
 def run_local(project: Project, options: Optional[RunOptions] = None) -> RunSummary:
     """Run the project's HPO on this machine (or on the Ray cluster ``options.address``)."""
     return get_backend("local").run(project, options or RunOptions())
 
 
-__all__ = ["BACKEND_NAMES", "RunOptions", "RunSummary", "get_backend", "run_local"]
+__all__ = ["BACKEND_NAMES", "RUN_COMMANDS", "RunOptions", "RunSummary", "get_backend", "run_local", "run_options_class"]

@@ -7,12 +7,36 @@ starts in a fraction of the time. The run's notes say which ran and why.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
-from hpogrid.engine import Backend, RunOptions, RunSummary
+from hpogrid.backends.declared import RunCommand, option
+from hpogrid.engine.options import RunOptions, RunSummary
 
 if TYPE_CHECKING:
+    from hpogrid.engine import Backend
     from hpogrid.project import Project
+
+
+@dataclass
+class LocalOptions(RunOptions, RunCommand):
+    """``local_run``'s options: ``RunOptions`` plus ``--ray`` (declared for the command line)."""
+
+    backend: ClassVar[str] = "local"
+    command: ClassVar[str] = "local_run"
+    n_jobs_help: ClassVar[str] = "Trials run at once (overrides scheduler_param max_concurrent)."
+    help: ClassVar[str] = """Run the HPO of PROJECT on this machine and record every trial in its study.
+
+    Trials run in --n_jobs worker processes; Ray Tune runs them instead when the run needs
+    it (a scheduler acting on intermediate results, PBT, BOHB, GPUs, --address for an
+    existing Ray cluster, or --ray). {signals} Trials left RUNNING by a run that was killed are marked
+    interrupted once they miss heartbeats for $HPOGRID_STALE_AFTER_S seconds (default 120)."""
+
+    address: Optional[str] = option(None, "--address", metavar="RAY_ADDRESS", help=(
+        "Run on an existing Ray cluster, e.g. ray://host:10001 (default: $RAY_ADDRESS, else a local Ray on this "
+        "machine)."))
+    #: run the trials with Ray Tune even when nothing needs it
+    ray: bool = option(False, "--ray", kind="flag", help="Run the trials with Ray Tune even when nothing needs it.")
 
 
 class LocalBackend:
@@ -23,6 +47,8 @@ class LocalBackend:
         from hpogrid.backends.pool import PoolBackend, needs_ray
         from hpogrid.backends.raytune import RayTuneBackend
 
+        if isinstance(options, LocalOptions) and options.ray:  # --ray: asked for, no note needed
+            return RayTuneBackend(), None
         why = needs_ray(project, options)
         backend: Backend = RayTuneBackend() if why else PoolBackend()
         return backend, why

@@ -98,45 +98,32 @@ def run_project(backend: str, project: str, options, top: int, command: str, stu
 
 
 def print_summary(summary, hpo, top: int) -> None:
-    """The run's counts, then the study's best trials: by the metric for one objective
-    (infeasible trials left out), the Pareto front for several (every objective shown)."""
+    """The run's counts, then the study's best trials (:func:`hpogrid.study.best_so_far`): by
+    the metric for one objective (infeasible trials left out), the Pareto front for several
+    (every objective shown)."""
     from hpogrid.cli._base import echo_table
     from hpogrid.engine import error_summary
-    from hpogrid.study import COMPLETED, FAILED, StudyStore
-    from hpogrid.study.standing import standing, study_objectives
+    from hpogrid.study import best_so_far
 
     c, total = summary.counts, sum(summary.study_counts.values())
-    with StudyStore(summary.store_url) as store:
-        objectives = study_objectives(store.get_study(summary.study))
-        done = store.trials(summary.study, states=[COMPLETED])
-        failed = store.trials(summary.study, states=[FAILED])
-    marks = standing(objectives, done)
+    found = best_so_far(summary.store_url, summary.study)
+    objectives, best = found.objectives, found.best
     what = "Pareto front" if objectives.is_multi else "best so far"
     click.echo(f"This run ({summary.algorithm}, {summary.scheduler}): {c.get('COMPLETED', 0)} completed, "
                f"{c.get('FAILED', 0)} failed, {c.get('INTERRUPTED', 0)} interrupted in {summary.seconds:.1f} s. "
                f"Study {summary.study!r} holds {total} trials; {what}:")
-    if objectives.is_multi:
-        sign = -1 if objectives.mode == "max" else 1  # the front by its primary objective
-        best = sorted((t for t, on in zip(done, marks.pareto) if on),
-                      key=lambda t: (sign * objectives.values(t.metrics)[0], t.number))
-    else:
-        best = [t for t, ok in zip(done, marks.feasible) if ok and t.value is not None]
-        best.sort(key=lambda t: t.value, reverse=objectives.mode == "max")
-    if marks.infeasible:
+    if found.infeasible:
         rules = ", ".join(str(r) for r in objectives.constraints)
-        click.echo(f"Infeasible trials (breaking {rules}): {marks.infeasible}, never best")
-    if not best or top == 0:
-        if failed:
-            click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")
-        return
-    names = list(best[0].params)
-    extra = [m for m in (hpo.get("extra_metrics") or []) if m not in objectives.metrics]
-    shown = objectives.metrics[1:]
-    rows = [[t.number, t.metrics.get(objectives.metric, t.value) if objectives.is_multi else t.value,
-             *[t.metrics.get(m) for m in (*shown, *extra)], *[t.params.get(n) for n in names]]
-            for t in best[:top]]
-    echo_table(rows, ["trial", objectives.metric, *shown, *extra, *names])
-    if objectives.is_multi and len(best) > top:
-        click.echo(f"... {len(best) - top} more Pareto-optimal trials ('hpogrid report' lists them all)")
-    if failed:
-        click.echo(f"Failed trials: {len(failed)}; last error: {error_summary(failed[-1].error)}")
+        click.echo(f"Infeasible trials (breaking {rules}): {found.infeasible}, never best")
+    if best and top:
+        names = list(best[0].params)
+        extra = [m for m in (hpo.get("extra_metrics") or []) if m not in objectives.metrics]
+        shown = objectives.metrics[1:]
+        rows = [[t.number, t.metrics.get(objectives.metric, t.value) if objectives.is_multi else t.value,
+                 *[t.metrics.get(m) for m in (*shown, *extra)], *[t.params.get(n) for n in names]]
+                for t in best[:top]]
+        echo_table(rows, ["trial", objectives.metric, *shown, *extra, *names])
+        if objectives.is_multi and len(best) > top:
+            click.echo(f"... {len(best) - top} more Pareto-optimal trials ('hpogrid report' lists them all)")
+    if found.failed:
+        click.echo(f"Failed trials: {found.failed}; last error: {error_summary(found.last_error)}")

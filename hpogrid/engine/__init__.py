@@ -22,9 +22,9 @@ if TYPE_CHECKING:  # what a type checker reads (the same names the table below l
     from hpogrid.engine.plan import SearchPlan, check_model, plan_search
     from hpogrid.engine.rerun import RerunSelection, ResumeRequest
     from hpogrid.engine.resume import Adopted, Workload, prepare_resume
+    from hpogrid.engine.outcome import clean_metrics, error_summary, json_safe, metric_verdict, record_ended
     from hpogrid.engine.run import Run
-    from hpogrid.engine.sink import TrialSink, clean_metrics, error_summary, json_safe, metric_verdict, record_ended
-    from hpogrid.engine.study import StudyTarget
+    from hpogrid.engine.sink import TrialSink
     from hpogrid.engine.trial_output import cap_logs, clean_error
 
 _EXPORTS = {
@@ -51,14 +51,13 @@ _EXPORTS = {
     "RerunSelection": "hpogrid.engine.rerun",
     "ResumeRequest": "hpogrid.engine.rerun",
     "TrialSink": "hpogrid.engine.sink",
-    "clean_metrics": "hpogrid.engine.sink",
-    "error_summary": "hpogrid.engine.sink",
-    "metric_verdict": "hpogrid.engine.sink",
-    "record_ended": "hpogrid.engine.sink",
-    "json_safe": "hpogrid.engine.sink",
+    "clean_metrics": "hpogrid.engine.outcome",
+    "error_summary": "hpogrid.engine.outcome",
+    "metric_verdict": "hpogrid.engine.outcome",
+    "record_ended": "hpogrid.engine.outcome",
+    "json_safe": "hpogrid.engine.outcome",
     "clean_error": "hpogrid.engine.trial_output",
     "cap_logs": "hpogrid.engine.trial_output",
-    "StudyTarget": "hpogrid.engine.study",
     "worker_environment": "hpogrid.engine.environment",
     "scoped_environ": "hpogrid.engine.environment",
 }

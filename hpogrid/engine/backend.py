@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional
 
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
+from hpogrid.engine.outcome import error_summary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
 from hpogrid.engine.resume import Adopted, Workload, prepare_resume
 from hpogrid.engine.run import Run
-from hpogrid.engine.sink import TrialSink, error_summary
-from hpogrid.engine.study import StudyTarget
+from hpogrid.engine.sink import TrialSink
 from hpogrid.errors import BackendError
+from hpogrid.study import StudyTarget
 from hpogrid.study.records import STATES
 
 if TYPE_CHECKING:

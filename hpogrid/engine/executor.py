@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
 
 from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
+from hpogrid.engine.outcome import json_safe
 from hpogrid.engine.run import Run
-from hpogrid.engine.sink import json_safe
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState

@@ -19,10 +19,9 @@ if TYPE_CHECKING:
     from hpogrid.engine.plan import SearchPlan
     from hpogrid.engine.resume import Workload
     from hpogrid.engine.sink import TrialSink
-    from hpogrid.engine.study import StudyTarget
     from hpogrid.project import Project
     from hpogrid.settings import Settings
-    from hpogrid.study import StudyStore
+    from hpogrid.study import StudyStore, StudyTarget
 
 
 @dataclass(eq=False)

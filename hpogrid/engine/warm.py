@@ -50,10 +50,9 @@ def _project_space(name: str) -> Optional[Dict[str, Any]]:
 
 def resolve_source(source: str, target, settings) -> WarmSource:
     """A study named ``source`` in this run's store, else the study of project ``source``."""
-    from hpogrid.engine.study import StudyTarget
     from hpogrid.names import check_name
     from hpogrid.project import load_project
-    from hpogrid.study import StudyStore
+    from hpogrid.study import StudyStore, StudyTarget
 
     check_name(source, FIELD)
     if source == target.name:

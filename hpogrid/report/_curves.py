@@ -104,13 +104,13 @@ def _read_histories(url: str, study: str, uids: List[str]) -> Dict[str, list]:
 
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and sqlite_file(parsed) is None:  # in-memory
-        store = StudyStore(url)
+        store = StudyStore(url, access="read")
         try:
             return {t.uid: t.intermediate for t in store.trials(study) if t.uid in set(uids)}
         finally:
             store.close()
     trials, studies = TrialRow.__table__, StudyRow.__table__
-    engine = create_store_engine(parsed)
+    engine = create_store_engine(parsed, "read")
     out: Dict[str, list] = {}
     try:
         with engine.connect() as conn:

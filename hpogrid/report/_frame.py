@@ -365,13 +365,18 @@ def build_report(project: str, study: Optional[str] = None, study_url: Optional[
 def _build(project: str, study: Optional[str], study_url: Optional[str], metric: Optional[str],
            mode: Optional[str], filters: Filters, settle: bool = True) -> Report:
     from hpogrid.project import load_project
-    from hpogrid.report._source import open_study, read_trials, store_url
+    from hpogrid.report._source import read_trials
+    from hpogrid.settings import Settings
+    from hpogrid.study import StudyTarget
 
     proj = load_project(project)
-    url = store_url(proj.name, study_url)
-    store, info = open_study(url, study or proj.name, settle)
+    settings = Settings.from_env()
+    target = StudyTarget.existing(proj.name, study, study_url, settings)
+    store, info = target.open_read_only()
     try:
-        trials = read_trials(store, url, info)
+        if settle:  # dead runs' trials become INTERRUPTED: the report shows what really happened
+            target.settle(settings.stale_after_s)
+        trials = read_trials(store, target.url, info)
     finally:
         store.close()
     if not trials:
@@ -416,7 +421,7 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
                   values=[values[i] for i in order], task_time=task_times(trials), total=len(trials),
-                  filters=filters, notes=notes, extra_metrics=extra, url=url, objectives=objectives,
+                  filters=filters, notes=notes, extra_metrics=extra, url=target.url, objectives=objectives,
                   standing=_reorder(marks, order), pareto_view=pareto_view)
 
 

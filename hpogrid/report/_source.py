@@ -1,4 +1,4 @@
-"""Find a project's study and read its trials fast.
+"""Read a study's trials fast (which study: :meth:`hpogrid.study.StudyTarget.existing`).
 
 ``StudyStore.trials`` builds ORM objects and decodes every column, including the
 per-iteration results a report never shows: 7.7 s for 100,000 trials here. Reading the
@@ -15,8 +15,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Tuple
 
-from hpogrid.errors import NotFoundError, NothingYetError, StudyError
-from hpogrid.study import StudyInfo, StudyStore, TrialRecord, sqlite_url
+from hpogrid.errors import StudyError
+from hpogrid.study import StudyInfo, StudyStore, TrialRecord
 
 #: columns a report reads (``intermediate`` and ``heartbeat_at`` are left in the database)
 _COLUMNS = ("uid", "number", "state", "params", "metrics", "value", "error", "backend", "host",
@@ -25,65 +25,11 @@ _JSON = ("params", "metrics", "annotations")
 _TIMES = ("created_at", "started_at", "finished_at")
 
 
-def store_url(project: str, study_url: Optional[str]) -> str:
-    """``--study-url``, else ``$HPOGRID_STUDY_URL``, else the project's SQLite file (which
-    must exist: opening a missing one would create an empty database)."""
-    from hpogrid.settings import Settings
-
-    url = study_url or Settings.from_env().study_url
-    if url:
-        from hpogrid.study.engine import parse_url, sqlite_file
-
-        parsed = parse_url(url)
-        db = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
-        if db is not None and not db.is_file():  # a typo must not create an empty database
-            raise NotFoundError(f"--study-url: no SQLite study store at {db}")
-        return url
-    from hpogrid import paths
-
-    db = paths.study_db(project)
-    if not db.is_file():
-        raise NothingYetError(f"project {project!r} has no study yet ({db} does not exist): "
-                            f"run 'hpogrid local_run {project}' first")
-    return sqlite_url(db)
-
-
-def open_study(url: str, name: str, settle: bool = True) -> Tuple[StudyStore, StudyInfo]:
-    """The store at ``url`` and study ``name`` in it; a missing study names those present.
-
-    Trials a dead run left RUNNING (no heartbeat for ``$HPOGRID_STALE_AFTER_S``) are marked
-    INTERRUPTED first (``settle``), so the report shows what really happened; live runs keep
-    theirs. ``settle=False`` reads only (the dashboard never writes the study).
-    """
-    from hpogrid.names import check_name
-
-    check_name(name, "study")
-    store = StudyStore(url)
-    try:
-        info = store.get_study(name)
-    except NotFoundError:
-        names = ", ".join(s.name for s in store.list_studies()) or "none"
-        store.close()
-        raise NothingYetError(f"--study: {name!r} not found in {store.url} (studies there: {names})") from None
-    if settle:
-        _mark_dead_runs(store, name)
-    return store, info
-
-
-def _mark_dead_runs(store: StudyStore, name: str) -> None:
-    from hpogrid.settings import Settings
-    from hpogrid.study.liveness import mark_dead_runs
-
-    try:
-        mark_dead_runs(store, name, Settings.from_env().stale_after_s)
-    except StudyError:  # a read-only store: report what is recorded
-        pass
-
-
 def read_trials(store: StudyStore, url: str, info: StudyInfo) -> List[TrialRecord]:
     """Every trial of ``info`` by number, without ``intermediate`` / ``heartbeat_at``.
 
-    ``url`` is the one ``store`` was opened with (``store.url`` hides the password).
+    ``url`` is the one ``store`` was opened with (``store.url`` hides the password); the
+    columns are read with a read-only engine of their own.
     """
     from sqlalchemy import Text, select, type_coerce
     from sqlalchemy.exc import SQLAlchemyError
@@ -98,7 +44,7 @@ def read_trials(store: StudyStore, url: str, info: StudyInfo) -> List[TrialRecor
     # raw values: Text for JSON and timestamps skips SQLAlchemy's slow per-row processors
     cols = [type_coerce(table.c[k], Text) if k in _JSON + _TIMES else table.c[k] for k in _COLUMNS]
     query = select(*cols).where(table.c.study_id == info.id).order_by(table.c.number)
-    engine = create_store_engine(url)
+    engine = create_store_engine(url, "read")
     try:
         with gc_paused():
             with engine.connect() as conn:

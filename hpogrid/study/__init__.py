@@ -7,10 +7,12 @@
     store.upsert_trial("mnist", "ray-0001", state="RUNNING", params={"lr": 0.1})
     store.append_intermediate("mnist", "ray-0001", {"loss": 0.5, "epoch": 1})
     store.upsert_trial("mnist", "ray-0001", state="COMPLETED", metrics={"loss": 0.4})
-    load("mnist").to_dataframe()                        # project name, URL or Path
+    load("mnist").to_dataframe()                        # project name, URL or Path (read-only)
+    StudyTarget.existing("mnist").open_read_only()      # which study a reader means, resolved once
 
 Importing this package loads SQLAlchemy but never pandas or ray.
 """
+from hpogrid.study.best import BestSoFar, best_so_far
 from hpogrid.study.engine import safe_url, sqlite_url
 from hpogrid.study.records import (
     BACKENDS,
@@ -27,10 +29,12 @@ from hpogrid.study.records import (
     TrialState,
 )
 from hpogrid.study.store import TRIAL_FIELDS, StudyStore
+from hpogrid.study.target import StudyTarget
 from hpogrid.study.view import StudyView, load
 
 __all__ = [
     "BACKENDS",
+    "BestSoFar",
     "COMPLETED",
     "FAILED",
     "FINISHED_STATES",
@@ -42,9 +46,11 @@ __all__ = [
     "TRIAL_FIELDS",
     "StudyInfo",
     "StudyStore",
+    "StudyTarget",
     "StudyView",
     "TrialRecord",
     "TrialState",
+    "best_so_far",
     "load",
     "safe_url",
     "sqlite_url",

@@ -12,6 +12,12 @@ workers, local runs), so its engine:
 * allows use from any thread (``check_same_thread=False``; each operation has its own
   session, the pool hands connections to one thread at a time).
 
+Only a run's engine (``access="create"``) makes the folder and turns WAL on. A reader's
+(``"read"``: reports, the dashboard, :func:`hpogrid.study.load`) opens a SQLite file with
+``mode=ro``, so reading never creates, converts or touches a database; in a folder it may not
+write (a read-only file system) and with no ``-wal`` file beside it (no writer) it opens the
+file ``immutable``. ``"write"`` (settling an existing study) changes rows, never the file's mode.
+
 PostgreSQL and MariaDB run at READ COMMITTED so a statement after a row lock sees the rows
 other writers committed meanwhile (MariaDB's default REPEATABLE READ would not), and ping
 pooled connections before use (grid syncs are long-lived processes).
@@ -22,6 +28,7 @@ import os
 import re
 from pathlib import Path
 from typing import Optional, Union
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -85,11 +92,18 @@ def sqlite_file(url: URL) -> Optional[Path]:
     return Path(db)
 
 
-def create_store_engine(url: URL) -> Engine:
-    """An engine for ``url`` configured as described in the module docstring."""
+def sqlite_path(url: Union[str, URL]) -> Optional[Path]:
+    """The file behind ``url`` when it is a SQLite file URL, else ``None``."""
+    parsed = parse_url(url)
+    return sqlite_file(parsed) if is_sqlite(parsed) else None
+
+
+def create_store_engine(url: URL, access: str = "create") -> Engine:
+    """An engine for ``url`` configured as described in the module docstring (``access``: see
+    :class:`~hpogrid.study.StudyStore`)."""
     try:
         if is_sqlite(url):
-            return _sqlite_engine(url)
+            return _sqlite_engine(url, access)
         return _server_engine(url)
     except NoSuchModuleError as exc:
         raise MissingDependencyError(
@@ -103,12 +117,24 @@ def create_store_engine(url: URL) -> Engine:
         raise StudyError(f"invalid study store URL {safe_url(url)}: {first_line(exc)}") from None
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _file_uri(url: URL, path: Path, mode: str) -> URL:
+    """``sqlite:///file:PATH?mode=MODE&uri=true``: ``ro`` reads only, ``rw`` never creates the
+    file; ``immutable=1`` is added to ``ro`` where no writer can be."""
+    path = path.expanduser().absolute()
+    query = {"mode": mode, "uri": "true"}
+    if mode == "ro" and not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+        query["immutable"] = "1"  # no -shm can be made here, and no writer is running
+    return url.set(database="file:" + quote(str(path)), query=query)
+
+
+def _sqlite_engine(url: URL, access: str = "create") -> Engine:
     path = sqlite_file(url)
     kwargs: dict = {
         "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
     }
-    if path is not None:
+    if path is not None and access != "create":
+        url = _file_uri(url, path, "ro" if access == "read" else "rw")
+    elif path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -123,7 +149,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-            if path is not None:
+            if path is not None and access == "create":
                 cur.execute("PRAGMA journal_mode = WAL")
                 cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")

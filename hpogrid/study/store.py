@@ -26,14 +26,21 @@ import random
 import threading
 import time
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Tuple, TypeVar, Union
 
 from sqlalchemy import bindparam, delete, func, inspect, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hpogrid.errors import AlreadyExistsError, HpogridError, NotFoundError, StudyError, ValidationError
+from hpogrid.errors import (
+    AlreadyExistsError,
+    HpogridError,
+    NotFoundError,
+    NothingYetError,
+    StudyError,
+    ValidationError,
+)
 from hpogrid.names import check_name
 from hpogrid.study.engine import (
     WRITE_OPTION,
@@ -61,6 +68,9 @@ from hpogrid.study.values import clean_json, finite_or_none, to_utc, utcnow
 
 T = TypeVar("T")
 StudyRef = Union[str, StudyInfo]
+#: how a store is opened: ``create`` the schema if missing (runs), ``write`` an existing one
+#: only (settling a study a report reads), ``read`` only (reports, the dashboard, ``load``)
+Access = Literal["create", "write", "read"]
 
 #: fields ``upsert_trial`` accepts
 TRIAL_FIELDS = frozenset(
@@ -94,17 +104,23 @@ _NEXT_NUMBER = select(func.coalesce(func.max(TrialRow.number) + 1, 0)).where(
 class StudyStore:
     """A study database at ``url`` (any SQLAlchemy URL; see :func:`sqlite_url`).
 
-    The schema is created on open. Raises :class:`StudyError` when the database cannot be
+    With ``access="create"`` (the default: a run) the schema is created on open. ``"write"``
+    and ``"read"`` open an existing store only: a database without the schema (an empty file)
+    raises :class:`NothingYetError` and nothing is created; ``"read"`` also opens SQLite
+    read-only, so every write fails. Raises :class:`StudyError` when the database cannot be
     reached or opened.
     """
 
-    def __init__(self, url: Union[str, URL]):
+    def __init__(self, url: Union[str, URL], access: Access = "create"):
+        if access not in ("create", "write", "read"):
+            raise ValidationError("access", f"expected create, write or read, got {access!r}")
         self._url = parse_url(url)
         self.url = safe_url(self._url)  # printable: password hidden
+        self.access = access
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._studies: dict[str, tuple[int, str]] = {}  # name -> (id, metric), see _lock_trial
-        self._engine = create_store_engine(self._url)
+        self._engine = create_store_engine(self._url, access)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         try:
             self._open()
@@ -119,7 +135,7 @@ class StudyStore:
 
     def __reduce__(self):
         # spawned workers get the full URL (with password) and open their own engine
-        return (type(self), (self._url.render_as_string(hide_password=False),))
+        return (type(self), (self._url.render_as_string(hide_password=False), self.access))
 
     def __enter__(self) -> "StudyStore":
         return self
@@ -144,6 +160,8 @@ class StudyStore:
             with self._engine.connect() as conn:
                 tables = set(inspect(conn).get_table_names())
             if not {"studies", "trials"} <= tables:
+                if self.access != "create":  # a reader never creates (nor converts) a database
+                    raise NothingYetError(f"no study yet in {self.url}: the database holds no study tables")
                 self._create_schema()
         except SQLAlchemyError as exc:
             raise StudyError(f"cannot open study store {self.url}: {self._message(exc)}") from None

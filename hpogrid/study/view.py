@@ -16,10 +16,11 @@ from typing import Any, Optional, Union
 
 from hpogrid.errors import NotFoundError, StudyError
 from hpogrid.objectives import Objectives
-from hpogrid.study.engine import sqlite_url
+from hpogrid.study.engine import safe_url, sqlite_path, sqlite_url
 from hpogrid.study.records import COMPLETED, StudyInfo, TrialRecord
 from hpogrid.study.standing import standing, study_objectives
 from hpogrid.study.store import StudyStore
+from hpogrid.study.target import StudyTarget
 
 #: columns of :meth:`StudyView.to_dataframe` before the ``param.*`` and ``metric.*`` ones
 BASE_COLUMNS = (
@@ -148,37 +149,33 @@ def flatten(doc: dict, prefix: str) -> dict:
     return out
 
 
-def resolve(project_or_url: Union[str, os.PathLike]) -> tuple[str, Optional[str]]:
-    """(store URL, default study name) of a project name, a URL or a SQLite file path.
-
-    A project's default study is named after the project.
-    """
-    if isinstance(project_or_url, os.PathLike):
-        return sqlite_url(project_or_url), None
-    if "://" in project_or_url:
-        return project_or_url, None
-    from hpogrid.paths import study_db
-
-    db = study_db(project_or_url)
-    if not db.is_file():
-        raise NotFoundError(f"project {project_or_url!r} has no study database ({db})")
-    return sqlite_url(db), project_or_url
+def target_of(project_or_url: Union[str, os.PathLike], study: Optional[str] = None) -> StudyTarget:
+    """The study :func:`load` opens: a project name goes by :meth:`StudyTarget.existing` (as
+    ``hpogrid report`` does); a URL or path names a store, which without ``study`` must hold
+    exactly one study."""
+    if not isinstance(project_or_url, os.PathLike) and "://" not in project_or_url:
+        return StudyTarget.existing(project_or_url, study)
+    url = sqlite_url(project_or_url) if isinstance(project_or_url, os.PathLike) else project_or_url
+    db = sqlite_path(url)
+    if db is not None and not db.is_file():  # opening it would create an empty database
+        raise NotFoundError(f"no SQLite study store at {db}")
+    if study is None:
+        with StudyStore(url, access="read") as store:
+            names = [s.name for s in store.list_studies()]
+        if len(names) != 1:
+            listed = ", ".join(names) if names else "none"
+            raise StudyError(f"{safe_url(url)} holds {len(names)} studies ({listed}): name one with study=")
+        study = names[0]
+    return StudyTarget(name=study, url=url)
 
 
 def load(project_or_url: Union[str, os.PathLike], study: Optional[str] = None) -> StudyView:
-    """Open a study for reading.
+    """Open a study for reading (read-only: nothing is created or written).
 
-    ``project_or_url`` is a project name (its ``study.db``, default study = project name),
-    a SQLAlchemy URL (anything containing ``://``) or a ``pathlib.Path`` to a SQLite file.
-    Without ``study`` on a URL or path, the store must hold exactly one study.
+    ``project_or_url`` is a project name (its study store as for ``hpogrid report``:
+    ``$HPOGRID_STUDY_URL``, else its ``study.db``; default study = project name), a SQLAlchemy
+    URL (anything containing ``://``) or a ``pathlib.Path`` to a SQLite file. Without
+    ``study`` on a URL or path, the store must hold exactly one study.
     """
-    url, default = resolve(project_or_url)
-    store = StudyStore(url)
-    name = study or default
-    if name is None:
-        names = [s.name for s in store.list_studies()]
-        if len(names) != 1:
-            listed = ", ".join(names) if names else "none"
-            raise StudyError(f"{store.url} holds {len(names)} studies ({listed}): name one with study=")
-        name = names[0]
-    return StudyView(store, name)
+    store, info = target_of(project_or_url, study).open_read_only()
+    return StudyView(store, info.name)

@@ -92,7 +92,7 @@ def _run_stages(project, wf, stage, resume, say, progress, study_url) -> List[Tu
 def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bool, study_url: Optional[str],
               say: Callable[[str], None]) -> None:
     from hpogrid.backends import RunOptions, get_backend
-    from hpogrid.engine import StudyTarget
+    from hpogrid.study import StudyTarget
 
     model = {**project.model_config, "param": {**(project.model_config.get("param") or {}), **spec.config}}
     staged = dataclasses.replace(project, configs={**project.configs, "model_config": model})
@@ -113,8 +113,8 @@ def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, fold
     if spec.cmd is not None:
         _command(project, name, spec.cmd, folder)
         return
-    from hpogrid.engine import StudyTarget
     from hpogrid.objective import load_module
+    from hpogrid.study import StudyTarget
     from hpogrid.workflow._inspector import StudyInspector
 
     fn = getattr(load_module(str(project.scripts_dir), spec.python), spec.entrypoint, None)

@@ -1,24 +1,13 @@
 """Build real projects (configs + scripts) in the test's store for end-to-end runs."""
-import textwrap
-import uuid
 from pathlib import Path
 
-from hpogrid.configs import NamedStore
-from hpogrid.project import create_project
+from tests.projects import make_project as _make
 
 
 def make_project(tmp_path: Path, script: str, space: dict, model: str = "objective",
                  param: dict = None, **hpo) -> str:
     """A project whose single script is ``script`` (dedented); returns its name."""
-    name = f"p{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / f"scripts-{name}"
-    folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(script))
-    NamedStore("model_config").create(name, {"script": "train.py", "model": model, "param": param or {}})
-    NamedStore("search_space").create(name, space)
-    NamedStore("hpo_config").create(name, {"metric": "loss", "mode": "min", **hpo})
-    create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name})
-    return name
+    return _make(tmp_path, script, space, model={"script": "train.py", "model": model, "param": param or {}}, **hpo)
 
 
 ECHO = """

@@ -1,5 +1,5 @@
 """A define-by-run objective end to end through the CLI on the local worker pool and on Ray Tune:
-a project without search_space, local_run, report (Slurm: tests/slurm; the grid:
+a project without search_space, local_run, report (Slurm: tests/backends/slurm; the grid:
 tests/backends/panda)."""
 import json
 

@@ -1,5 +1,5 @@
 """``--rerun`` and ``--warm-start`` through the real run commands: one-line errors that change
-nothing, and real runs on the local worker pool and on Ray Tune (Slurm: tests/slurm)."""
+nothing, and real runs on the local worker pool and on Ray Tune (Slurm: tests/backends/slurm)."""
 import json
 
 import pytest

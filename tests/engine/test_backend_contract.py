@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -19,10 +18,11 @@ from hpogrid import paths
 from hpogrid.backends import RunOptions, get_backend
 from hpogrid.configs import NamedStore
 from hpogrid.errors import BackendError
-from hpogrid.project import create_project, load_project
+from hpogrid.project import load_project
 from hpogrid.study import StudyStore, sqlite_url
 from tests.conftest import REPO
 from tests.engine.conftest import backend_params
+from tests.projects import make_project as make
 
 ALL = backend_params("fake", "pool", "ray", "slurm")
 UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
@@ -31,18 +31,8 @@ SLURM = {"mem": "200M", "time": "5", "workers": 4, "poll_interval": 0.2}
 
 
 def make_project(tmp_path: Path, script: str, space: dict, param: dict = None, **hpo) -> str:
-    name = f"c{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / f"scripts-{name}"
-    folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(script))
-    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective", "param": param or {}})
-    NamedStore("search_space").create(name, space)
-    NamedStore("hpo_config").create(name, {"metric": "loss", "mode": "min", "scheduler": "fifo", **hpo})
-    NamedStore("slurm_config").create(name, SLURM)
-    NamedStore("grid_config").create(name, {"site": "ANALY_TEST_GPU", "container": "docker://hpogrid:test"})
-    create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name,
-                                       "slurm_config": name, "grid_config": name})
-    return name
+    return make(tmp_path, script, space, prefix="c", param=param or {}, slurm=SLURM,
+                grid={"site": "ANALY_TEST_GPU", "container": "docker://hpogrid:test"}, **{"scheduler": "fifo", **hpo})
 
 
 def run(backend: str, name: str, **options):

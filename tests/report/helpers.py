@@ -24,17 +24,9 @@ class Known:
 
 
 def make_project(tmp_path, name="rp", space=None, metric="loss", mode="min"):
-    from hpogrid.configs import NamedStore
-    from hpogrid.project import create_project
+    from tests.projects import make_project as make
 
-    scripts = tmp_path / f"scripts-{name}"
-    scripts.mkdir()
-    (scripts / "train.py").write_text("def objective(config):\n    return {'loss': 0.0}\n")
-    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
-    NamedStore("search_space").create(name, space or SPACE)
-    NamedStore("hpo_config").create(name, {"metric": metric, "mode": mode})
-    create_project(name, str(scripts), {"model_config": name, "search_space": name, "hpo_config": name})
-    return name
+    return make(tmp_path, name=name, space=space or SPACE, metric=metric, mode=mode)
 
 
 # number: (uid, state, params, metrics, backend, task_id, taskname, site, start offset (h), duration (s), error)
@@ -78,20 +70,12 @@ def write_trials(url, study, now, trials=TRIALS):
 def make_mo_project(tmp_path, name="mo", metric=("loss", "acc"), mode=("min", "max"),
                     constraints=None, space=None):
     """A project whose hpo_config has several objectives (and ``constraints``)."""
-    from hpogrid.configs import NamedStore
-    from hpogrid.project import create_project
+    from tests.projects import UNI, make_project as make
 
-    scripts = tmp_path / f"scripts-{name}"
-    scripts.mkdir()
-    (scripts / "train.py").write_text("def objective(config):\n    return {'loss': 0.0}\n")
-    NamedStore("model_config").create(name, {"script": "train.py", "model": "objective"})
-    NamedStore("search_space").create(name, space or {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})
     hpo = {"metric": list(metric), "mode": list(mode)} if len(metric) > 1 else {"metric": metric[0], "mode": mode[0]}
     if constraints:
         hpo["constraints"] = constraints
-    NamedStore("hpo_config").create(name, hpo)
-    create_project(name, str(scripts), {"model_config": name, "search_space": name, "hpo_config": name})
-    return name
+    return make(tmp_path, name=name, space=space or UNI, **hpo)
 
 
 def write_mo_study(url, study, objectives, rows):

@@ -62,7 +62,7 @@ def test_load_by_url_on_every_storage(store, url, study):
 
 def test_load_path_and_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HPOGRID_HOME", str(tmp_path / "home"))
-    with pytest.raises(NotFoundError, match="no study database"):
+    with pytest.raises(NotFoundError, match="has no study yet"):
         load("missing_project")
     db = tmp_path / "two.db"
     store = StudyStore(sqlite_url(db))

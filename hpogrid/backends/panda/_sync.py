@@ -224,10 +224,10 @@ def sync_for_report(project_name: str, study: Optional[str], study_url: Optional
     """
     import threading
 
-    from hpogrid.engine import StudyTarget
     from hpogrid.errors import GridError, NotFoundError
     from hpogrid.grid.panda import PandaGateway
     from hpogrid.project import load_project
+    from hpogrid.study import StudyTarget
 
     try:
         project = load_project(project_name)

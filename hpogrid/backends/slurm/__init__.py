@@ -9,7 +9,7 @@ trial folder. Lazy (PEP 562): importing the package loads neither Ray nor the en
 from hpogrid.lazy import lazy_exports
 
 _EXPORTS = {
-    "SlurmOptions": "hpogrid.backends.slurm._backend",
+    "SlurmOptions": "hpogrid.backends.slurm.options",
     "SlurmBackend": "hpogrid.backends.slurm._backend",
     "run_slurm": "hpogrid.backends.slurm._backend",
     "SlurmError": "hpogrid.backends.slurm._sbatch",

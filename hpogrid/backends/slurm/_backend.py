@@ -10,25 +10,15 @@ ended on their own, and re-runs the interrupted trials with their uid and values
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from hpogrid.backends.slurm._sbatch import SlurmClient, require
+from hpogrid.backends.slurm.options import SlurmOptions
 from hpogrid.engine import AskTellBackend, Executor, Run, RunOptions, RunSummary, worker_environment
 
 if TYPE_CHECKING:
     from hpogrid.project import Project
-
-
-@dataclass
-class SlurmOptions(RunOptions):
-    """``RunOptions`` plus command-line overrides of the project's slurm_config."""
-
-    workers: Optional[int] = None
-    poll_interval: Optional[float] = None
-    #: long-lived worker jobs (overrides slurm_config pool; 0: one job per trial)
-    pool: Optional[int] = None
 
 
 def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:

@@ -1,23 +1,19 @@
 """Projects with a slurm_config, and what Slurm and the study store say about them."""
 import subprocess
-import textwrap
-import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from hpogrid import paths
-from hpogrid.configs import NamedStore
 from hpogrid.errors import NotFoundError
-from hpogrid.project import create_project
 from hpogrid.study import StudyStore, sqlite_url
+from tests.projects import UNI, make_project
 
-SLURM_CMD = "hpogrid.cli.slurm_run:slurm_run"
+SLURM_CMD = "hpogrid.cli.runs:slurm_run"
 #: ``python -c CLI_CODE slurm_run ...``: the hpogrid CLI with slurm_run registered, in its own process
 CLI_CODE = ("import sys; from hpogrid.cli import cli; cli.lazy.setdefault('slurm_run', "
             f"{SLURM_CMD!r}); cli.main(sys.argv[1:], prog_name='hpogrid')")
 #: small jobs so several run at once on the test node; quick polling keeps the tests short
 FAST = {"mem": "200M", "time": "5", "workers": 4, "poll_interval": 0.2}
-UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
 #: a trial per behaviour: a grid over the categorical "kind" gives each exactly once (algorithm tune)
 KINDS_SCRIPT = """
 import os, sys, time
@@ -45,19 +41,8 @@ def grid_of_kinds(*names) -> dict:
 def make_slurm_project(tmp_path: Path, script: str, space: dict, slurm: Optional[dict] = None,
                        model: Optional[dict] = None, files: Optional[Dict[str, str]] = None, **hpo) -> str:
     """A project whose script ``train.py`` is ``script`` (dedented), with a slurm_config."""
-    name = f"s{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / f"scripts-{name}"
-    folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(script))
-    for fname, text in (files or {}).items():
-        (folder / fname).write_text(textwrap.dedent(text))
-    NamedStore("model_config").create(name, model or {"script": "train.py", "model": "objective"})
-    NamedStore("search_space").create(name, space)
-    NamedStore("hpo_config").create(name, {"metric": "loss", "mode": "min", "scheduler": "fifo", **hpo})
-    NamedStore("slurm_config").create(name, {**FAST, **(slurm or {})})
-    create_project(name, str(folder), {"model_config": name, "search_space": name, "hpo_config": name,
-                                       "slurm_config": name})
-    return name
+    return make_project(tmp_path, script, space, prefix="s", model=model, files=files,
+                        slurm={**FAST, **(slurm or {})}, **{"scheduler": "fifo", **hpo})
 
 
 def trials(project: str, study: Optional[str] = None, states=None):

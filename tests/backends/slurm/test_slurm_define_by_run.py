@@ -2,7 +2,7 @@
 trial records the parameters the model used."""
 import pytest
 
-from tests.slurm.helpers import make_slurm_project, trials
+from tests.backends.slurm.helpers import make_slurm_project, trials
 from tests.backends.helpers import DEFINE_BY_RUN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]

@@ -3,7 +3,7 @@
 import pytest
 
 from hpogrid.backends.slurm._sbatch import SlurmClient, _fields, _state, one_line, sbatch_argv
-from tests.slurm.helpers import UNI, make_slurm_project
+from tests.backends.slurm.helpers import UNI, make_slurm_project
 
 SLURM = {"partition": "gpu", "account": "atlas", "qos": None, "gres": "gpu:1", "cpus": 2, "mem": "4G",
          "time": "01:00:00", "sbatch_args": ["--constraint=a100", "--exclusive"]}

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.backends.helpers import ECHO
-from tests.slurm.helpers import UNI, make_slurm_project, trials
+from tests.backends.slurm.helpers import UNI, make_slurm_project, trials
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 

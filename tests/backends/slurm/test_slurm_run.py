@@ -13,7 +13,7 @@ from hpogrid.project import load_project
 from hpogrid.study import load
 from tests.backends.helpers import ECHO
 from tests.conftest import EXAMPLE_SCRIPTS
-from tests.slurm.helpers import (KINDS_SCRIPT, UNI, grid_of_kinds, job_state, make_slurm_project, trials)
+from tests.backends.slurm.helpers import (KINDS_SCRIPT, UNI, grid_of_kinds, job_state, make_slurm_project, trials)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bring up a single-node Slurm cluster (slurmctld + slurmd + munged) without systemd, for
-# hpogrid's tests (tests/slurm/conftest.py runs it; needs root and Debian's apt).
+# hpogrid's tests (tests/backends/slurm/conftest.py runs it; needs root and Debian's apt).
 # Idempotent: installs packages if missing, rewrites configs, wipes state, (re)starts daemons.
 # Env knobs: SLURM_CPUS (CPUs the node advertises, default 8: more than the cores, so tiny
 #            test jobs run side by side), SLURM_REALMEM (MB, default 8000),

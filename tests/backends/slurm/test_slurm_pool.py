@@ -9,7 +9,7 @@ import pytest
 
 from hpogrid.backends.slurm import SlurmOptions, run_slurm
 from hpogrid.project import load_project
-from tests.slurm.helpers import UNI, grid_of_kinds, make_slurm_project, trials
+from tests.backends.slurm.helpers import UNI, grid_of_kinds, make_slurm_project, trials
 
 pytestmark = pytest.mark.slow
 QUICK = "def objective(config):\n    return {'loss': config['x'] ** 2}\n"

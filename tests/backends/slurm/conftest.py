@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.slurm.helpers import SLURM_CMD
+from tests.backends.slurm.helpers import SLURM_CMD
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,7 +24,7 @@ def timeout_run(slurm_cluster, tmp_path_factory):
     Slurm's smallest time limit is a minute and slurmctld enforces limits every 30 s, so this
     takes 60-90 s: it runs while the other tests do. Yields (process, project name, home).
     """
-    from tests.slurm.helpers import CLI_CODE, KINDS_SCRIPT, grid_of_kinds, make_slurm_project
+    from tests.backends.slurm.helpers import CLI_CODE, KINDS_SCRIPT, grid_of_kinds, make_slurm_project
 
     home = tmp_path_factory.mktemp("timeout-home")
     with pytest.MonkeyPatch.context() as mp:
