@@ -13,6 +13,8 @@ moment ``sbatch`` accepts it. On ``--resume`` each unfinished trial's job is loo
 Trials a reader marked INTERRUPTED for lack of heartbeat are looked at too: their job may
 still run (or have completed) although their driver is gone.
 """
+from __future__ import annotations
+
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Union
