@@ -13,7 +13,7 @@ the expanded size bounded (a "billion laughs" file is refused); binary data and 
 PyYAML is imported only when a YAML text is read.
 """
 import math
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.jsontext import MAX_BYTES, MAX_DEPTH
@@ -114,7 +114,7 @@ def _to_json(value: Any) -> Any:
     """A JSON-safe copy (depth, size, finiteness checked) without recursion."""
     budget = MAX_NODES
     root: list = [None]
-    stack = [(value, root, 0, 1)]
+    stack: List[Tuple[Any, Any, Any, int]] = [(value, root, 0, 1)]
     while stack:
         node, parent, slot, depth = stack.pop()
         budget -= 1

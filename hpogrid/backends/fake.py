@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Dict, List
 
-from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, ended_from_result
+from hpogrid.engine import AskTellBackend, Ended, Executor, Run, TrialRun, ended_from_result
 from hpogrid.study.records import INTERRUPTED
 
 
@@ -56,5 +56,5 @@ class FakeBackend(AskTellBackend):
     name = "fake"
     summary = "trials in threads of this process (for tests): no Ray, no Slurm"
 
-    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
-        return ThreadExecutor(options.n_jobs or 1)
+    def executor(self, run: Run, run_dir: Path) -> Executor:
+        return ThreadExecutor(run.options.n_jobs or 1)

@@ -14,10 +14,13 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.fileio import dump_json, write_atomic
+
+if TYPE_CHECKING:
+    from hpogrid.project._project import Project
 
 QUEUE_FILE = "enqueued.json"
 
@@ -57,7 +60,7 @@ def _cell(text: str) -> Any:
         return text
 
 
-def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> List[Dict[str, Any]]:
+def check_points(points: List[Dict[str, Any]], search_space: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Every point gives every parameter active for it a value its method can produce; returns
     the points without their inactive parameters (a project without a search space, whose
     model defines its parameters as it runs, checks values then: a value that does not fit
@@ -92,7 +95,7 @@ def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> 
     return out
 
 
-def enqueue(project, points: List[Dict[str, Any]]) -> int:
+def enqueue(project: Project, points: List[Dict[str, Any]]) -> int:
     """Add ``points`` (checked) to the project's queue; returns how many wait now."""
     from filelock import FileLock
 

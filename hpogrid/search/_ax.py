@@ -12,7 +12,7 @@ from hpogrid.search._codec import _EPS, EVALUATED_KEY, ChoiceByIndex, Codec, Int
 
 
 def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
-    out = []
+    out: List[Dict[str, Any]] = []
     for name, enc in codec.encodings.items():
         if isinstance(enc, UniformNative):
             out.append({"name": name, "type": "range", "bounds": [enc.latent.low, enc.latent.high],
@@ -121,7 +121,7 @@ class AxAskTell:
         data = None if error else self._data(result)
         if data is None:
             self.client.log_trial_failure(trial_index=index)
-        elif result.get(EVALUATED_KEY):  # not its proposal that ran: that one is dropped, the run one attached
+        elif result and result.get(EVALUATED_KEY):  # not its proposal that ran: dropped, the run one attached
             self.client.abandon_trial(trial_index=index)
             self._attach(result[EVALUATED_KEY], data)
         else:

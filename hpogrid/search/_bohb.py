@@ -72,7 +72,7 @@ def _condition(codec: Codec, space: Any, name: str, parent: str, values: Tuple[A
         return _all([GreaterThanCondition(child, hyper, low), LessThanCondition(child, hyper, low)])
     parts = []
     for a, b in spans:
-        bounds = []
+        bounds: List[Any] = []
         if a > low:  # parent >= a
             bounds.append(GreaterThanCondition(child, hyper, math.nextafter(a, -math.inf)))
         if b < high:  # parent <= b

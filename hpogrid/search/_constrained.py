@@ -71,6 +71,8 @@ class ConstrainedSearcher:
     ``in_a_row``: rejections (of either) since the last point handed out.
     """
 
+    _wait: int  # (set with own(): rejections before a fill-in now)
+
     def __init__(self, inner: Any, codec: Codec, max_rejections: Optional[int] = None,
                  patience: Optional[int] = DEFAULT_PATIENCE, seed: Optional[int] = None,
                  name: Optional[str] = None):
@@ -176,7 +178,7 @@ class ConstrainedSearcher:
         value = None if error or not result or not metric else result.get(metric)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
-        metrics = {k: v for k, v in result.items() if k not in ("config", EVALUATED_KEY)}
+        metrics = {k: v for k, v in (result or {}).items() if k not in ("config", EVALUATED_KEY)}
         objectives = getattr(self.inner, "objectives", None)  # several, or outcome constraints
         if objectives is not None and objectives.values(metrics) is None:
             return

@@ -37,7 +37,7 @@ def _seed_pymoo() -> None:
         kwargs.setdefault("seed", int(np.random.randint(0, 2 ** 31 - 1)))
         return minimize(*args, **kwargs)
 
-    seeded.hpogrid_seeded = True
+    setattr(seeded, "hpogrid_seeded", True)
     evolution_optimizer.minimize = seeded
 
 
@@ -122,9 +122,9 @@ class HeboAskTell:
         designs = {n: _design(n, e) for n, e in codec.encodings.items()}
         self._searched = [n for n, d in designs.items() if d is not None]
         self._fixed = {n: _fixed(codec.encodings[n]) for n, d in designs.items() if d is None}
-        self._kinds = {n: designs[n]["type"] for n in self._searched}
+        self._kinds = {n: d["type"] for n, d in designs.items() if d is not None}
         self._cats = {n for n, kind in self._kinds.items() if kind == "cat"}
-        self._opt = None
+        self._opt: Any = None  # (HEBO's optimiser, built on the first ask)
         if self._searched:
             space = DesignSpace().parse([designs[n] for n in self._searched])
             self._opt = HEBO(space, model_name=model_name, rand_sample=rand_sample, es=es,

@@ -49,7 +49,7 @@ def _survive_numpy2_metamodel() -> None:
         except TypeError as exc:
             raise metamodel.MetaModelFailure(f"metamodel failed with numpy {_numpy_version()}: {exc}") from None
 
-    guarded.hpogrid_guarded = True
+    setattr(guarded, "hpogrid_guarded", True)
     metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = guarded
 
 

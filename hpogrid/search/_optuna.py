@@ -25,9 +25,9 @@ from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalV
 
 
 def distributions(codec: Codec) -> Dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: Dict[str, BaseDistribution] = {}
     for name, enc in codec.encodings.items():
         if isinstance(enc, UniformNative):
             out[name] = FloatDistribution(enc.latent.low, enc.latent.high)
@@ -82,7 +82,9 @@ class OptunaAskTell:
     def _new_study(self) -> Any:
         import optuna
 
-        directions = ["minimize" if m == "min" else "maximize" for m in self.objectives.modes]
+        from optuna.study import StudyDirection
+
+        directions = [StudyDirection.MINIMIZE if m == "min" else StudyDirection.MAXIMIZE for m in self.objectives.modes]
         return optuna.create_study(directions=directions, sampler=self._sampler())
 
     def __getstate__(self) -> Dict[str, Any]:

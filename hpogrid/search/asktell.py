@@ -137,7 +137,7 @@ class AskTell:
         if not (_usable(metrics, self.objectives, ok) and learns(self.searcher)):
             return
         try:
-            self.searcher.add_evaluated_point(config, float(metrics[self.metric]),
+            self.searcher.add_evaluated_point(config, float((metrics or {})[self.metric]),
                                               **evaluated_metrics(self.searcher, metrics))
             self.told += 1
         except NotImplementedError:
@@ -176,8 +176,8 @@ class AskTell:
             return
         config = self._configs.pop(uid)
         usable = _usable(metrics, self.objectives, ok)
-        result = {**(metrics or {}), "config": config or {}} if usable else None
-        if usable and self._flat_conditional:
+        result: Optional[Dict[str, Any]] = {**(metrics or {}), "config": config or {}} if usable else None
+        if result is not None and self._flat_conditional:
             # a searcher of the flat space must not learn from values the trial never used: it
             # is told them at one neutral value (no information), where its library can be told
             told = self.codec.encode(self.codec.decode(config))

@@ -302,7 +302,8 @@ def tune_searcher(searcher: DefineByRunSearcher, metric: str, mode: str):
         def set_search_properties(self, metric, mode, config, **spec) -> bool:
             return True  # the search space is the model's own
 
-        def add_evaluated_point(self, config, value, **kwargs) -> None:
+        # (forwards whatever Ray's Searcher.add_evaluated_point takes)
+        def add_evaluated_point(self, config, value, **kwargs) -> None:  # type: ignore[override]
             self.inner.add_evaluated_point(config, value, **kwargs)
 
         def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:

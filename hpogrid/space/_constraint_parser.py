@@ -106,8 +106,9 @@ def _unquote(text: str, path: str) -> Tuple[str, Dict[str, str]]:
 
 
 def _op_text(node: ast.AST) -> str:
-    return {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
-            ast.IsNot: "is not"}.get(type(node), type(node).__name__)
+    texts: Dict[type, str] = {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
+                              ast.IsNot: "is not"}
+    return texts.get(type(node), type(node).__name__)
 
 
 def _numeric_list(params: Mapping[str, Param], limit: int = 20) -> str:

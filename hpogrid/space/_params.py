@@ -19,7 +19,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional, Tuple
+from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 
 from hpogrid.space import _check as check
 from hpogrid.space._check import Number, fail, is_float, is_int, show
@@ -232,7 +232,7 @@ class Categorical(Param):
         cats = d["categories"]
         if not isinstance(cats, (list, tuple)) or not cats:
             fail(f"{path}.categories", f"must be a non-empty array of values (got {show(cats)})")
-        seen = {}
+        seen: Dict[Any, int] = {}
         for i, value in enumerate(cats):
             check.json_value(f"{path}.categories[{i}]", value)
             key = check.json_key(value)
@@ -246,7 +246,7 @@ class Categorical(Param):
         return cls(name, tuple(copy.deepcopy(list(cats))), bool(grid))
 
     def to_dimension(self):
-        dim = {"categories": copy.deepcopy(list(self.categories))}
+        dim: Dict[str, Any] = {"categories": copy.deepcopy(list(self.categories))}
         if self.grid_search:
             dim["grid_search"] = 1
         return dim
@@ -583,14 +583,14 @@ class Fixed(Param):
 
 
 # Looked up by walking this tuple (order = METHODS order in the docs and error messages).
-PARAM_TYPES: Tuple[type, ...] = (
+PARAM_TYPES: Tuple[Type[Param], ...] = (
     Categorical, Uniform, UniformInt, QUniform, LogUniform, QLogUniform,
     Normal, QNormal, LogNormal, QLogNormal, Fixed,
 )
 METHODS: Tuple[str, ...] = tuple(cls.method for cls in PARAM_TYPES)
 
 
-def param_type(method: str) -> Optional[type]:
+def param_type(method: str) -> Optional[Type[Param]]:
     """The Param class for ``method``, or None."""
     for cls in PARAM_TYPES:
         if cls.method == method:
