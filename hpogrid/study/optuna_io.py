@@ -14,6 +14,7 @@ become metrics named after the study's metric names. optuna is imported only her
 """
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
@@ -41,10 +42,30 @@ def _optuna():
 
 
 def _storage(optuna, url: str):
+    _refuse_hpogrid_store(url)
     try:
         return optuna.storages.RDBStorage(url)
     except Exception as exc:  # noqa: BLE001 - any failure to open is one line, password masked
         raise StudyError(f"cannot open optuna storage {safe_url(url)}: {redact_text(first_line(exc))}") from None
+
+
+def _refuse_hpogrid_store(url: str) -> None:
+    """optuna's tables are also named ``studies`` and ``trials``: a database holding hpogrid's
+    would confuse both, so it is refused before optuna touches it."""
+    from sqlalchemy import create_engine, inspect
+
+    try:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - optuna reports an unreachable storage itself
+        return
+    if {"studies", "trials"} <= tables and "version_info" not in tables:
+        raise StudyError(f"{safe_url(url)} holds hpogrid's study tables; optuna names its tables the same: "
+                         "give optuna another database (or PostgreSQL schema)")
 
 
 # -- export -------------------------------------------------------------------------------
@@ -157,7 +178,9 @@ def export_optuna(dump: StudyDump, url: str, name: Optional[str] = None) -> str:
     except optuna.exceptions.DuplicatedStudyError:
         raise AlreadyExistsError(f"optuna study {name!r} already exists in {safe_url(url)}") from None
     try:
-        study.set_metric_names(list(objectives.metrics))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # set_metric_names is "experimental"
+            study.set_metric_names(list(objectives.metrics))
         study.set_user_attr(ATTR, clean_json({"metric": dump.info.metric, "mode": dump.info.mode,
                                               "attrs": dump.info.attrs, "created_at": _iso(dump.info.created_at)}))
         study.add_trials([_frozen(optuna, dump, t, dists) for t in dump.trials])
