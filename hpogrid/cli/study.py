@@ -27,10 +27,12 @@ def _reader(project: str, study: Optional[str], study_url: Optional[str]):
 
 
 def _writer(project: Optional[str], study_url: Optional[str], access: str = "write"):
+    """The store (``create``: made on first write; else it must exist)."""
     from hpogrid.study import StudyStore
     from hpogrid.study.transfer import store_url
 
-    return StudyStore(store_url(project, study_url, _settings()), access=access)
+    url = store_url(project, study_url, _settings(), existing=access != "create")
+    return StudyStore(url, access=access)
 
 
 def _time(value) -> str:
@@ -94,10 +96,10 @@ def copy(project, new_name, study, study_url, to_url) -> None:
     click.echo(f"Copied study {info.name!r} ({done.added} trials) to {new_name!r} in {dst.url}.")
 
 
-def store_url_of(project: str, study_url: Optional[str]) -> str:
+def store_url_of(project: str, study_url: Optional[str], existing: bool = False) -> str:
     from hpogrid.study.transfer import store_url
 
-    return store_url(project, study_url, _settings())
+    return store_url(project, study_url, _settings(), existing)
 
 
 @study.command("rename")
@@ -143,7 +145,7 @@ def merge(project, source, study, study_url, from_url) -> None:
     from hpogrid.study.transfer import merge_study
 
     name = study or project
-    with StudyStore(from_url or store_url_of(project, study_url), access="read") as src, \
+    with StudyStore(from_url or store_url_of(project, study_url, existing=True), access="read") as src, \
             StudyStore(store_url_of(project, study_url)) as dst:
         done = merge_study(src, source, dst, name)
     click.echo(f"Merged {done.added} trial(s) of {source!r} into {name!r} in {dst.url} "

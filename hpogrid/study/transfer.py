@@ -64,19 +64,27 @@ class WriteResult:
 
 
 def store_url(project: Optional[str], study_url: Optional[str] = None,
-              settings: Optional[Settings] = None) -> str:
-    """Where a command writes: ``--study-url``, else ``$HPOGRID_STUDY_URL``, else the SQLite file
-    of project ``project`` (which must exist; its ``study.db`` is created on first write)."""
+              settings: Optional[Settings] = None, existing: bool = False) -> str:
+    """Where a command reads or writes: ``--study-url``, else ``$HPOGRID_STUDY_URL``, else the
+    SQLite file of project ``project`` (which must exist; its ``study.db`` is created on first
+    write). ``existing``: the store must already be there (a reader never creates one)."""
     from hpogrid import paths
+    from hpogrid.errors import NothingYetError
+    from hpogrid.study.engine import sqlite_path
 
     url = study_url or (settings or Settings.from_env()).study_url
     if url:
+        db = sqlite_path(url)
+        if existing and db is not None and not db.is_file():
+            raise NotFoundError(f"--study-url: no SQLite study store at {db}")
         return url
     if not project:
         raise ValidationError("--study-url", "give a PROJECT or the URL of a study store")
     folder = paths.project_dir(project)
     if not folder.is_dir():
         raise NotFoundError(f"project {project!r} not found ({folder} does not exist)")
+    if existing and not paths.study_db(project).is_file():
+        raise NothingYetError(f"project {project!r} has no study yet: run 'hpogrid local_run {project}' first")
     return sqlite_url(paths.study_db(project))
 
 
