@@ -211,3 +211,62 @@ def import_(project, file, study, study_url, from_optuna, merge_) -> None:
         done = write_study(store, dump, study or dump.info.name, merge=merge_)
     click.echo(f"Imported study {done.info.name!r} ({done.added} trials"
                f"{f', {done.skipped} already there' if done.skipped else ''}) into {store.url}.")
+
+
+def _space_check(space):
+    """``check(params)`` for :func:`hpogrid.study.results.add_results`: (field, message) of the
+    first value the project's search space does not allow."""
+    def check(params):
+        if space is None:  # a define-by-run project declares its parameters as it runs
+            return None
+        names = set(space)
+        for name in params:
+            if name not in names:
+                return f"param.{name}", "not a parameter of the project's search space"
+        active = space.active(params)
+        for name in active:
+            if name not in params:
+                return f"param.{name}", "missing"
+            if not space[name].contains(params[name]):
+                return f"param.{name}", f"{params[name]!r} is outside the search space ({space[name].to_dict()})"
+        for name in set(params) - set(active):
+            return f"param.{name}", "given although its 'when' condition does not hold"
+        broken = space.violated(params)
+        if broken:
+            return "params", f"break the search_space constraint {broken[0].text!r}"
+        return None
+    return check
+
+
+@study.command("add")
+@click.argument("project")
+@click.option("--file", "file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Results evaluated elsewhere: CSV (param.<name>, metric.<name>, optional state/uid "
+                   "columns) or JSON (a list of {params, metrics, state}).")
+@_STUDY
+@_URL
+def add(project, file, study, study_url) -> None:
+    """Add results evaluated outside hpogrid to PROJECT's study as trials (COMPLETED unless a
+    row says otherwise), marked as imported. Every row is checked against the project's search
+    space and objectives first; then all are added in one transaction. A --resume or
+    --warm-start run tells them to its searcher."""
+    from hpogrid.objectives import Objectives
+    from hpogrid.project import load_project
+    from hpogrid.study import StudyInfo
+    from hpogrid.study.results import add_results, read_results
+
+    proj = load_project(project)
+    space = None
+    if proj.search_space:
+        from hpogrid.space import SearchSpace
+
+        space = SearchSpace.from_dict(proj.search_space)
+    hpo = proj.hpo_config
+    objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
+    info = StudyInfo(id=0, name=study or project, metric=objectives.metric, mode=objectives.mode,
+                     attrs={"search_space": proj.search_space, **objectives.to_attrs()})
+    rows = read_results(file, set(space) if space is not None else set())
+    with _writer(project, study_url, access="create") as store:
+        done = add_results(store, info, file, rows, _space_check(space))
+    click.echo(f"Added {done.added} trial(s) from {file} to study {info.name!r} in {store.url}"
+               f"{f' ({done.skipped} already there)' if done.skipped else ''}.")

@@ -154,3 +154,63 @@ def test_optuna_both_ways(run_cli, project, tmp_path):
         same(read_study(project, "p"), read_study(other, "p"))
     assert "already exists" in one_line_error(run_cli("study", "export", "p", "--to-optuna", ourl))
     assert "not found" in one_line_error(run_cli("study", "import", "p", "--from-optuna", ourl, "--study", "zz"))
+
+
+ADD_SPACE = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
+             "act": {"method": "categorical", "dimension": {"categories": ["relu", "tanh"]}}}
+
+
+def _project_store(name):
+    return StudyStore(sqlite_url(paths.study_db(name)))
+
+
+def test_add_results_from_csv_and_json(run_cli, project_factory, tmp_path):
+    name = project_factory(space=ADD_SPACE)
+    csv_file = tmp_path / "results.csv"
+    csv_file.write_text("param.x,param.act,metric.loss,state\n0.1,relu,0.5,\n0.2,tanh,0.25,COMPLETED\n"
+                        "0.3,relu,,FAILED\n")
+    out = run_cli("study", "add", name, "--file", csv_file)
+    assert out.exit_code == 0 and "Added 3 trial(s)" in out.output, out.output
+    json_file = tmp_path / "more.json"
+    json_file.write_text(json.dumps([{"params": {"x": 0.9, "act": "tanh"}, "metrics": {"loss": 0.125}}]))
+    assert run_cli("study", "add", name, "--file", json_file).exit_code == 0
+    again = run_cli("study", "add", name, "--file", csv_file)  # the same rows: nothing new
+    assert again.exit_code == 0 and "Added 0 trial(s)" in again.output and "3 already there" in again.output
+    with _project_store(name) as store:
+        trials = store.trials(name)
+        assert [t.state for t in trials] == ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"]
+        assert trials[0].params == {"x": 0.1, "act": "relu"} and trials[0].metrics == {"loss": 0.5}
+        assert {t.annotations["imported"] for t in trials} == {"results.csv", "more.json"}
+        assert store.best_trial(name).params == {"x": 0.9, "act": "tanh"}
+        assert store.get_study(name).attrs["search_space"] == ADD_SPACE
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ("param.x,param.act,metric.loss\n0.1,relu,0.5\n1.5,relu,0.2\n", "row 2: param.x", "outside the search space"),
+    ("param.x,param.act,metric.loss\n0.1,gelu,0.5\n", "row 1: param.act", "outside the search space"),
+    ("param.x,param.act,param.y,metric.loss\n0.1,relu,3,0.5\n", "row 1: param.y", "not a parameter"),
+    ("param.x,metric.loss\n0.1,0.5\n", "row 1: param.act", "missing"),
+    ("param.x,param.act,metric.loss\n0.1,relu,fast\n", "row 1: metric.loss", "expected a number"),
+    ("param.x,param.act,metric.acc\n0.1,relu,0.5\n", "row 1: metric.loss", "needs every objective"),
+    ("param.x,param.act,metric.loss,state\n0.1,relu,0.5,DONE\n", "row 1: state", "expected one of"),
+])
+def test_add_refuses_a_bad_row_and_writes_nothing(run_cli, project_factory, tmp_path, text, where, what):
+    name = project_factory(space=ADD_SPACE)
+    f = tmp_path / "results.csv"
+    f.write_text(text)
+    line = one_line_error(run_cli("study", "add", name, "--file", f))
+    assert where in line and what in line, line
+    assert not paths.study_db(name).exists() or _project_store(name).list_studies() == []
+
+
+def test_added_results_are_told_to_the_searcher_on_resume(run_cli, project_factory, tmp_path):
+    name = project_factory(space={"x": ADD_SPACE["x"]}, algorithm="optuna", trials=4, scheduler="fifo")
+    f = tmp_path / "results.csv"
+    f.write_text("x,loss\n0.1,0.1\n0.5,0.5\n")  # plain names: x is a parameter, loss a metric
+    assert run_cli("study", "add", name, "--file", f).exit_code == 0
+    r = run_cli("local_run", name, "--resume", "--n_jobs", "1", "--seed", "1")
+    assert r.exit_code == 0, r.output
+    with _project_store(name) as store:
+        trials = store.trials(name)
+    assert len(trials) == 4 and [t.backend for t in trials[:2]] == ["imported", "imported"]
+    assert all(t.annotations.get("searcher_told", 0) >= 2 for t in trials[2:]), [t.annotations for t in trials]
