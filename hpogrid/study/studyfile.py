@@ -48,10 +48,14 @@ def write_file(dump: StudyDump, path: Union[str, Path]) -> Path:
     """Write ``dump`` to ``path`` (replaced whole: a partial file is never left under that name)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for line in dump_lines(dump):
-            fh.write(line + "\n")
-    tmp.replace(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in dump_lines(dump):
+                fh.write(line + "\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

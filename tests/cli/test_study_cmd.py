@@ -153,6 +153,10 @@ def test_optuna_both_ways(run_cli, project, tmp_path):
     with StudyStore(sqlite_url(tmp_path / "other.db")) as other:
         same(read_study(project, "p"), read_study(other, "p"))
     assert "already exists" in one_line_error(run_cli("study", "export", "p", "--to-optuna", ourl))
+    bad = "postgresql+psycopg2://me:s3cret@127.0.0.1:9/db?connect_timeout=2"
+    for args in (("export", "p", "--to-optuna", bad), ("import", "p", "--from-optuna", bad, "--study", "p")):
+        line = one_line_error(run_cli("study", *args))
+        assert "s3cret" not in line and "***" in line, line
     assert "not found" in one_line_error(run_cli("study", "import", "p", "--from-optuna", ourl, "--study", "zz"))
 
 
