@@ -1,4 +1,4 @@
-"""``hpogrid study list|show|copy|rename|delete|merge|export|import``: manage whole studies.
+"""``hpogrid study list|show|copy|rename|delete|merge|export|import|add``: manage whole studies.
 
 A study is named by PROJECT (or ``--study NAME``) and lives in the project's ``study.db``, in
 ``$HPOGRID_STUDY_URL`` or in the store ``--study-url`` names. The work is done by
@@ -41,7 +41,8 @@ def _time(value) -> str:
 
 @click.group("study")
 def study() -> None:
-    """List, inspect, copy, rename, delete, merge, export and import studies."""
+    """List, inspect, copy, rename, delete, merge, export and import studies (files, optuna),
+    and add results evaluated elsewhere."""
 
 
 @study.command("list")

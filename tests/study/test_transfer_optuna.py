@@ -54,6 +54,7 @@ def setting(request, tmp_path):
 def test_round_trip_hpogrid_optuna_hpogrid(setting):
     store, ourl, name = setting
     fill(store, name, n=6)
+    store.upsert_trial(name, "queued-1", state="PENDING", params={"lr": 0.01, "layers": 2, "act": "relu"})
     original = read_study(store, name)
     export_optuna(original, ourl)
 
@@ -61,7 +62,7 @@ def test_round_trip_hpogrid_optuna_hpogrid(setting):
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert study.metric_names == ["loss"]
     states = [t.state.name for t in study.trials]
-    assert states == ["COMPLETE", "FAIL", "FAIL", "FAIL", "RUNNING", "COMPLETE"]  # NaN loss: not COMPLETE
+    assert states == ["COMPLETE", "FAIL", "FAIL", "FAIL", "RUNNING", "COMPLETE", "WAITING"]  # NaN loss: not COMPLETE
     assert study.best_value == store.best_trial(name).value
     assert study.best_trial.params == store.best_trial(name).params
     first = study.trials[0]
