@@ -141,7 +141,8 @@ def _local(value: Optional[datetime]) -> Optional[datetime]:
 def _frozen(optuna, dump: StudyDump, t: TrialRecord, dists: Dict[str, Any]):
     objectives = study_objectives(dump.info)
     values = objective_values(objectives, t) if t.state == COMPLETED else None
-    state = {PENDING: "WAITING", RUNNING: "RUNNING", COMPLETED: "COMPLETE"}.get(t.state, "FAIL")
+    to_optuna: Dict[str, str] = {PENDING: "WAITING", RUNNING: "RUNNING", COMPLETED: "COMPLETE"}
+    state = to_optuna.get(t.state, "FAIL")
     if state == "COMPLETE" and values is None:
         state = "FAIL"  # optuna's COMPLETE needs every objective's value
     steps = {}
@@ -153,7 +154,7 @@ def _frozen(optuna, dump: StudyDump, t: TrialRecord, dists: Dict[str, Any]):
     record.update(state=str(t.state), **{k: _iso(getattr(t, k)) for k in
                                          ("created_at", "started_at", "finished_at", "heartbeat_at")})
     trial = optuna.trial.create_trial(
-        state=getattr(optuna.trial.TrialState, state), values=list(values) if state == "COMPLETE" else None,
+        state=getattr(optuna.trial.TrialState, state), values=list(values) if state == "COMPLETE" and values is not None else None,
         params=dict(t.params), distributions={k: dists[k] for k in t.params}, user_attrs=dict(t.annotations),
         system_attrs={ATTR: clean_json(record)}, intermediate_values=steps)
     trial.datetime_start = _local(t.started_at) if state != "WAITING" else None
@@ -269,8 +270,8 @@ def import_optuna(url: str, name: str) -> StudyDump:
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        names = ", ".join(s.study_name for s in optuna.get_all_study_summaries(storage)) or "none"
-        raise NotFoundError(f"optuna study {name!r} not found in {safe_url(url)} (studies there: {names})") from None
+        known = ", ".join(s.study_name for s in optuna.get_all_study_summaries(storage)) or "none"
+        raise NotFoundError(f"optuna study {name!r} not found in {safe_url(url)} (studies there: {known})") from None
     trials = study.get_trials(deepcopy=False)
     kept = study.user_attrs.get(ATTR)
     directions = ["min" if d.name == "MINIMIZE" else "max" for d in study.directions]

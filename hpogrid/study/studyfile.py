@@ -69,8 +69,8 @@ def read_file(path: Union[str, Path]) -> StudyDump:
         raise ValidationError(str(path), "empty file: expected a header line and one line per trial")
     info = _header(path, *lines[0])
     trials: List[TrialRecord] = []
-    uids: Dict[str, int] = {}
-    numbers: Dict[int, int] = {}
+    uids: Dict[Any, int] = {}
+    numbers: Dict[Any, int] = {}
     for no, text in lines[1:]:
         trial = _trial(path, no, text, info.name)
         for seen, key, field in ((uids, trial.uid, "uid"), (numbers, trial.number, "number")):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -100,7 +100,8 @@ def summarize(store: StudyStore) -> list:
         for sid, state, n in s.execute(select(TrialRow.study_id, TrialRow.state, func.count())
                                        .group_by(TrialRow.study_id, TrialRow.state)):
             counts.setdefault(sid, dict.fromkeys(STATES, 0))[state] = int(n)
-        updated = dict(s.execute(select(TrialRow.study_id, last).group_by(TrialRow.study_id)).all())
+        newest = select(TrialRow.study_id, last).group_by(TrialRow.study_id)
+        updated: Dict[int, Any] = {sid: at for sid, at in s.execute(newest)}
         return studies, counts, updated
 
     studies, counts, updated = store._run("list studies", tx)
