@@ -5,7 +5,9 @@ Whatever arrives, the answer is a value or one :class:`ValidationError` line nam
 text larger than :data:`MAX_BYTES`, nesting deeper than :data:`MAX_DEPTH` (the standard
 parser would overflow the stack), duplicate keys (JSON would silently keep the last),
 ``NaN``/``Infinity`` (not JSON), bytes that are not UTF-8. A UTF-8 byte-order mark, which
-some editors write, is accepted.
+some editors write, is accepted. JSON has no aliases, so what a JSON text expands to is never
+larger than the text itself: :data:`MAX_BYTES` bounds it (YAML, whose aliases repeat text
+without writing it again, is bounded to the same size when expanded, see :mod:`hpogrid.yamltext`).
 """
 import json
 from pathlib import Path
