@@ -72,6 +72,8 @@ def loads(text: Union[str, bytes], field: str) -> Any:
         raise ValidationError(field, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        if message.startswith("Exceeds the limit"):  # Python's int <-> text conversion limit
+            message = "an integer has more than 4300 digits; write it as text"
         raise ValidationError(field, f"invalid JSON: {message[:200]}") from None
 
 

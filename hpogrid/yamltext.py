@@ -26,6 +26,8 @@ MAX_NODES = 1_000_000
 #: one): the most a JSON file could hold, so an alias of an alias of a long string cannot
 #: turn a small file into a config of gigabytes
 MAX_EXPANDED_CHARS = MAX_BYTES
+#: the most digits Python converts between an integer and its text (JSON writes decimal)
+_MAX_DIGITS = 4300
 #: file name endings read as YAML (everything else is read as JSON)
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -61,9 +63,15 @@ def _loader_class():
 
         def construct_core_int(self, node):
             text = self.construct_scalar(node)
-            if text[:2] in ("0x", "0o") or text[1:3] in ("0x", "0o"):
-                return int(text, 0)
-            return int(text, 10)  # "012" is twelve, as in JSON-minded YAML 1.2, not YAML 1.1's octal ten
+            try:
+                if text[:2] in ("0x", "0o") or text[1:3] in ("0x", "0o"):
+                    value = int(text, 0)
+                    str(value)  # JSON writes it in decimal: that must be possible
+                    return value
+                return int(text, 10)  # "012" is twelve, as in JSON-minded YAML 1.2, not YAML 1.1's octal ten
+            except ValueError:  # more digits than Python converts (4300)
+                raise _Refused(f"the integer on line {node.start_mark.line + 1} has more than "
+                               f"{_MAX_DIGITS} digits; write it as text") from None
 
         def refuse(self, node):
             raise _Refused(f"{node.tag.rsplit(':', 1)[-1]} values are not JSON (line {node.start_mark.line + 1})")

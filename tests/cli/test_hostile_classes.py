@@ -93,6 +93,25 @@ def test_json_file_of_the_same_size_limit_reads(run_cli, tmp_path):
     assert r.exit_code == 0, r.output
 
 
+HUGE_INTEGERS = [
+    ("v.yaml", "a: " + "9" * 5000 + "\n", "invalid YAML in {path}: the integer on line 1 has more than 4300 digits"),
+    ("k.yaml", "x: 1\n? " + "7" * 4400 + "\n: 1\n", "invalid YAML in {path}: the integer on line 2 has more than 4300"),
+    ("h.yaml", "a: 0x" + "f" * 5000 + "\n", "invalid YAML in {path}: the integer on line 1 has more than 4300"),
+    ("l.yaml", "a: [1, -" + "1" * 4500 + "]\n", "invalid YAML in {path}: the integer on line 1 has more than 4300"),
+    ("v.json", '{"a": ' + "9" * 5000 + "}", "invalid JSON in {path}: an integer has more than 4300 digits"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", HUGE_INTEGERS, ids=[c[0] for c in HUGE_INTEGERS])
+def test_an_integer_too_long_to_convert_is_one_line_naming_the_file(run_cli, hpogrid_home, tmp_path, name, text,
+                                                                    message):
+    path = tmp_path / name
+    path.write_text(text)
+    before = tree_snapshot(hpogrid_home)
+    r = run_cli("model_config", "create", "m", "--script", "m.py", "--model", "f", "--param-file", path)
+    refused(r, before, hpogrid_home, re.escape(message.format(path=path)))
+
+
 # --- fixtures --------------------------------------------------------------------------------------
 
 @pytest.fixture
