@@ -204,6 +204,25 @@ def test_a_symlink_loop_in_the_scripts_folder_is_one_line(run_cli, hpogrid_home,
             r"project\.scripts_path: link '[^']+' points at a folder that contains it .*never end; remove the link")
 
 
+@pytest.mark.parametrize("links", [[("me", "me")], [("a", "b"), ("b", "a")], [("sub/x", "../y"), ("y", "sub/x")]])
+def test_a_link_that_points_at_itself_is_one_line(run_cli, hpogrid_home, scripts, configs, links):
+    (scripts / "sub").mkdir()
+    for link, target in links:
+        (scripts / link).symlink_to(target)
+    before = tree_snapshot(hpogrid_home)
+    refused(_create(run_cli, scripts), before, hpogrid_home, r"project\.scripts_path: link '[^']+' points at")
+
+
+def test_project_update_refuses_a_loop_too(run_cli, hpogrid_home, project, scripts):
+    _loop_parent(scripts)
+    before = tree_snapshot(hpogrid_home)
+    refused(run_cli("project", "update", "p", "--scripts_path", scripts), None, hpogrid_home,
+            r"link 'sub/up' points at a folder that contains it")
+    after = tree_snapshot(hpogrid_home)
+    after.pop("projects/p/.lock", None)  # update takes the project's lock (an empty file) before it checks
+    assert after == before
+
+
 def test_a_link_to_a_sibling_folder_is_not_a_loop(run_cli, hpogrid_home, scripts, configs):
     (scripts / "lib").mkdir()
     (scripts / "lib" / "util.py").write_text("X = 1\n")
@@ -418,6 +437,7 @@ def _csv_cases():
     cases.append((f"{header},c\n{good},a\n", r"the CSV header names column 'c' twice"))
     cases.append((f"u,,i\n1,,2\n", r"column 2 of the CSV header has no name"))
     cases.append((f"{header}\n", r"the CSV has no rows"))
+    cases.append((f"{header}\n" + '"' + "x" * 200_000 + '",1\n', r"invalid CSV \(line 2\): field larger than"))
     return cases
 
 
