@@ -152,3 +152,18 @@ def test_enqueue_list_and_clear_together_are_refused(run_cli, hpogrid_home, nume
         assert tree_snapshot(hpogrid_home) == before
     assert len(_waiting(run_cli)) == 1
     assert run_cli("enqueue", "p", "--clear").exit_code == 0 and _waiting(run_cli) == []
+
+
+def test_the_model_receives_an_enqueued_integer_as_the_float_it_stands_for(run_cli, scripts, project, tmp_path):
+    (scripts / "m.py").write_text("def model(config):\n    assert isinstance(config['x'], float), config\n"
+                                  "    return {'loss': config['x']}\n")
+    assert run_cli("project", "update", "p", "--scripts_path", scripts).exit_code == 0
+    for point in ('{"x": 1}', '{"x": 0}'):
+        r = run_cli("enqueue", "p", point)
+        assert r.exit_code == 0, r.output
+    r = run_cli("local_run", "p")
+    assert r.exit_code == 0 and "2 completed, 0 failed" in r.output, r.output
+    r = run_cli("report", "p", "--to_json", "--outdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    xs = sorted(row["param.x"] for row in json.loads((tmp_path / "hpo_result.json").read_text()))
+    assert xs == [0.0, 1.0] and all(isinstance(x, float) for x in xs)
