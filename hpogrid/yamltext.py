@@ -10,8 +10,8 @@ What YAML has and JSON lacks is mapped or refused, never passed on silently: dat
 text they were written as (JSON has no dates); keys that are numbers, booleans or null become
 the text JSON would write for them; anchors and aliases (``<<: *defaults``) are expanded, with
 the expanded size bounded by number of values and by characters, each no more than a JSON
-file could hold (a "billion laughs" file, or one long string aliased many times, is refused); binary data and sets are refused.
-PyYAML is imported only when a YAML text is read.
+file could hold (a "billion laughs" file, or one long string aliased many times, is refused);
+binary data and sets are refused. PyYAML is imported only when a YAML text is read.
 """
 import math
 from typing import Any, Optional

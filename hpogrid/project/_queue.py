@@ -62,7 +62,7 @@ def _csv_points(text: str, field: str) -> List[Dict[str, Any]]:
             if name in header[:i]:
                 raise ValidationError(field, f"the CSV header names column {name!r} twice (columns "
                                              f"{header.index(name) + 1} and {i + 1})")
-        points = []
+        points: List[Dict[str, Any]] = []
         for row in reader:
             if not row:  # a blank line
                 continue
@@ -89,11 +89,11 @@ def _cell(text: str) -> Any:
 
 
 def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Every point gives every parameter active for it a value its method can produce (an
-    integer for a real-valued parameter, an integral float for an integer one, taken as the
-    parameter's own type); returns the points in that type, without their inactive parameters (a project without a search space, whose
-    model defines its parameters as it runs, checks values then: a value that does not fit
-    what the model asks for is not used)."""
+    """Every point gives every parameter active for it a value its method can produce (an integer for a
+    real-valued parameter, an integral float for an integer one, taken as the parameter's own
+    type); returns the points in that type, without their inactive parameters (a project without
+    a search space, whose model defines its parameters as it runs, checks values then: a value
+    that does not fit what the model asks for is not used)."""
     from hpogrid.space import SearchSpace
 
     if not search_space:

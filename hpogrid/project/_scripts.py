@@ -1,14 +1,14 @@
-"""What a scripts folder may hold before hpogrid copies it into a project (and from there
-into every grid sandbox): checked in full before anything is copied.
+"""What a scripts folder may hold before hpogrid copies it into a project (and from there into
+every grid sandbox): checked in full before anything is copied.
 
-Refused, each with one line naming the first offender: a folder that contains the hpogrid
-home (the project would copy itself) or is inside it (``$HPOGRID_HOME/projects``: the store
-would be copied into itself), a link to a folder that contains the link (a loop: the copy,
-which follows links, would never end), a file name that is not UTF-8, a link pointing outside the scripts folder (its target
-would be packed and shipped: ``/etc/passwd`` must never reach the grid; a link inside the
-folder is copied as the file it points at), a dangling link, a FIFO, socket or device, a
-file that cannot be read. A folder larger than the grid sandbox limit is a warning: local
-runs do not care.
+Refused, each with one line naming the first offender: a folder that contains the hpogrid home
+(the project would copy itself) or is inside it (``$HPOGRID_HOME/projects``: the store would be
+copied into itself), a link to a folder that contains the link (a loop: the copy, which follows
+links, would never end), a file name that is not UTF-8, a link pointing outside the scripts
+folder (its target would be packed and shipped: ``/etc/passwd`` must never reach the grid; a
+link inside the folder is copied as the file it points at), a dangling link, a FIFO, socket or
+device, a file that cannot be read. A folder larger than the grid sandbox limit is a warning:
+local runs do not care.
 """
 import os
 import stat
@@ -56,7 +56,7 @@ def _entries(src: Path) -> List[Path]:
     A link to a folder the walk is already inside (``loop -> .``, ``sub/up -> ..``, or two
     links pointing at each other's folders) would make the copy endless: refused, naming it."""
     found: List[Path] = []
-    stack = [(src, (os.path.realpath(src),))]
+    stack: List[Tuple[Path, Tuple[str, ...]]] = [(src, (os.path.realpath(src),))]
     while stack:
         folder, chain = stack.pop()
         try:
