@@ -24,6 +24,8 @@ SANDBOX_LIMIT = 10 * 1024 * 1024
 IGNORED = ("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints")
 
 _FIELD = "project.scripts_path"
+#: the deepest folder nesting copied (the copy recurses once per level; scripts are a few deep)
+MAX_DEPTH = 100
 
 
 def _ignored(name: str) -> bool:
@@ -54,11 +56,15 @@ def _entries(src: Path) -> List[Path]:
     """Everything a copy of ``src`` would hold, walking into linked folders as the copy does.
 
     A link to a folder the walk is already inside (``loop -> .``, ``sub/up -> ..``, or two
-    links pointing at each other's folders) would make the copy endless: refused, naming it."""
+    links pointing at each other's folders) would make the copy endless: refused, naming it. So
+    is a folder nested deeper than :data:`MAX_DEPTH` (the copy recurses once per level)."""
     found: List[Path] = []
     stack: List[Tuple[Path, Tuple[str, ...]]] = [(src, (os.path.realpath(src),))]
     while stack:
         folder, chain = stack.pop()
+        if len(chain) > MAX_DEPTH:
+            raise ValidationError(_FIELD, f"{_shown(folder.relative_to(src))[:80]!r}... is nested more than "
+                                          f"{MAX_DEPTH} folders deep; keep the scripts folder shallower")
         try:
             names = sorted(os.listdir(folder))
         except OSError as exc:
@@ -70,6 +76,9 @@ def _entries(src: Path) -> List[Path]:
             found.append(path)
             _check_name(path.relative_to(src))
             if not path.is_dir():
+                continue
+            if not path.is_symlink():  # a real folder: its real path without resolving the whole path again
+                stack.append((path, chain + (os.path.join(chain[-1], name),)))
                 continue
             real = os.path.realpath(path)
             if not _inside(Path(real), Path(chain[0])):

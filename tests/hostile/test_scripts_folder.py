@@ -117,3 +117,31 @@ def test_a_file_name_that_is_not_utf8_is_one_line_naming_it(run_cli, hpogrid_hom
     before = tree_snapshot(hpogrid_home)
     refused(_create(run_cli, scripts), before, hpogrid_home,
             rf"project\.scripts_path: the file name '{re.escape(shown)}' is not UTF-8")
+
+
+@pytest.mark.parametrize("depth", [101, 250, 600])
+def test_a_scripts_folder_nested_too_deep_is_one_line_and_quick(run_cli, hpogrid_home, scripts, configs, depth):
+    """The copy recurses once per level: a folder hundreds of levels deep crashed the copy (RecursionError)."""
+    import os
+
+    folder = os.open(scripts, os.O_RDONLY)
+    try:
+        for _ in range(depth):  # one level at a time: os.makedirs itself recurses per level
+            os.mkdir("d", dir_fd=folder)
+            inner = os.open("d", os.O_RDONLY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    finally:
+        os.close(folder)
+    before = tree_snapshot(hpogrid_home)
+    refused(_create(run_cli, scripts), before, hpogrid_home,
+            r"project\.scripts_path: 'd/d/d.*'\.\.\. is nested more than 100 folders deep")
+
+
+def test_a_scripts_folder_within_the_depth_is_copied(run_cli, hpogrid_home, scripts, configs):
+    deep = scripts.joinpath(*["d"] * 99)
+    deep.mkdir(parents=True)
+    (deep / "data.txt").write_text("x")
+    r = _create(run_cli, scripts)
+    assert r.exit_code == 0, r.output
+    assert (hpogrid_home / "projects" / "p" / "scripts").joinpath(*["d"] * 99, "data.txt").read_text() == "x"
