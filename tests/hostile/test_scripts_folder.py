@@ -133,9 +133,16 @@ def test_a_scripts_folder_nested_too_deep_is_one_line_and_quick(run_cli, hpogrid
             folder = inner
     finally:
         os.close(folder)
-    before = tree_snapshot(hpogrid_home)
-    refused(_create(run_cli, scripts), before, hpogrid_home,
-            r"project\.scripts_path: 'd/d/d.*'\.\.\. is nested more than 100 folders deep")
+    try:
+        before = tree_snapshot(hpogrid_home)
+        refused(_create(run_cli, scripts), before, hpogrid_home,
+                r"project\.scripts_path: 'd/d/d.*'\.\.\. is nested more than 100 folders deep")
+    finally:  # remove the chain here: pytest's own clean-up of old temp folders recurses per level
+        levels = [scripts / "d"]
+        while (levels[-1] / "d").is_dir():
+            levels.append(levels[-1] / "d")
+        for level in reversed(levels):
+            level.rmdir()
 
 
 def test_a_scripts_folder_within_the_depth_is_copied(run_cli, hpogrid_home, scripts, configs):
