@@ -211,7 +211,7 @@ class PandaTestServer:
         with self._lock:
             self._failures.setdefault(endpoint, []).extend([after_commit] * times)
 
-    def wait_task(self, task_id: int, timeout: float = 30.0) -> str:
+    def wait_task(self, task_id: int, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -221,7 +221,7 @@ class PandaTestServer:
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id} still {status} after {timeout}s")
 
-    def wait_jobs(self, task_id: int, status: str, count: int = 1, timeout: float = 30.0) -> List[Job]:
+    def wait_jobs(self, task_id: int, status: str, count: int = 1, timeout: float = 120.0) -> List[Job]:
         """Wait until ``count`` jobs of the task are in ``status``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
