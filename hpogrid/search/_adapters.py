@@ -13,11 +13,7 @@ class RandomSearch(SearcherAdapter):
     seed on every backend); ``algorithm_param`` may give ``points_to_evaluate``."""
 
     name = "random"
-    library = "ray.tune"
     encodings = ALL_NATIVE
-    honours_grid = True
-    summary = "random sampling; grid_search categoricals are enumerated"
-    multi_objective = True  # (it learns nothing: any number of objectives)
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import SeededSampler
@@ -34,7 +30,6 @@ class TuneSearch(RandomSearch):
     """Ray Tune's basic variant semantics by its Ray name (grid search + random sampling)."""
 
     name = "tune"
-    summary = "Ray Tune's basic variant generator (grid_search + random)"
 
 
 class HyperOptAdapter(SearcherAdapter):
@@ -43,9 +38,7 @@ class HyperOptAdapter(SearcherAdapter):
     backends ask), whose space nests conditional parameters in HyperOpt's choices."""
 
     name = "hyperopt"
-    library = "hyperopt"
     encodings = HYPEROPT_ENCODINGS
-    summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         if codec.space.conditional:
@@ -73,10 +66,6 @@ class OptunaAdapter(SearcherAdapter):
     gp, cmaes, qmc, nsga2 or random, and the other keys go to that sampler."""
 
     name = "optuna"
-    library = "optuna"
-    summary = "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random"
-    multi_objective = True
-    uses_objectives = True
 
     def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
         if _beyond_one_metric(objectives) or codec.space.conditional:
@@ -149,8 +138,6 @@ class BohbAdapter(SearcherAdapter):
     ConfigSpace with the space's conditions (:mod:`hpogrid.search._bohb`)."""
 
     name = "bohb"
-    library = "hpbandster"
-    summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._bohb import BohbSearcher
@@ -161,10 +148,6 @@ class BohbAdapter(SearcherAdapter):
 
 class AxAdapter(SearcherAdapter):
     name = "ax"
-    library = "ax"
-    summary = "Bayesian optimisation with Ax/BoTorch"
-    multi_objective = True
-    uses_objectives = True
 
     def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
         if _beyond_one_metric(objectives) or codec.space.constraints or codec.space.conditional:
@@ -198,9 +181,7 @@ class BayesOptAdapter(SearcherAdapter):
     """Gaussian-process BO over a box: integers, categories and normals via exact transforms."""
 
     name = "bayesian"
-    library = "bayes_opt"
     encodings = FLOATS_ONLY
-    summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         if codec.space.conditional:  # Ray's searcher would be told inactive values: the same core as elsewhere
@@ -222,8 +203,6 @@ class SkoptAdapter(SearcherAdapter):
     """scikit-optimize's ``Optimizer`` (Ray dropped SkOptSearch; see ``_skopt.py``)."""
 
     name = "skopt"
-    library = "skopt"
-    summary = "Gaussian-process Bayesian optimisation (scikit-optimize)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._ray_searchers import SkoptSearcher
@@ -243,8 +222,6 @@ class HeboAdapter(SearcherAdapter):
     """HEBO: a GP with input and output warping and an ensemble of acquisitions (see ``_hebo.py``)."""
 
     name = "hebo"
-    library = "hebo"
-    summary = "HEBO: heteroscedastic evolutionary Bayesian optimisation (NeurIPS 2020 BBO winner)"
 
     def make(self, codec, metric, mode, seed, params, shape=None):
         from hpogrid.search._hebo import HeboAskTell
@@ -266,8 +243,6 @@ class NevergradAdapter(SearcherAdapter):
     """nevergrad; ``algorithm_param`` ``optimizer`` names one (default NGOpt, which picks by budget)."""
 
     name = "nevergrad"
-    library = "nevergrad"
-    summary = "nevergrad: NGOpt (or algorithm_param optimizer: CMA, TwoPointsDE, PSO, ...)"
 
     @staticmethod
     def _ours(codec, metric, mode, seed, shape):

@@ -9,6 +9,7 @@ import pickle
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _dimension(enc):
@@ -30,12 +31,11 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-class SkoptAskTell:
+class SkoptAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over ``skopt.Optimizer``; the
     keyword options are the Optimizer's own, named here so a wrong ``algorithm_param`` key is
     found before skopt is imported."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  random_state: Optional[int] = None, base_estimator: Any = "gp", n_initial_points: int = 10,
