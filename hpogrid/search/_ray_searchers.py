@@ -124,36 +124,6 @@ class SeededSampler(NativeSearcher):
         return True  # the space comes from the codec
 
 
-class DefineByRunTuneSearcher(NativeSearcher):
-    """A :class:`~hpogrid.search.define_by_run.DefineByRunSearcher` under Ray Tune: suggestions
-    carry the pre-suggested distributions, and each trial's result carries what it used."""
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return True  # the search space is the model's own
-
-    def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-        import json
-
-        from hpogrid.search.define_by_run import DISTRIBUTIONS_KEY
-
-        config = self.core.suggest(trial_id)
-        dists = self.core.distributions
-        config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
-        return config
-
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values=None, **kwargs: Any) -> None:
-        self.core.add_evaluated_point(parameters, value, **kwargs)
-
-    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
-        from hpogrid.search.define_by_run import used_from_result
-
-        used = used_from_result(result)
-        if used is not None:
-            self.core.observe(trial_id, *used)
-        self.core.on_trial_complete(trial_id, result, error)
-
-
 class SkoptSearcher(NativeSearcher):
     """scikit-optimize under Ray Tune: :class:`SkoptAskTell` (the optimizer's keyword options)."""
 

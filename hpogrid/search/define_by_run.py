@@ -284,7 +284,29 @@ def used_from_result(result: Optional[Dict[str, Any]]):
 def tune_searcher(searcher: DefineByRunSearcher, metric: str, mode: str):
     """``searcher`` as a Ray Tune ``Searcher``: suggestions carry the pre-suggested
     distributions, and each trial's result carries what it used (:data:`USED_KEY`)."""
-    from hpogrid.search._ray_searchers import DefineByRunTuneSearcher
+    import json
+
+    from hpogrid.search._ray_searchers import NativeSearcher
+
+    class DefineByRunTuneSearcher(NativeSearcher):
+        def set_search_properties(self, metric, mode, config, **spec) -> bool:
+            return True  # the search space is the model's own
+
+        def suggest(self, trial_id: str):
+            config = self.core.suggest(trial_id)
+            dists = self.core.distributions
+            config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
+            return config
+
+        def add_evaluated_point(self, config, value, error=False, pruned=False, intermediate_values=None,
+                                **kwargs) -> None:
+            self.core.add_evaluated_point(config, value, **kwargs)
+
+        def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
+            used = used_from_result(result)
+            if used is not None:
+                self.core.observe(trial_id, *used)
+            self.core.on_trial_complete(trial_id, result, error)
 
     return DefineByRunTuneSearcher(searcher, metric, mode)
 
