@@ -2,10 +2,16 @@
 ``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
 (``make_native``), the model-based ones after a random start drawn while they load."""
 
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
 from hpogrid.errors import ValidationError
-from hpogrid.search._base import SearcherAdapter, construct
-from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
+from hpogrid.search._base import RunShape, SearcherAdapter, construct
+from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY, Codec
+from hpogrid.search._core import SearchCore
 from hpogrid.search._hyperopt import ENCODINGS as HYPEROPT_ENCODINGS
+
+if TYPE_CHECKING:
+    from hpogrid.objectives import Objectives
 
 
 class RandomSearch(SearcherAdapter):
@@ -15,12 +21,14 @@ class RandomSearch(SearcherAdapter):
     name = "random"
     encodings = ALL_NATIVE
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._ray_searchers import SeededSampler
 
         return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search.asktell import RandomSampler
 
         return construct(RandomSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
@@ -40,7 +48,8 @@ class HyperOptAdapter(SearcherAdapter):
     name = "hyperopt"
     encodings = HYPEROPT_ENCODINGS
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         if codec.space.conditional:
             from hpogrid.search._hyperopt import HyperoptAskTell
             from hpogrid.search._ray_searchers import NativeSearcher
@@ -53,7 +62,8 @@ class HyperOptAdapter(SearcherAdapter):
         return construct(HyperOptSearch, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state_seed": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._hyperopt import HyperoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -67,7 +77,8 @@ class OptunaAdapter(SearcherAdapter):
 
     name = "optuna"
 
-    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None) -> Any:
         if _beyond_one_metric(objectives) or codec.space.conditional:
             # Ray's OptunaSearch takes several metrics but no constraints, and would be told a
             # conditional space's inactive values: the same core as elsewhere
@@ -77,7 +88,9 @@ class OptunaAdapter(SearcherAdapter):
 
         return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None
+                    ) -> Optional[SearchCore]:
         from hpogrid.search._optuna import OptunaAskTell
 
         import functools
@@ -86,7 +99,7 @@ class OptunaAdapter(SearcherAdapter):
         return OptunaAskTell(codec, metric, mode, functools.partial(self.sampler, seed, params, objectives),
                              objectives=objectives)
 
-    def sampler(self, seed, params, objectives=None):
+    def sampler(self, seed: Optional[int], params: Dict[str, Any], objectives: Optional["Objectives"] = None) -> Any:
         """optuna's sampler named by ``sampler`` (default TPE; NSGA-II for several objectives) with
         the other keys as its arguments.
 
@@ -102,7 +115,7 @@ class OptunaAdapter(SearcherAdapter):
         params = dict(params)
         several = objectives is not None and objectives.is_multi
         name = params.pop("sampler", "nsga2" if several else "tpe")
-        if several and name not in OPTUNA_MULTI_OBJECTIVE:
+        if objectives is not None and several and name not in OPTUNA_MULTI_OBJECTIVE:
             raise ValidationError("hpo_config.algorithm_param.sampler", f"optuna's {name} sampler optimises one "
                                   f"metric; with {len(objectives)} objectives choose one of: "
                                   f"{', '.join(OPTUNA_MULTI_OBJECTIVE)}")
@@ -120,15 +133,16 @@ class OptunaAdapter(SearcherAdapter):
         return construct(classes[name], f"optuna sampler {name}", ours, params)
 
 
-def _under_ray(core, metric, mode, codec):
+def _under_ray(core: Optional[SearchCore], metric: str, mode: str, codec: Codec) -> Any:
     """hpogrid's own ask/tell ``core`` as a Ray Tune searcher (where Ray's wrapper of the library
     cannot be told what the run needs it told)."""
     from hpogrid.search._ray_searchers import NativeSearcher
 
+    assert core is not None  # (the adapters that call this have a native core)
     return NativeSearcher(core, metric, mode, codec)
 
 
-def _beyond_one_metric(objectives) -> bool:
+def _beyond_one_metric(objectives: Optional["Objectives"]) -> bool:
     """Several objectives or outcome constraints: Ray's own wrappers cannot be told them."""
     return objectives is not None and (objectives.is_multi or bool(objectives.constraints))
 
@@ -139,7 +153,8 @@ class BohbAdapter(SearcherAdapter):
 
     name = "bohb"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._bohb import BohbSearcher
 
         return construct(BohbSearcher, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
@@ -149,7 +164,8 @@ class BohbAdapter(SearcherAdapter):
 class AxAdapter(SearcherAdapter):
     name = "ax"
 
-    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None) -> Any:
         if _beyond_one_metric(objectives) or codec.space.constraints or codec.space.conditional:
             # Ray's AxSearch is told one metric, not the proposals search_space constraints reject,
             # and a conditional space's inactive values: the same core as elsewhere
@@ -163,7 +179,9 @@ class AxAdapter(SearcherAdapter):
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None
+                    ) -> Optional[SearchCore]:
         from hpogrid.search._ax import AxAskTell, initial_trials
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -183,7 +201,8 @@ class BayesOptAdapter(SearcherAdapter):
     name = "bayesian"
     encodings = FLOATS_ONLY
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         if codec.space.conditional:  # Ray's searcher would be told inactive values: the same core as elsewhere
             return _under_ray(self.make_native(codec, metric, mode, seed, params, shape), metric, mode, codec)
         from hpogrid.search._ray_searchers import BayesOptSearcher
@@ -191,7 +210,8 @@ class BayesOptAdapter(SearcherAdapter):
         return construct(BayesOptSearcher, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._bayesopt import BayesOptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed or 42}
@@ -204,13 +224,15 @@ class SkoptAdapter(SearcherAdapter):
 
     name = "skopt"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._ray_searchers import SkoptSearcher
 
         return construct(SkoptSearcher, self.name, {
             "codec": codec, "metric": metric, "mode": mode, "random_state": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._skopt import SkoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed}
@@ -223,7 +245,8 @@ class HeboAdapter(SearcherAdapter):
 
     name = "hebo"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._hebo import HeboAskTell
         from hpogrid.search._ray_searchers import NativeSearcher
 
@@ -231,7 +254,8 @@ class HeboAdapter(SearcherAdapter):
                          params)
         return NativeSearcher(core, metric, mode, codec)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._hebo import HeboAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -245,18 +269,20 @@ class NevergradAdapter(SearcherAdapter):
     name = "nevergrad"
 
     @staticmethod
-    def _ours(codec, metric, mode, seed, shape):
+    def _ours(codec: Codec, metric: str, mode: str, seed: Optional[int], shape: Optional[RunShape]) -> Dict[str, Any]:
         return {"codec": codec, "metric": metric, "mode": mode, "seed": seed,
                 "budget": shape.trials if shape else None, "num_workers": shape.parallel if shape else 1}
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._nevergrad import NevergradAskTell
         from hpogrid.search._ray_searchers import NativeSearcher
 
         return NativeSearcher(construct(NevergradAskTell, self.name, self._ours(codec, metric, mode, seed, shape),
                                         params), metric, mode, codec)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._nevergrad import NevergradAskTell
 
         ours = self._ours(codec, metric, mode, seed, shape)

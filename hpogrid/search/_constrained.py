@@ -92,7 +92,7 @@ class ConstrainedSearcher(SearchCore):
         self._broken: Dict[int, int] = {}  # constraint index -> rejections in the current run of them
         self._fills: Dict[str, Dict[str, Any]] = {}  # trial id -> random fill-in handed out, not yet told
         self._rng = np.random.default_rng(seed)
-        self._wait = patience  # rejections before a fill-in now: halved after each fill-in
+        self._wait = patience or 0  # rejections before a fill-in now: halved after each fill-in
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         """Pickles of earlier versions hold a Ray searcher of Ray's own as ``inner`` itself."""
@@ -102,28 +102,28 @@ class ConstrainedSearcher(SearchCore):
         return f"ConstrainedSearcher({self.inner!r}, {len(self.codec.space.constraints)} constraints)"
 
     # -- what it declares: the inner searcher's ---------------------------------------------------
-    @property  # type: ignore[override]
-    def native(self) -> bool:
+    @property
+    def native(self) -> bool:  # type: ignore[override]
         return self.inner.native
 
-    @property  # type: ignore[override]
-    def learns(self) -> bool:
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
         return self.inner.learns
 
-    @property  # type: ignore[override]
-    def told_metrics(self) -> bool:
+    @property
+    def told_metrics(self) -> bool:  # type: ignore[override]
         return self.inner.told_metrics
 
-    @property  # type: ignore[override]
-    def conditional_native(self) -> bool:
+    @property
+    def conditional_native(self) -> bool:  # type: ignore[override]
         return self.inner.conditional_native
 
-    @property  # type: ignore[override]
-    def budgeted(self) -> bool:
+    @property
+    def budgeted(self) -> bool:  # type: ignore[override]
         return self.inner.budgeted
 
-    @property  # type: ignore[override]
-    def num_samples(self) -> Optional[int]:
+    @property
+    def num_samples(self) -> Optional[int]:  # type: ignore[override]
         return self.inner.num_samples
 
     @num_samples.setter
@@ -134,16 +134,16 @@ class ConstrainedSearcher(SearchCore):
     def grid_size(self) -> int:
         return self.codec.grid_size
 
-    @property  # type: ignore[override]
-    def metric(self) -> Optional[str]:
+    @property
+    def metric(self) -> Optional[str]:  # type: ignore[override]
         return self.inner.metric
 
-    @property  # type: ignore[override]
-    def mode(self) -> Optional[str]:
+    @property
+    def mode(self) -> Optional[str]:  # type: ignore[override]
         return self.inner.mode
 
-    @property  # type: ignore[override]
-    def objectives(self) -> Any:
+    @property
+    def objectives(self) -> Any:  # type: ignore[override]
         return self.inner.objectives
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
@@ -194,7 +194,7 @@ class ConstrainedSearcher(SearchCore):
                 if not broken:
                     if uid != trial_id:
                         self._alias[trial_id] = uid
-                    self._wait = self.patience
+                    self._wait = self.patience or 0
                     return self._handed_out(config)
                 self._reject(uid, trial_id)
                 self.rejected += 1
@@ -214,7 +214,7 @@ class ConstrainedSearcher(SearchCore):
         value = None if error or not result or not metric else result.get(metric)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
-        metrics = {k: v for k, v in result.items() if k not in ("config", EVALUATED_KEY)}
+        metrics = {k: v for k, v in (result or {}).items() if k not in ("config", EVALUATED_KEY)}
         objectives = self.inner.objectives  # several, or outcome constraints
         if objectives is not None and objectives.values(metrics) is None:
             return
@@ -291,7 +291,7 @@ class ConstrainedSearcher(SearchCore):
 
     def _infeasible(self) -> ValidationError:
         constraints = self.codec.space.constraints
-        index = max(self._broken, key=self._broken.get) if self._broken else 0
+        index = max(self._broken, key=lambda i: self._broken[i]) if self._broken else 0
         filled = " and random fill-in points" if self._filling() else ""
         return ValidationError(
             "search_space.constraints",

@@ -107,12 +107,12 @@ class RaySearcherCore(SearchCore):
     def __repr__(self) -> str:
         return f"RaySearcherCore({self.searcher!r})"
 
-    @property  # type: ignore[override]
-    def metric(self) -> Optional[str]:
+    @property
+    def metric(self) -> Optional[str]:  # type: ignore[override]
         return self.searcher.metric
 
-    @property  # type: ignore[override]
-    def mode(self) -> Optional[str]:
+    @property
+    def mode(self) -> Optional[str]:  # type: ignore[override]
         return self.searcher.mode
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Any, **spec: Any) -> bool:

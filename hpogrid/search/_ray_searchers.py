@@ -15,7 +15,7 @@ from hpogrid.search._skopt import SkoptAskTell
 from hpogrid.search.asktell import RandomSampler
 
 
-class NativeSearcher(Searcher, SearchCore):
+class NativeSearcher(Searcher, SearchCore):  # type: ignore[misc]  # (Ray's metric/mode properties)
     """A :class:`~hpogrid.search._core.SearchCore` (the same object the other backends ask) as a
     Ray Tune searcher: the one bridge from hpogrid's searcher protocol to Ray's ``Searcher``.
     Random search, scikit-optimize (Ray removed its SkOptSearch in 2024), HEBO, nevergrad and
@@ -37,26 +37,26 @@ class NativeSearcher(Searcher, SearchCore):
         self._codec = codec if codec is not None and codec.space.conditional else None
 
     # -- what it declares: its core's ----------------------------------------------------------
-    @property  # type: ignore[override]
-    def learns(self) -> bool:
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
         return self.core.learns
 
-    @property  # type: ignore[override]
-    def conditional_native(self) -> bool:
+    @property
+    def conditional_native(self) -> bool:  # type: ignore[override]
         """Whether the core models a conditional space itself (HyperOpt's nested choices)."""
         return self.core.conditional_native
 
-    @property  # type: ignore[override]
-    def told_metrics(self) -> bool:
+    @property
+    def told_metrics(self) -> bool:  # type: ignore[override]
         """Whether the core takes every metric of a stored trial (several objectives, constraints)."""
         return self.core.told_metrics
 
-    @property  # type: ignore[override]
-    def budgeted(self) -> bool:
+    @property
+    def budgeted(self) -> bool:  # type: ignore[override]
         return self.core.budgeted
 
-    @property  # type: ignore[override]
-    def num_samples(self) -> Optional[int]:
+    @property
+    def num_samples(self) -> Optional[int]:  # type: ignore[override]
         return self.core.num_samples
 
     @num_samples.setter
@@ -86,9 +86,10 @@ class NativeSearcher(Searcher, SearchCore):
                 result = {**result, EVALUATED_KEY: self._codec.encode(self._codec.decode(proposal))}
         self.core.on_trial_complete(trial_id, result, error)
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values=None,
-                            metrics: Optional[Dict[str, Any]] = None) -> None:
+    def add_evaluated_point(  # type: ignore[override]  # (Ray's names: it calls it by keyword)
+            self, parameters: Dict[str, Any], value: float, error: bool = False,
+            pruned: bool = False, intermediate_values=None,
+            metrics: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         if not (error or pruned):
             extra = {"metrics": metrics} if metrics is not None and self.told_metrics else {}
             self.core.add_evaluated_point(parameters, value, **extra)
@@ -118,7 +119,7 @@ class SeededSampler(NativeSearcher):
 
     @property
     def grid_size(self) -> int:
-        return self.core.grid_size
+        return self.core.grid_size  # type: ignore[attr-defined]
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True  # the space comes from the codec
@@ -176,7 +177,7 @@ class ConstrainedTuneSearcher(NativeSearcher):
 
     @property
     def grid_size(self) -> int:
-        return self.core.grid_size
+        return self.core.grid_size  # type: ignore[attr-defined]
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         ok = self.core.set_search_properties(metric, mode, config, **spec)
@@ -202,9 +203,10 @@ class ConstrainedTuneSearcher(NativeSearcher):
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
         self.core.on_trial_complete(trial_id, result=result, error=error)
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values: Optional[Iterable] = None,
-                            metrics: Optional[Dict[str, Any]] = None) -> None:
+    def add_evaluated_point(  # type: ignore[override]  # (Ray's names: it calls it by keyword)
+            self, parameters: Dict[str, Any], value: float, error: bool = False,
+            pruned: bool = False, intermediate_values: Optional[Iterable] = None,
+            metrics: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         if self.core.native:  # an ask/tell core: results only
             if not (error or pruned):
                 self.core.add_evaluated_point(parameters, value)

@@ -133,8 +133,9 @@ class AskTell:
         #: results told so far (a searcher asked now has learnt from this many trials)
         self.told = 0
         #: a conditional space searched flat: told results carry the point as evaluated
+        #: (a define-by-run codec's space is {})
         self._flat_conditional = (not core.conditional_native
-                                  and bool(getattr(codec.space, "conditional", False)))  # (a define-by-run codec's is {})
+                                  and bool(getattr(codec.space, "conditional", False)))
 
     def adopt(self, uid: str, config: Dict[str, Any]) -> None:
         """Follow a trial another searcher proposed (a dead run's, taken over on resume): its
