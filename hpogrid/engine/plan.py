@@ -98,7 +98,7 @@ def plan_search(project: Project, options: RunOptions, scheduler: Optional[str] 
                 native: bool = False) -> SearchPlan:
     """Resolve and build the searcher (random search gets its number of samples). ``native``:
     the library's own ask/tell where hpogrid has one, so the run never imports Ray."""
-    from hpogrid.search import learns
+    from hpogrid.search import as_core
 
     if is_define_by_run(project):
         return plan_define_by_run(project, options)
@@ -116,8 +116,9 @@ def plan_search(project: Project, options: RunOptions, scheduler: Optional[str] 
 
         searcher = constrain(searcher, codec, ray=not native, seed=options.seed, name=adapter.name)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
-    if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
-        searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
+    core = as_core(searcher)
+    if core.budgeted:  # random search: a fixed budget
+        core.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
     if plan.total != spec.trials:
         notes.append(f"grid search of {codec.grid_size} points: running {plan.total} trials "
                      f"({plan.total // codec.grid_size} per grid point)")

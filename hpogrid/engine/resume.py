@@ -127,7 +127,9 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     """
     if _learns_nothing(searcher) or not completed:
         return 0, False
-    if getattr(searcher, "native", False):  # its own ask/tell: the space is the codec's already
+    from hpogrid.search import as_core
+
+    if as_core(searcher).native:  # its own ask/tell: the space is the codec's already
         space_set = False
     else:
         space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))

@@ -9,6 +9,7 @@ no Sobol step of its own. Pending trials are known to Ax (BoTorch conditions on 
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, EVALUATED_KEY, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._core import SearchCore
 
 
 def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
@@ -53,7 +54,7 @@ def quiet_ax() -> None:
     set_ax_logger_levels(logging.ERROR)
 
 
-class AxAskTell:
+class AxAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an ``AxClient``.
 
     Several objectives make a multi-objective experiment (Ax then proposes by qNEHVI, its
@@ -61,7 +62,6 @@ class AxAskTell:
     own, so the model learns where they hold.
     """
 
-    native = True
     #: told every metric of a trial (several objectives, constraints)
     told_metrics = True
 
@@ -149,5 +149,6 @@ class AxAskTell:
         if data is None:
             if len(self._told) > 1:
                 return  # one number cannot stand for several metrics
+            assert self.metric is not None  # (set by the adapter before anything is told)
             data = {self.metric: (float(value), None)}
         self._attach(config, data)

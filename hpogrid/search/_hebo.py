@@ -19,6 +19,7 @@ import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _seed_pymoo() -> None:
@@ -100,12 +101,11 @@ def _fixed(enc) -> Any:
     return 0 if isinstance(enc, ChoiceByIndex) else enc.latent.low
 
 
-class HeboAskTell:
+class HeboAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over ``hebo.optimizers.hebo.HEBO``;
     the keyword options are HEBO's own (``model_name``: gp, gpy, rf, ...; ``es``: the
     evolutionary optimiser of the acquisition)."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  seed: Optional[int] = None, model_name: str = "gp", rand_sample: Optional[int] = None,

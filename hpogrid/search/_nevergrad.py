@@ -13,6 +13,7 @@ import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _parameter(enc):
@@ -75,10 +76,9 @@ def check_optimizer(name: str) -> None:
 DEFAULT_BUDGET = 100
 
 
-class NevergradAskTell:
+class NevergradAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over a nevergrad optimizer."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  seed: Optional[int] = None, budget: Optional[int] = None, num_workers: int = 1,

@@ -22,6 +22,7 @@ the finished trials and the recipe of the sampler, and unpickling rebuilds the s
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._core import SearchCore
 
 
 def distributions(codec: Codec) -> Dict[str, Any]:
@@ -57,11 +58,10 @@ def suggest(trial: Any, name: str, dist: Any) -> Any:
 CONSTRAINT_PREFIX = "constraints:"
 
 
-class OptunaAskTell:
+class OptunaAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an optuna study in memory."""
 
     #: needs no Ray search space (AskTell and resume skip ``set_search_properties``' space)
-    native = True
     #: a conditional space is asked parameter by parameter: optuna is told only active values
     conditional_native = True
     #: told every metric of a trial (several objectives, constraints)

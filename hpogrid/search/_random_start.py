@@ -18,11 +18,12 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from hpogrid.search._codec import Codec, evaluated
+from hpogrid.search._core import SearchCore
 from hpogrid.search.asktell import RandomSampler
 
 
-class RandomStart:
-    native = True
+class RandomStart(SearchCore):
+    """A random start, then the library's core (a :class:`SearchCore` built by ``build``)."""
 
     def __init__(self, codec: Codec, metric: str, seed: Optional[int], length: int, build: Callable[[], Any],
                  points_to_evaluate: Optional[List[Dict[str, Any]]] = None, objectives: Any = None):
@@ -120,7 +121,7 @@ class RandomStart:
     def _flush(self) -> None:
         while self._waiting:
             config, value, metrics = self._waiting.pop(0)
-            extra = {"metrics": metrics} if getattr(self._library, "told_metrics", False) and metrics else {}
+            extra = {"metrics": metrics} if self._library.told_metrics and metrics else {}
             try:
                 self._library.add_evaluated_point(config, value, **extra)
             except NotImplementedError:
