@@ -37,9 +37,10 @@ def forget_user_scripts(tmp_path):
     yield
     root = str(tmp_path)
     sys.path[:] = [p for p in sys.path if not p.startswith(root)]
-    for name, module in list(sys.modules.items()):
+    # (a copy taken in one step: background threads of Ray or a searcher may import meanwhile)
+    for name, module in sys.modules.copy().items():
         if (getattr(module, "__file__", None) or "").startswith(root):
-            del sys.modules[name]
+            sys.modules.pop(name, None)
 
 
 @pytest.fixture

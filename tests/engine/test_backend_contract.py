@@ -71,10 +71,10 @@ def objective(config):
 @pytest.fixture(scope="module")
 def fake_points(tmp_path_factory):
     """The points the fake backend draws for seed 11: every backend must draw the same."""
-    home = tmp_path_factory.mktemp("fake-points")
+    root = tmp_path_factory.mktemp("fake-points")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HPOGRID_HOME", str(home))
-        name = make_project(home, RECORDING, UNI, algorithm="random", trials=8, stop={"training_iteration": 3})
+        mp.setenv("HPOGRID_HOME", str(root / "hpogrid-home"))  # (the scripts may not be inside it)
+        name = make_project(root, RECORDING, UNI, algorithm="random", trials=8, stop={"training_iteration": 3})
         run("fake", name, seed=11)
         return sorted(t.params["x"] for t in trials(name))
 

@@ -26,10 +26,11 @@ def timeout_run(slurm_cluster, tmp_path_factory):
     """
     from tests.backends.slurm.helpers import CLI_CODE, KINDS_SCRIPT, grid_of_kinds, make_slurm_project
 
-    home = tmp_path_factory.mktemp("timeout-home")
+    root = tmp_path_factory.mktemp("timeout")
+    home = root / "hpogrid-home"  # (the scripts, in root, may not be inside it)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HPOGRID_HOME", str(home))
-        name = make_slurm_project(home, KINDS_SCRIPT, grid_of_kinds("sleep", "ok"), algorithm="tune",
+        name = make_slurm_project(root, KINDS_SCRIPT, grid_of_kinds("sleep", "ok"), algorithm="tune",
                                   trials=2, stop={"training_iteration": 5}, slurm={"time": "1"})
     env = {**os.environ, "HPOGRID_HOME": str(home)}
     proc = subprocess.Popen([sys.executable, "-c", CLI_CODE, "slurm_run", name], env=env,
