@@ -96,7 +96,7 @@ def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mo
 @click.argument("project")
 @click.option("--seed", type=click.IntRange(min=0), help="This job's seed.")
 @click.option("--trials", type=click.IntRange(min=1), help="Trials of this job (default: the hpo_config's).")
-def grid_job(project, seed, trials) -> None:
+def grid_job(project: str, seed, trials) -> None:
     """What each grid job runs, in the unpacked sandbox (its working directory): the project's
     HPO, handing every trial back as the job's metadata. Internal: 'hpogrid run' submits it."""
     _grid_job(project, seed, trials)
