@@ -4,7 +4,7 @@
 resulting :class:`hpogrid.engine.RunOptions` and prints the one summary every backend gets.
 """
 import sys
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 import click
 
@@ -19,18 +19,22 @@ def _options(*decorators: Callable) -> Callable:
     return apply
 
 
-def search_options(n_jobs_help: str) -> Callable:
-    """--trials, --algorithm, --n_jobs, --seed, --max_failures."""
-    return _options(
-        click.option("--trials", type=click.IntRange(min=1), help="Number of trials (overrides the hpo_config)."),
-        click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Search algorithm (overrides the hpo_config)."),
-        click.option("--n_jobs", "--n-jobs", "n_jobs", type=click.IntRange(min=1), help=n_jobs_help),
-        click.option("--seed", type=int, help="Random seed of the search algorithm: the same seed gives the same "
-                     "random points on every backend."),
-        click.option("--max_failures", "--max-failures", "max_failures", type=click.IntRange(min=0),
-                     help="Failed trials tolerated: the run stops when more fail (0: at the first failure; "
-                     "overrides the hpo_config, whose default is never)."),
-    )
+def search_options(n_jobs_help: str, skip: Collection[str] = ()) -> Callable:
+    """--trials, --algorithm, --n_jobs, --seed, --max_failures, less those named (by field) in
+    ``skip``: a command that declares its own (:mod:`hpogrid.backends.declared`)."""
+    shared = {
+        "trials": click.option("--trials", type=click.IntRange(min=1), help="Number of trials (overrides the "
+                               "hpo_config)."),
+        "algorithm": click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Search algorithm (overrides "
+                                  "the hpo_config)."),
+        "n_jobs": click.option("--n_jobs", "--n-jobs", "n_jobs", type=click.IntRange(min=1), help=n_jobs_help),
+        "seed": click.option("--seed", type=int, help="Random seed of the search algorithm: the same seed gives the "
+                             "same random points on every backend."),
+        "max_failures": click.option("--max_failures", "--max-failures", "max_failures", type=click.IntRange(min=0),
+                                     help="Failed trials tolerated: the run stops when more fail (0: at the first "
+                                     "failure; overrides the hpo_config, whose default is never)."),
+    }
+    return _options(*(decorator for name, decorator in shared.items() if name not in skip))
 
 
 def study_options(fn: Callable) -> Callable:

@@ -14,7 +14,7 @@ import click
                    "without authentication to whoever can reach it.")
 @click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True, metavar="S",
               help="Seconds between the page's checks for new results.")
-def dashboard(project, study, study_url, port, host, interval) -> None:
+def dashboard(project: str, study, study_url, port, host, interval) -> None:
     """Serve a live web page of PROJECT's study while any backend writes it.
 
     The page updates without reloading: trials (sortable, filter by state), best so far by

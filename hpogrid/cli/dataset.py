@@ -24,7 +24,7 @@ def dataset() -> None:
 @click.option("--name", metavar="DID", help="Dataset name, or SCOPE:NAME (default: "
               "user.<account>.hpogrid.<PROJECT>.in in scope user.<account>).")
 @_json_option
-def upload(project, paths, rse, name, as_json) -> None:
+def upload(project: str, paths, rse, name, as_json) -> None:
     """Upload files (PATH: files or folders) into a dataset and make it PROJECT's inDS.
 
     Folders are uploaded with every file below them; the dataset is flat, so file names

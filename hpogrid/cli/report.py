@@ -44,7 +44,7 @@ def _flag(name: str, help: str):
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
               "of the project's grid tasks; report what is in the study store.")
-def report(project, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
+def report(project: str, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
            to_csv, to_pcp, metric, mode, top, study, study_url, no_sync) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
 
@@ -111,7 +111,7 @@ def report(project, limit, days, taskname, task_range, extra, columns, outname, 
         click.echo(f"Wrote {path}")
 
 
-def _sync_grid(project, study, study_url) -> None:
+def _sync_grid(project: str, study, study_url) -> None:
     from hpogrid.backends.panda import sync_for_report
 
     result = sync_for_report(project, study, study_url)

@@ -3,8 +3,9 @@
 Each is the options every run shares (``_run_options``) plus those its backend's options
 dataclass declares (:mod:`hpogrid.backends.declared`), with the help the dataclass carries;
 :data:`hpogrid.backends.RUN_COMMANDS` lists them. A new backend declares its options and is
-listed there; it needs no CLI module. ``hpogrid run`` (the grid) submits a task or drives a
-search, so it keeps its own module.
+listed there; it needs no CLI module. ``hpogrid run`` (the grid) is built from its declared
+options the same way (:func:`run_parameters`), but it submits a task or drives a search, so its
+body is its own (:mod:`hpogrid.cli.run`).
 """
 from typing import Any, Callable
 
@@ -16,7 +17,8 @@ from hpogrid.cli._run_options import SIGNALS_HELP, check_resume_flags, run_proje
 
 
 def _click_option(name: str, spec: OptionSpec) -> Callable:
-    kwargs: dict = {"help": spec.help, "hidden": spec.hidden}
+    kwargs: dict = {"help": spec.help, "hidden": spec.hidden, "default": spec.default,
+                    "show_default": spec.show_default}
     if spec.metavar:
         kwargs["metavar"] = spec.metavar
     if spec.kind == "flag":
@@ -26,7 +28,21 @@ def _click_option(name: str, spec: OptionSpec) -> Callable:
                                         max=None if spec.high is None else int(spec.high))
     elif spec.kind == "float":
         kwargs["type"] = click.FloatRange(min=spec.low, max=spec.high)
+    elif spec.kind == "choice":
+        kwargs["type"] = click.Choice(list(spec.choices or ()))
     return click.option(*spec.flags, name, **kwargs)
+
+
+def run_parameters(options_cls: Any, body: Callable) -> Callable:
+    """``body`` with the parameters of ``options_cls``'s command: PROJECT, the shared search
+    options (less those the class redeclares), the class's declared options, the study's."""
+    declared = declared_options(options_cls)
+    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the study's
+    fn = study_options(body)
+    for name, spec in reversed(declared):
+        fn = _click_option(name, spec)(fn)
+    fn = search_options(getattr(options_cls, "n_jobs_help", ""), skip={name for name, _ in declared})(fn)
+    return click.argument("project")(fn)
 
 
 def run_command(command: str) -> click.Command:
@@ -42,13 +58,7 @@ def run_command(command: str) -> click.Command:
                            rerun=selection, warm_start=warm_start, backup=not no_backup)
         run_project(options_cls.backend, project, opts, top, command, study)
 
-    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the study's
-    run = study_options(run)
-    for name, spec in reversed(declared_options(options_cls)):
-        run = _click_option(name, spec)(run)
-    run = search_options(options_cls.n_jobs_help)(run)
-    run = click.argument("project")(run)
-    return click.command(command, help=options_cls.help.format(signals=SIGNALS_HELP))(run)
+    return click.command(command, help=options_cls.help.format(signals=SIGNALS_HELP))(run_parameters(options_cls, run))
 
 
 def __getattr__(name: str) -> click.Command:

@@ -86,7 +86,7 @@ def show(project: str, study: Optional[str], study_url: Optional[str]) -> None:
 @_STUDY
 @_URL
 @click.option("--to-url", "to_url", metavar="URL", help="Store to copy into (default: the same store).")
-def copy(project, new_name, study, study_url, to_url) -> None:
+def copy(project: str, new_name, study, study_url, to_url) -> None:
     """Copy a study with all its trials as NEW_NAME, in its store or into --to-url."""
     from hpogrid.study import StudyStore
     from hpogrid.study.transfer import copy_study
@@ -108,7 +108,7 @@ def store_url_of(project: str, study_url: Optional[str], existing: bool = False)
 @click.argument("new_name")
 @_STUDY
 @_URL
-def rename(project, new_name, study, study_url) -> None:
+def rename(project: str, new_name, study, study_url) -> None:
     """Rename a study to NEW_NAME (a name that is free in its store)."""
     from hpogrid.study.transfer import rename_study
 
@@ -123,7 +123,7 @@ def rename(project, new_name, study, study_url) -> None:
 @_STUDY
 @_URL
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def delete(project, study, study_url, yes) -> None:
+def delete(project: str, study, study_url, yes) -> None:
     """Delete a study and all its trials (asks first when run at a terminal)."""
     name = study or project
     with _writer(project, study_url) as store:
@@ -139,7 +139,7 @@ def delete(project, study, study_url, yes) -> None:
 @_STUDY
 @_URL
 @click.option("--from-url", "from_url", metavar="URL", help="Store of SOURCE (default: the same store).")
-def merge(project, source, study, study_url, from_url) -> None:
+def merge(project: str, source, study, study_url, from_url) -> None:
     """Add the trials of study SOURCE that the study does not hold yet (by uid); the study is
     created when missing and must otherwise optimise the same objectives."""
     from hpogrid.study import StudyStore
@@ -160,7 +160,7 @@ def merge(project, source, study, study_url, from_url) -> None:
 @_URL
 @click.option("--to-optuna", "to_optuna", metavar="URL", help="Write an optuna study into this optuna "
               "storage URL instead of a file.")
-def export(project, file, study, study_url, to_optuna) -> None:
+def export(project: str, file, study, study_url, to_optuna) -> None:
     """Write a study to FILE (JSON lines: a header, then one line per trial), or as an optuna
     study with --to-optuna."""
     from hpogrid.study.transfer import read_study
@@ -191,7 +191,7 @@ def export(project, file, study, study_url, to_optuna) -> None:
 @click.option("--from-optuna", "from_optuna", metavar="URL", help="Read the optuna study --study from this "
               "optuna storage URL instead of a file.")
 @click.option("--merge", "merge_", is_flag=True, help="Add to an existing study instead of refusing.")
-def import_(project, file, study, study_url, from_optuna, merge_) -> None:
+def import_(project: str, file, study, study_url, from_optuna, merge_) -> None:
     """Bring a study in from FILE (written by 'study export') or from an optuna storage; one
     transaction, so a failed import leaves nothing behind."""
     from hpogrid.study.transfer import write_study
@@ -246,7 +246,7 @@ def _space_check(space):
                    "columns) or JSON (a list of {params, metrics, state}).")
 @_STUDY
 @_URL
-def add(project, file, study, study_url) -> None:
+def add(project: str, file, study, study_url) -> None:
     """Add results evaluated outside hpogrid to PROJECT's study as trials (COMPLETED unless a
     row says otherwise), marked as imported. Every row is checked against the project's search
     space and objectives first; then all are added in one transaction. A --resume or

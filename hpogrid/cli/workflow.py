@@ -17,7 +17,7 @@ def workflow() -> None:
               "(.yaml/.yml) (default: the project's workflow.json, workflow.yaml or workflow.yml).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared study "
               "store for the optimisation stages (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
-def run(project, stage, resume, file, study_url) -> None:
+def run(project: str, stage, resume, file, study_url) -> None:
     """Run the stages of PROJECT's workflow in dependency order.
 
     An optimisation stage runs on the backend it names ("backend": "local" or "slurm") into
@@ -37,7 +37,7 @@ def run(project, stage, resume, file, study_url) -> None:
 @workflow.command()
 @click.argument("project")
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file, JSON or YAML (.yaml/.yml).")
-def show(project, file) -> None:
+def show(project: str, file) -> None:
     """List the stages of PROJECT's workflow in running order, with what is done."""
     from hpogrid.project import load_project
     from hpogrid.workflow import OptimisationStage, is_done, load_workflow

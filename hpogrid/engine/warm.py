@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from hpogrid.errors import NotFoundError, ValidationError
+from hpogrid.errors import NothingYetError, NotFoundError, ValidationError
 
 FIELD = "--warm-start"
 
@@ -59,8 +59,11 @@ def resolve_source(source: str, target, settings) -> WarmSource:
         raise ValidationError(FIELD, f"{source!r} is the study this run records into; --resume continues it")
     names = {}
     if not _missing_sqlite(target.url):
-        with StudyStore(target.url) as store:
-            names = {s.name: s for s in store.list_studies()}
+        try:  # read-only: a store without study tables (an empty file) holds no study
+            with StudyStore(target.url, access="read") as store:
+                names = {s.name: s for s in store.list_studies()}
+        except NothingYetError:
+            pass
     if source in names:
         info = names[source]
         space = info.attrs.get("search_space") if isinstance(info.attrs.get("search_space"), dict) else None
@@ -116,7 +119,11 @@ class WarmStart:
         # a define-by-run model has no space to compare: each trial is told with the distributions
         # its parameters were asked from (trials of other models, without them, are skipped)
         here = plan.space.to_dict() if plan.space is not None else None
-        with StudyStore(found.url) as store:
+        try:  # the source is only read: opening it never creates nor migrates a database
+            store = StudyStore(found.url, access="read")
+        except NothingYetError:  # a database without study tables, e.g. a zero-length study.db
+            raise ValidationError(FIELD, f"{found.described} has no study yet (run it first)") from None
+        with store:
             try:
                 info = store.get_study(found.study)
             except NotFoundError:

@@ -15,6 +15,12 @@ SPACE = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
 SOURCE_TRIALS = 12  # more than optuna TPE's 10 random start-up trials: a told searcher models
 
 
+def _files(root):
+    """The tree's files and bytes, less the -shm/-wal a SQLite reader leaves beside a WAL database
+    it opened read-only (SQLite's, not a change to any study: the database's own bytes are compared)."""
+    return {p: b for p, b in tree_snapshot(root).items() if not p.endswith(("-shm", "-wal"))}
+
+
 def run(name, **options):
     return get_backend("fake").run(load_project(name), RunOptions(progress=False, n_jobs=1, **options))
 
@@ -76,11 +82,11 @@ def test_trials_outside_this_space_are_skipped(tmp_path, source, algorithm):
 def test_an_incompatible_source_is_one_line_and_changes_nothing(tmp_path, hpogrid_home, source, space, hpo,
                                                                 message):
     name = make_project(tmp_path, ECHO, space, algorithm="optuna", trials=1, scheduler="fifo", **hpo)
-    before = tree_snapshot(hpogrid_home)
+    before = _files(hpogrid_home)
     with pytest.raises(ValidationError) as err:
         run(name, warm_start=source)
     assert str(err.value) == message.format(src=source)
-    assert tree_snapshot(hpogrid_home) == before  # not even the new project's study was created
+    assert _files(hpogrid_home) == before  # not even the new project's study was created
 
 
 def test_an_unknown_source_names_what_there_is(tmp_path, hpogrid_home):
@@ -92,3 +98,28 @@ def test_an_unknown_source_names_what_there_is(tmp_path, hpogrid_home):
     with pytest.raises(ValidationError, match="is the study this run records into; --resume continues it"):
         run(name, warm_start=name)
     assert not paths.study_db(name).exists()
+
+
+@pytest.mark.parametrize("db", ["missing", "zero-length"])
+def test_a_source_without_a_study_is_one_line_and_creates_nothing(tmp_path, hpogrid_home, db):
+    """The source store is only read: a missing or empty study.db is neither created nor given tables."""
+    src = make_project(tmp_path, ECHO, SPACE, algorithm="random", trials=1, scheduler="fifo")
+    if db == "zero-length":
+        paths.study_db(src).write_bytes(b"")
+    name = make_project(tmp_path, ECHO, SPACE, algorithm="optuna", trials=1, scheduler="fifo")
+    before = tree_snapshot(hpogrid_home)  # nothing at all is left beside an empty or missing file
+    with pytest.raises(ValidationError) as err:
+        run(name, warm_start=src)
+    assert str(err.value) == f"--warm-start: project '{src}' has no study yet (run it first)"
+    assert "\n" not in str(err.value)
+    assert tree_snapshot(hpogrid_home) == before  # the source's file as it was, no study for the new project
+    assert paths.study_db(src).exists() == (db == "zero-length")
+
+
+def test_an_empty_study_store_of_this_run_is_read_not_created(tmp_path, hpogrid_home, source):
+    """This run's own store is listed read-only for the source: an empty study.db stays empty until the run."""
+    name = make_project(tmp_path, ECHO, SPACE, algorithm="optuna", trials=1, scheduler="fifo")
+    paths.study_db(name).write_bytes(b"")
+    with pytest.raises(ValidationError, match="no study 'nosuch' in this run's study store"):
+        run(name, warm_start="nosuch")
+    assert paths.study_db(name).read_bytes() == b""

@@ -18,14 +18,15 @@ import secrets
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import record_submission
-from hpogrid.engine import (Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl, RunOptions,
+from hpogrid.backends.panda.options import CentralOptions
+from hpogrid.engine import (Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl,
                             TrialRun)
 from hpogrid.errors import GridError, ValidationError
 from hpogrid.study.records import INTERRUPTED
@@ -41,23 +42,6 @@ class _Batch:
 
     name: str
     runs: List[TrialRun]
-
-
-@dataclass
-class CentralOptions(RunOptions):
-    """``n_jobs``: grid jobs in flight; ``trials``: the whole search's trials."""
-
-    trials_per_job: int = 1
-    site: Optional[str] = None
-    architecture: Optional[str] = None
-
-    @classmethod
-    def of(cls, options: RunOptions) -> CentralOptions:
-        """``options`` as central-search options (a workflow stage gives plain RunOptions: one
-        point per job, the grid_config's site and architecture)."""
-        if isinstance(options, cls):
-            return options
-        return cls(**{f.name: getattr(options, f.name) for f in fields(RunOptions)})
 
 
 class CentralGridBackend(AskTellBackend):
