@@ -55,6 +55,7 @@ class ThreadExecutor(Executor):
 class FakeBackend(AskTellBackend):
     name = "fake"
     summary = "trials in threads of this process (for tests): no Ray, no Slurm"
+    early_stopping = True
 
     def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
         return ThreadExecutor(options.n_jobs or 1)

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
+from hpogrid.engine.early_stop import Judge
 from hpogrid.engine.options import RunOptions
 from hpogrid.engine.outcome import json_safe
 from hpogrid.engine.plan import SearchPlan
@@ -189,11 +190,14 @@ class _Loop:
         values_of = dict(workload.reruns)
         for uid in workload.enqueued:  # points the user enqueued: the searcher learns their results
             self.asktell.adopt(uid, plan.codec.encode(values_of[uid]))
+        self.judge = Judge.for_run(backend, plan, sink)
 
     def run(self) -> None:
         try:
             while True:
                 self._handle(self.executor.poll())
+                if self.judge is not None:
+                    self.judge.step(self.live)
                 if self.control.stopping:
                     break
                 if not self.control.ending:
@@ -242,10 +246,13 @@ class _Loop:
 
         spec = self.plan.spec
         # config None: a re-run of stored values (the searcher's latent config is not kept)
-        folder = write_spec(TrialSpec.build(
+        trial = TrialSpec.build(
             Model.of(self.project), self.plan.codec, uid=uid, folder=self.trials_root / uid, latent=config,
             values=values, metric=spec.metric, metrics=spec.objectives.metrics, mode=spec.mode, stop=dict(spec.stop),
-            study=self.target.name, program_subdir=self.executor.program_subdir))
+            study=self.target.name, program_subdir=self.executor.program_subdir)
+        if self.judge is not None:
+            trial = self.judge.starts(trial)
+        folder = write_spec(trial)
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
         try:
@@ -279,6 +286,9 @@ class _Loop:
                 continue
             del self.live[event.uid]
             fields = dict(event.fields)
+            stopped = self.judge.ended(event.uid) if self.judge is not None else None
+            if stopped:  # COMPLETED, with the rung or step it was stopped at
+                fields["annotations"] = {**(fields.get("annotations") or {}), "stopped_early": stopped}
             if event.params is not None:  # define-by-run: what the model used (and how it asked)
                 fields["params"] = json_safe(event.params)
                 fields["annotations"] = {**(fields.get("annotations") or {}),

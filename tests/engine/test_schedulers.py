@@ -1,0 +1,118 @@
+"""The engine's early stopping (ASHA, median stopping): the same trials stop at the same steps on
+every backend, a stopped trial says so, and the pool runs it without Ray.
+
+The workload is fixed: nine configurations (a grid, one trial each, one at a time), each a
+learning curve ``loss(step) = final * (1 + a / step)`` reported with ``hpogrid.trial.report``.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hpogrid.backends import RunOptions, get_backend
+from hpogrid.engine.early_stop import AsyncHyperBand, MedianStopping
+from hpogrid.project import load_project
+from tests.backends.helpers import make_project, trials_so_far
+from tests.conftest import REPO
+
+CURVES = """
+from hpogrid.trial import report, should_stop
+
+#: config -> (final value, how slowly it gets there)
+CURVES = {0: (1.0, 4.0), 1: (0.5, 1.0), 2: (2.0, 0.5), 3: (0.8, 8.0), 4: (0.3, 6.0),
+          5: (1.5, 0.1), 6: (0.6, 2.0), 7: (0.9, 0.2), 8: (0.4, 3.0)}
+
+def objective(config):
+    final, a = CURVES[config["c"]]
+    for step in range(1, 100):
+        if report(step, loss=final * (1 + a / step)):
+            assert should_stop()
+            return
+"""
+GRID = {"c": {"method": "categorical", "dimension": {"categories": list(range(9)), "grid_search": 1}}}
+SCHEDULERS = {
+    "asynchyperband": {"max_t": 27, "grace_period": 1, "reduction_factor": 3},
+    "median": {"grace_period": 2, "min_samples_required": 2},
+}
+
+
+def run_workload(tmp_path, backend, scheduler):
+    name = make_project(tmp_path, CURVES, GRID, algorithm="tune", trials=9, scheduler=scheduler,
+                        scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": 27})
+    summary = get_backend(backend).run(load_project(name), RunOptions(progress=False, n_jobs=1))
+    got = trials_so_far(name)
+    assert len(got) == 9 and {t.state for t in got} == {"COMPLETED"}, [t.error for t in got]
+    return summary, {t.params["c"]: t for t in got}
+
+
+def stops(by_config):
+    """config -> the iteration it was stopped at (only trials stopped early)."""
+    out = {}
+    for c, t in by_config.items():
+        note = t.annotations.get("stopped_early")
+        if note:
+            assert note["by"] and len(t.intermediate) == note["at"], (c, note, len(t.intermediate))
+            out[c] = note["at"]
+        else:
+            assert len(t.intermediate) == 27, (c, len(t.intermediate))  # ran to its stop criterion
+    return out
+
+
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+def test_the_same_trials_stop_at_the_same_steps_on_fake_and_pool(tmp_path, hpogrid_home, scheduler):
+    summary, fake = run_workload(tmp_path, "fake", scheduler)
+    assert summary.scheduler == scheduler
+    _, pool = run_workload(tmp_path, "pool", scheduler)
+    stopped = stops(fake)
+    assert stopped == stops(pool)
+    assert 0 < len(stopped) < 9  # some hopeless trials were stopped, the best one never
+    best = min(fake, key=lambda c: fake[c].metrics["loss"])
+    assert best not in stopped and best == 4
+    # a stopped trial's result is its last report
+    for c in stopped:
+        assert fake[c].metrics["loss"] == fake[c].intermediate[-1]["loss"]
+
+
+def test_asha_stops_where_the_rule_says(tmp_path, hpogrid_home):
+    _, fake = run_workload(tmp_path, "fake", "asynchyperband")
+    # the first trial (config 0) passes every rung: nobody was there before it; config 2 is
+    # the worst at step 1 of all that came before and stops at the first rung
+    assert 0 not in stops(fake) and stops(fake)[2] == 1
+
+
+def test_asha_rule_brackets_and_percentile():
+    rule = AsyncHyperBand(max_t=9, grace_period=1, reduction_factor=3)
+    assert rule.rungs == [[1, 3, 9]]
+    curves = {"a": [(1.0, -1.0)], "b": [(1.0, -2.0)], "c": [(1.0, -3.0)]}
+    assert not rule.decide("a", {"a": curves["a"]}).stop  # alone at the rung
+    assert rule.decide("c", curves).stop and rule.decide("c", curves).early
+    assert not rule.decide("a", curves).stop
+    # reaching max_t ends the trial, but it was not stopped early
+    done = rule.decide("a", {"a": [(float(t), -1.0) for t in range(1, 10)]})
+    assert done.stop and not done.early
+    assert len(AsyncHyperBand(max_t=27, grace_period=1, reduction_factor=3, brackets=3).rungs) == 3
+
+
+def test_median_rule_needs_samples_and_waits_for_the_grace_period():
+    rule = MedianStopping(grace_period=1, min_samples_required=2)
+    good = [(1.0, -1.0), (2.0, -1.0)]
+    bad = [(1.0, -5.0), (2.0, -5.0)]
+    assert not rule.decide("x", {"x": bad, "a": good}).stop  # one other trial: too few
+    assert rule.decide("x", {"x": bad, "a": good, "b": good}).stop
+    assert not rule.decide("x", {"x": bad[:1], "a": good, "b": good}).stop  # within the grace period
+
+
+def test_local_run_with_asha_runs_on_the_pool_without_ray(tmp_path, hpogrid_home):
+    name = make_project(tmp_path, CURVES, GRID, algorithm="tune", trials=9, scheduler="asynchyperband",
+                        scheduler_param=SCHEDULERS["asynchyperband"], stop={"training_iteration": 27})
+    code = ("import sys; from hpogrid.backends import RunOptions, get_backend; "
+            "from hpogrid.project import load_project; "
+            f"s = get_backend('local').run(load_project({name!r}), RunOptions(n_jobs=2, progress=False)); "
+            "print(s.counts['COMPLETED'], s.backend, s.scheduler, "
+            "sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HPOGRID_HOME": str(hpogrid_home)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["9", "pool", "asynchyperband", "[]"], r.stdout
+    assert any(t.annotations.get("stopped_early") for t in trials_so_far(name))
