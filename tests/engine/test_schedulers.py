@@ -13,8 +13,16 @@ import pytest
 from hpogrid.backends import RunOptions, get_backend
 from hpogrid.engine.early_stop import AsyncHyperBand, MedianStopping
 from hpogrid.project import load_project
-from tests.backends.helpers import make_project, trials_so_far
+from tests.backends.helpers import trials_so_far
 from tests.conftest import REPO
+from tests.projects import make_project as _make
+
+
+def make_project(tmp_path, script, space, **hpo):
+    # its own module name: the fake backend imports models in the test process, where other
+    # tests' lingering trial threads may be importing their own train.py
+    return _make(tmp_path, "", space, model={"script": "curves.py", "model": "objective"},
+                 files={"curves.py": script}, **hpo)
 
 CURVES = """
 from hpogrid.trial import report, should_stop
@@ -116,3 +124,17 @@ def test_local_run_with_asha_runs_on_the_pool_without_ray(tmp_path, hpogrid_home
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["9", "pool", "asynchyperband", "[]"], r.stdout
     assert any(t.annotations.get("stopped_early") for t in trials_so_far(name))
+
+
+@pytest.mark.parametrize("scheduler, params, message", [
+    ("asynchyperband", {"grace_period": 50, "max_t": 10}, "grace_period (50) must not exceed max_t (10)"),
+    ("asynchyperband", {"reduction_factor": 1}, "reduction_factor must be at least 2 (got 1)"),
+    ("asynchyperband", {"rungs": 3}, "key 'rungs' is unknown for 'asynchyperband'; allowed: max_concurrent, "),
+    ("median", {"min_samples_required": 0}, "min_samples_required must be a positive integer (got 0)"),
+])
+def test_a_bad_scheduler_param_is_one_line_at_create(run_cli, hpogrid_home, scheduler, params, message):
+    import json
+
+    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params))
+    assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler_param: {message}"), r.output
+    assert r.output.count("\n") == 1
