@@ -26,7 +26,7 @@ from hpogrid.engine.sink import TrialSink
 from hpogrid.study import StudyTarget
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, STOPPED_EARLY, TrialState
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
 CANCEL_WAIT_S = 30.0
@@ -288,7 +288,7 @@ class _Loop:
             fields = dict(event.fields)
             stopped = self.judge.ended(event.uid) if self.judge is not None else None
             if stopped:  # COMPLETED, with the rung or step it was stopped at
-                fields["annotations"] = {**(fields.get("annotations") or {}), "stopped_early": stopped}
+                fields["annotations"] = {**(fields.get("annotations") or {}), STOPPED_EARLY: stopped}
             if event.params is not None:  # define-by-run: what the model used (and how it asked)
                 fields["params"] = json_safe(event.params)
                 fields["annotations"] = {**(fields.get("annotations") or {}),

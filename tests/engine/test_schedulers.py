@@ -89,6 +89,52 @@ def test_asha_stops_where_the_rule_says(tmp_path, hpogrid_home):
     assert 0 not in stops(fake) and stops(fake)[2] == 1
 
 
+def test_report_shows_where_a_trial_was_stopped(tmp_path, hpogrid_home):
+    from click.testing import CliRunner
+
+    from hpogrid.cli import cli
+    from hpogrid.cli.report import report
+
+    _, fake = run_workload(tmp_path, "fake", "asynchyperband")
+    name = load_project_name(fake)
+    had = "report" in cli.commands
+    cli.add_command(report, "report")
+    try:
+        r = CliRunner().invoke(cli, ["report", name], prog_name="hpogrid")
+    finally:
+        if not had:
+            cli.commands.pop("report", None)
+    assert r.exit_code == 0, r.output
+    assert "COMPLETED (stopped at 1)" in r.output  # config 2
+    assert fake[2].shown_state == "COMPLETED (stopped at 1)" and fake[4].shown_state == "COMPLETED"
+
+
+DEFINE_BY_RUN = """
+def objective(trial):
+    c = trial.suggest_categorical("c", list(range(9)))
+    final, a = {0: (1.0, 4.0), 1: (0.5, 1.0), 2: (2.0, 0.5), 3: (0.8, 8.0), 4: (0.3, 6.0),
+                5: (1.5, 0.1), 6: (0.6, 2.0), 7: (0.9, 0.2), 8: (0.4, 3.0)}[c]
+    for step in range(1, 100):
+        trial.report(final * (1 + a / step), step)
+        if trial.should_prune():  # (the report ends the trial when it is stopped, as tune.report does)
+            raise AssertionError("not reached")
+"""
+
+
+@pytest.mark.parametrize("backend", ["fake", "pool"])
+def test_a_define_by_run_model_is_stopped_by_its_report(tmp_path, hpogrid_home, backend):
+    name = make_project(tmp_path, DEFINE_BY_RUN, GRID, algorithm="tune", trials=9, scheduler="asynchyperband",
+                        scheduler_param=SCHEDULERS["asynchyperband"], stop={"training_iteration": 27})
+    get_backend(backend).run(load_project(name), RunOptions(progress=False, n_jobs=1))
+    got = {t.uid: t for t in trials_so_far(name)}  # (a define-by-run model draws its own c)
+    assert len(got) == 9 and {t.state for t in got.values()} == {"COMPLETED"}, [t.error for t in got.values()]
+    assert 0 < len(stops(got)) < 9
+
+
+def load_project_name(by_config) -> str:
+    return next(iter(by_config.values())).study
+
+
 def test_asha_rule_brackets_and_percentile():
     rule = AsyncHyperBand(max_t=9, grace_period=1, reduction_factor=3)
     assert rule.rungs == [[1, 3, 9]]
