@@ -184,3 +184,22 @@ def test_a_bad_scheduler_param_is_one_line_at_create(run_cli, hpogrid_home, sche
     r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params))
     assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler_param: {message}"), r.output
     assert r.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+def test_a_second_run_of_the_study_stops_what_one_run_would(tmp_path, hpogrid_home, scheduler):
+    """The rungs live in the study: a run that takes over after another (a resumed run, a
+    second driver) judges its trials against the first one's curves."""
+    points = [(f"t{c}", {"c": c}) for c in (3, 0, 7, 1, 5, 8, 2, 6, 4)]
+
+    def study(*parts):
+        name = make_project(tmp_path, CURVES, GRID, algorithm="tune", trials=9, scheduler=scheduler,
+                            scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": 27})
+        for part in parts:
+            get_backend("fake").run(load_project(name), RunOptions(progress=False, n_jobs=1, points=part))
+        got = {t.params["c"]: t for t in trials_so_far(name)}
+        assert len(got) == 9 and {t.state for t in got.values()} == {"COMPLETED"}
+        return stops(got)
+
+    whole = study(points)
+    assert whole and whole == study(points[:4], points[4:])
