@@ -211,6 +211,8 @@ class _Loop:
                 self.executor.wait(self.control)
         finally:
             try:
+                if self.live and self.judge is not None:
+                    self.judge.release(self.live)
                 if self.live:
                     self._cancel_live()
             finally:

@@ -203,3 +203,23 @@ def test_a_second_run_of_the_study_stops_what_one_run_would(tmp_path, hpogrid_ho
 
     whole = study(points)
     assert whole and whole == study(points[:4], points[4:])
+
+
+def test_with_several_objectives_the_scheduler_judges_the_named_one_in_its_direction():
+    from types import SimpleNamespace
+
+    from hpogrid.engine.early_stop import EarlyStopper
+    from hpogrid.engine.options import RunOptions, RunSpec
+
+    hpo = {"trials": 3, "algorithm": "random", "metric": ["a", "b"], "mode": ["min", "max"],
+           "scheduler": "asynchyperband", "scheduler_param": {"metric": "b", "max_t": 9, "reduction_factor": 2},
+           "stop": {"training_iteration": 9}}
+    stopper = EarlyStopper.for_plan(SimpleNamespace(spec=RunSpec.from_hpo(hpo, RunOptions())))
+    assert stopper.metric == "b" and stopper.rule.rungs == [[1, 2, 4, 8]]
+    assert not stopper.decide("x", {"training_iteration": 1, "a": 9.0, "b": 0.9}).stop
+    # b is maximised: a smaller b is the worse one (a is ignored)
+    assert stopper.decide("y", {"training_iteration": 1, "a": 0.0, "b": 0.1}).stop
+    assert stopper.stopped["y"]["at"] == 1
+    # no early stopping where a trial reports once
+    assert EarlyStopper.for_plan(SimpleNamespace(spec=RunSpec.from_hpo(
+        {**hpo, "stop": {"training_iteration": 1}}, RunOptions()))) is None
