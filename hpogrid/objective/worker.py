@@ -32,7 +32,12 @@ def main(argv=None) -> int:
             continue
         if not folder:
             continue
-        run_trial(Path(folder), notify=lambda folder=folder: reply.write(f"step {folder}\n"))
+        step = f"step {folder}\n"
+
+        def notify(line: str = step) -> None:
+            reply.write(line)  # line-buffered: sent at once
+
+        run_trial(Path(folder), notify=notify)
         sys.stdout.flush()
         sys.stderr.flush()
         reply.write(f"done {folder}\n")
