@@ -125,7 +125,7 @@ class AsyncHyperBand(Rule):
 
 
 class MedianStopping(Rule):
-    """Ray's median stopping rule: after ``grace_period``, a trial whose best value so far is
+    """Ray's median stopping rule: from ``grace_period`` on, a trial whose best value so far is
     worse than the median of the other trials' running means (over ``grace_period``..t) at
     the same ``t`` stops, once at least ``min_samples_required`` other trials reached ``t``."""
 
@@ -137,7 +137,7 @@ class MedianStopping(Rule):
     def decide(self, uid, curves):
         curve = curves[uid]
         t = curve[-1][0]
-        if t <= self.grace:
+        if t < self.grace:
             return CONTINUE
         means = []
         for other, c in curves.items():

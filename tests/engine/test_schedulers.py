@@ -154,7 +154,9 @@ def test_median_rule_needs_samples_and_waits_for_the_grace_period():
     bad = [(1.0, -5.0), (2.0, -5.0)]
     assert not rule.decide("x", {"x": bad, "a": good}).stop  # one other trial: too few
     assert rule.decide("x", {"x": bad, "a": good, "b": good}).stop
-    assert not rule.decide("x", {"x": bad[:1], "a": good, "b": good}).stop  # within the grace period
+    assert rule.decide("x", {"x": bad[:1], "a": good, "b": good}).stop  # from the grace period on (as Ray)
+    assert not MedianStopping(grace_period=2, min_samples_required=2).decide(
+        "x", {"x": bad[:1], "a": good, "b": good}).stop  # before it
 
 
 def test_local_run_with_asha_runs_on_the_pool_without_ray(tmp_path, hpogrid_home):
@@ -223,3 +225,20 @@ def test_with_several_objectives_the_scheduler_judges_the_named_one_in_its_direc
     # no early stopping where a trial reports once
     assert EarlyStopper.for_plan(SimpleNamespace(spec=RunSpec.from_hpo(
         {**hpo, "stop": {"training_iteration": 1}}, RunOptions()))) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+def test_ray_tunes_own_scheduler_stops_the_same_trials_at_the_same_steps(tmp_path, hpogrid_home, scheduler):
+    """The engine's rules follow Ray's: the same workload under Ray Tune (its ASHAScheduler /
+    MedianStoppingRule, one trial at a time) stops the same trials where the pool does."""
+    from hpogrid.backends.local import LocalOptions
+
+    _, pool = run_workload(tmp_path, "pool", scheduler)
+    name = make_project(tmp_path, CURVES, GRID, algorithm="tune", trials=9, scheduler=scheduler,
+                        scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": 27})
+    summary = get_backend("local").run(load_project(name), LocalOptions(progress=False, n_jobs=1, ray=True))
+    assert summary.backend == "ray"
+    ray = {t.params["c"]: t for t in trials_so_far(name)}
+    short = {c: len(t.intermediate) for c, t in ray.items() if len(t.intermediate) < 27}
+    assert short == stops(pool)
