@@ -5,7 +5,9 @@ Whatever arrives, the answer is a value or one :class:`ValidationError` line nam
 text larger than :data:`MAX_BYTES`, nesting deeper than :data:`MAX_DEPTH` (the standard
 parser would overflow the stack), duplicate keys (JSON would silently keep the last),
 ``NaN``/``Infinity`` (not JSON), bytes that are not UTF-8. A UTF-8 byte-order mark, which
-some editors write, is accepted.
+some editors write, is accepted. JSON has no aliases, so what a JSON text expands to is never
+larger than the text itself: :data:`MAX_BYTES` bounds it (YAML, whose aliases repeat text
+without writing it again, is bounded to the same size when expanded, see :mod:`hpogrid.yamltext`).
 """
 import json
 from pathlib import Path
@@ -70,6 +72,8 @@ def loads(text: Union[str, bytes], field: str) -> Any:
         raise ValidationError(field, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        if message.startswith("Exceeds the limit"):  # Python's int <-> text conversion limit
+            message = "an integer has more than 4300 digits; write it as text"
         raise ValidationError(field, f"invalid JSON: {message[:200]}") from None
 
 

@@ -94,7 +94,8 @@ class Objectives:
                    parse_constraints(constraints, f"{field}.constraints"))
 
     @classmethod
-    def from_study(cls, metric: str, mode: str, attrs: Optional[Mapping[str, Any]]) -> "Objectives":
+    def from_study(cls, metric: Union[str, List[str]], mode: Union[str, List[str]],
+                   attrs: Optional[Mapping[str, Any]]) -> "Objectives":
         """A stored study's definition (studies written before several objectives existed
         have only their ``metric``/``mode`` columns)."""
         attrs = attrs or {}
@@ -161,8 +162,9 @@ class Objectives:
         """Every objective's finite value, in order; None if one is missing or not finite."""
         if not metrics:
             return None
-        out = tuple(_number(metrics.get(m)) for m in self.metrics)
-        return None if any(v is None for v in out) else out
+        values = [_number(metrics.get(m)) for m in self.metrics]
+        finite = tuple(v for v in values if v is not None)
+        return finite if len(finite) == len(values) else None
 
     def missing(self, metrics: Optional[Mapping[str, Any]]) -> List[str]:
         """The objectives a trial did not report as a finite number."""

@@ -9,11 +9,12 @@ Anything else is one :class:`ValidationError` line naming the field, the file an
 What YAML has and JSON lacks is mapped or refused, never passed on silently: dates stay the
 text they were written as (JSON has no dates); keys that are numbers, booleans or null become
 the text JSON would write for them; anchors and aliases (``<<: *defaults``) are expanded, with
-the expanded size bounded (a "billion laughs" file is refused); binary data and sets are refused.
-PyYAML is imported only when a YAML text is read.
+the expanded size bounded by number of values and by characters, each no more than a JSON
+file could hold (a "billion laughs" file, or one long string aliased many times, is refused);
+binary data and sets are refused. PyYAML is imported only when a YAML text is read.
 """
 import math
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.jsontext import MAX_BYTES, MAX_DEPTH
@@ -21,6 +22,12 @@ from hpogrid.jsontext import MAX_BYTES, MAX_DEPTH
 #: values (scalars, lists, mappings) a YAML document may expand to; aliases repeat a node
 #: without repeating its text, so the text size alone does not bound it
 MAX_NODES = 1_000_000
+#: characters a YAML document may expand to (strings and keys; every other value counts as
+#: one): the most a JSON file could hold, so an alias of an alias of a long string cannot
+#: turn a small file into a config of gigabytes
+MAX_EXPANDED_CHARS = MAX_BYTES
+#: the most digits Python converts between an integer and its text (JSON writes decimal)
+_MAX_DIGITS = 4300
 #: file name endings read as YAML (everything else is read as JSON)
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -56,9 +63,15 @@ def _loader_class():
 
         def construct_core_int(self, node):
             text = self.construct_scalar(node)
-            if text[:2] in ("0x", "0o") or text[1:3] in ("0x", "0o"):
-                return int(text, 0)
-            return int(text, 10)  # "012" is twelve, as in JSON-minded YAML 1.2, not YAML 1.1's octal ten
+            try:
+                if text[:2] in ("0x", "0o") or text[1:3] in ("0x", "0o"):
+                    value = int(text, 0)
+                    str(value)  # JSON writes it in decimal: that must be possible
+                    return value
+                return int(text, 10)  # "012" is twelve, as in JSON-minded YAML 1.2, not YAML 1.1's octal ten
+            except ValueError:  # more digits than Python converts (4300)
+                raise _Refused(f"the integer on line {node.start_mark.line + 1} has more than "
+                               f"{_MAX_DIGITS} digits; write it as text") from None
 
         def refuse(self, node):
             raise _Refused(f"{node.tag.rsplit(':', 1)[-1]} values are not JSON (line {node.start_mark.line + 1})")
@@ -111,15 +124,23 @@ def _json_key(key: Any) -> str:
 
 
 def _to_json(value: Any) -> Any:
-    """A JSON-safe copy (depth, size, finiteness checked) without recursion."""
+    """A JSON-safe copy (depth, size, finiteness checked) without recursion.
+
+    Aliased nodes are shared, not copied, so the copy is cheap; the budgets count what the
+    config would be once written out, each repetition again."""
     budget = MAX_NODES
+    chars = MAX_EXPANDED_CHARS
     root: list = [None]
-    stack = [(value, root, 0, 1)]
+    stack: List[Tuple[Any, Any, Any, int]] = [(value, root, 0, 1)]
     while stack:
         node, parent, slot, depth = stack.pop()
         budget -= 1
+        chars -= len(node) if isinstance(node, str) else 1
         if budget < 0:
             raise _Refused(f"expands to more than {MAX_NODES} values (aliases repeating aliases?)")
+        if chars < 0:
+            raise _Refused(f"expands to more than {MAX_EXPANDED_CHARS // 2 ** 20} MB of text "
+                           "(aliases repeating aliases?)")
         if depth > MAX_DEPTH and isinstance(node, (dict, list)):
             raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, dict):
@@ -127,6 +148,7 @@ def _to_json(value: Any) -> Any:
             parent[slot] = out
             for k, v in node.items():
                 key = _json_key(k)
+                chars -= len(key)
                 if key in out:
                     raise _Refused(f"keys {k!r} and {key!r} are the same key in JSON")
                 out[key] = None

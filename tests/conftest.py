@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,19 @@ def hpogrid_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HPOGRID_HOME", str(home))
     monkeypatch.delenv("HPOGRID_DEBUG", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def forget_user_scripts(tmp_path):
+    """A user's script is imported once per process (``sys.modules`` under its file stem, its
+    folder on ``sys.path``): after each test, forget the ones from its tmp_path, so a later
+    test's ``train.py`` or helper module of the same name is never the earlier test's."""
+    yield
+    root = str(tmp_path)
+    sys.path[:] = [p for p in sys.path if not p.startswith(root)]
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(root):
+            del sys.modules[name]
 
 
 @pytest.fixture

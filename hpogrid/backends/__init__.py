@@ -11,10 +11,13 @@ the ``local`` backend inside each job); ``fake`` trials in threads of this proce
 from __future__ import annotations
 
 import importlib
-from typing import Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: name -> "module:class", in the order help texts list them
 _REGISTRY: Tuple[Tuple[str, str], ...] = (
@@ -53,7 +56,7 @@ def run_options_class(command: str) -> type:
     raise ValidationError("command", f"{command!r} is not a run command; choose one of: {names}")
 
 
-def run_local(project, options: RunOptions = None) -> RunSummary:
+def run_local(project: Project, options: Optional[RunOptions] = None) -> RunSummary:
     """Run the project's HPO on this machine (or on the Ray cluster ``options.address``)."""
     return get_backend("local").run(project, options or RunOptions())
 

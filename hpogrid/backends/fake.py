@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Dict, List
 
-from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, ended_from_result
+from hpogrid.engine import AskTellBackend, Ended, Executor, Run, TrialRun, ended_from_result
 from hpogrid.study.records import INTERRUPTED
 
 
@@ -57,5 +57,5 @@ class FakeBackend(AskTellBackend):
     summary = "trials in threads of this process (for tests): no Ray, no Slurm"
     early_stopping = True
 
-    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
-        return ThreadExecutor(options.n_jobs or 1)
+    def executor(self, run: Run, run_dir: Path) -> Executor:
+        return ThreadExecutor(run.options.n_jobs or 1)

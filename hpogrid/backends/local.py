@@ -8,10 +8,14 @@ engine applies ASHA and median stopping itself (:mod:`hpogrid.engine.early_stop`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
 from hpogrid.backends.declared import RunCommand, option
 from hpogrid.engine.options import RunOptions, RunSummary
+
+if TYPE_CHECKING:
+    from hpogrid.engine import Backend
+    from hpogrid.project import Project
 
 
 @dataclass
@@ -39,16 +43,17 @@ class LocalBackend:
     name = "local"
     summary = "this machine: worker processes, or Ray Tune when the run needs Ray"
 
-    def choose(self, project, options: RunOptions):
+    def choose(self, project: Project, options: RunOptions) -> Tuple[Backend, Optional[str]]:
         from hpogrid.backends.pool import PoolBackend, needs_ray
         from hpogrid.backends.raytune import RayTuneBackend
 
         if isinstance(options, LocalOptions) and options.ray:  # --ray: asked for, no note needed
             return RayTuneBackend(), None
         why = needs_ray(project, options)
-        return (RayTuneBackend(), why) if why else (PoolBackend(), None)
+        backend: Backend = RayTuneBackend() if why else PoolBackend()
+        return backend, why
 
-    def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
+    def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
         options = options or RunOptions()
         backend, why = self.choose(project, options)
         summary = backend.run(project, options)

@@ -17,11 +17,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import IO, TYPE_CHECKING, Dict, List, Optional
 
-from hpogrid.engine import AskTellBackend, Ended, Executor, TrialRun, ended_from_result, worker_environment
+from hpogrid.engine import (AskTellBackend, Ended, Executor, Run, RunOptions, RunSpec, RunSummary, TrialRun,
+                            ended_from_result, worker_environment)
 from hpogrid.errors import BackendError
 from hpogrid.study.records import FAILED, INTERRUPTED
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: schedulers that act on intermediate results and need Ray Tune (asynchyperband and median
 #: the engine applies itself: :mod:`hpogrid.engine.early_stop`)
@@ -30,7 +34,7 @@ RAY_SCHEDULERS = frozenset({"bohbhyperband", "pbt"})
 TERM_GRACE_S = 5.0
 
 
-def needs_ray(project, options) -> Optional[str]:
+def needs_ray(project: Project, options: RunOptions) -> Optional[str]:
     """Why this run needs Ray Tune (None: the pool can run it).
 
     ``asynchyperband`` and ``median`` run on the pool (the engine decides, see
@@ -62,6 +66,9 @@ class _Worker:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, pass_fds=(write,),
             start_new_session=True, text=True, bufsize=1)
         os.close(write)
+        if self.proc.stdin is None:  # (stdin=PIPE: it has one)
+            raise BackendError("a pool worker started without its standard input")
+        self.stdin: IO[str] = self.proc.stdin
         self.replies = os.fdopen(read, "rb", buffering=0)
         self._partial = b""
         self.run: Optional[TrialRun] = None
@@ -80,14 +87,21 @@ class _Worker:
 
     def log_to(self, path: Path) -> None:
         """The worker's stdout and stderr (what the user's code prints) go to ``path``."""
-        self.proc.stdin.write(f"log {path}\n")
-        self.proc.stdin.flush()
+        self.stdin.write(f"log {path}\n")
+        self.stdin.flush()
         self.logging = True
 
     def give(self, run: TrialRun) -> None:
         self.run = run
-        self.proc.stdin.write(f"{run.folder}\n")
-        self.proc.stdin.flush()
+        self.stdin.write(f"{run.folder}\n")
+        self.stdin.flush()
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the trial it was given last."""
+        if self.run is None:
+            raise BackendError("a pool worker that was given no trial has no trial folder")
+        return self.run.folder
 
     def stop(self, kill: bool = False) -> None:
         try:
@@ -96,7 +110,7 @@ class _Worker:
             pass
 
     def close(self) -> None:
-        for stream in (self.proc.stdin, self.replies):
+        for stream in (self.stdin, self.replies):
             try:
                 stream.close()
             except OSError:
@@ -146,13 +160,13 @@ class PoolExecutor(Executor):
             if worker.replies in ready and any(line.startswith("done ") for line in worker.answers()):
                 del self.busy[uid]
                 self.idle.append(worker)
-                events.append(ended_from_result(uid, read_result(worker.run.folder)))
+                events.append(ended_from_result(uid, read_result(worker.folder)))
                 continue
             code = worker.proc.poll()
             if code is not None:  # the trial took its process down
                 del self.busy[uid]
                 worker.close()
-                result = read_result(worker.run.folder)
+                result = read_result(worker.folder)
                 if result is not None:  # it ended cleanly after all (exit in the user's atexit)
                     events.append(ended_from_result(uid, result))
                     continue
@@ -209,18 +223,19 @@ class PoolBackend(AskTellBackend):
     def __init__(self):
         self._early: List[_Worker] = []
 
-    def warm_up(self, project, options) -> None:
+    def warm_up(self, project: Project, options: RunOptions) -> None:
         """The first worker starts now: its Python and hpogrid imports overlap the planning."""
         try:
             self._early = [_Worker(worker_environment(project.scripts_dir))]
         except OSError:
             self._early = []
 
-    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
+    def executor(self, run: Run, run_dir: Path) -> Executor:
         early, self._early = self._early, []
-        return PoolExecutor(workers(plan.spec, options), worker_environment(project.scripts_dir), run_dir, early)
+        return PoolExecutor(workers(run.plan.spec, run.options), worker_environment(run.project.scripts_dir), run_dir,
+                            early)
 
-    def run(self, project, options=None):
+    def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
         try:
             return super().run(project, options)
         finally:  # a run that failed before its executor existed: stop the early worker
@@ -230,7 +245,7 @@ class PoolBackend(AskTellBackend):
             self._early = []
 
 
-def workers(spec, options) -> int:
+def workers(spec: RunSpec, options: RunOptions) -> int:
     """``--n_jobs``; else as many as Ray Tune would run here: ``max_concurrent``, at most the
     CPUs divided by the CPUs a trial asks for (hpo_config ``resource``)."""
     if options.n_jobs:

@@ -19,6 +19,7 @@ _COMMANDS = {
     "local_run": "hpogrid.cli.runs:local_run",
     "enqueue": "hpogrid.cli.enqueue:enqueue",
     "report": "hpogrid.cli.report:report",
+    "study": "hpogrid.cli.study:study",
     "dashboard": "hpogrid.cli.dashboard:dashboard",
     "slurm_run": "hpogrid.cli.runs:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",

@@ -134,7 +134,20 @@ def echo_table(rows: Iterable[Sequence[Any]], headers: List[str], width: int = 6
     """Print a table; long cells are cut to ``width`` characters so rows stay on one line."""
     cells = [[_cell("" if v is None else v, width) for v in row] for row in rows]
     wide = not all(c.isascii() for row in cells for c in row) or not all(h.isascii() for h in headers)
-    click.echo(_tabulate_module(wide).tabulate(cells, headers=headers, tablefmt="simple"))
+    click.echo(_tabulate_module(wide).tabulate(cells, headers=headers, tablefmt="simple",
+                                               disable_numparse=_mixed_bool_columns(cells)))
+
+
+def _mixed_bool_columns(cells: List[List[str]]) -> List[int]:
+    """Columns mixing ``True``/``False`` with other values (a categorical of ``[1.5, true]``):
+    tabulate would read the column as numbers and fail on ``float("True")``, so those columns
+    are shown as the text they are."""
+    mixed = []
+    for j, column in enumerate(zip(*cells)):
+        flags = [c in ("True", "False") for c in column if c != ""]
+        if any(flags) and not all(flags):
+            mixed.append(j)
+    return mixed
 
 
 def confirm_if_interactive(message: str, yes: bool) -> None:

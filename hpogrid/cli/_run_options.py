@@ -72,7 +72,7 @@ def check_resume_flags(resume: bool, rerun_failed: bool, no_backup: bool, rerun:
         raise click.UsageError("--rerun-failed, --rerun and --no-backup go with --resume")
     if rerun is None:
         return None
-    from hpogrid.engine.resume import RerunSelection
+    from hpogrid.engine.rerun import RerunSelection
 
     return RerunSelection.parse(rerun)
 

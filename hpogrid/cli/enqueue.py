@@ -11,7 +11,7 @@ import click
               "object or a list of objects), the same in YAML (.yaml/.yml) or a CSV file (a header of parameter "
               "names, one row per point; an empty cell gives no value).")
 @click.option("--list", "show", is_flag=True, help="Show the points waiting for the next run.")
-@click.option("--clear", is_flag=True, help="Drop the points waiting for the next run.")
+@click.option("--clear", is_flag=True, help="Drop the points waiting for the next run (not with --list).")
 def enqueue(project: str, points: Optional[str], file: Optional[str], show: bool, clear: bool) -> None:
     """Have the next run of PROJECT evaluate POINTS first, before its search algorithm
     proposes anything: the current production tuning, a colleague's best.
@@ -26,6 +26,8 @@ def enqueue(project: str, points: Optional[str], file: Optional[str], show: bool
     from hpogrid.project import enqueue as add, enqueued, load_project, read_points, take_enqueued
 
     proj = load_project(project)
+    if show and clear:
+        raise click.UsageError("give --list or --clear, not both (--list first to see what --clear drops)")
     if show or clear:
         if points or file:
             raise click.UsageError("--list and --clear take no points")

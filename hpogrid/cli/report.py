@@ -5,6 +5,7 @@ import sys
 import click
 
 from hpogrid.cli._base import echo_table
+from hpogrid.cli._types import DAYS
 
 
 def _flag(name: str, help: str):
@@ -15,7 +16,7 @@ def _flag(name: str, help: str):
 @click.argument("project")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
               help="Keep the N most recent trials (grid: the trials of the N most recent tasks).")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), metavar="D",
+@click.option("--days", type=DAYS, metavar="D",
               help="Keep trials started (or created) within the last D days.")
 @click.option("--taskname", metavar="PATTERN", help="Keep grid trials whose task name matches this "
               "shell-style wildcard, e.g. 'user.me.hpo.*'.")

@@ -65,8 +65,14 @@ def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mo
     if search == "central":
         if dry_run:
             raise click.UsageError("--dry-run shows an independent task; a central search submits as it goes")
-        return _central(project, n_jobs, trials_per_job, site, architecture, seed, trials, algorithm, max_failures,
-                        study, study_url, top, resume, rerun_failed, rerun, no_backup, warm_start)
+        from hpogrid.backends.panda import CentralOptions
+
+        options = CentralOptions(trials=trials, algorithm=algorithm, n_jobs=n_jobs, seed=seed,
+                                 max_failures=max_failures, study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed,
+                                 rerun=check_resume_flags(resume, rerun_failed, no_backup, rerun),
+                                 warm_start=warm_start, backup=not no_backup, trials_per_job=trials_per_job,
+                                 site=site, architecture=architecture)
+        return run_project("grid", project, options, top, "run --search central", study)
     given = [name for name, on in central_only.items() if on]
     if given:
         raise click.UsageError(f"{', '.join(given)} go with --search central")
@@ -84,18 +90,6 @@ def run(project, n_jobs, search, trials_per_job, site, dry_run, architecture, mo
                f"{' at ' + sub.site if sub.site else ''}; outputs in {', '.join(output_containers(sub.out_ds))}")
     click.echo(f"Follow it with 'hpogrid tasks show --jeditaskid {sub.task_id}'; collect its trials with "
                f"'hpogrid report {project}'.")
-
-
-def _central(project, n_jobs, trials_per_job, site, architecture, seed, trials, algorithm, max_failures, study,
-             study_url, top, resume, rerun_failed, rerun, no_backup, warm_start) -> None:
-    selection = check_resume_flags(resume, rerun_failed, no_backup, rerun)
-    from hpogrid.backends.panda import CentralOptions
-
-    opts = CentralOptions(trials=trials, algorithm=algorithm, n_jobs=n_jobs, seed=seed, max_failures=max_failures,
-                          study=study, study_url=study_url, resume=resume, rerun_failed=rerun_failed, rerun=selection,
-                          warm_start=warm_start, backup=not no_backup, trials_per_job=trials_per_job, site=site,
-                          architecture=architecture)
-    run_project("grid", project, opts, top, "run --search central", study)
 
 
 @click.command("grid_job", hidden=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from hpogrid.cli._base import echo_table
+from hpogrid.cli._types import DAYS
 
 _OUTCOL_DEFAULT = "jeditaskid,status,taskname,computingsite,metastruct"
 
@@ -55,7 +56,7 @@ def _write(path: Path, rows, columns) -> None:
 @tasks.command("show")
 @click.option("--username", metavar="USER", help="Only tasks of this user (default: yours).")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="At most N tasks.")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
+@click.option("--days", type=DAYS, default=30, show_default=True,
               help="Tasks modified within the last D days.")
 @click.option("--taskname", metavar="PATTERN", help="Task name filter; wildcards * and ? allowed.")
 @click.option("--jeditaskid", type=click.IntRange(min=1), metavar="ID", help="Only this task.")

@@ -68,14 +68,14 @@ class HpoConfig(ConfigModel):
     algorithm: str = Field("auto", description="Algorithm for hyperparameter optimization ('auto': "
                            "tune for grid search or pbt, bohb for bohbhyperband, random under 10 "
                            "trials, else optuna)",
-                           json_schema_extra={"choices": ALGORITHMS})
+                           json_schema_extra={"choices": list(ALGORITHMS)})
     metric: Union[str, List[str]] = Field(
         "accuracy", description="Evaluation metric to be optimized; several, comma-separated (loss,latency), "
         "for a multi-objective search")
     mode: Union[str, List[str]] = Field("max", description="Optimization mode, min or max; one per metric "
                                         "(min,max)")
     scheduler: str = Field("asynchyperband", description="Trial scheduling method",
-                           json_schema_extra={"choices": SCHEDULERS})
+                           json_schema_extra={"choices": list(SCHEDULERS)})
     trials: int = Field(100, ge=1, description="Number of trials (search points)")
     log_dir: Optional[str] = Field("./log", description="Logging directory")
     verbose: bool = Field(False, description="Enable verbose output of the HPO library")

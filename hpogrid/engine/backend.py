@@ -6,24 +6,29 @@ one :class:`~hpogrid.engine.sink.TrialSink` under one :class:`~hpogrid.engine.co
 (signals, ``max_failures``), and summarise. A backend supplies only how trials execute and
 stop (:meth:`Backend.execute`) and, where it needs them, checks before anything starts
 (:meth:`Backend.prepare`) and what a dead run left behind (:meth:`Backend.settle_orphans`).
+Each of those hooks is handed the one :class:`~hpogrid.engine.run.Run` of the run (project,
+options, settings, study, search plan; store, workload, sink and control once they exist).
 """
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable, ClassVar, List, Optional
+from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional
 
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.outcome import error_summary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
 from hpogrid.engine.resume import Adopted, Workload, prepare_resume
+from hpogrid.engine.run import Run
 from hpogrid.engine.sink import TrialSink
 from hpogrid.errors import BackendError
-from hpogrid.settings import Settings
 from hpogrid.study import StudyTarget
 from hpogrid.study.records import STATES
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 
 class Backend(ABC):
@@ -45,7 +50,7 @@ class Backend(ABC):
     early_stopping: ClassVar[bool] = False
 
     # -- the template ------------------------------------------------------------------------
-    def run(self, project, options: Optional[RunOptions] = None) -> RunSummary:
+    def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
         """Run the project's HPO; every trial lands in the study store."""
         options = options or RunOptions()
         started = time.monotonic()
@@ -53,29 +58,30 @@ class Backend(ABC):
         settings = options.resolved_settings()
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
         plan = plan_search(project, options, self.scheduler(project), native=self.native_search)
-        self.prepare(project, plan, options, target)
+        run = Run(project, options, settings, target, plan)
+        self.prepare(run)
         warm = None
         if options.warm_start and options.points is None:  # checked before the study is touched
             from hpogrid.engine.warm import WarmStart
 
             warm = WarmStart.load(options.warm_start, target, settings, plan)
-        store = target.open_for_run(plan.spec.objectives,
-                                    {"project": project.name, "content_hash": project.content_hash,
-                                     "search_space": project.search_space})
+        run.store = target.open_for_run(plan.spec.objectives,
+                                        {"project": project.name, "content_hash": project.content_hash,
+                                         "search_space": project.search_space})
         try:
-            workload = self.settle(store, target.name, plan, options, settings)
+            run.workload = workload = self.settle(run)
             if warm is not None:
                 warm.tell(plan, workload)
             if options.points is None:
-                self._take_enqueued(project, store, target.name, workload, options)
+                self._take_enqueued(run)
             plan.notes += workload.notes
-            control = RunControl(interrupt_drains=self.interrupt_drains)
-            sink = TrialSink(store, target.name, plan.spec, control, workload.total,
-                             backend=self.label_for(options), heartbeat_s=settings.heartbeat_s,
-                             progress=options.progress)
+            run.control = control = RunControl(interrupt_drains=self.interrupt_drains)
+            run.sink = sink = TrialSink(run.store, target.name, plan.spec, control, workload.total,
+                                        backend=self.label_for(options), heartbeat_s=settings.heartbeat_s,
+                                        progress=options.progress)
             with control.signals():
                 try:
-                    run_dir = self.execute(project, plan, workload, sink, control, options, target)
+                    run_dir = self.execute(run)
                 finally:
                     sink.close()
             self._note_rejections(plan)
@@ -83,20 +89,23 @@ class Backend(ABC):
                 last = error_summary(sink.last_error)
                 raise BackendError(f"{control.abort_reason}" + (f"; last error: {last}" if last else "")
                                    + f"; finished trials are kept in study {target.name!r}")
-            every = store.trials(target.name)
-            mine = set(sink.uids)
-            counts = dict.fromkeys(STATES, 0)
-            study_counts = dict(counts)
-            for t in every:
-                study_counts[t.state] = study_counts.get(t.state, 0) + 1
-                if t.uid in mine:
-                    counts[t.state] = counts.get(t.state, 0) + 1
-            return RunSummary(study=target.name, store_url=target.url, algorithm=plan.algorithm,
-                              scheduler=self.scheduler_label(plan), counts=counts, study_counts=study_counts,
-                              backend=self.name, interrupted=control.interrupted, notes=plan.notes,
-                              seconds=time.monotonic() - started, run_dir=run_dir)
+            return self._summary(run, time.monotonic() - started, run_dir)
         finally:
-            store.close()
+            run.store.close()
+
+    def _summary(self, run: Run, seconds: float, run_dir: Optional[str]) -> RunSummary:
+        """This run's trials and the whole study's, by state."""
+        mine = set(run.sink.uids)
+        counts: Dict[str, int] = dict.fromkeys(STATES, 0)
+        study_counts = dict(counts)
+        for t in run.store.trials(run.study):
+            study_counts[t.state] = study_counts.get(t.state, 0) + 1
+            if t.uid in mine:
+                counts[t.state] = counts.get(t.state, 0) + 1
+        return RunSummary(study=run.study, store_url=run.target.url, algorithm=run.plan.algorithm,
+                          scheduler=self.scheduler_label(run), counts=counts, study_counts=study_counts,
+                          backend=self.name, interrupted=run.control.interrupted, notes=run.plan.notes,
+                          seconds=seconds, run_dir=run_dir)
 
     @staticmethod
     def _note_rejections(plan: SearchPlan) -> None:
@@ -109,88 +118,88 @@ class Backend(ABC):
         if n:
             plan.notes.append(f"search_space constraints: {n} proposal(s) of the searcher broke one and were not run")
 
-    def settle(self, store, study: str, plan: SearchPlan, options: RunOptions, settings: Settings) -> Workload:
+    def settle(self, run: Run) -> Workload:
         """What this run has to do, after settling what earlier runs left."""
+        options, plan = run.options, run.plan
         if options.points is not None:  # given points, nothing asked (a central search's grid job)
             return Workload(new_trials=0, reruns=[(uid, dict(values)) for uid, values in options.points])
         if options.resume:
-            return prepare_resume(store, study, plan.spec.trials, plan.searcher, plan.codec, options.rerun_failed,
-                                  options.backup, plan.spec.metric, plan.spec.mode,
-                                  settle=self.settle_orphans(store, study, plan),
-                                  adopt=self.adopt_orphans(store, study, plan), rerun=options.rerun)
+            return prepare_resume(run.store, run.study, plan, options.resume_request(),
+                                  settle=self.settle_orphans(run), adopt=self.adopt_orphans(run))
         from hpogrid.study.liveness import mark_dead_runs
 
-        n = mark_dead_runs(store, study, settings.stale_after_s)
+        n = mark_dead_runs(run.store, run.study, run.settings.stale_after_s)
         notes = [f"{n} trial(s) of a run that stopped sending heartbeats marked interrupted; "
                  "re-run them with --resume"] if n else []
         return Workload(new_trials=plan.total, notes=notes)
 
-    def _take_enqueued(self, project, store, study: str, workload: Workload, options: RunOptions) -> None:
+    def _take_enqueued(self, run: Run) -> None:
         """Points the user enqueued run first and count towards the trials. They are in the study
         (PENDING) before anything runs, so a run that dies leaves them for ``--resume``."""
         import secrets
 
         from hpogrid.project import take_enqueued
 
-        points = take_enqueued(project.path)
+        points = take_enqueued(run.project.path)
         if not points:
             return
         tag = secrets.token_hex(3)
         first = [(f"enqueued-{tag}-{i:03d}", dict(values)) for i, values in enumerate(points)]
         for uid, values in first:
-            store.upsert_trial(study, uid, state="PENDING", params=values, backend=self.label_for(options),
-                               annotations={"enqueued": True})
+            run.store.upsert_trial(run.study, uid, state="PENDING", params=values,
+                                   backend=self.label_for(run.options), annotations={"enqueued": True})
+        workload = run.workload
         workload.reruns = first + workload.reruns
         workload.enqueued = [uid for uid, _ in first]
         workload.new_trials = max(0, workload.new_trials - len(first))
         workload.notes.append(f"{len(first)} enqueued point(s) run first")
 
     # -- what a backend supplies --------------------------------------------------------------
-    def warm_up(self, project, options: RunOptions) -> None:
+    def warm_up(self, project: Project, options: RunOptions) -> None:
         """Start what takes long to start (worker processes) while the run is planned."""
 
-    def trials_root(self, project, target: StudyTarget, run_dir: Optional[Path] = None) -> Path:
+    def trials_root(self, run: Run, run_dir: Optional[Path] = None) -> Path:
         """Where trial folders go (``<root>/<uid>``): ``projects/NAME/trials/STUDY/``, so a resumed
         re-run finds its folder (and its checkpoints) again. ``run_dir``: the run's own files."""
-        return project.path / "trials" / target.name
+        return run.project.path / "trials" / run.study
 
-    def scheduler(self, project) -> str:
+    def scheduler(self, project: Project) -> str:
         """The trial scheduler this backend runs ('auto' chooses with it)."""
         return "fifo"
 
-    def scheduler_label(self, plan: SearchPlan) -> str:
+    def scheduler_label(self, run: Run) -> str:
         from hpogrid.engine.early_stop import applies
 
-        return plan.spec.scheduler if self.early_stopping and applies(plan.spec) else "fifo"
+        return run.plan.spec.scheduler if self.early_stopping and applies(run.plan.spec) else "fifo"
 
     def label_for(self, options: RunOptions) -> str:
         return self.label or self.name
 
-    def prepare(self, project, plan: SearchPlan, options: RunOptions, target: StudyTarget) -> None:
+    def prepare(self, run: Run) -> None:
         """Checks before the study is opened (default: the model imports)."""
-        check_model(project, plan.space)
+        plan = run.plan
+        check_model(run.project, plan.space)
         scheduler = plan.spec.scheduler
         one_result = dict(plan.spec.stop) == {"training_iteration": 1}  # a scheduler would have nothing to act on
         from hpogrid.engine.early_stop import ENGINE_SCHEDULERS
 
         applied = self.early_stopping and scheduler in ENGINE_SCHEDULERS
-        if scheduler not in ("fifo", self.scheduler(project)) and not one_result and not applied:
+        if scheduler not in ("fifo", self.scheduler(run.project)) and not one_result and not applied:
             plan.notes.append(f"scheduler '{scheduler}' is not applied by the {self.name} backend: each trial "
                               "runs until its stop criteria")
 
-    def settle_orphans(self, store, study: str, plan: SearchPlan) -> Optional[Callable[[], List[str]]]:
+    def settle_orphans(self, run: Run) -> Optional[Callable[[], List[str]]]:
         """On --resume: a callable recording what a dead run's trials did meanwhile (None: nothing)."""
         return None
 
-    def adopt_orphans(self, store, study: str, plan: SearchPlan) -> Optional[Callable[[], List[Adopted]]]:
+    def adopt_orphans(self, run: Run) -> Optional[Callable[[], List[Adopted]]]:
         """On --resume, after :meth:`settle_orphans`: a callable naming the dead run's trials that
         still run where this backend can follow them (a grid task), so this run takes them over
         instead of running them again (None: a backend that cannot)."""
         return None
 
     @abstractmethod
-    def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
-                options: RunOptions, target: StudyTarget) -> Optional[str]:
-        """Run ``workload`` (re-runs first, then new trials from ``plan.searcher``), reporting every
-        trial to ``sink`` and obeying ``control``; returns the folder of this run's files, if any."""
-
+    def execute(self, run: Run) -> Optional[str]:
+        """Run ``run.workload`` (re-runs first, then new trials from ``run.plan.searcher``),
+        reporting every trial to ``run.sink`` and obeying ``run.control``; returns the folder
+        of this run's files, if any."""

@@ -40,7 +40,7 @@ class RunControl:
                 "abort_reason": self.abort_reason, "hurry": self.hurry, "interrupt_drains": self.interrupt_drains}
 
     def __setstate__(self, state):
-        self.__init__(state.get("interrupt_drains", False))
+        RunControl.__init__(self, state.get("interrupt_drains", False))
         if state["stop"]:
             self.stop_event.set()
         if state["drain"]:

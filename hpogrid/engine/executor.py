@@ -13,20 +13,19 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
 
 from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.early_stop import Judge
-from hpogrid.engine.options import RunOptions
 from hpogrid.engine.outcome import json_safe
-from hpogrid.engine.plan import SearchPlan
-from hpogrid.engine.resume import Workload
-from hpogrid.engine.sink import TrialSink
-from hpogrid.study import StudyTarget
+from hpogrid.engine.run import Run
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, STOPPED_EARLY, TrialState
+
+if TYPE_CHECKING:
+    from hpogrid.search.asktell import AskTell
 
 #: seconds to wait for cancelled trials to end before recording them INTERRUPTED anyway
 CANCEL_WAIT_S = 30.0
@@ -142,38 +141,39 @@ class AskTellBackend(Backend):
     native_search = True
 
     @abstractmethod
-    def executor(self, project, plan: SearchPlan, options: RunOptions, run_dir: Path, study: str) -> Executor:
-        """This run's executor (``run_dir``: the run's own files; ``study``: the study's name)."""
+    def executor(self, run: Run, run_dir: Path) -> Executor:
+        """This run's executor (``run_dir``: the run's own files)."""
 
-    def run_dir(self, project, plan: SearchPlan, target: StudyTarget, tag: str) -> Path:
+    def run_dir(self, run: Run, tag: str) -> Path:
         """The run's own files (logs, job scripts): the hpo_config log_dir, ``<backend>/<study>-<tag>``."""
-        return plan.spec.log_path(project.path) / self.name / f"{target.name}-{tag}"
+        return run.plan.spec.log_path(run.project.path) / self.name / f"{run.study}-{tag}"
 
-    def execute(self, project, plan: SearchPlan, workload: Workload, sink: TrialSink, control: RunControl,
-                options: RunOptions, target: StudyTarget) -> Optional[str]:
+    def execute(self, run: Run) -> Optional[str]:
         from hpogrid.search.asktell import AskTell
 
+        plan, workload = run.plan, run.workload
         tag = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-        run_dir = self.run_dir(project, plan, target, tag)
+        run_dir = self.run_dir(run, tag)
         run_dir.mkdir(parents=True, exist_ok=True)
         asktell = AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
                           space_given=workload.space_in_searcher, objectives=plan.spec.objectives)
         asktell.told = workload.told + workload.warm_told  # learnt before the run (resume, warm start)
-        loop = _Loop(self, project, plan, workload, sink, control, target, asktell,
-                     self.executor(project, plan, options, run_dir, target.name),
-                     self.trials_root(project, target, run_dir), f"{self.name}-{tag}")
+        loop = _Loop(run, asktell, self.executor(run, run_dir), self.trials_root(run, run_dir), f"{self.name}-{tag}")
+        loop.judge = Judge.for_run(self, run.plan, run.sink)
         loop.run()
         return str(run_dir)
 
 
 class _Loop:
-    """One run of an :class:`AskTellBackend`."""
+    """One run of an :class:`AskTellBackend`: ``asktell`` asks and tells ``run.plan.searcher``,
+    ``executor`` runs the trials, in folders ``trials_root/<uid>``; new trials are named
+    ``<prefix>-NNNNN``."""
 
-    def __init__(self, backend, project, plan, workload, sink, control, target, asktell, executor, trials_root,
-                 prefix):
-        self.backend, self.project, self.plan, self.sink, self.control = backend, project, plan, sink, control
-        self.target, self.asktell, self.executor, self.prefix = target, asktell, executor, prefix
+    def __init__(self, run: Run, asktell: AskTell, executor: Executor, trials_root: Path, prefix: str):
+        self.project, self.plan, self.sink, self.control = run.project, run.plan, run.sink, run.control
+        self.target, self.asktell, self.executor, self.prefix = run.target, asktell, executor, prefix
         self.trials_root = trials_root
+        workload = run.workload
         self.reruns = list(workload.reruns)
         self.total = workload.total
         self.new_left = workload.new_trials
@@ -181,16 +181,17 @@ class _Loop:
         self.exhausted = False
         self.live: Dict[str, TrialRun] = {}
         for adopted in workload.adopted:  # a dead run's trials still running where we can follow them
-            run = TrialRun(adopted.uid, self.asked, adopted.values, self.trials_root / adopted.uid)
-            self.executor.adopt(run, adopted.fields)
-            self.live[run.uid] = run
-            self.sink.adopt(run.uid, adopted.state)
-            self.asktell.adopt(run.uid, plan.codec.encode(adopted.values))
+            trial = TrialRun(adopted.uid, self.asked, adopted.values, self.trials_root / adopted.uid)
+            self.executor.adopt(trial, adopted.fields)
+            self.live[trial.uid] = trial
+            self.sink.adopt(trial.uid, adopted.state)
+            self.asktell.adopt(trial.uid, self.plan.codec.encode(adopted.values))
             self.asked += 1
         values_of = dict(workload.reruns)
         for uid in workload.enqueued:  # points the user enqueued: the searcher learns their results
-            self.asktell.adopt(uid, plan.codec.encode(values_of[uid]))
-        self.judge = Judge.for_run(backend, plan, sink)
+            self.asktell.adopt(uid, self.plan.codec.encode(values_of[uid]))
+        #: early stopping (set by the backend: :meth:`AskTellBackend.execute`)
+        self.judge: Optional[Judge] = None
 
     def run(self) -> None:
         try:
@@ -220,7 +221,7 @@ class _Loop:
 
     # -- asking and starting -------------------------------------------------------------
     def _fill(self) -> None:
-        from hpogrid.search.asktell import FINISHED, NOT_NOW
+        from hpogrid.search.asktell import FINISHED, Suggestion
 
         while len(self.live) < self.executor.capacity and self.asked < self.total and not self.exhausted \
                 and not self.control.ending:
@@ -230,13 +231,13 @@ class _Loop:
                 continue
             uid = f"{self.prefix}-{self.asked:05d}"
             answer = self.asktell.ask(uid)
-            if answer is NOT_NOW:  # the searcher waits for results first
-                if not self.live:
-                    self.control.abort("the search algorithm proposed no configuration while no trial was running")
-                return
             if answer is FINISHED:
                 self.exhausted = True
                 self.plan.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
+                return
+            if not isinstance(answer, Suggestion):  # NOT_NOW: the searcher waits for results first
+                if not self.live:
+                    self.control.abort("the search algorithm proposed no configuration while no trial was running")
                 return
             self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config,
                         told=self.asktell.told)
@@ -275,7 +276,7 @@ class _Loop:
             self.sink.running(uid, values, **fields)
 
     # -- what happened -------------------------------------------------------------------
-    def _handle(self, events: Iterable) -> None:
+    def _handle(self, events: Iterable[Event]) -> None:
         for event in events:
             run = self.live.get(event.uid)
             if run is None:

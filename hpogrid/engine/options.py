@@ -16,7 +16,7 @@ from hpogrid.objectives import Objectives
 from hpogrid.settings import Settings
 
 if TYPE_CHECKING:
-    from hpogrid.engine.resume import RerunSelection
+    from hpogrid.engine.rerun import RerunSelection, ResumeRequest
 
 
 @dataclass
@@ -52,6 +52,14 @@ class RunOptions:
     def resolved_settings(self) -> Settings:
         return self.settings or Settings.from_env()
 
+    def resume_request(self) -> ResumeRequest:
+        """``--rerun`` and ``--rerun-failed`` (every FAILED trial) as one selection; ``--no-backup``."""
+        from hpogrid.engine.rerun import RerunSelection, ResumeRequest
+        from hpogrid.study.records import FAILED
+
+        failed = RerunSelection(frozenset({FAILED}) if self.rerun_failed else frozenset())
+        return ResumeRequest((self.rerun or RerunSelection()) | failed, self.backup)
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -74,11 +82,7 @@ class RunSpec:
     log_dir: Optional[str]
     verbose: bool
     max_concurrent: Optional[int]
-    objectives: Optional[Objectives] = None
-
-    def __post_init__(self) -> None:
-        if self.objectives is None:
-            object.__setattr__(self, "objectives", Objectives.parse(self.metric, self.mode))
+    objectives: Objectives
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":

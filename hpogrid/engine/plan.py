@@ -6,10 +6,13 @@ model) is found here, before a backend starts anything, so a bad config costs no
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from hpogrid.engine.options import RunOptions, RunSpec
 from hpogrid.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 
 @dataclass
@@ -20,11 +23,6 @@ class SearchPlan:
     searcher: Any        # the library's searcher (a Ray Searcher)
     codec: Any           # hpogrid.search.Codec
     notes: List[str] = field(default_factory=list)
-    #: set by backends that run a trial scheduler (Ray Tune): its adapter, a factory of fresh
-    #: schedulers, and the Ray trainable
-    scheduler_adapter: Any = None
-    make_scheduler: Any = None
-    trainable: Any = None
 
     @property
     def algorithm(self) -> str:
@@ -44,7 +42,7 @@ def samples_per_grid_point(trials: int, grid_size: int) -> int:
     return max(1, -(-trials // max(1, grid_size)))
 
 
-def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None):
+def resolve_search(project: Project, options: RunOptions, scheduler: Optional[str] = None):
     """(run spec, search space, concrete adapter, notes). ``scheduler`` is the one the
     backend will run (None: the hpo_config's); 'auto' chooses with it."""
     from hpogrid.search import get_adapter
@@ -64,7 +62,7 @@ def resolve_search(project, options: RunOptions, scheduler: Optional[str] = None
     return spec, space, adapter, notes
 
 
-def is_define_by_run(project) -> bool:
+def is_define_by_run(project: Project) -> bool:
     """Does the project's model take a trial (``def objective(trial)``)? Imports the script."""
     from hpogrid.objective import Model, ModelKind
 
@@ -78,7 +76,7 @@ class _DefineByRunAdapter:
     name: str
 
 
-def plan_define_by_run(project, options: RunOptions) -> SearchPlan:
+def plan_define_by_run(project: Project, options: RunOptions) -> SearchPlan:
     """A define-by-run search (:mod:`hpogrid.search.define_by_run`): no search space, optuna or
     random search; a project's search_space, if it has one, is not used."""
     from hpogrid.search.define_by_run import build
@@ -96,10 +94,11 @@ def plan_define_by_run(project, options: RunOptions) -> SearchPlan:
     return SearchPlan(spec, None, _DefineByRunAdapter(algorithm), searcher, codec, notes)
 
 
-def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, native: bool = False) -> SearchPlan:
+def plan_search(project: Project, options: RunOptions, scheduler: Optional[str] = None,
+                native: bool = False) -> SearchPlan:
     """Resolve and build the searcher (random search gets its number of samples). ``native``:
     the library's own ask/tell where hpogrid has one, so the run never imports Ray."""
-    from hpogrid.search import learns
+    from hpogrid.search import as_core
 
     if is_define_by_run(project):
         return plan_define_by_run(project, options)
@@ -117,15 +116,16 @@ def plan_search(project, options: RunOptions, scheduler: Optional[str] = None, n
 
         searcher = constrain(searcher, codec, ray=not native, seed=options.seed, name=adapter.name)
     plan = SearchPlan(spec, space, adapter, searcher, codec, notes)
-    if not learns(searcher) and hasattr(searcher, "num_samples"):  # random search: a fixed budget
-        searcher.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
+    core = as_core(searcher)
+    if core.budgeted:  # random search: a fixed budget
+        core.num_samples = samples_per_grid_point(spec.trials, codec.grid_size)
     if plan.total != spec.trials:
         notes.append(f"grid search of {codec.grid_size} points: running {plan.total} trials "
                      f"({plan.total // codec.grid_size} per grid point)")
     return plan
 
 
-def check_model(project, space) -> None:
+def check_model(project: Project, space) -> None:
     """Import the script (or parse the command) here: a broken model costs no trial."""
     from hpogrid.objective import Model
 

@@ -10,50 +10,15 @@ searcher where the library allows it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import re
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from hpogrid.engine.rerun import RERUN_STATES, RerunSelection, ResumeRequest  # noqa: F401 (RerunSelection: its old home)
 from hpogrid.errors import ValidationError
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
 
-#: states ``--rerun`` may name (RUNNING/PENDING trials of a dead run become INTERRUPTED first)
-RERUN_STATES = (FAILED, INTERRUPTED, COMPLETED)
-
-
-@dataclass(frozen=True)
-class RerunSelection:
-    """Which finished trials a resumed run runs again: every trial in ``states``, and the
-    trials ``uids`` whatever their state (helios' ``failed_states``, plus chosen trials)."""
-
-    states: FrozenSet[TrialState] = frozenset()
-    uids: Tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str, field: str = "--rerun") -> "RerunSelection":
-        """``FAILED,INTERRUPTED`` / ``COMPLETED`` / ``uid1,uid2`` (mixed allowed). A word of
-        letters only is a state (any case); anything else is a trial uid."""
-        states, uids = set(), []
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        if not items:
-            raise ValidationError(field, f"name states ({', '.join(RERUN_STATES)}) or trial uids, "
-                                         "separated by commas")
-        for item in items:
-            if re.fullmatch(r"[A-Za-z]+", item):
-                state = item.upper()
-                if state not in RERUN_STATES:
-                    raise ValidationError(field, f"{item!r} is not a state trials can be re-run from; choose "
-                                          f"from {', '.join(RERUN_STATES)}, or give trial uids")
-                states.add(TrialState(state))
-            else:
-                uids.append(item)
-        return cls(frozenset(states), tuple(dict.fromkeys(uids)))
-
-    def __or__(self, other: "RerunSelection") -> "RerunSelection":
-        return RerunSelection(self.states | other.states, tuple(dict.fromkeys(self.uids + other.uids)))
-
-    def __bool__(self) -> bool:
-        return bool(self.states or self.uids)
-
+if TYPE_CHECKING:
+    from hpogrid.engine.plan import SearchPlan
+    from hpogrid.study import StudyStore
 
 @dataclass(frozen=True)
 class Adopted:
@@ -62,7 +27,7 @@ class Adopted:
 
     uid: str
     values: Dict[str, Any]
-    state: str  # PENDING or RUNNING
+    state: TrialState  # PENDING or RUNNING
     fields: Dict[str, Any] = field(default_factory=dict)  # what the backend needs to follow it
 
 
@@ -99,30 +64,30 @@ def backup_name(store, study: str) -> str:
     return f"{study}_backup-{n}"
 
 
-def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_failed: bool,
-                   backup: bool, metric: str, mode: str,
+def prepare_resume(store: StudyStore, study: str, plan: SearchPlan, request: ResumeRequest = ResumeRequest(),
                    settle: Optional[Callable[[], List[str]]] = None,
-                   adopt: Optional[Callable[[], List[Adopted]]] = None,
-                   rerun: Optional[RerunSelection] = None) -> Workload:
-    """``settle`` (a backend's) runs after the backup, before unfinished trials are marked:
-    it records what the dead run's trials did meanwhile (and stops those still alive); it
-    returns notes. ``adopt`` then names the trials still alive that this run takes over.
-    ``rerun`` chooses finished trials to run again (``rerun_failed``: every FAILED one)."""
-    rerun = (rerun or RerunSelection()) | RerunSelection(frozenset({FAILED} if rerun_failed else ()))
+                   adopt: Optional[Callable[[], List[Adopted]]] = None) -> Workload:
+    """What a resumed run of ``study`` has to do, for the search ``plan`` (its trials, and the
+    searcher that is told the kept trials). ``settle`` (a backend's) runs after the backup,
+    before unfinished trials are marked: it records what the dead run's trials did meanwhile
+    (and stops those still alive); it returns notes. ``adopt`` then names the trials still
+    alive that this run takes over. ``request.rerun`` chooses finished trials to run again."""
+    rerun = request.rerun
     known = {t.uid for t in store.trials(study)}
     unknown = [uid for uid in rerun.uids if uid not in known]
     if unknown:  # before the backup: a typo costs nothing
         raise ValidationError("--rerun", f"study {study!r} has no trial {', '.join(map(repr, unknown))}; give "
                               f"uids that 'hpogrid report' lists, or states ({', '.join(RERUN_STATES)})")
-    plan = Workload(new_trials=0)
-    if backup:
-        plan.backup = backup_name(store, study)
-        store.copy_study(study, plan.backup)
+    searcher, codec, spec = plan.searcher, plan.codec, plan.spec
+    work = Workload(new_trials=0)
+    if request.backup:
+        work.backup = backup_name(store, study)
+        store.copy_study(study, work.backup)
     if settle is not None:
-        plan.notes += settle()
+        work.notes += settle()
     if adopt is not None:
-        plan.adopted = list(adopt())
-    kept = {a.uid for a in plan.adopted}
+        work.adopted = list(adopt())
+    kept = {a.uid for a in work.adopted}
     for t in store.trials(study, states=[RUNNING, PENDING]):
         if t.uid not in kept:
             store.upsert_trial(study, t.uid, state=INTERRUPTED,
@@ -130,21 +95,21 @@ def prepare_resume(store, study: str, trials: int, searcher: Any, codec, rerun_f
     again = {INTERRUPTED} | set(rerun.states)
     chosen = set(rerun.uids)
     every = [t for t in store.trials(study) if t.uid not in kept]
-    plan.reruns = [(t.uid, t.params) for t in every if t.state in again or t.uid in chosen]
-    rerun_uids = {uid for uid, _ in plan.reruns}
+    work.reruns = [(t.uid, t.params) for t in every if t.state in again or t.uid in chosen]
+    rerun_uids = {uid for uid, _ in work.reruns}
     done = [t for t in every if t.state in (COMPLETED, FAILED) and t.uid not in rerun_uids]
-    plan.finished = len(done)
-    plan.new_trials = max(0, trials - plan.finished - len(plan.reruns) - len(plan.adopted))
+    work.finished = len(done)
+    work.new_trials = max(0, spec.trials - work.finished - len(work.reruns) - len(work.adopted))
     history = [t for t in done if t.state == COMPLETED and t.value is not None]
-    plan.told, plan.space_in_searcher = tell_history(searcher, codec, history, metric, mode)
-    if plan.told == 0 and done and not _learns_nothing(searcher):
-        plan.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
-    plan.notes.append(f"resuming study {study!r}: {plan.finished} trials kept, "
-                      + (f"{len(plan.adopted)} still running taken over, " if plan.adopted else "")
-                      + f"{len(plan.reruns)} to re-run, {plan.new_trials} new"
-                      + (f"; backup in study {plan.backup!r}" if plan.backup else "")
-                      + (f"; searcher told {plan.told} earlier trials" if plan.told else ""))
-    return plan
+    work.told, work.space_in_searcher = tell_history(searcher, codec, history, spec.metric, spec.mode)
+    if work.told == 0 and done and not _learns_nothing(searcher):
+        work.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
+    work.notes.append(f"resuming study {study!r}: {work.finished} trials kept, "
+                      + (f"{len(work.adopted)} still running taken over, " if work.adopted else "")
+                      + f"{len(work.reruns)} to re-run, {work.new_trials} new"
+                      + (f"; backup in study {work.backup!r}" if work.backup else "")
+                      + (f"; searcher told {work.told} earlier trials" if work.told else ""))
+    return work
 
 
 def _learns_nothing(searcher) -> bool:
@@ -162,7 +127,9 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
     """
     if _learns_nothing(searcher) or not completed:
         return 0, False
-    if getattr(searcher, "native", False):  # its own ask/tell: the space is the codec's already
+    from hpogrid.search import as_core
+
+    if as_core(searcher).native:  # its own ask/tell: the space is the codec's already
         space_set = False
     else:
         space_set = bool(searcher.set_search_properties(metric, mode, codec.param_space()))

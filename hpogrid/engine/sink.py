@@ -204,9 +204,9 @@ class TrialSink:
 
     def set_error(self, uid: str, error: str) -> None:
         """A failed trial's error text that arrived after its end (Ray writes it later)."""
-        error = clean_error(error)
-        self.last_error = error
-        self._writer.submit(self.store.upsert_trial, self.study, uid, error=error)
+        cleaned = clean_error(error)
+        self.last_error = cleaned
+        self._writer.submit(self.store.upsert_trial, self.study, uid, error=cleaned)
 
     # -- helpers -------------------------------------------------------------------------
     def _move(self, uid: str, state: TrialState) -> None:
@@ -224,6 +224,8 @@ class TrialSink:
         self.show()
 
     def _count(self, state: Optional[TrialState], step: int) -> None:
+        if state is None:
+            return
         name = {PENDING: "pending", RUNNING: "running", COMPLETED: "done", FAILED: "failed",
                 INTERRUPTED: "interrupted"}.get(state)
         if name:

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 from urllib.parse import urlparse
 
 from hpogrid.errors import CredentialsError, NotFoundError, PandaError
@@ -129,7 +129,7 @@ def _pinned(url: str) -> str:
         return url
     parsed = urlparse(url)
     try:
-        host = socket.getfqdn(random.choice(socket.getaddrinfo(parsed.hostname, parsed.port))[-1][0])
+        host = socket.getfqdn(str(random.choice(socket.getaddrinfo(parsed.hostname, parsed.port))[-1][0]))
     except (OSError, IndexError) as exc:
         raise PandaError(f"cannot resolve the PanDA cache server {parsed.hostname} ({exc}); set PANDACACHE_URL "
                          "or PANDA_BEHIND_REAL_LB=1") from None
@@ -150,7 +150,7 @@ class PandaGateway:
         self.retries = max(1, int(retries))
         self.wait_max = float(wait_max)
         self.url_ssl = os.environ.get("PANDA_URL_SSL") or DEFAULT_URL_SSL
-        self._client = None
+        self._client: Any = None  # (panda-client's Client module, configured for this gateway)
         self._last_log: List[str] = []
         self._configure_client()
 
@@ -342,7 +342,7 @@ class PandaGateway:
         ``days=None`` or a ``task_id`` removes the time window.
         """
         filters = {}
-        client_side = []
+        client_side: List[Callable[[Dict[str, Any]], bool]] = []
         if username:
             filters["userName"] = username
         if task_id is not None:
@@ -353,7 +353,8 @@ class PandaGateway:
             if any(c in taskname for c in "*?"):
                 regex = _wildcard_regex(taskname)
                 filters["taskName"] = regex
-                client_side.append(lambda t, r=re.compile(regex): bool(r.search(str(t.get("taskname")))))
+                pattern = re.compile(regex)
+                client_side.append(lambda t: bool(pattern.search(str(t.get("taskname")))))
             else:
                 filters["taskName"] = taskname
         if id_range is not None:
@@ -459,7 +460,7 @@ class PandaGateway:
 
         return self._retrying("task/retry", attempt)
 
-    def _raise_refusal(self, task_id: int, message: str):
+    def _raise_refusal(self, task_id: int, message: str) -> NoReturn:
         if "not found" in message:
             raise NotFoundError(f"task {task_id} not found")
         if _NOT_OWNER in message and not self.list_tasks(task_id=task_id, limit=1, days=None):

@@ -25,7 +25,8 @@ def load_module(scripts_dir: str, script: str) -> Any:
     module = sys.modules.get(name)
     if module is None or Path(getattr(module, "__file__", "") or "").resolve() != path.resolve():
         spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None  # (a .py file always has both)
+        if spec is None or spec.loader is None:  # (not a Python file: nothing imports it)
+            raise ValidationError("model_config.script", f"{script!r} is not a Python script Python can import")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

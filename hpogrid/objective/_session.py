@@ -74,7 +74,7 @@ class _SessionHook(importlib.abc.MetaPathFinder):
             run(module)
             module._session = session
 
-        spec.loader.exec_module = exec_module
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]  # (wraps the loader of Ray's module)
         return spec
 
 

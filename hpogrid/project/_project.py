@@ -53,15 +53,23 @@ class Project:
 
     @property
     def hpo_config(self) -> Dict[str, Any]:
-        return self.configs["hpo_config"]
+        return self._required("hpo_config")
 
     @property
     def model_config(self) -> Dict[str, Any]:
-        return self.configs["model_config"]
+        return self._required("model_config")
 
     @property
-    def search_space(self) -> Dict[str, Any]:
-        return self.configs["search_space"]
+    def search_space(self) -> Optional[Dict[str, Any]]:
+        """None for a model that defines its parameters as it runs (``def objective(trial)``)."""
+        return self.configs.get("search_space")
+
+    def _required(self, ctype: str) -> Dict[str, Any]:
+        """A config every project has (loading a project without it fails)."""
+        config = self.configs.get(ctype)
+        if config is None:
+            raise ValidationError(f"project {self.name!r}", f"has no {ctype}")
+        return config
 
     @property
     def grid_config(self) -> Optional[Dict[str, Any]]:
@@ -120,7 +128,7 @@ def load_project(name: str) -> Project:
     except (OSError, ValueError) as exc:
         raise ValidationError(f"project {name!r}", f"cannot read {cfg}: {str(exc)[:200]}; 'hpogrid project "
                                                    f"recreate {name} ...' rebuilds it, 'remove' deletes it") from None
-    configs = {}
+    configs: Dict[str, Optional[Dict[str, Any]]] = {}
     for ctype in CONFIG_TYPES:
         data = raw.get(ctype)
         if data is None and ctype in OPTIONAL_TYPES:
@@ -140,7 +148,7 @@ def load_project(name: str) -> Project:
 
 def _snapshot(config_names: Dict[str, Optional[str]]) -> Dict[str, Optional[Dict[str, Any]]]:
     """Load and validate each named config; a missing one is an error naming what exists."""
-    configs = {}
+    configs: Dict[str, Optional[Dict[str, Any]]] = {}
     for ctype in CONFIG_TYPES:
         name = config_names.get(ctype)
         if name is None:
@@ -257,8 +265,9 @@ def update_project(name: str, scripts_path: Optional[str] = None,
         configs = _snapshot(names)
         _keep_input_dataset(project.configs.get("grid_config"), configs)
         src_str = scripts_path or project.scripts_path
-        new_scripts = None
+        new_scripts, new_source = None, None
         if src_str and Path(src_str).expanduser().exists():
+            new_source = str(Path(src_str).expanduser().resolve())
             src = _check_scripts_path(src_str, project.warnings)
             new_scripts = Path(tempfile.mkdtemp(prefix=".scripts-", dir=project.path))
             _copy_scripts(src, new_scripts)
@@ -274,7 +283,7 @@ def update_project(name: str, scripts_path: Optional[str] = None,
                 os.rename(new_scripts, project.scripts_dir)
                 new_scripts = None
                 shutil.rmtree(old, ignore_errors=True)
-                project.scripts_path = str(Path(src_str).expanduser().resolve())
+                project.scripts_path = new_source
         finally:
             if new_scripts is not None:
                 shutil.rmtree(new_scripts, ignore_errors=True)
@@ -291,7 +300,7 @@ def _keep_input_dataset(old: Optional[Dict[str, Any]], configs: Dict[str, Any]) 
     if not did:
         return
     if configs.get("grid_config") is None:
-        configs["grid_config"] = {**old}
+        configs["grid_config"] = {**(old or {})}
     elif not configs["grid_config"].get("inDS"):
         configs["grid_config"] = {**configs["grid_config"], "inDS": did}
 

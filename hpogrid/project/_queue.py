@@ -14,10 +14,13 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.fileio import dump_json, write_atomic
+
+if TYPE_CHECKING:
+    from hpogrid.project._project import Project
 
 QUEUE_FILE = "enqueued.json"
 
@@ -32,10 +35,7 @@ def read_points(text: str, field: str, csv_text: bool = False, yaml_source: Opti
     the file's name) or CSV (a header of parameter names; each cell read as JSON where it is
     JSON, else as a string; an empty cell gives the parameter no value)."""
     if csv_text:
-        rows = list(csv.DictReader(io.StringIO(text)))
-        if not rows:
-            raise ValidationError(field, "the CSV has no rows (a header of parameter names, then one row per point)")
-        return [{k: _cell(v) for k, v in row.items() if v != ""} for row in rows]
+        return _csv_points(text, field)
     if yaml_source is not None:
         from hpogrid.yamltext import loads as yaml_loads
 
@@ -50,18 +50,53 @@ def read_points(text: str, field: str, csv_text: bool = False, yaml_source: Opti
     return points
 
 
+def _csv_points(text: str, field: str) -> List[Dict[str, Any]]:
+    """The points of a CSV text: every row has one cell per column of the header (an empty
+    cell: no value); a short or long row, a duplicate or unnamed column is one line naming it."""
+    no_rows = "the CSV has no rows (a header of parameter names, then one row per point)"
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise ValidationError(field, no_rows)
+        for i, name in enumerate(header):
+            if not name.strip():
+                raise ValidationError(field, f"column {i + 1} of the CSV header has no name")
+            if name in header[:i]:
+                raise ValidationError(field, f"the CSV header names column {name!r} twice (columns "
+                                             f"{header.index(name) + 1} and {i + 1})")
+        points: List[Dict[str, Any]] = []
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            if len(row) != len(header):
+                where = f"CSV row {len(points) + 1} (line {reader.line_num})"
+                if len(row) < len(header):
+                    raise ValidationError(field, f"{where} has no cell for column {header[len(row)]!r} ({len(row)} "
+                                                 f"of {len(header)} cells); leave a cell empty for no value")
+                raise ValidationError(field, f"{where} has {len(row)} cells; the header names {len(header)} "
+                                             "columns")
+            points.append({k: _cell(v) for k, v in zip(header, row) if v != ""})
+    except csv.Error as exc:
+        raise ValidationError(field, f"invalid CSV (line {reader.line_num}): {exc}") from None
+    if not points:
+        raise ValidationError(field, no_rows)
+    return points
+
+
 def _cell(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than JSON is read: the text
         return text
 
 
-def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Every point gives every parameter active for it a value its method can produce; returns
-    the points without their inactive parameters (a project without a search space, whose
-    model defines its parameters as it runs, checks values then: a value that does not fit
-    what the model asks for is not used)."""
+def check_points(points: List[Dict[str, Any]], search_space: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Every point gives every parameter active for it a value its method can produce (an integer for a
+    real-valued parameter, an integral float for an integer one, taken as the parameter's own
+    type); returns the points in that type, without their inactive parameters (a project without
+    a search space, whose model defines its parameters as it runs, checks values then: a value
+    that does not fit what the model asks for is not used)."""
     from hpogrid.space import SearchSpace
 
     if not search_space:
@@ -70,13 +105,14 @@ def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> 
     out = []
     for i, point in enumerate(points):
         where = f"points[{i}]"
+        point = {name: space[name].coerce(value) if name in space else value for name, value in point.items()}
         unknown = [k for k in point if k not in space]
         if unknown:
             raise ValidationError(f"{where}.{unknown[0]}", f"not a parameter of the search space "
                                                            f"({', '.join(space)})")
         for name, value in point.items():
             if not space[name].contains(value):
-                raise ValidationError(f"{where}.{name}", f"{value!r} is not a value of {space[name].method} "
+                raise ValidationError(f"{where}.{name}", f"{_short(value)} is not a value of {space[name].method} "
                                                          f"{json.dumps(space[name].to_dict()['dimension'])}")
         active = space.active(point)
         missing = [n for n in active if n not in point]
@@ -92,7 +128,12 @@ def check_points(points: List[Dict[str, Any]], search_space: Dict[str, Any]) -> 
     return out
 
 
-def enqueue(project, points: List[Dict[str, Any]]) -> int:
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def enqueue(project: Project, points: List[Dict[str, Any]]) -> int:
     """Add ``points`` (checked) to the project's queue; returns how many wait now."""
     from filelock import FileLock
 

@@ -290,9 +290,13 @@ def _reorder(marks: Standing, order: List[int]) -> Standing:
 
 
 def label(value: Any) -> str:
-    """A parameter value as category text: strings as they are, anything else as JSON."""
+    """A parameter value as category text: strings as they are, anything else as JSON.
+
+    A string that reads as another JSON value (``"1.5"``, ``"null"``, ``"true"``, the empty
+    string) is written as JSON, quoted: a categorical mixing ``1.5`` and ``"1.5"`` keeps two
+    categories, in plots and in CSV cells that ``enqueue --file`` reads back."""
     if isinstance(value, str):
-        return value
+        return _string_label(value)
     if value is None or isinstance(value, (bool, int, float)):
         return _scalar_label(type(value), value)  # cached: 100k trials repeat few values
     return json.dumps(value, sort_keys=True)
@@ -301,6 +305,17 @@ def label(value: Any) -> str:
 @lru_cache(maxsize=4096)
 def _scalar_label(kind: type, value: Any) -> str:
     return json.dumps(value)
+
+
+@lru_cache(maxsize=4096)
+def _string_label(text: str) -> str:
+    if text == "":
+        return '""'
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return json.dumps(text, ensure_ascii=False)
 
 
 def param_axes(space_dict: Any, trials: Sequence[TrialRecord]) -> List[Axis]:

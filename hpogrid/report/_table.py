@@ -98,14 +98,18 @@ def to_json(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
-    """CSV of :func:`records` with a header; lists and dicts are written as JSON text."""
+    """CSV of :func:`records` with a header; lists and dicts are written as JSON text, and so
+    is a parameter's string that would read back as another value (``"1.5"``, ``"true"``:
+    see :func:`label`), so ``enqueue --file`` takes each cell back as the value it was."""
     columns = record_columns(report)
+    params = {c for c in columns if c.startswith("param.")}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in records(report):
         writer.writerow(["" if (v := row.get(c)) is None else
-                         json.dumps(v) if isinstance(v, (dict, list, bool)) else v for c in columns])
+                         json.dumps(v) if isinstance(v, (dict, list, bool)) else
+                         label(v) if c in params and isinstance(v, str) else v for c in columns])
     return buf.getvalue()
 
 

@@ -14,6 +14,8 @@ _EXPORTS = {
     "scheduler_for": "hpogrid.search._schedulers",
     "SchedulerAdapter": "hpogrid.search._schedulers",
     "SearcherAdapter": "hpogrid.search._base",
+    "SearchCore": "hpogrid.search._core",
+    "as_core": "hpogrid.search._core",
     "RunShape": "hpogrid.search._base",
     "AutoChoice": "hpogrid.search._auto",
     "Codec": "hpogrid.search._codec",

@@ -2,10 +2,16 @@
 ``_ray_searchers.py``); on the other backends each library is driven by its own ask/tell
 (``make_native``), the model-based ones after a random start drawn while they load."""
 
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
 from hpogrid.errors import ValidationError
-from hpogrid.search._base import SearcherAdapter, construct
-from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY
+from hpogrid.search._base import RunShape, SearcherAdapter, construct
+from hpogrid.search._codec import ALL_NATIVE, FLOATS_ONLY, Codec
+from hpogrid.search._core import SearchCore
 from hpogrid.search._hyperopt import ENCODINGS as HYPEROPT_ENCODINGS
+
+if TYPE_CHECKING:
+    from hpogrid.objectives import Objectives
 
 
 class RandomSearch(SearcherAdapter):
@@ -13,18 +19,16 @@ class RandomSearch(SearcherAdapter):
     seed on every backend); ``algorithm_param`` may give ``points_to_evaluate``."""
 
     name = "random"
-    library = "ray.tune"
     encodings = ALL_NATIVE
-    honours_grid = True
-    summary = "random sampling; grid_search categoricals are enumerated"
-    multi_objective = True  # (it learns nothing: any number of objectives)
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._ray_searchers import SeededSampler
 
         return construct(SeededSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search.asktell import RandomSampler
 
         return construct(RandomSampler, self.name, {"codec": codec, "seed": seed, "num_samples": None}, params)
@@ -34,7 +38,6 @@ class TuneSearch(RandomSearch):
     """Ray Tune's basic variant semantics by its Ray name (grid search + random sampling)."""
 
     name = "tune"
-    summary = "Ray Tune's basic variant generator (grid_search + random)"
 
 
 class HyperOptAdapter(SearcherAdapter):
@@ -43,11 +46,10 @@ class HyperOptAdapter(SearcherAdapter):
     backends ask), whose space nests conditional parameters in HyperOpt's choices."""
 
     name = "hyperopt"
-    library = "hyperopt"
     encodings = HYPEROPT_ENCODINGS
-    summary = "Tree-structured Parzen Estimator (HyperOpt)"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         if codec.space.conditional:
             from hpogrid.search._hyperopt import HyperoptAskTell
             from hpogrid.search._ray_searchers import NativeSearcher
@@ -60,7 +62,8 @@ class HyperOptAdapter(SearcherAdapter):
         return construct(HyperOptSearch, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state_seed": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._hyperopt import HyperoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -73,12 +76,9 @@ class OptunaAdapter(SearcherAdapter):
     gp, cmaes, qmc, nsga2 or random, and the other keys go to that sampler."""
 
     name = "optuna"
-    library = "optuna"
-    summary = "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random"
-    multi_objective = True
-    uses_objectives = True
 
-    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None) -> Any:
         if _beyond_one_metric(objectives) or codec.space.conditional:
             # Ray's OptunaSearch takes several metrics but no constraints, and would be told a
             # conditional space's inactive values: the same core as elsewhere
@@ -88,7 +88,9 @@ class OptunaAdapter(SearcherAdapter):
 
         return OptunaSearch(metric=metric, mode=mode, sampler=self.sampler(seed, params))
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None
+                    ) -> Optional[SearchCore]:
         from hpogrid.search._optuna import OptunaAskTell
 
         import functools
@@ -97,7 +99,7 @@ class OptunaAdapter(SearcherAdapter):
         return OptunaAskTell(codec, metric, mode, functools.partial(self.sampler, seed, params, objectives),
                              objectives=objectives)
 
-    def sampler(self, seed, params, objectives=None):
+    def sampler(self, seed: Optional[int], params: Dict[str, Any], objectives: Optional["Objectives"] = None) -> Any:
         """optuna's sampler named by ``sampler`` (default TPE; NSGA-II for several objectives) with
         the other keys as its arguments.
 
@@ -113,7 +115,7 @@ class OptunaAdapter(SearcherAdapter):
         params = dict(params)
         several = objectives is not None and objectives.is_multi
         name = params.pop("sampler", "nsga2" if several else "tpe")
-        if several and name not in OPTUNA_MULTI_OBJECTIVE:
+        if objectives is not None and several and name not in OPTUNA_MULTI_OBJECTIVE:
             raise ValidationError("hpo_config.algorithm_param.sampler", f"optuna's {name} sampler optimises one "
                                   f"metric; with {len(objectives)} objectives choose one of: "
                                   f"{', '.join(OPTUNA_MULTI_OBJECTIVE)}")
@@ -131,15 +133,16 @@ class OptunaAdapter(SearcherAdapter):
         return construct(classes[name], f"optuna sampler {name}", ours, params)
 
 
-def _under_ray(core, metric, mode, codec):
+def _under_ray(core: Optional[SearchCore], metric: str, mode: str, codec: Codec) -> Any:
     """hpogrid's own ask/tell ``core`` as a Ray Tune searcher (where Ray's wrapper of the library
     cannot be told what the run needs it told)."""
     from hpogrid.search._ray_searchers import NativeSearcher
 
+    assert core is not None  # (the adapters that call this have a native core)
     return NativeSearcher(core, metric, mode, codec)
 
 
-def _beyond_one_metric(objectives) -> bool:
+def _beyond_one_metric(objectives: Optional["Objectives"]) -> bool:
     """Several objectives or outcome constraints: Ray's own wrappers cannot be told them."""
     return objectives is not None and (objectives.is_multi or bool(objectives.constraints))
 
@@ -149,10 +152,9 @@ class BohbAdapter(SearcherAdapter):
     ConfigSpace with the space's conditions (:mod:`hpogrid.search._bohb`)."""
 
     name = "bohb"
-    library = "hpbandster"
-    summary = "Bayesian optimisation + HyperBand (needs scheduler bohbhyperband)"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._bohb import BohbSearcher
 
         return construct(BohbSearcher, self.name, {"codec": codec, "metric": metric, "mode": mode, "seed": seed},
@@ -161,12 +163,9 @@ class BohbAdapter(SearcherAdapter):
 
 class AxAdapter(SearcherAdapter):
     name = "ax"
-    library = "ax"
-    summary = "Bayesian optimisation with Ax/BoTorch"
-    multi_objective = True
-    uses_objectives = True
 
-    def make(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None) -> Any:
         if _beyond_one_metric(objectives) or codec.space.constraints or codec.space.conditional:
             # Ray's AxSearch is told one metric, not the proposals search_space constraints reject,
             # and a conditional space's inactive values: the same core as elsewhere
@@ -180,7 +179,9 @@ class AxAdapter(SearcherAdapter):
         ours = {"metric": metric, "mode": mode, "random_seed": seed, "verbose_logging": False}
         return construct(AxSearch, self.name, ours, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None, objectives=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None, objectives: Optional["Objectives"] = None
+                    ) -> Optional[SearchCore]:
         from hpogrid.search._ax import AxAskTell, initial_trials
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -198,11 +199,10 @@ class BayesOptAdapter(SearcherAdapter):
     """Gaussian-process BO over a box: integers, categories and normals via exact transforms."""
 
     name = "bayesian"
-    library = "bayes_opt"
     encodings = FLOATS_ONLY
-    summary = "Gaussian-process Bayesian optimisation (bayesian-optimization)"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         if codec.space.conditional:  # Ray's searcher would be told inactive values: the same core as elsewhere
             return _under_ray(self.make_native(codec, metric, mode, seed, params, shape), metric, mode, codec)
         from hpogrid.search._ray_searchers import BayesOptSearcher
@@ -210,7 +210,8 @@ class BayesOptAdapter(SearcherAdapter):
         return construct(BayesOptSearcher, self.name, {
             "space": None, "metric": metric, "mode": mode, "random_state": seed or 42}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._bayesopt import BayesOptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed or 42}
@@ -222,16 +223,16 @@ class SkoptAdapter(SearcherAdapter):
     """scikit-optimize's ``Optimizer`` (Ray dropped SkOptSearch; see ``_skopt.py``)."""
 
     name = "skopt"
-    library = "skopt"
-    summary = "Gaussian-process Bayesian optimisation (scikit-optimize)"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._ray_searchers import SkoptSearcher
 
         return construct(SkoptSearcher, self.name, {
             "codec": codec, "metric": metric, "mode": mode, "random_state": seed}, params)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._skopt import SkoptAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "random_state": seed}
@@ -243,10 +244,9 @@ class HeboAdapter(SearcherAdapter):
     """HEBO: a GP with input and output warping and an ensemble of acquisitions (see ``_hebo.py``)."""
 
     name = "hebo"
-    library = "hebo"
-    summary = "HEBO: heteroscedastic evolutionary Bayesian optimisation (NeurIPS 2020 BBO winner)"
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._hebo import HeboAskTell
         from hpogrid.search._ray_searchers import NativeSearcher
 
@@ -254,7 +254,8 @@ class HeboAdapter(SearcherAdapter):
                          params)
         return NativeSearcher(core, metric, mode, codec)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._hebo import HeboAskTell
 
         ours = {"codec": codec, "metric": metric, "mode": mode, "seed": seed}
@@ -266,22 +267,22 @@ class NevergradAdapter(SearcherAdapter):
     """nevergrad; ``algorithm_param`` ``optimizer`` names one (default NGOpt, which picks by budget)."""
 
     name = "nevergrad"
-    library = "nevergrad"
-    summary = "nevergrad: NGOpt (or algorithm_param optimizer: CMA, TwoPointsDE, PSO, ...)"
 
     @staticmethod
-    def _ours(codec, metric, mode, seed, shape):
+    def _ours(codec: Codec, metric: str, mode: str, seed: Optional[int], shape: Optional[RunShape]) -> Dict[str, Any]:
         return {"codec": codec, "metric": metric, "mode": mode, "seed": seed,
                 "budget": shape.trials if shape else None, "num_workers": shape.parallel if shape else 1}
 
-    def make(self, codec, metric, mode, seed, params, shape=None):
+    def make(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+             shape: Optional[RunShape] = None) -> Any:
         from hpogrid.search._nevergrad import NevergradAskTell
         from hpogrid.search._ray_searchers import NativeSearcher
 
         return NativeSearcher(construct(NevergradAskTell, self.name, self._ours(codec, metric, mode, seed, shape),
                                         params), metric, mode, codec)
 
-    def make_native(self, codec, metric, mode, seed, params, shape=None):
+    def make_native(self, codec: Codec, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any],
+                    shape: Optional[RunShape] = None) -> Optional[SearchCore]:
         from hpogrid.search._nevergrad import NevergradAskTell
 
         ours = self._ours(codec, metric, mode, seed, shape)

@@ -63,9 +63,6 @@ class AutoAdapter(SearcherAdapter):
     """Picks an algorithm from what is known before the first trial: see :meth:`choose`."""
 
     name = "auto"
-    library = "ray.tune"
-    honours_grid = True
-    summary = "chosen by the space, the budget and the trials at once (see README 'auto')"
 
     @staticmethod
     def choose(space, trials: int, scheduler: str = "fifo", parallel: int = 1, objectives: Any = None) -> AutoChoice:
@@ -95,8 +92,6 @@ class AutoAdapter(SearcherAdapter):
             return AutoChoice(OptunaAdapter(), {"sampler": "cmaes"},
                               f"over {GP_MAX_TRIALS} trials, numeric parameters only: CMA-ES")
         return AutoChoice(OptunaAdapter(), {}, f"over {GP_MAX_TRIALS} trials with categorical parameters: TPE")
-
-    multi_objective = True  # (it picks one that is)
 
     def make(self, codec, metric, mode, seed, params, shape=None):  # pragma: no cover - resolved earlier
         raise NotImplementedError("'auto' is resolved to a concrete algorithm before building")

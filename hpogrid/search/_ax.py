@@ -9,10 +9,11 @@ no Sobol step of its own. Pending trials are known to Ax (BoTorch conditions on 
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, EVALUATED_KEY, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._core import SearchCore
 
 
 def ax_parameters(codec: Codec) -> List[Dict[str, Any]]:
-    out = []
+    out: List[Dict[str, Any]] = []
     for name, enc in codec.encodings.items():
         if isinstance(enc, UniformNative):
             out.append({"name": name, "type": "range", "bounds": [enc.latent.low, enc.latent.high],
@@ -53,7 +54,7 @@ def quiet_ax() -> None:
     set_ax_logger_levels(logging.ERROR)
 
 
-class AxAskTell:
+class AxAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an ``AxClient``.
 
     Several objectives make a multi-objective experiment (Ax then proposes by qNEHVI, its
@@ -61,7 +62,6 @@ class AxAskTell:
     own, so the model learns where they hold.
     """
 
-    native = True
     #: told every metric of a trial (several objectives, constraints)
     told_metrics = True
 
@@ -121,7 +121,7 @@ class AxAskTell:
         data = None if error else self._data(result)
         if data is None:
             self.client.log_trial_failure(trial_index=index)
-        elif result.get(EVALUATED_KEY):  # not its proposal that ran: that one is dropped, the run one attached
+        elif result and result.get(EVALUATED_KEY):  # not its proposal that ran: dropped, the run one attached
             self.client.abandon_trial(trial_index=index)
             self._attach(result[EVALUATED_KEY], data)
         else:
@@ -149,5 +149,6 @@ class AxAskTell:
         if data is None:
             if len(self._told) > 1:
                 return  # one number cannot stand for several metrics
+            assert self.metric is not None  # (set by the adapter before anything is told)
             data = {self.metric: (float(value), None)}
         self._attach(config, data)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 
 from hpogrid.errors import MissingDependencyError, UnsupportedSpaceError, ValidationError
 from hpogrid.search._codec import NO_NORMAL, Codec, Encoding
+from hpogrid.search.catalogue import Algorithm, entry
 from hpogrid.space import SearchSpace
 
 
@@ -21,25 +22,47 @@ class RunShape:
     parallel: int = 1
 
 
+#: the facts an adapter takes from its catalogue entry (and may not set itself)
+_FACTS = ("library", "summary", "honours_grid", "multi_objective", "uses_objectives")
+
+
 class SearcherAdapter(ABC):
-    """One HPO algorithm. Subclasses set ``name``/``library`` and implement :meth:`make`.
+    """One HPO algorithm. Subclasses set ``name`` and implement :meth:`make` (and, where the
+    library has a native ask/tell, :meth:`make_native`); every other fact about the algorithm
+    comes from its entry in :mod:`hpogrid.search.catalogue` (an adapter without one, or one
+    that sets a fact itself, is an error when its class is defined).
 
     ``algorithm_param`` (hpo_config) goes to the library's constructor; unknown keys are a
     one-line error listing what the library accepts.
     """
 
     name: ClassVar[str]
-    #: module that must be importable (a missing one is a clear error, not a vanished adapter)
+    #: its catalogue entry, and the entry's facts (see :class:`hpogrid.search.catalogue.Algorithm`)
+    algorithm: ClassVar[Algorithm]
     library: ClassVar[str]
+    summary: ClassVar[str]
+    honours_grid: ClassVar[bool]
+    multi_objective: ClassVar[bool]
+    #: :meth:`make`/:meth:`make_native` take ``objectives`` (several, or outcome constraints to learn)
+    uses_objectives: ClassVar[bool]
     #: how latent dimensions are shown to the library (see :mod:`hpogrid.search._codec`)
     encodings: ClassVar[Tuple[Type[Encoding], ...]] = NO_NORMAL
-    #: whether ``grid_search`` categoricals are enumerated (only the basic variant generator)
-    honours_grid: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
-    #: optimises several objectives at once (see :data:`hpogrid.search.names.MULTI_OBJECTIVE_ALGORITHMS`)
-    multi_objective: ClassVar[bool] = False
-    #: :meth:`make`/:meth:`make_native` take ``objectives`` (several, or outcome constraints to learn)
-    uses_objectives: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return
+        own = [fact for fact in _FACTS if fact in cls.__dict__]
+        if own:
+            raise TypeError(f"{cls.__name__} sets {', '.join(own)}: the facts of algorithm {cls.name!r} "
+                            "live in hpogrid.search.catalogue")
+        try:
+            cls.algorithm = entry(cls.name)
+        except KeyError:
+            raise TypeError(f"{cls.__name__}: algorithm {cls.name!r} has no entry in hpogrid.search.catalogue") \
+                from None
+        for fact in _FACTS:
+            setattr(cls, fact, getattr(cls.algorithm, fact))
 
     def check(self, space: SearchSpace) -> None:
         """Raise :class:`UnsupportedSpaceError` before any trial runs if the space can't be run."""

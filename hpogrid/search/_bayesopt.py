@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from hpogrid.search._codec import (_EPS, ChoiceViaUniform, Codec, IntViaUniform, NormalViaUniform, UniformNative,
                                    evaluated)
+from hpogrid.search._core import SearchCore
 
 
 def _bounds(enc) -> Tuple[float, float]:
@@ -24,11 +25,10 @@ def _bounds(enc) -> Tuple[float, float]:
     raise TypeError(f"no bayes_opt bound for {type(enc).__name__}")  # pragma: no cover
 
 
-class BayesOptAskTell:
+class BayesOptAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over ``BayesianOptimization``
     (``utility_kwargs``: its acquisition, as Ray's searcher takes them)."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: str, mode: str, random_state: Optional[int] = None,
                  utility_kwargs: Optional[Dict[str, Any]] = None):

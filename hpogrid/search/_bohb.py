@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ray.tune.search.bohb import TuneBOHB
 
 from hpogrid.search._codec import Codec, _latent_of
+from hpogrid.search._core import SearchCore
 
 
 def config_space(codec: Codec) -> Any:
@@ -72,7 +73,7 @@ def _condition(codec: Codec, space: Any, name: str, parent: str, values: Tuple[A
         return _all([GreaterThanCondition(child, hyper, low), LessThanCondition(child, hyper, low)])
     parts = []
     for a, b in spans:
-        bounds = []
+        bounds: List[Any] = []
         if a > low:  # parent >= a
             bounds.append(GreaterThanCondition(child, hyper, math.nextafter(a, -math.inf)))
         if b < high:  # parent <= b
@@ -122,10 +123,12 @@ def _first(pred: Callable[[float], bool], low: float, high: float) -> Optional[f
             low = mid
 
 
-class BohbSearcher(TuneBOHB):
+class BohbSearcher(TuneBOHB, SearchCore):  # type: ignore[misc]  # (Ray's untyped metric/mode and keyword names)
     """Ray's ``TuneBOHB`` over :func:`config_space` (the space comes from the codec, as for
     hpogrid's other searchers): BOHB proposes, and is told, only the active parameters."""
 
+    #: a Ray searcher: Tune (or AskTell) hands it the space, which it takes from the codec
+    native = False
     #: BOHB models the conditions itself: a result is told with BOHB's own proposal
     conditional_native = True
 

@@ -191,7 +191,7 @@ class Codec:
 
     @classmethod
     def build(cls, space: SearchSpace, encodings: Tuple[Type[Encoding], ...], grid: bool = False) -> "Codec":
-        chosen = {}
+        chosen: Dict[str, Encoding] = {}
         for name, param in space.items():
             latent = param.latent()
             if grid and name in space.grid_params:

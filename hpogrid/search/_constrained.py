@@ -29,10 +29,10 @@ Random search (:class:`~hpogrid.search.asktell.RandomSampler`, also inside Ray's
 points: a rejected draw is given back, so the budget counts accepted points and each grid point
 gets its share. A re-run of a stored trial (``__hpogrid_rerun__``) is not checked.
 
-Everything else is delegated: attributes the engine reads (``learns``, ``native``,
-``conditional_native``, ``told_metrics``, ``num_samples``, ...) come from the inner searcher and
-attributes it sets go to it; per-trial calls (``on_trial_result``, ``observe``, ``on_pause``,
-``on_unpause``) reach the inner searcher under the id it proposed with.
+The wrapper is a :class:`~hpogrid.search._core.SearchCore` over one: the capabilities it
+declares (``learns``, ``native``, ``conditional_native``, ``told_metrics``, ``budgeted``,
+``num_samples``, ...) are the inner searcher's, each delegated by name; per-trial calls
+(``on_trial_result``, ``observe``) reach the inner searcher under the id it proposed with.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ from typing import Any, Dict, List, Optional
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._codec import EVALUATED_KEY, RERUN_KEY, Codec, evaluated
-from hpogrid.search.asktell import RandomSampler, evaluated_metrics, flat_config
+from hpogrid.search._core import RaySearcherCore, SearchCore, as_core
+from hpogrid.search.asktell import evaluated_metrics, flat_config
 
 #: rejections in a row before the space is called practically infeasible for the searcher
 DEFAULT_MAX_REJECTIONS = 1000
@@ -52,18 +53,12 @@ DEFAULT_MAX_REJECTIONS = 1000
 DEFAULT_PATIENCE = 20
 #: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
 FINISHED = "FINISHED"
-#: methods whose first argument is a trial id the inner searcher knows by its own id
-_PER_TRIAL = frozenset({"on_trial_result", "observe", "on_pause", "on_unpause"})
-#: the wrapper's own attributes (everything else is the inner searcher's)
-_OWN = frozenset({"inner", "codec", "max_rejections", "patience", "name", "rejected", "in_a_row", "filled",
-                  "fill_rejected",
-                  "_alias", "_spent", "_serial", "_broken", "_fills", "_rng", "_wait"})
 #: the state a checkpoint keeps (besides the inner searcher's)
 _STATE = ("rejected", "in_a_row", "filled", "fill_rejected", "_alias", "_spent", "_serial", "_broken", "_fills",
           "_rng", "_wait")
 
 
-class ConstrainedSearcher:
+class ConstrainedSearcher(SearchCore):
     """A searcher that hands out only proposals satisfying every constraint of the codec's space.
 
     ``rejected``: the inner searcher's proposals rejected (each told to it as a failed trial);
@@ -82,50 +77,93 @@ class ConstrainedSearcher:
         for key, value in (("max_rejections", max_rejections), ("patience", patience)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{key} must be a positive integer (got {value!r})")
-        own = object.__setattr__
-        own(self, "inner", inner)
-        own(self, "codec", codec)
-        own(self, "max_rejections", max_rejections or DEFAULT_MAX_REJECTIONS)
-        own(self, "patience", patience)
-        own(self, "name", name or type(inner).__name__)
-        own(self, "rejected", 0)
-        own(self, "in_a_row", 0)
-        own(self, "filled", 0)
-        own(self, "fill_rejected", 0)
-        own(self, "_alias", {})      # trial id handed out -> the id the inner searcher proposed under
-        own(self, "_spent", set())   # trial ids already used for a rejected proposal
-        own(self, "_serial", 0)      # for internal ids
-        own(self, "_broken", {})     # constraint index -> rejections in the current run of them
-        own(self, "_fills", {})      # trial id -> random fill-in handed out, not yet told
-        own(self, "_rng", np.random.default_rng(seed))
-        own(self, "_wait", patience)  # rejections before a fill-in now: halved after each fill-in
+        self.name = name or type(inner).__name__
+        self.inner = as_core(inner)
+        self.codec = codec
+        self.max_rejections = max_rejections or DEFAULT_MAX_REJECTIONS
+        self.patience = patience
+        self.rejected = 0
+        self.in_a_row = 0
+        self.filled = 0
+        self.fill_rejected = 0
+        self._alias: Dict[str, str] = {}   # trial id handed out -> the id the inner searcher proposed under
+        self._spent: set = set()           # trial ids already used for a rejected proposal
+        self._serial = 0                   # for internal ids
+        self._broken: Dict[int, int] = {}  # constraint index -> rejections in the current run of them
+        self._fills: Dict[str, Dict[str, Any]] = {}  # trial id -> random fill-in handed out, not yet told
+        self._rng = np.random.default_rng(seed)
+        self._wait = patience or 0  # rejections before a fill-in now: halved after each fill-in
 
-    # -- delegation -----------------------------------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        # only reached for what the wrapper lacks; never for dunders (pickle, copy) or before
-        # __init__ has set ``inner`` (unpickling)
-        if name.startswith("__") or "inner" not in self.__dict__:
-            raise AttributeError(name)
-        value = getattr(self.__dict__["inner"], name)
-        if name in _PER_TRIAL and callable(value):
-            alias, fills = self.__dict__["_alias"], self.__dict__["_fills"]
-
-            def per_trial(trial_id: str, *args: Any, **kwargs: Any) -> Any:
-                if trial_id in fills:  # a fill-in: the inner searcher never proposed it
-                    return None
-                return value(alias.get(trial_id, trial_id), *args, **kwargs)
-
-            return per_trial
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _OWN:
-            object.__setattr__(self, name, value)
-        else:  # e.g. the engine setting random search's num_samples
-            setattr(self.inner, name, value)
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        """Pickles of earlier versions hold a Ray searcher of Ray's own as ``inner`` itself."""
+        self.__dict__.update(state, inner=as_core(state["inner"]))
 
     def __repr__(self) -> str:
         return f"ConstrainedSearcher({self.inner!r}, {len(self.codec.space.constraints)} constraints)"
+
+    # -- what it declares: the inner searcher's ---------------------------------------------------
+    @property
+    def native(self) -> bool:  # type: ignore[override]
+        return self.inner.native
+
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
+        return self.inner.learns
+
+    @property
+    def told_metrics(self) -> bool:  # type: ignore[override]
+        return self.inner.told_metrics
+
+    @property
+    def conditional_native(self) -> bool:  # type: ignore[override]
+        return self.inner.conditional_native
+
+    @property
+    def budgeted(self) -> bool:  # type: ignore[override]
+        return self.inner.budgeted
+
+    @property
+    def num_samples(self) -> Optional[int]:
+        return self.inner.num_samples
+
+    @num_samples.setter
+    def num_samples(self, value: Optional[int]) -> None:  # the engine sets random search's budget
+        self.inner.num_samples = value
+
+    @property
+    def grid_size(self) -> int:
+        return self.codec.grid_size
+
+    @property
+    def metric(self) -> Optional[str]:  # type: ignore[override]
+        return self.inner.metric
+
+    @property
+    def mode(self) -> Optional[str]:  # type: ignore[override]
+        return self.inner.mode
+
+    @property
+    def objectives(self) -> Any:
+        return self.inner.objectives
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return self.inner.set_max_concurrency(max_concurrent)
+
+    def on_trial_result(self, trial_id: str, result: Dict) -> None:
+        if trial_id not in self._fills:  # a fill-in: the inner searcher never proposed it
+            self.inner.on_trial_result(self._alias.get(trial_id, trial_id), result)
+
+    def observe(self, trial_id: str, used: Dict[str, Any], distributions: Dict[str, Any]) -> None:
+        if trial_id not in self._fills:
+            self.inner.observe(self._alias.get(trial_id, trial_id), used, distributions)
+
+    def on_pause(self, trial_id: str) -> None:
+        if trial_id not in self._fills:
+            self.inner.on_pause(self._alias.get(trial_id, trial_id))
+
+    def on_unpause(self, trial_id: str) -> None:
+        if trial_id not in self._fills:
+            self.inner.on_unpause(self._alias.get(trial_id, trial_id))
 
     # -- the searcher protocol --------------------------------------------------------------------
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Any, **spec: Any) -> bool:
@@ -156,7 +194,7 @@ class ConstrainedSearcher:
                 if not broken:
                     if uid != trial_id:
                         self._alias[trial_id] = uid
-                    self._wait = self.patience
+                    self._wait = self.patience or 0
                     return self._handed_out(config)
                 self._reject(uid, trial_id)
                 self.rejected += 1
@@ -172,12 +210,12 @@ class ConstrainedSearcher:
         if fill is None:
             self.inner.on_trial_complete(self._alias.pop(trial_id, trial_id), result=result, error=error)
             return
-        metric = getattr(self.inner, "metric", None)
+        metric = self.inner.metric
         value = None if error or not result or not metric else result.get(metric)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
-        metrics = {k: v for k, v in result.items() if k not in ("config", EVALUATED_KEY)}
-        objectives = getattr(self.inner, "objectives", None)  # several, or outcome constraints
+        metrics = {k: v for k, v in (result or {}).items() if k not in ("config", EVALUATED_KEY)}
+        objectives = self.inner.objectives  # several, or outcome constraints
         if objectives is not None and objectives.values(metrics) is None:
             return
         try:
@@ -192,13 +230,10 @@ class ConstrainedSearcher:
     def save(self, checkpoint_path: str) -> None:
         """The inner searcher's checkpoint and the wrapper's state in one file (NotImplementedError,
         Ray's "cannot save", when the inner searcher cannot save)."""
-        saver = getattr(self.inner, "save", None)
-        if saver is None:
-            raise NotImplementedError(f"{type(self.inner).__name__} cannot save its state")
         fd, tmp = tempfile.mkstemp(prefix="hpogrid-constrained-")
         os.close(fd)
         try:
-            saver(tmp)
+            self.inner.save(tmp)
             with open(tmp, "rb") as fh:
                 inner = fh.read()
         finally:
@@ -217,8 +252,7 @@ class ConstrainedSearcher:
             self.inner.restore(tmp)
         finally:
             os.unlink(tmp)
-        for key, value in saved["state"].items():
-            object.__setattr__(self, key, value)
+        self.__dict__.update(saved["state"])
 
     # -- internals ------------------------------------------------------------------------------
     def _next_id(self, trial_id: str) -> str:
@@ -238,9 +272,7 @@ class ConstrainedSearcher:
         if uid == trial_id:  # (internal ids are never used twice)
             self._spent.add(uid)
         self.inner.on_trial_complete(uid, result=None, error=True)
-        sampler = _random_sampler(self.inner)
-        if sampler is not None:  # its draw counts against num_samples and the grid cycle: give it back
-            sampler._count -= 1
+        self.inner.take_back(uid)  # (random search: its draw counts against num_samples and the grid cycle)
 
     def _handed_out(self, config: Dict[str, Any]) -> Dict[str, Any]:
         self.in_a_row = 0
@@ -250,7 +282,7 @@ class ConstrainedSearcher:
     def _filling(self) -> bool:
         """Whether random points fill in now: a searcher that learns was rejected too often."""
         return (self.patience is not None and self.in_a_row >= self._wait
-                and bool(getattr(self.inner, "learns", True)))
+                and self.inner.learns)
 
     def _draw(self) -> Dict[str, Any]:
         """A random point of the whole space, in the searcher's encoding."""
@@ -259,7 +291,7 @@ class ConstrainedSearcher:
 
     def _infeasible(self) -> ValidationError:
         constraints = self.codec.space.constraints
-        index = max(self._broken, key=self._broken.get) if self._broken else 0
+        index = max(self._broken, key=lambda i: self._broken[i]) if self._broken else 0
         filled = " and random fill-in points" if self._filling() else ""
         return ValidationError(
             "search_space.constraints",
@@ -271,14 +303,6 @@ class ConstrainedSearcher:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
-
-
-def _random_sampler(searcher: Any) -> Any:
-    """The :class:`RandomSampler` that draws ``searcher``'s points with a budget, if any."""
-    for candidate in (searcher, getattr(searcher, "core", None)):
-        if isinstance(candidate, RandomSampler) and hasattr(candidate, "_count"):
-            return candidate
-    return None
 
 
 def constrain(searcher: Any, codec: Codec, ray: bool = False, max_rejections: Optional[int] = None,
@@ -304,6 +328,8 @@ def unwrap(searcher: Any) -> Any:
     while True:
         if isinstance(searcher, ConstrainedSearcher):
             searcher = searcher.inner
+        elif isinstance(searcher, RaySearcherCore):
+            searcher = searcher.searcher
         elif _is_tune_wrapper(searcher):
             searcher = searcher.constrained
         else:

@@ -19,6 +19,7 @@ import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _seed_pymoo() -> None:
@@ -37,7 +38,7 @@ def _seed_pymoo() -> None:
         kwargs.setdefault("seed", int(np.random.randint(0, 2 ** 31 - 1)))
         return minimize(*args, **kwargs)
 
-    seeded.hpogrid_seeded = True
+    setattr(seeded, "hpogrid_seeded", True)
     evolution_optimizer.minimize = seeded
 
 
@@ -100,12 +101,11 @@ def _fixed(enc) -> Any:
     return 0 if isinstance(enc, ChoiceByIndex) else enc.latent.low
 
 
-class HeboAskTell:
+class HeboAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over ``hebo.optimizers.hebo.HEBO``;
     the keyword options are HEBO's own (``model_name``: gp, gpy, rf, ...; ``es``: the
     evolutionary optimiser of the acquisition)."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  seed: Optional[int] = None, model_name: str = "gp", rand_sample: Optional[int] = None,
@@ -122,9 +122,9 @@ class HeboAskTell:
         designs = {n: _design(n, e) for n, e in codec.encodings.items()}
         self._searched = [n for n, d in designs.items() if d is not None]
         self._fixed = {n: _fixed(codec.encodings[n]) for n, d in designs.items() if d is None}
-        self._kinds = {n: designs[n]["type"] for n in self._searched}
+        self._kinds = {n: d["type"] for n, d in designs.items() if d is not None}
         self._cats = {n for n, kind in self._kinds.items() if kind == "cat"}
-        self._opt = None
+        self._opt: Any = None  # (HEBO's optimiser, built on the first ask)
         if self._searched:
             space = DesignSpace().parse([designs[n] for n in self._searched])
             self._opt = HEBO(space, model_name=model_name, rand_sample=rand_sample, es=es,

@@ -21,6 +21,7 @@ an inactive value.
 from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.search._codec import ChoiceByIndex, Codec, IntViaUniform, NormalNative, UniformNative, _index
+from hpogrid.search._core import SearchCore
 
 #: how HyperOpt sees each latent kind: an integer as the floor of a uniform, since
 #: ``hp.uniformint(low, high)`` rounds a uniform and gives each end half the weight of the others
@@ -83,7 +84,7 @@ def _identity(config):
     return config  # (a module function: the searcher is pickled with its Domain under Ray Tune)
 
 
-class HyperoptAskTell:
+class HyperoptAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over HyperOpt's TPE.
 
     ``n_initial_points``: random trials before TPE models (HyperOpt's ``n_startup_jobs``);
@@ -91,7 +92,6 @@ class HyperoptAskTell:
     first (under Ray Tune; elsewhere the random start runs them).
     """
 
-    native = True
     #: HyperOpt draws a conditional parameter only where its branch is taken, and finished
     #: trials keep only active values (HyperOpt's form of an unused parameter)
     conditional_native = True

@@ -13,6 +13,7 @@ import secrets
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _parameter(enc):
@@ -49,7 +50,7 @@ def _survive_numpy2_metamodel() -> None:
         except TypeError as exc:
             raise metamodel.MetaModelFailure(f"metamodel failed with numpy {_numpy_version()}: {exc}") from None
 
-    guarded.hpogrid_guarded = True
+    setattr(guarded, "hpogrid_guarded", True)
     metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = guarded
 
 
@@ -75,10 +76,9 @@ def check_optimizer(name: str) -> None:
 DEFAULT_BUDGET = 100
 
 
-class NevergradAskTell:
+class NevergradAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over a nevergrad optimizer."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  seed: Optional[int] = None, budget: Optional[int] = None, num_workers: int = 1,

@@ -22,12 +22,13 @@ the finished trials and the recipe of the sampler, and unpickling rebuilds the s
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative
+from hpogrid.search._core import SearchCore
 
 
 def distributions(codec: Codec) -> Dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: Dict[str, BaseDistribution] = {}
     for name, enc in codec.encodings.items():
         if isinstance(enc, UniformNative):
             out[name] = FloatDistribution(enc.latent.low, enc.latent.high)
@@ -57,11 +58,10 @@ def suggest(trial: Any, name: str, dist: Any) -> Any:
 CONSTRAINT_PREFIX = "constraints:"
 
 
-class OptunaAskTell:
+class OptunaAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over an optuna study in memory."""
 
     #: needs no Ray search space (AskTell and resume skip ``set_search_properties``' space)
-    native = True
     #: a conditional space is asked parameter by parameter: optuna is told only active values
     conditional_native = True
     #: told every metric of a trial (several objectives, constraints)
@@ -82,7 +82,9 @@ class OptunaAskTell:
     def _new_study(self) -> Any:
         import optuna
 
-        directions = ["minimize" if m == "min" else "maximize" for m in self.objectives.modes]
+        from optuna.study import StudyDirection
+
+        directions = [StudyDirection.MINIMIZE if m == "min" else StudyDirection.MAXIMIZE for m in self.objectives.modes]
         return optuna.create_study(directions=directions, sampler=self._sampler())
 
     def __getstate__(self) -> Dict[str, Any]:

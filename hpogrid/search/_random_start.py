@@ -15,14 +15,15 @@ loop is told to wait (:data:`~hpogrid.search.asktell.NOT_NOW`) while trials run.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from hpogrid.search._codec import Codec, evaluated
+from hpogrid.search._core import SearchCore
 from hpogrid.search.asktell import RandomSampler
 
 
-class RandomStart:
-    native = True
+class RandomStart(SearchCore):
+    """A random start, then the library's core (a :class:`SearchCore` built by ``build``)."""
 
     def __init__(self, codec: Codec, metric: str, seed: Optional[int], length: int, build: Callable[[], Any],
                  points_to_evaluate: Optional[List[Dict[str, Any]]] = None, objectives: Any = None):
@@ -36,15 +37,16 @@ class RandomStart:
         self.told_metrics = objectives is not None
         self._random = RandomSampler(codec, seed, points_to_evaluate=points_to_evaluate)
         self._length = max(length, len(points_to_evaluate or []), 1)
-        self._mine: Dict[str, Dict[str, Any]] = {}      # random points handed out, not yet told
+        self._mine: Dict[str, Any] = {}      # random points handed out, not yet told
         self._given = self._failed = self._results = 0
         self._told_before = 0  # results of earlier runs (resume): they shorten the random start
         # results for the library once loaded: (config, value, every metric)
         self._waiting: List[Tuple[Dict[str, Any], float, Optional[Dict[str, Any]]]] = []
         self._library: Any = None
         self._error: Optional[BaseException] = None
-        self._loader = threading.Thread(target=self._load, args=(build,), name="hpogrid-searcher-load", daemon=True)
-        self._loader.start()
+        loader = threading.Thread(target=self._load, args=(build,), name="hpogrid-searcher-load", daemon=True)
+        self._loader: Union[threading.Thread, _Loaded] = loader
+        loader.start()
 
     def _load(self, build: Callable[[], Any]) -> None:
         try:
@@ -65,7 +67,7 @@ class RandomStart:
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True
 
-    def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
+    def suggest(self, trial_id: str) -> Union[Dict[str, Any], str, None]:
         if self._given - self._failed < self._length - self._told_before:
             config = self._random.suggest(trial_id)
             self._mine[trial_id] = config
@@ -88,7 +90,7 @@ class RandomStart:
         if error or not self._usable(result):
             self._failed += 1
         else:
-            self.add_evaluated_point(evaluated(result, config), result[self.metric], metrics=result)
+            self.add_evaluated_point(evaluated(result, config), (result or {})[self.metric], metrics=result)
 
     def _usable(self, result: Optional[Dict]) -> bool:
         if not result:
@@ -119,7 +121,7 @@ class RandomStart:
     def _flush(self) -> None:
         while self._waiting:
             config, value, metrics = self._waiting.pop(0)
-            extra = {"metrics": metrics} if getattr(self._library, "told_metrics", False) and metrics else {}
+            extra = {"metrics": metrics} if self._library.told_metrics and metrics else {}
             try:
                 self._library.add_evaluated_point(config, value, **extra)
             except NotImplementedError:

@@ -10,20 +10,50 @@ from ray.tune.search import Searcher
 from ray.tune.search.bayesopt import BayesOptSearch
 
 from hpogrid.search._codec import EVALUATED_KEY, Codec
+from hpogrid.search._core import SearchCore
 from hpogrid.search._skopt import SkoptAskTell
 from hpogrid.search.asktell import RandomSampler
 
 
-class SeededSampler(Searcher):
-    """:class:`RandomSampler` under Ray Tune: Tune asks it for every trial, so Ray Tune and the
-    ask/tell backends draw the same sequence of points for the same seed."""
+class NativeSearcher(Searcher, SearchCore):  # type: ignore[misc]  # (Ray's metric/mode properties)
+    """A :class:`~hpogrid.search._core.SearchCore` (the same object the other backends ask) as a
+    Ray Tune searcher: the one bridge from hpogrid's searcher protocol to Ray's ``Searcher``.
+    Random search, scikit-optimize (Ray removed its SkOptSearch in 2024), HEBO, nevergrad and
+    the constraint wrapper run the same code under Ray Tune as everywhere else.
 
-    learns = False
+    It declares what its core declares, but is a Ray searcher: Tune hands it the space
+    (``native`` False; the space comes from the codec all the same)."""
 
-    def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
-                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
-        super().__init__()
-        self.core = RandomSampler(codec, seed, num_samples, points_to_evaluate)
+    native = False
+    #: a conditional space's codec (None otherwise; pickles of earlier versions lack it)
+    _codec: Optional[Codec] = None
+
+    def __init__(self, core: SearchCore, metric: Optional[str] = None, mode: Optional[str] = None,
+                 codec: Optional[Codec] = None):
+        """``codec``: of a conditional space, so the core is told each point as it ran (see
+        :meth:`hpogrid.search.AskTell.tell`)."""
+        super().__init__(metric=metric, mode=mode)
+        self.core = core
+        self._codec = codec if codec is not None and codec.space.conditional else None
+
+    # -- what it declares: its core's ----------------------------------------------------------
+    @property
+    def learns(self) -> bool:  # type: ignore[override]
+        return self.core.learns
+
+    @property
+    def conditional_native(self) -> bool:  # type: ignore[override]
+        """Whether the core models a conditional space itself (HyperOpt's nested choices)."""
+        return self.core.conditional_native
+
+    @property
+    def told_metrics(self) -> bool:  # type: ignore[override]
+        """Whether the core takes every metric of a stored trial (several objectives, constraints)."""
+        return self.core.told_metrics
+
+    @property
+    def budgeted(self) -> bool:  # type: ignore[override]
+        return self.core.budgeted
 
     @property
     def num_samples(self) -> Optional[int]:
@@ -33,41 +63,6 @@ class SeededSampler(Searcher):
     def num_samples(self, value: Optional[int]) -> None:
         self.core.num_samples = value
 
-    @property
-    def grid_size(self) -> int:
-        return self.core.grid_size
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return True  # the space comes from the codec
-
-    def suggest(self, trial_id: str):
-        return self.core.suggest(trial_id)
-
-    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
-        pass
-
-    def add_evaluated_point(self, *args, **kwargs) -> None:
-        raise NotImplementedError  # random search learns nothing
-
-
-class NativeSearcher(Searcher):
-    """A native ask/tell core (the same object the other backends ask) as a Ray Tune searcher:
-    scikit-optimize (Ray removed its SkOptSearch in 2024), HEBO and nevergrad run the same code
-    under Ray Tune as everywhere else."""
-
-    def __init__(self, core: Any, metric: Optional[str] = None, mode: Optional[str] = None,
-                 codec: Optional[Codec] = None):
-        """``codec``: of a conditional space, so the core is told each point as it ran (see
-        :meth:`hpogrid.search.AskTell.tell`)."""
-        super().__init__(metric=metric, mode=mode)
-        self.core = core
-        self._codec = codec if codec is not None and codec.space.conditional else None
-
-    @property
-    def conditional_native(self) -> bool:
-        """Whether the core models a conditional space itself (HyperOpt's nested choices)."""
-        return getattr(self.core, "conditional_native", False)
-
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         # the space comes from the codec; Tune's param_space holds the same dimensions
         if metric:
@@ -75,11 +70,6 @@ class NativeSearcher(Searcher):
         if mode:
             self._mode = mode
         return True
-
-    @property
-    def told_metrics(self) -> bool:
-        """Whether the core takes every metric of a stored trial (several objectives, constraints)."""
-        return getattr(self.core, "told_metrics", False)
 
     def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
         config = self.core.suggest(trial_id)
@@ -96,12 +86,19 @@ class NativeSearcher(Searcher):
                 result = {**result, EVALUATED_KEY: self._codec.encode(self._codec.decode(proposal))}
         self.core.on_trial_complete(trial_id, result, error)
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values=None,
-                            metrics: Optional[Dict[str, Any]] = None) -> None:
+    def add_evaluated_point(  # type: ignore[override]  # (Ray's names: it calls it by keyword)
+            self, parameters: Dict[str, Any], value: float, error: bool = False,
+            pruned: bool = False, intermediate_values=None,
+            metrics: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         if not (error or pruned):
             extra = {"metrics": metrics} if metrics is not None and self.told_metrics else {}
             self.core.add_evaluated_point(parameters, value, **extra)
+
+    def observe(self, trial_id: str, used: Dict[str, Any], distributions: Dict[str, Any]) -> None:
+        self.core.observe(trial_id, used, distributions)
+
+    def take_back(self, trial_id: str) -> None:
+        self.core.take_back(trial_id)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:
@@ -110,6 +107,22 @@ class NativeSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as fh:
             self.core = pickle.load(fh)
+
+
+class SeededSampler(NativeSearcher):
+    """:class:`RandomSampler` under Ray Tune: Tune asks it for every trial, so Ray Tune and the
+    ask/tell backends draw the same sequence of points for the same seed."""
+
+    def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
+                 points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
+        super().__init__(RandomSampler(codec, seed, num_samples, points_to_evaluate))
+
+    @property
+    def grid_size(self) -> int:
+        return self.core.grid_size  # type: ignore[attr-defined]
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True  # the space comes from the codec
 
 
 class SkoptSearcher(NativeSearcher):
@@ -142,36 +155,32 @@ class BayesOptSearcher(BayesOptSearch):
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
-class ConstrainedTuneSearcher(Searcher):
+class ConstrainedTuneSearcher(NativeSearcher):
     """A :class:`~hpogrid.search._constrained.ConstrainedSearcher` as a Ray Tune ``Searcher``: Tune
     gives it the search properties, asks and tells it; the inner searcher (Ray's or a native core)
     gets them. (``_constrained`` builds it, so it is not imported here: no import cycle.)"""
 
     def __init__(self, constrained: Any):
-        inner = constrained.inner
-        mode = getattr(inner, "mode", None)
-        super().__init__(metric=getattr(inner, "metric", None), mode=mode if mode in ("min", "max") else None)
-        self.constrained = constrained
+        mode = constrained.mode
+        super().__init__(constrained, metric=constrained.metric, mode=mode if mode in ("min", "max") else None)
 
-    def __getattr__(self, name: str) -> Any:  # learns, native, told_metrics, on_pause, ...
-        if name.startswith("__") or "constrained" not in self.__dict__:
-            raise AttributeError(name)
-        return getattr(self.__dict__["constrained"], name)
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        """Checkpoints of earlier versions name the wrapped searcher ``constrained``."""
+        if "constrained" in state:
+            state = {**state, "core": state["constrained"]}
+            del state["constrained"]
+        self.__dict__.update(state)
 
     @property
-    def num_samples(self) -> Any:
-        return self.constrained.num_samples
-
-    @num_samples.setter
-    def num_samples(self, value: Any) -> None:
-        self.constrained.num_samples = value
+    def constrained(self) -> Any:
+        return self.core
 
     @property
     def grid_size(self) -> int:
-        return self.constrained.grid_size
+        return self.core.grid_size  # type: ignore[attr-defined]
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        ok = self.constrained.set_search_properties(metric, mode, config, **spec)
+        ok = self.core.set_search_properties(metric, mode, config, **spec)
         if ok:
             if metric:
                 self._metric = metric
@@ -180,30 +189,33 @@ class ConstrainedTuneSearcher(Searcher):
         return ok
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
-        setter = getattr(self.constrained.inner, "set_max_concurrency", None)
-        return bool(setter(max_concurrent)) if setter is not None else False
-
-    def suggest(self, trial_id: str) -> Optional[Dict[str, Any]]:
-        return self.constrained.suggest(trial_id)
+        return bool(self.core.set_max_concurrency(max_concurrent))
 
     def on_trial_result(self, trial_id: str, result: Dict) -> None:
-        if hasattr(self.constrained.inner, "on_trial_result"):
-            self.constrained.on_trial_result(trial_id, result)
+        self.core.on_trial_result(trial_id, result)
+
+    def on_pause(self, trial_id: str) -> None:
+        self.core.on_pause(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.core.on_unpause(trial_id)
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
-        self.constrained.on_trial_complete(trial_id, result=result, error=error)
+        self.core.on_trial_complete(trial_id, result=result, error=error)
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, error: bool = False,
-                            pruned: bool = False, intermediate_values: Optional[Iterable] = None) -> None:
-        if getattr(self.constrained, "native", False):  # an ask/tell core: results only
+    def add_evaluated_point(  # type: ignore[override]  # (Ray's names: it calls it by keyword)
+            self, parameters: Dict[str, Any], value: float, error: bool = False,
+            pruned: bool = False, intermediate_values: Optional[Iterable] = None,
+            metrics: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        if self.core.native:  # an ask/tell core: results only
             if not (error or pruned):
-                self.constrained.add_evaluated_point(parameters, value)
+                self.core.add_evaluated_point(parameters, value)
             return
-        self.constrained.add_evaluated_point(parameters, value, error=error, pruned=pruned,
-                                             intermediate_values=intermediate_values)
+        self.core.add_evaluated_point(parameters, value, error=error, pruned=pruned,
+                                      intermediate_values=intermediate_values)
 
     def save(self, checkpoint_path: str) -> None:
-        self.constrained.save(checkpoint_path)
+        self.core.save(checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        self.constrained.restore(checkpoint_path)
+        self.core.restore(checkpoint_path)

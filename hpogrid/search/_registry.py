@@ -1,18 +1,26 @@
-"""The algorithms hpogrid offers, in the order ``--help`` lists them."""
+"""The algorithms hpogrid offers, built from the catalogue in the order ``--help`` lists them."""
 from typing import Tuple
 
 from hpogrid.errors import ValidationError
-from hpogrid.search._adapters import (
-    AxAdapter, BayesOptAdapter, BohbAdapter, HeboAdapter, HyperOptAdapter, NevergradAdapter,
-    OptunaAdapter, RandomSearch, SkoptAdapter, TuneSearch,
-)
-from hpogrid.search._auto import AutoAdapter
+from hpogrid.search import _adapters, _auto
 from hpogrid.search._base import SearcherAdapter
+from hpogrid.search.catalogue import CATALOGUE, Algorithm
 
-ADAPTERS: Tuple[SearcherAdapter, ...] = (
-    RandomSearch(), TuneSearch(), HyperOptAdapter(), SkoptAdapter(), BohbAdapter(), AxAdapter(),
-    BayesOptAdapter(), OptunaAdapter(), HeboAdapter(), NevergradAdapter(), AutoAdapter(),
-)
+#: the modules that hold the adapter classes the catalogue names
+_MODULES = (_adapters, _auto)
+
+
+def _adapter(algorithm: Algorithm) -> SearcherAdapter:
+    """An instance of the adapter class the entry names; it must be that algorithm's adapter."""
+    classes = [vars(m)[algorithm.adapter] for m in _MODULES
+               if algorithm.adapter in vars(m) and vars(m)[algorithm.adapter].__module__ == m.__name__]
+    if len(classes) != 1 or not issubclass(classes[0], SearcherAdapter) or classes[0].name != algorithm.name:
+        raise TypeError(f"catalogue entry {algorithm.name!r}: {algorithm.adapter} is not one SearcherAdapter "
+                        f"named {algorithm.name!r} in {', '.join(m.__name__ for m in _MODULES)}")
+    return classes[0]()
+
+
+ADAPTERS: Tuple[SearcherAdapter, ...] = tuple(_adapter(a) for a in CATALOGUE)
 
 
 def get_adapter(name: str) -> SearcherAdapter:

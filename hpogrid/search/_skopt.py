@@ -9,6 +9,7 @@ import pickle
 from typing import Any, Dict, List, Optional
 
 from hpogrid.search._codec import _EPS, ChoiceByIndex, Codec, IntNative, NormalViaUniform, UniformNative, evaluated
+from hpogrid.search._core import SearchCore
 
 
 def _dimension(enc):
@@ -30,12 +31,11 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-class SkoptAskTell:
+class SkoptAskTell(SearchCore):
     """The searcher protocol of :class:`hpogrid.search.AskTell` over ``skopt.Optimizer``; the
     keyword options are the Optimizer's own, named here so a wrong ``algorithm_param`` key is
     found before skopt is imported."""
 
-    native = True
 
     def __init__(self, codec: Codec, metric: Optional[str] = None, mode: Optional[str] = None,
                  random_state: Optional[int] = None, base_estimator: Any = "gp", n_initial_points: int = 10,
@@ -86,9 +86,9 @@ class SkoptAskTell:
         told = evaluated(result, None)
         self._tell([told[n] for n in self._names] if told else point, float(result[self.metric]))
 
-    def add_evaluated_point(self, parameters: Dict[str, Any], value: float, **kwargs) -> None:
+    def add_evaluated_point(self, config: Dict[str, Any], value: float, **kwargs) -> None:
         """A trial evaluated elsewhere (an earlier run of a resumed study, the random start)."""
-        self._tell([parameters[n] for n in self._names], float(value))
+        self._tell([config[n] for n in self._names], float(value))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:

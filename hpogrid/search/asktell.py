@@ -6,7 +6,9 @@ Tune's ``SearchGenerator`` does: set the search properties once, ``suggest(trial
 ``on_trial_complete(trial_id, result, error)``. Answers are typed: a :class:`Suggestion`,
 :data:`NOT_NOW` (the searcher waits for results first) or :data:`FINISHED`.
 
-Searchers marked ``native`` (:class:`RandomSampler`, optuna's ask/tell) need no Ray at all:
+The searcher protocol is :class:`~hpogrid.search._core.SearchCore` (a Ray searcher of Ray's own
+is driven through :func:`~hpogrid.search._core.as_core`). Native cores (:class:`RandomSampler`,
+optuna's ask/tell) need no Ray at all:
 this module imports none, so a run that uses them starts without Ray's second of imports.
 Random search (algorithms ``random`` and ``tune``) is :class:`RandomSampler` on every backend
 (under Ray Tune wrapped as a ``Searcher``), so the same ``--seed`` gives the same points
@@ -20,6 +22,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._codec import EVALUATED_KEY, Codec, GridByIndex
+from hpogrid.search._core import SearchCore, as_core
 
 #: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
 _RAY_FINISHED = "FINISHED"
@@ -49,13 +52,13 @@ FINISHED = _Signal("FINISHED")
 Answer = Union[Suggestion, _Signal]
 
 
-class RandomSampler:
+class RandomSampler(SearchCore):
     """Random sampling of every latent dimension from one seeded numpy Generator, enumerating
     ``grid_search`` categoricals once per sample (Ray's basic variant semantics)."""
 
-    native = True
     #: random search learns nothing from results (resume tells it nothing)
     learns = False
+    budgeted = True
 
     def __init__(self, codec: Codec, seed: Optional[int] = None, num_samples: Optional[int] = None,
                  points_to_evaluate: Optional[List[Dict[str, Any]]] = None):
@@ -94,10 +97,13 @@ class RandomSampler:
     def add_evaluated_point(self, *args, **kwargs) -> None:
         raise NotImplementedError  # random search learns nothing
 
+    def take_back(self, trial_id: str) -> None:
+        self._count -= 1  # its draw counts against num_samples and the grid cycle: given back
+
 
 def learns(searcher) -> bool:
     """Can ``searcher`` learn from results (and so be told a resumed study's history)?"""
-    return searcher is not None and getattr(searcher, "learns", True)
+    return searcher is not None and as_core(searcher).learns
 
 
 class AskTell:
@@ -114,8 +120,10 @@ class AskTell:
         self.codec, self.metric = codec, metric
         self.objectives = objectives if objectives is not None else Objectives.parse(metric, mode)
         self.searcher = searcher
-        if not space_given and not getattr(searcher, "native", False) \
-                and not searcher.set_search_properties(metric, mode, codec.param_space()):
+        #: the searcher under the protocol (itself, or Ray's searcher through the bridge)
+        self.core = core = as_core(searcher)
+        if not space_given and not core.native \
+                and not core.set_search_properties(metric, mode, codec.param_space()):
             raise ValidationError("hpo_config.algorithm_param",
                                   f"{type(searcher).__name__} already has a search space; remove "
                                   "'space' from algorithm_param")
@@ -125,7 +133,8 @@ class AskTell:
         #: results told so far (a searcher asked now has learnt from this many trials)
         self.told = 0
         #: a conditional space searched flat: told results carry the point as evaluated
-        self._flat_conditional = (not getattr(searcher, "conditional_native", False)
+        #: (a define-by-run codec's space is {})
+        self._flat_conditional = (not core.conditional_native
                                   and bool(getattr(codec.space, "conditional", False)))
 
     def adopt(self, uid: str, config: Dict[str, Any]) -> None:
@@ -134,11 +143,10 @@ class AskTell:
         self._foreign[uid] = config
 
     def _tell_foreign(self, config: Dict[str, Any], metrics: Optional[Dict[str, Any]], ok: bool) -> None:
-        if not (_usable(metrics, self.objectives, ok) and learns(self.searcher)):
+        if metrics is None or not (_usable(metrics, self.objectives, ok) and self.core.learns):
             return
         try:
-            self.searcher.add_evaluated_point(config, float(metrics[self.metric]),
-                                              **evaluated_metrics(self.searcher, metrics))
+            self.core.add_evaluated_point(config, float(metrics[self.metric]), **evaluated_metrics(self.core, metrics))
             self.told += 1
         except NotImplementedError:
             pass
@@ -149,7 +157,7 @@ class AskTell:
         return len(self._configs)
 
     def ask(self, uid: str) -> Answer:
-        config = self.searcher.suggest(uid)
+        config = self.core.suggest(uid)
         if config is None:
             return NOT_NOW
         if config == _RAY_FINISHED:
@@ -166,8 +174,8 @@ class AskTell:
         searchers look their own trials up by id. ``used``/``distributions``: what a
         define-by-run model actually used (:mod:`hpogrid.search.define_by_run`), told first.
         """
-        if used is not None and hasattr(self.searcher, "observe"):
-            self.searcher.observe(uid, used, distributions or {})
+        if used is not None:
+            self.core.observe(uid, used, distributions or {})
         if uid in self._foreign:
             config = self._foreign.pop(uid)  # (a define-by-run model may not have used all of it)
             self._tell_foreign(self.codec.encode(used) if used is not None else config, metrics, ok)
@@ -177,13 +185,13 @@ class AskTell:
         config = self._configs.pop(uid)
         usable = _usable(metrics, self.objectives, ok)
         result = {**(metrics or {}), "config": config or {}} if usable else None
-        if usable and self._flat_conditional:
+        if result is not None and self._flat_conditional:  # (usable)
             # a searcher of the flat space must not learn from values the trial never used: it
             # is told them at one neutral value (no information), where its library can be told
             told = self.codec.encode(self.codec.decode(config))
             if told != config:
                 result[EVALUATED_KEY] = told
-        self.searcher.on_trial_complete(uid, result=result, error=not usable)
+        self.core.on_trial_complete(uid, result=result, error=not usable)
         self.told += 1
 
 
@@ -195,7 +203,7 @@ def evaluated_metrics(searcher: Any, metrics: Optional[Dict[str, Any]]) -> Dict[
     """Keyword arguments of ``add_evaluated_point`` for a trial's ``metrics``: searchers that
     take every objective and constraint (``told_metrics``) get them all, the others only the
     value of the objective."""
-    return {"metrics": dict(metrics or {})} if getattr(searcher, "told_metrics", False) else {}
+    return {"metrics": dict(metrics or {})} if as_core(searcher).told_metrics else {}
 
 
 def _plain(value: Any) -> Any:

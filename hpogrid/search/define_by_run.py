@@ -26,6 +26,7 @@ import math
 from typing import Any, Dict, Optional
 
 from hpogrid.errors import ValidationError
+from hpogrid.search._core import SearchCore
 
 #: algorithms a define-by-run model runs with ('auto' and 'tune' mean the first and random)
 ALGORITHMS = ("optuna", "random")
@@ -168,11 +169,10 @@ class DefineByRunCodec:
         return config[RERUN_KEY]["uid"] if RERUN_KEY in config else trial_id
 
 
-class DefineByRunSearcher:
+class DefineByRunSearcher(SearchCore):
     """An optuna study in memory, asked with the distributions seen so far and told only what
     each trial used (the searcher protocol of :class:`hpogrid.search.AskTell`)."""
 
-    native = True
     #: the model's own parameters are whatever it used: nothing is inactive
     conditional_native = True
 
@@ -286,32 +286,32 @@ def tune_searcher(searcher: DefineByRunSearcher, metric: str, mode: str):
     distributions, and each trial's result carries what it used (:data:`USED_KEY`)."""
     import json
 
-    from ray.tune.search import Searcher
+    from hpogrid.search._ray_searchers import NativeSearcher
 
-    class DefineByRunTuneSearcher(Searcher):
-        def __init__(self):
-            super().__init__(metric=metric, mode=mode)
-            self.inner = searcher
-
-        def suggest(self, trial_id: str):
-            config = self.inner.suggest(trial_id)
-            dists = self.inner.distributions
-            config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
-            return config
-
+    class DefineByRunTuneSearcher(NativeSearcher):
         def set_search_properties(self, metric, mode, config, **spec) -> bool:
             return True  # the search space is the model's own
 
-        def add_evaluated_point(self, config, value, **kwargs) -> None:
-            self.inner.add_evaluated_point(config, value, **kwargs)
+        def suggest(self, trial_id: str):
+            config = self.core.suggest(trial_id)
+            dists = searcher.distributions  # (self.core is ``searcher``)
+            config[DISTRIBUTIONS_KEY] = json.dumps({n: dists[n] for n in config if n in dists})
+            return config
+
+        def add_evaluated_point(  # type: ignore[override]  # (Ray's names: it calls it by keyword)
+                self, parameters: Dict[str, Any], value: float, error: bool = False, pruned: bool = False,
+                intermediate_values: Any = None, metrics: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+            if metrics is not None:
+                kwargs["metrics"] = metrics
+            self.core.add_evaluated_point(parameters, value, **kwargs)
 
         def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None, error: bool = False) -> None:
             used = used_from_result(result)
             if used is not None:
-                self.inner.observe(trial_id, *used)
-            self.inner.on_trial_complete(trial_id, result, error)
+                self.core.observe(trial_id, *used)
+            self.core.on_trial_complete(trial_id, result, error)
 
-    return DefineByRunTuneSearcher()
+    return DefineByRunTuneSearcher(searcher, metric, mode)
 
 
 def build(algorithm: str, metric: str, mode: str, seed: Optional[int], params: Dict[str, Any]):

@@ -1,43 +1,27 @@
 """Names of the search algorithms and trial schedulers hpogrid accepts.
 
-Kept import-free so config validation and ``--help`` never load Ray. Each adapter class in
-:mod:`hpogrid.search` declares one of these names; a test keeps the two in step.
+Kept import-free so config validation and ``--help`` never load Ray. The algorithms' lists
+are derived from :data:`hpogrid.search.catalogue.CATALOGUE`, where each one is written once.
 """
+from hpogrid.search.catalogue import CATALOGUE
 
 #: hpo_config ``algorithm`` values ("auto" picks one from the search space)
-ALGORITHMS = ("random", "tune", "hyperopt", "skopt", "bohb", "ax", "bayesian", "optuna", "hebo", "nevergrad",
-              "auto")
+ALGORITHMS = tuple(a.name for a in CATALOGUE)
 
 #: hpo_config ``scheduler`` values ("fifo" runs every trial to its stop criterion)
 SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
 
-#: the algorithms that enumerate ``grid_search`` categoricals (a test keeps it in step with
-#: the adapters' ``honours_grid``)
-GRID_ALGORITHMS = ("random", "tune", "auto")
+#: the algorithms that enumerate ``grid_search`` categoricals
+GRID_ALGORITHMS = tuple(a.name for a in CATALOGUE if a.honours_grid)
 #: algorithms that optimise several objectives at once (hpo_config --metric a,b)
-MULTI_OBJECTIVE_ALGORITHMS = ("optuna", "ax", "random", "tune", "auto")
+MULTI_OBJECTIVE_ALGORITHMS = tuple(a.name for a in CATALOGUE if a.multi_objective)
 #: optuna samplers that optimise several objectives
 OPTUNA_MULTI_OBJECTIVE = ("nsga2", "tpe", "gp", "qmc", "random")
 
 #: ``algorithm_param`` keys each algorithm takes (JSON-valued options of the library; hpogrid
 #: sets the space, metric, mode and seed itself). Checked when an hpo_config is written and
 #: again when a run builds the searcher; a test checks each against the libraries' signatures.
-ALGORITHM_PARAMS = {
-    "random": ("points_to_evaluate",),
-    "tune": ("points_to_evaluate",),
-    "hyperopt": ("points_to_evaluate", "n_initial_points", "gamma"),
-    "skopt": ("points_to_evaluate", "base_estimator", "n_initial_points", "initial_point_generator", "acq_func",
-              "acq_optimizer", "acq_func_kwargs", "acq_optimizer_kwargs", "model_queue_size", "avoid_duplicates"),
-    "bohb": ("points_to_evaluate", "bohb_config", "max_concurrent"),
-    "ax": ("points_to_evaluate", "parameter_constraints", "outcome_constraints"),
-    "bayesian": ("points_to_evaluate", "utility_kwargs", "random_search_steps"),
-    "optuna": ("sampler", "consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints",
-               "n_startup_trials", "n_ei_candidates", "multivariate", "group", "warn_independent_sampling",
-               "constant_liar"),
-    "hebo": ("points_to_evaluate", "model_name", "rand_sample", "es", "model_config"),
-    "nevergrad": ("points_to_evaluate", "optimizer"),
-    "auto": (),  # the algorithm is chosen at run time: name one to pass it parameters
-}
+ALGORITHM_PARAMS = {a.name: a.params for a in CATALOGUE}
 
 #: optuna's samplers by ``algorithm_param`` ``sampler`` name, and the keys each takes (TPE's
 #: are ALGORITHM_PARAMS["optuna"]); a test checks them against optuna's signatures

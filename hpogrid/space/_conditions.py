@@ -74,26 +74,41 @@ def parse_when(name: str, spec: Any, params: Mapping[str, Param]) -> When:
 
 def dependency_order(names: Iterable[str], when: Mapping[str, When]) -> Tuple[str, ...]:
     """Every parameter after its parents, otherwise in declaration order; a cycle is an error
-    naming the first parameter on it and the whole loop."""
-    names = list(names)
+    naming the first parameter on it and the loop.
+
+    The walk keeps its own stack: a chain of a thousand conditions declared child-first, or a
+    cycle through all of them, is as deep as the space is long, deeper than Python recurses."""
     order: List[str] = []
     state: Dict[str, int] = {}  # 1: on the current path, 2: placed
-
-    def visit(name: str, path: List[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            loop = path[path.index(name):] + [name]
-            fail(f"search_space.{loop[0]}.when.{loop[1]}", "conditions form a cycle: " + " -> ".join(loop))
-        state[name] = 1
-        for parent in when.get(name, {}):
-            visit(parent, path + [name])
-        state[name] = 2
-        order.append(name)
-
-    for name in names:
-        visit(name, [])
+    for root in names:
+        if state.get(root) == 2:
+            continue
+        state[root] = 1
+        path = [root]
+        stack = [iter(when.get(root, {}))]
+        while stack:
+            parent = next(stack[-1], None)
+            if parent is None:  # every parent placed: place this one
+                stack.pop()
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
+            elif state.get(parent) == 1:
+                loop = path[path.index(parent):] + [parent]
+                fail(f"search_space.{loop[0]}.when.{loop[1]}", "conditions form a cycle: " + _loop_text(loop))
+            elif state.get(parent) != 2:
+                state[parent] = 1
+                path.append(parent)
+                stack.append(iter(when.get(parent, {})))
     return tuple(order)
+
+
+def _loop_text(loop: List[str], shown: int = 8) -> str:
+    """``a -> b -> a``; a long loop by its first and last steps and its length."""
+    if len(loop) <= shown + 2:
+        return " -> ".join(loop)
+    return (" -> ".join(loop[:shown // 2]) + f" -> ... ({len(loop) - 1} parameters) -> "
+            + " -> ".join(loop[-shown // 2:]))
 
 
 def holds(values: Tuple[Any, ...], value: Any) -> bool:

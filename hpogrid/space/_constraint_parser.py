@@ -21,6 +21,9 @@ from hpogrid.space._params import Param
 #: at most this many constraints per space, this many characters per constraint, and this
 #: many terms once the products are multiplied out (``(a+b)*(c+d)`` has 4)
 MAX_CONSTRAINTS, MAX_LENGTH, MAX_TERMS = 100, 1000, 1000
+#: the deepest expression accepted (``- - - x``, ``((x))``, ``x + x + ... + x``): the walk
+#: here, the evaluation of every trial and the search adapters recurse once per level
+MAX_NESTING = 200
 
 _ALLOWED = ("allowed: numbers, numeric parameters, + - *, / by a number, parentheses and one of "
             "<=, >=, <, >")
@@ -66,6 +69,9 @@ def parse_constraint(text: Any, params: Mapping[str, Param], path: str = f"{FIEL
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         fail(path, f"is not an expression hpogrid can read: {show(text)} ({_ALLOWED}; write a parameter "
                    "whose name is not a Python identifier in backquotes: `model/lr`)")
+    if _nesting(tree) > MAX_NESTING:
+        fail(path, f"is nested more than {MAX_NESTING} levels deep (signs and operators "
+                   "inside one another); write it more simply")
     parser = _Parser(text, path, params, quoted)
     if not isinstance(tree, ast.Compare):
         fail(path, f"must compare two sides with one of <=, >=, <, > (got {show(text)})")
@@ -105,9 +111,21 @@ def _unquote(text: str, path: str) -> Tuple[str, Dict[str, str]]:
     return source, quoted
 
 
+def _nesting(tree: ast.AST) -> int:
+    """How deeply the expressions of ``tree`` nest, found without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+    return deepest
+
+
 def _op_text(node: ast.AST) -> str:
-    return {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
-            ast.IsNot: "is not"}.get(type(node), type(node).__name__)
+    texts: Dict[type, str] = {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
+                              ast.IsNot: "is not"}
+    return texts.get(type(node), type(node).__name__)
 
 
 def _numeric_list(params: Mapping[str, Param], limit: int = 20) -> str:

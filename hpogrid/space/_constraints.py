@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from hpogrid.space._params import Param, Uniform, UniformInt
+from hpogrid.space._params import Uniform, UniformInt
 
 #: methods a constraint may name: those whose values are numbers on a numeric scale
 NUMERIC = ("uniform", "uniformint", "quniform", "loguniform", "qloguniform",
@@ -44,10 +45,10 @@ class Constraint:
     field: str
     #: ``<=``, ``>=``, ``<`` or ``>``
     op: str
-    left: Tree = field(repr=False)
-    right: Tree = field(repr=False)
+    left: Tree = dataclasses.field(repr=False)
+    right: Tree = dataclasses.field(repr=False)
     #: ``left - right`` multiplied out (for linearity and Ax)
-    poly: Mapping[Tuple[str, ...], Any] = field(repr=False)
+    poly: Mapping[Tuple[str, ...], Any] = dataclasses.field(repr=False)
     #: the parameters it names, in order of first appearance
     names: Tuple[str, ...] = ()
 
@@ -106,7 +107,8 @@ class Constraint:
         space = codec.space
         for name in self.names:
             param = space[name]
-            if type(param) not in (Uniform, UniformInt) or space.when(name) \
+            if not isinstance(param, (Uniform, UniformInt)) or type(param) not in (Uniform, UniformInt) \
+                    or space.when(name) \
                     or not _plain_encoding(codec.encodings.get(name), param) \
                     or not name or any(c.isspace() or c == "*" for c in name):
                 return None
@@ -138,7 +140,7 @@ def _num(value: float) -> str:
     return repr(value + 0.0)  # -0.0 -> 0.0
 
 
-def _plain_encoding(enc: Any, param: Param) -> bool:
+def _plain_encoding(enc: Any, param: Union[Uniform, UniformInt]) -> bool:
     """Whether ``enc`` shows ``param`` to the searcher as its own value (checked on the bounds
     and the midpoint; any error means no)."""
     if enc is None:

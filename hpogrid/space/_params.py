@@ -19,7 +19,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional, Tuple
+from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 
 from hpogrid.space import _check as check
 from hpogrid.space._check import Number, fail, is_float, is_int, show
@@ -55,6 +55,23 @@ def _ln_latent(mu: Number, sigma: Number, base: float) -> LatentNormal:
     """``base ** N(mu, sigma) == exp(N(mu ln b, sigma |ln b|))``; |.| as the normal is symmetric."""
     ln_b = math.log(base)
     return LatentNormal(mu * ln_b, sigma * abs(ln_b))
+
+
+def _as_float(value: Any) -> Any:
+    """An integer written for a real-valued parameter (``1`` for ``1.0``) as that float."""
+    if is_int(value):
+        try:
+            return float(value)
+        except OverflowError:  # beyond any float: not a value of the parameter
+            return value
+    return value
+
+
+def _as_int(value: Any) -> Any:
+    """An integral float written for an integer parameter (``3.0`` for ``3``) as that int."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _contains_json(categories: Tuple[Any, ...], value: Any) -> bool:
@@ -122,6 +139,12 @@ class Param(abc.ABC):
     def contains(self, value: Any) -> bool:
         """Whether ``value`` has the right type and lies in the support (on the q grid)."""
 
+    def coerce(self, value: Any) -> Any:
+        """``value`` as a user wrote it (JSON, CSV), in this parameter's own numeric type: ``1``
+        for a real-valued parameter is ``1.0``, ``3.0`` for an integer one is ``3``; anything
+        else unchanged (categories keep their JSON type: ``1``, ``1.0`` and ``true`` differ)."""
+        return value
+
     @abc.abstractmethod
     def latent(self) -> Latent:
         """The primitive dimension a search library explores for this parameter."""
@@ -156,6 +179,10 @@ class _Quantized:
             return None
         k = round(value / q)
         return k if abs(value - k * q) <= 1e-9 * max(abs(value), q) else None
+
+    def coerce(self, value: Any) -> Any:
+        """The grid's own type: int for an int ``q``, float otherwise (see Param.coerce)."""
+        return _as_int(value) if isinstance(self.q, int) else _as_float(value)
 
     def _in_grid(self, value: Any, low: Number, high: Number) -> bool:
         k = self.grid_index(value)
@@ -232,7 +259,7 @@ class Categorical(Param):
         cats = d["categories"]
         if not isinstance(cats, (list, tuple)) or not cats:
             fail(f"{path}.categories", f"must be a non-empty array of values (got {show(cats)})")
-        seen = {}
+        seen: Dict[Any, int] = {}
         for i, value in enumerate(cats):
             check.json_value(f"{path}.categories[{i}]", value)
             key = check.json_key(value)
@@ -246,7 +273,7 @@ class Categorical(Param):
         return cls(name, tuple(copy.deepcopy(list(cats))), bool(grid))
 
     def to_dimension(self):
-        dim = {"categories": copy.deepcopy(list(self.categories))}
+        dim: Dict[str, Any] = {"categories": copy.deepcopy(list(self.categories))}
         if self.grid_search:
             dim["grid_search"] = 1
         return dim
@@ -283,6 +310,9 @@ class Uniform(Param):
     def sample(self, rng):
         return float(rng.uniform(self.low, self.high))
 
+    def coerce(self, value):
+        return _as_float(value)
+
     def contains(self, value):
         return is_float(value) and self.low <= value <= self.high
 
@@ -315,6 +345,9 @@ class UniformInt(Param):
 
     def sample(self, rng):
         return int(rng.integers(self.low, self.high, endpoint=True))
+
+    def coerce(self, value):
+        return _as_int(value)
 
     def contains(self, value):
         return is_int(value) and self.low <= value <= self.high
@@ -379,6 +412,9 @@ class LogUniform(_LogBase, Param):
 
     def sample(self, rng):
         return self.decode(rng.uniform(math.log(self.low), math.log(self.high)))
+
+    def coerce(self, value):
+        return _as_float(value)
 
     def contains(self, value):
         return is_float(value) and self.low <= value <= self.high
@@ -445,6 +481,9 @@ class Normal(Param):
     def sample(self, rng):
         return float(rng.normal(self.mu, self.sigma))
 
+    def coerce(self, value):
+        return _as_float(value)
+
     def contains(self, value):
         return is_float(value)
 
@@ -507,6 +546,9 @@ class LogNormal(_LogBase, Param):
 
     def sample(self, rng):
         return float(_pow(self.log_base, float(rng.normal(self.mu, self.sigma))))
+
+    def coerce(self, value):
+        return _as_float(value)
 
     def contains(self, value):
         return is_float(value) and value > 0
@@ -583,14 +625,14 @@ class Fixed(Param):
 
 
 # Looked up by walking this tuple (order = METHODS order in the docs and error messages).
-PARAM_TYPES: Tuple[type, ...] = (
+PARAM_TYPES: Tuple[Type[Param], ...] = (
     Categorical, Uniform, UniformInt, QUniform, LogUniform, QLogUniform,
     Normal, QNormal, LogNormal, QLogNormal, Fixed,
 )
 METHODS: Tuple[str, ...] = tuple(cls.method for cls in PARAM_TYPES)
 
 
-def param_type(method: str) -> Optional[type]:
+def param_type(method: str) -> Optional[Type[Param]]:
     """The Param class for ``method``, or None."""
     for cls in PARAM_TYPES:
         if cls.method == method:

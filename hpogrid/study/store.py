@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Literal, Optional, TypeVar, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Tuple, TypeVar, Union
 
 from sqlalchemy import bindparam, delete, func, inspect, select
 from sqlalchemy.engine import URL
@@ -193,7 +193,7 @@ class StudyStore:
         orig = exc.orig
         if getattr(orig, "pgcode", None) in _PG_TRANSIENT:
             return True
-        args = getattr(orig, "args", ())
+        args: Tuple[Any, ...] = getattr(orig, "args", ())
         return self.dialect in ("mysql", "mariadb") and bool(args) and args[0] in _MYSQL_TRANSIENT
 
     def _run(
@@ -359,7 +359,7 @@ class StudyStore:
         number = s.scalar(_NEXT_NUMBER, {"sid": study.id})
         now = utcnow()
         row = TrialRow(
-            study_id=study.id, uid=uid, number=int(number), state=state, params={}, metrics={},
+            study_id=study.id, uid=uid, number=int(number or 0), state=state, params={}, metrics={},
             value=None, intermediate=[], annotations={}, created_at=now,
             started_at=now if state == RUNNING else None,
         )
@@ -433,7 +433,8 @@ class StudyStore:
                 .values(heartbeat_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-            return int(result.rowcount or 0)
+            # (an UPDATE's result is a CursorResult, which SQLAlchemy's types call a Result)
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
         return self._run("refresh heartbeats", tx, write=True)
 
@@ -515,9 +516,11 @@ class StudyStore:
             for row_id in ids:
                 done = s.execute(update(TrialRow).where(TrialRow.id == row_id, TrialRow.state == PENDING).values(
                     state=RUNNING, started_at=now, heartbeat_at=now, **values))
-                if done.rowcount == 1:
+                if done.rowcount == 1:  # type: ignore[attr-defined]  # (an UPDATE's result: a CursorResult)
                     s.flush()
                     row = s.get(TrialRow, row_id)
+                    if row is None:  # (it was just updated: it is there)
+                        continue
                     s.refresh(row)
                     return _trial_record(row, name)
             return None
@@ -584,7 +587,7 @@ class StudyStore:
                 .where(TrialRow.study_id == st.id)
                 .group_by(TrialRow.state)
             ).all()
-            out = dict.fromkeys(STATES, 0)
+            out: dict[str, int] = dict.fromkeys(STATES, 0)
             out.update({state: int(n) for state, n in rows})
             return out
 

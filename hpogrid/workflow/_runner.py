@@ -66,7 +66,8 @@ def run_workflow(project: Project, wf: Workflow, stage: Optional[str] = None, re
         return _run_stages(project, wf, stage, resume, say, progress, study_url)
 
 
-def _run_stages(project, wf, stage, resume, say, progress, study_url) -> List[Tuple[str, str]]:
+def _run_stages(project: Project, wf: Workflow, stage: Optional[str], resume: bool, say: Callable[[str], None],
+                progress: bool, study_url: Optional[str]) -> List[Tuple[str, str]]:
     root = workflow_dir(project)
     outcome = []
     for name in wf.order([stage] if stage else None):

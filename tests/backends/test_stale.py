@@ -88,8 +88,14 @@ def test_a_live_silent_trial_stays_running_while_readers_mark_dead_ones(tmp_path
         while time.time() < deadline and not trials_so_far(name, states=["RUNNING"]):
             time.sleep(0.3)
         (waiting,) = trials_so_far(name, states=["RUNNING"])
-        time.sleep(3 * stale)  # silent for longer than the stale timeout
         store = _store(name)
+        # silent (it reports nothing) for longer than the stale timeout: the row shows the run's
+        # heartbeats carried it past that timeout, counted from the trial's start
+        while time.time() < deadline and waiting.heartbeat_at - waiting.started_at <= timedelta(seconds=stale):
+            assert live.poll() is None, live.communicate()[1][-2000:]
+            time.sleep(0.2)
+            waiting = store.trial(name, waiting.uid)
+        assert waiting.state == "RUNNING" and waiting.heartbeat_at - waiting.started_at > timedelta(seconds=stale)
         _seed_dead_trial(store, name, "dead")
         # another local_run on the same study: marks the dead run's trial, not the live one's
         summary = get_backend("fake").run(load_project(name), RunOptions(progress=False))

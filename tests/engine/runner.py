@@ -3,7 +3,12 @@
 Runs a project on any registered backend exactly as the CLI's run commands do (the same
 ``run_project``: notes, summary, exit code 130 when interrupted), so tests can signal or kill
 a driver of the fake backend, which has no command of its own, the same way as the others.
+
+With ``$HPOGRID_TEST_DRAINED`` set to a path, the driver creates that file once it has taken in a
+drain (SIGQUIT): from then on no new trial may start, so a test can wait on the file instead of
+guessing how long the signal takes to arrive.
 """
+import os
 import sys
 
 import click
@@ -16,6 +21,7 @@ import click
 @click.option("--n_jobs", type=int)
 @click.option("--seed", type=int)
 def main(backend, project, resume, n_jobs, seed):
+    _mark_drains(os.environ.get("HPOGRID_TEST_DRAINED"))
     from hpogrid.cli._run_options import run_project
     from hpogrid.engine import RunOptions
 
@@ -26,6 +32,21 @@ def main(backend, project, resume, n_jobs, seed):
     else:
         options = RunOptions(resume=resume, seed=seed, n_jobs=n_jobs)
     run_project(backend, project, options, 5, f"<{backend}>", None)
+
+
+def _mark_drains(marker):
+    if not marker:
+        return
+    from hpogrid.engine import RunControl
+
+    drain = RunControl.drain
+
+    def drain_and_mark(self):
+        drain(self)
+        if self.draining:
+            open(marker, "a").close()
+
+    RunControl.drain = drain_and_mark
 
 
 if __name__ == "__main__":

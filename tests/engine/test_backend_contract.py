@@ -222,8 +222,9 @@ def _signalled_project(tmp_path: Path):
     return name, marks
 
 
-def _start(backend: str, name: str, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def _start(backend: str, name: str, *extra: str, env_extra=None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "tests.engine.runner", backend, name, "--n_jobs", "2", *extra],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -276,10 +277,11 @@ def test_sigquit_drains_running_trials_finish_and_none_starts(tmp_path, backend)
     from hpogrid.project import update_project
 
     update_project(name)
-    proc = _start(backend, name)
+    drained = tmp_path / "drained"
+    proc = _start(backend, name, env_extra={"HPOGRID_TEST_DRAINED": str(drained)})
     _two_slow_running_one_quick_done(name, marks, proc)
     proc.send_signal(signal.SIGQUIT)
-    time.sleep(0.5)  # give a wrongly implemented drain the chance to start a trial (then caught below)
+    _wait(drained.exists, proc, "the driver taking in the drain")  # only then may the slow trials end
     (marks / "release").write_text("")
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]

@@ -67,7 +67,7 @@ def test_a_one_metric_algorithm_is_refused_before_anything_runs(tmp_path):
     name = make_project(tmp_path, ZDT1, SPACE, algorithm="hyperopt", trials=2, **TWO)
     with pytest.raises(ValidationError, match=r"^hpo_config.algorithm: 'hyperopt' optimises one metric, and this "
                                               r"run has 2 objectives \(f1 \(min\), f2 \(min\)\); choose one of: "
-                                              r"optuna, ax, random, tune, auto$"):
+                                              r"random, tune, ax, optuna, auto$"):
         run("fake", name)
     assert not paths.study_db(name).exists()  # nothing written
 

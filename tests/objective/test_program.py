@@ -86,19 +86,29 @@ def test_failures_have_a_reason(tmp_path, code, reason):
         _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {})
 
 
+def _gone(pid: int) -> bool:
+    """The process exited (a zombie nobody reaped yet counts as gone: it runs nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+
+
 def test_timeout_kills_the_program_and_its_children(tmp_path):
-    marker = tmp_path / "child-alive"
-    (tmp_path / "child.py").write_text(f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w').close()\n")
-    (tmp_path / "p.py").write_text(
-        "import subprocess, sys, time\n"
-        f"subprocess.Popen([sys.executable, {str(tmp_path / 'child.py')!r}])\n"
-        "time.sleep(30)\n")
-    t = time.time()
-    with pytest.raises(TrialFailed, match="timed out after 1 s"):
-        _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {}, timeout=1)
-    assert time.time() - t < 10
-    time.sleep(3.5)
-    assert not marker.exists()
+    pids = tmp_path / "pids"
+    (tmp_path / "p.py").write_text(  # the program and its child both wait far beyond the timeout
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        f"os.rename({str(pids)!r} + '.tmp', {str(pids)!r})\n"
+        "time.sleep(300)\n")
+    with pytest.raises(TrialFailed, match="timed out after 2 s"):
+        _run(tmp_path, f"{sys.executable} {tmp_path / 'p.py'}", {}, timeout=2)
+    assert pids.is_file(), "the program had not started its child within the timeout"
+    deadline = time.monotonic() + 30
+    while not all(_gone(int(pid)) for pid in pids.read_text().split()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(int(pid)) for pid in pids.read_text().split())
 
 
 def test_missing_program_is_a_failed_trial(tmp_path):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from hpogrid.errors import ValidationError
-from hpogrid.search import FINISHED, NOT_NOW, AskTell, Suggestion, get_adapter
+from hpogrid.search import FINISHED, NOT_NOW, AskTell, SearchCore, Suggestion, get_adapter
 from hpogrid.search._codec import NO_NORMAL, Codec
 from hpogrid.search._constrained import ConstrainedSearcher, ax_constraints, constrain, rejected, unwrap
 from hpogrid.space import SearchSpace
@@ -77,7 +77,7 @@ def test_random_search_budget_counts_accepted_points_and_each_grid_point():
                                    "momentum": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})
     searcher, codec = get_adapter("random").build(space, METRIC, MODE, SEED, {}, native=True)
     wrapped = constrain(searcher, codec)
-    assert not getattr(wrapped, "learns") and hasattr(wrapped, "num_samples")
+    assert not wrapped.learns and wrapped.budgeted
     wrapped.num_samples = 25  # as the engine sets it: per grid point, on the sampler
     assert searcher.num_samples == 25 and wrapped.grid_size == 2
     asker = AskTell(wrapped, codec, METRIC, MODE)
@@ -120,10 +120,9 @@ def test_no_constraints_no_wrapper():
     assert constrain(None, codec) is None and rejected(searcher) == 0
 
 
-class Scripted:
+class Scripted(SearchCore):
     """An inner searcher that proposes given configs (None: NOT_NOW) and records what it is told."""
 
-    native = True
     conditional_native = True
     told_metrics = True
 
@@ -167,16 +166,16 @@ def _codec():
     return Codec.build(space, NO_NORMAL)
 
 
-def test_signals_attributes_and_trial_ids_pass_through(tmp_path):
+def test_signals_capabilities_and_trial_ids_pass_through(tmp_path):
     codec = _codec()
     inner = Scripted([{"x": 0.9}, None, {"x": 0.8}, {"x": 0.1}, {"x": 0.2}])
     wrapped = constrain(inner, codec)
     assert wrapped.set_search_properties("m", "max", {"x": 1}, extra=1) == "inner answer"
     assert inner.properties == ("m", "max", {"x": 1}, {"extra": 1})
     assert (wrapped.native, wrapped.conditional_native, wrapped.told_metrics) == (True, True, True)
-    assert getattr(wrapped, "learns", True) is True and not hasattr(wrapped, "num_samples")
-    wrapped.some_setting = 5
-    assert inner.some_setting == 5
+    assert (wrapped.learns, wrapped.budgeted, wrapped.metric) == (True, False, METRIC)
+    wrapped.num_samples = 5  # the capabilities it declares are the inner searcher's, both ways
+    assert inner.num_samples == 5
 
     assert wrapped.suggest("a") is None  # 0.9 rejected, then NOT_NOW passes through
     assert inner.told == [("a", None, True)] and wrapped.rejected == 1 and wrapped.in_a_row == 1
@@ -240,12 +239,16 @@ def test_a_stuck_searcher_gets_random_fill_ins_and_is_told_their_results():
 
 
 def test_save_without_an_inner_save_is_not_implemented(tmp_path):
-    class Plain:
+    class Plain(SearchCore):
         def suggest(self, trial_id):
             return {"x": 0.1}
 
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            pass
+
     wrapped = constrain(Plain(), _codec())
-    assert not hasattr(wrapped, "learns") and not hasattr(wrapped, "on_trial_result")
+    assert wrapped.learns and wrapped.native and not wrapped.told_metrics  # the protocol's defaults
+    wrapped.on_trial_result("a", {"loss": 1.0})  # (a no-op by default)
     with pytest.raises(NotImplementedError):
         wrapped.save(str(tmp_path / "ckpt"))
 

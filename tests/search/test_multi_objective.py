@@ -146,7 +146,7 @@ def test_a_one_metric_algorithm_is_refused_with_the_ones_that_can(algorithm):
     with pytest.raises(ValidationError) as err:
         get_adapter(algorithm).build(SPACE, "f1", "min", 1, {}, native=True, objectives=TWO)
     assert str(err.value) == (f"hpo_config.algorithm: '{algorithm}' optimises one metric, and this run has 2 "
-                              "objectives (f1 (min), f2 (min)); choose one of: optuna, ax, random, tune, auto")
+                              "objectives (f1 (min), f2 (min)); choose one of: random, tune, ax, optuna, auto")
 
 
 def test_an_optuna_sampler_of_one_objective_is_refused():

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from hpogrid.search import AskTell, Suggestion, get_adapter
+from hpogrid.search import AskTell, SearchCore, Suggestion, get_adapter
 from hpogrid.search._random_start import RandomStart
 from hpogrid.space import SearchSpace
 
@@ -12,7 +12,7 @@ SPACE = SearchSpace.from_dict({"x": {"method": "uniform", "dimension": {"low": -
                                "k": {"method": "uniformint", "dimension": {"low": 1, "high": 4}}})
 
 
-class Library:
+class Library(SearchCore):
     """A library searcher that records what it was told (and proposes x=0.5 after that)."""
 
     def __init__(self):

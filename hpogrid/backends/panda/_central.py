@@ -18,16 +18,21 @@ import secrets
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import record_submission
-from hpogrid.engine import AskTellBackend, Ended, Executor, Queued, RunOptions, TrialRun
+from hpogrid.engine import (Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl, RunOptions,
+                            TrialRun)
 from hpogrid.errors import GridError, ValidationError
 from hpogrid.study.records import INTERRUPTED
+
+if TYPE_CHECKING:
+    from hpogrid.grid.panda import PandaGateway
+    from hpogrid.project import Project
 
 
 @dataclass
@@ -46,6 +51,14 @@ class CentralOptions(RunOptions):
     site: Optional[str] = None
     architecture: Optional[str] = None
 
+    @classmethod
+    def of(cls, options: RunOptions) -> CentralOptions:
+        """``options`` as central-search options (a workflow stage gives plain RunOptions: one
+        point per job, the grid_config's site and architecture)."""
+        if isinstance(options, cls):
+            return options
+        return cls(**{f.name: getattr(options, f.name) for f in fields(RunOptions)})
+
 
 class CentralGridBackend(AskTellBackend):
     name = "grid"
@@ -53,10 +66,10 @@ class CentralGridBackend(AskTellBackend):
     summary = "one search across PanDA grid jobs: this process asks, jobs evaluate points"
     interrupt_drains = True
 
-    def prepare(self, project, plan, options, target) -> None:
-        super().prepare(project, plan, options, target)
-        self._project_path = project.path
-        per_job = getattr(options, "trials_per_job", 1)  # a workflow stage gives plain RunOptions
+    def prepare(self, run: Run) -> None:
+        super().prepare(run)
+        project = run.project
+        per_job = CentralOptions.of(run.options).trials_per_job
         if per_job < 1:
             raise ValidationError("--trials_per_job", f"must be at least 1, got {per_job}")
         from hpogrid.grid.panda import PandaGateway
@@ -64,16 +77,17 @@ class CentralGridBackend(AskTellBackend):
         task_base(project)  # RUCIO_ACCOUNT and the outDS, before the study is opened
         PandaGateway().check_configuration()
 
-    def executor(self, project, plan, options, run_dir, study) -> Executor:
-        return PandaExecutor(project, options, study, options.resolved_settings().grid_poll_s)
+    def executor(self, run: Run, run_dir: Path) -> Executor:
+        return PandaExecutor(run)
 
-    def adopt_orphans(self, store, study, plan):
+    def adopt_orphans(self, run: Run) -> Optional[Callable[[], List[Adopted]]]:
         from hpogrid.backends.panda._takeover import take_over
 
-        return lambda: take_over(store, study, plan.spec.objectives, self._project_path)
+        store, study, objectives, path = run.store, run.study, run.plan.spec.objectives, run.project.path
+        return lambda: take_over(store, study, objectives, path)
 
 
-def task_base(project) -> str:
+def task_base(project: Project) -> str:
     """The task names of this run, ``<outDS>.<token>.cNNNN``: the token of the run keeps them from
     repeating an earlier run's whatever the outDS template (resume looks tasks up by name)."""
     from hpogrid.backends.panda._submit import CONTAINER_LIMIT, output_containers, resolve_out_ds
@@ -92,13 +106,16 @@ class PandaExecutor(Executor):
     queues = True
     records_before_flush = True
 
-    def __init__(self, project, options: CentralOptions, study: str, poll_s: float, gateway=None):
+    def __init__(self, run: Run, gateway: Optional[PandaGateway] = None):
+        """Grid jobs of ``run`` (its options and study); ``gateway``: PanDA (tests give a fake one)."""
         from hpogrid.configs import get_kind
         from hpogrid.grid.panda import PandaGateway
 
-        self.project, self.options, self.study, self.poll_interval = project, options, study, poll_s
-        self.per_job = getattr(options, "trials_per_job", 1)
-        self.capacity = (options.n_jobs or 1) * self.per_job
+        project = run.project
+        self.project, self.options, self.study = project, CentralOptions.of(run.options), run.study
+        self.poll_interval = run.settings.grid_poll_s
+        self.per_job = self.options.trials_per_job
+        self.capacity = (self.options.n_jobs or 1) * self.per_job
         self.gateway = gateway or PandaGateway()
         self.grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
         self.base = task_base(project)
@@ -107,7 +124,7 @@ class PandaExecutor(Executor):
         self.ready: List[_Batch] = []                   # full batches to submit at the next flush
         self.tasks: Dict[int, List[str]] = {}           # task id -> uids of its job
         self.since: Dict[int, datetime] = {}            # task id -> submitted (bounds PanDA's listing)
-        self.running: set = set()
+        self.running: Set[str] = set()
         self.last_poll = 0.0
         self.told_drain = False
         self.notes: List[str] = []
@@ -147,9 +164,9 @@ class PandaExecutor(Executor):
             spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
                             sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
                             container=self.grid.get("container"),
-                            site=_site(self.grid, getattr(self.options, "site", None)),
+                            site=_site(self.grid, self.options.site),
                             in_ds=self.grid.get("inDS"), max_attempt=RETRY_ATTEMPTS if self.grid.get("retry") else 1,
-                            architecture=getattr(self.options, "architecture", None),
+                            architecture=self.options.architecture,
                             extra=tuple((self.grid.get("extra") or {}).items()))
             task_id = int(self.gateway.submit(spec))
         uids = [r.uid for r in batch.runs]
@@ -165,7 +182,7 @@ class PandaExecutor(Executor):
         self.tasks.setdefault(task_id, []).append(run.uid)
         self.since[task_id] = fields.get("since") or datetime.now(timezone.utc) - timedelta(days=30)
 
-    def poll(self) -> Iterable:
+    def poll(self) -> Iterable[Event]:
         if not self.tasks or time.monotonic() - self.last_poll < self.poll_interval:
             return []
         self.last_poll = time.monotonic()
@@ -176,7 +193,7 @@ class PandaExecutor(Executor):
         except GridError as exc:  # PanDA unreachable for a while: the tasks run on; ask again later
             self._note(f"PanDA did not answer ({exc}); asking again in {self.poll_interval:g} s")
             return []
-        events: List = []
+        events: List[Event] = []
         for task_id, uids in list(self.tasks.items()):
             job = _outcome.latest_job(jobs.get(task_id, []))
             over = _outcome.ended(job, uids, statuses.get(task_id, ""))
@@ -190,7 +207,7 @@ class PandaExecutor(Executor):
                 events.append(event)
         return events
 
-    def wait(self, control) -> None:
+    def wait(self, control: RunControl) -> None:
         if control.draining and not control.stopping and not self.told_drain and self.tasks:
             self.told_drain = True
             ids = " ".join(str(t) for t in sorted(self.tasks))
@@ -203,7 +220,7 @@ class PandaExecutor(Executor):
     def cancel(self, uids: List[str], why: str, hurry: bool = False) -> Iterable[Ended]:
         """Kill the tasks holding ``uids`` (a second Ctrl-C, max_failures, an error)."""
         doomed = set(uids)
-        out = []
+        out: List[Ended] = []
         for task_id, members in list(self.tasks.items()):
             if doomed & set(members):
                 try:

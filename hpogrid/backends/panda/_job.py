@@ -12,11 +12,14 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, POINTS_FILE
 from hpogrid.errors import NotFoundError
 from hpogrid.objectives import primary_mode
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: the pilot reads this file from the working directory as the job's metadata
 METADATA_FILE = "userJobMetadata.json"
@@ -75,7 +78,7 @@ def _sandbox_project(name: str, workdir: Path):
     return SandboxProject(**vars(load_project(name)))
 
 
-def _pack_trials(project, workdir: Path) -> None:
+def _pack_trials(project: Project, workdir: Path) -> None:
     with tarfile.open(workdir / TRIALS_ARCHIVE, "w:gz") as tar:
         tar.add(project.path, arcname=project.name)
 
@@ -160,7 +163,7 @@ def _points(workdir: Path) -> Optional[List[tuple]]:
     return [(p["uid"], p["values"]) for p in json.loads(path.read_text(encoding="utf-8"))]
 
 
-def _hand_back(project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
+def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
     from hpogrid import __version__
     from hpogrid.fileio import dump_json, write_atomic

@@ -11,7 +11,7 @@ from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES,
                                             RUNNING_JOB_STATES, STOPPED_JOB_STATES)
 from hpogrid.engine import Ended, Started
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 
 
@@ -40,7 +40,7 @@ def is_running(job: Optional[dict]) -> bool:
 
 def started(job: Optional[dict], uids: List[str]) -> List[Started]:
     """The trials of a job that runs now (empty while it waits in PanDA)."""
-    if not is_running(job):
+    if job is None or not is_running(job):
         return []
     return [Started(uid, job_fields(job)) for uid in uids]
 
@@ -62,7 +62,7 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
     attempt, attempts = _int(job.get("attemptnr"), 1), _int(job.get("maxattempt"), 1)
     if status in FAILED_JOB_STATES and attempt < attempts and task_status not in FINAL_TASK_STATES:
         return None  # JEDI runs it again
-    metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     entries = {t.get("uid"): t for t in metadata.get("trials") or [] if isinstance(t, dict)}
     fields = job_fields(job)
     reason = (metadata.get("error") or job.get("piloterrordiag") or job.get("errordialog")
@@ -71,7 +71,7 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
     for uid in uids:
         entry = entries.get(uid)
         if entry is not None:
-            state = entry.get("state") if entry.get("state") in (COMPLETED, FAILED, INTERRUPTED) else FAILED
+            state = TrialState(entry["state"]) if entry.get("state") in (COMPLETED, FAILED, INTERRUPTED) else FAILED
             # a define-by-run model's trial: the parameters it used, with their distributions
             dists = (entry.get("annotations") or {}).get(DISTRIBUTIONS_ANNOTATION)
             used = entry.get("params") if isinstance(dists, dict) and isinstance(entry.get("params"), dict) else None

@@ -14,10 +14,13 @@ from __future__ import annotations
 import tarfile
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.project import SANDBOX_LIMIT
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: folder of the sandbox holding the project config (hidden so it cannot clash with a script)
 CONFIG_FOLDER = ".hpogrid-project"
@@ -35,7 +38,7 @@ def _members(scripts: Path):
             yield path, rel.as_posix()
 
 
-def pack_project(project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None) -> Path:
+def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None) -> Path:
     """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject.
 
     ``points`` (uid, values): the trials a job of a central search evaluates (``points.json``),

@@ -8,11 +8,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.backends.panda._job import OUTPUTS
 from hpogrid.backends.panda._records import Submission, record_submission
 from hpogrid.errors import CredentialsError, ValidationError
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 #: rucio's rule for dataset names (scope.name parts): letters, digits and . _ - only
 _DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$")
@@ -70,7 +73,7 @@ def _site(grid: Dict[str, Any], override: Optional[str]) -> Optional[str]:
     return site or None
 
 
-def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[datetime] = None):
+def build_spec(project: Project, options: GridRunOptions, sandbox: Path, now: Optional[datetime] = None):
     """The PanDA task of ``project``: payload, sandbox, datasets, site and retries."""
     from hpogrid.configs import get_kind
     from hpogrid.grid.panda import TaskSpec
@@ -93,7 +96,7 @@ def build_spec(project, options: GridRunOptions, sandbox: Path, now: Optional[da
         **kwargs)
 
 
-def dry_run(project, options: GridRunOptions) -> Dict[str, Any]:
+def dry_run(project: Project, options: GridRunOptions) -> Dict[str, Any]:
     """The task parameters ``run`` would submit; nothing is uploaded or recorded."""
     from hpogrid.backends.panda._sandbox import pack_project
     from hpogrid.grid.panda import task_params
@@ -103,7 +106,7 @@ def dry_run(project, options: GridRunOptions) -> Dict[str, Any]:
         return task_params(build_spec(project, options, sandbox), sandbox_name=sandbox.name)
 
 
-def submit_project(project, options: GridRunOptions, gateway=None) -> Submission:
+def submit_project(project: Project, options: GridRunOptions, gateway=None) -> Submission:
     """Pack, upload and submit the project's task, then record it in the project."""
     from hpogrid.backends.panda._sandbox import pack_project
     from hpogrid.grid.panda import PandaGateway

@@ -12,11 +12,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from hpogrid.backends.panda._records import Submission, load_submissions
 from hpogrid.backends.panda._states import (ACTIVE_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
                                             STOPPED_JOB_STATES, parse_time, task_signature)
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 BACKEND = "panda"
 
@@ -94,7 +97,7 @@ def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) 
 
 
 def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
-    metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     common = _job_fields(sub, job, metadata)
     trials = metadata.get("trials") or []
     prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
@@ -141,7 +144,7 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     return stored
 
 
-def sync_project(project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
+def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
     """Fetch the metadata of the project's tasks that may have changed and store their trials.
 
     One sync of a project at a time (``report`` in two terminals, the dashboard's button): the
@@ -154,7 +157,7 @@ def sync_project(project, store, study: str, gateway=None, refresh: bool = False
         return _sync_project(project, store, study, gateway, refresh)
 
 
-def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncResult:
+def _sync_project(project: Project, store, study: str, gateway, refresh: bool) -> SyncResult:
     from hpogrid.grid.panda import PandaGateway
 
     result = SyncResult()
@@ -167,7 +170,8 @@ def _sync_project(project, store, study: str, gateway, refresh: bool) -> SyncRes
     gateway = gateway or PandaGateway()
     ids = [s.task_id for s in subs]
     # a task is modified after its submission: that bounds the listing to the project's era
-    oldest = min((parse_time(s.submitted_at) for s in subs if parse_time(s.submitted_at)), default=None)
+    submitted = [t for t in (parse_time(s.submitted_at) for s in subs) if t is not None]
+    oldest = min(submitted, default=None)
     days = None if oldest is None else (datetime.now(oldest.tzinfo) - oldest).total_seconds() / 86400 + 1
     listed = gateway.list_tasks(id_range=(min(ids), max(ids)), days=days, limit=max(1000, 2 * len(ids)))
     tasks = {int(t["jeditaskid"]): t for t in listed}

@@ -8,17 +8,24 @@ submitted, so its points run anew. Nothing PanDA already has is submitted a seco
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from hpogrid.backends.panda import _outcome
 from hpogrid.backends.panda._records import load_submissions
 from hpogrid.engine import Adopted, record_ended
 from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
 
+if TYPE_CHECKING:
+    from hpogrid.grid.panda import PandaGateway
+    from hpogrid.objectives import Objectives
+    from hpogrid.study import StudyStore
+
 BACKEND = "panda"
 
 
-def take_over(store, study: str, metric: str, project_path, gateway=None) -> List[Adopted]:
+def take_over(store: StudyStore, study: str, metric: Union[str, Objectives], project_path: Path,
+              gateway: Optional[PandaGateway] = None) -> List[Adopted]:
     """Record the dead driver's finished tasks and return the points of its running ones."""
     orphans = [t for t in store.trials(study, states=[RUNNING, PENDING, INTERRUPTED])
                if t.backend == BACKEND and (t.annotations or {}).get("taskname")]

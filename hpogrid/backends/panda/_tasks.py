@@ -55,7 +55,7 @@ def metastruct(jobs: Sequence[dict], mode_hint: Optional[str] = None) -> Dict[st
     """A task's metadata in brief: jobs, trials and the best trial over its jobs."""
     trials, best, mode = 0, None, mode_hint
     for job in jobs:
-        md = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+        md = raw if isinstance(raw := job.get("metadata"), dict) else {}
         trials += len(md.get("trials") or [])
         cand = md.get("best")
         mode = mode or primary_mode(md.get("mode"))  # several objectives: "best" is by the first one
@@ -87,9 +87,11 @@ def show_tasks(query: TaskQuery, metadata: bool = False, sync: bool = False, gat
     fetched = gateway.jobs_of_tasks([int(t["jeditaskid"]) for t in todo], modified_since(todo)) if todo else {}
     for task in tasks:
         tid = int(task["jeditaskid"])
-        jobs = fetched[tid] if tid in fetched else _cached(task)
         if tid in fetched:
+            jobs = fetched[tid]
             _remember(task, jobs)
+        else:
+            jobs = _cached(task) or []
         task["jobs"] = jobs
         task["metastruct"] = metastruct(jobs)
     return tasks

@@ -4,28 +4,47 @@ The engine owns the lifecycle; this backend only builds Tune's run: the trainabl
 scheduler (ASHA, PBT, HyperBand, median stopping: the schedulers that need Tune), the
 searcher with its concurrency limit, and the hooks that feed the engine's trial sink
 (:mod:`._callbacks`). A resumed study runs in two Tune phases: the re-runs with their exact
-stored values first, then new trials.
+stored values first, then new trials. What only Tune needs of a run (the scheduler, the
+trainable) is a :class:`TunePlan` of this backend, not part of the engine's search plan.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time
-from typing import Any, Dict, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from hpogrid.engine import Backend, RunOptions, scoped_environ, worker_environment
+from hpogrid.engine import Backend, Run, RunOptions, SearchPlan, scoped_environ, worker_environment
 from hpogrid.errors import BackendError, ValidationError
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
+    from hpogrid.search import SchedulerAdapter
+
+
+@dataclass(frozen=True)
+class TunePlan:
+    """What only Ray Tune needs of a run, built by :meth:`RayTuneBackend.prepare` (so a bad
+    scheduler_param fails before Ray starts): the trial scheduler's adapter, a factory of fresh
+    schedulers (each Tune phase needs its own), and the Ray trainable."""
+
+    scheduler: SchedulerAdapter
+    make_scheduler: Callable[[], Any]
+    trainable: Any
 
 
 class RayTuneBackend(Backend):
     name = "ray"
     summary = "Ray Tune on this machine, or on a Ray cluster with --address"
 
-    def scheduler(self, project) -> str:
+    _tune: Optional[TunePlan] = None
+
+    def scheduler(self, project: Project) -> str:
         return project.hpo_config.get("scheduler") or "fifo"
 
-    def scheduler_label(self, plan) -> str:
-        return plan.scheduler_adapter.name
+    def scheduler_label(self, run: Run) -> str:
+        return self._tune.scheduler.name if self._tune is not None else "fifo"
 
     def label_for(self, options: RunOptions) -> str:
         return "ray" if self._address(options) else "local"
@@ -34,10 +53,11 @@ class RayTuneBackend(Backend):
     def _address(options: RunOptions) -> Optional[str]:
         return options.address or os.environ.get("RAY_ADDRESS") or None
 
-    def prepare(self, project, plan, options, target) -> None:
+    def prepare(self, run: Run) -> None:
         from hpogrid.objective import Model, make_trainable
         from hpogrid.search import scheduler_for
 
+        project, plan = run.project, run.plan
         if plan.space is None:  # a define-by-run model: Tune asks a Searcher, trials send back what they used
             from hpogrid.search.define_by_run import tune_searcher
 
@@ -46,46 +66,50 @@ class RayTuneBackend(Backend):
         model = Model.of(project)
         model.check(plan.space)
         spec = plan.spec
-        plan.scheduler_adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
+        adapter, note = scheduler_for(plan.adapter.name, spec.scheduler)
         if note:
             plan.notes.append(note)
-        if plan.space is not None and plan.space.constraints and plan.scheduler_adapter.name == "pbt":
+        if plan.space is not None and plan.space.constraints and adapter.name == "pbt":
             raise ValidationError("hpo_config.scheduler", "pbt mutates parameters by itself and cannot keep to "
                                   "search_space constraints: choose asynchyperband, median or fifo")
-        if plan.space is None and plan.scheduler_adapter.name == "pbt":
+        if plan.space is None and adapter.name == "pbt":
             raise ValidationError("hpo_config.scheduler", "pbt mutates the parameters of a search space; a "
                                   "define-by-run model (def objective(trial)) has none: choose asynchyperband, "
                                   "median or fifo")
 
-        def make_scheduler():
-            return plan.scheduler_adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec,
-                                                objectives=spec.objectives)
+        def make_scheduler() -> Any:
+            return adapter.build(spec.metric, spec.mode, dict(spec.scheduler_param), plan.codec,
+                                 objectives=spec.objectives)
 
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
-        plan.make_scheduler = make_scheduler
-        plan.trainable = make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
-                                        str(self.trials_root(project, target)))
+        self._tune = TunePlan(adapter, make_scheduler,
+                              make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
+                                             str(self.trials_root(run))))
 
-    def execute(self, project, plan, workload, sink, control, options, target) -> Optional[str]:
+    def execute(self, run: Run) -> Optional[str]:
         # Ray reads its settings from the environment (some at import): set them for the run only
-        with scoped_environ(worker_environment(project.scripts_dir)):
-            return self._execute(project, plan, workload, sink, control, options, target)
+        with scoped_environ(worker_environment(run.project.scripts_dir)):
+            return self._execute(run)
 
-    def _execute(self, project, plan, workload, sink, control, options, target) -> Optional[str]:
+    def _execute(self, run: Run) -> Optional[str]:
         from ray import tune
 
         from hpogrid.backends.raytune._callbacks import DrainingChoice, RunStopper, SinkCallback
         from hpogrid.backends.raytune._processes import forget_ray_run, note_ray_run, reap_orphans
         from hpogrid.search import SeededSampler, unwrap
 
+        project, plan, workload, control, options = run.project, run.plan, run.workload, run.control, run.options
+        if self._tune is None:
+            raise BackendError("the Ray backend runs only what its prepare() planned")
+        tune_plan = self._tune
         spec = plan.spec
         limit = spec.max_concurrent
         seeded = isinstance(unwrap(plan.searcher), SeededSampler)
         # one Tune phase each: resumed re-runs (exact stored values) first, then new trials
-        phases = []
+        phases: List[Tuple[Dict[str, Any], Any, int, Optional[int]]] = []
         if workload.reruns:
             phases.append((_rerun_space(workload.reruns), None, 1, limit))
-        if seeded and plan.scheduler_adapter.name == "pbt":  # PBT allows no Searcher: Tune's own generator
+        if seeded and tune_plan.scheduler.name == "pbt":  # PBT allows no Searcher: Tune's own generator
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
             # (Tune ignores max_concurrent_trials for a generator passed in: it carries the limit)
@@ -101,11 +125,11 @@ class RayTuneBackend(Backend):
                     samples = -(-workload.new_trials // plan.grid_size)
                 phases.append((space, plan.searcher, samples, limit))
         stopper = RunStopper(spec, control)
-        trials_root = self.trials_root(project, target)
+        trials_root = self.trials_root(run)
         trials_root.mkdir(parents=True, exist_ok=True)
-        callback = SinkCallback(sink, plan.codec, stopper, trials_root)
+        callback = SinkCallback(run.sink, plan.codec, stopper, trials_root)
         resources = _ray_resources(spec.resource)
-        trainable = tune.with_resources(plan.trainable, resources)
+        trainable = tune.with_resources(tune_plan.trainable, resources)
         storage = str(spec.log_path(project.path))
         reap_orphans(project.path)
         note_ray_run(project.path)
@@ -116,13 +140,13 @@ class RayTuneBackend(Backend):
             for space, searcher, samples, max_concurrent in phases:
                 if control.ending:
                     break
-                scheduler = DrainingChoice.install(plan.make_scheduler(), control)
+                scheduler = DrainingChoice.install(tune_plan.make_scheduler(), control)
                 tuner = tune.Tuner(
                     trainable, param_space=space,
                     tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
                                                 reuse_actors=True, max_concurrent_trials=max_concurrent),
                     run_config=tune.RunConfig(
-                        name=f"{target.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
+                        name=f"{run.study}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
                         stop=stopper, callbacks=[callback], verbose=2 if spec.verbose else 0,
                         failure_config=tune.FailureConfig(max_failures=0)))
                 try:
@@ -136,7 +160,7 @@ class RayTuneBackend(Backend):
             forget_ray_run(project.path)
         return storage
 
-    def _init_ray(self, project, options: RunOptions, verbose: bool, n_jobs: Optional[int]) -> None:
+    def _init_ray(self, project: Project, options: RunOptions, verbose: bool, n_jobs: Optional[int]) -> None:
         import ray
 
         from hpogrid.backends.raytune._processes import ray_temp_dir

@@ -6,7 +6,7 @@ Runs in the driver, so each run has exactly one writer per study.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Set
 
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
@@ -20,7 +20,7 @@ class RunStopper(Stopper):
 
     def __init__(self, spec: RunSpec, control: RunControl):
         self.spec, self.control = spec, control
-        self.reached = set()
+        self.reached: Set[str] = set()
 
     def __call__(self, trial_id: str, result: Dict[str, Any]) -> bool:
         if self.spec.stop_reached(result):
@@ -158,5 +158,5 @@ class SinkCallback(Callback):
     def __getstate__(self):  # Tune pickles callbacks; a copy records nothing
         return {}
 
-    def __setstate__(self, state):
-        self.sink = None
+    def __setstate__(self, state):  # the copy holds no sink: Tune never calls it
+        self.__dict__.update(state)

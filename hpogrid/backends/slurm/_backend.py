@@ -11,14 +11,17 @@ ended on their own, and re-runs the interrupted trials with their uid and values
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from hpogrid.backends.slurm._sbatch import SlurmClient, require
 from hpogrid.backends.slurm.options import SlurmOptions
-from hpogrid.engine import AskTellBackend, Executor, RunOptions, worker_environment
+from hpogrid.engine import AskTellBackend, Executor, Run, RunOptions, RunSummary, worker_environment
+
+if TYPE_CHECKING:
+    from hpogrid.project import Project
 
 
-def slurm_settings(project, options: RunOptions):
+def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
     """The slurm_config with ``--workers`` / ``--poll_interval`` applied (validated)."""
     from hpogrid.configs import get_kind
 
@@ -34,43 +37,44 @@ class SlurmBackend(AskTellBackend):
 
     _pool_configured = False
 
-    def prepare(self, project, plan, options, target) -> None:
-        self._target = target
-        self._pool_configured = bool(slurm_settings(project, options)["pool"])
+    def prepare(self, run: Run) -> None:
+        self._pool_configured = bool(slurm_settings(run.project, run.options)["pool"])
         require("sbatch")
-        super().prepare(project, plan, options, target)
-        if "max_failures" in (project.slurm_config or {}):
-            plan.notes.append("slurm_config max_failures is no longer read: the run stops after hpo_config "
+        super().prepare(run)
+        if "max_failures" in (run.project.slurm_config or {}):
+            run.plan.notes.append("slurm_config max_failures is no longer read: the run stops after hpo_config "
                               "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
 
-    def executor(self, project, plan, options, run_dir: Path, study: str) -> Executor:
-        slurm = slurm_settings(project, options)
-        env = worker_environment(project.scripts_dir)
+    def executor(self, run: Run, run_dir: Path) -> Executor:
+        slurm = slurm_settings(run.project, run.options)
+        env = worker_environment(run.project.scripts_dir)
         if slurm["pool"]:  # long-lived workers claiming queued trials from the study
             from hpogrid.backends.slurm._pool import SlurmPoolExecutor
 
-            settings = options.resolved_settings()
-            return SlurmPoolExecutor(slurm, run_dir, study, env, self._target.url, self.label_for(options),
-                                     slurm["pool"], settings.stale_after_s)
+            return SlurmPoolExecutor(slurm, run_dir, run.study, env, run.target.url, self.label_for(run.options),
+                                     slurm["pool"], run.settings.stale_after_s)
         from hpogrid.backends.slurm._executor import SlurmExecutor
 
-        return SlurmExecutor(slurm, run_dir, study, env)
+        return SlurmExecutor(slurm, run_dir, run.study, env)
 
-    def label_for(self, options) -> str:
+    def label_for(self, options: RunOptions) -> str:
         """``slurm-pool`` for a worker pool: its workers claim trials of that backend."""
         return "slurm-pool" if getattr(options, "pool", None) or self._pool_configured else "slurm"
 
-    def trials_root(self, project, target, run_dir=None) -> Path:
+    def trials_root(self, run: Run, run_dir: Optional[Path] = None) -> Path:
         """Trial folders (trial.json, result.json, the job's stdout.log / stderr.log) under the
         hpo_config log_dir, in ``slurm/<study>-<tag>/``, next to the run's job script."""
+        if run_dir is None:  # (the engine always names it for an ask/tell backend)
+            raise ValueError("a Slurm run's trial folders are in its run folder: name it")
         return run_dir
 
-    def settle_orphans(self, store, study, plan):
+    def settle_orphans(self, run: Run) -> Optional[Callable[[], List[str]]]:
         from hpogrid.backends.slurm._resume import settle_orphans
 
-        return lambda: settle_orphans(store, study, SlurmClient(), plan.spec.objectives)
+        store, study, objectives = run.store, run.study, run.plan.spec.objectives
+        return lambda: settle_orphans(store, study, SlurmClient(), objectives)
 
 
-def run_slurm(project, options: Optional[SlurmOptions] = None):
+def run_slurm(project: Project, options: Optional[SlurmOptions] = None) -> RunSummary:
     """Run the project's HPO as Slurm jobs; every trial lands in the study store."""
     return SlurmBackend().run(project, options or SlurmOptions())

@@ -13,12 +13,17 @@ moment ``sbatch`` accepts it. On ``--resume`` each unfinished trial's job is loo
 Trials a reader marked INTERRUPTED for lack of heartbeat are looked at too: their job may
 still run (or have completed) although their driver is gone.
 """
+from __future__ import annotations
+
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List, Union
 
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel
 from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
+
+if TYPE_CHECKING:
+    from hpogrid.objectives import Objectives
 
 #: what ``mark_stale`` writes into the error of a trial it marks
 _STALE_PREFIX = "no heartbeat for"
@@ -39,7 +44,8 @@ def orphans(store, study: str) -> list:
     return out
 
 
-def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: JobState, metric: str,
+def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: JobState,
+               metric: Union[str, Objectives],
                cancelled_because=None, node=None):
     """Record an orphan's end as the run's engine would have; returns its state."""
     from hpogrid.backends.slurm._executor import trial_end
@@ -49,7 +55,7 @@ def record_end(store, study: str, uid: str, job_id: str, trial_dir: Path, info: 
     return record_ended(store, study, end, metric, intermediate=[])  # [] when the job left no history
 
 
-def settle_orphans(store, study: str, client: SlurmClient, metric: str) -> List[str]:
+def settle_orphans(store, study: str, client: SlurmClient, metric: Union[str, Objectives]) -> List[str]:
     """scancel the dead run's jobs still in Slurm and record every orphan's end; notes."""
     found = orphans(store, study)
     if not found:

@@ -3,6 +3,8 @@ and the loopback PanDA server executing each job; the central study records ever
 the multi-objective searcher is told them."""
 import json
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -29,6 +31,17 @@ def test_several_objectives_across_grid_jobs(panda_server, monkeypatch, run_cli,
                  "--search_space", "s", "--hpo_config", "h", "--grid_config", "g")]:
         r = run_cli(*cmd)
         assert r.exit_code == 0, r.output
+    # the first wave's two jobs end together: their endings are held in PanDA until both
+    # payloads have exited, so the driver's next poll sees both results before it asks again
+    panda_server.hold_endings = True
+
+    def release():
+        deadline = time.monotonic() + 300
+        while panda_server.exited_payloads() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        panda_server.hold_endings = False
+
+    threading.Thread(target=release, daemon=True).start()
     r = run_cli("run", "mo", "--search", "central", "--trials", "4", "--n_jobs", "2", "--trials_per_job", "1",
                 "--seed", "2")
     assert r.exit_code == 0, r.output

@@ -139,7 +139,11 @@ def test_sigterm_from_the_pilot_still_hands_back_finished_trials(tmp_path):
 
     from hpogrid.study import StudyStore, sqlite_url
 
-    script = "import time\n\ndef objective(config):\n    time.sleep(1.5)\n    return config['x']\n"
+    first = tmp_path / "first-trial"  # one trial completes; every later one runs until the SIGTERM
+    script = ("import os, time\n\ndef objective(config):\n    try:\n"
+              f"        os.close(os.open({str(first)!r}, os.O_CREAT | os.O_EXCL))\n"
+              "    except FileExistsError:\n        while True:\n            time.sleep(0.1)\n"
+              "    return config['x']\n")
     name = grid_project(tmp_path, script=script, trials=40)
     work = unpack_sandbox(name, tmp_path)
     env = {**os.environ, "HPOGRID_HOME": str(tmp_path / "outer")}
@@ -148,17 +152,19 @@ def test_sigterm_from_the_pilot_still_hands_back_finished_trials(tmp_path):
     db = work / ".hpogrid-job" / "projects" / name / "study.db"
     deadline = time.time() + 120
     while time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
         try:
             if db.is_file() and StudyStore(sqlite_url(db)).trials(name, states=["COMPLETED"]):
                 break
         except Exception:  # noqa: BLE001 - the study row may not exist yet
             pass
+    else:
+        pytest.fail("no trial completed within 120 s")
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
     meta = json.loads((work / "userJobMetadata.json").read_text())
     states = [t["state"] for t in meta["trials"]]
-    assert "COMPLETED" in states and "RUNNING" not in states and len(states) < 40
+    assert states.count("COMPLETED") == 1 and "RUNNING" not in states and len(states) < 40
     assert meta["error"].startswith("interrupted (SIGTERM from the pilot"), meta["error"]
     assert meta["best"] is not None and proc.returncode == 130
     assert (work / "hpogrid_trials.tgz").is_file()

@@ -155,6 +155,9 @@ class PandaTestServer:
         self.root = Path(root)
         self.user = user
         self.max_parallel_jobs = max_parallel_jobs
+        #: test hook: while True, a payload that exited stays "running" in PanDA (its ending is
+        #: held); set it False and every held job ends at once, in one step the clients see whole
+        self.hold_endings = False
         self.default_site = site
         self.job_env: Dict[str, str] = {}
         self.request_counts: Counter = Counter()
@@ -208,7 +211,7 @@ class PandaTestServer:
         with self._lock:
             self._failures.setdefault(endpoint, []).extend([after_commit] * times)
 
-    def wait_task(self, task_id: int, timeout: float = 30.0) -> str:
+    def wait_task(self, task_id: int, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -218,7 +221,7 @@ class PandaTestServer:
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id} still {status} after {timeout}s")
 
-    def wait_jobs(self, task_id: int, status: str, count: int = 1, timeout: float = 30.0) -> List[Job]:
+    def wait_jobs(self, task_id: int, status: str, count: int = 1, timeout: float = 120.0) -> List[Job]:
         """Wait until ``count`` jobs of the task are in ``status``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -228,6 +231,12 @@ class PandaTestServer:
                 return found
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id}: fewer than {count} jobs {status} after {timeout}s")
+
+    def exited_payloads(self) -> int:
+        """How many running jobs' payloads have exited (their endings held by ``hold_endings``)."""
+        with self._lock:
+            return sum(1 for j in self.jobs.values()
+                       if j.status == "running" and j.proc is not None and j.proc.poll() is not None)
 
     def add_fake_tasks(self, n: int, *, status: str = "done", name_prefix: str = "user.test.fake",
                        user: Optional[str] = None, jobs_per_task: int = 1, metadata=None,
@@ -318,6 +327,8 @@ class PandaTestServer:
             self._stop.wait(0.01)
 
     def _reap(self) -> None:
+        if self.hold_endings:
+            return
         for job in list(self.jobs.values()):
             if job.status != "running" or job.proc is None or job.proc.poll() is None:
                 continue
