@@ -4,6 +4,8 @@
     annotate("n_params", 12345)       # stored with this trial in the study
     trial_dir()                        # this trial's own folder (checkpoints survive --resume)
     resolve_path("prepare")            # another workflow stage's folder
+    if report(epoch, loss=loss):       # one intermediate result; True: the scheduler stops the trial
+        break                          # (should_stop() says the same afterwards)
 
 It works the same in every backend (this machine, a Ray cluster, a Slurm job, a grid job):
 whoever runs the trial activates it here (:func:`activated`) in the trial's own process,
@@ -43,16 +45,36 @@ def _current() -> Optional[tuple]:
 
 
 @contextlib.contextmanager
-def activated(uid: str, folder: Path) -> Iterator[Path]:
-    """Make ``uid`` (in ``folder``) the current trial of this thread while the block runs."""
+def activated(uid: str, folder: Path, runner: Any = None) -> Iterator[Path]:
+    """Make ``uid`` (in ``folder``) the current trial of this thread while the block runs.
+    ``runner``: what :func:`report` reports to (its ``report(metrics)`` returns a decision
+    whose ``value`` is "continue" or "stop"; its ``decision`` is the last one)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    previous = getattr(_local, "trial", None)
-    _local.trial = (uid, folder)
+    previous = getattr(_local, "trial", None), getattr(_local, "runner", None)
+    _local.trial, _local.runner = (uid, folder), runner
     try:
         yield folder
     finally:
-        _local.trial = previous
+        _local.trial, _local.runner = previous
+
+
+def report(step: int, **metrics: Any) -> bool:
+    """Record one intermediate result of the current trial (``step``: the epoch, kept as
+    ``step``; the scheduler counts ``training_iteration``, the number of reports). Returns
+    True when the trial should stop now (an early-stopping scheduler, or the stop criteria):
+    end the training loop, save what you want, and return. Outside a trial run by hpogrid
+    (the script run by hand) it records nothing and returns False."""
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        return False
+    return runner.report({**metrics, "step": step}).value == "stop"
+
+
+def should_stop() -> bool:
+    """Was the current trial told to stop at its last report?"""
+    runner = getattr(_local, "runner", None)
+    return runner is not None and runner.decision.value == "stop"
 
 
 def activate(uid: str, folder: Path) -> Path:

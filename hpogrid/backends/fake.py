@@ -55,6 +55,7 @@ class ThreadExecutor(Executor):
 class FakeBackend(AskTellBackend):
     name = "fake"
     summary = "trials in threads of this process (for tests): no Ray, no Slurm"
+    early_stopping = True
 
     def executor(self, run: Run, run_dir: Path) -> Executor:
         return ThreadExecutor(run.options.n_jobs or 1)

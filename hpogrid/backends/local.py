@@ -1,9 +1,9 @@
 """``local``: this machine, through whichever backend the run needs.
 
 Ray Tune (:mod:`hpogrid.backends.raytune`) when the run needs something of Ray's (a cluster
-address, a scheduler acting on intermediate results, PBT/BOHB, GPUs or custom resources Ray
-hands out), otherwise the pool of worker processes (:mod:`hpogrid.backends.pool`), which
-starts in a fraction of the time. The run's notes say which ran and why.
+address, PBT/BOHB, GPUs or custom resources Ray hands out), otherwise the pool of worker
+processes (:mod:`hpogrid.backends.pool`), which starts in a fraction of the time; there the
+engine applies ASHA and median stopping itself (:mod:`hpogrid.engine.early_stop`). The run's notes say which ran and why.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ class LocalOptions(RunOptions, RunCommand):
     help: ClassVar[str] = """Run the HPO of PROJECT on this machine and record every trial in its study.
 
     Trials run in --n_jobs worker processes; Ray Tune runs them instead when the run needs
-    it (a scheduler acting on intermediate results, PBT, BOHB, GPUs, --address for an
-    existing Ray cluster, or --ray). {signals} Trials left RUNNING by a run that was killed are marked
+    it (PBT, BOHB, GPUs, --address for an existing Ray cluster, or --ray); asynchyperband
+    and median stopping run on the workers. {signals} Trials left RUNNING by a run that was killed are marked
     interrupted once they miss heartbeats for $HPOGRID_STALE_AFTER_S seconds (default 120)."""
 
     address: Optional[str] = option(None, "--address", metavar="RAY_ADDRESS", help=(

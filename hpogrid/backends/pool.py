@@ -1,7 +1,7 @@
 """The pool backend: trials in long-lived worker processes on this machine, without Ray.
 
-``local_run`` uses it whenever the run needs nothing of Ray's (no ``--address``, no trial
-scheduler that acts on intermediate results; see :func:`needs_ray`): Ray's start-up (several
+``local_run`` uses it whenever the run needs nothing of Ray's (no ``--address``, no PBT or
+BOHB, no GPUs; see :func:`needs_ray`); ASHA and median stopping the engine applies itself: Ray's start-up (several
 seconds) and its per-trial bookkeeping are then pure overhead. ``--n_jobs`` worker processes
 (:mod:`hpogrid.objective.worker`) each import the user's script once and run trials one after
 another; the engine asks and tells the searcher as for Slurm. A trial that takes its process
@@ -27,8 +27,9 @@ from hpogrid.study.records import FAILED, INTERRUPTED
 if TYPE_CHECKING:
     from hpogrid.project import Project
 
-#: schedulers that act on intermediate results: they need Ray Tune
-RAY_SCHEDULERS = frozenset({"asynchyperband", "bohbhyperband", "pbt", "median"})
+#: schedulers that act on intermediate results and need Ray Tune (asynchyperband and median
+#: the engine applies itself: :mod:`hpogrid.engine.early_stop`)
+RAY_SCHEDULERS = frozenset({"bohbhyperband", "pbt"})
 #: seconds a cancelled worker gets to end after SIGTERM before SIGKILL
 TERM_GRACE_S = 5.0
 
@@ -36,9 +37,8 @@ TERM_GRACE_S = 5.0
 def needs_ray(project: Project, options: RunOptions) -> Optional[str]:
     """Why this run needs Ray Tune (None: the pool can run it).
 
-    A scheduler matters only when trials report more than one iteration: with the default
-    stop ``{"training_iteration": 1}`` every trial ends after its first result and ASHA,
-    median stopping or HyperBand have nothing to act on.
+    ``asynchyperband`` and ``median`` run on the pool (the engine decides, see
+    :mod:`hpogrid.engine.early_stop`); PBT and BOHB's HyperBand need Ray.
     """
     hpo = project.hpo_config
     if options.address or os.environ.get("RAY_ADDRESS"):
@@ -69,9 +69,21 @@ class _Worker:
         if self.proc.stdin is None:  # (stdin=PIPE: it has one)
             raise BackendError("a pool worker started without its standard input")
         self.stdin: IO[str] = self.proc.stdin
-        self.replies = os.fdopen(read, "r")
+        self.replies = os.fdopen(read, "rb", buffering=0)
+        self._partial = b""
         self.run: Optional[TrialRun] = None
         self.logging = False
+
+    def answers(self) -> List[str]:
+        """The whole lines the worker wrote since the last call (read when select says so).
+        Read unbuffered: a line left in a reader's buffer would never wake select again (a
+        trial's ``step`` and ``done`` lines may arrive together)."""
+        try:
+            data = os.read(self.replies.fileno(), 65536)
+        except OSError:
+            return []
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [line.decode(errors="replace") for line in lines]
 
     def log_to(self, path: Path) -> None:
         """The worker's stdout and stderr (what the user's code prints) go to ``path``."""
@@ -144,13 +156,12 @@ class PoolExecutor(Executor):
         else:
             ready = []
         for uid, worker in list(self.busy.items()):
-            if worker.replies in ready:
-                line = worker.replies.readline()
-                if line.startswith("done "):
-                    del self.busy[uid]
-                    self.idle.append(worker)
-                    events.append(ended_from_result(uid, read_result(worker.folder)))
-                    continue
+            # "step <folder>" (a report awaits the engine's decision) only wakes the loop
+            if worker.replies in ready and any(line.startswith("done ") for line in worker.answers()):
+                del self.busy[uid]
+                self.idle.append(worker)
+                events.append(ended_from_result(uid, read_result(worker.folder)))
+                continue
             code = worker.proc.poll()
             if code is not None:  # the trial took its process down
                 del self.busy[uid]
@@ -207,6 +218,7 @@ class PoolBackend(AskTellBackend):
     name = "pool"
     label = "local"
     summary = "worker processes on this machine, without Ray (local_run chooses it when nothing needs Ray)"
+    early_stopping = True
 
     def __init__(self):
         self._early: List[_Worker] = []

@@ -204,6 +204,7 @@ class HpoConfig(ConfigModel):
             problem = search_names.unknown_key(v, search_names.SCHEDULER_PARAMS[scheduler], scheduler)
             if problem:
                 raise ValueError(f"key {problem[0]!r} {problem[1]}")
+        _check_rungs(v, scheduler)
         return v
 
     @field_validator("scheduler")
@@ -407,3 +408,31 @@ def _choice(value: str, allowed: tuple) -> str:
     if value not in allowed:
         raise ValueError(f"{value!r} is not allowed; choose one of: {', '.join(allowed)}")
     return value
+
+
+def _check_rungs(params: Dict[str, Any], scheduler: Optional[str]) -> None:
+    """ASHA's and median stopping's numbers: a rung schedule that exists (Ray's defaults where
+    a key is absent: max_t 100, grace_period 1, reduction_factor 4)."""
+    def number(key: str, default: float) -> float:
+        value = params.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{key} must be a positive number (got {value!r})")
+        return value
+
+    if scheduler in ("asynchyperband", "bohbhyperband"):
+        max_t = number("max_t", 100)
+        rf = number("reduction_factor", 4 if scheduler == "asynchyperband" else 3)
+        if rf < 2:
+            raise ValueError(f"reduction_factor must be at least 2 (got {rf!r})")
+        if scheduler == "asynchyperband":
+            grace = number("grace_period", 1)
+            if grace > max_t:
+                raise ValueError(f"grace_period ({grace!r}) must not exceed max_t ({max_t!r})")
+        brackets = params.get("brackets", 1)
+        if isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1:
+            raise ValueError(f"brackets must be a positive integer (got {brackets!r})")
+    elif scheduler == "median":
+        number("grace_period", 60)
+        samples = params.get("min_samples_required", 3)
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"min_samples_required must be a positive integer (got {samples!r})")

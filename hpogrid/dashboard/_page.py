@@ -48,7 +48,7 @@ SCRIPT = r"""
       });
       head.appendChild(th);
     });
-    var rows = t.rows.filter(function(r){ return !state.filter || r[2] === state.filter; });
+    var rows = t.rows.filter(function(r){ return !state.filter || String(r[2]).split(' ')[0] === state.filter; });
     var col = state.sortCol, sign = state.sortAsc ? 1 : -1;
     rows.sort(function(a, b){
       var x = a[col], y = b[col];
@@ -57,7 +57,7 @@ SCRIPT = r"""
       return String(x).localeCompare(String(y)) * sign;
     });
     rows.forEach(function(r){
-      var tr = el('tr'); tr.setAttribute('data-state', r[2]);
+      var tr = el('tr'); tr.setAttribute('data-state', String(r[2]).split(' ')[0]);
       r.forEach(function(v){ tr.appendChild(el('td', fmt(v), typeof v === 'number' ? 'num' : '')); });
       body.appendChild(tr);
     });

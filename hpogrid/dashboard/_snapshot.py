@@ -64,7 +64,7 @@ def _table(report) -> Dict[str, Any]:
     for i, (t, v) in enumerate(zip(report.trials[:MAX_ROWS], report.values)):
         flat = flatten(t.metrics, "")
         flags = [yes[report.standing.pareto[i]], yes[report.standing.feasible[i]]] if marks else []
-        rows.append([i + 1 if i < report.ranked else None, t.number, str(t.state), v,
+        rows.append([i + 1 if i < report.ranked else None, t.number, t.shown_state, v,
                      *(_cell(flat.get(m)) for m in objectives), *flags,
                      *(_cell(flat.get(m)) for m in extra), *(_cell(t.params.get(a)) for a in axes),
                      *(_cell(flat.get(m)) for m in others), t.backend, t.site, t.task_id, t.job_id,

@@ -45,6 +45,9 @@ class Backend(ABC):
     #: Ctrl-C drains (no new trial; running ones are followed to their end) and a second one
     #: stops them, for trials that run elsewhere on their own (grid tasks)
     interrupt_drains: ClassVar[bool] = False
+    #: the engine's early-stopping schedulers (:mod:`hpogrid.engine.early_stop`) judge this
+    #: backend's trials (each report reaches the engine and the trial awaits its decision)
+    early_stopping: ClassVar[bool] = False
 
     # -- the template ------------------------------------------------------------------------
     def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
@@ -165,7 +168,9 @@ class Backend(ABC):
         return "fifo"
 
     def scheduler_label(self, run: Run) -> str:
-        return "fifo"
+        from hpogrid.engine.early_stop import applies
+
+        return run.plan.spec.scheduler if self.early_stopping and applies(run.plan.spec) else "fifo"
 
     def label_for(self, options: RunOptions) -> str:
         return self.label or self.name
@@ -176,7 +181,10 @@ class Backend(ABC):
         check_model(run.project, plan.space)
         scheduler = plan.spec.scheduler
         one_result = dict(plan.spec.stop) == {"training_iteration": 1}  # a scheduler would have nothing to act on
-        if scheduler not in ("fifo", self.scheduler(run.project)) and not one_result:
+        from hpogrid.engine.early_stop import ENGINE_SCHEDULERS
+
+        applied = self.early_stopping and scheduler in ENGINE_SCHEDULERS
+        if scheduler not in ("fifo", self.scheduler(run.project)) and not one_result and not applied:
             plan.notes.append(f"scheduler '{scheduler}' is not applied by the {self.name} backend: each trial "
                               "runs until its stop criteria")
 

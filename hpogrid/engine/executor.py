@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
 
 from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
+from hpogrid.engine.early_stop import Judge
 from hpogrid.engine.outcome import json_safe
 from hpogrid.engine.run import Run
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, STOPPED_EARLY, TrialState
 
 if TYPE_CHECKING:
     from hpogrid.search.asktell import AskTell
@@ -157,7 +158,9 @@ class AskTellBackend(Backend):
         asktell = AskTell(plan.searcher, plan.codec, plan.spec.metric, plan.spec.mode,
                           space_given=workload.space_in_searcher, objectives=plan.spec.objectives)
         asktell.told = workload.told + workload.warm_told  # learnt before the run (resume, warm start)
-        _Loop(run, asktell, self.executor(run, run_dir), self.trials_root(run, run_dir), f"{self.name}-{tag}").run()
+        loop = _Loop(run, asktell, self.executor(run, run_dir), self.trials_root(run, run_dir), f"{self.name}-{tag}")
+        loop.judge = Judge.for_run(self, run.plan, run.sink)
+        loop.run()
         return str(run_dir)
 
 
@@ -187,11 +190,15 @@ class _Loop:
         values_of = dict(workload.reruns)
         for uid in workload.enqueued:  # points the user enqueued: the searcher learns their results
             self.asktell.adopt(uid, self.plan.codec.encode(values_of[uid]))
+        #: early stopping (set by the backend: :meth:`AskTellBackend.execute`)
+        self.judge: Optional[Judge] = None
 
     def run(self) -> None:
         try:
             while True:
                 self._handle(self.executor.poll())
+                if self.judge is not None:
+                    self.judge.step(self.live)
                 if self.control.stopping:
                     break
                 if not self.control.ending:
@@ -205,6 +212,8 @@ class _Loop:
                 self.executor.wait(self.control)
         finally:
             try:
+                if self.live and self.judge is not None:
+                    self.judge.release(self.live)
                 if self.live:
                     self._cancel_live()
             finally:
@@ -240,10 +249,13 @@ class _Loop:
 
         spec = self.plan.spec
         # config None: a re-run of stored values (the searcher's latent config is not kept)
-        folder = write_spec(TrialSpec.build(
+        trial = TrialSpec.build(
             Model.of(self.project), self.plan.codec, uid=uid, folder=self.trials_root / uid, latent=config,
             values=values, metric=spec.metric, metrics=spec.objectives.metrics, mode=spec.mode, stop=dict(spec.stop),
-            study=self.target.name, program_subdir=self.executor.program_subdir))
+            study=self.target.name, program_subdir=self.executor.program_subdir)
+        if self.judge is not None:
+            trial = self.judge.starts(trial)
+        folder = write_spec(trial)
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
         try:
@@ -277,6 +289,9 @@ class _Loop:
                 continue
             del self.live[event.uid]
             fields = dict(event.fields)
+            stopped = self.judge.ended(event.uid) if self.judge is not None else None
+            if stopped:  # COMPLETED, with the rung or step it was stopped at
+                fields["annotations"] = {**(fields.get("annotations") or {}), STOPPED_EARLY: stopped}
             if event.params is not None:  # define-by-run: what the model used (and how it asked)
                 fields["params"] = json_safe(event.params)
                 fields["annotations"] = {**(fields.get("annotations") or {}),

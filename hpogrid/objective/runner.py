@@ -11,8 +11,9 @@ where a decision about the trial comes back from, is the :class:`Reporter`:
 * the Tune reporter (:mod:`hpogrid.objective._tune`): ``ray.tune.report``; the final result
   is the trainable's return value (a function that returns frees its Ray worker sooner).
 
-Every report returns a :class:`Decision`. Today it is STOP only when the spec's stop
-criteria are met; an early-stopping scheduler plugs in as the reporter's answer. A model
+Every report returns a :class:`Decision`: STOP when the spec's stop criteria are met or the
+reporter says so (the engine's early-stopping scheduler answers through the trial folder:
+:class:`~hpogrid.objective.trial_folder.FolderReporter`). A model
 learns it as Ray's function API does (``tune.report`` / ``trial.report`` end the model's
 function when the trial stops), a Trainable as the end of its ``train()`` loop.
 """
@@ -139,7 +140,7 @@ class TrialRunner:
         from hpogrid.trial import activated
 
         spec = self.spec
-        with activated(spec.uid, spec.folder):
+        with activated(spec.uid, spec.folder, self):
             self.reporter.start(self)
             try:
                 kind = spec.model.kind
@@ -158,6 +159,8 @@ class TrialRunner:
             raise ValueError(f"{self.spec.model.name}() returned NaN for metric '{self.spec.metric}'")
         if self.reporter.returns_final:
             return self.reporter.final(self, metrics)
+        if self.decision is Decision.STOP and self.history:
+            return None  # stopped (hpogrid.trial.report): the last report is the trial's result
         self.report(metrics)
         return None
 

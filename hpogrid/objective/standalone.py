@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 # the trial-folder protocol, where callers have always found it
 from hpogrid.objective.trial_folder import (PROGRESS_FILE, RESULT_FILE, STDERR_FILE, STDOUT_FILE, TRIAL_FILE,
@@ -37,8 +37,9 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def run_trial(trial_dir: Path) -> int:
-    """Run the trial of ``trial_dir``; 0 when it completed, 1 when it failed."""
+def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> int:
+    """Run the trial of ``trial_dir``; 0 when it completed, 1 when it failed. ``notify``: called
+    after each report of a trial that awaits the engine's decision (a pool worker's pipe)."""
     from hpogrid.errors import HpogridError
     from hpogrid.objective._session import serve
     from hpogrid.objective.program import TrialFailed
@@ -48,11 +49,12 @@ def run_trial(trial_dir: Path) -> int:
     started = time.monotonic()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
-    reporter = FolderReporter(trial_dir)
+    reporter = FolderReporter(trial_dir, notify=notify)
     runner: Optional[TrialRunner] = None
     status, error = "completed", None
     try:
         spec = read_spec(trial_dir)
+        reporter.awaits = spec.awaits_decision
         scripts = str(spec.model.scripts_dir)
         if scripts not in sys.path:
             sys.path.insert(0, scripts)

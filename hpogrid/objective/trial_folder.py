@@ -4,6 +4,10 @@
     progress.jsonl   one line per reported iteration, appended at once (the trial writes it):
                      a trial killed by a time limit still leaves what it reached
     result.json      status, last metrics, history, error, host (the trial writes it last)
+    decision.json    the engine's answer to the last report, ``{"iteration": N, "stop": bool,
+                     "reason": ...}`` (the driver writes it; only for a spec that ``awaits_decision``:
+                     the trial waits for it after each report, so where a trial stops does not
+                     depend on how fast the driver polls)
     stdout.log, stderr.log   a Slurm job's own output
 
 The pool workers, Slurm jobs, the grid job's pool and the fake backend use it; under Ray Tune
@@ -14,9 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from hpogrid.objective.runner import Decision, Reporter, Step
 from hpogrid.objective.trial_spec import TrialSpec, json_default
@@ -24,6 +29,10 @@ from hpogrid.objective.trial_spec import TrialSpec, json_default
 TRIAL_FILE = "trial.json"
 RESULT_FILE = "result.json"
 PROGRESS_FILE = "progress.jsonl"
+DECISION_FILE = "decision.json"
+#: seconds a trial waits for the engine's decision before it goes on as if told to continue
+#: (a driver that died; its trials are recorded INTERRUPTED and re-run on --resume)
+DECISION_WAIT_S = 600.0
 #: the job's stdout / stderr (sbatch --output / --error)
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
@@ -102,19 +111,91 @@ def read_progress(trial_dir: Path) -> List[Dict[str, Any]]:
     return out
 
 
+def write_decision(folder: Path, iteration: int, stop: bool, reason: str = "") -> None:
+    """The engine's answer to report ``iteration`` of the trial in ``folder``."""
+    write_json(Path(folder) / DECISION_FILE, {"iteration": iteration, "stop": stop, "reason": reason})
+
+
+def clear_decision(folder: Path) -> None:
+    """Before a trial (re)starts: an answer left by an earlier attempt must not be read."""
+    try:
+        (Path(folder) / DECISION_FILE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def read_decision(folder: Path) -> Optional[Dict[str, Any]]:
+    try:
+        data = json.loads((Path(folder) / DECISION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class ProgressTail:
+    """The driver's side of ``progress.jsonl``: the lines a trial appended since the last call
+    (a line still being written is left for the next one)."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / PROGRESS_FILE
+        try:  # an earlier attempt's lines (a re-run appends to the same file) are not this one's
+            self.offset = self.path.stat().st_size
+        except OSError:
+            self.offset = 0
+
+    def new(self) -> List[Dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        out = []
+        for line in data[:end].splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                out.append(item)
+        return out
+
+
 class FolderReporter(Reporter):
-    """Each iteration goes to ``progress.jsonl`` at once; the decision is always to continue
-    (the spec's stop criteria are the runner's). Early stopping (a stop file, the study)
-    plugs in here."""
+    """Each iteration goes to ``progress.jsonl`` at once. With ``awaits``, the trial then
+    waits for the engine's decision (``decision.json``; ``notify`` tells the driver there is
+    a report to judge, e.g. through a pool worker's pipe); otherwise it continues (the spec's
+    stop criteria are the runner's)."""
 
     returns_final = False
 
-    def __init__(self, folder: Path):
-        self._progress = open(Path(folder) / PROGRESS_FILE, "a")
+    def __init__(self, folder: Path, awaits: bool = False, notify: Optional[Callable[[], None]] = None):
+        self.folder = Path(folder)
+        self.awaits, self.notify = awaits, notify
+        self._progress = open(self.folder / PROGRESS_FILE, "a")
+        self._count = 0
 
     def report(self, step: Step) -> Decision:
         self._progress.write(json.dumps(step.record, allow_nan=False) + "\n")
         self._progress.flush()
+        self._count += 1
+        if not self.awaits:
+            return Decision.CONTINUE
+        if self.notify is not None:
+            self.notify()
+        return self._wait(self._count)
+
+    def _wait(self, count: int) -> Decision:
+        deadline = time.monotonic() + DECISION_WAIT_S
+        pause = 0.0005
+        while time.monotonic() < deadline:
+            answer = read_decision(self.folder)
+            if answer is not None and isinstance(answer.get("iteration"), int) and answer["iteration"] >= count:
+                return Decision.STOP if answer.get("stop") else Decision.CONTINUE
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
         return Decision.CONTINUE
 
     def close(self) -> None:

@@ -45,6 +45,9 @@ class TrialSpec:
     #: define-by-run: the trial's seed and the distributions of its pre-suggested values
     seed: Optional[int] = None
     distributions: Mapping[str, Any] = field(default_factory=dict)
+    #: the engine judges each report (early stopping): the trial waits for its decision
+    #: (:mod:`hpogrid.objective.trial_folder`, ``decision.json``) after every report
+    awaits_decision: bool = False
 
     @property
     def objectives(self) -> Tuple[str, ...]:
@@ -105,6 +108,8 @@ class TrialSpec:
             data.update(program_subdir=self.program_subdir, program_config=dict(self.config))
         else:
             data["config"] = dict(self.config)
+        if self.awaits_decision:
+            data["awaits_decision"] = True
         if model.kind is ModelKind.DEFINE_BY_RUN:
             data["define_by_run"] = {"values": dict(self.values), "seed": self.seed,
                                      "distributions": dict(self.distributions)}
@@ -126,4 +131,5 @@ class TrialSpec:
                    stop=dict(data.get("stop") or {}), study=data.get("study") or "",
                    program_subdir=bool(data.get("program_subdir")),
                    seed=None if dbr is None or dbr.get("seed") is None else int(dbr["seed"]),
-                   distributions=dict((dbr or {}).get("distributions") or {}))
+                   distributions=dict((dbr or {}).get("distributions") or {}),
+                   awaits_decision=bool(data.get("awaits_decision")))

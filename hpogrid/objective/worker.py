@@ -5,7 +5,8 @@
 Reads ``log PATH`` (where its stdout and stderr go from then on: the pool may start a worker
 before the run's folder exists) and then one trial folder per line on stdin (a folder with ``trial.json``, see
 :mod:`hpogrid.objective.standalone`), runs it with :func:`~hpogrid.objective.standalone.run_trial`
-and answers ``done <folder>`` on file descriptor ``REPLY_FD``, so whatever the user's code
+and answers ``done <folder>`` on file descriptor ``REPLY_FD`` (and ``step <folder>`` after each
+report of a trial that awaits the engine's decision, so the driver judges it at once), so whatever the user's code
 prints can never be mistaken for an answer. The user's script is imported once per worker,
 not once per trial. A trial that kills its process (segfault, ``os._exit``, out of memory)
 leaves no answer: the pool sees the process gone and records the trial failed.
@@ -31,7 +32,12 @@ def main(argv=None) -> int:
             continue
         if not folder:
             continue
-        run_trial(Path(folder))
+        step = f"step {folder}\n"
+
+        def notify(line: str = step) -> None:
+            reply.write(line)  # line-buffered: sent at once
+
+        run_trial(Path(folder), notify=notify)
         sys.stdout.flush()
         sys.stderr.flush()
         reply.write(f"done {folder}\n")

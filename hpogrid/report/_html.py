@@ -155,7 +155,7 @@ def _trials_table(report: Report) -> Tuple[str, Optional[str]]:
     for i, (t, v) in enumerate(zip(report.trials[:MAX_TABLE_ROWS], report.values)):
         flat = flatten(t.metrics, "")
         flags = [yes[report.standing.pareto[i]], yes[report.standing.feasible[i]]] if marks else []
-        cells = [i + 1 if i < ranked else None, t.number, t.state, v, *(flat.get(m) for m in objectives), *flags,
+        cells = [i + 1 if i < ranked else None, t.number, t.shown_state, v, *(flat.get(m) for m in objectives), *flags,
                  *(flat.get(m) for m in extra), *(t.params.get(a) for a in axes), *(flat.get(m) for m in others),
                  t.backend, t.site, t.task_id, t.duration_s, _last_line(clean_error(t.error))[:120] or None]
         body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")

@@ -164,7 +164,7 @@ def table(report: Report, extra: Sequence[str] = (), columns: Optional[Sequence[
                 cells.append(_extra(report, t, name))
             else:
                 cells.append(flat.get(name, t.params.get(name)))
-        rows.append([t.number, t.state, _short(v), *(_short(c) for c in cells)])
+        rows.append([t.number, t.shown_state, _short(v), *(_short(c) for c in cells)])
     return headers, rows
 
 

@@ -40,6 +40,8 @@ INTERRUPTED = TrialState.INTERRUPTED
 STATES = (PENDING, RUNNING, COMPLETED, FAILED, INTERRUPTED)
 #: states after which a trial no longer runs (``finished_at`` is set on entering them)
 FINISHED_STATES = frozenset({COMPLETED, FAILED, INTERRUPTED})
+#: the annotation of a trial an early-stopping scheduler stopped (see ``TrialRecord.stopped_at``)
+STOPPED_EARLY = "stopped_early"
 #: optimisation directions of a study
 MODES = ("min", "max")
 #: where a trial ran; free text is allowed, these are the names hpogrid itself writes
@@ -90,6 +92,20 @@ class TrialRecord:
     @property
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+    @property
+    def stopped_at(self) -> Optional[Any]:
+        """Where an early-stopping scheduler stopped this trial (its ``time_attr`` value), None
+        when none did. Such a trial is COMPLETED (its last report is its result) with the
+        annotation :data:`STOPPED_EARLY` ``{"by": scheduler, "at": ..., "why": ...}``."""
+        note = (self.annotations or {}).get(STOPPED_EARLY)
+        return note.get("at") if isinstance(note, dict) else None
+
+    @property
+    def shown_state(self) -> str:
+        """The state as tables show it: ``COMPLETED (stopped at 3)`` for a stopped trial."""
+        at = self.stopped_at
+        return f"{self.state} (stopped at {at})" if at is not None else str(self.state)
 
     @property
     def duration_s(self) -> Optional[float]:
