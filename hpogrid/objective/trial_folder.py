@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from hpogrid.objective.runner import Decision, Reporter, Step
 from hpogrid.objective.trial_spec import TrialSpec, json_default
@@ -100,6 +100,11 @@ def read_progress(trial_dir: Path) -> List[Dict[str, Any]]:
         lines = (Path(trial_dir) / PROGRESS_FILE).read_text().splitlines()
     except OSError:
         return []
+    return _records(lines)
+
+
+def _records(lines: Iterable[Union[str, bytes]]) -> List[Dict[str, Any]]:
+    """The JSON objects of ``progress.jsonl`` lines (a torn or foreign line is skipped)."""
     out = []
     for line in lines:
         try:
@@ -152,15 +157,7 @@ class ProgressTail:
             return []
         end = data.rfind(b"\n") + 1
         self.offset += end
-        out = []
-        for line in data[:end].splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(item, dict):
-                out.append(item)
-        return out
+        return _records(data[:end].splitlines())
 
 
 class FolderReporter(Reporter):
