@@ -62,8 +62,10 @@ def in_squeue(job_ids: List[str]) -> List[str]:
 
 
 def job_state(job_id: str) -> str:
-    out = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True).stdout
-    for part in out.split():
-        if part.startswith("JobState="):
-            return part.split("=", 1)[1]
-    return "UNKNOWN"
+    """Slurm's state of an ended job, found as the driver finds it: scontrol forgets a job
+    MinJobAge (300 s) after it ended, so then sacct or the jobcomp log (a test whose check comes
+    later, in random order, still gets the real state)."""
+    from hpogrid.backends.slurm import SlurmClient
+
+    record = SlurmClient().final(job_id)
+    return record.state if record is not None else "UNKNOWN"
