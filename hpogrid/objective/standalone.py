@@ -22,11 +22,11 @@ from typing import Callable, List, Optional
 
 # the trial-folder protocol, where callers have always found it
 from hpogrid.objective.trial_folder import (PROGRESS_FILE, RESULT_FILE, STDERR_FILE, STDOUT_FILE, TRIAL_FILE,
-                                            FolderReporter, TrialResult, read_progress, read_result, read_spec,
-                                            write_json, write_result)
+                                            FolderReporter, TrialResult, clear_result, read_progress, read_result,
+                                            read_spec, write_json, write_result)
 
-__all__ = ["PROGRESS_FILE", "RESULT_FILE", "STDERR_FILE", "STDOUT_FILE", "TRIAL_FILE", "main", "read_progress",
-           "read_result", "run_trial", "write_json"]
+__all__ = ["PROGRESS_FILE", "RESULT_FILE", "STDERR_FILE", "STDOUT_FILE", "TRIAL_FILE", "clear_result", "main",
+           "read_progress", "read_result", "run_trial", "write_json"]
 
 
 class _Terminated(BaseException):
@@ -51,7 +51,7 @@ def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> i
         signal.signal(signal.SIGTERM, _on_sigterm)
     reporter = FolderReporter(trial_dir, notify=notify)
     runner: Optional[TrialRunner] = None
-    status, error = "completed", None
+    status, error, terminated = "completed", None, False
     try:
         spec = read_spec(trial_dir)
         reporter.awaits = spec.awaits_decision
@@ -62,7 +62,7 @@ def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> i
         serve(runner)
         runner.run()
     except _Terminated:
-        status, error = "failed", "terminated by SIGTERM (Slurm cancelled the job or it ran out of time)"
+        status, error, terminated = "failed", "terminated by SIGTERM (Slurm cancelled the job or it ran out of time)", True
     except TrialFailed as exc:  # a program: the reason is one line
         status, error = "failed", str(exc)
     except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
@@ -76,7 +76,7 @@ def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> i
         job_id=os.environ.get("SLURM_JOB_ID"), seconds=time.monotonic() - started,
         # define-by-run: what the model used (also when it failed)
         params=trial.params if trial is not None else None,
-        distributions=trial.distributions if trial is not None else None))
+        distributions=trial.distributions if trial is not None else None, terminated=terminated))
     return 0 if status == "completed" else 1
 
 

@@ -69,6 +69,9 @@ class TrialResult:
     #: define-by-run: the parameters the model used, with their distributions
     params: Optional[Dict[str, Any]] = None
     distributions: Optional[Dict[str, Any]] = None
+    #: ended by SIGTERM (Slurm cancelled or preempted its job): the job's end, not the trial's
+    #: own failure, so a backend that can run it again (a pool worker lost) does
+    terminated: bool = False
 
     @property
     def metrics(self) -> Dict[str, Any]:
@@ -79,11 +82,21 @@ class TrialResult:
                 "host": self.host, "job_id": self.job_id, "seconds": self.seconds}
         if self.params is not None:
             data.update(params=self.params, distributions=self.distributions)
+        if self.terminated:
+            data["terminated"] = True
         return data
 
 
 def write_result(folder: Path, result: TrialResult) -> None:
     write_json(Path(folder) / RESULT_FILE, result.to_json())
+
+
+def clear_result(folder: Path) -> None:
+    """Before a trial runs again: the result of the attempt that was lost must not be read."""
+    try:
+        (Path(folder) / RESULT_FILE).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def read_result(trial_dir: Path) -> Optional[Dict[str, Any]]:

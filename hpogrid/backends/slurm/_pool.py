@@ -84,6 +84,8 @@ class SlurmPoolExecutor(Executor):
         events: List = []
         for uid, run in list(self.live.items()):  # finished: the payload wrote its result
             result = standalone.read_result(run.folder)
+            if result is not None and result.get("terminated") and uid in self.claimed:
+                continue  # SIGTERM: its worker's job was cancelled or preempted (_check_workers decides)
             if result is not None:
                 ended = ended_from_result(uid, result)  # (the claim already recorded its worker's job id)
                 self.claimed.pop(uid, None)
@@ -109,8 +111,10 @@ class SlurmPoolExecutor(Executor):
                 continue
             self.workers.remove(job_id)
             for uid in [u for u, owner in self.claimed.items() if owner == job_id and u in self.live]:
-                if standalone.read_result(self.live[uid].folder) is not None:
+                result = standalone.read_result(self.live[uid].folder)
+                if result is not None and not result.get("terminated"):
                     continue  # it finished just before its worker: the next poll ends it
+                standalone.clear_result(self.live[uid].folder)  # (the lost attempt's, if it wrote one)
                 del self.claimed[uid]
                 self.deaths[uid] = self.deaths.get(uid, 0) + 1
                 why = f"its worker (Slurm job {job_id}) ended {info.state} while running it"

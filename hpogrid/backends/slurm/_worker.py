@@ -48,6 +48,11 @@ def main(pool_file: str) -> int:
                     open(folder / standalone.STDERR_FILE, "ab") as err:
                 subprocess.run([sys.executable, "-m", standalone.__name__, str(folder)], cwd=folder, stdout=out,
                                stderr=err, stdin=subprocess.DEVNULL)
+            result = standalone.read_result(folder)
+            if result is not None and result.pop("terminated", False):
+                # this worker lives on, so the SIGTERM was the trial's alone: its own end (a
+                # cancelled or preempted worker dies with it, and the driver runs the trial again)
+                standalone.write_json(folder / standalone.RESULT_FILE, result)
     finally:
         store.close()
     return 0

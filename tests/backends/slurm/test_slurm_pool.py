@@ -4,6 +4,7 @@ worker killed with scancel leaves its trial to be run once more, nothing lost.""
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 def objective(config):
     if config["kind"] == "block":  # held until the test says go (it kills its worker meanwhile)
+        Path(config["flag"] + ".started").touch()  # (its process took SIGTERM in hand by now)
         while not Path(config["flag"]).exists():
             time.sleep(0.05)
     return {"loss": float(len(config["kind"]))}
@@ -74,6 +76,10 @@ def test_a_scancelled_worker_leaves_its_trial_to_run_once_more(tmp_path, slurm_c
         time.sleep(0.1)
         victim = next((t for t in trials(name, states=["RUNNING"]) if t.params["kind"] == "block" and t.job_id), None)
     assert victim is not None, "no worker took the blocked trial"
+    # the model runs: the trial's process catches SIGTERM and writes a result saying so (a
+    # cancelled worker's trial must still run again, not end as failed)
+    while time.time() < deadline and not Path(f"{flag}.started").exists():
+        time.sleep(0.1)
     subprocess.run(["scancel", victim.job_id], check=True)
     while time.time() < deadline:  # queued again by the driver, then taken by another worker
         again = next(t for t in trials(name) if t.uid == victim.uid)
