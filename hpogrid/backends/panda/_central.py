@@ -97,7 +97,7 @@ class CentralGridBackend(AskTellBackend):
                     curves = {r.uid: list(r.intermediate or []) for r in todo}
                     run.workload = Workload(new_trials=0, reruns=[(r.uid, dict(r.params)) for r in todo],
                                             space_in_searcher=True)
-                self.wave_stop = waves.stop(rung)
+                self.wave_stop = waves.stop(rung, plan.spec.stop)
                 run.plan = replace(plan, spec=replace(plan.spec, stop=self.wave_stop))
                 out = super().execute(run)
                 first = first or out

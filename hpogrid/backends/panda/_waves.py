@@ -51,22 +51,22 @@ class WavePlan:
         metric = params.get("metric") or spec.metric
         mode = next((o.mode for o in spec.objectives if o.metric == metric), spec.mode)
         rf = float(params.get("reduction_factor", 4 if spec.scheduler == "asynchyperband" else 3))
+        time_attr = str(params.get("time_attr", "training_iteration"))
         max_t = float(params.get("max_t", 100))
-        grace = float(params.get("grace_period", 1))
-        return cls(spec.scheduler, str(params.get("time_attr", "training_iteration")), metric, mode, rf,
-                   rung_budgets(grace, rf, max_t))
+        bound = spec.stop.get(time_attr)
+        if isinstance(bound, (int, float)) and not isinstance(bound, bool) and bound > 0:
+            max_t = min(max_t, float(bound))  # the hpo_config's stop bounds the last rung
+        grace = min(float(params.get("grace_period", 1)), max_t)
+        return cls(spec.scheduler, time_attr, metric, mode, rf, rung_budgets(grace, rf, max_t))
 
-    def stop(self, rung: int) -> Dict[str, Any]:
-        """The stop criteria of a point at ``rung`` (whole numbers stay whole)."""
+    def budget(self, rung: int) -> Any:
+        """The ``time_attr`` value that ends a point at ``rung`` (whole numbers stay whole)."""
         budget = self.budgets[rung]
-        return {self.time_attr: int(budget) if float(budget).is_integer() else budget}
+        return int(budget) if float(budget).is_integer() else budget
 
-    def sizes(self, points: int) -> List[int]:
-        """How many points each wave runs, starting from ``points`` (at most)."""
-        out = [points]
-        for _ in self.budgets[1:]:
-            out.append(max(1, math.floor(out[-1] / self.reduction_factor)) if out[-1] else 0)
-        return out
+    def stop(self, rung: int, base: Mapping[str, Any]) -> Dict[str, Any]:
+        """The stop criteria of a point at ``rung``: ``base`` (the hpo_config's) with the budget."""
+        return {**base, self.time_attr: self.budget(rung)}
 
     # -- what the study says ------------------------------------------------------------------
     def value_at(self, record: TrialRecord, rung: int) -> Optional[float]:
@@ -122,7 +122,7 @@ class WavePlan:
         notes = record.annotations or {}
         rungs = [e for e in notes.get(RUNGS) or [] if isinstance(e, dict) and e.get("rung") != rung]
         value = record.metrics.get(self.metric) if record.state == COMPLETED else None
-        entry: Dict[str, Any] = {"rung": rung, "budget": self.stop(rung)[self.time_attr], "state": str(record.state),
+        entry: Dict[str, Any] = {"rung": rung, "budget": self.budget(rung), "state": str(record.state),
                                  "value": value if isinstance(value, (int, float)) else None,
                                  "task": notes.get("taskname")}
         fields: Dict[str, Any] = {RUNGS: sorted(rungs + [entry], key=lambda e: e["rung"])}
@@ -133,7 +133,7 @@ class WavePlan:
     def _left(self, store, study: str, record: TrialRecord, rung: int) -> None:
         """``record`` reached ``rung`` and was not promoted: stopped early at its budget (as
         the engine's schedulers record a stopped trial, so every view shows it)."""
-        budget = self.stop(rung)[self.time_attr]
+        budget = self.budget(rung)
         store.upsert_trial(study, record.uid, annotations={STOPPED_EARLY: {
             "by": self.scheduler, "at": budget,
             "why": f"not promoted past rung {rung} ({self.time_attr}={budget:g}): not in the best "
