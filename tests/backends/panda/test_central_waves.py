@@ -5,13 +5,20 @@ each later wave only the points promoted from the rung before, with the next bud
 records each point's rungs and its per-iteration values. Deterministic: the learning curves are
 fixed functions of the point, and a wave starts only once the one before it has ended."""
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 
 from hpogrid import paths
 from hpogrid.backends.panda import load_submissions
 from hpogrid.study import StudyStore, sqlite_url
+from tests.backends.helpers import trials_so_far
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 SPACE = {"a": {"method": "uniform", "dimension": {"low": 0, "high": 1}},
@@ -26,13 +33,14 @@ def objective(config):
             return
 """
 BUDGETS = (1, 3, 9)
+RUN = ("--search", "central", "--trials", "9", "--n_jobs", "3", "--trials_per_job", "3")
 
 
 def _loss(t, step):
     return t.params["a"] + t.params["b"] / step
 
 
-def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch, run_cli, tmp_path):
+def _make(panda_server, monkeypatch, run_cli, tmp_path):
     monkeypatch.setenv("RUCIO_ACCOUNT", "alice")
     monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
     (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
@@ -47,9 +55,17 @@ def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch,
                  "--search_space", "s", "--hpo_config", "h", "--grid_config", "g")]:
         r = run_cli(*cmd)
         assert r.exit_code == 0, r.output
-    r = run_cli("run", "wv", "--search", "central", "--trials", "9", "--n_jobs", "3", "--trials_per_job", "3",
-                "--seed", "5")
+
+
+def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch, run_cli, tmp_path):
+    _make(panda_server, monkeypatch, run_cli, tmp_path)
+    r = run_cli("run", "wv", *RUN, "--seed", "5")
     assert r.exit_code == 0, r.output
+    _check_waves(run_cli, panda_server)
+
+
+def _check_waves(run_cli, panda_server):
+    """Every point ran at the first rung, the promoted ones at the later rungs, each in one task."""
     with StudyStore(sqlite_url(paths.study_db("wv"))) as store:
         got = sorted(store.trials("wv"), key=lambda t: t.number)
     assert len(got) == 9 and [t.state for t in got] == ["COMPLETED"] * 9, [t.error for t in got]
@@ -57,7 +73,7 @@ def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch,
     # the waves: 3 tasks of 3 points at budget 1, then 1 task of the 3 promoted, then 1 of the 1
     subs = sorted(load_submissions(paths.project_dir("wv")), key=lambda s: s.task_id)
     waves = [sorted(u for s in subs[:3] for u in s.extra["uids"]), subs[3].extra["uids"], subs[4].extra["uids"]]
-    assert len(subs) == 5 and waves[0] == sorted(t.uid for t in got)
+    assert len(subs) == len(panda_server.tasks) == 5 and waves[0] == sorted(t.uid for t in got)
     # promoted: the best third at each rung, by the value the point had there
     by_uid = {t.uid: t for t in got}
     expect1 = sorted(got, key=lambda t: _loss(t, 1))[:3]
@@ -88,3 +104,34 @@ def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch,
         top = BUDGETS[[r for r, members in enumerate(waves) if t.uid in members][-1]]
         shown = "COMPLETED (rungs 1,3,9)" if top == 9 else f"COMPLETED (stopped at {top})"
         assert shown in rows[t.number], r.output
+
+
+def test_a_driver_killed_during_a_wave_is_taken_over_by_resume(panda_server, monkeypatch, run_cli, tmp_path):
+    """The driver dies (kill -9) while the second wave's task waits in PanDA: --resume follows
+    that task (never submitted again), records its points at the second rung, and runs the last."""
+    _make(panda_server, monkeypatch, run_cli, tmp_path)
+    panda_server.max_parallel_jobs = 3
+    panda_server.hold_endings = True  # the first wave's jobs end only when released
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "wv", *RUN, "--seed", "5"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def until(what, done):
+        deadline = time.monotonic() + 120
+        while not done():
+            assert driver.poll() is None, driver.stderr.read().decode()
+            assert time.monotonic() < deadline, f"never: {what}"
+            time.sleep(0.05)
+
+    until("the first wave's payloads exited", lambda: panda_server.exited_payloads() == 3)
+    panda_server.max_parallel_jobs = 0  # the second wave's job will wait in PanDA
+    panda_server.hold_endings = False
+    until("the second wave submitted", lambda: len(load_submissions(paths.project_dir("wv"))) == 4)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    promoted = load_submissions(paths.project_dir("wv"))[-1].extra["uids"]
+    assert {t.state for t in trials_so_far("wv") if t.uid in promoted} == {"PENDING"}
+    panda_server.max_parallel_jobs = 3
+    r = run_cli("run", "wv", *RUN, "--resume")
+    assert r.exit_code == 0, r.output
+    _check_waves(run_cli, panda_server)
