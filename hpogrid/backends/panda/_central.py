@@ -105,6 +105,7 @@ class CentralGridBackend(AskTellBackend):
                 waves.ended(store, study, list(curves) if rung else list(run.sink.uids), rung, curves)
         finally:
             run.plan, self.wave_stop = plan, None
+        plan.notes.append(waves.summary(store.trials(study)))
         return first
 
     def adopt_orphans(self, run: Run) -> Optional[Callable[[], List[Adopted]]]:

@@ -85,6 +85,12 @@ class WavePlan:
         reached.sort(key=lambda vr: (sign * vr[0], vr[1].number))
         return [r for _, r in reached[:keep]]
 
+    def summary(self, records: Sequence[TrialRecord]) -> str:
+        """One line for the run's notes: how many points of the study ran at each rung."""
+        counts = [sum(self.value_at(t, k) is not None for t in records) for k in range(len(self.budgets))]
+        return (f"{self.scheduler} as waves of grid tasks: " + ", ".join(
+            f"{n} point(s) at {self.time_attr}={self.budget(k)}" for k, n in enumerate(counts)))
+
     def rung_of(self, record: TrialRecord, default: int) -> int:
         """The rung ``record`` ran at: the one whose budget its curve ended at (a trial taken
         over by ``--resume`` ran at the budget its task carried), else ``default``."""

@@ -61,6 +61,8 @@ def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch,
     _make(panda_server, monkeypatch, run_cli, tmp_path)
     r = run_cli("run", "wv", *RUN, "--seed", "5")
     assert r.exit_code == 0, r.output
+    assert ("asynchyperband as waves of grid tasks: 9 point(s) at training_iteration=1, 3 point(s) at "
+            "training_iteration=3, 1 point(s) at training_iteration=9") in r.output, r.output
     _check_waves(run_cli, panda_server)
 
 
