@@ -5,9 +5,9 @@ driver), so ``hyperband`` and ``asynchyperband`` act between jobs instead of ins
 wave 0 evaluates every point at the first rung's budget (its ``time_attr`` value travels with
 the task as the points' ``stop``), and each later wave runs again only the best
 ``1/reduction_factor`` of the points that reached the rung before (at least one), with the
-next rung's budget, until ``max_t``. A promoted point runs under its own uid in its own trial
-folder, so a model that saved a checkpoint there may continue from it; otherwise it trains
-from the start with the larger budget.
+next rung's budget, until ``max_t``. A promoted point runs again under its own uid, in a new
+grid job: the earlier job's trial folder (and any checkpoint in it) is not carried over yet, so
+the model trains from the start with the larger budget.
 
 Everything a wave decides is read from the study (each trial's annotation ``rungs``, one entry
 per wave it ran in), so the promotion is recorded where ``report``, the HTML page and the
@@ -92,11 +92,12 @@ class WavePlan:
             f"{n} point(s) at {self.time_attr}={self.budget(k)}" for k, n in enumerate(counts)))
 
     def rung_of(self, record: TrialRecord, default: int) -> int:
-        """The rung ``record`` ran at: the one whose budget its curve ended at (a trial taken
-        over by ``--resume`` ran at the budget its task carried), else ``default``."""
+        """The rung ``record`` ran at: ``default`` (the wave's), or a later one whose budget its
+        curve ended at (a trial taken over by ``--resume`` ran at the budget its task carried)."""
         times = [i.get(self.time_attr) for i in record.intermediate or []]
         last = next((t for t in reversed(times) if isinstance(t, (int, float))), None)
-        return next((k for k, b in enumerate(self.budgets) if last is not None and abs(last - b) < 1e-9), default)
+        hit = next((k for k, b in enumerate(self.budgets) if last is not None and abs(last - b) < 1e-9), default)
+        return max(hit, default)
 
     def next_wave(self, store, study: str, rung: int) -> List[TrialRecord]:
         """The points to run at ``rung`` (> 0): those promoted from the rung before among every

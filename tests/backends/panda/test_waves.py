@@ -46,6 +46,8 @@ def test_the_rung_a_trial_ran_at_follows_from_where_its_curve_ended():
     assert _plan().rung_of(t, default=0) == 1
     t.intermediate = t.intermediate[:2]  # ended before a rung's budget: the wave's own
     assert _plan().rung_of(t, default=2) == 2
+    t.intermediate = [{"training_iteration": i} for i in (1, 2, 3)]  # a model that has 3 epochs in all
+    assert _plan().rung_of(t, default=2) == 2
 
 
 def test_waves_need_a_multi_fidelity_scheduler_and_trials_that_report_more_than_once():
