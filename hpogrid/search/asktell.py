@@ -150,6 +150,11 @@ class AskTell:
             self.told += 1
         except NotImplementedError:
             pass
+        except ValueError as exc:  # a define-by-run trial that used nothing the searcher knows
+            from hpogrid.search.define_by_run import NothingToLearn
+
+            if not isinstance(exc, NothingToLearn):
+                raise
 
     @property
     def pending(self) -> int:

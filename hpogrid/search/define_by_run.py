@@ -42,6 +42,11 @@ DISTRIBUTIONS_ANNOTATION = "distributions"
 _RESERVED = (SEED_KEY, DISTRIBUTIONS_KEY)
 
 
+class NothingToLearn(ValueError):
+    """A finished trial used no parameter of a known distribution (a model that asked for
+    nothing, or only values outside what it asks now): there is nothing to tell optuna."""
+
+
 # -- distributions as JSON -------------------------------------------------------------------
 def float_distribution(low: float, high: float, log: bool = False, step: Optional[float] = None) -> Dict[str, Any]:
     return {"type": "float", "low": float(low), "high": float(high), "log": bool(log),
@@ -261,7 +266,7 @@ class DefineByRunSearcher(SearchCore):
             dists = {n: self.distributions[n] for n in config if n in self.distributions}
         dists = {n: d for n, d in dists.items() if n in config and contains(d, config[n])}
         if not dists:
-            raise ValueError("no known distribution for these parameters")
+            raise NothingToLearn("no known distribution for these parameters")
         params = {n: config[n] for n in dists}
         self.study.add_trial(optuna.trial.create_trial(
             params=params, distributions={n: to_optuna(d) for n, d in dists.items()}, value=float(value)))
