@@ -26,7 +26,7 @@ import math
 from typing import Any, Dict, Optional
 
 from hpogrid.errors import ValidationError
-from hpogrid.search._core import SearchCore
+from hpogrid.search._core import NothingToLearn, SearchCore
 
 #: algorithms a define-by-run model runs with ('auto' and 'tune' mean the first and random)
 ALGORITHMS = ("optuna", "random")
@@ -40,11 +40,6 @@ USED_KEY = "__hpogrid_used__"
 #: drawn from (a resumed or warm-started search, and a central grid search, read them back)
 DISTRIBUTIONS_ANNOTATION = "distributions"
 _RESERVED = (SEED_KEY, DISTRIBUTIONS_KEY)
-
-
-class NothingToLearn(ValueError):
-    """A finished trial used no parameter of a known distribution (a model that asked for
-    nothing, or only values outside what it asks now): there is nothing to tell optuna."""
 
 
 # -- distributions as JSON -------------------------------------------------------------------

@@ -76,3 +76,16 @@ def test_an_enqueued_value_the_model_does_not_ask_for_is_not_given_to_it(run_cli
     for name, value in BAD:
         assert not any(p[name] == value and type(p[name]) is type(value) for p in used), (name, value)
     assert GOOD in used  # a point that fits is used exactly as given
+
+
+def test_an_enqueued_point_of_a_model_that_asks_for_nothing_it_knows_runs(run_cli, dbr_project, tmp_path):
+    (tmp_path / "dbr" / "t.py").write_text("def objective(trial):\n"
+                                           "    trial.suggest_float('x', 0.0, 1.0)\n    return {'loss': 1.0}\n")
+    assert run_cli("project", "update", dbr_project, "-p", tmp_path / "dbr").exit_code == 0
+    assert run_cli("local_run", dbr_project, "--algorithm", "optuna").exit_code == 0
+    (tmp_path / "dbr" / "t.py").write_text("def objective(trial):\n    return {'loss': 2.0}\n")
+    assert run_cli("project", "update", dbr_project, "-p", tmp_path / "dbr").exit_code == 0
+    assert run_cli("enqueue", dbr_project, '{"x": 0.5}').exit_code == 0
+    r = run_cli("local_run", dbr_project, "--algorithm", "optuna", "--resume", "--trials", "3")
+    assert r.exit_code == 0 and "internal error" not in r.output, r.output
+    assert [t.state.value for t in _trials(dbr_project)] == ["COMPLETED"] * 3
