@@ -209,8 +209,8 @@ class HpoConfig(ConfigModel):
                 raise ValueError("a key is empty; name a metric the trial reports (or training_iteration, "
                                  "time_total_s)")
             if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-                raise ValueError(f"{key!r} is {json.dumps(bound)}; a stop value is a number "
-                                 f"(the trial stops when {key} >= it)")
+                raise ValueError(f"{key!r} is {json.dumps(bound)[:60]}; a stop value is a number "
+                                 f"(the trial stops when result[{key!r}] >= it)")
         return v
 
     @field_validator("log_dir")
