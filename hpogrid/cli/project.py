@@ -82,11 +82,12 @@ def update(name, scripts_path, **names) -> None:
 
     The project's trials are kept.
     """
-    from hpogrid.project import update_project
+    from hpogrid.project import load_project, update_project
     from hpogrid.workflow import check_scripts_workflow
 
-    if scripts_path:
-        check_scripts_workflow(scripts_path)
+    source = scripts_path or load_project(name).scripts_path  # (the scripts update copies again)
+    if source:
+        check_scripts_workflow(source)
     proj = update_project(name, scripts_path, names)
     click.echo(f"Updated project {name!r} (hash {proj.content_hash[:12]}).")
     _warn(proj)

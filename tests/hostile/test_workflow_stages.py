@@ -126,3 +126,11 @@ def test_a_broken_workflow_file_is_refused_at_project_create(run_cli, scripts, c
     r = run_cli("project", "create", "p", "--scripts_path", scripts, "--model_config", "m",
                 "--search_space", "sp", "--hpo_config", "h")
     refused(r, before, hpogrid_home, pattern)
+
+
+def test_project_update_checks_the_workflow_file_it_copies_again(run_cli, scripts, configs, hpogrid_home):
+    _project(run_cli, scripts, {"stages_user": {"a": {"cmd": "true"}}})
+    (scripts / "workflow.json").write_text(json.dumps({"stages_user": {"a": {"cmd": "x", "deps": ["a"]}}}))
+    before = tree_snapshot(hpogrid_home)
+    for argv in (["project", "update", "p"], ["project", "update", "p", "-p", scripts]):
+        refused(run_cli(*argv), before, hpogrid_home, r"^Error: workflow: dependency cycle: a -> a$")
