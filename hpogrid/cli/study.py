@@ -158,10 +158,13 @@ def merge(project: str, source, study, study_url, from_url) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @_STUDY
 @_URL
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="File format (default: csv for a "
+              ".csv FILE, else jsonl).")
 @click.option("--to-optuna", "to_optuna", metavar="URL", help="Write an optuna study into this optuna "
               "storage URL instead of a file.")
-def export(project: str, file, study, study_url, to_optuna) -> None:
-    """Write a study to FILE (JSON lines: a header, then one line per trial), or as an optuna
+def export(project: str, file, study, study_url, fmt, to_optuna) -> None:
+    """Write a study to FILE - JSON lines (a header, then one line per trial) or CSV (a JSON
+    header cell, then one row per trial with param.* and metric.* columns) - or as an optuna
     study with --to-optuna."""
     from hpogrid.study.transfer import read_study
 
@@ -176,9 +179,9 @@ def export(project: str, file, study, study_url, to_optuna) -> None:
         where = export_optuna(dump, to_optuna)
         click.echo(f"Exported study {info.name!r} ({len(dump.trials)} trials) to optuna study {info.name!r} in {where}.")
         return
-    from hpogrid.study.studyfile import write_file
+    from hpogrid.study.studyfiles import write
 
-    write_file(dump, file)
+    write(dump, file, fmt)
     click.echo(f"Exported study {info.name!r} ({len(dump.trials)} trials) to {file}.")
 
 
@@ -192,7 +195,7 @@ def export(project: str, file, study, study_url, to_optuna) -> None:
               "optuna storage URL instead of a file.")
 @click.option("--merge", "merge_", is_flag=True, help="Add to an existing study instead of refusing.")
 def import_(project: str, file, study, study_url, from_optuna, merge_) -> None:
-    """Bring a study in from FILE (written by 'study export') or from an optuna storage; one
+    """Bring a study in from FILE (JSON lines or CSV, written by 'study export') or from an optuna storage; one
     transaction, so a failed import leaves nothing behind."""
     from hpogrid.study.transfer import write_study
 
@@ -205,9 +208,9 @@ def import_(project: str, file, study, study_url, from_optuna, merge_) -> None:
 
         dump = import_optuna(from_optuna, study)
     else:
-        from hpogrid.study.studyfile import read_file
+        from hpogrid.study.studyfiles import read
 
-        dump = read_file(file)
+        dump = read(file)
     with _writer(project, study_url, access="create") as store:
         done = write_study(store, dump, study or dump.info.name, merge=merge_)
     click.echo(f"Imported study {done.info.name!r} ({done.added} trials"
