@@ -39,7 +39,8 @@ def _flag(name: str, help: str):
               "is better (default: that objective's, else the project's).")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
-@click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
+@click.option("--study", metavar="NAME[,NAME...]", help="Study to report (default: the project name); "
+              "several, comma separated, are compared side by side.")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
@@ -56,6 +57,10 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     the study store (again only for tasks that changed; --no-sync skips it). Grid filters
     (--taskname, --range) select PanDA tasks; --days and --limit work for every backend.
     Files go to the current folder unless --outdir names another.
+
+    --study a,b compares studies: one summary row per study, --to_json with each study's best
+    and trials, --to_csv with a study column, --to_html with their best-so-far curves,
+    parameter distributions and Pareto fronts overlaid.
     """
     from hpogrid import report as lib
 
@@ -66,6 +71,10 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
+    studies = lib.parse_studies(study)
+    if len(studies) > 1:
+        _compare(project, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync)
+        return
     from hpogrid.progress import PLAIN_EVERY_S, Progress
 
     # the slow part (sync, read, files) under one bar at a terminal; it is gone before the table
@@ -107,6 +116,25 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     for note in dict.fromkeys(file_notes):
         if note not in rep.notes:
             click.echo(f"Note: {note}", err=True)
+    for path in paths:
+        click.echo(f"Wrote {path}")
+
+
+def _compare(project: str, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync) -> None:
+    """``--study a,b``: one summary row per study, and the comparison files."""
+    from hpogrid import report as lib
+
+    if "pcp" in kinds:
+        raise click.UsageError("--to_pcp draws one study: leave it out when comparing studies")
+    if not no_sync:
+        for name in studies:
+            _sync_grid(project, name, study_url)
+    cmp = lib.build_comparison(project, studies, study_url, metric, mode, filters)
+    paths, notes = lib.write_comparison(cmp, outname, kinds, outdir) if kinds else ([], [])
+    headers, rows = lib.compare_table(cmp)
+    echo_table(rows, headers, width=40)
+    for note in dict.fromkeys([f"{r.study}: {n}" for r in cmp.reports for n in r.notes] + notes):
+        click.echo(f"Note: {note}", err=True)
     for path in paths:
         click.echo(f"Wrote {path}")
 
