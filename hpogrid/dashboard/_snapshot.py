@@ -206,3 +206,34 @@ class Snapshots:
         with self._lock:
             self._last = None
             self._next_read = 0.0
+
+
+def studies(source: Source) -> List[str]:
+    """The names of the studies in the source's store (none yet: empty)."""
+    from hpogrid.study import StudyStore
+    from hpogrid.study.transfer import store_url
+
+    try:
+        url = store_url(source.project, source.study_url, existing=True)
+    except NothingYetError:
+        return []
+    with StudyStore(url, access="read") as store:
+        return [s.name for s in store.list_studies()]
+
+
+def comparison(source: Source, names: List[str], fingerprint: str) -> Dict[str, Any]:
+    """Studies ``names`` side by side (``report --study a,b``): one summary row per study and
+    the overlaid figures; ``{"error": why}`` when they cannot be compared."""
+    from hpogrid.errors import HpogridError
+    from hpogrid.report import COMPARE_COLOURS, build_comparison, compare_figures, compare_table
+
+    try:
+        cmp = build_comparison(source.project, names, source.study_url, settle=False)
+    except HpogridError as exc:
+        return {"fingerprint": fingerprint, "studies": names, "error": str(exc)}
+    headers, rows = compare_table(cmp)
+    figs = compare_figures(cmp)
+    return {"fingerprint": fingerprint, "studies": names, "colours": list(COMPARE_COLOURS[:len(names)]),
+            "headers": headers, "rows": [[_cell(c) for c in row] for row in rows],
+            "panels": [{"key": p.key, "title": p.title} for p in figs.panels], "figures": figs.as_dict(),
+            "notes": [f"{r.study}: {n}" for r in cmp.reports for n in r.notes] + figs.notes}

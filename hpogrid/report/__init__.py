@@ -29,6 +29,7 @@ from hpogrid.report._frame import (
     parse_extra,
     parse_range,
 )
+from hpogrid.report._compare import COLOURS as COMPARE_COLOURS
 from hpogrid.report._compare import Comparison, build_comparison, parse_studies
 from hpogrid.report._compare import figures as compare_figures
 from hpogrid.report._compare import summary_rows as compare_table
@@ -41,7 +42,7 @@ from hpogrid.report._plots import best_by_time
 from hpogrid.report._table import fit, records, summary, table, to_csv, to_json
 
 __all__ = [
-    "EXTRA_COLUMNS", "KINDS", "Axis", "Comparison", "Curve", "Figures", "Filters", "Panel", "Report", "apply_filters",
+    "COMPARE_COLOURS", "EXTRA_COLUMNS", "KINDS", "Axis", "Comparison", "Curve", "Figures", "Filters", "Panel", "Report", "apply_filters",
     "best_by_time", "build_comparison", "build_figures", "build_report", "compare_figures", "compare_table", "fit", "learning_curves", "loss_feature_history",
     "output_base", "output_path", "pairs", "parse_extra", "parse_range", "read_curves", "records",
     "parse_studies", "summary", "table", "to_csv", "to_json", "write", "write_comparison",

@@ -229,3 +229,40 @@ def test_a_multi_objective_study_shows_its_pareto_front(tmp_path):
     assert [p["key"] for p in snap["panels"]][:2] == ["pareto", "hypervolume"]
     expected = build_figures(build_report(name, settle=False)).as_dict()
     assert snap["figures"]["pareto"] == json.loads(json.dumps(expected["pareto"]))
+
+
+def test_study_picker_and_comparison(tmp_path):
+    """The page's picker lists the store's studies; a picked study is served as its own
+    snapshot, ``compare`` adds studies side by side, and only studies of the store are read."""
+    from hpogrid.objectives import Objectives
+    from hpogrid.study import StudyStore
+    from tests.report.test_compare import B_TRIALS
+
+    name, url = _known(tmp_path)
+    write_trials(url, "rp_b", datetime.now(timezone.utc).replace(microsecond=0), B_TRIALS)
+    client = create_app(Source(name)).test_client()
+    assert client.get("/api/studies").get_json() == {"studies": ["rp", "rp_b"], "default": "rp"}
+    assert '"study": "rp"' in client.get("/").get_data(as_text=True)
+    picked = client.get("/api/snapshot?study=rp_b").get_json()
+    assert picked["study"] == "rp_b" and picked["table"]["total"] == 3 and picked["best"]["number"] == 1
+    assert client.get("/api/snapshot").get_json()["study"] == "rp"
+    both = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    cmp = both["comparison"]
+    assert both["study"] == "rp" and cmp["studies"] == ["rp", "rp_b"]
+    assert [(r[0], r[5], r[6]) for r in cmp["rows"]] == [("rp", 0.1, 5), ("rp_b", 0.15, 1)]
+    assert [p["key"] for p in cmp["panels"]] == ["best", "params"] and len(set(cmp["colours"])) == 2
+    again = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    assert again["fingerprint"] == both["fingerprint"]
+    store = StudyStore(url)  # a new trial of the compared study changes what the page is sent
+    store.upsert_trial("rp_b", "b3", state="COMPLETED", params={"lr": 0.01}, metrics={"loss": 0.01})
+    later = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    assert later["fingerprint"] != both["fingerprint"] and later["comparison"]["rows"][1][5] == 0.01
+    # studies that optimise other objectives: the comparison says why, the study is still shown
+    store.create_study("two", "loss", "min", attrs=Objectives.parse(["loss", "accuracy"], ["min", "max"]).to_attrs())
+    store.upsert_trial("two", "t", state="COMPLETED", metrics={"loss": 0.3, "accuracy": 0.5})
+    store.close()
+    mixed = client.get("/api/snapshot?compare=two").get_json()
+    assert mixed["study"] == "rp" and "compare them by one metric" in mixed["comparison"]["error"]
+    for query in ("study=nope", "study=../../etc", "compare=rp_b,nope"):
+        r = client.get(f"/api/snapshot?{query}")
+        assert r.status_code == 404 and "no study" in r.get_json()["error"], query
