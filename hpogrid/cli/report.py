@@ -43,10 +43,12 @@ def _flag(name: str, help: str):
               "several, comma separated, are compared side by side.")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
+@click.option("--artifacts", "show_artifacts", is_flag=True, help="Also list the files trials kept "
+              "(hpogrid.trial.save_artifact): trial, name, size, SHA-256, where it is.")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
               "of the project's grid tasks; report what is in the study store.")
 def report(project: str, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
-           to_csv, to_pcp, metric, mode, top, study, study_url, no_sync) -> None:
+           to_csv, to_pcp, metric, mode, top, study, study_url, show_artifacts, no_sync) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
 
     A study with several objectives shows its Pareto-optimal trials (feasible completed trials
@@ -111,6 +113,8 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
             click.echo(f"The table lists the Pareto front ({rep.listed} of {len(rep.trials)} trials); "
                        "--metric M sorts every trial by one objective.")
     click.echo(lib.summary(rep))
+    if show_artifacts:
+        _artifacts(rep)
     for note in rep.notes:
         click.echo(f"Note: {note}", err=True)
     for note in dict.fromkeys(file_notes):
@@ -118,6 +122,18 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
             click.echo(f"Note: {note}", err=True)
     for path in paths:
         click.echo(f"Wrote {path}")
+
+
+def _artifacts(rep) -> None:
+    """The files the reported trials kept, in report order."""
+    from hpogrid.trial import artifacts
+
+    rows = [[t.number, t.uid, name, a.get("size"), str(a.get("sha256") or "")[:12], a.get("file")]
+            for t in rep.trials for name, a in artifacts(t.annotations).items()]
+    if not rows:
+        click.echo("No trial kept an artifact (hpogrid.trial.save_artifact).")
+        return
+    echo_table(rows, ["trial", "uid", "artifact", "bytes", "sha256", "file"], width=80)
 
 
 def _compare(project: str, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync) -> None:

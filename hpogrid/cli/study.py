@@ -68,9 +68,15 @@ def list_(project: Optional[str], study_url: Optional[str]) -> None:
 @click.argument("project")
 @_STUDY
 @_URL
-def show(project: str, study: Optional[str], study_url: Optional[str]) -> None:
-    """Print a study's definition, trial counts and best trial as JSON."""
+@click.option("--trial", "trial_uid", metavar="UID", help="Print this trial instead (every field, and "
+              "the files it kept with hpogrid.trial.save_artifact).")
+def show(project: str, study: Optional[str], study_url: Optional[str], trial_uid: Optional[str]) -> None:
+    """Print a study's definition, trial counts and best trial as JSON (--trial UID: one trial)."""
     store, info = _reader(project, study, study_url)
+    if trial_uid is not None:
+        with store:
+            echo_json(_trial_json(store.trial(info.name, trial_uid)))
+        return
     with store:
         best = store.best_trial(info.name)
         echo_json({"name": info.name, "store": store.url, "metric": info.metric, "mode": info.mode,
@@ -78,6 +84,22 @@ def show(project: str, study: Optional[str], study_url: Optional[str]) -> None:
                    "counts": {str(k): v for k, v in store.counts(info.name).items()},
                    "best": None if best is None else {"uid": best.uid, "number": best.number,
                                                       "value": best.value, "params": best.params}})
+
+
+def _trial_json(t) -> dict:
+    """One trial as ``study show --trial`` prints it: its fields, then its artifacts (each with
+    whether its file is still there, as seen from this machine)."""
+    import os
+
+    from hpogrid.study.studyfile import trial_object
+    from hpogrid.study.values import encode_nonfinite
+    from hpogrid.trial import ARTIFACTS_KEY, artifacts
+
+    data = encode_nonfinite(trial_object(t))
+    data["annotations"] = {k: v for k, v in (t.annotations or {}).items() if k != ARTIFACTS_KEY}
+    data["artifacts"] = [{"name": name, **a, "exists": isinstance(a.get("file"), str) and os.path.isfile(a["file"])}
+                         for name, a in artifacts(t.annotations).items()]
+    return data
 
 
 @study.command("copy")
