@@ -3,7 +3,9 @@
 Routes: ``/`` the page, ``/static/plotly.min.js`` plotly.js from the installed plotly package
 (no CDN: the page works offline), ``/api/studies`` the names of the store's studies (the page's
 study picker), ``/api/snapshot`` a study as JSON (read only; ``?study=NAME`` picks one of the
-store's studies, ``&compare=B,C`` adds those studies side by side, as ``report --study`` does), and
+store's studies, ``&compare=B,C`` adds those studies side by side, as ``report --study`` does),
+``/api/artifact?study=S&trial=UID&name=N`` a file a trial kept (a download; only a regular file
+inside the project's folder), and
 ``/api/sync`` (POST) the grid sync of ``hpogrid report``. The sync is the one thing that
 writes, and only when the user presses the button: it needs the ``X-Hpogrid: sync`` header,
 which a page of another site cannot send without the browser asking first (CORS), so no other
@@ -22,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from hpogrid.dashboard._page import SCRIPT, page
-from hpogrid.dashboard._snapshot import Snapshots, Source, comparison, studies
+from hpogrid.dashboard._snapshot import Snapshots, Source, comparison, open_artifact, studies
 
 #: studies whose snapshots are kept (picked in the page), the dashboard's own included
 MAX_PICKED = 16
@@ -123,6 +125,20 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
                     picked.pop(next(n for n in picked if n != default))
                 picked[name] = Snapshots(replace(source, study=name))
             return picked[name]
+
+    @app.get("/api/artifact")
+    def artifact() -> Response:
+        from flask import send_file
+
+        name = request.args.get("study") or default
+        art = request.args.get("name", "")
+        try:
+            if name != default and name not in studies(source):
+                return _json({"error": f"no study {name!r} in the store"}, 404)
+            fh = open_artifact(replace(source, study=name), request.args.get("trial", ""), art)
+        except HpogridError as exc:
+            return _json({"error": str(exc)}, 404)
+        return send_file(fh, mimetype="application/octet-stream", as_attachment=True, download_name=art)
 
     @app.get("/api/studies")
     def study_names() -> Response:

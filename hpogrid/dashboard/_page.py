@@ -134,6 +134,21 @@ SCRIPT = r"""
     });
   }
 
+  function renderArtifacts(){
+    var list = state.data.artifacts || [], box = $('artifacts');
+    $('artifacts-section').hidden = !list.length; clear(box);
+    list.forEach(function(a){
+      var li = el('li'), link = el('a', a.name);
+      link.href = 'api/artifact?study=' + encodeURIComponent(state.data.study) + '&trial=' +
+        encodeURIComponent(a.uid) + '&name=' + encodeURIComponent(a.name);
+      link.setAttribute('download', a.name);
+      li.appendChild(el('span', 'trial ' + a.number + ' (' + a.uid + '): '));
+      li.appendChild(link);
+      li.appendChild(el('span', ' ' + fmt(a.size) + ' bytes, sha256 ' + String(a.sha256 || '').slice(0, 12)));
+      box.appendChild(li);
+    });
+  }
+
   function renderGrid(){
     var g = state.data.grid, sec = $('grid-section');
     sec.hidden = !g; if (!g) return;
@@ -177,7 +192,7 @@ SCRIPT = r"""
       (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
-    renderTable(); renderPlots(); renderFailed(); renderGrid(); renderComparison();
+    renderTable(); renderPlots(); renderFailed(); renderGrid(); renderComparison(); renderArtifacts();
   }
 
   function snapshotUrl(){
@@ -272,6 +287,7 @@ def page(project: str, interval_ms: int, study: str = "") -> str:
 <tbody id="trials-body"></tbody></table></div>
 <div id="plots"></div>
 <h2>Failed trials</h2><div id="failed"></div>
+<section id="artifacts-section" hidden><h2>Artifacts</h2><ul id="artifacts"></ul></section>
 </div>
 <script type="application/json" id="hpogrid-config">{config}</script>
 <script src="static/dashboard.js"></script>

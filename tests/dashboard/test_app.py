@@ -266,3 +266,43 @@ def test_study_picker_and_comparison(tmp_path):
     for query in ("study=nope", "study=../../etc", "compare=rp_b,nope"):
         r = client.get(f"/api/snapshot?{query}")
         assert r.status_code == 404 and "no study" in r.get_json()["error"], query
+
+
+def test_artifacts_are_listed_and_served_only_from_the_project_folder(tmp_path):
+    """A trial's kept file downloads; a study naming a file outside the project (directly or
+    through a symbolic link in the trial folder) gets nothing of it."""
+    import os
+
+    from hpogrid import paths
+    from hpogrid.study import StudyStore
+    from hpogrid.trial import activated, read_annotations, save_artifact
+
+    name, url = _known(tmp_path)
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"\x00weights\xff")
+    with activated("l1", paths.project_dir(name) / "trials" / name / "l1") as folder:
+        save_artifact(src)
+    notes = read_annotations(folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not serve")
+    os.symlink(secret, folder / "artifacts" / "link.txt")
+    listed = dict(notes["artifacts"])
+    listed["outside"] = {**listed["model.bin"], "file": str(secret)}
+    listed["link.txt"] = {**listed["model.bin"], "file": str(folder / "artifacts" / "link.txt")}
+    listed["dotdot"] = {**listed["model.bin"], "file": str(folder / os.path.relpath(secret, folder))}
+    assert ".." in listed["dotdot"]["file"] and os.path.isfile(listed["dotdot"]["file"])
+    store = StudyStore(url)
+    store.upsert_trial(name, "l1", annotations={"artifacts": listed})
+    store.close()
+    client = create_app(Source(name)).test_client()
+    snap = client.get("/api/snapshot").get_json()
+    assert {(a["number"], a["name"]) for a in snap["artifacts"]} == {
+        (1, "model.bin"), (1, "outside"), (1, "link.txt"), (1, "dotdot")}
+    r = client.get("/api/artifact?trial=l1&name=model.bin")
+    assert r.status_code == 200 and r.data == b"\x00weights\xff"
+    assert r.headers["Content-Disposition"].startswith("attachment") and "model.bin" in r.headers["Content-Disposition"]
+    for query in ("trial=l1&name=outside", "trial=l1&name=link.txt", "trial=l1&name=dotdot",
+                  "trial=l1&name=nope", "trial=zz&name=model.bin", "study=other&trial=l1&name=model.bin"):
+        r = client.get(f"/api/artifact?{query}")
+        assert r.status_code == 404 and b"do not serve" not in r.data, query
+        assert r.get_json()["error"], query
