@@ -75,7 +75,8 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
     studies = lib.parse_studies(study)
     if len(studies) > 1:
-        _compare(project, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync)
+        _compare(project, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync,
+                 extra, columns, show_artifacts)
         return
     from hpogrid.progress import PLAIN_EVERY_S, Progress
 
@@ -136,12 +137,16 @@ def _artifacts(rep) -> None:
     echo_table(rows, ["trial", "uid", "artifact", "bytes", "sha256", "file"], width=80)
 
 
-def _compare(project: str, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync) -> None:
+def _compare(project: str, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync,
+             extra=None, columns=None, show_artifacts=False) -> None:
     """``--study a,b``: one summary row per study, and the comparison files."""
     from hpogrid import report as lib
 
     if "pcp" in kinds:
         raise click.UsageError("--to_pcp draws one study: leave it out when comparing studies")
+    if extra or columns or show_artifacts:
+        raise click.UsageError("--extra, --columns and --artifacts show one study's trials: leave them out "
+                               "when comparing studies")
     if not no_sync:
         for name in studies:
             _sync_grid(project, name, study_url)

@@ -142,17 +142,20 @@ def _field_limit(size: int):
 
 
 def _records(path: Path) -> Iterator[Tuple[int, List[str]]]:
-    """(first line, cells) of each non-blank record."""
-    with open(path, encoding="utf-8", newline="") as fh, _field_limit(MAX_BYTES):
+    """(first line, cells) of each non-blank record (a byte-order mark, which spreadsheets
+    write, is skipped)."""
+    out = []
+    with open(path, encoding="utf-8-sig", newline="") as fh, _field_limit(MAX_BYTES):
         reader = csv.reader(fh, strict=True)
         start = 1
         try:
             for cells in reader:
                 if any(cells):
-                    yield start, cells
+                    out.append((start, cells))
                 start = reader.line_num + 1
         except csv.Error as exc:
             raise ValidationError(f"{path}: line {reader.line_num}", f"not CSV ({exc})") from None
+    return iter(out)
 
 
 def _header(path: Path, no: int, cells: List[str]) -> Tuple[Any, Dict[str, str]]:

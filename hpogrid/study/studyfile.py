@@ -81,7 +81,7 @@ def read_file(path: Union[str, Path]) -> StudyDump:
     """The study in file ``path``; :class:`ValidationError` naming the line and field of the
     first problem."""
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:  # an editor's byte-order mark is skipped
         lines = [(i, ln) for i, ln in enumerate(fh, 1) if ln.strip()]
     if not lines:
         raise ValidationError(str(path), "empty file: expected a header line and one line per trial")

@@ -107,6 +107,7 @@ def test_refusals_are_one_line(known, report_cli, tmp_path):
     assert ("optimises loss (min), study 'acc_study' accuracy (max), loss (min): compare them by one metric "
             "with --metric M") in error("--study", "rp,acc_study")
     assert "--to_pcp draws one study" in error("--study", "rp,acc_study", "--to_pcp")
+    assert "--extra, --columns and --artifacts show one study" in error("--study", "rp,acc_study", "--extra", "site")
     assert "'nope'" in error("--study", "rp,nope")
     assert "compare 2 to 10 studies" in error("--study", ",".join(f"s{i}" for i in range(11)))
     r = report_cli(known.name, "--study", "rp,acc_study", "--metric", "loss", "--no-sync")

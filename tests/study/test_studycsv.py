@@ -114,6 +114,14 @@ def test_spreadsheet_layout(tmp_path):
     assert read(path).trials[0].params["act"] == "=cmd|' /C calc'!A0"
 
 
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    """Spreadsheets save UTF-8 CSV with a byte-order mark in front."""
+    path = write(sample(), tmp_path / "s.csv")
+    marked = tmp_path / "bom.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert canonical(read(marked)) == canonical(sample())
+
+
 def test_format_by_suffix_or_name(tmp_path):
     assert (write(sample(), tmp_path / "s.csv").read_text()[0]) == '"'
     assert (write(sample(), tmp_path / "s.jsonl").read_text()[0]) == "{"
