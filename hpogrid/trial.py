@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Iterator, Optional
 
 from hpogrid.errors import HpogridError
 
@@ -111,20 +111,16 @@ def annotate(key: str, value: Any) -> None:
     if found is None:
         raise HpogridError("annotate() works only inside a trial run by hpogrid")
     json.dumps(value)  # fail here, in the trial, if it cannot be stored
+    path = found[1] / ANNOTATIONS_FILE
     with _lock:
         data = read_annotations(found[1])
         data[str(key)] = value
-        _write_annotations(found[1], data)
+        tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
 
 
-def _write_annotations(folder: Path, data: Dict[str, Any]) -> None:
-    path = folder / ANNOTATIONS_FILE
-    tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
-def save_artifact(path: Union[str, Path], name: Optional[str] = None) -> Path:
+def save_artifact(path: str | Path, name: Optional[str] = None) -> Path:
     """Keep the file ``path`` (a model, a plot) with the current trial: copied to
     ``<trial folder>/artifacts/<name>`` (default: the file's own name; saving a name again
     replaces it) and listed, with its size and SHA-256, in the trial's ``artifacts``
@@ -158,11 +154,14 @@ def save_artifact(path: Union[str, Path], name: Optional[str] = None) -> Path:
             digest.update(block)
     record = {"path": f"{ARTIFACTS_DIR}/{name}", "file": str(dest.resolve()), "size": dest.stat().st_size,
               "sha256": digest.hexdigest()}
-    with _lock:
+    path = found[1] / ANNOTATIONS_FILE
+    with _lock:  # as annotate() does: one writer at a time, the file replaced whole
         data = read_annotations(found[1])
         listed = data.get(ARTIFACTS_KEY)
         data[ARTIFACTS_KEY] = {**(listed if isinstance(listed, dict) else {}), name: record}
-        _write_annotations(found[1], data)
+        tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
     return dest
 
 

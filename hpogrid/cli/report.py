@@ -39,8 +39,7 @@ def _flag(name: str, help: str):
               "is better (default: that objective's, else the project's).")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
-@click.option("--study", metavar="NAME[,NAME...]", help="Study to report (default: the project name); "
-              "several, comma separated, are compared side by side.")
+@click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--artifacts", "show_artifacts", is_flag=True, help="Also list the files trials kept "
