@@ -84,10 +84,13 @@ def test_a_run_stores_artifacts_and_the_cli_lists_them(tmp_path, run_cli):
     assert listed.exit_code == 0, listed.output
     rows = [ln.split() for ln in listed.output.splitlines() if "model.txt" in ln]
     assert sorted(r[1] for r in rows) == sorted(x.uid for x in trials)
-    html_out = run_cli("report", name, "--to_html", "--outdir", tmp_path, "--no-sync", "--top", "0")
+    html_out = run_cli("report", name, "--to_html", "--to_json", "--outdir", tmp_path, "--no-sync", "--top", "0")
     assert html_out.exit_code == 0, html_out.output
     page = (tmp_path / "hpo_result.html").read_text()
     table = page[page.index('<table id="artifacts">'):]
     assert f'<a href="{(Path(art["file"])).as_uri()}">model.txt</a>' in table and t.uid in table
+    records = {r["uid"]: r for r in json.loads((tmp_path / "hpo_result.json").read_text())}
+    assert [a["name"] for a in records[t.uid]["artifacts"]] == ["model.txt"]
+    assert records[t.uid]["artifacts"][0]["sha256"] == art["sha256"]
     missing = run_cli("study", "show", name, "--trial", "nope")
     assert missing.exit_code == 1 and missing.output.startswith("Error: ") and "'nope'" in missing.output
