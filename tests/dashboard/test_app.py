@@ -231,10 +231,13 @@ def test_a_multi_objective_study_shows_its_pareto_front(tmp_path):
     assert snap["figures"]["pareto"] == json.loads(json.dumps(expected["pareto"]))
 
 
-def test_study_picker_and_comparison(tmp_path):
+def test_study_picker_and_comparison(tmp_path, monkeypatch):
     """The page's picker lists the store's studies; a picked study is served as its own
     snapshot, ``compare`` adds studies side by side, and only studies of the store are read."""
+    from hpogrid.dashboard import _snapshot
     from hpogrid.objectives import Objectives
+
+    monkeypatch.setattr(_snapshot, "BUSY_FACTOR", 0.0)  # every poll reads: no waiting for the throttle
     from hpogrid.study import StudyStore
     from tests.report.test_compare import B_TRIALS
 
