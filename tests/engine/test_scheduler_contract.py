@@ -26,14 +26,23 @@ from tests.projects import make_project as _make
 
 CURVES = {0: (1.0, 4.0), 1: (0.5, 1.0), 2: (2.0, 0.5), 3: (0.8, 8.0), 4: (0.3, 6.0),
           5: (1.5, 0.1), 6: (0.6, 2.0), 7: (0.9, 0.2), 8: (0.4, 3.0)}
-SCRIPT = f"""
+SCRIPT = """
+import os
+import time
+
 from hpogrid.trial import report
 
-CURVES = {CURVES!r}
+CURVES = {curves!r}
+HOLD = {hold!r}  # a folder: config 4 waits there at step 5 until a file 'release' is in it
+
 
 def objective(config):
     final, a = CURVES[config["c"]]
     for step in range(1, 100):
+        if HOLD and config["c"] == 4 and step == 5 and not os.path.exists(os.path.join(HOLD, "release")):
+            open(os.path.join(HOLD, "held"), "w").close()
+            while not os.path.exists(os.path.join(HOLD, "release")):
+                time.sleep(0.01)
         if report(step, loss=final * (1 + a / step)):
             return
 """
@@ -49,10 +58,10 @@ SCHEDULERS = {
 BACKENDS = backend_params("fake", "pool", "ray")
 
 
-def project(tmp_path, scheduler, order=ORDER):
+def project(tmp_path, scheduler, order=ORDER, hold=None):
     grid = {"c": {"method": "categorical", "dimension": {"categories": list(order), "grid_search": 1}}}
     return _make(tmp_path, "", grid, model={"script": "contract.py", "model": "objective"},
-                 files={"contract.py": SCRIPT}, algorithm="tune", trials=len(order), scheduler=scheduler,
+                 files={"contract.py": SCRIPT.format(curves=CURVES, hold=hold and str(hold))}, algorithm="tune", trials=len(order), scheduler=scheduler,
                  scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": MAX_T})
 
 
@@ -108,4 +117,61 @@ def test_every_backend_stops_the_same_trials_at_the_same_steps(tmp_path, hpogrid
     name = project(tmp_path, scheduler)
     summary = run_on(backend, name)
     assert summary.scheduler == scheduler
+    assert stops(name) == expected(scheduler)
+
+
+def test_hyperband_with_enough_workers_waits_for_the_whole_rung(tmp_path, hpogrid_home):
+    """Synchronous: in the order 0..8 the second bracket (configs 3-7) has its best two last, so
+    one trial at a time stops none of them; with five workers the early ones wait at rung 3
+    until the bracket is there, and the bracket's two best (4, 7) go on, as Hyperband says."""
+    order = list(range(9))
+    assert expected("hyperband", order) == {}
+    name = project(tmp_path, "hyperband", order)
+    run_on("fake", name, n_jobs=5)
+    assert stops(name) == {3: 3, 5: 3, 6: 3}
+
+
+def test_hyperband_with_fewer_workers_than_its_bracket_does_not_wait_forever(tmp_path, hpogrid_home):
+    name = project(tmp_path, "hyperband", list(range(9)))
+    run_on("fake", name, n_jobs=2)  # brackets of 5: the waiting trials are answered all the same
+    stops(name)  # every trial ended, stopped or at its stop criterion
+
+
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+def test_a_killed_and_resumed_run_stops_what_one_run_stops(tmp_path, hpogrid_home, scheduler):
+    """kill -9 the driver while the fourth trial (config 4) is half way, then --resume: it runs
+    again from its start and every trial stops where the uninterrupted run stops it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hpogrid.cli import cli
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    name = project(tmp_path, scheduler, hold=hold)
+    # the points in ORDER, queued in the study: a resumed run takes up the ones not run yet
+    r = CliRunner().invoke(cli, ["enqueue", name, json.dumps([{"c": c} for c in ORDER])], prog_name="hpogrid",
+                           env={"HPOGRID_HOME": str(hpogrid_home)})
+    assert r.exit_code == 0, r.output
+    env = {**os.environ, "HPOGRID_HOME": str(hpogrid_home),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    args = [sys.executable, "-m", "tests.engine.runner", "fake", name, "--n_jobs", "1"]
+    proc = subprocess.Popen(args, env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "stderr", "w"))
+    try:
+        deadline = time.monotonic() + 120
+        while not (hold / "held").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (hold / "held").exists(), (tmp_path / "stderr").read_text()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        (hold / "release").touch()
+        if proc.poll() is None:
+            proc.kill()
+    done = {t.params["c"] for t in trials_so_far(name, states=["COMPLETED"])}
+    assert done == set(ORDER[:3])  # killed with config 4 running
+    r = subprocess.run(args + ["--resume"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
     assert stops(name) == expected(scheduler)
