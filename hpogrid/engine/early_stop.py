@@ -1,4 +1,5 @@
-"""Early stopping decided by the engine: ASHA and median stopping over the study's learning curves.
+"""Early stopping decided by the engine: ASHA, synchronous Hyperband and median stopping over
+the study's learning curves.
 
 Every backend whose trials report through the trial folder (pool, fake) sends each
 intermediate result to the engine, which answers continue or stop (:mod:`hpogrid.objective.trial_folder`:
@@ -16,6 +17,15 @@ it decides only at a report whose step equals a rung, and its parameters differ 
 take Ray's keys and follow Ray's ASHA and median stopping rule (so a run moved from Ray to
 the pool stops the same trials), but read everything from the curves: deterministic for a
 given order of reports, and nothing to persist but what the study already records.
+
+Synchronous Hyperband (:class:`HyperBand`) is the one rule that may not answer at once: a trial
+at a rung waits (its report blocks, :class:`Verdict` ``wait``) until the answer is certain.
+To never deadlock with fewer workers than a bracket, :class:`Judge` forces the answers when
+every live trial waits and no trial started since its last look (all workers held, or nothing
+left to start); a forced answer is "among the best ``keep`` of those at the rung so far",
+which equals the complete rung's answer whenever that was already certain. Brackets follow
+the order trials first started (the study's order), so a resumed run sees the same ones. Ray
+Tune (``hpogrid.backends.raytune``) asks the same rules through a Tune ``TrialScheduler``.
 """
 from __future__ import annotations
 

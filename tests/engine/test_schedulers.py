@@ -179,13 +179,31 @@ def test_local_run_with_asha_runs_on_the_pool_without_ray(tmp_path, hpogrid_home
     ("asynchyperband", {"reduction_factor": 1}, "reduction_factor must be at least 2 (got 1)"),
     ("asynchyperband", {"rungs": 3}, "key 'rungs' is unknown for 'asynchyperband'; allowed: max_concurrent, "),
     ("median", {"min_samples_required": 0}, "min_samples_required must be a positive integer (got 0)"),
+    ("hyperband", {"reduction_factor": 1.5}, "reduction_factor must be at least 2 (got 1.5)"),
+    ("hyperband", {"grace_period": 2}, "key 'grace_period' is unknown for 'hyperband'; allowed: max_concurrent, "),
+    ("hyperband", {"max_t": 0.5}, "max_t must be at least 1 (got 0.5)"),
 ])
 def test_a_bad_scheduler_param_is_one_line_at_create(run_cli, hpogrid_home, scheduler, params, message):
     import json
 
-    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params))
+    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params),
+                "--stop", json.dumps({"training_iteration": 10}))
     assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler_param: {message}"), r.output
     assert r.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("scheduler", ["asynchyperband", "hyperband", "median", "pbt"])
+def test_a_scheduler_with_a_stop_of_one_iteration_is_refused_at_create(run_cli, hpogrid_home, scheduler):
+    from tests.conftest import tree_snapshot
+
+    before = tree_snapshot(hpogrid_home)
+    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--algorithm", "random")
+    assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler: '{scheduler}' acts on "
+                                                    "intermediate results, but stop"), r.output
+    assert r.output.count("\n") == 1 and tree_snapshot(hpogrid_home) == before
+    assert run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--algorithm", "random",
+                   "--stop", '{"training_iteration": 5}').exit_code == 0
+    assert run_cli("hpo_config", "create", "y").exit_code == 0  # the defaults: fifo, one iteration
 
 
 @pytest.mark.parametrize("scheduler", list(SCHEDULERS))
