@@ -97,7 +97,8 @@ class RayTuneBackend(Backend):
 
         stopper = EarlyStopper.for_plan(run.plan)
         assert stopper is not None
-        codec, loaded = run.plan.codec, []
+        codec = run.plan.codec
+        loaded: List[bool] = []
 
         def make() -> Any:
             if not loaded:  # (the study is open once the run executes)
