@@ -108,6 +108,9 @@ def main():
         se = statistics.stdev(bests) / len(bests) ** 0.5 if len(bests) > 1 else 0.0
         epochs = statistics.mean(e for _, e in runs)
         print(f"{label:<10} {statistics.mean(bests):>11.4f} ± {se:.4f} {epochs:>8.0f} {epochs / fifo_epochs:>8.2f}")
+    print("per seed (best, epochs):")
+    for label, runs in results.items():
+        print(f"  {label:<10} " + "  ".join(f"{b:.4f}/{e}" for b, e in runs))
 
 
 if __name__ == "__main__":

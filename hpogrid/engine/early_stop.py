@@ -185,8 +185,9 @@ class HyperBand(Rule):
     """Synchronous Hyperband with Ray's ``HyperBandScheduler`` parameters and bracket sizes:
     ``s_max + 1 = round(log(max_t) / log(reduction_factor)) + 1`` brackets per band, bracket
     ``s`` (0 first, as Ray fills them) takes ``ceil((s_max + 1) / (s + 1) * eta**s)`` trials,
-    starting at ``int(max_t * eta**-s)`` and multiplying by ``eta`` up to ``max_t``; at each
-    rung the best ``ceil(n / eta)`` of its ``n`` go on. Trials join brackets in the order they
+    starting at ``int(max_t * eta**-s)`` and multiplying by ``eta`` (at most ``max_t``) ``s``
+    times; at each rung the best ``ceil(n / eta)`` of its ``n`` go on, and the bracket's last
+    rung ends its trials (not early). Trials join brackets in the order they
     first start (their position in the study), so a resumed run sees the same brackets.
 
     Synchronous: a trial reaching a rung gets its answer once the answer cannot change - the
@@ -234,10 +235,10 @@ class HyperBand(Rule):
             order = {u: i for i, u in enumerate(curves)}
         curve = curves[uid]
         t, value = curve[-1]
-        if t >= self.max_t and self.stop_last:
-            return Verdict(True, f"reached max_t={self.max_t:g}")
-        before = curve[-2][0] if len(curve) > 1 else -math.inf
         bracket = self.bracket_of(order[uid])
+        if t >= bracket.rungs[-1] and self.stop_last:  # as Ray: its bracket is done (max_t, or below it)
+            return Verdict(True, f"reached {self.time_attr}={bracket.rungs[-1]:g}, its bracket's end")
+        before = curve[-2][0] if len(curve) > 1 else -math.inf
         crossed = [i for i, r in enumerate(bracket.rungs[:-1]) if before < r <= t]
         if not crossed:
             return CONTINUE
