@@ -120,20 +120,22 @@ def test_every_backend_stops_the_same_trials_at_the_same_steps(tmp_path, hpogrid
     assert stops(name) == expected(scheduler)
 
 
-def test_hyperband_with_enough_workers_waits_for_the_whole_rung(tmp_path, hpogrid_home):
+@pytest.mark.parametrize("backend", ["fake", "pool"])
+def test_hyperband_with_enough_workers_waits_for_the_whole_rung(tmp_path, hpogrid_home, backend):
     """Synchronous: in the order 0..8 the second bracket (configs 3-7) has its best two last, so
     one trial at a time stops none of them; with five workers the early ones wait at rung 3
     until the bracket is there, and the bracket's two best (4, 7) go on, as Hyperband says."""
     order = list(range(9))
     assert expected("hyperband", order) == {}
     name = project(tmp_path, "hyperband", order)
-    run_on("fake", name, n_jobs=5)
+    run_on(backend, name, n_jobs=5)
     assert stops(name) == {3: 3, 5: 3, 6: 3}
 
 
-def test_hyperband_with_fewer_workers_than_its_bracket_does_not_wait_forever(tmp_path, hpogrid_home):
+@pytest.mark.parametrize("backend", ["fake", "pool"])
+def test_hyperband_with_fewer_workers_than_its_bracket_does_not_wait_forever(tmp_path, hpogrid_home, backend):
     name = project(tmp_path, "hyperband", list(range(9)))
-    run_on("fake", name, n_jobs=2)  # brackets of 5: the waiting trials are answered all the same
+    run_on(backend, name, n_jobs=2)  # brackets of 5: the waiting trials are answered all the same
     stops(name)  # every trial ended, stopped or at its stop criterion
 
 
