@@ -204,6 +204,10 @@ def test_a_scheduler_with_a_stop_of_one_iteration_is_refused_at_create(run_cli, 
     assert run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--algorithm", "random",
                    "--stop", '{"training_iteration": 5}').exit_code == 0
     assert run_cli("hpo_config", "create", "y").exit_code == 0  # the defaults: fifo, one iteration
+    # an update that writes the pair anew is held to it too
+    r = run_cli("hpo_config", "update", "y", "--scheduler", scheduler)
+    assert r.exit_code == 1 and r.output.startswith("Error: hpo_config.scheduler:"), r.output
+    assert run_cli("hpo_config", "update", "x", "--trials", "7").exit_code == 0
 
 
 @pytest.mark.parametrize("scheduler", list(SCHEDULERS))
