@@ -77,6 +77,8 @@ class HpoKind(_PydanticKind):
         nothing to act on: one whose ``stop`` ends every trial after one iteration. (Stored
         configs are not re-checked: hpogrid 1.3.3's default was asynchyperband with that stop.)"""
         config = self.validate(data)
+        if "scheduler" not in data:  # a default (fifo; bohbhyperband with bohb, as hpogrid always ran it)
+            return config
         scheduler, stop = config.get("scheduler"), config.get("stop") or {}
         its = stop.get("training_iteration")
         if scheduler != "fifo" and isinstance(its, (int, float)) and its <= 1:

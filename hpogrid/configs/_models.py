@@ -74,8 +74,8 @@ class HpoConfig(ConfigModel):
         "for a multi-objective search")
     mode: Union[str, List[str]] = Field("max", description="Optimization mode, min or max; one per metric "
                                         "(min,max)")
-    scheduler: str = Field("fifo", description="Trial scheduling method (early stopping needs a stop that "
-                           "allows more than one iteration)",
+    scheduler: str = Field("fifo", description="Trial scheduling method (bohbhyperband with algorithm bohb; "
+                           "early stopping needs a stop that allows more than one iteration)",
                            json_schema_extra={"choices": list(SCHEDULERS)})
     trials: int = Field(100, ge=1, description="Number of trials (search points)")
     log_dir: Optional[str] = Field("./log", description="Logging directory")
@@ -159,6 +159,8 @@ class HpoConfig(ConfigModel):
             several = isinstance(metric, list) and len(metric) > 1 or isinstance(metric, str) and "," in metric
             if several:
                 data = {**data, "scheduler": "fifo"}
+            elif data.get("algorithm") == "bohb":  # BOHB is defined with its HyperBand
+                data = {**data, "scheduler": "bohbhyperband"}
         return data
 
     @field_validator("scheduler_param")

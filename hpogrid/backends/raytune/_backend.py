@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from hpogrid.engine import Backend, Run, RunOptions, SearchPlan, scoped_environ, worker_environment
-from hpogrid.engine.early_stop import EarlyStopper
+from hpogrid.engine.early_stop import ENGINE_SCHEDULERS, EarlyStopper
 from hpogrid.errors import BackendError, ValidationError
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class RayTuneBackend(Backend):
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
         if EarlyStopper.for_plan(plan) is not None:  # the engine's rule decides, as on every backend
             make_scheduler = self._engine_scheduler(run)
+        elif spec.scheduler in ENGINE_SCHEDULERS:  # one result per trial: nothing to act on
+            make_scheduler = lambda: None  # noqa: E731  (Tune's FIFO)
         self._tune = TunePlan(adapter, make_scheduler,
                               make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
                                              str(self.trials_root(run))))
