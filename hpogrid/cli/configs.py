@@ -164,6 +164,8 @@ def _writer(kind_name: str, action: str) -> click.Command:
                                 partial=action == "update")
         else:
             data = _collect(kind_name, values)
+            if action != "update":
+                get_kind(kind_name).check_new(data)  # (what only a config written anew must meet)
         if action == "create":
             _report("Created", kind_name, name, store.create(name, data))
         elif action == "recreate":
@@ -171,6 +173,8 @@ def _writer(kind_name: str, action: str) -> click.Command:
         else:
             if not data:
                 raise click.UsageError("nothing to update: give at least one option")
+            if not is_space and {"scheduler", "stop"} & set(data):  # the pair is written anew
+                get_kind(kind_name).check_new({**store.load(name), **data})
             _report("Updated", kind_name, name, store.update(name, data))
 
     doc = {

@@ -19,6 +19,10 @@ class ConfigKind(ABC):
     def validate(self, data: Any) -> Dict[str, Any]:
         """Return the canonical JSON dict of ``data`` or raise :class:`ValidationError`."""
 
+    def check_new(self, data: Any) -> Dict[str, Any]:
+        """:meth:`validate`, plus what only a config the user writes anew must meet."""
+        return self.validate(data)
+
     def columns(self) -> Tuple[str, ...]:
         return self.list_columns
 
@@ -67,6 +71,21 @@ class HpoKind(_PydanticKind):
     title = "HPO configuration"
     model_name = "HpoConfig"
     list_columns = ("algorithm", "metric", "mode", "trials", "scheduler")
+
+    def check_new(self, data: Any) -> Dict[str, Any]:
+        """A config the user writes anew (create, recreate) may not ask for a scheduler that has
+        nothing to act on: one whose ``stop`` ends every trial after one iteration. (Stored
+        configs are not re-checked: hpogrid 1.3.3's default was asynchyperband with that stop.)"""
+        config = self.validate(data)
+        if "scheduler" not in data:  # a default (fifo; bohbhyperband with bohb, as hpogrid always ran it)
+            return config
+        scheduler, stop = config.get("scheduler"), config.get("stop") or {}
+        its = stop.get("training_iteration")
+        if scheduler != "fifo" and isinstance(its, (int, float)) and its <= 1:
+            raise ValidationError("hpo_config.scheduler", f"'{scheduler}' acts on intermediate results, but stop "
+                                  f"{json.dumps(stop)} ends every trial after one iteration: give a longer stop "
+                                  '(e.g. --stop \'{"training_iteration": 100}\') or use scheduler fifo')
+        return config
 
 
 class GridKind(_PydanticKind):

@@ -80,7 +80,8 @@ class HpoConfig(ConfigModel):
         "for a multi-objective search")
     mode: Union[str, List[str]] = Field("max", description="Optimization mode, min or max; one per metric "
                                         "(min,max)")
-    scheduler: str = Field("asynchyperband", description="Trial scheduling method",
+    scheduler: str = Field("fifo", description="Trial scheduling method (bohbhyperband with algorithm bohb; "
+                           "early stopping needs a stop that allows more than one iteration)",
                            json_schema_extra={"choices": list(SCHEDULERS)})
     trials: int = Field(100, ge=1, description="Number of trials (search points)")
     log_dir: Optional[str] = Field("./log", description="Logging directory")
@@ -177,6 +178,8 @@ class HpoConfig(ConfigModel):
             several = isinstance(metric, list) and len(metric) > 1 or isinstance(metric, str) and "," in metric
             if several:
                 data = {**data, "scheduler": "fifo"}
+            elif data.get("algorithm") == "bohb":  # BOHB is defined with its HyperBand
+                data = {**data, "scheduler": "bohbhyperband"}
         return data
 
     @field_validator("scheduler_param")
@@ -489,11 +492,13 @@ def _check_rungs(params: Dict[str, Any], scheduler: Optional[str]) -> None:
             raise ValueError(f"{key} must be a positive number (got {value!r})")
         return value
 
-    if scheduler in ("asynchyperband", "bohbhyperband"):
-        max_t = number("max_t", 100)
+    if scheduler in ("asynchyperband", "hyperband", "bohbhyperband"):
+        max_t = number("max_t", 81 if scheduler == "hyperband" else 100)
         rf = number("reduction_factor", 4 if scheduler == "asynchyperband" else 3)
         if rf < 2:
             raise ValueError(f"reduction_factor must be at least 2 (got {rf!r})")
+        if scheduler == "hyperband" and max_t < 1:
+            raise ValueError(f"max_t must be at least 1 (got {max_t!r})")
         if scheduler == "asynchyperband":
             grace = number("grace_period", 1)
             if grace > max_t:

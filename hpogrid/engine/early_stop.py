@@ -1,4 +1,5 @@
-"""Early stopping decided by the engine: ASHA and median stopping over the study's learning curves.
+"""Early stopping decided by the engine: ASHA, synchronous Hyperband and median stopping over
+the study's learning curves.
 
 Every backend whose trials report through the trial folder (pool, fake) sends each
 intermediate result to the engine, which answers continue or stop (:mod:`hpogrid.objective.trial_folder`:
@@ -16,6 +17,15 @@ it decides only at a report whose step equals a rung, and its parameters differ 
 take Ray's keys and follow Ray's ASHA and median stopping rule (so a run moved from Ray to
 the pool stops the same trials), but read everything from the curves: deterministic for a
 given order of reports, and nothing to persist but what the study already records.
+
+Synchronous Hyperband (:class:`HyperBand`) is the one rule that may not answer at once: a trial
+at a rung waits (its report blocks, :class:`Verdict` ``wait``) until the answer is certain.
+To never deadlock with fewer workers than a bracket, :class:`Judge` forces the answers when
+every live trial waits and no trial started since its last look (all workers held, or nothing
+left to start); a forced answer is "among the best ``keep`` of those at the rung so far",
+which equals the complete rung's answer whenever that was already certain. Brackets follow
+the order trials first started (the study's order), so a resumed run sees the same ones. Ray
+Tune (``hpogrid.backends.raytune``) asks the same rules through a Tune ``TrialScheduler``.
 """
 from __future__ import annotations
 
@@ -26,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 #: schedulers the engine applies itself (the others need Ray Tune)
-ENGINE_SCHEDULERS = ("asynchyperband", "median")
+ENGINE_SCHEDULERS = ("asynchyperband", "hyperband", "median")
 
 #: one trial's curve: (time, signed value) in report order; larger is better
 Curve = List[Tuple[float, float]]
@@ -34,11 +44,14 @@ Curve = List[Tuple[float, float]]
 
 @dataclass(frozen=True)
 class Verdict:
-    """The engine's answer to one report. ``early``: stopped by the rule (not at ``max_t``)."""
+    """The engine's answer to one report. ``early``: stopped by the rule (not at ``max_t``).
+    ``wait``: no answer yet (synchronous Hyperband: the trial's rung is not complete); the
+    trial waits in its report until the rule decides."""
 
     stop: bool
     reason: str = ""
     early: bool = False
+    wait: bool = False
 
 
 CONTINUE = Verdict(False)
@@ -156,6 +169,99 @@ class MedianStopping(Rule):
         return CONTINUE
 
 
+@dataclass(frozen=True)
+class Bracket:
+    """One Hyperband bracket: the trials started at positions ``start`` .. ``start + size - 1``
+    (in the study's start order), their ``rungs`` (the last is ``max_t``) and how many of those
+    reaching each halving rung go on (``keep[i]`` at ``rungs[i]``)."""
+
+    start: int
+    size: int
+    rungs: Tuple[float, ...]
+    keep: Tuple[int, ...]
+
+
+class HyperBand(Rule):
+    """Synchronous Hyperband with Ray's ``HyperBandScheduler`` parameters and bracket sizes:
+    ``s_max + 1 = round(log(max_t) / log(reduction_factor)) + 1`` brackets per band, bracket
+    ``s`` (0 first, as Ray fills them) takes ``ceil((s_max + 1) / (s + 1) * eta**s)`` trials,
+    starting at ``int(max_t * eta**-s)`` and multiplying by ``eta`` (at most ``max_t``) ``s``
+    times; at each rung the best ``ceil(n / eta)`` of its ``n`` go on, and the bracket's last
+    rung ends its trials (not early). Trials join brackets in the order they
+    first start (their position in the study), so a resumed run sees the same brackets.
+
+    Synchronous: a trial reaching a rung gets its answer once the answer cannot change - the
+    rung is complete (every member of its bracket reached it or ended), or enough members
+    already beat it (stop), or too few could (go on). Otherwise it waits (:class:`Verdict`
+    ``wait``). The caller may ``force`` an answer when nobody else can arrive (every worker
+    holds a waiting trial, or no trial is left to start): then the trial goes on when it is
+    among the best ``keep`` of those that reached the rung so far, as Ray does with a bracket
+    it cannot fill. A forced answer is the one the complete rung would give whenever that was
+    already certain, so a run with one worker decides exactly as a run with many would have,
+    given the same order of reports."""
+
+    def __init__(self, time_attr: str = "training_iteration", max_t: float = 81, reduction_factor: float = 3,
+                 stop_last_trials: bool = True):
+        super().__init__(time_attr)
+        self.max_t, self.eta, self.stop_last = max_t, reduction_factor, stop_last_trials
+        s_max_1 = int(round(math.log(max_t) / math.log(reduction_factor))) + 1
+        self.band: List[Bracket] = []
+        start = 0
+        for s in range(s_max_1):
+            r0 = int(max_t * reduction_factor ** (-s))
+            if r0 == 0:  # as Ray: a bracket too small to exist
+                continue
+            n = int(math.ceil(s_max_1 / (s + 1) * reduction_factor ** s))
+            rungs, keep, r, left = [float(r0)], [], r0, n
+            for _ in range(s):
+                left = int(math.ceil(left / reduction_factor))
+                keep.append(left)
+                r = int(min(r * reduction_factor, max_t))
+                rungs.append(float(r))
+            self.band.append(Bracket(start, n, tuple(rungs), tuple(keep)))
+            start += n
+        self.band_size = start
+
+    def bracket_of(self, position: int) -> Bracket:
+        """The bracket of the trial started at ``position`` (bands repeat)."""
+        band, at = divmod(position, self.band_size)
+        b = next(b for b in self.band if b.start <= at < b.start + b.size)
+        return Bracket(band * self.band_size + b.start, b.size, b.rungs, b.keep)
+
+    def decide(self, uid, curves, order: Optional[Mapping[str, int]] = None, ended=frozenset(), force: bool = True):
+        """``order``: uid -> the trial's start position (default: the order of ``curves``);
+        ``ended``: trials that will report no more; ``force``: answer now (no waiting)."""
+        if order is None:
+            order = {u: i for i, u in enumerate(curves)}
+        curve = curves[uid]
+        t, value = curve[-1]
+        bracket = self.bracket_of(order[uid])
+        if t >= bracket.rungs[-1] and self.stop_last:  # as Ray: its bracket is done (max_t, or below it)
+            return Verdict(True, f"reached {self.time_attr}={bracket.rungs[-1]:g}, its bracket's end")
+        before = curve[-2][0] if len(curve) > 1 else -math.inf
+        crossed = [i for i, r in enumerate(bracket.rungs[:-1]) if before < r <= t]
+        if not crossed:
+            return CONTINUE
+        i = max(crossed)
+        rung, keep, me = bracket.rungs[i], bracket.keep[i], order[uid]
+        at = {p: u for u, p in order.items() if bracket.start <= p < bracket.start + bracket.size}
+        better, missing = 0, bracket.size - len(at)
+        for p, other in at.items():
+            if other == uid:
+                continue
+            hit = AsyncHyperBand.crossing(curves.get(other) or [], rung)
+            if hit is None:
+                missing += other not in ended
+            elif hit[1] > value or (hit[1] == value and p < me):
+                better += 1
+        if better >= keep:
+            return Verdict(True, f"not in the best {keep} of its bracket at rung {rung:g} of {self.time_attr}",
+                           early=True)
+        if force or better + missing < keep:
+            return CONTINUE
+        return Verdict(False, f"waits for its bracket at rung {rung:g}", wait=True)
+
+
 def applies(spec) -> bool:
     """Does the engine stop trials of a run with this ``RunSpec`` early? Only with one of its
     schedulers, and only when trials report more than once (the default stop,
@@ -171,6 +277,8 @@ def make_rule(name: str, params: Mapping[str, Any]) -> Optional[Rule]:
         return AsyncHyperBand(**kwargs)
     if name == "median":
         return MedianStopping(**kwargs)
+    if name == "hyperband":
+        return HyperBand(**kwargs)
     return None
 
 
@@ -183,6 +291,12 @@ class EarlyStopper:
         self.curves: Dict[str, Curve] = {}
         #: trials this run stopped early: uid -> {"by", "at", "why"}
         self.stopped: Dict[str, Dict[str, Any]] = {}
+        #: every trial's start position in the study (Hyperband's brackets), kept over re-runs
+        self.order: Dict[str, int] = {}
+        #: trials that report no more (finished, or of an earlier run and not run again)
+        self.ended: set = set()
+        #: trials waiting for an answer (synchronous Hyperband): uid -> the report it waits on
+        self.waiting: Dict[str, Mapping[str, Any]] = {}
 
     @classmethod
     def for_plan(cls, plan) -> Optional["EarlyStopper"]:
@@ -199,6 +313,8 @@ class EarlyStopper:
     def load(self, records) -> None:
         """The study's trials (``TrialRecord``s): their recorded intermediate results."""
         for record in records:
+            self.order.setdefault(record.uid, len(self.order))
+            self.ended.add(record.uid)  # until this run starts it again (:meth:`restart`)
             for item in record.intermediate or []:
                 self._add(record.uid, item)
 
@@ -217,15 +333,43 @@ class EarlyStopper:
         """Trial ``uid`` starts (again): its earlier curve no longer counts."""
         self.curves.pop(uid, None)
         self.stopped.pop(uid, None)
+        self.waiting.pop(uid, None)
+        self.ended.discard(uid)
+        self.order.setdefault(uid, len(self.order))
 
-    def decide(self, uid: str, item: Mapping[str, Any]) -> Verdict:
-        """Record one intermediate result of ``uid`` and judge it."""
+    def finish(self, uid: str) -> None:
+        """Trial ``uid`` ended: it reports no more (a rung it did not reach is complete without it)."""
+        self.ended.add(uid)
+        self.waiting.pop(uid, None)
+
+    def decide(self, uid: str, item: Mapping[str, Any], force: bool = False) -> Verdict:
+        """Record one intermediate result of ``uid`` and judge it. ``force``: answer now, even
+        where a synchronous rule would wait (a caller that cannot hold the trial)."""
+        self.waiting.pop(uid, None)  # a trial that went on without its answer (it waited too long)
         if not self._add(uid, item):
             return CONTINUE
-        verdict = self.rule.decide(uid, self.curves)
+        return self._judge(uid, item, force)
+
+    def _judge(self, uid: str, item: Mapping[str, Any], force: bool) -> Verdict:
+        if isinstance(self.rule, HyperBand):
+            verdict = self.rule.decide(uid, self.curves, self.order, self.ended, force)
+        else:
+            verdict = self.rule.decide(uid, self.curves)
+        if verdict.wait:
+            self.waiting[uid] = item
         if verdict.early:
             self.stopped[uid] = {"by": self.scheduler, "at": item.get(self.rule.time_attr), "why": verdict.reason}
         return verdict
+
+    def pending(self, force: bool = False) -> List[Tuple[str, Verdict]]:
+        """The waiting trials' answers that can be given now (all of them with ``force``), in
+        start order."""
+        out = []
+        for uid in sorted(self.waiting, key=lambda u: self.order.get(u, 0)):
+            verdict = self._judge(uid, self.waiting.pop(uid), force)
+            if not verdict.wait:
+                out.append((uid, verdict))
+        return out
 
 
 class Judge:
@@ -239,6 +383,8 @@ class Judge:
         self._tail_of = ProgressTail
         self.tails: Dict[str, Any] = {}
         self.counts: Dict[str, int] = {}
+        #: the live trials when all were last seen waiting (synchronous Hyperband)
+        self._stalled: Optional[frozenset] = None
 
     @classmethod
     def for_run(cls, backend, plan, sink) -> Optional["Judge"]:
@@ -274,7 +420,18 @@ class Judge:
                 self.counts[uid] += 1
                 self.sink.reported(uid, item)
                 verdict = self.stopper.decide(uid, item)
-                write_decision(run.folder, self.counts[uid], verdict.stop, verdict.reason)
+                if not verdict.wait:
+                    write_decision(run.folder, self.counts[uid], verdict.stop, verdict.reason)
+        if not self.stopper.waiting:
+            self._stalled = None
+            return
+        # every live trial waits and none started since the last look: nobody else can reach
+        # their rungs now (all workers held, or nothing left to start) - answer them anyway
+        held = frozenset(live) if live and all(uid in self.stopper.waiting for uid in live) else None
+        force, self._stalled = held is not None and held == self._stalled, held
+        for uid, verdict in self.stopper.pending(force):
+            if uid in live:
+                write_decision(live[uid].folder, self.counts[uid], verdict.stop, verdict.reason)
 
     def release(self, live: Mapping[str, Any]) -> None:
         """The run ends with ``live`` trials still running: answer STOP to whatever they wait
@@ -288,4 +445,5 @@ class Judge:
     def ended(self, uid: str) -> Optional[Dict[str, Any]]:
         self.tails.pop(uid, None)
         self.counts.pop(uid, None)
+        self.stopper.finish(uid)
         return self.stopper.stopped.get(uid)

@@ -65,6 +65,17 @@ class AsyncHyperBand(SchedulerAdapter):
         return construct(ASHAScheduler, self.name, {"metric": metric, "mode": mode}, params)
 
 
+class HyperBand(SchedulerAdapter):
+    name = "hyperband"
+    summary = "synchronous HyperBand: brackets of successive halving, the best 1/reduction_factor go on"
+
+    def make(self, metric, mode, params, codec):
+        from ray.tune.schedulers import HyperBandScheduler
+
+        # (checks the parameters; the engine's rule decides: hpogrid.engine.early_stop)
+        return construct(HyperBandScheduler, self.name, {"metric": metric, "mode": mode}, params)
+
+
 class BohbHyperBand(SchedulerAdapter):
     name = "bohbhyperband"
     summary = "HyperBand for BOHB (only with algorithm bohb)"
@@ -125,7 +136,7 @@ class Fifo(SchedulerAdapter):
 
 
 SCHEDULER_ADAPTERS: Tuple[SchedulerAdapter, ...] = (
-    AsyncHyperBand(), BohbHyperBand(), PopulationBasedTraining(), MedianStopping(), Fifo())
+    AsyncHyperBand(), HyperBand(), BohbHyperBand(), PopulationBasedTraining(), MedianStopping(), Fifo())
 
 
 def get_scheduler(name: str) -> SchedulerAdapter:

@@ -9,7 +9,7 @@ from hpogrid.search.catalogue import CATALOGUE
 ALGORITHMS = tuple(a.name for a in CATALOGUE)
 
 #: hpo_config ``scheduler`` values ("fifo" runs every trial to its stop criterion)
-SCHEDULERS = ("asynchyperband", "bohbhyperband", "pbt", "median", "fifo")
+SCHEDULERS = ("asynchyperband", "hyperband", "bohbhyperband", "pbt", "median", "fifo")
 
 #: the algorithms that enumerate ``grid_search`` categoricals
 GRID_ALGORITHMS = tuple(a.name for a in CATALOGUE if a.honours_grid)
@@ -53,6 +53,7 @@ def algorithm_param_problem(algorithm: str, params, several: bool = False):
 SCHEDULER_PARAMS = {
     "asynchyperband": ("max_concurrent", "metric", "time_attr", "max_t", "grace_period", "reduction_factor", "brackets",
                        "stop_last_trials"),
+    "hyperband": ("max_concurrent", "metric", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
     "bohbhyperband": ("max_concurrent", "metric", "time_attr", "max_t", "reduction_factor", "stop_last_trials"),
     "pbt": ("max_concurrent", "metric", "time_attr", "perturbation_interval", "burn_in_period", "quantile_fraction",
             "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),

@@ -227,7 +227,9 @@ def objective(config):
 
 
 def test_bohb_runs_with_its_hyperband_scheduler(tmp_path):
+    # (asked for asynchyperband, bohb switches to its own HyperBand and says so; bohbhyperband is its default)
     name = make_project(tmp_path, ITERATIVE, UNI, algorithm="bohb", trials=8, stop={"training_iteration": 9},
+                        scheduler="asynchyperband",
                         scheduler_param={"max_concurrent": 2, "max_t": 9, "reduction_factor": 3})
     summary = run_local(load_project(name), RunOptions(seed=3, progress=False))
     assert summary.scheduler == "bohbhyperband" and any("bohbhyperband" in n for n in summary.notes)

@@ -100,7 +100,7 @@ def test_help_on_every_group_and_command(run_cli):
             r = run_cli(group, action, "--help")
             assert r.exit_code == 0 and f"Usage: hpogrid {group} {action}" in r.output, r.output
     assert "--scheduler_param" in run_cli("hpo_config", "create", "--help").output
-    assert "[default: asynchyperband]" in " ".join(run_cli("hpo_config", "create", "--help").output.split())
+    assert "[default: fifo]" in " ".join(run_cli("hpo_config", "create", "--help").output.split())
 
 
 def test_version(run_cli):

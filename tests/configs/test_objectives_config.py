@@ -25,7 +25,8 @@ def test_an_early_stopping_scheduler_needs_its_metric_named(run_cli, hpogrid_hom
         'name it here, e.g. {"metric": "a"}, or use scheduler fifo\n')
     assert tree_snapshot(hpogrid_home) == before
     r = run_cli("hpo_config", "create", "x", "--metric", "a,b", "--mode", "min,max", "--scheduler", "asynchyperband",
-                "--scheduler_param", json.dumps({"metric": "b", "grace_period": 2}))
+                "--scheduler_param", json.dumps({"metric": "b", "grace_period": 2}),
+                "--stop", json.dumps({"training_iteration": 10}))
     assert r.exit_code == 0, r.output
     r = run_cli("hpo_config", "create", "y", "--metric", "a,b", "--mode", "min,max", "--scheduler", "median",
                 "--scheduler_param", json.dumps({"metric": "c"}))

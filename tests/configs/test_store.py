@@ -12,7 +12,9 @@ def test_create_fills_readme_defaults(hpogrid_home):
     cfg = NamedStore("hpo_config").create("h", {"metric": "loss"})
     # 'auto' replaced the README's 'random' default: benchmarks/search_quality.py shows it better
     assert cfg["algorithm"] == "auto" and cfg["mode"] == "max" and cfg["trials"] == 100
-    assert cfg["scheduler"] == "asynchyperband" and cfg["log_dir"] == "./log"
+    # the default scheduler is fifo: with the default stop (one result) an early-stopping one has
+    # nothing to act on, and hpo_config create refuses that pair
+    assert cfg["scheduler"] == "fifo" and cfg["log_dir"] == "./log"
     assert cfg["stop"] == {"training_iteration": 1}
     assert cfg["scheduler_param"] == {"max_concurrent": 4} and cfg["algorithm_param"] == {}
     on_disk = json.loads((hpogrid_home / "hpo" / "h.json").read_text())

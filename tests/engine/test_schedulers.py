@@ -179,13 +179,35 @@ def test_local_run_with_asha_runs_on_the_pool_without_ray(tmp_path, hpogrid_home
     ("asynchyperband", {"reduction_factor": 1}, "reduction_factor must be at least 2 (got 1)"),
     ("asynchyperband", {"rungs": 3}, "key 'rungs' is unknown for 'asynchyperband'; allowed: max_concurrent, "),
     ("median", {"min_samples_required": 0}, "min_samples_required must be a positive integer (got 0)"),
+    ("hyperband", {"reduction_factor": 1.5}, "reduction_factor must be at least 2 (got 1.5)"),
+    ("hyperband", {"grace_period": 2}, "key 'grace_period' is unknown for 'hyperband'; allowed: max_concurrent, "),
+    ("hyperband", {"max_t": 0.5}, "max_t must be at least 1 (got 0.5)"),
 ])
 def test_a_bad_scheduler_param_is_one_line_at_create(run_cli, hpogrid_home, scheduler, params, message):
     import json
 
-    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params))
+    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--scheduler_param", json.dumps(params),
+                "--stop", json.dumps({"training_iteration": 10}))
     assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler_param: {message}"), r.output
     assert r.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("scheduler", ["asynchyperband", "hyperband", "median", "pbt"])
+def test_a_scheduler_with_a_stop_of_one_iteration_is_refused_at_create(run_cli, hpogrid_home, scheduler):
+    from tests.conftest import tree_snapshot
+
+    before = tree_snapshot(hpogrid_home)
+    r = run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--algorithm", "random")
+    assert r.exit_code == 1 and r.output.startswith(f"Error: hpo_config.scheduler: '{scheduler}' acts on "
+                                                    "intermediate results, but stop"), r.output
+    assert r.output.count("\n") == 1 and tree_snapshot(hpogrid_home) == before
+    assert run_cli("hpo_config", "create", "x", "--scheduler", scheduler, "--algorithm", "random",
+                   "--stop", '{"training_iteration": 5}').exit_code == 0
+    assert run_cli("hpo_config", "create", "y").exit_code == 0  # the defaults: fifo, one iteration
+    # an update that writes the pair anew is held to it too
+    r = run_cli("hpo_config", "update", "y", "--scheduler", scheduler)
+    assert r.exit_code == 1 and r.output.startswith("Error: hpo_config.scheduler:"), r.output
+    assert run_cli("hpo_config", "update", "x", "--trials", "7").exit_code == 0
 
 
 @pytest.mark.parametrize("scheduler", list(SCHEDULERS))
@@ -227,18 +249,48 @@ def test_with_several_objectives_the_scheduler_judges_the_named_one_in_its_direc
         {**hpo, "stop": {"training_iteration": 1}}, RunOptions()))) is None
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
-def test_ray_tunes_own_scheduler_stops_the_same_trials_at_the_same_steps(tmp_path, hpogrid_home, scheduler):
-    """The engine's rules follow Ray's: the same workload under Ray Tune (its ASHAScheduler /
-    MedianStoppingRule, one trial at a time) stops the same trials where the pool does."""
-    from hpogrid.backends.local import LocalOptions
+# Ray Tune stops the same trials as the pool and the fake backend: test_scheduler_contract.py
 
-    _, pool = run_workload(tmp_path, "pool", scheduler)
-    name = make_project(tmp_path, CURVES, GRID, algorithm="tune", trials=9, scheduler=scheduler,
-                        scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": 27})
-    summary = get_backend("local").run(load_project(name), LocalOptions(progress=False, n_jobs=1, ray=True))
-    assert summary.backend == "ray"
-    ray = {t.params["c"]: t for t in trials_so_far(name)}
-    short = {c: len(t.intermediate) for c, t in ray.items() if len(t.intermediate) < 27}
-    assert short == stops(pool)
+
+@pytest.mark.parametrize("max_t, eta", [(81, 3), (27, 3), (100, 4), (16, 2), (10, 3)])
+def test_hyperband_brackets_are_rays(max_t, eta):
+    from ray.tune.schedulers import HyperBandScheduler
+
+    from hpogrid.engine.early_stop import HyperBand
+
+    ray = HyperBandScheduler(metric="x", mode="min", max_t=max_t, reduction_factor=eta)
+    ours = HyperBand(max_t=max_t, reduction_factor=eta)
+    expected = [(ray._get_n0(s), ray._get_r0(s)) for s in range(ray._s_max_1) if ray._get_r0(s) > 0]
+    assert [(b.size, b.rungs[0]) for b in ours.band] == expected
+    for b, s in zip(ours.band, (s for s in range(ray._s_max_1) if ray._get_r0(s) > 0)):
+        assert len(b.rungs) == s + 1 and b.rungs[-1] <= max_t  # s halvings, as Ray's _Bracket
+    # bands repeat: the first trial after a band starts its first bracket again
+    assert ours.bracket_of(ours.band_size).start == ours.band_size and ours.bracket_of(ours.band_size).size == \
+        ours.band[0].size
+
+
+def test_hyperband_waits_until_its_answer_is_certain():
+    from hpogrid.engine.early_stop import HyperBand
+
+    rule = HyperBand(max_t=9, reduction_factor=3)
+    # second bracket: positions 3-7, rung 3, the best 2 of 5 go on
+    b = rule.bracket_of(3)
+    assert (b.start, b.size, b.rungs, b.keep) == (3, 5, (3.0, 9.0), (2,))
+    order = {f"p{i}": i for i in range(9)}
+    none = frozenset()
+    at3 = {"p3": [(3.0, -5.0)], "p4": [(3.0, -1.0)]}  # (signed: larger is better)
+    # one better and three still to come: it may or may not be among the best two - it waits
+    assert rule.decide("p3", at3, order, none, force=False).wait
+    # two better: out, whatever the others do
+    worse = rule.decide("p3", {**at3, "p5": [(3.0, -2.0)]}, order, none, force=False)
+    assert worse.stop and worse.early
+    # the best so far waits while three could still beat it; once they ended, it goes on
+    assert rule.decide("p4", at3, order, none, force=False).wait
+    done = rule.decide("p4", at3, order, frozenset({"p5", "p6", "p7"}), force=False)
+    assert not done.stop and not done.wait
+    # forced: among the best two of those there, it goes on
+    forced = rule.decide("p3", at3, order, none, force=True)
+    assert not forced.stop and not forced.wait
+    # the bracket's last rung ends the trial, not early
+    end = rule.decide("p4", {"p4": [(3.0, -1.0), (9.0, -0.5)]}, order, none, force=False)
+    assert end.stop and not end.early

@@ -59,11 +59,11 @@ def test_every_documented_algorithm_param_is_accepted_under_ray_and_natively(alg
 
 @pytest.mark.parametrize("scheduler", [s.name for s in SCHEDULER_ADAPTERS])
 def test_every_documented_scheduler_param_is_accepted_by_ray(scheduler):
-    from ray.tune.schedulers import (ASHAScheduler, HyperBandForBOHB, MedianStoppingRule,
+    from ray.tune.schedulers import (ASHAScheduler, HyperBandForBOHB, HyperBandScheduler, MedianStoppingRule,
                                      PopulationBasedTraining)
 
-    cls = {"asynchyperband": ASHAScheduler, "bohbhyperband": HyperBandForBOHB, "pbt": PopulationBasedTraining,
-           "median": MedianStoppingRule, "fifo": None}[scheduler]
+    cls = {"asynchyperband": ASHAScheduler, "hyperband": HyperBandScheduler, "bohbhyperband": HyperBandForBOHB,
+           "pbt": PopulationBasedTraining, "median": MedianStoppingRule, "fifo": None}[scheduler]
     keys = [k for k in SCHEDULER_PARAMS[scheduler] if k != "max_concurrent"]
     assert cls is not None or keys == []
     assert [k for k in keys if not _accepts(cls, k)] == []

@@ -52,7 +52,7 @@ class WavePlan:
         mode = next((o.mode for o in spec.objectives if o.metric == metric), spec.mode)
         rf = float(params.get("reduction_factor", 4 if spec.scheduler == "asynchyperband" else 3))
         time_attr = str(params.get("time_attr", "training_iteration"))
-        max_t = float(params.get("max_t", 100))
+        max_t = float(params.get("max_t", 100 if spec.scheduler == "asynchyperband" else 81))  # Ray's defaults
         bound = spec.stop.get(time_attr)
         if isinstance(bound, (int, float)) and not isinstance(bound, bool) and bound > 0:
             max_t = min(max_t, float(bound))  # the hpo_config's stop bounds the last rung

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from hpogrid.engine import Backend, Run, RunOptions, SearchPlan, scoped_environ, worker_environment
+from hpogrid.engine.early_stop import ENGINE_SCHEDULERS, EarlyStopper
 from hpogrid.errors import BackendError, ValidationError
 
 if TYPE_CHECKING:
@@ -82,9 +83,34 @@ class RayTuneBackend(Backend):
                                  objectives=spec.objectives)
 
         make_scheduler()  # bad scheduler_param fails here, before Ray starts
+        if EarlyStopper.for_plan(plan) is not None:  # the engine's rule decides, as on every backend
+            make_scheduler = self._engine_scheduler(run)
+        elif spec.scheduler in ENGINE_SCHEDULERS:  # one result per trial: nothing to act on
+            make_scheduler = lambda: None  # noqa: E731  (Tune's FIFO)
         self._tune = TunePlan(adapter, make_scheduler,
                               make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
                                              str(self.trials_root(run))))
+
+    @staticmethod
+    def _engine_scheduler(run: Run) -> Callable[[], Any]:
+        """Schedulers answering by the engine's rule (:mod:`hpogrid.engine.early_stop`), all of
+        one run sharing one stopper, which starts from the study's curves."""
+        from hpogrid.backends.raytune._scheduler import EngineScheduler
+
+        stopper = EarlyStopper.for_plan(run.plan)
+        assert stopper is not None
+        codec = run.plan.codec
+        loaded: List[bool] = []
+
+        def make() -> Any:
+            if not loaded:  # (the study is open once the run executes)
+                run.sink.flush()
+                stopper.load(run.sink.store.trials(run.sink.study))
+                loaded.append(True)
+            return EngineScheduler(stopper, lambda trial: codec.trial_uid(trial.config, trial.trial_id))
+
+        make.stopper = stopper  # type: ignore[attr-defined]
+        return make
 
     def execute(self, run: Run) -> Optional[str]:
         # Ray reads its settings from the environment (some at import): set them for the run only
@@ -127,7 +153,8 @@ class RayTuneBackend(Backend):
         stopper = RunStopper(spec, control)
         trials_root = self.trials_root(run)
         trials_root.mkdir(parents=True, exist_ok=True)
-        callback = SinkCallback(run.sink, plan.codec, stopper, trials_root)
+        callback = SinkCallback(run.sink, plan.codec, stopper, trials_root,
+                                getattr(tune_plan.make_scheduler, "stopper", None))
         resources = _ray_resources(spec.resource)
         trainable = tune.with_resources(tune_plan.trainable, resources)
         storage = str(spec.log_path(project.path))

@@ -12,7 +12,7 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from hpogrid.engine import RunControl, RunSpec, TrialSink
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, STOPPED_EARLY
 
 
 class RunStopper(Stopper):
@@ -96,8 +96,10 @@ def _error_text(trial) -> Optional[str]:
 class SinkCallback(Callback):
     """Feeds Tune's trial events to the engine's sink."""
 
-    def __init__(self, sink: TrialSink, codec, stopper: RunStopper, trials_root: Path):
+    def __init__(self, sink: TrialSink, codec, stopper: RunStopper, trials_root: Path, early: Any = None):
         self.sink, self.codec, self.stopper, self.trials_root = sink, codec, stopper, Path(trials_root)
+        #: the engine's EarlyStopper where its rule decides (its ``stopped`` trials are annotated)
+        self.early = early
         self._awaiting_error: Dict[str, Any] = {}
 
     def _uid(self, trial) -> str:
@@ -132,6 +134,9 @@ class SinkCallback(Callback):
             why = self.sink.control.abort_reason or "interrupted by the user"
             self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid, **fields)
         else:
+            stopped = self.early.stopped.get(uid) if self.early is not None else None
+            if stopped:  # COMPLETED, with where the engine's rule stopped it (as on the pool)
+                fields["annotations"] = {**(fields.get("annotations") or {}), STOPPED_EARLY: stopped}
             self.sink.finished(uid, COMPLETED, result, folder=self.trials_root / uid, **fields)
 
     def on_trial_error(self, iteration, trials, trial, **info):
