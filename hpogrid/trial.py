@@ -111,7 +111,7 @@ def annotate(key: str, value: Any) -> None:
     if found is None:
         raise HpogridError("annotate() works only inside a trial run by hpogrid")
     json.dumps(value)  # fail here, in the trial, if it cannot be stored
-    path = found[1] / ANNOTATIONS_FILE
+    path = Path(found[1]) / ANNOTATIONS_FILE
     with _lock:
         data = read_annotations(found[1])
         data[str(key)] = value
@@ -154,7 +154,7 @@ def save_artifact(path: str | Path, name: Optional[str] = None) -> Path:
             digest.update(block)
     record = {"path": f"{ARTIFACTS_DIR}/{name}", "file": str(dest.resolve()), "size": dest.stat().st_size,
               "sha256": digest.hexdigest()}
-    path = found[1] / ANNOTATIONS_FILE
+    path = Path(found[1]) / ANNOTATIONS_FILE
     with _lock:  # as annotate() does: one writer at a time, the file replaced whole
         data = read_annotations(found[1])
         listed = data.get(ARTIFACTS_KEY)
