@@ -80,7 +80,8 @@ def test_local_run_under_ray_tune_records_only_active_parameters(run_cli, projec
 
     if algorithm == "bohb":
         assert run_cli("hpo_config", "create", "hb", "--metric", "loss", "--mode", "min", "--scheduler",
-                       "bohbhyperband", "--trials", "6", "--algorithm", "bohb").exit_code == 0
+                       "bohbhyperband", "--stop", '{"training_iteration": 3}', "--trials", "6",
+                       "--algorithm", "bohb").exit_code == 0
         r = run_cli("project", "update", project, "--hpo_config", "hb")
         assert r.exit_code == 0, r.output
     r = run_cli("local_run", project, "--ray", "--trials", "6", "--seed", "3", "--algorithm", algorithm)
