@@ -8,6 +8,8 @@ from typing import Callable, Collection, Optional
 
 import click
 
+from hpogrid.cli._types import STUDY_URL
+
 from hpogrid.search.names import ALGORITHMS
 
 
@@ -41,7 +43,8 @@ def study_options(fn: Callable) -> Callable:
     """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup, --warm-start."""
     return _options(
         click.option("--study", metavar="NAME", help="Study to record trials in (default: the project name)."),
-        click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared "
+        click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+                     help="SQLAlchemy URL of a shared "
                      "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder)."),
         click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
                      help="Best trials shown at the end."),

@@ -22,3 +22,26 @@ class FiniteFloatRange(click.FloatRange):
 
 #: a look-back window in days: at most a century (``now - days`` must stay a date)
 DAYS = FiniteFloatRange(min=0, min_open=True, max=36500)
+
+
+class StudyUrl(click.ParamType):
+    """A study store URL (``--study-url``, ``--to-url``, ``--from-url``): refused with one usage
+    line when it does not parse, names an in-memory SQLite database or a SQLite file in a
+    missing folder (:func:`hpogrid.study.engine.check_user_url`); SQLAlchemy is imported only
+    when the option is given."""
+
+    name = "url"
+
+    def convert(self, value, param, ctx):
+        from hpogrid.errors import HpogridError
+        from hpogrid.study.engine import check_user_url
+
+        try:
+            check_user_url(str(value), param.opts[0] if param is not None else "--study-url")
+        except HpogridError as exc:
+            self.fail(getattr(exc, "message", str(exc)), param, ctx)
+        return value
+
+
+#: the one instance every URL option uses
+STUDY_URL = StudyUrl()

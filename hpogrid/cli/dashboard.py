@@ -1,11 +1,14 @@
 """``hpogrid dashboard PROJECT``: a live web page of a project's study."""
 import click
 
+from hpogrid.cli._types import STUDY_URL
+
 
 @click.command("dashboard")
 @click.argument("project")
 @click.option("--study", metavar="NAME", help="Study to follow (default: the project name).")
-@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
+@click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+              help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="TCP port (0: any free port; the URL is printed).")

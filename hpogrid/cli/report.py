@@ -5,7 +5,7 @@ import sys
 import click
 
 from hpogrid.cli._base import echo_table
-from hpogrid.cli._types import DAYS
+from hpogrid.cli._types import DAYS, STUDY_URL
 
 
 def _flag(name: str, help: str):
@@ -40,7 +40,8 @@ def _flag(name: str, help: str):
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
-@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
+@click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+              help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
               "of the project's grid tasks; report what is in the study store.")
