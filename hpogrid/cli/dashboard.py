@@ -1,7 +1,7 @@
 """``hpogrid dashboard PROJECT``: a live web page of a project's study."""
 import click
 
-from hpogrid.cli._types import STUDY_URL
+from hpogrid.cli._types import STUDY_URL, FiniteFloatRange
 
 
 @click.command("dashboard")
@@ -15,7 +15,7 @@ from hpogrid.cli._types import STUDY_URL
 @click.option("--host", default="127.0.0.1", show_default=True, metavar="HOST",
               help="Address to listen on. Anything but a loopback address serves the study "
                    "without authentication to whoever can reach it.")
-@click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True, metavar="S",
+@click.option("--interval", type=FiniteFloatRange(0.2, 3600), default=2.0, show_default=True, metavar="S",
               help="Seconds between the page's checks for new results.")
 def dashboard(project: str, study, study_url, port, host, interval) -> None:
     """Serve a live web page of PROJECT's study while any backend writes it.

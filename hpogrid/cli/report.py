@@ -5,7 +5,7 @@ import sys
 import click
 
 from hpogrid.cli._base import echo_table
-from hpogrid.cli._types import DAYS, STUDY_URL
+from hpogrid.cli._types import DAYS, STUDY_URL, count
 
 
 def _flag(name: str, help: str):
@@ -14,7 +14,7 @@ def _flag(name: str, help: str):
 
 @click.command("report")
 @click.argument("project")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("--limit", type=count(1), metavar="N",
               help="Keep the N most recent trials (grid: the trials of the N most recent tasks).")
 @click.option("--days", type=DAYS, metavar="D",
               help="Keep trials started (or created) within the last D days.")
@@ -37,7 +37,7 @@ def _flag(name: str, help: str):
               "multi-objective study lists its Pareto front unless --metric sorts it by one objective).")
 @click.option("--mode", type=click.Choice(["min", "max"]), help="Whether lower or higher --metric "
               "is better (default: that objective's, else the project's).")
-@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
+@click.option("--top", type=count(0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
 @click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",

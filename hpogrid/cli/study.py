@@ -8,9 +8,8 @@ from typing import Optional
 
 import click
 
-from hpogrid.cli._types import STUDY_URL
-
 from hpogrid.cli._base import confirm_if_interactive, echo_json, echo_table
+from hpogrid.cli._types import STUDY_URL
 
 _STUDY = click.option("--study", metavar="NAME", help="Study name (default: the project name).")
 _URL = click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from hpogrid.cli._base import echo_table
-from hpogrid.cli._types import DAYS
+from hpogrid.cli._types import DAYS, ID, count
 
 _OUTCOL_DEFAULT = "jeditaskid,status,taskname,computingsite,metastruct"
 
@@ -55,11 +55,11 @@ def _write(path: Path, rows, columns) -> None:
 
 @tasks.command("show")
 @click.option("--username", metavar="USER", help="Only tasks of this user (default: yours).")
-@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="At most N tasks.")
+@click.option("--limit", type=count(1), default=1000, show_default=True, help="At most N tasks.")
 @click.option("--days", type=DAYS, default=30, show_default=True,
               help="Tasks modified within the last D days.")
 @click.option("--taskname", metavar="PATTERN", help="Task name filter; wildcards * and ? allowed.")
-@click.option("--jeditaskid", type=click.IntRange(min=1), metavar="ID", help="Only this task.")
+@click.option("--jeditaskid", type=ID, metavar="ID", help="Only this task.")
 @click.option("--metadata", is_flag=True, help="Also fetch the jobs' metadata (trials, best result).")
 @click.option("--sync", is_flag=True, help="Fetch metadata again instead of using the local cache of "
               "finished tasks.")
@@ -89,7 +89,7 @@ def show(username, limit, days, taskname, jeditaskid, metadata, sync, id_range, 
 
 
 @tasks.command("kill")
-@click.argument("jeditaskid", type=click.IntRange(min=1))
+@click.argument("jeditaskid", type=ID)
 def kill(jeditaskid) -> None:
     """Kill task JEDITASKID and its running jobs."""
     from hpogrid.grid.panda import PandaGateway
@@ -99,7 +99,7 @@ def kill(jeditaskid) -> None:
 
 
 @tasks.command("retry")
-@click.argument("jeditaskid", type=click.IntRange(min=1))
+@click.argument("jeditaskid", type=ID)
 def retry(jeditaskid) -> None:
     """Retry the failed jobs of task JEDITASKID."""
     from hpogrid.grid.panda import PandaGateway

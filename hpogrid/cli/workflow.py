@@ -1,9 +1,8 @@
 """``hpogrid workflow run|show PROJECT``: staged workflows."""
 import click
 
-from hpogrid.cli._types import STUDY_URL
-
 from hpogrid.cli._base import echo_table
+from hpogrid.cli._types import STUDY_URL
 
 
 @click.group()
