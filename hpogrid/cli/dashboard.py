@@ -39,10 +39,14 @@ def dashboard(project: str, study, study_url, port, host, interval) -> None:
 
 
 def _check(source) -> None:
-    """Fail now, not in the browser, for an unknown project or a bad --study-url."""
+    """Fail now, not in the browser, for an unknown project, a bad --study or --study-url (a
+    bad --host or a busy --port: :func:`hpogrid.dashboard.serve`, before serving)."""
+    from hpogrid.names import check_name
     from hpogrid.project import load_project
     from hpogrid.study.engine import parse_url
 
     load_project(source.project)
+    if source.study is not None:  # a study name names folders: a path is no study
+        check_name(source.study, "--study")
     if source.study_url:
         parse_url(source.study_url)
