@@ -2,6 +2,7 @@
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -107,3 +108,19 @@ def folder_lock(folder: Path, timeout: float = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # (releases the lock)
+
+
+#: what makes a spreadsheet program read a CSV cell as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(cell: Any) -> Any:
+    """A CSV cell that a spreadsheet program shows as text, never runs as a formula: a string
+    starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's
+    advice), unless it is a plain number such as ``-1.5``, which stays a number."""
+    if not isinstance(cell, str) or not cell.startswith(FORMULA_STARTS) or _PLAIN_NUMBER.fullmatch(cell):
+        return cell
+    return "'" + cell
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

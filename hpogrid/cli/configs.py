@@ -110,7 +110,9 @@ def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
         if shape == "json":
             value = parse_json_option(value, f"{kind_name}.{name}")
         elif shape == "list":
-            items = [v.strip() for v in value.split(",") if v.strip()]
+            from hpogrid.objectives import split_list
+
+            items = split_list(value, f"{kind_name}.{name}")  # "a,,b": one line, never a silent drop
             value = items[0] if len(items) == 1 and str in get_args(model.model_fields[name].annotation) else items
         data[name] = value
     return data

@@ -63,7 +63,9 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     filters = lib.Filters(limit=limit, days=days, taskname=taskname,
                           task_range=lib.parse_range(task_range) if task_range else None)
     extras = lib.parse_extra(extra)
-    shown = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    from hpogrid.objectives import split_list
+
+    shown = split_list(columns, "--columns") if columns else None
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read

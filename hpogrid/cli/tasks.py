@@ -32,7 +32,7 @@ def _value(task, column):
 
 def _write(path: Path, rows, columns) -> None:
     from hpogrid.errors import ValidationError
-    from hpogrid.fileio import dump_json, write_atomic
+    from hpogrid.fileio import csv_safe, dump_json, write_atomic
 
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
@@ -49,7 +49,7 @@ def _write(path: Path, rows, columns) -> None:
     writer = csv.DictWriter(buf, fieldnames=list(columns))
     writer.writeheader()
     for rec in records:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in rec.items()})
+        writer.writerow({k: csv_safe(json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in rec.items()})
     write_atomic(path, buf.getvalue())
 
 
@@ -72,9 +72,11 @@ def show(username, limit, days, taskname, jeditaskid, metadata, sync, id_range, 
     """List recent PanDA tasks in a table (one request; --metadata adds the jobs' results)."""
     from hpogrid.backends.panda import TaskQuery, show_tasks
 
-    columns = [c.strip().lower() for c in outcol.split(",") if c.strip()]
-    if not columns:
+    from hpogrid.objectives import split_list
+
+    if not outcol.strip():
         raise click.BadParameter("give at least one column", param_hint="--outcol")
+    columns = [c.lower() for c in split_list(outcol, "--outcol")]
     if not metadata and "metastruct" in columns and outcol == _OUTCOL_DEFAULT:
         columns.remove("metastruct")  # nothing to show without --metadata
     query = TaskQuery(username=username, limit=limit, days=days, taskname=taskname, task_id=jeditaskid,

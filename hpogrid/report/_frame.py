@@ -166,7 +166,9 @@ def parse_range(text: str) -> Tuple[int, int]:
 
 def parse_extra(text: Optional[str]) -> Tuple[str, ...]:
     """``"site,time_s"`` -> ``("site", "time_s")``, each one of :data:`EXTRA_COLUMNS`."""
-    names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
+    from hpogrid.objectives import split_list
+
+    names = tuple(split_list(text, "--extra")) if text else ()
     for name in names:
         if name not in EXTRA_COLUMNS:
             raise ValidationError("--extra", f"unknown column {name!r}; allowed: {', '.join(EXTRA_COLUMNS)}")
