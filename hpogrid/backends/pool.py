@@ -108,12 +108,14 @@ class _Worker:
 
     def stop(self, kill: bool = False) -> None:
         """SIGTERM to the worker (the trial unwinds and says so); ``kill``: SIGKILL to its whole
-        process group, the user's child processes too (the worker leads its own session; Linux
-        reuses no process id still naming a group, so this is safe after the worker is gone)."""
+        process group, the user's child processes too (the worker leads its own session). Only
+        while the worker has not been reaped: its process id then still names our group."""
+        if self.proc.poll() is not None:
+            return
         try:
             if kill:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            elif self.proc.poll() is None:
+            else:
                 self.proc.send_signal(signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
@@ -221,8 +223,7 @@ class PoolExecutor(Executor):
         """Every worker ends: idle ones when their input closes, cancelled ones when their trial
         has unwound; all share one grace period, which a second signal (the control's
         ``hurry``) cuts short; then whatever is left is killed with its process group."""
-        cancelled = list(self._cancelled.values()) + list(self.busy.values())
-        workers = self.idle + cancelled
+        workers = self.idle + list(self._cancelled.values()) + list(self.busy.values())
         for worker in workers:
             worker.end_input()
         deadline = time.monotonic() + TERM_GRACE_S
@@ -235,8 +236,7 @@ class PoolExecutor(Executor):
                     time.sleep(0.05)
         finally:  # (also when a third signal raises KeyboardInterrupt here)
             for worker in workers:
-                if worker in cancelled or worker.proc.poll() is None:
-                    worker.stop(kill=True)  # a cancelled trial's children go with it
+                worker.stop(kill=True)  # those still running, with their trial's child processes
             for worker in workers:
                 try:
                     worker.proc.wait(timeout=TERM_GRACE_S)
