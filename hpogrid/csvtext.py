@@ -9,11 +9,12 @@ exactly and a file hpogrid writes still reads back to the same values. Numbers (
 ``-2e-05``) are left alone: a spreadsheet reads them as the numbers they are.
 """
 import re
+from typing import Any
 
 #: first characters that make a spreadsheet evaluate a cell
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
-_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def is_number(text: str) -> bool:
@@ -26,6 +27,15 @@ def neutralise(text: str) -> str:
     if text.startswith(_QUOTE) or (text.startswith(FORMULA_START) and not is_number(text)):
         return _QUOTE + text
     return text
+
+
+def csv_safe(cell: Any) -> Any:
+    """A cell of a CSV file meant for reading, not for reading back (``report --to_csv``,
+    ``tasks show --output``): text starting like a formula gets a leading ``'``, anything else
+    (numbers, ``None``, a plain number as text) is left as it is."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not is_number(cell):
+        return _QUOTE + cell
+    return cell
 
 
 def restore(cell: str) -> str:

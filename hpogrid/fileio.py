@@ -1,10 +1,11 @@
 """Atomic, crash-safe file writes: readers see the old file or the new one, never a part."""
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from hpogrid.errors import AlreadyExistsError
+from hpogrid.errors import AlreadyExistsError, HpogridError
 
 
 def dump_json(data: Any) -> str:
@@ -81,3 +82,28 @@ def cap_log(path: Path, head: int = LOG_HEAD, tail: int = LOG_TAIL) -> int:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return cut
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, timeout: float = 60.0) -> Iterator[None]:
+    """An exclusive lock on ``folder`` itself (``flock`` on its descriptor) while the block
+    runs. Unlike a lock file it leaves nothing on disk, so a command that is refused under it
+    changes nothing; the kernel drops it when the process dies."""
+    import fcntl
+    import time
+
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise HpogridError(f"{folder} is in use by another hpogrid command "
+                                       f"(waited {timeout:.0f} s); try again when it ends") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from hpogrid.errors import HpogridError
 
@@ -111,10 +111,15 @@ def annotate(key: str, value: Any) -> None:
     if found is None:
         raise HpogridError("annotate() works only inside a trial run by hpogrid")
     json.dumps(value)  # fail here, in the trial, if it cannot be stored
-    path = Path(found[1]) / ANNOTATIONS_FILE
+    annotate_folder(found[1], str(key), lambda old: value)
+
+
+def annotate_folder(folder: Path, key: str, update: Callable[[Any], Any]) -> None:
+    """Set annotation ``key`` of the trial in ``folder`` to ``update(its value or None)``."""
+    path = Path(folder) / ANNOTATIONS_FILE
     with _lock:
-        data = read_annotations(found[1])
-        data[str(key)] = value
+        data = read_annotations(folder)
+        data[key] = update(data.get(key))
         tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, path)

@@ -7,7 +7,9 @@ seconds) and its per-trial bookkeeping are then pure overhead. ``--n_jobs`` work
 another; the engine asks and tells the searcher as for Slurm. A trial that takes its process
 down (segfault, ``os._exit``, out of memory) is a FAILED trial with the exit status, the
 worker is replaced and the run goes on. Workers run in their own session, so Ctrl-C at the
-terminal reaches only the driver, which stops them as the engine says.
+terminal reaches only the driver, which stops them as the engine says: every running worker
+gets SIGTERM at once and all share one grace period (:data:`TERM_GRACE_S`) to end; then, or at
+once on a second signal, their process groups (the user's child processes too) are killed.
 """
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Dict, List, Optional
 
-from hpogrid.engine import (AskTellBackend, Ended, Executor, Run, RunOptions, RunSpec, RunSummary, TrialRun,
-                            ended_from_result, worker_environment)
+from hpogrid.engine import (AskTellBackend, Ended, Executor, Run, RunControl, RunOptions, RunSpec, RunSummary,
+                            TrialRun, ended_from_result, worker_environment)
 from hpogrid.errors import BackendError
 from hpogrid.study.records import FAILED, INTERRUPTED
 
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 #: schedulers that act on intermediate results and need Ray Tune (asynchyperband and median
 #: the engine applies itself: :mod:`hpogrid.engine.early_stop`)
 RAY_SCHEDULERS = frozenset({"bohbhyperband", "pbt"})
-#: seconds a cancelled worker gets to end after SIGTERM before SIGKILL
+#: seconds the cancelled workers get, together, to end after SIGTERM before SIGKILL
 TERM_GRACE_S = 5.0
 
 
@@ -104,9 +107,24 @@ class _Worker:
         return self.run.folder
 
     def stop(self, kill: bool = False) -> None:
+        """SIGTERM to the worker (the trial unwinds and says so); ``kill``: SIGKILL to its whole
+        process group, the user's child processes too (the worker leads its own session). Only
+        while the worker has not been reaped: its process id then still names our group."""
+        if self.proc.poll() is not None:
+            return
         try:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
+            if kill:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def end_input(self) -> None:
+        """No more trials: the worker's loop ends once its trial has unwound."""
+        try:
+            self.stdin.close()
+        except OSError:
             pass
 
     def close(self) -> None:
@@ -120,8 +138,11 @@ class _Worker:
 class PoolExecutor(Executor):
     poll_interval = 0.1
 
-    def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path, started: Optional[List[_Worker]] = None):
+    def __init__(self, capacity: int, env: Dict[str, str], run_dir: Path, started: Optional[List[_Worker]] = None,
+                 control: Optional[RunControl] = None):
         self.capacity, self.env, self.run_dir = capacity, env, run_dir
+        #: the run's control: a second signal while the workers end kills them at once
+        self.control = control
         self.idle: List[_Worker] = list(started or [])
         self.busy: Dict[str, _Worker] = {}
         self._cancelled: Dict[str, _Worker] = {}
@@ -192,26 +213,37 @@ class PoolExecutor(Executor):
             worker = self.busy.pop(uid, None)
             if worker is None:
                 continue
+            worker.end_input()
             worker.stop(kill=hurry)
             self._cancelled[uid] = worker
             out.append(Ended(uid, INTERRUPTED, error=why))
         return out
 
     def close(self) -> None:
-        for worker in self.idle:
-            worker.close()  # stdin closed: the worker's loop ends
-        for worker in self.idle:
-            try:
-                worker.proc.wait(timeout=TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                worker.stop(kill=True)
-        for worker in list(self._cancelled.values()) + list(self.busy.values()):
-            try:
-                worker.proc.wait(timeout=TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                worker.stop(kill=True)
-                worker.proc.wait()
-            worker.close()
+        """Every worker ends: idle ones when their input closes, cancelled ones when their trial
+        has unwound; all share one grace period, which a second signal (the control's
+        ``hurry``) cuts short; then whatever is left is killed with its process group."""
+        workers = self.idle + list(self._cancelled.values()) + list(self.busy.values())
+        for worker in workers:
+            worker.end_input()
+        deadline = time.monotonic() + TERM_GRACE_S
+        try:
+            while any(w.proc.poll() is None for w in workers) and time.monotonic() < deadline \
+                    and not (self.control is not None and self.control.hurry):
+                if self.control is not None:
+                    self.control.wait(0.05)  # a signal wakes it at once
+                else:
+                    time.sleep(0.05)
+        finally:  # (also when a third signal raises KeyboardInterrupt here)
+            for worker in workers:
+                worker.stop(kill=True)  # those still running, with their trial's child processes
+            for worker in workers:
+                try:
+                    worker.proc.wait(timeout=TERM_GRACE_S)
+                except subprocess.TimeoutExpired:  # (SIGKILLed: only an uninterruptible sleep holds it)
+                    pass
+                worker.close()
+            self.idle, self.busy, self._cancelled = [], {}, {}
 
 
 class PoolBackend(AskTellBackend):
@@ -233,7 +265,7 @@ class PoolBackend(AskTellBackend):
     def executor(self, run: Run, run_dir: Path) -> Executor:
         early, self._early = self._early, []
         return PoolExecutor(workers(run.plan.spec, run.options), worker_environment(run.project.scripts_dir), run_dir,
-                            early)
+                            early, control=run.control)
 
     def run(self, project: Project, options: Optional[RunOptions] = None) -> RunSummary:
         try:

@@ -8,6 +8,7 @@ from typing import Callable, Collection, Optional
 
 import click
 
+from hpogrid.cli._types import SEED, STUDY_URL, count
 from hpogrid.search.names import ALGORITHMS
 
 
@@ -23,14 +24,14 @@ def search_options(n_jobs_help: str, skip: Collection[str] = ()) -> Callable:
     """--trials, --algorithm, --n_jobs, --seed, --max_failures, less those named (by field) in
     ``skip``: a command that declares its own (:mod:`hpogrid.backends.declared`)."""
     shared = {
-        "trials": click.option("--trials", type=click.IntRange(min=1), help="Number of trials (overrides the "
+        "trials": click.option("--trials", type=count(1), help="Number of trials (overrides the "
                                "hpo_config)."),
         "algorithm": click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Search algorithm (overrides "
                                   "the hpo_config)."),
-        "n_jobs": click.option("--n_jobs", "--n-jobs", "n_jobs", type=click.IntRange(min=1), help=n_jobs_help),
-        "seed": click.option("--seed", type=int, help="Random seed of the search algorithm: the same seed gives the "
+        "n_jobs": click.option("--n_jobs", "--n-jobs", "n_jobs", type=count(1), help=n_jobs_help),
+        "seed": click.option("--seed", type=SEED, help="Random seed of the search algorithm: the same seed gives the "
                              "same random points on every backend."),
-        "max_failures": click.option("--max_failures", "--max-failures", "max_failures", type=click.IntRange(min=0),
+        "max_failures": click.option("--max_failures", "--max-failures", "max_failures", type=count(0),
                                      help="Failed trials tolerated: the run stops when more fail (0: at the first "
                                      "failure; overrides the hpo_config, whose default is never)."),
     }
@@ -41,9 +42,10 @@ def study_options(fn: Callable) -> Callable:
     """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup, --warm-start."""
     return _options(
         click.option("--study", metavar="NAME", help="Study to record trials in (default: the project name)."),
-        click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared "
+        click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+                     help="SQLAlchemy URL of a shared "
                      "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder)."),
-        click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
+        click.option("--top", type=count(0), default=5, show_default=True,
                      help="Best trials shown at the end."),
         click.option("--resume", is_flag=True, help="Continue the study: keep completed trials, re-run "
                      "interrupted ones with the same values, run the rest up to --trials."),

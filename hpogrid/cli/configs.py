@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Union, get_args, get_ori
 import click
 
 from hpogrid.cli._base import confirm_if_interactive, echo_json, echo_table
+from hpogrid.cli._types import COUNT_MAX, count
 from hpogrid.configs import NamedStore, get_kind, parse_json_option, summarize
 
 ACTIONS = ("create", "recreate", "update", "remove", "list", "show")
@@ -63,8 +64,10 @@ def _model_options(kind_name: str, show_defaults: bool) -> List[click.Option]:
         kwargs: Dict[str, Any] = {"default": None, "help": help_text}
         if "choices" in extra:
             kwargs["type"] = click.Choice(extra["choices"])
-        elif shape == "int":
-            kwargs["type"] = int
+        elif shape == "int":  # the model's bounds, and never unbounded
+            low = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), 0)
+            high = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), COUNT_MAX)
+            kwargs["type"] = count(low, high)
         elif shape == "json":
             kwargs["metavar"] = "JSON"
         elif shape == "list":
@@ -107,7 +110,9 @@ def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
         if shape == "json":
             value = parse_json_option(value, f"{kind_name}.{name}")
         elif shape == "list":
-            items = [v.strip() for v in value.split(",") if v.strip()]
+            from hpogrid.objectives import split_list
+
+            items = split_list(value, f"{kind_name}.{name}")  # "a,,b": one line, never a silent drop
             value = items[0] if len(items) == 1 and str in get_args(model.model_fields[name].annotation) else items
         data[name] = value
     return data

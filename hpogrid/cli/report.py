@@ -5,7 +5,7 @@ import sys
 import click
 
 from hpogrid.cli._base import echo_table
-from hpogrid.cli._types import DAYS
+from hpogrid.cli._types import DAYS, STUDY_URL, count
 
 
 def _flag(name: str, help: str):
@@ -14,7 +14,7 @@ def _flag(name: str, help: str):
 
 @click.command("report")
 @click.argument("project")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("--limit", type=count(1), metavar="N",
               help="Keep the N most recent trials (grid: the trials of the N most recent tasks).")
 @click.option("--days", type=DAYS, metavar="D",
               help="Keep trials started (or created) within the last D days.")
@@ -37,10 +37,11 @@ def _flag(name: str, help: str):
               "multi-objective study lists its Pareto front unless --metric sorts it by one objective).")
 @click.option("--mode", type=click.Choice(["min", "max"]), help="Whether lower or higher --metric "
               "is better (default: that objective's, else the project's).")
-@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
+@click.option("--top", type=count(0), default=20, show_default=True, metavar="K",
               help="Trials shown in the table (0: only the summary).")
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
-@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
+@click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+              help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--artifacts", "show_artifacts", is_flag=True, help="Also list the files trials kept "
               "(hpogrid.trial.save_artifact): trial, name, size, SHA-256, where it is.")
@@ -68,7 +69,9 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     filters = lib.Filters(limit=limit, days=days, taskname=taskname,
                           task_range=lib.parse_range(task_range) if task_range else None)
     extras = lib.parse_extra(extra)
-    shown = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    from hpogrid.objectives import split_list
+
+    shown = split_list(columns, "--columns") if columns else None
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read

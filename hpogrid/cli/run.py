@@ -11,6 +11,7 @@ import click
 from hpogrid.backends.panda.options import GridCommandOptions
 from hpogrid.cli._base import echo_json
 from hpogrid.cli._run_options import check_resume_flags, run_project
+from hpogrid.cli._types import SEED, count
 from hpogrid.cli.runs import run_parameters
 
 
@@ -55,8 +56,8 @@ run = click.command("run", help=GridCommandOptions.help)(run_parameters(GridComm
 
 @click.command("grid_job", hidden=True)
 @click.argument("project")
-@click.option("--seed", type=click.IntRange(min=0), help="This job's seed.")
-@click.option("--trials", type=click.IntRange(min=1), help="Trials of this job (default: the hpo_config's).")
+@click.option("--seed", type=SEED, help="This job's seed.")
+@click.option("--trials", type=count(1), help="Trials of this job (default: the hpo_config's).")
 def grid_job(project: str, seed, trials) -> None:
     """What each grid job runs, in the unpacked sandbox (its working directory): the project's
     HPO, handing every trial back as the job's metadata. Internal: 'hpogrid run' submits it."""

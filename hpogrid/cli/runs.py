@@ -14,6 +14,7 @@ import click
 from hpogrid.backends import run_options_class
 from hpogrid.backends.declared import OptionSpec, declared_options
 from hpogrid.cli._run_options import SIGNALS_HELP, check_resume_flags, run_project, search_options, study_options
+from hpogrid.cli._types import COUNT_MAX, FiniteFloatRange, count
 
 
 def _click_option(name: str, spec: OptionSpec) -> Callable:
@@ -24,10 +25,10 @@ def _click_option(name: str, spec: OptionSpec) -> Callable:
     if spec.kind == "flag":
         kwargs["is_flag"] = True
     elif spec.kind == "int":
-        kwargs["type"] = click.IntRange(min=None if spec.low is None else int(spec.low),
-                                        max=None if spec.high is None else int(spec.high))
+        kwargs["type"] = count(0 if spec.low is None else int(spec.low),
+                               COUNT_MAX if spec.high is None else int(spec.high))
     elif spec.kind == "float":
-        kwargs["type"] = click.FloatRange(min=spec.low, max=spec.high)
+        kwargs["type"] = FiniteFloatRange(min=spec.low, max=spec.high)
     elif spec.kind == "choice":
         kwargs["type"] = click.Choice(list(spec.choices or ()))
     return click.option(*spec.flags, name, **kwargs)

@@ -9,9 +9,11 @@ from typing import Optional
 import click
 
 from hpogrid.cli._base import confirm_if_interactive, echo_json, echo_table
+from hpogrid.cli._types import STUDY_URL
 
 _STUDY = click.option("--study", metavar="NAME", help="Study name (default: the project name).")
-_URL = click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
+_URL = click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+                    help="SQLAlchemy URL of the "
                     "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 
 
@@ -107,7 +109,7 @@ def _trial_json(t) -> dict:
 @click.argument("new_name")
 @_STUDY
 @_URL
-@click.option("--to-url", "to_url", metavar="URL", help="Store to copy into (default: the same store).")
+@click.option("--to-url", "to_url", type=STUDY_URL, metavar="URL", help="Store to copy into (default: the same store).")
 def copy(project: str, new_name, study, study_url, to_url) -> None:
     """Copy a study with all its trials as NEW_NAME, in its store or into --to-url."""
     from hpogrid.study import StudyStore
@@ -160,7 +162,8 @@ def delete(project: str, study, study_url, yes) -> None:
 @click.argument("source")
 @_STUDY
 @_URL
-@click.option("--from-url", "from_url", metavar="URL", help="Store of SOURCE (default: the same store).")
+@click.option("--from-url", "from_url", type=STUDY_URL, metavar="URL",
+              help="Store of SOURCE (default: the same store).")
 def merge(project: str, source, study, study_url, from_url) -> None:
     """Add the trials of study SOURCE that the study does not hold yet (by uid); the study is
     created when missing and must otherwise optimise the same objectives."""

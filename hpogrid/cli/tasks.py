@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from hpogrid.cli._base import echo_table
-from hpogrid.cli._types import DAYS
+from hpogrid.cli._types import DAYS, ID, count
 
 _OUTCOL_DEFAULT = "jeditaskid,status,taskname,computingsite,metastruct"
 
@@ -32,6 +32,7 @@ def _value(task, column):
 
 def _write(path: Path, rows, columns) -> None:
     from hpogrid.errors import ValidationError
+    from hpogrid.csvtext import csv_safe
     from hpogrid.fileio import dump_json, write_atomic
 
     suffix = path.suffix.lower()
@@ -49,17 +50,17 @@ def _write(path: Path, rows, columns) -> None:
     writer = csv.DictWriter(buf, fieldnames=list(columns))
     writer.writeheader()
     for rec in records:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in rec.items()})
+        writer.writerow({k: csv_safe(json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in rec.items()})
     write_atomic(path, buf.getvalue())
 
 
 @tasks.command("show")
 @click.option("--username", metavar="USER", help="Only tasks of this user (default: yours).")
-@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="At most N tasks.")
+@click.option("--limit", type=count(1), default=1000, show_default=True, help="At most N tasks.")
 @click.option("--days", type=DAYS, default=30, show_default=True,
               help="Tasks modified within the last D days.")
 @click.option("--taskname", metavar="PATTERN", help="Task name filter; wildcards * and ? allowed.")
-@click.option("--jeditaskid", type=click.IntRange(min=1), metavar="ID", help="Only this task.")
+@click.option("--jeditaskid", type=ID, metavar="ID", help="Only this task.")
 @click.option("--metadata", is_flag=True, help="Also fetch the jobs' metadata (trials, best result).")
 @click.option("--sync", is_flag=True, help="Fetch metadata again instead of using the local cache of "
               "finished tasks.")
@@ -72,9 +73,11 @@ def show(username, limit, days, taskname, jeditaskid, metadata, sync, id_range, 
     """List recent PanDA tasks in a table (one request; --metadata adds the jobs' results)."""
     from hpogrid.backends.panda import TaskQuery, show_tasks
 
-    columns = [c.strip().lower() for c in outcol.split(",") if c.strip()]
-    if not columns:
+    from hpogrid.objectives import split_list
+
+    if not outcol.strip():
         raise click.BadParameter("give at least one column", param_hint="--outcol")
+    columns = [c.lower() for c in split_list(outcol, "--outcol")]
     if not metadata and "metastruct" in columns and outcol == _OUTCOL_DEFAULT:
         columns.remove("metastruct")  # nothing to show without --metadata
     query = TaskQuery(username=username, limit=limit, days=days, taskname=taskname, task_id=jeditaskid,
@@ -89,7 +92,7 @@ def show(username, limit, days, taskname, jeditaskid, metadata, sync, id_range, 
 
 
 @tasks.command("kill")
-@click.argument("jeditaskid", type=click.IntRange(min=1))
+@click.argument("jeditaskid", type=ID)
 def kill(jeditaskid) -> None:
     """Kill task JEDITASKID and its running jobs."""
     from hpogrid.grid.panda import PandaGateway
@@ -99,7 +102,7 @@ def kill(jeditaskid) -> None:
 
 
 @tasks.command("retry")
-@click.argument("jeditaskid", type=click.IntRange(min=1))
+@click.argument("jeditaskid", type=ID)
 def retry(jeditaskid) -> None:
     """Retry the failed jobs of task JEDITASKID."""
     from hpogrid.grid.panda import PandaGateway

@@ -2,6 +2,7 @@
 import click
 
 from hpogrid.cli._base import echo_table
+from hpogrid.cli._types import STUDY_URL
 
 
 @click.group()
@@ -15,7 +16,8 @@ def workflow() -> None:
 @click.option("--continue", "resume", is_flag=True, help="Skip stages already done.")
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Workflow file, JSON or YAML "
               "(.yaml/.yml) (default: the project's workflow.json, workflow.yaml or workflow.yml).")
-@click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of a shared study "
+@click.option("--study-url", "--study_url", "study_url", type=STUDY_URL, metavar="URL",
+              help="SQLAlchemy URL of a shared study "
               "store for the optimisation stages (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 def run(project: str, stage, resume, file, study_url) -> None:
     """Run the stages of PROJECT's workflow in dependency order.

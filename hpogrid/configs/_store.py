@@ -27,10 +27,10 @@ class NamedStore:
         return self.folder / f"{check_name(name, self.kind.name)}.json"
 
     def _lock(self):
-        from filelock import FileLock
+        from hpogrid.fileio import folder_lock
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.folder / ".lock"), timeout=30)
+        return folder_lock(self.folder, timeout=30)
 
     # -- reading -------------------------------------------------------------------------
     def names(self) -> List[str]:

@@ -16,6 +16,8 @@ whatever address the dashboard listens on. The page has no inline script (the CS
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import ipaddress
 import socket
@@ -204,6 +206,18 @@ def _grid_sync(source: Source) -> str:
     return "; ".join([text, *result.notes])
 
 
+def _resolve(host: str, port: int) -> None:
+    """``--host`` names an address of this machine to listen on: else one line, before serving."""
+    from hpogrid.errors import ValidationError
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ValidationError("--host", f"cannot resolve {host!r}: {exc.strerror or exc}") from None
+    except (UnicodeError, ValueError, OSError) as exc:
+        raise ValidationError("--host", f"{host!r} is not a host name or address: {exc}") from None
+
+
 def serve(source: Source, host: str = "127.0.0.1", port: int = 8080, interval_s: float = 2.0,
           say: Callable[[str], None] = print) -> None:
     """Serve until Ctrl-C. ``port`` 0 picks a free port; the URL is said once it listens."""
@@ -211,11 +225,16 @@ def serve(source: Source, host: str = "127.0.0.1", port: int = 8080, interval_s:
 
     from hpogrid.errors import HpogridError
 
+    _resolve(host, port)
     app = create_app(source, interval_s, host)
-    try:
-        server = make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise HpogridError(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    said = io.StringIO()
+    try:  # werkzeug prints its own lines and exits when it cannot bind: one line of ours instead
+        with contextlib.redirect_stderr(said):
+            server = make_server(host, port, app, threaded=True)
+    except (OSError, SystemExit) as exc:
+        why = getattr(exc, "strerror", None) or next((ln for ln in said.getvalue().splitlines() if ln.strip()),
+                                                     str(exc))
+        raise HpogridError(f"--port: cannot listen on {host}:{port}: {why}") from None
     shown = f"[{host}]" if ":" in host else host
     say(f"Serving the dashboard of {source.project} at http://{shown}:{server.server_port}/ (Ctrl-C stops)")
     if host not in LOOPBACK:

@@ -29,10 +29,13 @@ class RerunSelection:
         """``FAILED,INTERRUPTED`` / ``COMPLETED`` / ``uid1,uid2`` (mixed allowed). A word of
         letters only is a state (any case); anything else is a trial uid."""
         states, uids = set(), []
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        if not items:
+        items = [item.strip() for item in text.split(",")]
+        if not any(items):
             raise ValidationError(field, f"name states ({', '.join(RERUN_STATES)}) or trial uids, "
                                          "separated by commas")
+        if "" in items:  # "FAILED,,uid": one line, never a silent drop
+            raise ValidationError(field, f"an empty entry in {text!r}; name states or trial uids, "
+                                         "separated by single commas")
         for item in items:
             if re.fullmatch(r"[A-Za-z]+", item):
                 state = item.upper()

@@ -16,10 +16,10 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunSpec
-from hpogrid.engine.outcome import clean_metrics, json_safe, metric_verdict
+from hpogrid.engine.outcome import clean_metrics, json_safe, metric_verdict, not_stored_note
 from hpogrid.engine.progress import BestSoFar, Counts, ProgressLine
 from hpogrid.engine.trial_output import cap_logs, clean_error
-from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, PENDING, RUNNING, TrialState
+from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, METRICS_NOT_STORED, PENDING, RUNNING, TrialState
 
 class OrderedWriter:
     """One thread applying store writes in submission order; errors surface on ``flush``."""
@@ -174,11 +174,10 @@ class TrialSink:
                  folder: Optional[Path] = None, **fields: Any) -> TrialState:
         """The trial ended in ``state``; returns the state recorded (a COMPLETED trial without
         the study metric is FAILED, saying which metrics it did report)."""
-        metrics = clean_metrics(metrics)
+        dropped: Dict[str, str] = {}
+        metrics = clean_metrics(metrics, dropped)
         if history is not None:
             fields["intermediate"] = [clean_metrics(item) for item in history]
-        state, why = metric_verdict(state, metrics, self.spec.objectives)
-        error = why or clean_error(error)
         if folder is not None:
             from hpogrid.trial import read_annotations
 
@@ -187,6 +186,12 @@ class TrialSink:
             notes = read_annotations(folder)
             if notes:
                 fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
+                told = notes.get(METRICS_NOT_STORED)  # what the trial itself stored empty
+                dropped = {**(told if isinstance(told, dict) else {}), **dropped}
+        state, why = metric_verdict(state, metrics, self.spec.objectives, dropped)
+        if dropped:
+            fields["annotations"] = {**(fields.get("annotations") or {}), **not_stored_note(dropped)}
+        error = why or clean_error(error)
         self._move(uid, state)
         self._heartbeat.discard(uid)
         self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, metrics=metrics,

@@ -77,15 +77,22 @@ class StopTrial(BaseException):
     """Raised out of a report in the model's code once the decision is STOP (not an error)."""
 
 
-def scalars(result: Mapping[str, Any]) -> Dict[str, Any]:
-    """JSON-safe scalar metrics (non-finite floats become None, other types are dropped)."""
+def scalars(result: Mapping[str, Any], notes: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """JSON-safe scalar metrics: other types are dropped; a number that is not a finite float
+    (NaN, infinity, an integer beyond a float's range) becomes None, and ``notes`` (when
+    given) learns which and why."""
+    from hpogrid.study.records import not_a_float
+
     out = {}
     for key, value in result.items():
         if not isinstance(key, str):
             continue
         if hasattr(value, "item") and getattr(value, "size", 1) == 1:
             value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
+        why = not_a_float(value)
+        if why is not None:
+            if notes is not None:
+                notes[key] = why
             value = None
         if isinstance(value, (bool, int, float, str)) or value is None:
             out[key] = value
@@ -113,11 +120,25 @@ class TrialRunner:
         #: a define-by-run model's trial object (what it used: ``trial.params``)
         self.trial: Any = None
 
+    def _not_stored(self, dropped: Dict[str, str]) -> None:
+        """Note with the trial (annotation ``metrics_not_stored``) the metrics stored empty."""
+        from hpogrid.study.records import METRICS_NOT_STORED
+        from hpogrid.trial import annotate_folder
+
+        try:
+            annotate_folder(self.spec.folder, METRICS_NOT_STORED,
+                            lambda old: {**(old if isinstance(old, dict) else {}), **dropped})
+        except OSError:
+            pass  # (the note is lost, never the trial)
+
     # -- the per-iteration path -----------------------------------------------------------
     def report(self, metrics: Mapping[str, Any], auto: bool = True) -> Decision:
         """Record one intermediate result; STOP when the reporter says so or the stop
         criteria are met. ``auto``: add Tune's ``training_iteration`` and ``time_total_s``."""
-        item = scalars(metrics)
+        dropped: Dict[str, str] = {}
+        item = scalars(metrics, dropped)
+        if dropped:  # the trial says so: the driver stores the note with it
+            self._not_stored(dropped)
         step_metrics = dict(item)
         if auto:
             item["training_iteration"] = len(self.history) + 1

@@ -257,10 +257,10 @@ def update_project(name: str, scripts_path: Optional[str] = None,
 
     The study and anything else in the project folder stay untouched.
     """
-    from filelock import FileLock
+    from hpogrid.fileio import folder_lock
 
     project = load_project(name)
-    with FileLock(str(project.path / ".lock"), timeout=60):
+    with folder_lock(project.path):
         names = {**project.config_names, **{k: v for k, v in (config_names or {}).items() if v}}
         for ctype in CONFIG_TYPES:
             if names.get(ctype) is None and project.configs.get(ctype) is not None and ctype not in OPTIONAL_TYPES:
@@ -274,10 +274,11 @@ def update_project(name: str, scripts_path: Optional[str] = None,
             new_source = str(Path(src_str).expanduser().resolve())
             src = _check_scripts_path(src_str, project.warnings)
             new_scripts = Path(tempfile.mkdtemp(prefix=".scripts-", dir=project.path))
-            _copy_scripts(src, new_scripts)
         elif scripts_path:
             _check_scripts_path(scripts_path)  # raises with the reason
-        try:
+        try:  # a refusal from here on leaves nothing behind either
+            if new_scripts is not None:
+                _copy_scripts(src, new_scripts)
             _check_script(configs, new_scripts or project.scripts_dir)
             if new_scripts is not None:
                 old = project.path / ".scripts-old"
@@ -349,10 +350,10 @@ def set_input_dataset(name: str, did: str) -> Project:
     Called after a successful Rucio upload. A project without a grid_config gets the default
     one; every other setting of the snapshot stays as it was.
     """
-    from filelock import FileLock
+    from hpogrid.fileio import folder_lock
 
     path = load_project(name).path
-    with FileLock(str(path / ".lock"), timeout=60):
+    with folder_lock(path):
         project = load_project(name)  # re-read under the lock
         grid = dict(project.configs.get("grid_config") or {})
         grid["inDS"] = did

@@ -166,7 +166,9 @@ def parse_range(text: str) -> Tuple[int, int]:
 
 def parse_extra(text: Optional[str]) -> Tuple[str, ...]:
     """``"site,time_s"`` -> ``("site", "time_s")``, each one of :data:`EXTRA_COLUMNS`."""
-    names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
+    from hpogrid.objectives import split_list
+
+    names = tuple(split_list(text, "--extra")) if text else ()
     for name in names:
         if name not in EXTRA_COLUMNS:
             raise ValidationError("--extra", f"unknown column {name!r}; allowed: {', '.join(EXTRA_COLUMNS)}")
@@ -361,6 +363,45 @@ def _distinct(values: List[Any]) -> List[Any]:
         return list({label(v): v for v in values}.values())
 
 
+def _not_stored(trials) -> Optional[str]:
+    """The note on metrics that trials reported but that are stored empty (NaN, infinity, an
+    integer beyond a float's range: the trial's ``metrics_not_stored`` annotation)."""
+    from hpogrid.study.records import METRICS_NOT_STORED
+
+    why: Dict[str, str] = {}
+    count = 0
+    for trial in trials:
+        dropped = (trial.annotations or {}).get(METRICS_NOT_STORED)
+        if isinstance(dropped, dict) and dropped:
+            count += 1
+            for name, text in dropped.items():
+                why.setdefault(str(name), str(text))
+    if not why:
+        return None
+    listed = "; ".join(f"{name}: {text}" for name, text in sorted(why.items()))
+    return f"{count} trial(s) reported metrics that are not finite numbers, stored empty ({listed})"
+
+
+def _floats_only(trials: List[TrialRecord]) -> List[TrialRecord]:
+    """The trials with any integer metric beyond a float's range (stored by an older version,
+    which no table, chart or sort can use) made empty and noted, as a run now stores it."""
+    import dataclasses
+
+    from hpogrid.study.records import METRICS_NOT_STORED, not_a_float
+
+    out = []
+    for trial in trials:
+        metrics = trial.metrics or {}
+        bad = {k: why for k, v in metrics.items() if type(v) is int and (why := not_a_float(v))}
+        if bad:
+            notes = dict(trial.annotations or {})
+            known = notes.get(METRICS_NOT_STORED)
+            notes[METRICS_NOT_STORED] = {**(known if isinstance(known, dict) else {}), **bad}
+            trial = dataclasses.replace(trial, metrics={**metrics, **{k: None for k in bad}}, annotations=notes)
+        out.append(trial)
+    return out
+
+
 def build_report(project: str, study: Optional[str] = None, study_url: Optional[str] = None,
                  metric: Optional[str] = None, mode: Optional[str] = None,
                  filters: Filters = Filters(), settle: bool = True) -> Report:
@@ -391,7 +432,7 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
     try:
         if settle:  # dead runs' trials become INTERRUPTED: the report shows what really happened
             target.settle(settings.stale_after_s)
-        trials = read_trials(store, target.url, info)
+        trials = _floats_only(read_trials(store, target.url, info))
     finally:
         store.close()
     if not trials:
@@ -431,6 +472,9 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
         rules = ", ".join(str(c) for c in objectives.constraints)
         notes.append(f"{marks.infeasible} completed trial(s) break a constraint ({rules}): marked infeasible, "
                      "never ranked, best or on the Pareto front")
+    not_stored = _not_stored(kept)
+    if not_stored:
+        notes.append(not_stored)
     order, values = sort_order(kept, metric, mode, marks, pareto_view)
     ordered = [kept[i] for i in order]
     return Report(project=proj, study=info.name, store=store.url, metric=metric, mode=mode,

@@ -17,6 +17,8 @@ from hpogrid.report._frame import Report
 
 #: output kinds in the order they are written
 KINDS = ("csv", "json", "html", "pcp")
+#: what hpogrid adds to --outname: a name already ending in one would get it twice
+OUTPUT_EXTENSIONS = (".csv", ".json", ".html", ".png")
 
 
 def output_base(outname: str, outdir: str = ".") -> Path:
@@ -25,6 +27,10 @@ def output_base(outname: str, outdir: str = ".") -> Path:
     from hpogrid.names import check_name
 
     name = check_name(str(outname), "--outname")
+    ext = next((e for e in OUTPUT_EXTENSIONS if name.lower().endswith(e)), None)
+    if ext is not None:  # hpogrid adds it: 'x.html' would write x.html.html
+        raise ValidationError("--outname", f"{name!r} ends in {ext}: give the name without extension "
+                                           f"(hpogrid adds {', '.join(OUTPUT_EXTENSIONS)})")
     if "\x00" in str(outdir):
         raise ValidationError("--outdir", "must not contain a NUL character")
     folder = Path(os.path.expanduser(str(outdir)))

@@ -101,20 +101,41 @@ def to_json(report: Report) -> str:
     return "[\n" + ",\n".join(_json_line(r) for r in records(report)) + "\n]\n"
 
 
+def _csv_cell(value: Any, param: bool) -> Any:
+    """One CSV cell. A text that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``...): a parameter's is written as JSON, quoted (``enqueue --file`` reads it back as the
+    string it was), any other gets a leading ``'`` (:func:`~hpogrid.csvtext.csv_safe`); numbers
+    such as ``-1.5`` stay numbers."""
+    from hpogrid.csvtext import FORMULA_START, csv_safe
+
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        return json.dumps(value)
+    if param and isinstance(value, str):
+        text = label(value)
+        return json.dumps(value, ensure_ascii=False) if text.startswith(FORMULA_START) else text
+    return csv_safe(value)
+
+
 def to_csv(report: Report) -> str:
     """CSV of :func:`records` with a header; lists and dicts are written as JSON text, and so
     is a parameter's string that would read back as another value (``"1.5"``, ``"true"``:
-    see :func:`label`), so ``enqueue --file`` takes each cell back as the value it was."""
+    see :func:`label`), so ``enqueue --file`` takes each cell back as the value it was. No cell
+    starts a spreadsheet formula (:func:`_csv_cell`)."""
     columns = record_columns(report)
     params = {c for c in columns if c.startswith("param.")}
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in records(report):
-        writer.writerow(["" if (v := row.get(c)) is None else
-                         json.dumps(v) if isinstance(v, (dict, list, bool)) else
-                         label(v) if c in params and isinstance(v, str) else v for c in columns])
-    return buf.getvalue()
+    # "\r\n": the writer then quotes a cell holding a carriage return too (one with "\n" only
+    # would end the row early for every reader); each row still ends in "\n" alone
+    writer = csv.writer(buf, lineterminator="\r\n")
+    lines = []
+    for cells in [columns, *([_csv_cell(row.get(c), c in params) for c in columns] for row in records(report))]:
+        writer.writerow(cells)
+        lines.append(buf.getvalue()[:-2] + "\n")
+        buf.seek(0)
+        buf.truncate()
+    return "".join(lines)
 
 
 def _short(value: Any) -> Any:

@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-from hpogrid.errors import MissingDependencyError, StudyError
+from hpogrid.errors import MissingDependencyError, StudyError, ValidationError
 
 #: seconds a SQLite writer waits for the lock before giving up
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -96,6 +96,26 @@ def sqlite_path(url: Union[str, URL]) -> Optional[Path]:
     """The file behind ``url`` when it is a SQLite file URL, else ``None``."""
     parsed = parse_url(url)
     return sqlite_file(parsed) if is_sqlite(parsed) else None
+
+
+def check_user_url(url: str, field: str = "--study-url") -> None:
+    """A store URL the user gave (an option, ``$HPOGRID_STUDY_URL``) before anything is done
+    with it: it parses; a SQLite one names a file (an in-memory database loses every trial when
+    the command ends) whose folder exists (a missing folder is a typo, not a wish: it is never
+    created, as for ``report --outdir``). One line naming ``field``."""
+    parsed = parse_url(url)
+    if not is_sqlite(parsed):
+        return
+    db = parsed.database or ""
+    if not db or db == ":memory:" or "mode=memory" in db or parsed.query.get("mode") == "memory":
+        raise ValidationError(field, f"{safe_url(parsed)!r} is an in-memory SQLite database, which loses every "
+                                     "trial when the command ends; name a file, e.g. sqlite:////path/to/study.db")
+    path = sqlite_file(parsed)
+    if path is not None:
+        folder = path.expanduser().absolute().parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ValidationError(field, f"the folder of the SQLite file, {str(folder)!r}, {what} (create it first)")
 
 
 def create_store_engine(url: URL, access: str = "create") -> Engine:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+import math
 from typing import Any, Optional
 
 
@@ -45,6 +46,24 @@ STOPPED_EARLY = "stopped_early"
 #: the annotation of a point of a multi-fidelity central grid search: one entry per rung it ran
 #: at, ``{"rung", "budget", "state", "value", "task"}`` (see ``TrialRecord.shown_state``)
 RUNGS = "rungs"
+#: annotation ``{metric: why}``: metrics the trial reported that are stored as null because they
+#: are not finite floats (NaN, infinity, an integer beyond a float's range)
+METRICS_NOT_STORED = "metrics_not_stored"
+
+
+def not_a_float(value: Any) -> Optional[str]:
+    """Why the metric ``value`` (a number) cannot be stored as a finite float (no report,
+    chart or searcher could use it); None when it can, or is no number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return f"an integer of {value.bit_length()} bits, beyond the range of a float"
+    return None
+
+
 #: optimisation directions of a study
 MODES = ("min", "max")
 #: where a trial ran; free text is allowed, these are the names hpogrid itself writes

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, TextIO, Tuple, Union
 
 from hpogrid.errors import ValidationError
-from hpogrid.study.records import StudyInfo, TrialRecord
+from hpogrid.study.records import StudyInfo, TrialRecord, not_a_float
 from hpogrid.study.store import _check_fields, _check_metric, _check_mode, _check_uid
 from hpogrid.study.transfer import TRIAL_COLUMNS, StudyDump
 from hpogrid.study.values import decode_nonfinite, encode_nonfinite
@@ -152,6 +152,17 @@ def _parse_time(value: Any, field: str):
     return dt
 
 
+def _check_numbers(key: str, value: Any) -> None:
+    """An integer metric beyond a float's range is refused (no report, chart or searcher could
+    use it; a run stores such a metric empty, with a note)."""
+    rows = value if isinstance(value, list) else [value]
+    for row in rows:
+        for name, number in (row.items() if isinstance(row, dict) else ()):
+            why = not_a_float(number) if isinstance(number, int) else None
+            if why:
+                raise ValidationError(f"{key}.{name}", why)
+
+
 def trial_info(where: str, obj: dict, study: str) -> TrialRecord:
     """The trial of study ``study`` a trial object describes, checked as the store checks it."""
     unknown = sorted(set(obj) - set(TRIAL_COLUMNS))
@@ -172,6 +183,7 @@ def trial_info(where: str, obj: dict, study: str) -> TrialRecord:
         for key in ("metrics", "intermediate"):
             if key in fields:
                 fields[key] = decode_nonfinite(fields[key])
+                _check_numbers(key, fields[key])
         if fields.get("created_at") is None:
             raise ValidationError("created_at", "missing")
         values = _check_fields(fields)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Tuple
 from hpogrid.errors import NotFoundError, NothingYetError, StudyError, ValidationError
 from hpogrid.names import check_name
 from hpogrid.settings import Settings
-from hpogrid.study.engine import sqlite_path, sqlite_url
+from hpogrid.study.engine import check_user_url, sqlite_path, sqlite_url
 from hpogrid.study.records import StudyInfo
 from hpogrid.study.store import StudyStore
 
@@ -55,7 +55,7 @@ class StudyTarget:
         it must be a safe name."""
         settings = settings or Settings.from_env()
         name = check_name(study or project.name, "study")
-        url = study_url or settings.study_url or sqlite_url(project.path / "study.db")
+        url = _checked(study_url, settings) or sqlite_url(project.path / "study.db")
         return cls(name=name, url=url, project=project.name)
 
     @classmethod
@@ -69,7 +69,7 @@ class StudyTarget:
 
         settings = settings or Settings.from_env()
         name = check_name(study or project, "study")
-        url = study_url or settings.study_url
+        url = _checked(study_url, settings)
         if url:
             db = sqlite_path(url)
             if db is not None and not db.is_file():
@@ -130,6 +130,16 @@ class StudyTarget:
                                   f"now asks for {_described(objectives)}; record this run in another study "
                                   "with --study NAME")
         return store
+
+
+def _checked(study_url: Optional[str], settings: Settings) -> Optional[str]:
+    """``--study-url``, else ``$HPOGRID_STUDY_URL`` (checked here: no option parser saw it)."""
+    if study_url:
+        check_user_url(study_url, "--study-url")
+        return study_url
+    if settings.study_url:
+        check_user_url(settings.study_url, "HPOGRID_STUDY_URL")
+    return settings.study_url
 
 
 def _described(objectives: "Objectives") -> str:

@@ -72,8 +72,11 @@ def store_url(project: Optional[str], study_url: Optional[str] = None,
     from hpogrid.errors import NothingYetError
     from hpogrid.study.engine import sqlite_path
 
+    from hpogrid.study.engine import check_user_url
+
     url = study_url or (settings or Settings.from_env()).study_url
     if url:
+        check_user_url(url, "--study-url" if study_url else "HPOGRID_STUDY_URL")
         db = sqlite_path(url)
         if existing and db is not None and not db.is_file():
             raise NotFoundError(f"--study-url: no SQLite study store at {db}")

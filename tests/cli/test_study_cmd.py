@@ -137,7 +137,10 @@ def test_unreachable_store_is_one_line_without_the_password(run_cli, project):
         assert "s3cret" not in line and "***" in line, line
     assert "has no study yet" in one_line_error(run_cli("study", "show", "nope"))
     assert "project 'nope' not found" in one_line_error(run_cli("study", "list", "nope"))
-    assert "no SQLite study store" in one_line_error(run_cli("study", "list", "--study-url", "sqlite:////no/such.db"))
+    missing = f"sqlite:///{paths.project_dir('p')}/such.db"
+    assert "no SQLite study store" in one_line_error(run_cli("study", "list", "--study-url", missing))
+    r = run_cli("study", "list", "--study-url", "sqlite:////no/such.db")  # (its folder missing: a usage error)
+    assert r.exit_code == 2 and "'/no', does not exist" in r.output, r.output
     assert not (paths.projects_dir() / "nope").exists()
 
 

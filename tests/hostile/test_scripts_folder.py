@@ -152,3 +152,24 @@ def test_a_scripts_folder_within_the_depth_is_copied(run_cli, hpogrid_home, scri
     r = _create(run_cli, scripts)
     assert r.exit_code == 0, r.output
     assert (hpogrid_home / "projects" / "p" / "scripts").joinpath(*["d"] * 99, "data.txt").read_text() == "x"
+
+
+def test_a_refused_project_update_leaves_nothing_on_disk(run_cli, hpogrid_home, project, scripts, tmp_path):
+    """Issue #34: ``project update`` refused under the project's lock left a ``.lock`` file
+    (and a failed scripts copy its temporary folder); the lock is now the folder itself."""
+    loop = tmp_path / "looping"
+    loop.mkdir()
+    (loop / "m.py").write_text("def model(config):\n    return 0.0\n")
+    (loop / "d").mkdir()
+    (loop / "d" / "up").symlink_to("..")
+    before = tree_snapshot(hpogrid_home)
+    folders = sorted(p for p in hpogrid_home.rglob("*"))
+    for argv, pattern in [(["--hpo_config", "nope"], r"hpo_config 'nope' does not exist"),
+                          (["--model_config", "nope"], r"model_config 'nope' does not exist"),
+                          (["--scripts_path", tmp_path / "missing"], r"scripts"),
+                          (["--scripts_path", loop], r"link")]:
+        refused(run_cli("project", "update", "p", *argv), before, hpogrid_home, pattern)
+        assert sorted(p for p in hpogrid_home.rglob("*")) == folders  # no lock file, no folder
+    r = run_cli("project", "update", "p", "--hpo_config", "h")
+    assert r.exit_code == 0, r.output
+    assert not list(hpogrid_home.rglob("*.lock")) and not list(hpogrid_home.rglob(".lock"))
