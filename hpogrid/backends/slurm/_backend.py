@@ -20,6 +20,10 @@ from hpogrid.engine import AskTellBackend, Executor, Run, RunOptions, RunSummary
 if TYPE_CHECKING:
     from hpogrid.project import Project
 
+#: seconds between reads of the trials' progress.jsonl under an early-stopping scheduler (at
+#: most slurm_config poll_interval): a trial waits for its answer after each report
+JUDGE_INTERVAL_S = 0.5
+
 
 def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
     """The slurm_config with ``--workers`` / ``--poll_interval`` applied (validated)."""
@@ -34,6 +38,9 @@ def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
 class SlurmBackend(AskTellBackend):
     name = "slurm"
     summary = "one Slurm job per trial (sbatch), states read from Slurm"
+    #: ASHA and median stopping: the driver tails each trial's progress.jsonl on the shared file
+    #: system and answers in its decision.json; a stopped trial's job returns, freeing its allocation
+    early_stopping = True
 
     _pool_configured = False
 
@@ -46,16 +53,21 @@ class SlurmBackend(AskTellBackend):
                               "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
 
     def executor(self, run: Run, run_dir: Path) -> Executor:
+        from hpogrid.engine.early_stop import applies
+
         slurm = slurm_settings(run.project, run.options)
         env = worker_environment(run.project.scripts_dir)
+        # trials that await the engine's decision after each report are answered this often
+        # (Slurm itself is still asked every poll_interval)
+        judged = JUDGE_INTERVAL_S if applies(run.plan.spec) else None
         if slurm["pool"]:  # long-lived workers claiming queued trials from the study
             from hpogrid.backends.slurm._pool import SlurmPoolExecutor
 
             return SlurmPoolExecutor(slurm, run_dir, run.study, env, run.target.url, self.label_for(run.options),
-                                     slurm["pool"], run.settings.stale_after_s)
+                                     slurm["pool"], run.settings.stale_after_s, judge_s=judged)
         from hpogrid.backends.slurm._executor import SlurmExecutor
 
-        return SlurmExecutor(slurm, run_dir, run.study, env)
+        return SlurmExecutor(slurm, run_dir, run.study, env, judge_s=judged)
 
     def label_for(self, options: RunOptions) -> str:
         """``slurm-pool`` for a worker pool: its workers claim trials of that backend."""
