@@ -7,6 +7,9 @@ old slurm_config that still carries ``max_failures`` loads, with a note of where
 A driver killed with -9 cannot cancel anything: ``--resume`` finds its jobs through the job
 ids the study stores (:mod:`._resume`), scancels those still in Slurm, records those that
 ended on their own, and re-runs the interrupted trials with their uid and values.
+ASHA and median stopping apply as on the pool (:mod:`hpogrid.engine.early_stop`): the trial
+folders are on the shared file system, so the engine reads each job's reports there and
+answers in its ``decision.json``; a stopped trial's job returns and frees its allocation.
 """
 from __future__ import annotations
 
