@@ -7,6 +7,9 @@ reports ``loss(step) = final * (1 + a / step)`` for up to 100 steps, its stop cr
 The first one has nobody to compare with and runs to 27; the second is far worse at step 1 and
 is stopped there, by ASHA and by the median rule alike.
 """
+import os
+import sys
+
 import pytest
 
 from hpogrid.backends.slurm import SlurmOptions, run_slurm
@@ -66,3 +69,33 @@ def test_a_pool_worker_that_stopped_a_trial_takes_the_next(tmp_path):
     assert {t.backend for t in by_c.values()} == {"slurm-pool"}
     assert len({t.job_id for t in by_c.values()}) == 1
     assert by_c[2].intermediate and by_c[2].intermediate[0]["step"] == 1
+
+
+PROGRAM = """
+import os, signal, sys, time
+c = int(sys.argv[1])
+if c == 1:
+    signal.signal(signal.SIGTERM, lambda *_: open("got-sigterm", "w").close())
+    print("RESULT step=1: 10.0", flush=True)
+    while True:  # ignores the SIGTERM: only SIGKILL ends it (else the job would run to its time limit)
+        time.sleep(0.05)
+for step in range(1, 10):
+    print(f"RESULT step={step}: {1.0 + 1.0 / step}", flush=True)
+"""
+
+
+def test_a_stopped_program_is_killed_after_its_grace_and_its_job_ends(tmp_path):
+    grid = {"c": {"method": "categorical", "dimension": {"categories": [0, 1], "grid_search": 1}}}
+    name = make_slurm_project(tmp_path, "", grid, algorithm="tune", trials=2, scheduler="asynchyperband",
+                              scheduler_param={"max_t": 9, "grace_period": 1, "reduction_factor": 3},
+                              stop={"training_iteration": 9}, slurm={"workers": 1}, files={"prog.py": PROGRAM},
+                              model={"command": f"{sys.executable} prog.py {{c}}", "stop_grace": 1})
+    run_slurm(load_project(name), SlurmOptions(progress=False))
+    by_c = {t.params["c"]: t for t in trials(name)}
+    assert [by_c[c].state for c in (0, 1)] == ["COMPLETED"] * 2, [t.error for t in by_c.values()]
+    stopped = by_c[1]
+    assert stopped.annotations["stopped_early"]["at"] == 1 and stopped.value == 10.0
+    assert [m["step"] for m in stopped.intermediate] == [1]
+    assert os.path.exists(os.path.join(stopped.annotations["trial_dir"], "program", "got-sigterm"))
+    assert job_state(stopped.job_id) == "COMPLETED"
+    assert [m["step"] for m in by_c[0].intermediate] == list(range(1, 10))
