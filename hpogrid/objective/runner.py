@@ -214,7 +214,7 @@ class TrialRunner:
 
         from hpogrid.objective import program
         from hpogrid.objective.trial_spec import json_default
-        from hpogrid.trial import TRIAL_UID_ENV
+        from hpogrid.trial import RESULT_PREFIX_ENV, TRIAL_UID_ENV
 
         spec, model = self.spec, self.spec.model
         # a Slurm job's own stdout.log / stderr.log stay apart from the program's
@@ -224,6 +224,7 @@ class TrialRunner:
         # the trial folder (where annotate() writes and the engine reads) and its config
         env = program.environment(spec.values, spec.folder, model.scripts_dir)
         env[TRIAL_UID_ENV] = spec.uid
+        env[RESULT_PREFIX_ENV] = model.result_prefix  # hpogrid.trial.report prints its step lines
         env["HPOGRID_CONFIG"] = json.dumps(dict(spec.config), default=json_default)
         return program.run_program(args, env, workdir, model.timeout, model.result_prefix, list(spec.objectives),
                                    on_step=lambda item: self.report(item) is Decision.STOP,
