@@ -86,6 +86,13 @@ class SlurmPoolExecutor(Executor):
             return []
         self._touch()
         events: List = []
+        # claims first: a trial claimed and cut short by SIGTERM since the last poll is known
+        # as its worker's before its result is read (else the SIGTERM would be its own end)
+        running = {t.uid: t for t in self.store.trials(self.study, states=[RUNNING]) if t.uid in self.live}
+        for uid, t in running.items():  # claimed by a worker since the last poll
+            if uid not in self.claimed and t.job_id:
+                self.claimed[uid] = t.job_id
+                events.append(Started(uid, {"host": t.host, "job_id": t.job_id}))
         for uid, run in list(self.live.items()):  # finished: the payload wrote its result
             result = standalone.read_result(run.folder)
             if result is not None and result.get("terminated") and uid in self.claimed:
@@ -95,11 +102,6 @@ class SlurmPoolExecutor(Executor):
                 self.claimed.pop(uid, None)
                 events.append(ended)
                 del self.live[uid]
-        running = {t.uid: t for t in self.store.trials(self.study, states=[RUNNING]) if t.uid in self.live}
-        for uid, t in running.items():  # claimed by a worker since the last poll
-            if uid not in self.claimed and t.job_id:
-                self.claimed[uid] = t.job_id
-                events.append(Started(uid, {"host": t.host, "job_id": t.job_id}))
         events += self._check_workers()
         return events
 
