@@ -23,8 +23,10 @@ _hpogrid_system_test_deps() {
         return 0
     fi
     echo "[setupenv] installing ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+    # the lock timeout: a machine that has just started may still run its own apt/dpkg job
+    local lock=(-o DPkg::Lock::Timeout=300)
+    DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" update -qq >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
         echo "[setupenv] apt-get could not install ${need[*]}; the tests using them will skip"
 }
 

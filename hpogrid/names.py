@@ -1,5 +1,6 @@
 """Validation of names that end up in file paths (configs, projects, studies, outputs)."""
 import re
+from typing import Iterable
 
 from hpogrid.errors import InvalidNameError
 
@@ -19,3 +20,12 @@ def check_name(name: object, field: str = "name") -> str:
             "not starting with '.' or '-'",
         )
     return name
+
+
+def check_no_case_twin(name: str, existing: Iterable[str], field: str = "name") -> None:
+    """A new ``name`` must not differ from an existing one only by case: on a case-insensitive
+    file system (macOS, Windows, many shared disks) both are one file, and one overwrites the other."""
+    for other in existing:
+        if other != name and other.casefold() == name.casefold():
+            raise InvalidNameError(field, f"{name!r} differs from the existing {other!r} only by case (on a "
+                                          "case-insensitive file system they are one file); choose another name")

@@ -53,7 +53,11 @@ class Settings:
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
         env = os.environ if environ is None else environ
         home = env.get("HPOGRID_HOME")
-        return cls(home=Path(home).expanduser() if home else Path.home() / ".hpogrid",
+        root = Path(home).expanduser() if home else Path.home() / ".hpogrid"
+        if root.exists() and not root.is_dir():  # (else every listing says "none yet")
+            raise ValidationError("HPOGRID_HOME", f"{root} is not a folder; point HPOGRID_HOME at a folder "
+                                  "(it is created if missing)")
+        return cls(home=root,
                    study_url=env.get("HPOGRID_STUDY_URL") or None,
                    stale_after_s=_seconds(env, "HPOGRID_STALE_AFTER_S", STALE_AFTER_S),
                    debug=env.get("HPOGRID_DEBUG", "") not in ("", "0"),

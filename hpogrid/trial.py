@@ -4,6 +4,7 @@
     annotate("n_params", 12345)       # stored with this trial in the study
     trial_dir()                        # this trial's own folder (checkpoints survive --resume)
     resolve_path("prepare")            # another workflow stage's folder
+    save_artifact("model.pt")          # a file kept with the trial: copied, sized, hashed
     if report(epoch, loss=loss):       # one intermediate result; True: the scheduler stops the trial
         break                          # (should_stop() says the same afterwards)
 
@@ -32,6 +33,9 @@ WORKFLOW_DIR_ENV = "HPOGRID_WORKFLOW_DIR"
 #: :func:`report` in a Python program prints the per-step line hpogrid reads
 RESULT_PREFIX_ENV = "HPOGRID_RESULT_PREFIX"
 ANNOTATIONS_FILE = "annotations.json"
+#: where :func:`save_artifact` keeps files (in the trial folder) and the annotation listing them
+ARTIFACTS_DIR = "artifacts"
+ARTIFACTS_KEY = "artifacts"
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -128,6 +132,60 @@ def annotate(key: str, value: Any) -> None:
         tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, path)
+
+
+def save_artifact(path: str | Path, name: Optional[str] = None) -> Path:
+    """Keep the file ``path`` (a model, a plot) with the current trial: copied to
+    ``<trial folder>/artifacts/<name>`` (default: the file's own name; saving a name again
+    replaces it) and listed, with its size and SHA-256, in the trial's ``artifacts``
+    annotation, which ``hpogrid study show PROJECT --trial UID`` and ``report --artifacts``
+    print. Returns the kept copy's path."""
+    import hashlib
+    import shutil
+
+    found = _current()
+    if found is None:
+        raise HpogridError("save_artifact() works only inside a trial run by hpogrid")
+    src = Path(path)
+    if not src.is_file():
+        raise HpogridError(f"save_artifact: {str(src)!r} is not a file")
+    name = src.name if name is None else str(name)
+    if name in ("", ".", "..") or name.startswith(".") or any(c in name for c in "/\\\x00"):
+        raise HpogridError(f"save_artifact: name {name!r} must be a plain file name (no folder, no leading '.')")
+    folder = found[1] / ARTIFACTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / name
+    if not (dest.exists() and os.path.samefile(src, dest)):
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+    digest = hashlib.sha256()
+    with open(dest, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    record = {"path": f"{ARTIFACTS_DIR}/{name}", "file": str(dest.resolve()), "size": dest.stat().st_size,
+              "sha256": digest.hexdigest()}
+    path = found[1] / ANNOTATIONS_FILE
+    with _lock:  # as annotate() does: one writer at a time, the file replaced whole
+        data = read_annotations(found[1])
+        listed = data.get(ARTIFACTS_KEY)
+        data[ARTIFACTS_KEY] = {**(listed if isinstance(listed, dict) else {}), name: record}
+        tmp = path.with_name(f".{ANNOTATIONS_FILE}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    return dest
+
+
+def artifacts(annotations: Optional[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """name -> {path, file, size, sha256} of the files a trial kept (its ``artifacts``
+    annotation; {} when none)."""
+    listed = (annotations or {}).get(ARTIFACTS_KEY)
+    if not isinstance(listed, dict):
+        return {}
+    return {str(k): v for k, v in listed.items() if isinstance(v, dict)}
 
 
 def read_annotations(folder: Path) -> Dict[str, Any]:

@@ -42,7 +42,7 @@ TREE = Path(__file__).resolve().parents[1] / "hpogrid"
 #:   below (workflow runs backends) and nothing below imports them; cli is the top.
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid", "hpogrid.__main__", "hpogrid.errors", "hpogrid.names", "hpogrid.paths", "hpogrid.fileio",
-     "hpogrid.jsontext", "hpogrid.yamltext", "hpogrid.datafile",
+     "hpogrid.jsontext", "hpogrid.yamltext", "hpogrid.datafile", "hpogrid.csvtext",
      "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy", "hpogrid.progress", "hpogrid.objectives",
      "hpogrid.pareto", "hpogrid.integrations"),
     ("hpogrid.study",),

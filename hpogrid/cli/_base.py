@@ -55,6 +55,10 @@ class RootGroup(LazyGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        problem = non_utf8_argument(self, list(sys.argv[1:] if args is None else args))
+        if problem:  # before any command sees it: every option and argument at once
+            click.echo(f"Error: {problem}", err=True)
+            sys.exit(2)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -77,6 +81,83 @@ class RootGroup(LazyGroup):
                        "(run with --debug for the traceback and please report it)", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def non_utf8_argument(root: click.Command, args: List[str]) -> Optional[str]:
+    """One usage line for the first command-line word that is not UTF-8 text (bytes the shell
+    passed through, which Python keeps as surrogate escapes), naming its option or argument:
+    such a value cannot be stored in a config, a study or a log, so no command takes it."""
+    for i, arg in enumerate(args):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            char = ord(arg[exc.start])
+            byte = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+            return (f"{_which_parameter(root, args, i)}: {_shown(arg)} is not UTF-8 text ({byte} at "
+                    f"offset {len(arg[:exc.start].encode('utf-8', 'surrogateescape'))}); give it in UTF-8")
+    return None
+
+
+def _shown(arg: str) -> str:
+    """``arg`` quoted on one line: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
+    raw = arg.encode("utf-8", "surrogateescape" if all(
+        not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in arg) else "backslashreplace")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw.decode("utf-8", "backslashreplace"))
+    return f"'{text}'" if len(text) <= 80 else f"'{text[:79]}…'"
+
+
+def _which_parameter(root: click.Command, args: List[str], index: int) -> str:
+    """``--option``, ``argument NAME`` or ``option name`` for ``args[index]``, from the
+    parameters of the command the words before it reach (as click will parse them)."""
+    command, start = root, 0
+    for i in range(index):
+        if isinstance(command, click.Group) and not args[i].startswith("-"):
+            sub = command.get_command(None, args[i])  # type: ignore[arg-type]  # (ctx unused)
+            if sub is None:
+                break
+            command, start = sub, i + 1
+    word = args[index]
+    if word.startswith("--") and "=" in word and _is_text(word.split("=", 1)[0]):
+        return word.split("=", 1)[0]
+
+    def takes_value(token: str) -> bool:
+        for p in command.params:
+            if isinstance(p, click.Option) and token in (*p.opts, *p.secondary_opts):
+                return not (p.is_flag or p.count)
+        return False
+
+    positionals, i = 0, start
+    while i < index:
+        token = args[i]
+        if token == "--":
+            positionals += index - i - 1
+            break
+        if token.startswith("-") and len(token) > 1:
+            i += 2 if "=" not in token and takes_value(token) and i + 1 <= index else 1
+            if i > index:  # (the word is this option's value)
+                return token
+            continue
+        positionals += 1
+        i += 1
+    if word.startswith("-") and len(word) > 1 and "--" not in args[start:index]:
+        return "option name"
+    arguments = [p for p in command.params if isinstance(p, click.Argument)]
+    if isinstance(command, click.Group) or not arguments:
+        return "command name" if isinstance(command, click.Group) else "argument"
+    taken = 0
+    for p in arguments:
+        if p.nargs < 0 or positionals < taken + p.nargs:
+            return f"argument {p.human_readable_name}"
+        taken += p.nargs
+    return "argument"
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _FILESYSTEM_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EDQUOT,

@@ -48,7 +48,9 @@ def create(name, scripts_path, **names) -> None:
     1e-5, 1e-1, log=True); ...) needs no search_space: it runs define-by-run with algorithm
     optuna or random."""
     from hpogrid.project import create_project
+    from hpogrid.workflow import check_scripts_workflow
 
+    check_scripts_workflow(scripts_path)
     proj = create_project(name, scripts_path, names)
     click.echo(f"Created project {name!r} at {proj.path} (hash {proj.content_hash[:12]}).")
     _warn(proj)
@@ -61,7 +63,9 @@ def create(name, scripts_path, **names) -> None:
 def recreate(name, scripts_path, **names) -> None:
     """Replace project NAME; the old folder (with its study) is kept as a backup."""
     from hpogrid.project import recreate_project
+    from hpogrid.workflow import check_scripts_workflow
 
+    check_scripts_workflow(scripts_path)
     proj, backup = recreate_project(name, scripts_path, names)
     if backup:
         click.echo(f"Moved the old project {name!r} to {backup}.")
@@ -78,8 +82,12 @@ def update(name, scripts_path, **names) -> None:
 
     The project's trials are kept.
     """
-    from hpogrid.project import update_project
+    from hpogrid.project import load_project, update_project
+    from hpogrid.workflow import check_scripts_workflow
 
+    source = scripts_path or load_project(name).scripts_path  # (the scripts update copies again)
+    if source:
+        check_scripts_workflow(source)
     proj = update_project(name, scripts_path, names)
     click.echo(f"Updated project {name!r} (hash {proj.content_hash[:12]}).")
     _warn(proj)

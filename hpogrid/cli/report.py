@@ -42,10 +42,12 @@ def _flag(name: str, help: str):
 @click.option("--study", metavar="NAME", help="Study to report (default: the project name).")
 @click.option("--study-url", "--study_url", "study_url", metavar="URL", help="SQLAlchemy URL of the "
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
+@click.option("--artifacts", "show_artifacts", is_flag=True, help="Also list the files trials kept "
+              "(hpogrid.trial.save_artifact): trial, name, size, SHA-256, where it is.")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
               "of the project's grid tasks; report what is in the study store.")
 def report(project: str, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
-           to_csv, to_pcp, metric, mode, top, study, study_url, no_sync) -> None:
+           to_csv, to_pcp, metric, mode, top, study, study_url, show_artifacts, no_sync) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
 
     A study with several objectives shows its Pareto-optimal trials (feasible completed trials
@@ -56,6 +58,10 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     the study store (again only for tasks that changed; --no-sync skips it). Grid filters
     (--taskname, --range) select PanDA tasks; --days and --limit work for every backend.
     Files go to the current folder unless --outdir names another.
+
+    --study a,b compares studies: one summary row per study, --to_json with each study's best
+    and trials, --to_csv with a study column, --to_html with their best-so-far curves,
+    parameter distributions and Pareto fronts overlaid.
     """
     from hpogrid import report as lib
 
@@ -66,6 +72,11 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     kinds = [k for k, on in (("csv", to_csv), ("json", to_json), ("html", to_html), ("pcp", to_pcp)) if on]
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
+    studies = lib.parse_studies(study)
+    if len(studies) > 1:
+        _compare(project, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync,
+                 extra, columns, show_artifacts)
+        return
     from hpogrid.progress import PLAIN_EVERY_S, Progress
 
     # the slow part (sync, read, files) under one bar at a terminal; it is gone before the table
@@ -102,11 +113,48 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
             click.echo(f"The table lists the Pareto front ({rep.listed} of {len(rep.trials)} trials); "
                        "--metric M sorts every trial by one objective.")
     click.echo(lib.summary(rep))
+    if show_artifacts:
+        _artifacts(rep)
     for note in rep.notes:
         click.echo(f"Note: {note}", err=True)
     for note in dict.fromkeys(file_notes):
         if note not in rep.notes:
             click.echo(f"Note: {note}", err=True)
+    for path in paths:
+        click.echo(f"Wrote {path}")
+
+
+def _artifacts(rep) -> None:
+    """The files the reported trials kept, in report order."""
+    from hpogrid.trial import artifacts
+
+    rows = [[t.number, t.uid, name, a.get("size"), str(a.get("sha256") or "")[:12], a.get("file")]
+            for t in rep.trials for name, a in artifacts(t.annotations).items()]
+    if not rows:
+        click.echo("No trial kept an artifact (hpogrid.trial.save_artifact).")
+        return
+    echo_table(rows, ["trial", "uid", "artifact", "bytes", "sha256", "file"], width=80)
+
+
+def _compare(project: str, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync,
+             extra=None, columns=None, show_artifacts=False) -> None:
+    """``--study a,b``: one summary row per study, and the comparison files."""
+    from hpogrid import report as lib
+
+    if "pcp" in kinds:
+        raise click.UsageError("--to_pcp draws one study: leave it out when comparing studies")
+    if extra or columns or show_artifacts:
+        raise click.UsageError("--extra, --columns and --artifacts show one study's trials: leave them out "
+                               "when comparing studies")
+    if not no_sync:
+        for name in studies:
+            _sync_grid(project, name, study_url)
+    cmp = lib.build_comparison(project, studies, study_url, metric, mode, filters)
+    paths, notes = lib.write_comparison(cmp, outname, kinds, outdir) if kinds else ([], [])
+    headers, rows = lib.compare_table(cmp)
+    echo_table(rows, headers, width=40)
+    for note in dict.fromkeys([f"{r.study}: {n}" for r in cmp.reports for n in r.notes] + notes):
+        click.echo(f"Note: {note}", err=True)
     for path in paths:
         click.echo(f"Wrote {path}")
 

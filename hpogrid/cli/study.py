@@ -68,9 +68,15 @@ def list_(project: Optional[str], study_url: Optional[str]) -> None:
 @click.argument("project")
 @_STUDY
 @_URL
-def show(project: str, study: Optional[str], study_url: Optional[str]) -> None:
-    """Print a study's definition, trial counts and best trial as JSON."""
+@click.option("--trial", "trial_uid", metavar="UID", help="Print this trial instead (every field, and "
+              "the files it kept with hpogrid.trial.save_artifact).")
+def show(project: str, study: Optional[str], study_url: Optional[str], trial_uid: Optional[str]) -> None:
+    """Print a study's definition, trial counts and best trial as JSON (--trial UID: one trial)."""
     store, info = _reader(project, study, study_url)
+    if trial_uid is not None:
+        with store:
+            echo_json(_trial_json(store.trial(info.name, trial_uid)))
+        return
     with store:
         best = store.best_trial(info.name)
         echo_json({"name": info.name, "store": store.url, "metric": info.metric, "mode": info.mode,
@@ -78,6 +84,22 @@ def show(project: str, study: Optional[str], study_url: Optional[str]) -> None:
                    "counts": {str(k): v for k, v in store.counts(info.name).items()},
                    "best": None if best is None else {"uid": best.uid, "number": best.number,
                                                       "value": best.value, "params": best.params}})
+
+
+def _trial_json(t) -> dict:
+    """One trial as ``study show --trial`` prints it: its fields, then its artifacts (each with
+    whether its file is still there, as seen from this machine)."""
+    import os
+
+    from hpogrid.study.studyfile import trial_object
+    from hpogrid.study.values import encode_nonfinite
+    from hpogrid.trial import ARTIFACTS_KEY, artifacts
+
+    data = encode_nonfinite(trial_object(t))
+    data["annotations"] = {k: v for k, v in (t.annotations or {}).items() if k != ARTIFACTS_KEY}
+    data["artifacts"] = [{"name": name, **a, "exists": isinstance(a.get("file"), str) and os.path.isfile(a["file"])}
+                         for name, a in artifacts(t.annotations).items()]
+    return data
 
 
 @study.command("copy")
@@ -158,10 +180,13 @@ def merge(project: str, source, study, study_url, from_url) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @_STUDY
 @_URL
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="File format (default: csv for a "
+              ".csv FILE, else jsonl).")
 @click.option("--to-optuna", "to_optuna", metavar="URL", help="Write an optuna study into this optuna "
               "storage URL instead of a file.")
-def export(project: str, file, study, study_url, to_optuna) -> None:
-    """Write a study to FILE (JSON lines: a header, then one line per trial), or as an optuna
+def export(project: str, file, study, study_url, fmt, to_optuna) -> None:
+    """Write a study to FILE - JSON lines (a header, then one line per trial) or CSV (a JSON
+    header cell, then one row per trial with param.* and metric.* columns) - or as an optuna
     study with --to-optuna."""
     from hpogrid.study.transfer import read_study
 
@@ -176,9 +201,9 @@ def export(project: str, file, study, study_url, to_optuna) -> None:
         where = export_optuna(dump, to_optuna)
         click.echo(f"Exported study {info.name!r} ({len(dump.trials)} trials) to optuna study {info.name!r} in {where}.")
         return
-    from hpogrid.study.studyfile import write_file
+    from hpogrid.study.studyfiles import write
 
-    write_file(dump, file)
+    write(dump, file, fmt)
     click.echo(f"Exported study {info.name!r} ({len(dump.trials)} trials) to {file}.")
 
 
@@ -192,7 +217,7 @@ def export(project: str, file, study, study_url, to_optuna) -> None:
               "optuna storage URL instead of a file.")
 @click.option("--merge", "merge_", is_flag=True, help="Add to an existing study instead of refusing.")
 def import_(project: str, file, study, study_url, from_optuna, merge_) -> None:
-    """Bring a study in from FILE (written by 'study export') or from an optuna storage; one
+    """Bring a study in from FILE (JSON lines or CSV, written by 'study export') or from an optuna storage; one
     transaction, so a failed import leaves nothing behind."""
     from hpogrid.study.transfer import write_study
 
@@ -205,9 +230,9 @@ def import_(project: str, file, study, study_url, from_optuna, merge_) -> None:
 
         dump = import_optuna(from_optuna, study)
     else:
-        from hpogrid.study.studyfile import read_file
+        from hpogrid.study.studyfiles import read
 
-        dump = read_file(file)
+        dump = read(file)
     with _writer(project, study_url, access="create") as store:
         done = write_study(store, dump, study or dump.info.name, merge=merge_)
     click.echo(f"Imported study {done.info.name!r} ({done.added} trials"

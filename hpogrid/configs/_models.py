@@ -4,6 +4,7 @@ Field names, defaults and choices follow the hpogrid README tables. Keys written
 hpogrid 1.3.3 (``num_trials``, ``max_concurrent``, ``resource``, ``extra_metrics``,
 ``extra``, ``None`` for empty dicts) are read unchanged.
 """
+import json
 import math
 import re
 from typing import Any, ClassVar, Dict, List, Optional, Union
@@ -62,6 +63,11 @@ def _finite_json(value: Any, field: str) -> Any:
     return value
 
 
+#: top-level folders a run must never write into (hpo_config log_dir)
+_SYSTEM_FOLDERS = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin",
+                             "sys", "usr"})
+
+
 class HpoConfig(ConfigModel):
     kind: ClassVar[str] = "hpo_config"
 
@@ -106,6 +112,9 @@ class HpoConfig(ConfigModel):
         if "num_trials" in data:
             legacy = data.pop("num_trials")
             data.setdefault("trials", legacy)
+            resource = data.get("resource")
+            if isinstance(resource, dict):  # 1.3.3 wrote {"cpu": 0, "gpu": 0} for "the default"
+                data["resource"] = {k: v for k, v in resource.items() if v != 0} or None
         if "max_concurrent" in data:
             legacy = data.pop("max_concurrent")
             param = data.get("scheduler_param")
@@ -133,6 +142,16 @@ class HpoConfig(ConfigModel):
     def _metric(cls, v: Any) -> Union[str, List[str]]:
         metrics = _objective_call(parse_metrics, v, "metric")
         return metrics[0] if len(metrics) == 1 else metrics
+
+    @field_validator("metric")
+    @classmethod
+    def _algorithm_for_several(cls, v: Union[str, List[str]], info) -> Union[str, List[str]]:
+        """Several objectives need an algorithm that optimises several (checked here, not at run time)."""
+        algorithm = info.data.get("algorithm")
+        if isinstance(v, list) and algorithm is not None and algorithm not in search_names.MULTI_OBJECTIVE_ALGORITHMS:
+            raise ValueError(f"{len(v)} objectives ({', '.join(v)}), and algorithm '{algorithm}' optimises one "
+                             f"metric; choose one of: {', '.join(search_names.MULTI_OBJECTIVE_ALGORITHMS)}")
+        return v
 
     @field_validator("mode")
     @classmethod
@@ -180,6 +199,39 @@ class HpoConfig(ConfigModel):
     def objectives(self) -> Objectives:
         return Objectives.parse(self.metric, self.mode, self.constraints)
 
+    @field_validator("stop")
+    @classmethod
+    def _stop_can_trigger(cls, v: Dict[str, Any]) -> Dict[str, Any]:
+        """A trial stops when ``result[key] >= value``: a value that is not a number (text, a
+        list, true, null) never compares, and an empty key names no result."""
+        for key, bound in v.items():
+            if not key.strip():
+                raise ValueError("a key is empty; name a metric the trial reports (or training_iteration, "
+                                 "time_total_s)")
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                raise ValueError(f"{key!r} is {json.dumps(bound)[:60]}; a stop value is a number "
+                                 f"(the trial stops when result[{key!r}] >= it)")
+        return v
+
+    @field_validator("log_dir")
+    @classmethod
+    def _log_dir(cls, v: Optional[str]) -> Optional[str]:
+        """Runs write here: a relative path stays inside the project, an absolute one is not a
+        system folder (checked when written; whether it is writable is known only where it runs)."""
+        if v is None:
+            return v
+        import posixpath
+
+        if not v.strip() or "\0" in v:
+            raise ValueError("must be a folder path (relative: inside the project; or absolute)")
+        norm = posixpath.normpath(v)
+        if not posixpath.isabs(norm) and not norm.startswith("~") and (norm == ".." or norm.startswith("../")):
+            raise ValueError(f"{v!r} leaves the project folder; a relative log_dir is inside the project "
+                             "(give an absolute path for a folder elsewhere)")
+        if posixpath.isabs(norm) and (norm == "/" or norm.split("/")[1] in _SYSTEM_FOLDERS):
+            raise ValueError(f"{v!r} is a system folder; choose a folder of your own")
+        return v
+
     @field_validator("verbose", mode="before")
     @classmethod
     def _verbose(cls, v: Any) -> Any:
@@ -226,6 +278,10 @@ class HpoConfig(ConfigModel):
             problem = search_names.algorithm_param_problem(algorithm, v, several)
             if problem:
                 raise ValueError(f"key {problem[0]!r} {problem[1]}")
+            sampler = v.get("sampler")
+            if algorithm == "optuna" and several and sampler not in (None, *search_names.OPTUNA_MULTI_OBJECTIVE):
+                raise ValueError(f"key 'sampler' is {sampler!r}, which optimises one metric; with several "
+                                 f"objectives choose one of: {', '.join(search_names.OPTUNA_MULTI_OBJECTIVE)}")
         return v
 
     @field_validator("resource")
@@ -239,6 +295,8 @@ class HpoConfig(ConfigModel):
                                  "resource your Ray cluster declares")
             if not math.isfinite(amount) or amount < 0:
                 raise ValueError(f"{key} must be a number >= 0 (got {amount!r})")
+            if key == "cpu" and amount == 0:  # (Ray would then start every trial at once)
+                raise ValueError("cpu must be > 0: a trial runs on some CPU (a fraction such as 0.5 shares one)")
         return v
 
 
@@ -254,6 +312,18 @@ class GridConfig(ConfigModel):
     outDS: str = Field(DEFAULT_OUTDS, min_length=1, description="Name of the output dataset")
     extra: Dict[str, Any] = Field(default_factory=dict, description="Extra PanDA task parameters, merged into "
                                   "the submitted task, e.g. '{\"ramCount\": 4000, \"maxWalltime\": 3600}'")
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: Union[str, List[str], None]) -> Union[str, List[str], None]:
+        """A site is a PanDA queue name: an empty one (``--site ''``, ``A,,B``) submits nowhere."""
+        if v is None:
+            return v
+        names = [v] if isinstance(v, str) else v
+        if not names or any(not n.strip() or n != n.strip() or "," in n for n in names):
+            raise ValueError(f"give grid site names, comma-separated, none empty (got {v!r}; "
+                             "'hpogrid sites' lists them)")
+        return v
 
     @field_validator("retry", mode="before")
     @classmethod

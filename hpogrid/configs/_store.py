@@ -10,7 +10,7 @@ from hpogrid import paths
 from hpogrid.configs._kinds import ConfigKind, get_kind
 from hpogrid.errors import AlreadyExistsError, NotFoundError, ValidationError
 from hpogrid.fileio import dump_json, read_json, write_atomic
-from hpogrid.names import check_name
+from hpogrid.names import check_name, check_no_case_twin
 
 
 class NamedStore:
@@ -66,6 +66,7 @@ class NamedStore:
         config = self.kind.validate(data)
         if path.exists():
             raise AlreadyExistsError(self._exists(name))
+        check_no_case_twin(name, self.names(), self.kind.name)
         try:
             write_atomic(path, dump_json(config), exclusive=True)
         except AlreadyExistsError:
@@ -75,6 +76,7 @@ class NamedStore:
     def recreate(self, name: str, data: Dict[str, Any]) -> Dict[str, Any]:
         path = self.path(name)
         config = self.kind.validate(data)
+        check_no_case_twin(name, self.names(), self.kind.name)
         with self._lock():
             write_atomic(path, dump_json(config))
         return config

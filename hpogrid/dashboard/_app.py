@@ -1,7 +1,11 @@
 """The dashboard's web application (Flask) and its server (werkzeug, Flask's own).
 
 Routes: ``/`` the page, ``/static/plotly.min.js`` plotly.js from the installed plotly package
-(no CDN: the page works offline), ``/api/snapshot`` the study as JSON (read only), and
+(no CDN: the page works offline), ``/api/studies`` the names of the store's studies (the page's
+study picker), ``/api/snapshot`` a study as JSON (read only; ``?study=NAME`` picks one of the
+store's studies, ``&compare=B,C`` adds those studies side by side, as ``report --study`` does),
+``/api/artifact?study=S&trial=UID&name=N`` a file a trial kept (a download; only a regular file
+inside the project's folder), and
 ``/api/sync`` (POST) the grid sync of ``hpogrid report``. The sync is the one thing that
 writes, and only when the user presses the button: it needs the ``X-Hpogrid: sync`` header,
 which a page of another site cannot send without the browser asking first (CORS), so no other
@@ -17,11 +21,13 @@ import ipaddress
 import socket
 import threading
 from functools import lru_cache
-from typing import Any, Callable, FrozenSet, Optional
+from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from hpogrid.dashboard._page import SCRIPT, page
-from hpogrid.dashboard._snapshot import Snapshots, Source
+from hpogrid.dashboard._snapshot import Snapshots, Source, comparison, open_artifact, studies
 
+#: studies whose snapshots are kept (picked in the page), the dashboard's own included
+MAX_PICKED = 16
 #: hosts the dashboard binds to without serving anyone else
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: plotly's WebGL parallel coordinates (regl) compile shaders with Function(): 'unsafe-eval'
@@ -67,9 +73,17 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
 
     from hpogrid.errors import HpogridError
 
+    from dataclasses import replace
+
+    from hpogrid.report import COMPARE_COLOURS
+
     app = Flask(__name__)
     trusted = trusted_names(host)
     snapshots = Snapshots(source)
+    default = source.study or source.project
+    picked: Dict[str, Snapshots] = {default: snapshots}  # study name -> its snapshots, newest last
+    compared: Dict[Tuple[str, ...], Dict[str, Any]] = {}
+    picking = threading.Lock()  # the two caches above, between request threads
     do_sync = sync or _grid_sync
     syncing = threading.Lock()  # one sync at a time (two tabs, two clicks)
 
@@ -94,7 +108,7 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
 
     @app.get("/")
     def index() -> Response:
-        return Response(page(source.project, int(interval_s * 1000)), mimetype="text/html")
+        return Response(page(source.project, int(interval_s * 1000), default), mimetype="text/html")
 
     @app.get("/static/plotly.min.js")
     def plotly_js() -> Response:
@@ -104,10 +118,58 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
     def dashboard_js() -> Response:
         return Response(SCRIPT, mimetype="application/javascript")
 
+    def _of(name: str) -> Snapshots:
+        with picking:
+            if name not in picked:
+                while len(picked) >= MAX_PICKED:
+                    picked.pop(next(n for n in picked if n != default))
+                picked[name] = Snapshots(replace(source, study=name))
+            return picked[name]
+
+    @app.get("/api/artifact")
+    def artifact() -> Response:
+        from flask import send_file
+
+        name = request.args.get("study") or default
+        art = request.args.get("name", "")
+        try:
+            if name != default and name not in studies(source):
+                return _json({"error": f"no study {name!r} in the store"}, 404)
+            fh = open_artifact(replace(source, study=name), request.args.get("trial", ""), art)
+        except HpogridError as exc:
+            return _json({"error": str(exc)}, 404)
+        return send_file(fh, mimetype="application/octet-stream", as_attachment=True, download_name=art)
+
+    @app.get("/api/studies")
+    def study_names() -> Response:
+        try:
+            return _json({"studies": studies(source), "default": default})
+        except HpogridError as exc:
+            return _json({"error": str(exc)}, 500)
+
     @app.get("/api/snapshot")
     def snapshot() -> Response:
+        name = request.args.get("study") or default
+        others = [n for n in dict.fromkeys(request.args.get("compare", "").split(",")) if n and n != name]
         try:
-            return _json(snapshots.get())
+            if name != default or others:  # only studies the store holds: a name is never a path
+                known = set(studies(source))
+                unknown = [n for n in [name, *others] if n not in known]
+                if unknown:
+                    return _json({"error": f"no study {unknown[0]!r} in the store"}, 404)
+                if len(others) >= len(COMPARE_COLOURS):
+                    return _json({"error": f"compare at most {len(COMPARE_COLOURS)} studies"}, 400)
+            snap = _of(name).get()
+            if not others:
+                return _json(snap)
+            key = (name, *others)
+            prints = "|".join(_of(n).get()["fingerprint"] for n in key)
+            with picking:
+                if compared.get(key, {}).get("fingerprint") != prints:
+                    compared.clear()  # one comparison is followed at a time
+                    compared[key] = comparison(replace(source, study=name), list(key), prints)
+                cmp = compared[key]
+            return _json({**snap, "fingerprint": snap["fingerprint"] + "|" + prints, "comparison": cmp})
         except HpogridError as exc:
             return _json({"error": str(exc)}, 500)
 

@@ -27,7 +27,7 @@ SCRIPT = r"""
 (function(){
   'use strict';
   var cfg = JSON.parse(document.getElementById('hpogrid-config').textContent);
-  var state = {fingerprint: null, sortCol: 0, sortAsc: true, filter: '', data: null};
+  var state = {fingerprint: null, sortCol: 0, sortAsc: true, filter: '', data: null, study: cfg.study, compare: []};
   function $(id){ return document.getElementById(id); }
   function el(tag, text, cls){ var e = document.createElement(tag);
     if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
@@ -65,23 +65,61 @@ SCRIPT = r"""
       (t.shown < t.total ? ' (the best ' + t.shown + ' are sent; hpogrid report --to_csv has all)' : '');
   }
 
-  function renderPlots(){
-    var d = state.data, box = $('plots'), keep = {};
-    d.panels.forEach(function(p){
+  function renderPanels(box, prefix, panels, figures){
+    var keep = {};
+    panels.forEach(function(p){
       keep[p.key] = true;
-      var id = 'plot-' + p.key, div = $(id);
+      var id = prefix + 'plot-' + p.key, div = $(id);
       if (!div){
-        var sec = el('section'); sec.id = 'section-' + p.key;
+        var sec = el('section'); sec.id = prefix + 'section-' + p.key;
         sec.appendChild(el('h2', p.title)); div = el('div', null, 'plot'); div.id = id;
         sec.appendChild(div); box.appendChild(sec);
       } else { div.parentNode.querySelector('h2').textContent = p.title; }
-      var fig = d.figures[p.key];
+      var fig = figures[p.key];
       try { Plotly.react(div, fig.data, fig.layout, {responsive: true, displaylogo: false}); }
       catch (e) { div.textContent = 'This plot could not be drawn: ' + e; }
     });
     Array.prototype.slice.call(box.children).forEach(function(sec){
-      if (!keep[sec.id.replace('section-', '')]) box.removeChild(sec);
+      if (!keep[sec.id.replace(prefix + 'section-', '')]) box.removeChild(sec);
     });
+  }
+
+  function renderPlots(){ renderPanels($('plots'), '', state.data.panels, state.data.figures); }
+
+  function renderComparison(){
+    var c = state.data.comparison, sec = $('compare-section');
+    sec.hidden = !c; if (!c) return;
+    $('compare-error').hidden = !c.error; $('compare-error').textContent = c.error || '';
+    var head = $('compare-head'), body = $('compare-body'), notes = $('compare-notes');
+    clear(head); clear(body); clear(notes);
+    if (c.error){ renderPanels($('compare-plots'), 'compare-', [], {}); return; }
+    c.headers.forEach(function(h){ head.appendChild(el('th', h)); });
+    c.rows.forEach(function(r, i){
+      var tr = el('tr');
+      r.forEach(function(v, j){
+        var td = el('td', fmt(v), typeof v === 'number' ? 'num' : '');
+        if (j === 0){ td.style.borderLeft = '6px solid ' + c.colours[i]; }
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    c.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
+    renderPanels($('compare-plots'), 'compare-', c.panels, c.figures);
+  }
+
+  function fillPickers(){
+    fetch('api/studies', {cache: 'no-store'}).then(function(r){ return r.json(); }).then(function(d){
+      if (!d.studies) return;
+      var pick = $('study-picker'), cmp = $('compare-picker');
+      clear(pick); clear(cmp);
+      d.studies.forEach(function(n){
+        var o = el('option', n); o.value = n; o.selected = n === state.study; pick.appendChild(o);
+        if (n !== state.study){
+          var c = el('option', n); c.value = n; c.selected = state.compare.indexOf(n) >= 0; cmp.appendChild(c);
+        }
+      });
+      $('pickers').hidden = d.studies.length < 2;
+    }).catch(function(){});
   }
 
   function renderFailed(){
@@ -93,6 +131,21 @@ SCRIPT = r"""
       det.appendChild(el('p', Object.keys(f.params).map(function(k){ return k + '=' + fmt(f.params[k]); }).join(', ')));
       det.appendChild(el('pre', f.error));
       box.appendChild(det);
+    });
+  }
+
+  function renderArtifacts(){
+    var list = state.data.artifacts || [], box = $('artifacts');
+    $('artifacts-section').hidden = !list.length; clear(box);
+    list.forEach(function(a){
+      var li = el('li'), link = el('a', a.name);
+      link.href = 'api/artifact?study=' + encodeURIComponent(state.data.study) + '&trial=' +
+        encodeURIComponent(a.uid) + '&name=' + encodeURIComponent(a.name);
+      link.setAttribute('download', a.name);
+      li.appendChild(el('span', 'trial ' + a.number + ' (' + a.uid + '): '));
+      li.appendChild(link);
+      li.appendChild(el('span', ' ' + fmt(a.size) + ' bytes, sha256 ' + String(a.sha256 || '').slice(0, 12)));
+      box.appendChild(li);
     });
   }
 
@@ -139,22 +192,47 @@ SCRIPT = r"""
       (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
-    renderTable(); renderPlots(); renderFailed(); renderGrid();
+    renderTable(); renderPlots(); renderFailed(); renderGrid(); renderComparison(); renderArtifacts();
   }
 
+  function snapshotUrl(){
+    return 'api/snapshot?study=' + encodeURIComponent(state.study) +
+      (state.compare.length ? '&compare=' + encodeURIComponent(state.compare.join(',')) : '');
+  }
+
+  // a poll answers for the study picked when it started; picking another starts a new round
+  var round = 0, timer = null;
   function poll(){
-    fetch('api/snapshot', {cache: 'no-store'}).then(function(r){
+    var mine = ++round, url = snapshotUrl();
+    clearTimeout(timer);
+    fetch(url, {cache: 'no-store'}).then(function(r){
       if (!r.ok) return r.json().then(function(e){ throw new Error(e.error || r.statusText); });
       return r.json();
     }).then(function(d){
+      if (mine !== round) return;
       $('error').hidden = true;
       $('updated').textContent = 'checked ' + new Date().toLocaleTimeString();
       if (d.fingerprint !== state.fingerprint){ state.fingerprint = d.fingerprint; state.data = d; render(); }
     }).catch(function(e){
+      if (mine !== round) return;
       $('error').hidden = false; $('error').textContent = 'Could not read the study: ' + e.message;
     })
-      .then(function(){ setTimeout(poll, cfg.interval_ms); });
+      .then(function(){ if (mine === round) timer = setTimeout(poll, cfg.interval_ms); });
   }
+
+  $('study-picker').addEventListener('change', function(){
+    state.study = this.value; state.compare = state.compare.filter(function(n){ return n !== state.study; });
+    state.fingerprint = null; state.sortCol = 0; state.sortAsc = true; fillPickers(); poll();
+  });
+  $('compare-picker').addEventListener('change', function(){
+    state.compare = Array.prototype.filter.call(this.options, function(o){ return o.selected; })
+      .map(function(o){ return o.value; });
+    state.fingerprint = null; poll();
+  });
+  setInterval(function(){  // new studies appear in the pickers (not while one is being used)
+    var a = document.activeElement;
+    if (a !== $('study-picker') && a !== $('compare-picker')) fillPickers();
+  }, 30000);
 
   $('state-filter').addEventListener('change', function(){
     state.filter = this.value; if (state.data && !state.data.waiting) renderTable();
@@ -167,17 +245,18 @@ SCRIPT = r"""
     }).catch(function(e){ $('sync-result').textContent = 'sync failed: ' + e.message; })
       .then(function(){ btn.disabled = false; });
   });
-  poll();
+  fillPickers(); poll();
 })();
 """
 
 
-def page(project: str, interval_ms: int) -> str:
-    """The dashboard page (the project name is the only server-side string; escaped)."""
+def page(project: str, interval_ms: int, study: str = "") -> str:
+    """The dashboard page (the project name is the only server-side string put in the HTML,
+    escaped; the study the page starts with travels in the JSON config, ``<`` escaped)."""
     import json
 
     name = html.escape(project)
-    config = json.dumps({"interval_ms": interval_ms}).replace("<", "\\u003c")
+    config = json.dumps({"interval_ms": interval_ms, "study": study or project}).replace("<", "\\u003c")
     states = "".join(f'<option value="{s}">{s.lower()}</option>'
                      for s in ("PENDING", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED"))
     return f"""<!DOCTYPE html>
@@ -186,6 +265,8 @@ def page(project: str, interval_ms: int) -> str:
 <script src="static/plotly.min.js"></script></head><body>
 <h1>hpogrid dashboard: {name}</h1>
 <div class="bar status"><span id="study"></span><span id="updated"></span></div>
+<div id="pickers" class="bar" hidden><label>study <select id="study-picker"></select></label>
+<label>compare with <select id="compare-picker" multiple size="3"></select></label></div>
 <p id="error" class="error" hidden></p>
 <p id="waiting" class="note" hidden></p>
 <section id="grid-section" hidden><h2>Grid tasks and jobs (as last synced)</h2>
@@ -195,6 +276,10 @@ def page(project: str, interval_ms: int) -> str:
 <div id="content" hidden>
 <div class="bar"><div id="counts" class="counts"></div><div id="best"></div></div>
 <div id="notes"></div>
+<section id="compare-section" hidden><h2>Studies side by side</h2><p id="compare-error" class="error" hidden></p>
+<div id="compare-notes"></div>
+<div class="scroll"><table id="compare-table"><thead><tr id="compare-head"></tr></thead>
+<tbody id="compare-body"></tbody></table></div><div id="compare-plots"></div></section>
 <h2>Trials</h2>
 <div class="bar"><label>state <select id="state-filter"><option value="">all</option>{states}</select></label>
 <span id="trials-shown" class="status"></span></div>
@@ -202,6 +287,7 @@ def page(project: str, interval_ms: int) -> str:
 <tbody id="trials-body"></tbody></table></div>
 <div id="plots"></div>
 <h2>Failed trials</h2><div id="failed"></div>
+<section id="artifacts-section" hidden><h2>Artifacts</h2><ul id="artifacts"></ul></section>
 </div>
 <script type="application/json" id="hpogrid-config">{config}</script>
 <script src="static/dashboard.js"></script>

@@ -157,7 +157,7 @@ def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
         "infeasible": report.infeasible if report.objectives.constraints else None,
         # several objectives in their own order: the Pareto front's trial numbers instead of one best
         "pareto_front": [report.trials[i].number for i in report.front] if report.pareto_view else None,
-        "table": _table(report), "failed": _failed(report), "grid": grid,
+        "table": _table(report), "failed": _failed(report), "grid": grid, "artifacts": _artifacts(report),
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
     }
@@ -206,3 +206,77 @@ class Snapshots:
         with self._lock:
             self._last = None
             self._next_read = 0.0
+
+
+def studies(source: Source) -> List[str]:
+    """The names of the studies in the source's store (none yet: empty)."""
+    from hpogrid.study import StudyStore
+    from hpogrid.study.transfer import store_url
+
+    try:
+        url = store_url(source.project, source.study_url, existing=True)
+    except NothingYetError:
+        return []
+    with StudyStore(url, access="read") as store:
+        return [s.name for s in store.list_studies()]
+
+
+def comparison(source: Source, names: List[str], fingerprint: str) -> Dict[str, Any]:
+    """Studies ``names`` side by side (``report --study a,b``): one summary row per study and
+    the overlaid figures; ``{"error": why}`` when they cannot be compared."""
+    from hpogrid.errors import HpogridError
+    from hpogrid.report import COMPARE_COLOURS, build_comparison, compare_figures, compare_table
+
+    try:
+        cmp = build_comparison(source.project, names, source.study_url, settle=False)
+    except HpogridError as exc:
+        return {"fingerprint": fingerprint, "studies": names, "error": str(exc)}
+    headers, rows = compare_table(cmp)
+    figs = compare_figures(cmp)
+    return {"fingerprint": fingerprint, "studies": names, "colours": list(COMPARE_COLOURS[:len(names)]),
+            "headers": headers, "rows": [[_cell(c) for c in row] for row in rows],
+            "panels": [{"key": p.key, "title": p.title} for p in figs.panels], "figures": figs.as_dict(),
+            "notes": [f"{r.study}: {n}" for r in cmp.reports for n in r.notes] + figs.notes}
+
+
+def _artifacts(report) -> List[Dict[str, Any]]:
+    """The files the trials kept (:func:`hpogrid.trial.save_artifact`), best trial first."""
+    from hpogrid.trial import artifacts
+
+    return [{"number": t.number, "uid": t.uid, "name": name, "size": a.get("size"), "sha256": a.get("sha256")}
+            for t in report.trials[:MAX_ROWS] for name, a in artifacts(t.annotations).items()]
+
+
+def open_artifact(source: Source, uid: str, name: str):
+    """The artifact ``name`` of trial ``uid``, opened for reading (a binary file object).
+
+    Only a regular file inside the project's folder is opened: the study says where a trial's
+    files are, and a study written elsewhere (or a symbolic link in a trial folder) could name
+    any file of this machine. The check is made on the opened file itself, so a path changed
+    between check and read is caught. :class:`NotFoundError` otherwise, saying why."""
+    import os
+    import stat
+
+    from hpogrid import paths
+    from hpogrid.settings import Settings
+    from hpogrid.study import StudyTarget
+    from hpogrid.trial import artifacts
+
+    target = StudyTarget.existing(source.project, source.study, source.study_url, Settings.from_env())
+    store, info = target.open_read_only()
+    with store:
+        trial = store.trial(info.name, uid)
+    where = artifacts(trial.annotations).get(name, {}).get("file")
+    if not isinstance(where, str):
+        raise NotFoundError(f"trial {uid!r} kept no artifact {name!r}")
+    root = os.path.realpath(paths.project_dir(source.project))
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))  # a FIFO never blocks
+    except OSError as exc:
+        raise NotFoundError(f"artifact {name!r} of trial {uid!r} cannot be read: {exc.strerror}") from None
+    real = os.path.realpath(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else os.path.realpath(where)
+    if os.path.commonpath([root, real]) != root or not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotFoundError(f"artifact {name!r} of trial {uid!r} is not a file inside the project's folder: "
+                            "not served")
+    return os.fdopen(fd, "rb")

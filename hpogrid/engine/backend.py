@@ -168,9 +168,13 @@ class Backend(ABC):
         return "fifo"
 
     def scheduler_label(self, run: Run) -> str:
+        return run.plan.spec.scheduler if self.applies_scheduler(run.plan.spec) else "fifo"
+
+    def applies_scheduler(self, spec) -> bool:
+        """Does this backend act on the scheduler of a run with ``spec`` (a ``RunSpec``)?"""
         from hpogrid.engine.early_stop import applies
 
-        return run.plan.spec.scheduler if self.early_stopping and applies(run.plan.spec) else "fifo"
+        return self.early_stopping and applies(spec)
 
     def label_for(self, options: RunOptions) -> str:
         return self.label or self.name
@@ -181,10 +185,8 @@ class Backend(ABC):
         check_model(run.project, plan.space)
         scheduler = plan.spec.scheduler
         one_result = dict(plan.spec.stop) == {"training_iteration": 1}  # a scheduler would have nothing to act on
-        from hpogrid.engine.early_stop import ENGINE_SCHEDULERS
-
-        applied = self.early_stopping and scheduler in ENGINE_SCHEDULERS
-        if scheduler not in ("fifo", self.scheduler(run.project)) and not one_result and not applied:
+        if scheduler not in ("fifo", self.scheduler(run.project)) and not one_result \
+                and not self.applies_scheduler(plan.spec):
             plan.notes.append(f"scheduler '{scheduler}' is not applied by the {self.name} backend: each trial "
                               "runs until its stop criteria")
 

@@ -3,8 +3,9 @@
 It answers optuna's ``suggest_float``, ``suggest_int`` and ``suggest_categorical`` (with
 ``log`` and ``step``) in the worker process, far from the searcher (see
 :mod:`hpogrid.search.define_by_run` for the whole exchange): a value the driver pre-suggested
-is returned when the name and the distribution asked for match it; otherwise (a parameter
-new to the search, a changed range, a re-run whose stored value no longer fits) one is drawn
+is returned when the name and the distribution asked for match it and the value lies in that
+distribution; otherwise (a parameter new to the search, a changed range, a re-run whose stored
+value no longer fits, an enqueued value outside what the model asks) one is drawn
 from the trial's own seeded generator. ``params`` and ``distributions`` are what the model
 actually used: the study records those and the searcher is told only those.
 
@@ -59,7 +60,10 @@ class DefineByRunTrial:
             return self.params[name]
         given = self._given.get(name, _MISSING)
         given_dist = self._given_dists.get(name)
-        fits = given is not _MISSING and (given_dist == dist if given_dist is not None else contains(dist, given))
+        # a value is used only where the model could have got it: the distribution it was
+        # pre-suggested from (if any) is the one asked now, and the value lies in it (an
+        # enqueued or re-run point is checked like any other: never a category the model lacks)
+        fits = given is not _MISSING and given_dist in (None, dist) and contains(dist, given)
         value = given if fits else sample(dist, self._rng)
         self.params[name] = value
         self.distributions[name] = dist

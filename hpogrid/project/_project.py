@@ -22,7 +22,7 @@ from hpogrid import __version__, paths
 from hpogrid.configs import NamedStore, get_kind
 from hpogrid.errors import AlreadyExistsError, NotFoundError, ValidationError
 from hpogrid.fileio import dump_json, read_json, write_atomic
-from hpogrid.names import check_name
+from hpogrid.names import check_name, check_no_case_twin
 from hpogrid.project._scripts import IGNORED, check_scripts_folder
 
 CONFIG_TYPES = ("model_config", "search_space", "hpo_config", "grid_config", "slurm_config")
@@ -186,9 +186,12 @@ def _check_script(configs: Dict[str, Any], scripts_dir: Path) -> None:
 
     # the kind is read from the source, not imported: creating a project runs none of the user's code
     model = Model.from_config(configs["model_config"], scripts_dir, imports=False)
-    if model.kind is ModelKind.PROGRAM:  # nothing to find
+    if model.kind is ModelKind.PROGRAM:  # nothing to find; its placeholders must name parameters
         if configs.get("search_space") is None:
             raise ValidationError("project.search_space", "is required for a program (model_config command)")
+        from hpogrid.space import SearchSpace
+
+        model.check(SearchSpace.from_dict(configs["search_space"]))  # (parses the command, runs nothing)
         return
     if not (scripts_dir / str(model.script)).is_file():
         have = sorted(str(p.relative_to(scripts_dir)) for p in scripts_dir.rglob("*") if p.is_file())
@@ -227,6 +230,7 @@ def create_project(name: str, scripts_path: str, config_names: Dict[str, Optiona
     if final.exists():
         raise AlreadyExistsError(f"project {name!r} already exists; use 'hpogrid project "
                                  "recreate' to replace it or 'update' to refresh it")
+    check_no_case_twin(name, list_projects(), "project")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=final.parent))
     try:

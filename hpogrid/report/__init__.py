@@ -6,6 +6,11 @@
     headers, rows = table(report, extra=("site", "time_s"), top=10)
     paths, notes = write(report, "out/hpo_result", ["csv", "html"])
 
+    # several studies side by side: one summary row each, overlaid figures
+    cmp = build_comparison("mnist", ["mnist", "mnist_tpe"])
+    headers, rows = compare_table(cmp)
+    paths, notes = write_comparison(cmp, "compare", ["json", "html"], outdir="out")
+
     # the figures of the HTML report (and of ``hpogrid dashboard``) as plotly figure dicts
     figs = build_figures(report)                 # .panels: key, title, figure
     fig = loss_feature_history(report)           # o2tuner's plot_loss_feature_history()
@@ -24,6 +29,11 @@ from hpogrid.report._frame import (
     parse_extra,
     parse_range,
 )
+from hpogrid.report._compare import COLOURS as COMPARE_COLOURS
+from hpogrid.report._compare import Comparison, build_comparison, parse_studies
+from hpogrid.report._compare import figures as compare_figures
+from hpogrid.report._compare import summary_rows as compare_table
+from hpogrid.report._compare import write as write_comparison
 from hpogrid.report._curves import Curve, learning_curves, read_curves
 from hpogrid.report._figures import Figures, Panel, build_figures
 from hpogrid.report._output import KINDS, output_base, output_path, write
@@ -32,8 +42,8 @@ from hpogrid.report._plots import best_by_time
 from hpogrid.report._table import fit, records, summary, table, to_csv, to_json
 
 __all__ = [
-    "EXTRA_COLUMNS", "KINDS", "Axis", "Curve", "Figures", "Filters", "Panel", "Report", "apply_filters",
-    "best_by_time", "build_figures", "build_report", "fit", "learning_curves", "loss_feature_history",
+    "COMPARE_COLOURS", "EXTRA_COLUMNS", "KINDS", "Axis", "Comparison", "Curve", "Figures", "Filters", "Panel", "Report", "apply_filters",
+    "best_by_time", "build_comparison", "build_figures", "build_report", "compare_figures", "compare_table", "fit", "learning_curves", "loss_feature_history",
     "output_base", "output_path", "pairs", "parse_extra", "parse_range", "read_curves", "records",
-    "summary", "table", "to_csv", "to_json", "write",
+    "parse_studies", "summary", "table", "to_csv", "to_json", "write", "write_comparison",
 ]

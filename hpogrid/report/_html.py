@@ -182,6 +182,27 @@ def _failed(report: Report) -> str:
     return f"<p>{len(failed):,} failed trials.</p>" + "".join(items) + more
 
 
+def _artifacts(report: Report) -> str:
+    """The files trials kept (``hpogrid.trial.save_artifact``), linked where they are; '' if none."""
+    from pathlib import Path
+
+    from hpogrid.trial import artifacts
+
+    rows = []
+    for t in report.trials[:MAX_TABLE_ROWS]:
+        for name, a in artifacts(t.annotations).items():
+            where = a.get("file")
+            link = (f'<a href="{e(Path(where).as_uri())}">{e(name)}</a>'
+                    if isinstance(where, str) and where.startswith("/") else e(name))
+            rows.append(f"<tr><td>{e(t.number)}</td><td>{e(t.uid)}</td><td>{link}</td>{_cell(a.get('size'))}"
+                        f"<td>{e(str(a.get('sha256') or '')[:16])}</td></tr>")
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("trial", "uid", "artifact", "bytes", "sha256"))
+    return _section("Artifacts", f'<div class="scroll"><table id="artifacts"><thead><tr>{head}</tr></thead>'
+                                 f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def _figures_json(figures: Dict[str, Any]) -> str:
     text = json.dumps(figures, separators=(",", ":"), allow_nan=False)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
@@ -219,7 +240,7 @@ def render(report: Report, curves=None) -> Tuple[str, List[str]]:
     notes += [table_note] if table_note else []
     notes_html = "".join(f'<p class="note">{e(n)}</p>' for n in notes)
     body = (_header(report) + notes_html + _section("Trials (click a column to sort)", table)
-            + "".join(plots) + _section("Failed trials", _failed(report)))
+            + "".join(plots) + _section("Failed trials", _failed(report)) + _artifacts(report))
     return page(f"hpogrid report: {report.project.name}", body, figs.as_dict()), notes
 
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from hpogrid.errors import ValidationError
 from hpogrid.report._frame import EXTRA_COLUMNS, Report, label
 from hpogrid.study.view import flatten
+from hpogrid.trial import artifacts
 
 #: leading columns of CSV/JSON records, then ``param.*`` and ``metric.*``, then :data:`TAIL`
 HEAD = ("rank", "number", "uid", "state")
@@ -56,7 +57,9 @@ def _head(report: Report) -> Tuple[str, ...]:
 
 def records(report: Report) -> List[Dict[str, Any]]:
     """One flat dict per kept trial, best first; values keep their JSON types. ``feasible``
-    (None unless COMPLETED) and ``pareto`` follow ``state`` when :attr:`Report.marked`."""
+    (None unless COMPLETED) and ``pareto`` follow ``state`` when :attr:`Report.marked`;
+    ``artifacts`` (the files the trial kept: name, path, file, size, sha256) is last, and only
+    in JSON."""
     out = []
     ranked = report.ranked
     marks = report.standing if report.marked else None
@@ -71,6 +74,7 @@ def records(report: Report) -> List[Dict[str, Any]]:
                    taskname=t.annotations.get("taskname"), created_at=_iso(t.created_at),
                    started_at=_iso(t.started_at), finished_at=_iso(t.finished_at),
                    time_s=t.duration_s, task_time_s=_extra(report, t, "task_time_s"), error=t.error)
+        row["artifacts"] = [{"name": k, **v} for k, v in artifacts(t.annotations).items()]  # JSON only
         out.append(row)
     return out
 

@@ -19,6 +19,11 @@ from abc import ABC, abstractmethod
 from typing import Any, Dict, Optional
 
 
+class NothingToLearn(ValueError):
+    """A finished trial has nothing a searcher can be told (a define-by-run model that used no
+    parameter of a known distribution): skipped, not an error of the run."""
+
+
 class SearchCore(ABC):
     """A searcher hpogrid drives: ``suggest`` a configuration per trial id, be told each result.
 

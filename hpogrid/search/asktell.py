@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from hpogrid.errors import ValidationError
 from hpogrid.search._codec import EVALUATED_KEY, Codec, GridByIndex
-from hpogrid.search._core import SearchCore, as_core
+from hpogrid.search._core import NothingToLearn, SearchCore, as_core
 
 #: what ``Searcher.suggest`` returns when it has nothing more to offer (Ray's constant)
 _RAY_FINISHED = "FINISHED"
@@ -148,7 +148,7 @@ class AskTell:
         try:
             self.core.add_evaluated_point(config, float(metrics[self.metric]), **evaluated_metrics(self.core, metrics))
             self.told += 1
-        except NotImplementedError:
+        except (NotImplementedError, NothingToLearn):  # (a define-by-run trial that used nothing known)
             pass
 
     @property

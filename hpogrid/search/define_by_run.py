@@ -26,7 +26,7 @@ import math
 from typing import Any, Dict, Optional
 
 from hpogrid.errors import ValidationError
-from hpogrid.search._core import SearchCore
+from hpogrid.search._core import NothingToLearn, SearchCore
 
 #: algorithms a define-by-run model runs with ('auto' and 'tune' mean the first and random)
 ALGORITHMS = ("optuna", "random")
@@ -261,7 +261,7 @@ class DefineByRunSearcher(SearchCore):
             dists = {n: self.distributions[n] for n in config if n in self.distributions}
         dists = {n: d for n, d in dists.items() if n in config and contains(d, config[n])}
         if not dists:
-            raise ValueError("no known distribution for these parameters")
+            raise NothingToLearn("no known distribution for these parameters")
         params = {n: config[n] for n in dists}
         self.study.add_trial(optuna.trial.create_trial(
             params=params, distributions={n: to_optuna(d) for n, d in dists.items()}, value=float(value)))

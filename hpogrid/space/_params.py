@@ -209,11 +209,15 @@ def _bounds(method: str, d: Mapping, path: str, positive: bool = False) -> Tuple
     return low, high
 
 
-def _q(method: str, d: Mapping, path: str, largest: float) -> Number:
-    """``q`` > 0, not so small that ``largest / q`` overflows."""
+def _q(method: str, d: Mapping, path: str, largest: float, span: Optional[float] = None) -> Number:
+    """``q`` > 0, not so small that ``largest / q`` overflows, and (with bounds) no larger than
+    ``high - low``: a coarser grid has one value at most, or none inside the range."""
     q = check.positive(f"{path}.q", d["q"], method)
     if not math.isfinite(largest / q):
         fail(f"{path}.q", f"is too small for the range of {method} (got {show(q)})")
+    if span is not None and q > span:
+        fail(f"{path}.q", f"must be <= high - low = {show(span)} for {method}, or the grid has at most one value "
+                          f"in the range (got {show(q)})")
     return q
 
 
@@ -372,7 +376,7 @@ class QUniform(_Quantized, Param):
     @classmethod
     def _parse(cls, name, d, path):
         low, high = _bounds(cls.method, d, path)
-        return cls(name, low, high, _q(cls.method, d, path, max(abs(low), abs(high))))
+        return cls(name, low, high, _q(cls.method, d, path, max(abs(low), abs(high)), high - low))
 
     def to_dimension(self):
         return {"low": self.low, "high": self.high, "q": self.q}
@@ -443,7 +447,7 @@ class QLogUniform(_Quantized, _LogBase, Param):
     @classmethod
     def _parse(cls, name, d, path):
         low, high = _bounds(cls.method, d, path, positive=True)
-        q = _q(cls.method, d, path, high)
+        q = _q(cls.method, d, path, high, high - low)
         return cls(name, low, high, q, _base(cls.method, d, path))
 
     def to_dimension(self):

@@ -42,6 +42,9 @@ STATES = (PENDING, RUNNING, COMPLETED, FAILED, INTERRUPTED)
 FINISHED_STATES = frozenset({COMPLETED, FAILED, INTERRUPTED})
 #: the annotation of a trial an early-stopping scheduler stopped (see ``TrialRecord.stopped_at``)
 STOPPED_EARLY = "stopped_early"
+#: the annotation of a point of a multi-fidelity central grid search: one entry per rung it ran
+#: at, ``{"rung", "budget", "state", "value", "task"}`` (see ``TrialRecord.shown_state``)
+RUNGS = "rungs"
 #: optimisation directions of a study
 MODES = ("min", "max")
 #: where a trial ran; free text is allowed, these are the names hpogrid itself writes
@@ -103,9 +106,14 @@ class TrialRecord:
 
     @property
     def shown_state(self) -> str:
-        """The state as tables show it: ``COMPLETED (stopped at 3)`` for a stopped trial."""
+        """The state as tables show it: ``COMPLETED (stopped at 3)`` for a stopped trial, and
+        ``COMPLETED (rungs 1,3,9)`` for a point of a multi-fidelity grid search that was
+        promoted to the last rung (one left below it was stopped at its budget)."""
         at = self.stopped_at
-        return f"{self.state} (stopped at {at})" if at is not None else str(self.state)
+        if at is not None:
+            return f"{self.state} (stopped at {at})"
+        rungs = [e.get("budget") for e in (self.annotations or {}).get(RUNGS) or [] if isinstance(e, dict)]
+        return f"{self.state} (rungs {','.join(str(b) for b in rungs)})" if rungs else str(self.state)
 
     @property
     def duration_s(self) -> Optional[float]:

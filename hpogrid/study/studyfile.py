@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, TextIO, Tuple, Union
 
 from hpogrid.errors import ValidationError
 from hpogrid.study.records import StudyInfo, TrialRecord
@@ -32,26 +32,35 @@ def _time(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def header_object(dump: StudyDump) -> Dict[str, Any]:
+    """The header line's fields (the study, its objectives, attributes and trial count)."""
+    info = dump.info
+    return {HEADER_KEY: FORMAT_VERSION, "name": info.name, "metric": info.metric, "mode": info.mode,
+            "attrs": info.attrs, "created_at": _time(info.created_at), "trials": len(dump.trials)}
+
+
+def trial_object(t: TrialRecord) -> Dict[str, Any]:
+    """One trial's fields as JSON values (datetimes as ISO text, the state as its name)."""
+    line = {k: _time(getattr(t, k)) for k in TRIAL_COLUMNS}
+    line["state"] = str(t.state)
+    return line
+
+
 def dump_lines(dump: StudyDump) -> Iterator[str]:
     """The file's lines (without newlines)."""
-    info = dump.info
-    header = {HEADER_KEY: FORMAT_VERSION, "name": info.name, "metric": info.metric, "mode": info.mode,
-              "attrs": info.attrs, "created_at": _time(info.created_at), "trials": len(dump.trials)}
-    yield json.dumps(encode_nonfinite(header), ensure_ascii=False, allow_nan=False)
+    yield json.dumps(encode_nonfinite(header_object(dump)), ensure_ascii=False, allow_nan=False)
     for t in dump.trials:
-        line = {k: _time(getattr(t, k)) for k in TRIAL_COLUMNS}
-        line["state"] = str(t.state)
-        yield json.dumps(encode_nonfinite(line), ensure_ascii=False, allow_nan=False)
+        yield json.dumps(encode_nonfinite(trial_object(t)), ensure_ascii=False, allow_nan=False)
 
 
-def write_file(dump: StudyDump, path: Union[str, Path]) -> Path:
-    """Write ``dump`` to ``path`` (replaced whole: a partial file is never left under that name)."""
+def replace_file(path: Union[str, Path], write: Callable[[TextIO], None]) -> Path:
+    """Write ``path`` through ``write(fh)`` into a temporary file renamed over it at the end:
+    a partial file is never left under that name."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in dump_lines(dump):
-                fh.write(line + "\n")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -59,26 +68,42 @@ def write_file(dump: StudyDump, path: Union[str, Path]) -> Path:
     return path
 
 
+def write_file(dump: StudyDump, path: Union[str, Path]) -> Path:
+    """Write ``dump`` to ``path`` (replaced whole: a partial file is never left under that name)."""
+    def write(fh: TextIO) -> None:
+        for line in dump_lines(dump):
+            fh.write(line + "\n")
+
+    return replace_file(path, write)
+
+
 def read_file(path: Union[str, Path]) -> StudyDump:
     """The study in file ``path``; :class:`ValidationError` naming the line and field of the
     first problem."""
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:  # an editor's byte-order mark is skipped
         lines = [(i, ln) for i, ln in enumerate(fh, 1) if ln.strip()]
     if not lines:
         raise ValidationError(str(path), "empty file: expected a header line and one line per trial")
-    info = _header(path, *lines[0])
-    trials: List[TrialRecord] = []
+    no, text = lines[0]
+    info = header_info(f"{path}: line {no}", _object(path, no, text))
+    return collect(path, info, ((no, trial_info(f"{path}: line {no}", _object(path, no, text), info.name))
+                                for no, text in lines[1:]))
+
+
+def collect(path: Path, info: StudyInfo, trials: Iterable[Tuple[int, TrialRecord]]) -> StudyDump:
+    """The study of ``info`` with ``trials`` (line, trial) by number; a uid or number given
+    twice is an error naming both lines."""
+    out: List[TrialRecord] = []
     uids: Dict[Any, int] = {}
     numbers: Dict[Any, int] = {}
-    for no, text in lines[1:]:
-        trial = _trial(path, no, text, info.name)
+    for no, trial in trials:
         for seen, key, field in ((uids, trial.uid, "uid"), (numbers, trial.number, "number")):
             if key in seen:
                 raise ValidationError(f"{path}: line {no}: {field}", f"{key!r} already on line {seen[key]}")
             seen[key] = no
-        trials.append(trial)
-    return StudyDump(info, tuple(sorted(trials, key=lambda t: t.number)))
+        out.append(trial)
+    return StudyDump(info, tuple(sorted(out, key=lambda t: t.number)))
 
 
 def _object(path: Path, no: int, text: str) -> dict:
@@ -91,13 +116,12 @@ def _object(path: Path, no: int, text: str) -> dict:
     return obj
 
 
-def _header(path: Path, no: int, text: str) -> StudyInfo:
-    obj = _object(path, no, text)
-    where = f"{path}: line {no}"
+def header_info(where: str, obj: dict, extra: Tuple[str, ...] = ()) -> StudyInfo:
+    """The study a header object describes (``extra``: further keys a format allows)."""
     if obj.get(HEADER_KEY) != FORMAT_VERSION:
         raise ValidationError(f"{where}: {HEADER_KEY}",
                               f"expected the header of an hpogrid study file (version {FORMAT_VERSION})")
-    unknown = sorted(set(obj) - {HEADER_KEY, "name", "metric", "mode", "attrs", "created_at", "trials"})
+    unknown = sorted(set(obj) - {HEADER_KEY, "name", "metric", "mode", "attrs", "created_at", "trials", *extra})
     if unknown:
         raise ValidationError(f"{where}: {unknown[0]}", "unknown field")
     try:
@@ -128,9 +152,8 @@ def _parse_time(value: Any, field: str):
     return dt
 
 
-def _trial(path: Path, no: int, text: str, study: str) -> TrialRecord:
-    obj = _object(path, no, text)
-    where = f"{path}: line {no}"
+def trial_info(where: str, obj: dict, study: str) -> TrialRecord:
+    """The trial of study ``study`` a trial object describes, checked as the store checks it."""
     unknown = sorted(set(obj) - set(TRIAL_COLUMNS))
     if unknown:
         raise ValidationError(f"{where}: {unknown[0]}", "unknown field")

@@ -10,6 +10,7 @@ from hpogrid.trial import annotate, resolve_path
 
 _EXPORTS = {
     "load_workflow": "hpogrid.workflow._runner",
+    "check_scripts_workflow": "hpogrid.workflow._runner",
     "run_workflow": "hpogrid.workflow._runner",
     "is_done": "hpogrid.workflow._runner",
     "OptimisationStage": "hpogrid.workflow._spec",

@@ -45,6 +45,26 @@ def load_workflow(project: Project, file: Optional[str] = None) -> Workflow:
     return parse_workflow(read_file(path, "workflow"))
 
 
+def check_scripts_workflow(scripts_path: str) -> None:
+    """A workflow file among the scripts a project is made from is checked then, as every config
+    is when written: it parses, and each python stage names a file among those scripts."""
+    from hpogrid.datafile import read_file
+
+    folder = Path(scripts_path).expanduser()
+    if not folder.is_dir():
+        return
+    found = [folder / name for name in DEFAULT_FILES if (folder / name).is_file()]
+    if len(found) > 1:
+        raise ValidationError("workflow", f"the scripts hold {' and '.join(p.name for p in found)}; keep one")
+    if not found:
+        return
+    wf = parse_workflow(read_file(found[0], "workflow"))
+    for name, stage in wf.stages_user.items():
+        if stage.python is not None and not (folder / stage.python).is_file():
+            raise ValidationError(f"workflow.{name}.python", f"{stage.python!r} is not among the scripts "
+                                  f"({folder})")
+
+
 def workflow_dir(project: Project) -> Path:
     return project.path / "workflow"
 
@@ -118,15 +138,71 @@ def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, fold
     from hpogrid.study import StudyTarget
     from hpogrid.workflow._inspector import StudyInspector
 
-    fn = getattr(load_module(str(project.scripts_dir), spec.python), spec.entrypoint, None)
+    field = f"workflow.{name}"
+    try:
+        module = load_module(str(project.scripts_dir), str(spec.python))
+    except ValidationError as exc:  # (its field names the model's script: this is the stage's)
+        raise ValidationError(f"{field}.python", exc.message) from None
+    fn = getattr(module, str(spec.entrypoint), None)
     if not callable(fn):
-        raise ValidationError(f"workflow.{name}.entrypoint", f"{spec.entrypoint!r} is not a function in {spec.python}")
+        raise ValidationError(f"{field}.entrypoint", f"{spec.entrypoint!r} is not a function in {spec.python}")
+    with_inspectors = _takes_inspectors(fn, field, spec)
     with _cwd(folder):
-        if spec.optimisations:
-            store = StudyTarget.resolve(project, None, study_url).open()
-            fn([StudyInspector(store, s) for s in spec.optimisations], spec.config or None)
-        else:
-            fn(spec.config or None)
+        args: list = [spec.config or None]
+        if with_inspectors:
+            inspectors = []
+            if spec.optimisations:
+                store = StudyTarget.resolve(project, None, study_url).open()
+                inspectors = [StudyInspector(store, s) for s in spec.optimisations]
+            args.insert(0, inspectors)
+        try:
+            fn(*args)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the user's code failed: their error, said in one line
+            what = ": ".join(filter(None, (type(exc).__name__, _one_line(exc))))
+            raise BackendError(f"workflow stage {name!r} failed: {what} (at {_where(exc, project.scripts_dir)})") \
+                from None
+
+
+def _takes_inspectors(fn: Callable, field: str, spec: UserStage) -> bool:
+    """How the README's stage functions are called: ``f(inspectors, config)`` (one inspector per
+    study in ``optimisations``; none without) or ``f(config)``; any other signature is one line."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return bool(spec.optimisations)
+    shown = f"{spec.entrypoint}{sig}"
+    for arity in ((2,) if spec.optimisations else (2, 1)):
+        try:
+            sig.bind(*([None] * arity))
+        except TypeError:
+            continue
+        return arity == 2
+    wanted = "(inspectors, config)" if spec.optimisations else "(inspectors, config) or (config)"
+    raise ValidationError(f"{field}.entrypoint", f"{shown} in {spec.python} cannot be called as "
+                          f"{spec.entrypoint}{wanted}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _where(exc: BaseException, scripts_dir: Path) -> str:
+    """file:line of the innermost frame in the project's scripts (else the innermost frame)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    root = str(scripts_dir.resolve())
+    ours = [f for f in frames if str(Path(f.filename).resolve()).startswith(root + os.sep)]
+    frame = (ours or frames)[-1]
+    path = Path(frame.filename)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(root)
+    return f"{path}:{frame.lineno}"
 
 
 def _command(project: Project, name: str, cmd: str, folder: Path) -> None:

@@ -41,7 +41,20 @@ class UserStage(_Stage):
             raise ValueError("give either cmd, or python with entrypoint")
         if self.python is not None and not (self.entrypoint or "").isidentifier():
             raise ValueError("python stages need an entrypoint: a function name in the file")
+        if self.python is not None:
+            _check_python_file(self.python)
         return self
+
+
+def _check_python_file(python: str) -> None:
+    """``python`` names a ``.py`` file among the project's scripts (it is imported from there)."""
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(python.replace("\\", "/"))
+    if path.suffix != ".py" or not path.stem:
+        raise ValueError(f"python: {python!r} is not a Python file (a .py file among the project's scripts)")
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"python: {python!r} must be a path inside the project's scripts (no leading / or ..)")
 
 
 class OptimisationStage(_Stage):
@@ -103,8 +116,10 @@ def parse_workflow(data: Any) -> Workflow:
     except PydanticError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise ValidationError(f"workflow.{loc}" if loc else "workflow",
-                              err["msg"].removeprefix("Value error, ")) from None
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":  # say what is allowed there
+            message = f"unknown key {str(err['loc'][-1])!r}; allowed: {', '.join(_allowed_keys(err['loc']))}"
+        raise ValidationError(f"workflow.{loc}" if loc else "workflow", message) from None
     both = set(wf.stages_user) & set(wf.stages_optimisation)
     if both:
         raise ValidationError("workflow", f"stage names used twice: {', '.join(sorted(both))}")
@@ -120,3 +135,10 @@ def parse_workflow(data: Any) -> Workflow:
                 raise ValidationError(f"workflow.{name}.optimisations", f"{opt!r} is not an optimisation stage")
     wf.order()  # raises on cycles
     return wf
+
+
+def _allowed_keys(loc: tuple) -> List[str]:
+    """The keys allowed where an unknown key ``loc`` was found (the workflow, or a stage)."""
+    model: Any = {"stages_user": UserStage, "stages_optimisation": OptimisationStage}.get(str(loc[0]), Workflow) \
+        if len(loc) == 3 else Workflow
+    return list(model.model_fields)

@@ -147,7 +147,8 @@ def test_an_hpogrid_home_that_is_a_file_is_one_line(run_cli, tmp_path, monkeypat
     monkeypatch.setenv("HPOGRID_HOME", str(home))
     result = run_cli("hpo_config", "create", "h")
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
-    assert f"{home}/hpo: Not a directory (hpogrid keeps its files in HPOGRID_HOME={home}" in result.output
+    assert result.output == f"Error: HPOGRID_HOME: {home} is not a folder; point HPOGRID_HOME at a folder (it is " \
+                            "created if missing)\n"
     assert home.read_text() == "not a folder"
 
 

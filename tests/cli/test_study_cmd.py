@@ -218,3 +218,30 @@ def test_added_results_are_told_to_the_searcher_on_resume(run_cli, project_facto
         trials = store.trials(name)
     assert len(trials) == 4 and [t.backend for t in trials[:2]] == ["imported", "imported"]
     assert all(t.annotations.get("searcher_told", 0) >= 2 for t in trials[2:]), [t.annotations for t in trials]
+
+
+def test_export_import_csv_round_trip(run_cli, project, tmp_path):
+    project.upsert_trial("p", "evil", state="COMPLETED", params={"lr": 0.1, "layers": 2, "act": "=HYPERLINK(\"x\")"},
+                         metrics={"loss": 0.01})
+    f = tmp_path / "p.csv"
+    out = run_cli("study", "export", "p", f)
+    assert out.exit_code == 0 and "6 trials" in out.output, out.output
+    assert "'=HYPERLINK" in f.read_text() and f.read_text().startswith('"# {')
+    assert run_cli("study", "export", "p", tmp_path / "p.txt", "--format", "csv").exit_code == 0
+    assert (tmp_path / "p.txt").read_bytes() == f.read_bytes()
+    for i, name in enumerate(("again", "again2")):
+        out = run_cli("study", "import", "p", [f, tmp_path / "p.txt"][i], "--study", name)
+        assert out.exit_code == 0 and "6 trials" in out.output, out.output
+        same(read_study(project, "p"), read_study(project, name), name=name)
+    assert project.best_trial("again").params["act"] == "=HYPERLINK(\"x\")"
+
+
+def test_malformed_csv_import_is_one_line_naming_line_and_column(run_cli, project, tmp_path):
+    f = tmp_path / "p.csv"
+    run_cli("study", "export", "p", f)
+    lines = f.read_text().splitlines()
+    lines[3] = lines[3].replace(",COMPLETED,", ",DONE,")
+    f.write_text("\n".join(lines) + "\n")
+    line = one_line_error(run_cli("study", "import", "p", f, "--study", "bad"))
+    assert "line 4: state" in line and "expected one of" in line
+    assert [s.name for s in project.list_studies()] == ["p"]

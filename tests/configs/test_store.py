@@ -157,3 +157,13 @@ def test_failed_update_and_remove_write_nothing(hpogrid_home):
     with pytest.raises(NotFoundError):
         NamedStore("model_config").remove("nope")
     assert tree_snapshot(hpogrid_home) == before
+
+
+def test_hpogrid_133_zero_resources_mean_the_default(hpogrid_home):
+    """1.3.3 wrote ``{"cpu": 0, "gpu": 0}`` for "the default"; new input with cpu 0 is refused
+    (tests/hostile/test_checked_when_written.py)."""
+    (hpogrid_home / "hpo").mkdir(parents=True)
+    (hpogrid_home / "hpo" / "old.json").write_text(json.dumps({"num_trials": 5, "resource": {"cpu": 0, "gpu": 0}}))
+    (hpogrid_home / "hpo" / "gpu.json").write_text(json.dumps({"num_trials": 5, "resource": {"cpu": 0, "gpu": 1}}))
+    assert NamedStore("hpo_config").load("old")["resource"] is None
+    assert NamedStore("hpo_config").load("gpu")["resource"] == {"gpu": 1}

@@ -229,3 +229,83 @@ def test_a_multi_objective_study_shows_its_pareto_front(tmp_path):
     assert [p["key"] for p in snap["panels"]][:2] == ["pareto", "hypervolume"]
     expected = build_figures(build_report(name, settle=False)).as_dict()
     assert snap["figures"]["pareto"] == json.loads(json.dumps(expected["pareto"]))
+
+
+def test_study_picker_and_comparison(tmp_path, monkeypatch):
+    """The page's picker lists the store's studies; a picked study is served as its own
+    snapshot, ``compare`` adds studies side by side, and only studies of the store are read."""
+    from hpogrid.dashboard import _snapshot
+    from hpogrid.objectives import Objectives
+
+    monkeypatch.setattr(_snapshot, "BUSY_FACTOR", 0.0)  # every poll reads: no waiting for the throttle
+    from hpogrid.study import StudyStore
+    from tests.report.test_compare import B_TRIALS
+
+    name, url = _known(tmp_path)
+    write_trials(url, "rp_b", datetime.now(timezone.utc).replace(microsecond=0), B_TRIALS)
+    client = create_app(Source(name)).test_client()
+    assert client.get("/api/studies").get_json() == {"studies": ["rp", "rp_b"], "default": "rp"}
+    assert '"study": "rp"' in client.get("/").get_data(as_text=True)
+    picked = client.get("/api/snapshot?study=rp_b").get_json()
+    assert picked["study"] == "rp_b" and picked["table"]["total"] == 3 and picked["best"]["number"] == 1
+    assert client.get("/api/snapshot").get_json()["study"] == "rp"
+    both = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    cmp = both["comparison"]
+    assert both["study"] == "rp" and cmp["studies"] == ["rp", "rp_b"]
+    assert [(r[0], r[5], r[6]) for r in cmp["rows"]] == [("rp", 0.1, 5), ("rp_b", 0.15, 1)]
+    assert [p["key"] for p in cmp["panels"]] == ["best", "params"] and len(set(cmp["colours"])) == 2
+    again = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    assert again["fingerprint"] == both["fingerprint"]
+    store = StudyStore(url)  # a new trial of the compared study changes what the page is sent
+    store.upsert_trial("rp_b", "b3", state="COMPLETED", params={"lr": 0.01}, metrics={"loss": 0.01})
+    later = client.get("/api/snapshot?study=rp&compare=rp_b").get_json()
+    assert later["fingerprint"] != both["fingerprint"] and later["comparison"]["rows"][1][5] == 0.01
+    # studies that optimise other objectives: the comparison says why, the study is still shown
+    store.create_study("two", "loss", "min", attrs=Objectives.parse(["loss", "accuracy"], ["min", "max"]).to_attrs())
+    store.upsert_trial("two", "t", state="COMPLETED", metrics={"loss": 0.3, "accuracy": 0.5})
+    store.close()
+    mixed = client.get("/api/snapshot?compare=two").get_json()
+    assert mixed["study"] == "rp" and "compare them by one metric" in mixed["comparison"]["error"]
+    for query in ("study=nope", "study=../../etc", "compare=rp_b,nope"):
+        r = client.get(f"/api/snapshot?{query}")
+        assert r.status_code == 404 and "no study" in r.get_json()["error"], query
+
+
+def test_artifacts_are_listed_and_served_only_from_the_project_folder(tmp_path):
+    """A trial's kept file downloads; a study naming a file outside the project (directly or
+    through a symbolic link in the trial folder) gets nothing of it."""
+    import os
+
+    from hpogrid import paths
+    from hpogrid.study import StudyStore
+    from hpogrid.trial import activated, read_annotations, save_artifact
+
+    name, url = _known(tmp_path)
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"\x00weights\xff")
+    with activated("l1", paths.project_dir(name) / "trials" / name / "l1") as folder:
+        save_artifact(src)
+    notes = read_annotations(folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not serve")
+    os.symlink(secret, folder / "artifacts" / "link.txt")
+    listed = dict(notes["artifacts"])
+    listed["outside"] = {**listed["model.bin"], "file": str(secret)}
+    listed["link.txt"] = {**listed["model.bin"], "file": str(folder / "artifacts" / "link.txt")}
+    listed["dotdot"] = {**listed["model.bin"], "file": str(folder / os.path.relpath(secret, folder))}
+    assert ".." in listed["dotdot"]["file"] and os.path.isfile(listed["dotdot"]["file"])
+    store = StudyStore(url)
+    store.upsert_trial(name, "l1", annotations={"artifacts": listed})
+    store.close()
+    client = create_app(Source(name)).test_client()
+    snap = client.get("/api/snapshot").get_json()
+    assert {(a["number"], a["name"]) for a in snap["artifacts"]} == {
+        (1, "model.bin"), (1, "outside"), (1, "link.txt"), (1, "dotdot")}
+    r = client.get("/api/artifact?trial=l1&name=model.bin")
+    assert r.status_code == 200 and r.data == b"\x00weights\xff"
+    assert r.headers["Content-Disposition"].startswith("attachment") and "model.bin" in r.headers["Content-Disposition"]
+    for query in ("trial=l1&name=outside", "trial=l1&name=link.txt", "trial=l1&name=dotdot",
+                  "trial=l1&name=nope", "trial=zz&name=model.bin", "study=other&trial=l1&name=model.bin"):
+        r = client.get(f"/api/artifact?{query}")
+        assert r.status_code == 404 and b"do not serve" not in r.data, query
+        assert r.get_json()["error"], query

@@ -69,8 +69,9 @@ def test_csv_content(known):
 def test_json_records_keep_types(known):
     report = build_report(known.name)
     data = json.loads(to_json(report))
-    assert isinstance(data, list) and len(data) == 8 and list(data[0]) == COLUMNS
+    assert isinstance(data, list) and len(data) == 8 and list(data[0]) == COLUMNS + ["artifacts"]
     first = data[0]
+    assert first["artifacts"] == []  # the files a trial kept (hpogrid.trial.save_artifact): none here
     assert first["rank"] == 1 and first["number"] == 5 and first["param.layers"] == 2
     assert first["param.lr"] == 0.003 and first["metric.loss"] == 0.1 and first["metric.accuracy"] == 0.95
     assert first["time_s"] == 40.0 and first["task_time_s"] == 40.0 and first["task_id"] == "10000002"

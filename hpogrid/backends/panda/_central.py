@@ -61,8 +61,52 @@ class CentralGridBackend(AskTellBackend):
         task_base(project)  # RUCIO_ACCOUNT and the outDS, before the study is opened
         PandaGateway().check_configuration()
 
+    #: the budget of the wave running now (a multi-fidelity search): it goes with the points
+    wave_stop: Optional[Dict[str, Any]] = None
+
     def executor(self, run: Run, run_dir: Path) -> Executor:
-        return PandaExecutor(run)
+        return PandaExecutor(run, stop=self.wave_stop)
+
+    def applies_scheduler(self, spec) -> bool:
+        from hpogrid.backends.panda._waves import WavePlan
+
+        return WavePlan.of(spec) is not None
+
+    def execute(self, run: Run) -> Optional[str]:
+        from hpogrid.backends.panda._waves import WavePlan
+
+        waves = WavePlan.of(run.plan.spec)
+        return super().execute(run) if waves is None else self._execute_waves(run, waves)
+
+    def _execute_waves(self, run: Run, waves) -> Optional[str]:
+        """Successive halving in waves (:mod:`._waves`): each wave is one ask/tell loop over grid
+        tasks whose points carry the rung's budget; the next wave re-runs the promoted points."""
+        from hpogrid.engine import Workload
+
+        plan, store, study = run.plan, run.store, run.study
+        first: Optional[str] = None
+        try:
+            for rung in range(len(waves.budgets)):
+                curves: Dict[str, List[Dict[str, Any]]] = {}
+                if rung:
+                    if run.control.ending:
+                        break
+                    todo = waves.next_wave(store, study, rung)
+                    if not todo:
+                        continue
+                    curves = {r.uid: list(r.intermediate or []) for r in todo}
+                    run.workload = Workload(new_trials=0, reruns=[(r.uid, dict(r.params)) for r in todo],
+                                            space_in_searcher=True)
+                self.wave_stop = waves.stop(rung, plan.spec.stop)
+                run.plan = replace(plan, spec=replace(plan.spec, stop=self.wave_stop))
+                out = super().execute(run)
+                first = first or out
+                run.sink.flush()
+                waves.ended(store, study, list(curves) if rung else list(run.sink.uids), rung, curves)
+        finally:
+            run.plan, self.wave_stop = plan, None
+        plan.notes.append(waves.summary(store.trials(study)))
+        return first
 
     def adopt_orphans(self, run: Run) -> Optional[Callable[[], List[Adopted]]]:
         from hpogrid.backends.panda._takeover import take_over
@@ -90,8 +134,9 @@ class PandaExecutor(Executor):
     queues = True
     records_before_flush = True
 
-    def __init__(self, run: Run, gateway: Optional[PandaGateway] = None):
-        """Grid jobs of ``run`` (its options and study); ``gateway``: PanDA (tests give a fake one)."""
+    def __init__(self, run: Run, gateway: Optional[PandaGateway] = None, stop: Optional[Dict[str, Any]] = None):
+        """Grid jobs of ``run`` (its options and study); ``gateway``: PanDA (tests give a fake one);
+        ``stop``: the budget of every point (a wave of a multi-fidelity search)."""
         from hpogrid.configs import get_kind
         from hpogrid.grid.panda import PandaGateway
 
@@ -101,6 +146,7 @@ class PandaExecutor(Executor):
         self.per_job = self.options.trials_per_job
         self.capacity = (self.options.n_jobs or 1) * self.per_job
         self.gateway = gateway or PandaGateway()
+        self.stop = stop
         self.grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
         self.base = task_base(project)
         self.batches = 0
@@ -144,7 +190,8 @@ class PandaExecutor(Executor):
         from hpogrid.grid.panda import TaskSpec
 
         with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
-            sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs])
+            sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs],
+                                   stop=self.stop)
             spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
                             sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
                             container=self.grid.get("container"),

@@ -47,12 +47,16 @@ def _iso(value) -> Optional[str]:
     return value.isoformat() if value is not None else None
 
 
-def trial_entry(t) -> Dict[str, Any]:
-    """One trial as it travels in the job metadata (no per-iteration history: metadata is small)."""
-    return {"uid": t.uid, "number": t.number, "state": t.state, "params": t.params, "metrics": t.metrics,
-            "annotations": t.annotations or {},
-            "value": t.value, "error": (t.error or None) and t.error[-_ERROR_CHARS:],
-            "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at)}
+def trial_entry(t, curve: bool = False) -> Dict[str, Any]:
+    """One trial as it travels in the job metadata (no per-iteration history, metadata is small,
+    unless ``curve``: a wave of a multi-fidelity search, whose driver records each rung's curve)."""
+    entry = {"uid": t.uid, "number": t.number, "state": t.state, "params": t.params, "metrics": t.metrics,
+             "annotations": t.annotations or {},
+             "value": t.value, "error": (t.error or None) and t.error[-_ERROR_CHARS:],
+             "started_at": _iso(t.started_at), "finished_at": _iso(t.finished_at)}
+    if curve:
+        entry["curve"] = list(t.intermediate or [])
+    return entry
 
 
 def _sandbox_project(name: str, workdir: Path):
@@ -91,7 +95,8 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
     text = dump_json(metadata)
     if len(text.encode()) <= limit:
         return text
-    trials = [{**t, "error": t["error"] and t["error"][-200:]} for t in metadata["trials"]]
+    trials = [{k: v for k, v in t.items() if k != "curve"} for t in metadata["trials"]]  # (the archive has them)
+    trials = [{**t, "error": t["error"] and t["error"][-200:]} for t in trials]
     sign = -1 if primary_mode(metadata.get("mode")) == "max" else 1
     ranked = sorted(trials, key=lambda t: (t["value"] is None, sign * (t["value"] or 0)))
     keep = len(ranked)
@@ -127,7 +132,12 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
     from hpogrid.settings import Settings
 
     project = _sandbox_project(name, workdir)
-    state = {"algorithm": project.hpo_config.get("algorithm"), "error": None}
+    budget = _budget(workdir)
+    if budget is not None:  # a wave of a multi-fidelity central search: its budget, judged by the driver
+        hpo = project.hpo_config
+        kept = {k: v for k, v in (hpo.get("scheduler_param") or {}).items() if k == "max_concurrent"}
+        project.configs["hpo_config"] = {**hpo, "stop": budget, "scheduler": "fifo", "scheduler_param": kept}
+    state = {"algorithm": project.hpo_config.get("algorithm"), "error": None, "curves": budget is not None}
     interrupted = False
     try:
         options = RunOptions(seed=seed, trials=trials, progress=False, points=_points(workdir),
@@ -153,6 +163,17 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
     return result
 
 
+def _budget(workdir: Path) -> Optional[Dict[str, Any]]:
+    """The stop criteria a multi-fidelity central search sent with this job's points (None: the hpo_config's)."""
+    import json
+
+    path = workdir / CONFIG_FOLDER / POINTS_FILE
+    if not path.is_file():
+        return None
+    stops = [p.get("stop") for p in json.loads(path.read_text(encoding="utf-8")) if isinstance(p.get("stop"), dict)]
+    return stops[0] if stops else None
+
+
 def _points(workdir: Path) -> Optional[List[tuple]]:
     """The (uid, values) a central search sent with this job's task; None: search as usual."""
     import json
@@ -163,7 +184,8 @@ def _points(workdir: Path) -> Optional[List[tuple]]:
     return [(p["uid"], p["values"]) for p in json.loads(path.read_text(encoding="utf-8"))]
 
 
-def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], algorithm, error) -> GridJobResult:
+def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], algorithm, error,
+               curves: bool = False) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
     from hpogrid import __version__
     from hpogrid.fileio import dump_json, write_atomic
@@ -181,7 +203,7 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     from hpogrid.objectives import Objectives
 
     objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
-    entries = [trial_entry(t) for t in records]
+    entries = [trial_entry(t, curve=curves) for t in records]
     done = [e for e in entries if e["state"] == "COMPLETED" and e["value"] is not None]
     # the best by the primary objective among the feasible trials (several objectives: see "pareto")
     feasible = [e for e in done if objectives.feasible(e["metrics"])]

@@ -75,7 +75,9 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
             # a define-by-run model's trial: the parameters it used, with their distributions
             dists = (entry.get("annotations") or {}).get(DISTRIBUTIONS_ANNOTATION)
             used = entry.get("params") if isinstance(dists, dict) and isinstance(entry.get("params"), dict) else None
+            curve = entry.get("curve")  # a wave of a multi-fidelity search: the per-iteration values
             out.append(Ended(uid, state, metrics=entry.get("metrics") or {}, error=entry.get("error"),
+                             history=curve if isinstance(curve, list) else None,
                              fields=fields, params=used, distributions=dists if used is not None else None))
         else:
             state = INTERRUPTED if status in STOPPED_JOB_STATES else FAILED

@@ -38,11 +38,13 @@ def _members(scripts: Path):
             yield path, rel.as_posix()
 
 
-def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None) -> Path:
+def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None,
+                 stop: Optional[Dict[str, Any]] = None) -> Path:
     """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject.
 
     ``points`` (uid, values): the trials a job of a central search evaluates (``points.json``),
-    so they travel with the task and a retried job evaluates the same ones.
+    so they travel with the task and a retried job evaluates the same ones. ``stop``: their
+    budget (a wave of a multi-fidelity search, :mod:`._waves`), instead of the hpo_config's.
     """
     import io
     import json
@@ -56,7 +58,8 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
             tar.add(path, arcname=arcname, recursive=False)
         tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
         if points is not None:
-            data = json.dumps([{"uid": uid, "values": values} for uid, values in points]).encode()
+            data = json.dumps([{"uid": uid, "values": values, **({"stop": stop} if stop else {})}
+                               for uid, values in points]).encode()
             info = tarfile.TarInfo(f"{CONFIG_FOLDER}/{POINTS_FILE}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

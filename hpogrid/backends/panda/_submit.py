@@ -44,7 +44,14 @@ def rucio_account() -> str:
     if not account:
         raise CredentialsError("RUCIO_ACCOUNT is not set: export RUCIO_ACCOUNT=<your grid user name> "
                                "(it names the output dataset user.<account>.hpogrid...)")
+    if not _ACCOUNT.fullmatch(account):  # (blamed on the variable, not on the outDS it goes into)
+        raise ValidationError("RUCIO_ACCOUNT", f"{account!r} is not a Rucio account name (lower-case letters, "
+                              "digits, '-' and '_', at most 30 characters): export your grid user name")
     return account
+
+
+#: Rucio's own rule for an account name
+_ACCOUNT = re.compile(r"[a-z0-9_-]{1,30}")
 
 
 def resolve_out_ds(template: str, project: str, now: datetime) -> str:
