@@ -29,6 +29,9 @@ from hpogrid.errors import HpogridError
 TRIAL_DIR_ENV = "HPOGRID_TRIAL_DIR"
 TRIAL_UID_ENV = "HPOGRID_TRIAL_UID"
 WORKFLOW_DIR_ENV = "HPOGRID_WORKFLOW_DIR"
+#: set for a program objective (model_config ``command``): its result-line prefix, so that
+#: :func:`report` in a Python program prints the per-step line hpogrid reads
+RESULT_PREFIX_ENV = "HPOGRID_RESULT_PREFIX"
 ANNOTATIONS_FILE = "annotations.json"
 #: where :func:`save_artifact` keeps files (in the trial folder) and the annotation listing them
 ARTIFACTS_DIR = "artifacts"
@@ -67,10 +70,21 @@ def report(step: int, **metrics: Any) -> bool:
     """Record one intermediate result of the current trial (``step``: the epoch, kept as
     ``step``; the scheduler counts ``training_iteration``, the number of reports). Returns
     True when the trial should stop now (an early-stopping scheduler, or the stop criteria):
-    end the training loop, save what you want, and return. Outside a trial run by hpogrid
+    end the training loop, save what you want, and return. In a program objective (a Python
+    script run by model_config ``command``) it prints the per-step line ``RESULT step=N:
+    {...}`` and returns False: a stopped program gets SIGTERM. Outside a trial run by hpogrid
     (the script run by hand) it records nothing and returns False."""
     runner = getattr(_local, "runner", None)
     if runner is None:
+        prefix = os.environ.get(RESULT_PREFIX_ENV)
+        if prefix and _current() is not None:  # a program objective: the line is the report
+            values = {}
+            for key, value in metrics.items():
+                try:
+                    values[str(key)] = float(value)
+                except (TypeError, ValueError):
+                    continue
+            print(f"{prefix} step={int(step)}: {json.dumps(values)}", flush=True)
         return False
     return runner.report({**metrics, "step": step}).value == "stop"
 

@@ -1,4 +1,6 @@
-"""Example 3: a small convolutional network on handwritten digits, as a Ray Tune Trainable.
+"""Example 3: a small convolutional network on handwritten digits, as a Ray Tune Trainable
+(``MNISTTrainable``) and as a plain PyTorch loop (``mnist_loop``, reporting each epoch with
+``hpogrid.trial.report`` so an early-stopping scheduler can end it).
 
 The data are scikit-learn's bundled 8x8 digits (1,797 images, no download), so the example
 runs anywhere, grid jobs included; the network is MNIST-style (conv, pool, two dense
@@ -23,6 +25,8 @@ import torch
 from ray import tune
 from sklearn.datasets import load_digits
 from torch import nn
+
+from hpogrid.trial import report
 
 _DIGITS = None
 
@@ -107,3 +111,33 @@ class MNISTTrainable(tune.Trainable):
         # Ray reuses this actor for the next trial: a fresh network and optimizer
         self.setup(new_config)
         return True
+
+
+def mnist_loop(config):
+    """The same network in a plain training loop: one report per epoch (``max_epochs``, default
+    100, or the run's stop criterion); it ends when the scheduler says so and its last report
+    is the trial's result."""
+    torch.set_num_threads(1)
+    seed = int(config.get("seed", 0))
+    torch.manual_seed(seed)
+    x_train, y_train, x_test, y_test = digits(float(config.get("test_fraction", 0.2)), seed)
+    model = ConvNet(int(config.get("channels", 16)), int(config.get("hidden", 64)))
+    beta = min(float(config.get("beta", 0.9)), 0.999)
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(config.get("lr", 1e-3)), betas=(beta, 0.999))
+    loss_fn, batchsize = nn.CrossEntropyLoss(), int(config.get("batchsize", 64))
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(1, int(config.get("max_epochs", 100)) + 1):
+        model.train()
+        order = torch.randperm(len(y_train), generator=generator)
+        for start in range(0, len(order), batchsize):
+            batch = order[start:start + batchsize]
+            optimizer.zero_grad()
+            loss_fn(model(x_train[batch]), y_train[batch]).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            logits = model(x_test)
+            loss = loss_fn(logits, y_test).item()
+            accuracy = (logits.argmax(dim=1) == y_test).float().mean().item()
+        if report(epoch, loss=loss, accuracy=accuracy):  # True: the scheduler stops this trial
+            break

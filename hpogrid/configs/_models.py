@@ -373,6 +373,8 @@ class ModelConfig(ConfigModel):
                     "'RESULT: <number>'")
     result_prefix: str = Field("RESULT", min_length=1, description="Prefix of the program's result lines")
     timeout: Optional[float] = Field(None, gt=0, description="Seconds a program may run per trial")
+    stop_grace: float = Field(10.0, gt=0, le=3600, description="Seconds a program the scheduler stops has "
+                              "between SIGTERM and SIGKILL")
 
     @model_validator(mode="before")
     @classmethod

@@ -48,6 +48,8 @@ class Model:
     command: Optional[str] = None
     timeout: Optional[float] = None
     result_prefix: str = "RESULT"
+    #: seconds between SIGTERM and SIGKILL when the scheduler stops the program
+    stop_grace: float = 10.0
 
     @classmethod
     def of(cls, project) -> "Model":
@@ -62,7 +64,8 @@ class Model:
         command = config.get("command")
         model = cls(kind=ModelKind.PROGRAM, scripts_dir=Path(scripts_dir), script=config.get("script"),
                     entry=config.get("model"), param=dict(config.get("param") or {}), command=command,
-                    timeout=config.get("timeout"), result_prefix=config.get("result_prefix") or "RESULT")
+                    timeout=config.get("timeout"), result_prefix=config.get("result_prefix") or "RESULT",
+                    stop_grace=float(config.get("stop_grace") or 10.0))
         if kind is None:
             kind = _decide_kind(model, imports)
         return model._with_kind(ModelKind(kind))
@@ -112,7 +115,8 @@ class Model:
         """As model_config (with the kind), for a trial spec."""
         out: Dict[str, Any] = {"kind": self.kind.value}
         if self.kind is ModelKind.PROGRAM:
-            out.update(command=self.command, timeout=self.timeout, result_prefix=self.result_prefix)
+            out.update(command=self.command, timeout=self.timeout, result_prefix=self.result_prefix,
+                       stop_grace=self.stop_grace)
         else:
             out.update(script=self.script, model=self.entry)
         return out

@@ -21,6 +21,13 @@ placeholder is left out (write ``--momentum={momentum}`` as one argument) and it
 The result is the LAST line ``<prefix>: <number>`` of stdout; ``<prefix> <name>: <number>``
 lines add named metrics and ``<prefix>: {json object}`` several at once. With several
 objectives the plain line is the first one's, and each other one needs its named line.
+
+Per-step results (learning curves, early stopping): a line ``<prefix> step=<N>: <number>``
+(the first objective's value) or ``<prefix> step=<N>: {json object}`` (several metrics) is one
+intermediate result, reported as the program prints it (flush stdout after it). When the
+scheduler stops the trial, the program's process group gets SIGTERM, then SIGKILL after
+model_config ``stop_grace`` seconds; the trial ends COMPLETED with its last step's values. A
+program that prints step lines and no final line ends with its last step's values too.
 """
 import json
 import math
@@ -30,7 +37,8 @@ import shlex
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hpogrid.errors import ValidationError
 
@@ -131,6 +139,38 @@ def environment(values: Mapping[str, Any], trial_dir: Path, scripts: Path) -> Di
     return env
 
 
+_STEP_WORD = "step"
+
+
+def step_pattern(prefix: str) -> "re.Pattern[str]":
+    """``<prefix> step=<N>: <value>`` (groups: N, value)."""
+    return re.compile(rf"^\s*{re.escape(prefix)}\s+{_STEP_WORD}=(\d+)\s*:\s*(.+?)\s*$")
+
+
+def parse_step(line: str, pattern: "re.Pattern[str]", metric: str) -> Optional[Dict[str, Any]]:
+    """The metrics of a per-step line (with ``step``), None for any other line or a value that
+    is no number (nor a JSON object of numbers)."""
+    m = pattern.match(line)
+    if not m:
+        return None
+    text = m.group(2)
+    metrics: Dict[str, Any] = {}
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        metrics = {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    else:
+        try:
+            metrics[metric] = float(text)
+        except ValueError:
+            return None
+    return {**metrics, "step": int(m.group(1))} if metrics else None
+
+
 def parse_results(stdout: str, prefix: str, metric: Union[str, Sequence[str]]) -> Dict[str, Any]:
     """Metrics from the result lines; the plain ``prefix: value`` line last seen wins.
 
@@ -142,7 +182,7 @@ def parse_results(stdout: str, prefix: str, metric: Union[str, Sequence[str]]) -
     metrics: Dict[str, Any] = {}
     for line in stdout.splitlines():
         m = pattern.match(line)
-        if not m:
+        if not m or (m.group(1) or "").startswith(_STEP_WORD + "="):
             continue
         name, text = m.group(1), m.group(2)
         if text.startswith("{"):
@@ -176,30 +216,113 @@ def _tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
+#: seconds between reads of a running program's stdout.log for per-step lines
+STEP_POLL_S = 0.05
+#: a per-step result: the step's metrics -> True when the scheduler stops the trial
+OnStep = Callable[[Dict[str, Any]], bool]
+
+
 def run_program(argv: List[str], env: Dict[str, str], trial_dir: Path, timeout: Optional[float],
-                prefix: str, metric: Union[str, Sequence[str]]) -> Dict[str, Any]:
-    """Run once in ``trial_dir`` (stdout.log, stderr.log there); metrics or :class:`TrialFailed`
-    (``metric``: the objective(s), see :func:`parse_results`)."""
+                prefix: str, metric: Union[str, Sequence[str]], on_step: Optional[OnStep] = None,
+                stop_grace: float = 10.0) -> Tuple[Dict[str, Any], bool]:
+    """Run once in ``trial_dir`` (stdout.log, stderr.log there); ``(metrics, final)`` or
+    :class:`TrialFailed` (``metric``: the objective(s), see :func:`parse_results`). ``on_step``
+    gets each per-step line's metrics as the program prints it; ``final`` False: the metrics
+    are the last step's (stopped by the scheduler, or no final line)."""
     trial_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = trial_dir / "stdout.log", trial_dir / "stderr.log"
+    first = metric if isinstance(metric, str) else list(metric)[0]
+    steps = _StepReader(out_path, step_pattern(prefix), first)
+    last_step: Optional[Dict[str, Any]] = None
+    stopped = False
     with open(out_path, "w") as out, open(err_path, "w") as err:
         try:
             proc = subprocess.Popen(argv, cwd=trial_dir, env=env, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             raise TrialFailed(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            code = proc.wait(timeout=timeout)
+            while True:
+                try:
+                    code = proc.wait(timeout=STEP_POLL_S if on_step is not None else
+                                     (None if deadline is None else max(0.0, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                for item in steps.new():
+                    last_step = item
+                    if on_step is not None and on_step(item):
+                        stopped = True
+                        break
+                if stopped:
+                    code = _stop_group(proc, stop_grace)
+                    break
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise TrialFailed(f"timed out after {timeout:g} s") from None
         except BaseException:
             _kill_group(proc)  # Ctrl-C or Ray stopping the trial: the program goes too
             raise
+    if stopped and last_step is not None:
+        return last_step, False
+    for item in steps.new(final=True):  # what it printed between the last read and its end
+        last_step = item
+        if on_step is not None and on_step(item):
+            return item, False
     if code != 0:
         tail = _tail(err_path)
         raise TrialFailed(f"exit code {code}" + (f": {tail}" if tail else ""))
-    return parse_results(out_path.read_text(errors="replace"), prefix, metric)
+    text = out_path.read_text(errors="replace")
+    if last_step is not None and not _has_final_line(text, prefix):
+        return last_step, False
+    return parse_results(text, prefix, metric), True
+
+
+def _has_final_line(stdout: str, prefix: str) -> bool:
+    """Did the program print a result line that is not a per-step one?"""
+    pattern = re.compile(rf"^\s*{re.escape(prefix)}(?:\s+([^\s:]+))?\s*:")
+    for line in stdout.splitlines():
+        m = pattern.match(line)
+        if m and not (m.group(1) or "").startswith(_STEP_WORD + "="):
+            return True
+    return False
+
+
+class _StepReader:
+    """The per-step lines a running program appended to its stdout.log since the last call
+    (a line still being written waits for the next one)."""
+
+    def __init__(self, path: Path, pattern: "re.Pattern[str]", metric: str):
+        self.path, self.pattern, self.metric = path, pattern, metric
+        self.offset = 0
+
+    def new(self, final: bool = False) -> List[Dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        end = len(data) if final else data.rfind(b"\n") + 1
+        self.offset += end
+        found = (parse_step(line, self.pattern, self.metric)
+                 for line in data[:end].decode(errors="replace").splitlines())
+        return [item for item in found if item is not None]
+
+
+def _stop_group(proc: subprocess.Popen, grace: float) -> int:
+    """SIGTERM to the program's process group, SIGKILL after ``grace`` seconds; its exit status."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return proc.wait()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -25,7 +25,7 @@ import numbers
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from hpogrid.objective.model import ModelKind
 from hpogrid.objective.trial_spec import TrialSpec
@@ -166,7 +166,10 @@ class TrialRunner:
             try:
                 kind = spec.model.kind
                 if kind is ModelKind.PROGRAM:
-                    return self._finish(self._run_program())
+                    metrics, final = self._run_program()
+                    if not final:  # stopped, or only per-step lines: the last step is the result
+                        return self.reporter.final(self, metrics) if self.reporter.returns_final else None
+                    return self._finish(metrics)
                 if kind is ModelKind.TRAINABLE:
                     self._run_trainable(spec.model.load())
                     return None
@@ -225,12 +228,14 @@ class TrialRunner:
         finally:
             trainable.stop()
 
-    def _run_program(self) -> Dict[str, Any]:
+    def _run_program(self) -> Tuple[Dict[str, Any], bool]:
+        """Run the program; its per-step lines are this trial's reports (a STOP decision ends
+        the program: SIGTERM, SIGKILL after model_config ``stop_grace``)."""
         import json
 
         from hpogrid.objective import program
         from hpogrid.objective.trial_spec import json_default
-        from hpogrid.trial import TRIAL_UID_ENV
+        from hpogrid.trial import RESULT_PREFIX_ENV, TRIAL_UID_ENV
 
         spec, model = self.spec, self.spec.model
         # a Slurm job's own stdout.log / stderr.log stay apart from the program's
@@ -240,5 +245,8 @@ class TrialRunner:
         # the trial folder (where annotate() writes and the engine reads) and its config
         env = program.environment(spec.values, spec.folder, model.scripts_dir)
         env[TRIAL_UID_ENV] = spec.uid
+        env[RESULT_PREFIX_ENV] = model.result_prefix  # hpogrid.trial.report prints its step lines
         env["HPOGRID_CONFIG"] = json.dumps(dict(spec.config), default=json_default)
-        return program.run_program(args, env, workdir, model.timeout, model.result_prefix, list(spec.objectives))
+        return program.run_program(args, env, workdir, model.timeout, model.result_prefix, list(spec.objectives),
+                                   on_step=lambda item: self.report(item) is Decision.STOP,
+                                   stop_grace=model.stop_grace)

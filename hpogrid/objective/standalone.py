@@ -22,11 +22,11 @@ from typing import Callable, List, Optional
 
 # the trial-folder protocol, where callers have always found it
 from hpogrid.objective.trial_folder import (PROGRESS_FILE, RESULT_FILE, STDERR_FILE, STDOUT_FILE, TRIAL_FILE,
-                                            FolderReporter, TrialResult, clear_result, read_progress, read_result,
-                                            read_spec, write_json, write_result)
+                                            FolderReporter, TrialResult, clear_decision, clear_result, read_progress,
+                                            read_result, read_spec, write_json, write_result)
 
-__all__ = ["PROGRESS_FILE", "RESULT_FILE", "STDERR_FILE", "STDOUT_FILE", "TRIAL_FILE", "clear_result", "main",
-           "read_progress", "read_result", "run_trial", "write_json"]
+__all__ = ["PROGRESS_FILE", "RESULT_FILE", "STDERR_FILE", "STDOUT_FILE", "TRIAL_FILE", "clear_decision",
+           "clear_result", "main", "read_progress", "read_result", "run_trial", "write_json"]
 
 
 class _Terminated(BaseException):

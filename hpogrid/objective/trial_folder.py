@@ -130,16 +130,21 @@ def _records(lines: Iterable[Union[str, bytes]]) -> List[Dict[str, Any]]:
 
 
 def write_decision(folder: Path, iteration: int, stop: bool, reason: str = "") -> None:
-    """The engine's answer to report ``iteration`` of the trial in ``folder``."""
-    write_json(Path(folder) / DECISION_FILE, {"iteration": iteration, "stop": stop, "reason": reason})
+    """The engine's answer to report ``iteration`` of the trial in ``folder``.
+
+    Written in place, never renamed over: on NFS a job that opens the same file again sees its
+    new content (close-to-open consistency), while a name renamed over (or created anew) can
+    resolve to the old file, or to none, for as long as the node caches the folder's entries.
+    A reader that meets a half-written answer reads it again (:func:`read_decision`: None)."""
+    text = json.dumps({"iteration": iteration, "stop": stop, "reason": reason})
+    with open(Path(folder) / DECISION_FILE, "w") as f:
+        f.write(text)
 
 
 def clear_decision(folder: Path) -> None:
-    """Before a trial (re)starts: an answer left by an earlier attempt must not be read."""
-    try:
-        (Path(folder) / DECISION_FILE).unlink()
-    except FileNotFoundError:
-        pass
+    """Before a trial (re)starts: an answer left by an earlier attempt must not be read. The
+    file stays, answering nothing yet (iteration 0), so the job finds it from the start."""
+    write_decision(folder, 0, False, "")
 
 
 def read_decision(folder: Path) -> Optional[Dict[str, Any]]:

@@ -45,3 +45,28 @@ def test_readme_example3_mnist_cnn_through_the_cli(run_cli):
         assert math.isfinite(loss) and loss > 0
         assert 0.0 <= accuracy <= 1.0
         assert t.value == pytest.approx(loss)  # the hpo_config metric is what the study ranks by
+
+
+def test_readme_example3_plain_loop_is_stopped_by_asha_on_the_pool(run_cli):
+    # a grid run one trial at a time: lr=1e-7 learns nothing in its first epoch, far behind the
+    # trial before it, and ASHA stops it there; the others run their 4 epochs
+    space = {"lr": {"method": "categorical", "dimension": {"categories": [1e-2, 1e-7, 5e-3], "grid_search": 1}}}
+    steps = [
+        ("model_config", "create", "mnist_loop", "--script", "mnist.py", "--model", "mnist_loop"),
+        ("search_space", "create", "mnist_loop_space", json.dumps(space)),
+        ("hpo_config", "create", "asha_min_loss", "--algorithm", "tune", "--metric", "loss", "--mode", "min",
+         "--trials", "3", "--scheduler", "asynchyperband", "--stop", json.dumps({"training_iteration": 4}),
+         "--scheduler_param", json.dumps({"max_t": 4, "grace_period": 1, "reduction_factor": 2})),
+        ("project", "create", "mnist_loop", "--scripts_path", EXAMPLE_SCRIPTS / "mnist.py",
+         "--model_config", "mnist_loop", "--search_space", "mnist_loop_space", "--hpo_config", "asha_min_loss"),
+    ]
+    for args in steps:
+        r = run_cli(*args)
+        assert r.exit_code == 0, (args, r.output)
+    r = run_cli("local_run", "mnist_loop", "--n_jobs", "1")
+    assert r.exit_code == 0, r.output
+    by_lr = {t.params["lr"]: t for t in StudyStore(sqlite_url(paths.study_db("mnist_loop"))).trials("mnist_loop")}
+    assert {t.state for t in by_lr.values()} == {"COMPLETED"}, [t.error for t in by_lr.values()]
+    assert by_lr[1e-7].annotations["stopped_early"]["at"] == 1 and len(by_lr[1e-7].intermediate) == 1
+    assert [m["step"] for m in by_lr[1e-2].intermediate] == [1, 2, 3, 4]
+    assert by_lr[1e-2].value == by_lr[1e-2].intermediate[-1]["loss"] < by_lr[1e-7].value

@@ -1,5 +1,6 @@
 """Black-box programs: argv without a shell, RESULT parsing, failures, timeouts (real processes)."""
 import json
+import os
 import re
 import sys
 import time
@@ -21,7 +22,7 @@ def _run(tmp_path, command, values, order=None, timeout=None, scripts=None, pref
     trial = tmp_path / "trial"
     args = program.build_argv(argv, values, order or list(values), trial, scripts)
     env = program.environment(values, trial, scripts)
-    return program.run_program(args, env, trial, timeout, prefix, "loss"), trial
+    return program.run_program(args, env, trial, timeout, prefix, "loss")[0], trial
 
 
 def test_hostile_value_stays_one_literal_argument(tmp_path):
@@ -133,3 +134,35 @@ def test_an_argument_of_an_inactive_conditional_parameter_is_left_out(tmp_path):
                           {"opt": "adam"}, order=["opt", "momentum"])
     argv, env = json.loads((trial / "stdout.log").read_text().splitlines()[0])
     assert argv == ["--opt=adam"] and env == {"HPOGRID_PARAM_OPT": "adam"} and metrics == {"loss": 1.0}
+
+
+STEPS = """
+for s in (1, 2, 3):
+    print(f"RESULT step={s}: {4 - s}", flush=True)
+print("RESULT step=4: not a number")
+print('RESULT step=5: {"loss": 0.5, "acc": 0.9}')
+"""
+
+
+def test_step_lines_are_reports_and_the_last_is_the_result_without_a_final_line(tmp_path):
+    (tmp_path / "steps.py").write_text(STEPS)
+    seen = []
+    argv = [sys.executable, str(tmp_path / "steps.py")]
+    metrics, final = program.run_program(argv, dict(), tmp_path / "t", None, "RESULT", "loss",
+                                         on_step=lambda item: seen.append(item) and False)
+    assert seen == [{"loss": 3.0, "step": 1}, {"loss": 2.0, "step": 2}, {"loss": 1.0, "step": 3},
+                    {"loss": 0.5, "acc": 0.9, "step": 5}]
+    assert (metrics, final) == (seen[-1], False)
+    # a final line is the result; the step lines are not read as named metrics
+    assert program.parse_results("RESULT step=1: 5\nRESULT: 2\n", "RESULT", "loss") == {"loss": 2.0}
+
+
+def test_a_stop_answer_ends_the_program_with_sigterm(tmp_path):
+    script = ("import signal, sys, time\nprint('RESULT step=1: 7', flush=True)\n"
+              "signal.signal(signal.SIGTERM, lambda *a: (open('term', 'w').close(), sys.exit(0)))\n"
+              "while True: time.sleep(0.05)\n")
+    (tmp_path / "p.py").write_text(script)
+    metrics, final = program.run_program([sys.executable, str(tmp_path / "p.py")], dict(os.environ), tmp_path / "t",
+                                         30, "RESULT", "loss", on_step=lambda item: True, stop_grace=30)
+    assert (metrics, final) == ({"loss": 7.0, "step": 1}, False)
+    assert (tmp_path / "t" / "term").exists()  # it ended on the SIGTERM, well before the grace ran out

@@ -123,3 +123,21 @@ def test_under_ray_the_final_result_carries_what_the_model_used_and_its_annotati
     final = TrialRunner(spec, TuneReporter(send=False)).run()
     assert final["loss"] == 2 and json.loads(final[ANNOTATIONS_KEY]) == {"n_params": 7}
     assert json.loads(final[USED_KEY])["params"] == {"n": 2}
+
+
+def test_a_python_program_reports_with_hpogrid_trial_and_is_stopped(tmp_path):
+    import sys
+
+    (tmp_path / "prog.py").write_text(textwrap.dedent("""
+        import time
+        from hpogrid.trial import report
+        for epoch in range(1, 100):
+            assert report(epoch, loss=1.0 / epoch, note="not a number") is False
+        time.sleep(60)  # (stopped at its third step: SIGTERM ends it)
+    """))
+    spec = _spec(tmp_path, f"{sys.executable} {tmp_path / 'prog.py'}", ModelKind.PROGRAM)
+    reporter = StopAt(3)
+    runner = TrialRunner(spec, reporter)
+    assert runner.run() is None
+    assert [s.metrics for s in reporter.steps] == [{"loss": 1.0 / n, "step": n} for n in (1, 2, 3)]
+    assert runner.decision is Decision.STOP and runner.history[-1]["loss"] == pytest.approx(1 / 3)

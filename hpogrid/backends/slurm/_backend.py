@@ -7,6 +7,9 @@ old slurm_config that still carries ``max_failures`` loads, with a note of where
 A driver killed with -9 cannot cancel anything: ``--resume`` finds its jobs through the job
 ids the study stores (:mod:`._resume`), scancels those still in Slurm, records those that
 ended on their own, and re-runs the interrupted trials with their uid and values.
+ASHA and median stopping apply as on the pool (:mod:`hpogrid.engine.early_stop`): the trial
+folders are on the shared file system, so the engine reads each job's reports there and
+answers in its ``decision.json``; a stopped trial's job returns and frees its allocation.
 """
 from __future__ import annotations
 
@@ -19,6 +22,10 @@ from hpogrid.engine import AskTellBackend, Executor, Run, RunOptions, RunSummary
 
 if TYPE_CHECKING:
     from hpogrid.project import Project
+
+#: seconds between reads of the trials' progress.jsonl under an early-stopping scheduler (at
+#: most slurm_config poll_interval): a trial waits for its answer after each report
+JUDGE_INTERVAL_S = 0.5
 
 
 def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
@@ -34,6 +41,9 @@ def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
 class SlurmBackend(AskTellBackend):
     name = "slurm"
     summary = "one Slurm job per trial (sbatch), states read from Slurm"
+    #: ASHA and median stopping: the driver tails each trial's progress.jsonl on the shared file
+    #: system and answers in its decision.json; a stopped trial's job returns, freeing its allocation
+    early_stopping = True
 
     _pool_configured = False
 
@@ -46,16 +56,21 @@ class SlurmBackend(AskTellBackend):
                               "max_failures failed trials on every backend (slurm_run --max_failures sets it)")
 
     def executor(self, run: Run, run_dir: Path) -> Executor:
+        from hpogrid.engine.early_stop import applies
+
         slurm = slurm_settings(run.project, run.options)
         env = worker_environment(run.project.scripts_dir)
+        # trials that await the engine's decision after each report are answered this often
+        # (Slurm itself is still asked every poll_interval)
+        judged = JUDGE_INTERVAL_S if applies(run.plan.spec) else None
         if slurm["pool"]:  # long-lived workers claiming queued trials from the study
             from hpogrid.backends.slurm._pool import SlurmPoolExecutor
 
             return SlurmPoolExecutor(slurm, run_dir, run.study, env, run.target.url, self.label_for(run.options),
-                                     slurm["pool"], run.settings.stale_after_s)
+                                     slurm["pool"], run.settings.stale_after_s, judge_s=judged)
         from hpogrid.backends.slurm._executor import SlurmExecutor
 
-        return SlurmExecutor(slurm, run_dir, run.study, env)
+        return SlurmExecutor(slurm, run_dir, run.study, env, judge_s=judged)
 
     def label_for(self, options: RunOptions) -> str:
         """``slurm-pool`` for a worker pool: its workers claim trials of that backend."""

@@ -31,10 +31,12 @@ class SlurmExecutor(Executor):
     queues = True
     program_subdir = True  # the job's stdout.log / stderr.log are in the trial folder
 
-    def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str]):
+    def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str],
+                 judge_s: Optional[float] = None):
         self.slurm, self.run_dir, self.study, self.env = slurm, run_dir, study, env
         self.capacity = slurm["workers"]
-        self.poll_interval = slurm["poll_interval"]
+        self.throttle = SlurmThrottle(slurm["poll_interval"], judge_s)
+        self.poll_interval = self.throttle.wake_s
         self.client = SlurmClient()
         self.jobs: Dict[str, str] = {}          # uid -> job id
         self.folders: Dict[str, Path] = {}
@@ -55,7 +57,7 @@ class SlurmExecutor(Executor):
         return {"job_id": job_id}
 
     def poll(self) -> List:
-        if not self.jobs:
+        if not self.jobs or not self.throttle.due():
             return []
         try:
             states = self.client.states(list(self.jobs.values()))
@@ -103,6 +105,23 @@ class SlurmExecutor(Executor):
         if not hurry:
             return []
         return [self._end(uid, JobState(self.jobs[uid], "UNKNOWN"), hurry=True) for uid in uids if uid in self.jobs]
+
+
+class SlurmThrottle:
+    """Slurm is asked every ``poll_interval``; under an early-stopping scheduler the loop wakes
+    every ``judge_s`` (less) to answer the trials' reports, without asking Slurm more often."""
+
+    def __init__(self, poll_interval: float, judge_s: Optional[float] = None):
+        self.poll_interval = poll_interval
+        self.wake_s = min(poll_interval, judge_s) if judge_s else poll_interval
+        self._last = -float("inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.poll_interval - 1e-3:
+            return False
+        self._last = now
+        return True
 
 
 def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_because: Optional[str] = None,

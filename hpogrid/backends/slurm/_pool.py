@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+from hpogrid.backends.slurm._executor import SlurmThrottle
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
 from hpogrid.backends.slurm._worker import ALIVE_FILE, POOL_FILE, STOP_FILE
 from hpogrid.engine import Ended, Executor, Queued, Started, TrialRun, ended_from_result
@@ -31,12 +32,13 @@ class SlurmPoolExecutor(Executor):
     program_subdir = True
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str], store_url: str,
-                 backend: str, size: int, stale_after_s: float):
+                 backend: str, size: int, stale_after_s: float, judge_s: Optional[float] = None):
         from hpogrid.study import StudyStore
 
         self.slurm, self.run_dir, self.study, self.env, self.size = slurm, run_dir, study, env, size
         self.capacity = size
-        self.poll_interval = slurm["poll_interval"]
+        self.throttle = SlurmThrottle(slurm["poll_interval"], judge_s)
+        self.poll_interval = self.throttle.wake_s
         self.client = SlurmClient()
         self.store = StudyStore(store_url)
         self.live: Dict[str, TrialRun] = {}
@@ -50,7 +52,7 @@ class SlurmPoolExecutor(Executor):
         pool = run_dir / POOL_FILE
         pool.write_text(json.dumps({"run_dir": str(run_dir), "trials_root": str(run_dir), "study": study,
                                     "store_url": store_url, "backend": backend, "stale_after_s": stale_after_s,
-                                    "poll_interval": min(1.0, self.poll_interval)}))
+                                    "poll_interval": min(1.0, slurm["poll_interval"])}))
         pool.chmod(0o600)  # a database URL may hold a password
         self._touch()
         self._fill()
@@ -80,8 +82,17 @@ class SlurmPoolExecutor(Executor):
         return {}
 
     def poll(self) -> List:
+        if not self.throttle.due():
+            return []
         self._touch()
         events: List = []
+        # claims first: a trial claimed and cut short by SIGTERM since the last poll is known
+        # as its worker's before its result is read (else the SIGTERM would be its own end)
+        running = {t.uid: t for t in self.store.trials(self.study, states=[RUNNING]) if t.uid in self.live}
+        for uid, t in running.items():  # claimed by a worker since the last poll
+            if uid not in self.claimed and t.job_id:
+                self.claimed[uid] = t.job_id
+                events.append(Started(uid, {"host": t.host, "job_id": t.job_id}))
         for uid, run in list(self.live.items()):  # finished: the payload wrote its result
             result = standalone.read_result(run.folder)
             if result is not None and result.get("terminated") and uid in self.claimed:
@@ -91,11 +102,6 @@ class SlurmPoolExecutor(Executor):
                 self.claimed.pop(uid, None)
                 events.append(ended)
                 del self.live[uid]
-        running = {t.uid: t for t in self.store.trials(self.study, states=[RUNNING]) if t.uid in self.live}
-        for uid, t in running.items():  # claimed by a worker since the last poll
-            if uid not in self.claimed and t.job_id:
-                self.claimed[uid] = t.job_id
-                events.append(Started(uid, {"host": t.host, "job_id": t.job_id}))
         events += self._check_workers()
         return events
 

@@ -44,6 +44,9 @@ def main(pool_file: str) -> int:
                 time.sleep(spec["poll_interval"])
                 continue
             folder = trials_root / trial.uid
+            # a trial queued again (its first worker died): the answers given to the lost attempt
+            # are not this one's (the driver answers its reports afresh)
+            standalone.clear_decision(folder)
             with open(folder / standalone.STDOUT_FILE, "ab") as out, \
                     open(folder / standalone.STDERR_FILE, "ab") as err:
                 subprocess.run([sys.executable, "-m", standalone.__name__, str(folder)], cwd=folder, stdout=out,
