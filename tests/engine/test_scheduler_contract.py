@@ -55,14 +55,16 @@ SCHEDULERS = {
     "hyperband": {"max_t": MAX_T, "reduction_factor": 3},
     "median": {"grace_period": 2, "min_samples_required": 2},
 }
-BACKENDS = backend_params("fake", "pool", "ray")
+BACKENDS = backend_params("fake", "pool", "ray", "slurm")
+#: small Slurm jobs polled quickly (ignored by the other backends)
+SLURM = {"mem": "200M", "time": "5", "workers": 1, "poll_interval": 0.2}
 
 
 def project(tmp_path, scheduler, order=ORDER, hold=None):
     grid = {"c": {"method": "categorical", "dimension": {"categories": list(order), "grid_search": 1}}}
     return _make(tmp_path, "", grid, model={"script": "contract.py", "model": "objective"},
                  files={"contract.py": SCRIPT.format(curves=CURVES, hold=hold and str(hold))}, algorithm="tune", trials=len(order), scheduler=scheduler,
-                 scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": MAX_T})
+                 scheduler_param=SCHEDULERS[scheduler], stop={"training_iteration": MAX_T}, slurm=SLURM)
 
 
 def run_on(backend, name, n_jobs=1):
@@ -70,6 +72,10 @@ def run_on(backend, name, n_jobs=1):
         from hpogrid.backends.local import LocalOptions
 
         return get_backend("local").run(load_project(name), LocalOptions(progress=False, n_jobs=n_jobs, ray=True))
+    if backend == "slurm":  # one job per trial, n_jobs at once
+        from hpogrid.backends.slurm import SlurmOptions
+
+        return get_backend("slurm").run(load_project(name), SlurmOptions(progress=False, workers=n_jobs))
     return get_backend(backend).run(load_project(name), RunOptions(progress=False, n_jobs=n_jobs))
 
 
