@@ -3,7 +3,8 @@
 Ray Tune (:mod:`hpogrid.backends.raytune`) when the run needs something of Ray's (a cluster
 address, PBT/BOHB, GPUs or custom resources Ray hands out), otherwise the pool of worker
 processes (:mod:`hpogrid.backends.pool`), which starts in a fraction of the time; there the
-engine applies ASHA and median stopping itself (:mod:`hpogrid.engine.early_stop`). The run's notes say which ran and why.
+engine applies ASHA, Hyperband and median stopping itself (:mod:`hpogrid.engine.early_stop`).
+The run's notes say which ran and why.
 """
 from __future__ import annotations
 

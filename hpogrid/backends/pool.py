@@ -30,8 +30,8 @@ from hpogrid.study.records import FAILED, INTERRUPTED
 if TYPE_CHECKING:
     from hpogrid.project import Project
 
-#: schedulers that act on intermediate results and need Ray Tune (asynchyperband and median
-#: the engine applies itself: :mod:`hpogrid.engine.early_stop`)
+#: schedulers that act on intermediate results and need Ray Tune (asynchyperband, hyperband and
+#: median the engine applies itself: :mod:`hpogrid.engine.early_stop`)
 RAY_SCHEDULERS = frozenset({"bohbhyperband", "pbt"})
 #: seconds the cancelled workers get, together, to end after SIGTERM before SIGKILL
 TERM_GRACE_S = 5.0
@@ -40,7 +40,7 @@ TERM_GRACE_S = 5.0
 def needs_ray(project: Project, options: RunOptions) -> Optional[str]:
     """Why this run needs Ray Tune (None: the pool can run it).
 
-    ``asynchyperband`` and ``median`` run on the pool (the engine decides, see
+    ``asynchyperband``, ``hyperband`` and ``median`` run on the pool (the engine decides, see
     :mod:`hpogrid.engine.early_stop`); PBT and BOHB's HyperBand need Ray.
     """
     hpo = project.hpo_config
