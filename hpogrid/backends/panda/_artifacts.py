@@ -87,6 +87,8 @@ def fetch_artifacts(sub: Submission, job: Dict[str, Any], project_path: Path, st
                     fetcher: Optional[Fetcher] = None, cache: Optional[Dict[int, List[Path]]] = None) -> bool:
     """Bring the artifacts of ``job``'s trials into their trial folders; False when they could
     not be fetched now (worth another sync), with a note saying why."""
+    if str(job.get("jobstatus", "")).lower() != "finished":  # only a finished job's outputs reach Rucio
+        return True
     wanted = _wanted(job, sub, project_path / "trials" / study)
     if not wanted:
         return True
