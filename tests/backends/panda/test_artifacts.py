@@ -86,6 +86,10 @@ def test_grid_artifacts_come_home_with_the_report(panda_server, rucio_client_env
                    for line in r.output.splitlines()), r.output
     shown = json.loads(run_cli("study", "show", "ga", "--trial", trials[0].uid).output)
     assert [a["exists"] for a in shown["artifacts"]] == [True]
+    from hpogrid.dashboard import Source, create_app
+
+    served = create_app(Source("ga")).test_client().get(f"/api/artifact?trial={trials[0].uid}&name=model.txt")
+    assert served.status_code == 200 and served.data == f"x={trials[0].params['x']!r}".encode()
 
 
 def test_artifacts_over_the_job_limit_stay_out_of_its_output(tmp_path):
