@@ -191,3 +191,72 @@ def test_a_multi_objective_study_shows_its_front_and_figures(tmp_path, serve_das
         wait_for(browser, lambda d: d.find_elements("css selector", f"#plot-{key} .main-svg"), f"the {key} plot")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
+
+
+@pytest.mark.slow
+def test_the_study_picker_and_compare_with_in_the_browser(tmp_path, serve_dashboard, browser):
+    """Picking another study shows its trials; "compare with" adds the side-by-side section."""
+    from selenium.webdriver.support.ui import Select
+
+    from hpogrid import paths
+    from hpogrid.study import sqlite_url
+    from tests.report.test_compare import B_TRIALS
+
+    name = _known(tmp_path)
+    write_trials(sqlite_url(paths.study_db(name)), "rp_b", datetime.now(timezone.utc).replace(microsecond=0),
+                 B_TRIALS)
+    browser.get(serve_dashboard(name).url)
+    wait_for(browser, lambda d: len(_rows(d)) == 8, "8 trials of rp")
+    wait_for(browser, lambda d: d.find_element("id", "pickers").is_displayed(), "the study pickers")
+    Select(browser.find_element("id", "study-picker")).select_by_value("rp_b")
+    rows = wait_for(browser, lambda d: len(_rows(d)) == 3 and _rows(d), "3 trials of rp_b")
+    assert browser.find_element("id", "study").text.startswith("study rp_b in ")
+    assert sorted(r[2] for r in rows) == ["COMPLETED", "COMPLETED", "FAILED"]
+    assert not browser.find_element("id", "compare-section").is_displayed()
+    wait_for(browser, lambda d: [o.get_attribute("value") for o in Select(
+        d.find_element("id", "compare-picker")).options] == ["rp"], "rp offered to compare with")
+    Select(browser.find_element("id", "compare-picker")).select_by_value("rp")
+    compared = wait_for(browser, lambda d: d.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#compare-body tr'),"
+        " function(tr){ return tr.cells[0].textContent; });") or None, "the comparison table")
+    assert compared == ["rp_b", "rp"] and browser.find_element("id", "compare-section").is_displayed()
+    assert len(_rows(browser)) == 3  # the picked study's own table stays
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
+FETCH = """
+var done = arguments[arguments.length - 1];
+fetch(arguments[0]).then(function(r){ return r.arrayBuffer().then(function(b){
+  done([r.status, Array.from(new Uint8Array(b))]); }); }).catch(function(e){ done([0, String(e)]); });
+"""
+
+
+@pytest.mark.slow
+def test_an_artifact_link_serves_the_file_and_nothing_outside_the_project(tmp_path, serve_dashboard, browser):
+    """The page's download link gives the kept file's bytes; a study naming a file outside the
+    project's folder gets a refusal, not the file."""
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+    from hpogrid.trial import activated, read_annotations, save_artifact
+
+    name = _known(tmp_path)
+    src = tmp_path / "model.bin"
+    src.write_bytes(bytes(range(256)) + b"\x00weights\xff")
+    with activated("l1", paths.project_dir(name) / "trials" / name / "l1") as folder:
+        kept = save_artifact(src)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not serve")
+    listed = dict(read_annotations(folder)["artifacts"])
+    listed["outside.txt"] = {**listed["model.bin"], "file": str(secret)}
+    with StudyStore(sqlite_url(paths.study_db(name))) as store:
+        store.upsert_trial(name, "l1", annotations={"artifacts": listed})
+    browser.get(serve_dashboard(name).url)
+    links = wait_for(browser, lambda d: len(d.find_elements("css selector", "#artifacts a")) == 2
+                     and {a.text: a.get_attribute("href") for a in d.find_elements("css selector", "#artifacts a")},
+                     "two artifact links")
+    status, body = browser.execute_async_script(FETCH, links["model.bin"])
+    assert status == 200 and bytes(body) == kept.read_bytes() == src.read_bytes()
+    status, body = browser.execute_async_script(FETCH, links["outside.txt"])
+    assert status == 404 and b"do not serve" not in bytes(body)
+    assert "not a file inside the project's folder" in bytes(body).decode()

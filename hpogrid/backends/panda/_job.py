@@ -32,6 +32,11 @@ JOB_HOME = ".hpogrid-job"
 _ERROR_CHARS = 2000
 #: runGen attaches userJobMetadata.json only up to 1 MB; stay below with room to spare
 METADATA_LIMIT = 900_000
+#: the files trials kept (hpogrid.trial.save_artifact) travel in TRIALS_ARCHIVE up to this many
+#: bytes per job (the outDS is for results, not data sets); those beyond are left out, with a note
+ARTIFACTS_LIMIT = 50 * 2**20
+#: in TRIALS_ARCHIVE: which job wrote it (the sync picks a job's archive from its output container)
+JOB_MARKER = "hpogrid_job.json"
 
 
 @dataclass
@@ -82,9 +87,42 @@ def _sandbox_project(name: str, workdir: Path):
     return SandboxProject(**vars(load_project(name)))
 
 
-def _pack_trials(project: Project, workdir: Path) -> None:
+def _pack_trials(project: Project, workdir: Path, left_out: List[Path]) -> None:
+    """The job's project folder (study, trial folders with their artifacts) for the outDS, with
+    a marker naming the job (``$PandaID``); the artifacts in ``left_out`` stay behind."""
+    import io
+    import json
+
+    root = project.path.resolve()
+    skip = {f"{project.name}/{p.resolve().relative_to(root).as_posix()}" for p in left_out
+            if p.resolve().is_relative_to(root)}
     with tarfile.open(workdir / TRIALS_ARCHIVE, "w:gz") as tar:
-        tar.add(project.path, arcname=project.name)
+        tar.add(project.path, arcname=project.name, filter=lambda info: None if info.name in skip else info)
+        data = json.dumps({"pandaid": os.environ.get("PandaID"), "task_id": os.environ.get("PanDA_TaskID")}).encode()
+        info = tarfile.TarInfo(JOB_MARKER)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def _artifacts_over_limit(entries: List[Dict[str, Any]], limit: int = ARTIFACTS_LIMIT) -> List[Path]:
+    """The artifact files that do not fit in the job's ``limit`` (kept in trial order, first come
+    first kept); their records in ``entries`` get ``"left_out"`` saying why."""
+    from hpogrid.trial import ARTIFACTS_KEY, artifacts
+
+    total, over = 0, []
+    for entry in entries:
+        listed = artifacts(entry["annotations"])
+        for name, record in listed.items():
+            size = int(record.get("size") or 0)
+            if total + size > limit and isinstance(record.get("file"), str):
+                over.append(Path(record["file"]))
+                listed[name] = {**record, "left_out": f"over the grid job's artifact limit of "
+                                                      f"{limit // 2**20} MB: not in the job's output"}
+            else:
+                total += size
+        if listed:
+            entry["annotations"] = {**entry["annotations"], ARTIFACTS_KEY: listed}
+    return over
 
 
 def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
@@ -204,6 +242,7 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
 
     objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
     entries = [trial_entry(t, curve=curves) for t in records]
+    left_out = _artifacts_over_limit(entries)
     done = [e for e in entries if e["state"] == "COMPLETED" and e["value"] is not None]
     # the best by the primary objective among the feasible trials (several objectives: see "pareto")
     feasible = [e for e in done if objectives.feasible(e["metrics"])]
@@ -212,9 +251,12 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
     if objectives.is_multi:
         metadata["pareto"] = _front_uids(objectives, feasible)
+    if left_out:
+        metadata["notes"] = [f"{len(left_out)} artifact(s) left out of the job's output: more than "
+                             f"{ARTIFACTS_LIMIT // 2**20} MB in all"]
     write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
     write_atomic(workdir / RESULT_FILE, dump_json(metadata))
-    _pack_trials(project, workdir)
+    _pack_trials(project, workdir, left_out)
     failed = sum(e["state"] == "FAILED" for e in entries)
     return GridJobResult(metadata=metadata, completed=len(done), failed=failed)
 

@@ -96,13 +96,17 @@ def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) 
             "annotations": {k: v for k, v in annotations.items() if v is not None}}
 
 
-def _store_job(store, study: str, sub: Submission, job: Dict[str, Any]) -> int:
+def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_root: Optional[Path] = None) -> int:
+    from hpogrid.backends.panda._artifacts import localised
+
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     common = _job_fields(sub, job, metadata)
     trials = metadata.get("trials") or []
     prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
     for t in trials:
         notes = t.get("annotations") if isinstance(t.get("annotations"), dict) else {}
+        if trials_root is not None:  # its artifacts: where the sync puts them in this project
+            notes = localised(notes, trials_root / f"{prefix}.{t.get('uid')}")
         fields = {**common, "annotations": {**notes, **common["annotations"]}}  # what the trial annotated
         store.upsert_trial(study, f"{prefix}.{t.get('uid')}", state=t.get("state") or "COMPLETED",
                            params=t.get("params") or {}, metrics=t.get("metrics") or {},
@@ -144,7 +148,8 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     return stored
 
 
-def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False) -> SyncResult:
+def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False,
+                 fetcher=None) -> SyncResult:
     """Fetch the metadata of the project's tasks that may have changed and store their trials.
 
     One sync of a project at a time (``report`` in two terminals, the dashboard's button): the
@@ -154,10 +159,11 @@ def sync_project(project: Project, store, study: str, gateway=None, refresh: boo
     lock = project.path / "grid" / "sync.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock), timeout=600):
-        return _sync_project(project, store, study, gateway, refresh)
+        return _sync_project(project, store, study, gateway, refresh, fetcher)
 
 
-def _sync_project(project: Project, store, study: str, gateway, refresh: bool) -> SyncResult:
+def _sync_project(project: Project, store, study: str, gateway, refresh: bool, fetcher) -> SyncResult:
+    from hpogrid.backends.panda._artifacts import fetch_artifacts
     from hpogrid.grid.panda import PandaGateway
 
     result = SyncResult()
@@ -187,6 +193,8 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool) -
         return result
     from hpogrid.backends.panda._tasks import modified_since
 
+    trials_root = project.path / "trials" / study
+    archives: Dict[int, List[Path]] = {}  # task id -> its jobs' trial archives, fetched once per sync
     all_jobs = gateway.jobs_of_tasks([sub.task_id for sub, _ in changed], modified_since([t for _, t in changed]))
     for sub, task in changed:
         status = str(task.get("status", "")).lower()
@@ -198,11 +206,13 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool) -
             if status in FINAL_TASK_STATES:
                 synced[str(sub.task_id)] = signature
             continue
+        fetched = True
         for job in all_jobs.get(sub.task_id, []):
             if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
                 result.running_jobs += 1
-            result.trials += _store_job(store, study, sub, job)
-        if status in FINAL_TASK_STATES:
+            result.trials += _store_job(store, study, sub, job, trials_root)
+            fetched = fetch_artifacts(sub, job, project.path, study, result.notes, fetcher, archives) and fetched
+        if status in FINAL_TASK_STATES and fetched:  # (a failed fetch is tried again next sync)
             synced[str(sub.task_id)] = signature
     _save_synced(project.path, target, synced)
     _save_states(project.path, changed, all_jobs)

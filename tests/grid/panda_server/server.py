@@ -160,6 +160,9 @@ class PandaTestServer:
         self.hold_endings = False
         self.default_site = site
         self.job_env: Dict[str, str] = {}
+        #: test hook: called (output container, PandaID, file) for each output of a finished job,
+        #: where the pilot would register it in Rucio (a test may upload it to a Rucio test server)
+        self.output_hooks: List = []
         self.request_counts: Counter = Counter()
         self.tasks: Dict[int, Task] = {}
         self.jobs: Dict[int, Job] = {}
@@ -385,6 +388,12 @@ class PandaTestServer:
         return argv, cwd, out_map
 
     @staticmethod
+    def _output_container(task: Task, local_name: str) -> str:
+        """The container (``<outDS>_<file>/``) prun declared for the output ``local_name``."""
+        return next(p["dataset"] for p in task.params.get("jobParameters", [])
+                    if p.get("param_type") == "output" and str(p.get("value", "")).endswith("." + local_name))
+
+    @staticmethod
     def _input_datasets(task: Task) -> List[str]:
         return [p["dataset"] for p in task.params.get("jobParameters", [])
                 if p.get("param_type") == "input" and p.get("dataset")]
@@ -433,6 +442,8 @@ class PandaTestServer:
                         break
                     out_dir.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(produced, out_dir / item["lfn"])
+                    for hook in self.output_hooks:
+                        hook(self._output_container(task, item["localName"]), job.panda_id, out_dir / item["lfn"])
         if job.exit_code not in (0, None) and not job.error_diag:
             job.error_diag = f"payload exited with code {job.exit_code}"
         job.status = "finished" if ok else "failed"

@@ -1,0 +1,115 @@
+"""Artifacts of grid trials: packed in the job's output, fetched from Rucio by the report's sync.
+
+End to end: the loopback PanDA server runs the job (``hpogrid grid_job``), whose trials call
+``save_artifact``; each output the job leaves is registered, as the pilot would, in a real
+Rucio test server under the task's output container; ``report`` syncs the trials and brings
+their artifacts into the project's trial folders, where ``report --artifacts`` lists them.
+"""
+import hashlib
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from hpogrid import paths
+from hpogrid.study import StudyStore, sqlite_url
+from tests.grid.rucio_server import rucio_client_env, rucio_server  # noqa: F401  (fixtures)
+from tests.grid.test_grid_run import make, submit
+
+SCRIPT = """
+from hpogrid.trial import save_artifact, trial_dir
+
+def objective(config):
+    path = trial_dir() / "scratch.txt"
+    path.write_text(f"x={config['x']!r}")
+    save_artifact(path, name="model.txt")
+    return {"loss": (config["x"] - 0.5) ** 2}
+"""
+
+
+def register_in_rucio(server):
+    """What the pilot does with an output: upload it to an RSE in a dataset of the output container."""
+    from rucio.client import Client
+    from rucio.client.uploadclient import UploadClient
+    from rucio.common.exception import DataIdentifierAlreadyExists
+
+    def hook(container: str, panda_id: int, path: Path) -> None:
+        client = Client()
+        scope, container = server.scope, container.rstrip("/")
+        dataset = f"{container}.{panda_id}"
+        UploadClient(_client=client).upload([{"path": str(path), "rse": server.rse, "did_scope": scope,
+                                              "did_name": path.name, "dataset_scope": scope,
+                                              "dataset_name": dataset, "register_after_upload": True}])
+        try:
+            client.add_container(scope, container)
+        except DataIdentifierAlreadyExists:
+            pass
+        client.attach_dids(scope, container, [{"scope": scope, "name": dataset}])
+
+    return hook
+
+
+@pytest.mark.slow
+def test_grid_artifacts_come_home_with_the_report(panda_server, rucio_client_env, run_cli, tmp_path,  # noqa: F811
+                                                  monkeypatch):
+    monkeypatch.setenv("RUCIO_ACCOUNT", rucio_client_env.account)
+    panda_server.output_hooks.append(register_in_rucio(rucio_client_env))
+    from tests.grid import test_grid_run
+
+    monkeypatch.setattr(test_grid_run, "SCRIPT", SCRIPT)  # the project's train.py
+    make(run_cli, tmp_path, "ga", trials=2)
+    task_id = submit(run_cli, "ga", "--n_jobs", "1")
+    assert panda_server.wait_task(task_id, timeout=240) == "done"
+
+    config = Path(str(rucio_client_env.client_cfg))
+    monkeypatch.setenv("RUCIO_CONFIG", str(tmp_path / "no-such.cfg"))  # Rucio out of reach: trials, a note
+    r = run_cli("report", "ga", "--artifacts")
+    assert r.exit_code == 0, r.output
+    assert f"artifacts of task {task_id} not fetched" in r.output and "the next sync tries again" in r.output
+
+    monkeypatch.setenv("RUCIO_CONFIG", str(config))  # the next report fetches them
+    r = run_cli("report", "ga", "--artifacts", "--top", "0")
+    assert r.exit_code == 0, r.output
+    assert "not fetched" not in r.output
+    with StudyStore(sqlite_url(paths.study_db("ga"))) as store:
+        trials = store.trials("ga")
+    assert len(trials) == 2
+    for t in trials:
+        art = t.annotations["artifacts"]["model.txt"]
+        local = Path(art["file"])
+        assert local == paths.project_dir("ga") / "trials" / "ga" / t.uid / "artifacts" / "model.txt"
+        data = local.read_bytes()
+        assert data == f"x={t.params['x']!r}".encode()  # each trial's own file, in its own folder
+        assert hashlib.sha256(data).hexdigest() == art["sha256"] and len(data) == art["size"]
+        assert any(t.uid in line and "model.txt" in line and art["sha256"][:12] in line
+                   for line in r.output.splitlines()), r.output
+    shown = json.loads(run_cli("study", "show", "ga", "--trial", trials[0].uid).output)
+    assert [a["exists"] for a in shown["artifacts"]] == [True]
+    from hpogrid.dashboard import Source, create_app
+
+    served = create_app(Source("ga")).test_client().get(f"/api/artifact?trial={trials[0].uid}&name=model.txt")
+    assert served.status_code == 200 and served.data == f"x={trials[0].params['x']!r}".encode()
+
+
+def test_artifacts_over_the_job_limit_stay_out_of_its_output(tmp_path):
+    """Up to ARTIFACTS_LIMIT per job travels; the rest is left out, marked so, with a note."""
+    from hpogrid.backends.panda._job import JOB_MARKER, _artifacts_over_limit, _pack_trials
+
+    project = type("P", (), {"name": "pl", "path": tmp_path / "home" / "pl"})()
+    entries = []
+    for uid, size in (("a", 60), ("b", 30), ("c", 50)):
+        folder = project.path / "trials" / "pl" / uid / "artifacts"
+        folder.mkdir(parents=True)
+        (folder / "m.bin").write_bytes(b"x" * size)
+        entries.append({"uid": uid, "annotations": {"artifacts": {"m.bin": {
+            "path": "artifacts/m.bin", "file": str(folder / "m.bin"), "size": size, "sha256": "-"}}}})
+    over = _artifacts_over_limit(entries, limit=100)
+    assert [p.parent.parent.name for p in over] == ["c"]  # first come, first kept: 60 + 30 fit, +50 does not
+    assert ["left_out" in e["annotations"]["artifacts"]["m.bin"] for e in entries] == [False, False, True]
+    assert "over the grid job's artifact limit" in entries[2]["annotations"]["artifacts"]["m.bin"]["left_out"]
+    _pack_trials(project, tmp_path, over)
+    with tarfile.open(tmp_path / "hpogrid_trials.tgz") as tar:
+        names = set(tar.getnames())
+    assert {"pl/trials/pl/a/artifacts/m.bin", "pl/trials/pl/b/artifacts/m.bin", JOB_MARKER} <= names
+    assert "pl/trials/pl/c/artifacts/m.bin" not in names
