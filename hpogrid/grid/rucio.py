@@ -73,11 +73,12 @@ def config_file() -> Path:
     else:
         dirs = [os.environ[var] for var in ("RUCIO_HOME", "VIRTUAL_ENV", "CONDA_PREFIX") if os.environ.get(var)]
         candidates = [Path(d).expanduser() / "etc" / "rucio.cfg" for d in dirs] + [Path("/opt/rucio/etc/rucio.cfg")]
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
             raise CredentialsError("no Rucio client configuration found: set RUCIO_CONFIG to a rucio.cfg "
                                    "or RUCIO_HOME to a folder with etc/rucio.cfg (looked in: "
                                    f"{', '.join(str(p) for p in candidates)})")
+        path = found
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path)
