@@ -450,7 +450,7 @@ def _download_one(session, scope: str, name: str, dest_dir: Path) -> List[Path]:
 
     files = sorted(session.client.list_files(scope, name), key=lambda f: f["name"])
     client = DownloadClient(client=session.client, logger=session.logger)
-    paths = []
+    paths: List[Path] = []
     # one file per call into DEST/<name>/ (what downloading the dataset at once gives), so the
     # progress bar moves file by file
     total = sum(int(f.get("bytes") or 0) for f in files)
