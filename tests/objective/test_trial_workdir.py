@@ -93,6 +93,12 @@ class Net(tune.Trainable):
         Path("artifact.txt").write_text(helper.tag(trial_uid()))
         assert Path.cwd() == trial_dir()
         return {"loss": self.x, "done": True}
+
+    def save_checkpoint(self, checkpoint_dir):  # (Ray Tune asks for one)
+        return {}
+
+    def load_checkpoint(self, checkpoint):
+        pass
 """
 
 
@@ -141,14 +147,19 @@ def test_run_trial_restores_the_working_directory_for_the_next_trial(tmp_path, c
 
 
 @pytest.mark.slow
-def test_a_ray_tune_trial_runs_in_its_hpogrid_trial_folder(run_cli, tmp_path, caller):
+@pytest.mark.parametrize("kind", ["function", "trainable"])
+def test_a_ray_tune_trial_runs_in_its_hpogrid_trial_folder(run_cli, tmp_path, caller, kind):
     """Tune changes into its own trial directory (under log_dir); hpogrid's folder wins."""
     from hpogrid.study import load
 
-    script = MEET.replace('len(list(started.iterdir())) < 2', 'len(list(started.iterdir())) < 1')
-    meet = tmp_path / "meet"
-    meet.mkdir()
-    name = make_project(tmp_path, script, UNI, param={"dir": str(meet)}, files=FILES, trials=1)
+    if kind == "function":
+        script = MEET.replace('len(list(started.iterdir())) < 2', 'len(list(started.iterdir())) < 1')
+        meet = tmp_path / "meet"
+        meet.mkdir()
+        name = make_project(tmp_path, script, UNI, param={"dir": str(meet)}, files=FILES, trials=1)
+    else:
+        name = make_project(tmp_path, TRAINABLE, UNI, files=FILES, trials=1,
+                            model={"script": "train.py", "model": "Net"})
     r = run_cli("local_run", name, "--ray", "--seed", "1")
     assert r.exit_code == 0, r.output
     trials = load(name).trials
