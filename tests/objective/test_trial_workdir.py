@@ -166,3 +166,24 @@ def test_a_ray_tune_trial_runs_in_its_hpogrid_trial_folder(run_cli, tmp_path, ca
     assert [t.state for t in trials] == ["COMPLETED"], [t.error for t in trials]
     assert _artifacts(name) == {trials[0].uid: f"from-{trials[0].uid}"}
     assert list(caller.iterdir()) == []
+
+
+def test_fake_backend_trials_keep_the_drivers_directory_and_find_the_scripts(tmp_path, caller):
+    """The documented exception: the fake backend's trials are threads of the driver's process."""
+    from hpogrid.backends import RunOptions, get_backend
+    from hpogrid.project import load_project
+    from hpogrid.study import load
+
+    script = """
+    import os
+    from hpogrid.trial import scripts_dir
+
+    def objective(config):
+        assert (scripts_dir() / "data.txt").is_file()
+        return {"loss": config["x"], "same": float(os.getcwd() == config["caller"])}
+    """
+    name = make_project(tmp_path, script, UNI, param={"caller": str(caller)}, files=FILES, trials=2)
+    get_backend("fake").run(load_project(name), RunOptions(seed=1, progress=False))
+    trials = load(name).trials
+    assert [t.state for t in trials] == ["COMPLETED"] * 2, [t.error for t in trials]
+    assert all(t.metrics["same"] == 1.0 for t in trials) and Path.cwd() == caller
