@@ -3,6 +3,7 @@
     from hpogrid.trial import annotate, trial_dir, resolve_path
     annotate("n_params", 12345)       # stored with this trial in the study
     trial_dir()                        # this trial's own folder (checkpoints survive --resume)
+    scripts_dir()                      # the project's scripts folder (the trial runs in trial_dir())
     resolve_path("prepare")            # another workflow stage's folder
     save_artifact("model.pt")          # a file kept with the trial: copied, sized, hashed
     if report(epoch, loss=loss):       # one intermediate result; True: the scheduler stops the trial
@@ -29,6 +30,9 @@ from hpogrid.errors import HpogridError
 TRIAL_DIR_ENV = "HPOGRID_TRIAL_DIR"
 TRIAL_UID_ENV = "HPOGRID_TRIAL_UID"
 WORKFLOW_DIR_ENV = "HPOGRID_WORKFLOW_DIR"
+#: the project's scripts folder (on the grid: the job's working directory, with the input
+#: dataset's files): set for programs, and for Python trials that run in their trial folder
+SCRIPTS_DIR_ENV = "HPOGRID_SCRIPTS_DIR"
 #: set for a program objective (model_config ``command``): its result-line prefix, so that
 #: :func:`report` in a Python program prints the per-step line hpogrid reads
 RESULT_PREFIX_ENV = "HPOGRID_RESULT_PREFIX"
@@ -52,18 +56,19 @@ def _current() -> Optional[tuple]:
 
 
 @contextlib.contextmanager
-def activated(uid: str, folder: Path, runner: Any = None) -> Iterator[Path]:
+def activated(uid: str, folder: Path, runner: Any = None, scripts: Optional[Path] = None) -> Iterator[Path]:
     """Make ``uid`` (in ``folder``) the current trial of this thread while the block runs.
     ``runner``: what :func:`report` reports to (its ``report(metrics)`` returns a decision
-    whose ``value`` is "continue" or "stop"; its ``decision`` is the last one)."""
+    whose ``value`` is "continue" or "stop"; its ``decision`` is the last one). ``scripts``:
+    the project's scripts folder (:func:`scripts_dir`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    previous = getattr(_local, "trial", None), getattr(_local, "runner", None)
-    _local.trial, _local.runner = (uid, folder), runner
+    previous = getattr(_local, "trial", None), getattr(_local, "runner", None), getattr(_local, "scripts", None)
+    _local.trial, _local.runner, _local.scripts = (uid, folder), runner, scripts
     try:
         yield folder
     finally:
-        _local.trial, _local.runner = previous
+        _local.trial, _local.runner, _local.scripts = previous
 
 
 def report(step: int, **metrics: Any) -> bool:
@@ -95,12 +100,12 @@ def should_stop() -> bool:
     return runner is not None and runner.decision.value == "stop"
 
 
-def activate(uid: str, folder: Path) -> Path:
+def activate(uid: str, folder: Path, scripts: Optional[Path] = None) -> Path:
     """Like :func:`activated`, for runners that cannot wrap the trial in a block (a Ray
     Trainable's life spans several calls); the next activation replaces it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _local.trial = (uid, folder)
+    _local.trial, _local.scripts = (uid, folder), scripts
     return folder
 
 
@@ -117,6 +122,18 @@ def trial_dir() -> Path:
     if found is None:
         raise HpogridError("trial_dir() works only inside a trial run by hpogrid")
     return found[1]
+
+
+def scripts_dir() -> Path:
+    """The project's scripts folder, where the model's script and its sibling files are (on
+    the grid: the job's working directory, where the input dataset's files are too). A
+    trial's working directory is its trial folder, so reach the project's files from here."""
+    found = getattr(_local, "scripts", None) if getattr(_local, "trial", None) is not None else None
+    if found is None and os.environ.get(SCRIPTS_DIR_ENV):
+        found = os.environ[SCRIPTS_DIR_ENV]
+    if found is None:
+        raise HpogridError("scripts_dir() works only inside a trial run by hpogrid")
+    return Path(found)
 
 
 def annotate(key: str, value: Any) -> None:

@@ -14,7 +14,8 @@ Two parts in one file:
   the held-out 30 % (``auc``, the metric to maximise) and the background rejection at 50 %
   signal efficiency (``bkg_rejection_50`` = 1 / background efficiency where half the signal
   passes; an extra metric). ``config["ntuple"]`` is the file: an absolute path, or a name in
-  the working directory (a grid job finds its input dataset's files there).
+  the project's scripts folder (``$HPOGRID_SCRIPTS_DIR``: a grid job finds its input dataset's
+  files there, in the job's working directory; a trial itself runs in its trial folder).
 """
 from __future__ import annotations
 
@@ -102,6 +103,9 @@ def _find(ntuple: str) -> Path:
     path = Path(os.path.expandvars(os.path.expanduser(ntuple)))
     if path.is_file():
         return path
+    scripts = os.environ.get("HPOGRID_SCRIPTS_DIR")  # (a trial runs in its own folder)
+    if scripts and not path.is_absolute() and (Path(scripts) / path).is_file():
+        return Path(scripts) / path
     raise FileNotFoundError(f"ntuple {ntuple!r} not found (working directory {os.getcwd()}); write it with "
                             f"'python hep_classifier.py {ntuple}' or pass an absolute path in model_config param")
 

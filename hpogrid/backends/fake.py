@@ -2,6 +2,9 @@
 
 Trials run one per thread through :func:`hpogrid.objective.standalone.run_trial` (the one
 trial runner, reporting to the trial folder, as in a Slurm job or a pool worker), at most ``--n_jobs`` at once (default 1: one after another, deterministic).
+Trials keep the driver's working directory (``workdir=False``): the working directory is the
+whole process's, so a thread cannot have its own; every other backend runs a trial in its
+trial folder.
 A cancelled trial is recorded INTERRUPTED at once; its thread is left to end on its own (a
 thread cannot be killed), and whatever it writes afterwards is ignored. Tests of behaviour
 that does not depend on where trials run use it: it starts in milliseconds.
@@ -29,7 +32,7 @@ class ThreadExecutor(Executor):
     def start(self, run: TrialRun) -> Dict[str, str]:
         from hpogrid.objective.standalone import run_trial
 
-        thread = threading.Thread(target=run_trial, args=(run.folder,), name=f"hpogrid-fake-{run.uid}", daemon=True)
+        thread = threading.Thread(target=run_trial, args=(run.folder,), kwargs={"workdir": False}, name=f"hpogrid-fake-{run.uid}", daemon=True)
         self._threads[run.uid], self._runs[run.uid] = thread, run
         thread.start()
         return {}

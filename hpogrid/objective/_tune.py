@@ -10,6 +10,11 @@ A Trainable class is subclassed so ``setup``, ``reset_config`` (``reuse_actors``
 ``self.config`` see the trial's decoded config, and each ``step()`` result passes the
 runner's per-iteration path (a STOP decision ends the trial as ``done``). Tune applies the
 stop criteria itself, so the specs built here carry none.
+
+Every trial runs with hpogrid's trial folder (``trials_root/<uid>``) as its working
+directory, not Tune's trial directory (``RAY_CHDIR_TO_TRIAL_DIR``, under ``log_dir``): Tune
+changes directory first (when it sets up the trainable), the runner (a function) or
+``setup`` / ``reset_config`` (a Trainable class) then enter the trial folder.
 """
 from __future__ import annotations
 
@@ -94,12 +99,16 @@ def _wrap_class(cls, spec_for: Callable[..., TrialSpec], locate: Callable[..., D
     # the config is decoded where Ray hands it over (``self.config`` is decoded as well); the
     # trial's id, and so its folder, is known from ``setup`` / ``reset_config`` on
     def enter(trainable) -> None:
+        from hpogrid.objective.runner import enter_trial_folder
         from hpogrid.trial import activate
 
         where = locate(trainable._hpogrid_latent, getattr(trainable, "trial_id", None) or "default")
         spec = replace(trainable._hpogrid_spec, **where)
-        trainable._hpogrid_runner = TrialRunner(spec, TuneReporter(send=False))
-        activate(spec.uid, spec.folder)
+        runner = trainable._hpogrid_runner = TrialRunner(spec, TuneReporter(send=False))
+        activate(runner.spec.uid, runner.spec.folder, scripts=runner.spec.model.scripts_dir)
+        # after Tune's own chdir (to its trial dir, in _setup_logdir): the actor's process is
+        # this trial's while it runs, and the next setup / reset_config moves it on
+        enter_trial_folder(runner.spec.folder, runner.spec.model.scripts_dir)
 
     class Wrapped(cls):
         def __init__(self, config=None, *args, **kwargs):

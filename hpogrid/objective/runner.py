@@ -11,6 +11,13 @@ where a decision about the trial comes back from, is the :class:`Reporter`:
 * the Tune reporter (:mod:`hpogrid.objective._tune`): ``ray.tune.report``; the final result
   is the trainable's return value (a function that returns frees its Ray worker sooner).
 
+A Python model (function, Trainable class, define-by-run) runs with its trial folder as the
+working directory (:func:`in_trial_folder`), as a program and a Slurm job do, so relative
+files of trials running at once never meet; ``HPOGRID_SCRIPTS_DIR`` (and
+:func:`hpogrid.trial.scripts_dir`) say where the project's files are. The one exception is a
+runner told not to (``workdir=False``: the fake backend, whose trials are threads of the
+driver's process, where the working directory is the whole process's).
+
 Every report returns a :class:`Decision`: STOP when the spec's stop criteria are met or the
 reporter says so (the engine's early-stopping scheduler answers through the trial folder:
 :class:`~hpogrid.objective.trial_folder.FolderReporter`). A model
@@ -19,13 +26,16 @@ function when the trial stops), a Trainable as the end of its ``train()`` loop.
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import numbers
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from hpogrid.objective.model import ModelKind
 from hpogrid.objective.trial_spec import TrialSpec
@@ -109,11 +119,56 @@ def as_metrics(result: Any, metric: str, model: str) -> Dict[str, Any]:
                     "metrics, or report them with ray.tune.report")
 
 
-class TrialRunner:
-    """Runs one trial (see the module docstring). :meth:`run` raises what the model raised."""
+def enter_trial_folder(folder: Path, scripts: Path) -> None:
+    """Make ``folder`` this process's working directory and tell the trial where the project's
+    scripts are (``HPOGRID_SCRIPTS_DIR``). The scripts folder is on ``sys.path`` (put there first), so
+    the model's sibling modules import as before."""
+    import sys
 
-    def __init__(self, spec: TrialSpec, reporter: Reporter):
-        self.spec, self.reporter = spec, reporter
+    from hpogrid.trial import SCRIPTS_DIR_ENV
+
+    scripts = Path(os.path.abspath(scripts))
+    if str(scripts) not in sys.path:
+        sys.path.insert(0, str(scripts))
+    os.environ[SCRIPTS_DIR_ENV] = str(scripts)
+    os.chdir(folder)
+
+
+@contextlib.contextmanager
+def in_trial_folder(folder: Path, scripts: Path) -> Iterator[None]:
+    """:func:`enter_trial_folder` while the block runs; the working directory and
+    ``HPOGRID_SCRIPTS_DIR`` are restored after it (a pool worker takes the next trial)."""
+    from hpogrid.trial import SCRIPTS_DIR_ENV
+
+    old_cwd, old_env = os.getcwd(), os.environ.get(SCRIPTS_DIR_ENV)
+    enter_trial_folder(folder, scripts)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        if old_env is None:
+            os.environ.pop(SCRIPTS_DIR_ENV, None)
+        else:
+            os.environ[SCRIPTS_DIR_ENV] = old_env
+
+
+def absolute(spec: TrialSpec) -> TrialSpec:
+    """``spec`` with its trial folder and scripts folder as absolute paths."""
+    from dataclasses import replace
+
+    model = replace(spec.model, scripts_dir=Path(os.path.abspath(spec.model.scripts_dir)))
+    return replace(spec, folder=Path(os.path.abspath(spec.folder)), model=model)
+
+
+class TrialRunner:
+    """Runs one trial (see the module docstring). :meth:`run` raises what the model raised.
+    ``workdir``: run a Python model in its trial folder (False only where trials share the
+    driver's process: the fake backend)."""
+
+    def __init__(self, spec: TrialSpec, reporter: Reporter, workdir: bool = True):
+        if workdir:  # paths that still hold once the working directory is the trial folder
+            spec = absolute(spec)
+        self.spec, self.reporter, self.workdir = spec, reporter, workdir
         self.history: List[Dict[str, Any]] = []
         self.started = time.monotonic()
         self.decision = Decision.CONTINUE
@@ -161,7 +216,8 @@ class TrialRunner:
         from hpogrid.trial import activated
 
         spec = self.spec
-        with activated(spec.uid, spec.folder, self):
+        with activated(spec.uid, spec.folder, self, scripts=spec.model.scripts_dir) as folder, \
+                (in_trial_folder(folder, spec.model.scripts_dir) if self.workdir else contextlib.nullcontext()):
             self.reporter.start(self)
             try:
                 kind = spec.model.kind

@@ -37,15 +37,17 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> int:
+def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None, workdir: bool = True) -> int:
     """Run the trial of ``trial_dir``; 0 when it completed, 1 when it failed. ``notify``: called
-    after each report of a trial that awaits the engine's decision (a pool worker's pipe)."""
+    after each report of a trial that awaits the engine's decision (a pool worker's pipe).
+    ``workdir``: the trial runs with ``trial_dir`` as the working directory, the caller's is
+    restored after it (False: the fake backend's threads, which share the driver's)."""
     from hpogrid.errors import HpogridError
     from hpogrid.objective._session import serve
     from hpogrid.objective.program import TrialFailed
     from hpogrid.objective.runner import TrialRunner
 
-    trial_dir = Path(trial_dir)
+    trial_dir = Path(os.path.abspath(trial_dir))
     started = time.monotonic()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -58,7 +60,7 @@ def run_trial(trial_dir: Path, notify: Optional[Callable[[], None]] = None) -> i
         scripts = str(spec.model.scripts_dir)
         if scripts not in sys.path:
             sys.path.insert(0, scripts)
-        runner = TrialRunner(spec, reporter)
+        runner = TrialRunner(spec, reporter, workdir=workdir)
         serve(runner)
         runner.run()
     except _Terminated:

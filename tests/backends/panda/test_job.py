@@ -199,3 +199,29 @@ def test_handed_back_best_skips_infeasible_and_several_objectives_name_their_fro
     max_first = {**result.metadata, "mode": ["max", "min"]}  # the primary mode orders what is kept
     kept = json.loads(fit_metadata(max_first, limit=1200))
     assert kept["trials"][0]["uid"] == "c"
+
+
+@pytest.mark.slow
+def test_grid_job_trials_run_in_their_folders_and_find_the_input_in_the_scripts_folder(tmp_path):
+    script = """
+    import os
+    from pathlib import Path
+    from hpogrid.trial import scripts_dir, trial_dir, trial_uid
+
+    def objective(config):
+        # the staged input is in the job's working directory, the project's scripts folder there
+        offset = float((scripts_dir() / "input.txt").read_text())
+        assert Path(os.environ["HPOGRID_SCRIPTS_DIR"]) == scripts_dir()
+        Path("artifact.txt").write_text(trial_uid())  # relative: into this trial's folder
+        assert Path.cwd() == trial_dir()
+        return {"loss": (config["x"] - offset) ** 2}
+    """
+    name = grid_project(tmp_path, script=script, trials=2)
+    work = unpack_sandbox(name, tmp_path)
+    r = run_job(work, name, "--seed", "7", home=tmp_path / "outer-home")
+    assert r.returncode == 0, r.stderr[-3000:]
+    meta = json.loads((work / "userJobMetadata.json").read_text())
+    assert [t["state"] for t in meta["trials"]] == ["COMPLETED"] * 2, [t.get("error") for t in meta["trials"]]
+    assert not (work / "artifact.txt").exists()
+    found = {p.parent.name: p.read_text() for p in work.rglob("artifact.txt")}
+    assert found == {t["uid"]: t["uid"] for t in meta["trials"]}
