@@ -3,7 +3,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, List
 
 from hpogrid.errors import AlreadyExistsError, HpogridError
 
@@ -107,3 +107,22 @@ def folder_lock(folder: Path, timeout: float = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # (releases the lock)
+
+
+class AppendedLines:
+    """The lines appended to a file another process writes, since the last call (a line still
+    being written is left for the next one, unless ``final``: the writer has ended)."""
+
+    def __init__(self, path: Path, offset: int = 0):
+        self.path, self.offset = Path(path), offset
+
+    def new(self, final: bool = False) -> List[bytes]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        end = len(data) if final else data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].splitlines()

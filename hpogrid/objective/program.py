@@ -41,6 +41,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hpogrid.errors import ValidationError
+from hpogrid.fileio import AppendedLines
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\(\$x_(\d+)\)|\$x_(\d+)")
 BUILTINS = ("trial_dir", "scripts")
@@ -291,24 +292,15 @@ def _has_final_line(stdout: str, prefix: str) -> bool:
 
 
 class _StepReader:
-    """The per-step lines a running program appended to its stdout.log since the last call
-    (a line still being written waits for the next one)."""
+    """The per-step lines a running program appended to its stdout.log since the last call."""
 
     def __init__(self, path: Path, pattern: "re.Pattern[str]", metric: str):
-        self.path, self.pattern, self.metric = path, pattern, metric
-        self.offset = 0
+        self.lines = AppendedLines(path)
+        self.pattern, self.metric = pattern, metric
 
     def new(self, final: bool = False) -> List[Dict[str, Any]]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return []
-        end = len(data) if final else data.rfind(b"\n") + 1
-        self.offset += end
-        found = (parse_step(line, self.pattern, self.metric)
-                 for line in data[:end].decode(errors="replace").splitlines())
+        found = (parse_step(line.decode(errors="replace"), self.pattern, self.metric)
+                 for line in self.lines.new(final))
         return [item for item in found if item is not None]
 
 

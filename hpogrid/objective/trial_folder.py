@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
+from hpogrid.fileio import AppendedLines
 from hpogrid.objective.runner import Decision, Reporter, Step
 from hpogrid.objective.trial_spec import TrialSpec, json_default
 
@@ -156,26 +157,18 @@ def read_decision(folder: Path) -> Optional[Dict[str, Any]]:
 
 
 class ProgressTail:
-    """The driver's side of ``progress.jsonl``: the lines a trial appended since the last call
-    (a line still being written is left for the next one)."""
+    """The driver's side of ``progress.jsonl``: the records a trial appended since the last call."""
 
     def __init__(self, folder: Path):
-        self.path = Path(folder) / PROGRESS_FILE
+        path = Path(folder) / PROGRESS_FILE
         try:  # an earlier attempt's lines (a re-run appends to the same file) are not this one's
-            self.offset = self.path.stat().st_size
+            offset = path.stat().st_size
         except OSError:
-            self.offset = 0
+            offset = 0
+        self.lines = AppendedLines(path, offset)
 
     def new(self) -> List[Dict[str, Any]]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return []
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        return _records(data[:end].splitlines())
+        return _records(self.lines.new())
 
 
 class FolderReporter(Reporter):
