@@ -106,7 +106,7 @@ def test_a_log_dir_inside_the_project_or_of_your_own_is_taken(run_cli, hpogrid_h
 @pytest.mark.parametrize("site", ["", " ", ",", " , ,"])
 def test_an_empty_site_is_refused(run_cli, hpogrid_home, site):
     refused(run_cli("grid_config", "create", "g", "--site", site), {}, hpogrid_home,
-            r"^Error: grid_config\.site: give grid site names, comma-separated, none empty")
+            r"^Error: grid_config\.site: .*empty")
 
 
 def test_an_empty_site_in_a_grid_config_file_is_refused(run_cli, hpogrid_home, tmp_path):
