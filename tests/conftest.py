@@ -16,6 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+#: the Rucio test server's fixtures, registered once for the whole session: imported into two
+#: test modules they were two session fixtures, so two servers whose RSE had the same name, and
+#: rucio-clients' in-process RSE cache sent the second server's uploads to the first one's folder
+pytest_plugins = ["tests.grid.rucio_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 SLURM_SCRIPTS = REPO / "tests" / "backends" / "slurm"
 EXAMPLE_SCRIPTS = REPO / "example" / "scripts"

@@ -18,13 +18,7 @@ from hpogrid.errors import ValidationError
 from hpogrid.grid.rucio import default_dataset_name, split_did
 from hpogrid.project import create_project
 from tests.conftest import EXAMPLE_SCRIPTS, REPO, SPACE_EX1, tree_snapshot
-from tests.grid.rucio_server import (  # noqa: F401  (fixtures)
-    ACCOUNT,
-    client_config,
-    free_port,
-    rucio_client_env,
-    rucio_server,
-)
+from tests.grid.rucio_server import ACCOUNT, client_config, free_port
 
 SCOPE = f"user.{ACCOUNT}"
 

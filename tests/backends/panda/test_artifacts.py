@@ -14,7 +14,6 @@ import pytest
 
 from hpogrid import paths
 from hpogrid.study import StudyStore, sqlite_url
-from tests.grid.rucio_server import rucio_client_env, rucio_server  # noqa: F401  (fixtures)
 from tests.grid.test_grid_run import make, submit
 
 SCRIPT = """
@@ -51,7 +50,7 @@ def register_in_rucio(server):
 
 
 @pytest.mark.slow
-def test_grid_artifacts_come_home_with_the_report(panda_server, rucio_client_env, run_cli, tmp_path,  # noqa: F811
+def test_grid_artifacts_come_home_with_the_report(panda_server, rucio_client_env, run_cli, tmp_path,
                                                   monkeypatch):
     monkeypatch.setenv("RUCIO_ACCOUNT", rucio_client_env.account)
     panda_server.output_hooks.append(register_in_rucio(rucio_client_env))
