@@ -34,6 +34,9 @@ def register_in_rucio(server):
     from rucio.common.exception import DataIdentifierAlreadyExists
 
     def hook(container: str, panda_id: int, path: Path) -> None:
+        from rucio.common.config import clean_cached_config
+
+        clean_cached_config()  # rucio caches the parsed config: an earlier test's may still be there
         client = Client()
         scope, container = server.scope, container.rstrip("/")
         dataset = f"{container}.{panda_id}"

@@ -443,7 +443,11 @@ class PandaTestServer:
                     out_dir.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(produced, out_dir / item["lfn"])
                     for hook in self.output_hooks:
-                        hook(self._output_container(task, item["localName"]), job.panda_id, out_dir / item["lfn"])
+                        try:  # a hook that raises fails the job (as a failed stage-out would), never the server
+                            hook(self._output_container(task, item["localName"]), job.panda_id, out_dir / item["lfn"])
+                        except Exception as exc:  # noqa: BLE001
+                            ok = False
+                            job.error_diag = f"output hook failed: {type(exc).__name__}: {exc}"
         if job.exit_code not in (0, None) and not job.error_diag:
             job.error_diag = f"payload exited with code {job.exit_code}"
         job.status = "finished" if ok else "failed"
