@@ -156,6 +156,18 @@ def annotate_folder(folder: Path, key: str, update: Callable[[Any], Any]) -> Non
         os.replace(tmp, path)
 
 
+def annotate_trial(trial: Any, key: str, value: Any) -> None:
+    """o2tuner's ``annotate_trial(trial, key, value)``: :func:`annotate` for ``trial``, the trial
+    object the objective was given (hpogrid knows which trial runs: the object is not read)."""
+    annotate(key, value)
+
+
+def needs_cwd(fn: Callable) -> Callable:
+    """o2tuner's ``@needs_cwd``, kept so its objectives import unchanged: every hpogrid trial
+    already runs in its own folder (:func:`trial_dir`), so the function is returned as it is."""
+    return fn
+
+
 def save_artifact(path: str | Path, name: Optional[str] = None) -> Path:
     """Keep the file ``path`` (a model, a plot) with the current trial: copied to
     ``<trial folder>/artifacts/<name>`` (default: the file's own name; saving a name again

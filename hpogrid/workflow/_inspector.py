@@ -67,3 +67,28 @@ class StudyInspector:
 
     def to_dataframe(self):
         return self._view().to_dataframe()
+
+    def plot_loss_feature_history(self, figsize=None):
+        """o2tuner's figure: the loss (and the best so far), then each numeric parameter, against
+        the trial number, one axis each sharing the x axis. Returns matplotlib's ``(fig, axes)``;
+        ``fig.savefig(path)`` writes it (no display needed: the figure has no GUI backend)."""
+        from matplotlib.figure import Figure
+
+        history = self.get_history()
+        names = list(dict.fromkeys(n for h in history for n, v in h["params"].items()
+                                   if isinstance(v, (int, float)) and not isinstance(v, bool)))
+        fig = Figure(figsize=figsize or (8, 2.2 * (1 + len(names))))
+        axes = fig.subplots(1 + len(names), 1, sharex=True, squeeze=False)[:, 0]
+        numbers = [h["number"] for h in history]
+        metric = self.objectives.primary.metric
+        axes[0].plot(numbers, [h["value"] for h in history], "o", label=metric)
+        axes[0].plot(numbers, [h["best"] for h in history], "-", label="best so far")
+        axes[0].set_ylabel(metric)
+        axes[0].legend()
+        for ax, name in zip(axes[1:], names):
+            points = [(h["number"], h["params"][name]) for h in history if name in h["params"]]
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o")
+            ax.set_ylabel(name)
+        axes[-1].set_xlabel("trial")
+        fig.tight_layout()
+        return fig, axes

@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hpogrid.errors import BackendError, NotFoundError, ValidationError
 from hpogrid.project import Project
@@ -26,22 +26,30 @@ DEFAULT_FILE = "workflow.json"
 DEFAULT_FILES = (DEFAULT_FILE, "workflow.yaml", "workflow.yml")
 
 
-def load_workflow(project: Project, file: Optional[str] = None) -> Workflow:
+def load_workflow(project: Optional[Project], file: Optional[str] = None) -> Workflow:
     """The workflow of ``file`` (JSON, or YAML for .yaml/.yml), else the project's
     workflow.json / workflow.yaml / workflow.yml (only one of them may exist)."""
-    from hpogrid.datafile import read_file
-
     if file:
         path = Path(file)
     else:
+        assert project is not None, "a workflow file, or the project whose scripts hold one"
         found = [project.scripts_dir / name for name in DEFAULT_FILES if (project.scripts_dir / name).is_file()]
         if len(found) > 1:
             raise ValidationError("workflow", f"the project's scripts hold {' and '.join(p.name for p in found)}; "
                                   "keep one (or choose with --file)")
         path = found[0] if found else project.scripts_dir / DEFAULT_FILE
+        if not path.is_file():
+            raise NotFoundError(f"no workflow file {path} (put {' or '.join(DEFAULT_FILES)} among the project's "
+                                "scripts or give --file)")
+    return read_workflow(path)
+
+
+def read_workflow(path: Path) -> Workflow:
+    """The workflow in the file ``path`` (JSON, or YAML for .yaml/.yml)."""
+    from hpogrid.datafile import read_file
+
     if not path.is_file():
-        raise NotFoundError(f"no workflow file {path} (put {' or '.join(DEFAULT_FILES)} among the project's "
-                            "scripts or give --file)")
+        raise NotFoundError(f"no workflow file {path}")
     return parse_workflow(read_file(path, "workflow"))
 
 
@@ -69,33 +77,37 @@ def workflow_dir(project: Project) -> Path:
     return project.path / "workflow"
 
 
-def is_done(project: Project, stage: str) -> bool:
-    return (workflow_dir(project) / stage / ".done").is_file()
+def is_done(project: Project, folder: str) -> bool:
+    """Has the stage whose folder is ``folder`` (:meth:`Workflow.folder`) finished?"""
+    return (workflow_dir(project) / folder / ".done").is_file()
 
 
-def run_workflow(project: Project, wf: Workflow, stage: Optional[str] = None, resume: bool = False,
+def run_workflow(project: Project, wf: Workflow, stage: "Optional[str] | Sequence[str]" = None, resume: bool = False,
                  say: Callable[[str], None] = print, progress: bool = True,
                  study_url: Optional[str] = None) -> List[Tuple[str, str]]:
-    """Run the stages; returns (stage, "ran" | "skipped") in the order handled."""
+    """Run the stages; returns (stage, "ran" | "skipped") in the order handled. ``stage``: one
+    stage or several (o2tuner's ``-s A B``), each run again, with what they need not done yet."""
     from hpogrid.engine import scoped_environ
 
-    if stage is not None and stage not in wf.stages:
-        raise ValidationError("--stage", f"unknown stage {stage!r} (stages: {', '.join(wf.stages)})")
+    stages = [stage] if isinstance(stage, str) else list(stage or [])
+    for name in stages:
+        if name not in wf.stages:
+            raise ValidationError("--stage", f"unknown stage {name!r} (stages: {', '.join(wf.stages)})")
     # resolve_path() in stages, trials and (inherited) workers, while the workflow runs
     with scoped_environ({WORKFLOW_DIR_ENV: str(workflow_dir(project))}):
-        return _run_stages(project, wf, stage, resume, say, progress, study_url)
+        return _run_stages(project, wf, stages, resume, say, progress, study_url)
 
 
-def _run_stages(project: Project, wf: Workflow, stage: Optional[str], resume: bool, say: Callable[[str], None],
+def _run_stages(project: Project, wf: Workflow, stages: List[str], resume: bool, say: Callable[[str], None],
                 progress: bool, study_url: Optional[str]) -> List[Tuple[str, str]]:
     root = workflow_dir(project)
     outcome = []
-    for name in wf.order([stage] if stage else None):
-        if is_done(project, name) and (resume or (stage is not None and name != stage)):
+    for name in wf.order(stages or None):
+        if is_done(project, wf.folder(name)) and (resume or (stages and name not in stages)):
             say(f"[workflow] {name}: done before, skipped")
             outcome.append((name, "skipped"))
             continue
-        folder = root / name
+        folder = root / wf.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / ".done").unlink(missing_ok=True)
         say(f"[workflow] {name}: running in {folder}")
@@ -115,18 +127,48 @@ def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bo
     from hpogrid.backends import RunOptions, get_backend
     from hpogrid.study import StudyTarget
 
-    model = {**project.model_config, "param": {**(project.model_config.get("param") or {}), **spec.config}}
-    staged = dataclasses.replace(project, configs={**project.configs, "model_config": model})
+    staged = dataclasses.replace(project, configs=stage_configs(project, name, spec))
     target = StudyTarget.resolve(staged, name, study_url)
     with target.open() as store:  # a stage run before: continue its study
         again = name in {s.name for s in store.list_studies()} and sum(store.counts(name).values()) > 0
     summary = get_backend(spec.backend).run(staged, RunOptions(
-        trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed, n_jobs=spec.n_jobs, study=name,
+        trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed, n_jobs=spec.parallel, study=name,
         study_url=study_url, progress=progress, resume=again))
     for note in summary.notes:
         say(f"[workflow] {name}: {note}")
     if summary.interrupted:
         raise KeyboardInterrupt
+
+
+def stage_configs(project: Project, name: str, spec: OptimisationStage) -> Dict[str, Any]:
+    """The project's configs as the stage runs them: its own script and entry point (``file`` +
+    ``objective``; a define-by-run one needs no search space), its ``config`` merged into the
+    model's ``param``, its ``sampler`` as optuna's ``algorithm_param``. Checked like a config
+    being written: a mistake is one line naming the stage's key."""
+    from hpogrid.configs import get_kind
+    from hpogrid.objective import Model, ModelKind
+
+    field = f"workflow.{name}"
+    configs = dict(project.configs)
+    model = dict(project.model_config)
+    if spec.file is not None:
+        model = {"script": spec.file, "model": spec.entry, "param": dict(model.get("param") or {})}
+        if not (project.scripts_dir / spec.file).is_file():
+            raise ValidationError(f"{field}.file", f"{spec.file!r} is not among the project's scripts "
+                                  f"({project.scripts_dir})")
+        if Model.from_config(model, project.scripts_dir, imports=False).kind is ModelKind.DEFINE_BY_RUN:
+            configs["search_space"] = None
+        elif configs.get("search_space") is None:
+            raise ValidationError(f"{field}.objective", f"{spec.entry}() in {spec.file} takes a config, and the "
+                                  f"project has no search_space (o2tuner's form is def {spec.entry}(trial))")
+    configs["model_config"] = {**model, "param": {**(model.get("param") or {}), **spec.config}}
+    if spec.sampler is not None:
+        hpo = {**project.hpo_config, "algorithm": "optuna", "algorithm_param": spec.sampler.algorithm_param()}
+        try:
+            configs["hpo_config"] = get_kind("hpo_config").validate(hpo)
+        except ValidationError as exc:
+            raise ValidationError(f"{field}.sampler", exc.message) from None
+    return configs
 
 
 def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, folder: Path,

@@ -106,11 +106,11 @@ BROKEN = [
     ({"stages_user": {"a": {"cmd": "x", "deps": ["zz"]}}}, r"workflow\.a\.deps: unknown stage 'zz'"),
     ({"stages_user": {"../a": {"cmd": "x"}}}, r"invalid name '\.\./a'"),
     ({"stages_user": {"a": {"cmd": "x", "dep": ["b"]}}},
-     r"workflow\.stages_user\.a\.dep: unknown key 'dep'; allowed: deps, config, cmd, python, entrypoint, "
+     r"workflow\.stages_user\.a\.dep: unknown key 'dep'; allowed: deps, config, cwd, cmd, python, entrypoint, "
      r"optimisations"),
     ({"stages_optimisation": {"o": {"tirals": 3}}},
-     r"workflow\.stages_optimisation\.o\.tirals: unknown key 'tirals'; allowed: deps, config, trials, algorithm, "
-     r"seed, n_jobs, backend"),
+     r"workflow\.stages_optimisation\.o\.tirals: unknown key 'tirals'; allowed: deps, config, cwd, trials, "
+     r"algorithm, seed, n_jobs, jobs, backend, file, objective, entrypoint, sampler"),
     ({"stages": {}}, r"workflow\.stages: unknown key 'stages'; allowed: stages_user, stages_optimisation"),
     ({"stages_user": {"a": {"python": "missing.py", "entrypoint": "f"}}},
      r"workflow\.a\.python: 'missing\.py' is not among the scripts"),
