@@ -43,7 +43,7 @@ TREE = Path(__file__).resolve().parents[1] / "hpogrid"
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid", "hpogrid.__main__", "hpogrid.errors", "hpogrid.names", "hpogrid.paths", "hpogrid.fileio",
      "hpogrid.jsontext", "hpogrid.yamltext", "hpogrid.datafile", "hpogrid.csvtext",
-     "hpogrid.settings", "hpogrid.trial", "hpogrid.lazy", "hpogrid.progress", "hpogrid.objectives",
+     "hpogrid.settings", "hpogrid.trial", "hpogrid.echo", "hpogrid.lazy", "hpogrid.progress", "hpogrid.objectives",
      "hpogrid.pareto", "hpogrid.integrations"),
     ("hpogrid.study",),
     ("hpogrid.space",),

@@ -23,6 +23,7 @@ _COMMANDS = {
     "dashboard": "hpogrid.cli.dashboard:dashboard",
     "slurm_run": "hpogrid.cli.runs:slurm_run",
     "workflow": "hpogrid.cli.workflow:workflow",
+    "import": "hpogrid.cli.importing:import_group",
     "dataset": "hpogrid.cli.dataset:dataset",
     "sites": "hpogrid.cli.sites:sites",
     "run": "hpogrid.cli.run:run",

@@ -7,7 +7,8 @@ keys) and its kind is decided by :func:`_decide_kind`:
 * ``define_by_run``: a function whose first parameter is named ``trial``
   (``def objective(trial[, config])``), which declares its parameters as it runs;
 * ``trainable``: a ``ray.tune.Trainable`` subclass;
-* ``function``: any other function ``model(config)``.
+* ``function``: any other function ``model(config)``, or an echo-opt objective class (a class
+  with ``train(trial, conf)``, see :mod:`hpogrid.echo`), loaded as such a function.
 
 The kind of a Python model is decided from the object (the script is imported) when a run is
 planned, and from the script's source (nothing of the user's runs) when a project is created.
@@ -85,15 +86,22 @@ class Model:
         return self.entry or "model"
 
     def load(self) -> Any:
-        """The function or class (the script is imported once per process)."""
+        """The function or class (the script is imported once per process); an echo-opt
+        objective class as the function that runs it."""
+        from hpogrid.objective._echo import as_function, is_echo_class
         from hpogrid.objective._loader import load_model
 
-        return load_model(str(self.scripts_dir), str(self.script), str(self.entry))
+        obj = load_model(str(self.scripts_dir), str(self.script), str(self.entry))
+        return as_function(obj) if is_echo_class(obj) else obj
 
     def custom_updates(self) -> Optional[Callable]:
-        """The script's ``custom_updates(trial_config, base_config)``, if it defines one."""
-        from hpogrid.objective._loader import load_module
+        """The script's ``custom_updates(trial_config, base_config)``, if it defines one (not for
+        an echo-opt objective: its ``custom_updates(trial, conf)`` is its own ``train``'s to call)."""
+        from hpogrid.objective._echo import is_echo_class
+        from hpogrid.objective._loader import load_model, load_module
 
+        if is_echo_class(load_model(str(self.scripts_dir), str(self.script), str(self.entry))):
+            return None
         hook = getattr(load_module(str(self.scripts_dir), str(self.script)), "custom_updates", None)
         return hook if callable(hook) else None
 
@@ -135,7 +143,8 @@ def _decide_kind(model: Model, imports: bool) -> ModelKind:
         if _is_trainable_class(obj):
             return ModelKind.TRAINABLE
         raise ValidationError("model_config.model", f"{model.entry} in {model.script} is a class but not a "
-                              "ray.tune.Trainable; give a function or a Trainable subclass")
+                              "ray.tune.Trainable; give a function, a Trainable subclass or an echo-opt "
+                              "objective class (with train(self, trial, conf))")
     return ModelKind.DEFINE_BY_RUN if _first_parameter(obj) == "trial" else ModelKind.FUNCTION
 
 
@@ -163,7 +172,9 @@ def _kind_in_source(script: Path, entry: str) -> ModelKind:
         return ModelKind.FUNCTION
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == entry:
-            return ModelKind.TRAINABLE
+            methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            echo = "train" in methods and "step" not in methods  # an echo-opt objective class
+            return ModelKind.FUNCTION if echo else ModelKind.TRAINABLE
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry:
             args = node.args.posonlyargs + node.args.args
             return ModelKind.DEFINE_BY_RUN if args and args[0].arg == "trial" else ModelKind.FUNCTION

@@ -25,7 +25,8 @@ def test_config_commands_import_no_ml_library(tmp_path):
             ["project", "list"], ["hpo_config", "create", "--help"], ["report", "--help"],
             ["local_run", "--help"], ["workflow", "--help"], ["run", "--help"], ["tasks", "show", "--help"],
             ["tasks", "kill", "--help"], ["dataset", "upload", "--help"], ["sites", "--help"],
-            ["slurm_run", "--help"], ["dashboard", "--help"]]
+            ["slurm_run", "--help"], ["dashboard", "--help"], ["import", "--help"],
+            ["import", "echo-opt", "--help"], ["workflow", "run", "--help"]]
     code = PROBE.format(cmds=repr(cmds), heavy=repr(HEAVY))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"HPOGRID_HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
