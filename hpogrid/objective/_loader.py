@@ -23,11 +23,14 @@ def load_module(scripts_dir: str, script: str) -> Any:
         sys.path.insert(0, folder)
     name = path.stem
     module = sys.modules.get(name)
-    if module is None or Path(getattr(module, "__file__", "") or "").resolve() != path.resolve():
+    stamp = _stamp(path)  # a script changed since it was imported (a project updated) is imported again
+    if module is None or Path(getattr(module, "__file__", "") or "").resolve() != path.resolve() \
+            or getattr(module, "__hpogrid_stamp__", stamp) != stamp:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:  # (not a Python file: nothing imports it)
             raise ValidationError("model_config.script", f"{script!r} is not a Python script Python can import")
         module = importlib.util.module_from_spec(spec)
+        module.__hpogrid_stamp__ = stamp  # type: ignore[attr-defined]
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
@@ -36,6 +39,11 @@ def load_module(scripts_dir: str, script: str) -> Any:
             raise ValidationError("model_config.script",
                                   f"importing {script} failed: {type(exc).__name__}: {exc}") from None
     return module
+
+
+def _stamp(path: Path) -> tuple:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def load_model(scripts_dir: str, script: str, model: str) -> Any:

@@ -5,11 +5,13 @@ stored with the same content is reused, one with other content is an error (noth
 overwritten). If anything fails, the configs this call wrote are removed again: bad input
 leaves nothing on disk.
 """
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from hpogrid.configs import NamedStore
 from hpogrid.errors import AlreadyExistsError
 from hpogrid.project._project import Project, create_project
+from hpogrid.project._scripts import _ignored
 
 
 def create_bundle(name: str, scripts_path: str, configs: Dict[str, Dict[str, Any]]) -> Tuple[Project, List[str]]:
@@ -37,3 +39,18 @@ def create_bundle(name: str, scripts_path: str, configs: Dict[str, Dict[str, Any
             stores[kind].remove(name)
         raise
     return project, lines
+
+
+def scripts_changed(project: Project) -> bool:
+    """Do the files of the folder the project was made from differ from the project's copy
+    (what a copy leaves out, such as ``__pycache__``, not counted)? False when that folder is gone."""
+    src = Path(project.scripts_path or "")
+    if not project.scripts_path or not src.is_dir():
+        return False
+
+    def files(root: Path) -> Dict[str, Path]:
+        return {str(p.relative_to(root)): p for p in root.rglob("*")
+                if p.is_file() and not any(_ignored(part) for part in p.relative_to(root).parts)}
+
+    mine, theirs = files(project.scripts_dir), files(src)
+    return mine.keys() != theirs.keys() or any(mine[k].read_bytes() != theirs[k].read_bytes() for k in mine)

@@ -4,12 +4,14 @@ o2tuner needs only its config file and the scripts beside it; hpogrid keeps scri
 in a project. So the project is made from the config file's folder: model_config from the
 first optimisation stage that names its own ``file`` and ``objective``, hpo_config minimising
 ``loss`` (o2tuner minimises what the objective returns), both stored under the project's name.
+Run again after the scripts there changed, the project takes the new scripts first (o2tuner
+runs what is in the folder) and says so.
 """
 from pathlib import Path
 from typing import Callable
 
 from hpogrid.errors import NotFoundError
-from hpogrid.project import Project, create_bundle, list_projects, load_project
+from hpogrid.project import Project, create_bundle, list_projects, load_project, scripts_changed, update_project
 
 
 def workflow_project(name: str, file: "str | None", say: Callable[[str], None]) -> Project:
@@ -19,7 +21,12 @@ def workflow_project(name: str, file: "str | None", say: Callable[[str], None]) 
 
     check_name(name, "project")
     if name in list_projects() or not file:
-        return load_project(name)
+        project = load_project(name)
+        folder = str(Path(file).resolve().parent) if file else None
+        if folder is not None and project.scripts_path == folder and scripts_changed(project):
+            project = update_project(name)
+            say(f"[workflow] project {name!r}: the scripts in {folder} changed; took them (hpogrid project update)")
+        return project
     path = Path(file)
     wf = read_workflow(path)
     first = next((s for s in wf.stages_optimisation.values() if s.file), None)

@@ -100,9 +100,14 @@ def test_o2tuner_config_runs_as_written_and_makes_the_project(tmp_path, run_cli)
     assert evaluated["keys"] == ["value1"] * 4 and evaluated["axes"] == 3  # loss, x, y
     assert evaluated["config"] == {"parameter1": "value1"}
     assert (root / "evaluate" / "loss_feature_history.png").stat().st_size > 0
-    # o2tuner's -s: the stage again continues its study (4 trials kept, none new with trials: 4)
+    # o2tuner's -s: that stage again; an edited script in the folder is taken first, as o2tuner would
+    (config.parent / "evaluate.py").write_text(EVALUATE.replace('"axes": len(axes)', '"axes": -1'))
     r = run_cli("workflow", "run", "o2", "-c", config, "-s", "evaluate")
     assert r.exit_code == 0 and "ran evaluate; skipped 2" in r.output, r.output
+    assert "the scripts in" in r.output and "changed; took them" in r.output
+    assert json.loads((root / "evaluate" / "evaluated.json").read_text())["axes"] == -1
+    r = run_cli("workflow", "run", "o2", "-c", config, "-s", "evaluate")
+    assert r.exit_code == 0 and "changed" not in r.output
 
 
 def test_the_readme_shape_with_keys_beside_the_stage_is_read_as_that_stage(tmp_path):
