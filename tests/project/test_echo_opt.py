@@ -82,6 +82,7 @@ class Objective(BaseObjective):
         lr = conf["optimizer"]["learning_rate"]
         dr = trial.suggest_float("dr", 0.0, 0.5)
         layers = len(conf["model"]["dense_hidden_dims"])
+        trial.report(layers + 0.5, 0)  # as echo-opt's pruning callbacks do, each epoch
         if trial.should_prune():
             raise RuntimeError("not pruned here")
         return {"val_loss": (dr - 0.25) ** 2 + layers + lr, "loss": 1.0, "layers": layers, "dr": dr, "lr": lr,
@@ -137,6 +138,7 @@ def test_echo_opt_files_import_as_a_project_that_runs(tmp_path, run_cli):
         assert m["layers"] == t.params["num_dense"] and m["dr"] == t.params["dropout"]
         assert m["lr"] == t.params["optimizer:learning_rate"] and m["weight_decay"] == 0.0 and m["metric_attr"]
         assert t.value == pytest.approx((m["dr"] - 0.25) ** 2 + m["layers"] + m["lr"])
+        assert t.intermediate[0]["val_loss"] == m["layers"] + 0.5  # trial.report reached the study
 
 
 @pytest.mark.parametrize("change, message", [
