@@ -151,8 +151,8 @@ def stage_configs(project: Project, name: str, spec: OptimisationStage) -> Dict[
     field = f"workflow.{name}"
     configs = dict(project.configs)
     model = dict(project.model_config)
-    if spec.file is not None:
-        model = {"script": spec.file, "model": spec.entry, "param": dict(model.get("param") or {})}
+    if spec.file is not None:  # (its own script: the project model's param is not its)
+        model = {"script": spec.file, "model": spec.entry, "param": {}}
         if not (project.scripts_dir / spec.file).is_file():
             raise ValidationError(f"{field}.file", f"{spec.file!r} is not among the project's scripts "
                                   f"({project.scripts_dir})")
@@ -188,10 +188,10 @@ def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, fold
     fn = getattr(module, str(spec.entrypoint), None)
     if not callable(fn):
         raise ValidationError(f"{field}.entrypoint", f"{spec.entrypoint!r} is not a function in {spec.python}")
-    with_inspectors = _takes_inspectors(fn, field, spec)
+    arity = _arity(fn, field, spec)
     with _cwd(folder):
-        args: list = [spec.config or None]
-        if with_inspectors:
+        args: list = [spec.config or None][:arity]
+        if arity == 2:
             inspectors = []
             if spec.optimisations:
                 store = StudyTarget.resolve(project, None, study_url).open()
@@ -207,23 +207,26 @@ def _user_stage(project: Project, wf: Workflow, name: str, spec: UserStage, fold
                 from None
 
 
-def _takes_inspectors(fn: Callable, field: str, spec: UserStage) -> bool:
+def _arity(fn: Callable, field: str, spec: UserStage) -> int:
     """How the README's stage functions are called: ``f(inspectors, config)`` (one inspector per
-    study in ``optimisations``; none without) or ``f(config)``; any other signature is one line."""
+    study in ``optimisations``; none without), ``f(config)``, or (o2tuner, a stage without
+    ``optimisations`` or ``config``) ``f()``; any other signature is one line."""
     import inspect
 
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return bool(spec.optimisations)
+        return 2 if spec.optimisations else 1
     shown = f"{spec.entrypoint}{sig}"
-    for arity in ((2,) if spec.optimisations else (2, 1)):
+    bare = not spec.optimisations and not spec.config
+    for arity in ((2,) if spec.optimisations else (2, 1, 0) if bare else (2, 1)):
         try:
             sig.bind(*([None] * arity))
         except TypeError:
             continue
-        return arity == 2
-    wanted = "(inspectors, config)" if spec.optimisations else "(inspectors, config) or (config)"
+        return arity
+    wanted = "(inspectors, config)" if spec.optimisations else \
+        "(inspectors, config), (config) or ()" if bare else "(inspectors, config) or (config)"
     raise ValidationError(f"{field}.entrypoint", f"{shown} in {spec.python} cannot be called as "
                           f"{spec.entrypoint}{wanted}")
 

@@ -178,3 +178,22 @@ def test_a_sampler_argument_optuna_does_not_take_is_one_line_and_makes_nothing(t
         "sampler tpe'; allowed: " + r.output.split("allowed: ")[1].strip()]
     assert "constant_liar" in r.output
     assert tree_snapshot(paths.home()) == before  # no project, no config
+
+
+def test_a_python_stage_without_config_is_called_with_nothing_as_in_o2tuner(tmp_path, run_cli):
+    from hpogrid import paths
+
+    (tmp_path / "o2").mkdir()
+    (tmp_path / "o2" / "prepare.py").write_text("def prepare():\n    open('prepared.txt', 'w').write('yes')\n")
+    (tmp_path / "o2" / "config.yaml").write_text("stages_user:\n    prepare:\n        python: {file: prepare.py, "
+                                                 "entrypoint: prepare}\n        cwd: data\n")
+    from hpogrid.configs import NamedStore
+    from hpogrid.project import create_project
+
+    NamedStore("model_config").create("m", {"script": "prepare.py", "model": "prepare"})
+    NamedStore("search_space").create("s", {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}})
+    NamedStore("hpo_config").create("h", {"metric": "loss", "mode": "min"})
+    create_project("o2", str(tmp_path / "o2"), {"model_config": "m", "search_space": "s", "hpo_config": "h"})
+    r = run_cli("workflow", "run", "o2", "--config", tmp_path / "o2" / "config.yaml")
+    assert r.exit_code == 0, r.output
+    assert (paths.project_dir("o2") / "workflow" / "data" / "prepared.txt").read_text() == "yes"  # its cwd
