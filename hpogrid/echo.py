@@ -23,8 +23,10 @@ from typing import Any, Dict, Optional
 class BaseObjective:
     """What echo-opt's base class offers a subclass: ``study``, ``config``, ``metric``, ``device``."""
 
-    def __init__(self, study: Any = None, config: Optional[Dict[str, Any]] = None, metric: str = "val_loss",
-                 device: str = "cpu", **_: Any):
+    def __init__(self, study: Any = None, config: Any = None, metric: Any = "val_loss", device: str = "cpu",
+                 **_: Any):
+        if isinstance(study, dict) and not isinstance(config, dict):  # echo-opt's later (config, metric) form
+            study, config, metric = None, study, config if isinstance(config, str) else metric
         self.study, self.config, self.metric, self.device = study, config or {}, metric, device
 
     def train(self, trial: Any, conf: Dict[str, Any]) -> Dict[str, Any]:

@@ -187,3 +187,17 @@ def test_a_failing_project_step_removes_the_configs_it_wrote(tmp_path, run_cli):
     r = run_cli("import", "echo-opt", hyper, model, "--name", "p2", "--name", "p")
     assert r.exit_code == 1 and "project 'p' already exists" in r.output
     assert tree_snapshot(paths.home()) == before
+
+
+def test_without_a_model_configuration_a_nested_key_is_searched_under_its_settings_name(tmp_path):
+    from hpogrid.project._echo_opt import echo_opt_configs
+    from hpogrid.yamltext import loads
+
+    hyper, _ = _files(tmp_path, HYPER.replace('type: "TPESampler"', 'type: "GridSampler"'))
+    configs, folder, notes = echo_opt_configs(loads(hyper.read_text(), "h"), None, hyper)
+    assert list(configs["search_space"]) == ["num_dense", "dropout", "lr"] and folder == tmp_path / "examples"
+    assert "optuna.parameters.optimizer:learning_rate: the model configuration has no 'optimizer:learning_rate'; " \
+        "searched as 'lr' (train() gets it from trial.suggest_*)" in notes
+    assert "optuna.sampler.type: 'GridSampler' not mapped (hpogrid runs optuna's TPESampler, RandomSampler, " \
+        "CmaEsSampler, NSGAIISampler, GPSampler, QMCSampler); searched with TPESampler" in notes
+    assert "algorithm_param" not in configs["hpo_config"]
