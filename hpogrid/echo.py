@@ -17,7 +17,7 @@ configuration with the trial's values put in place (``optimizer:learning_rate`` 
 (or its key); ``trial.report`` and ``trial.should_prune`` are hpogrid's early stopping. The
 returned dict is the trial's metrics. Bottom-level: imports nothing.
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 
 class BaseObjective:
