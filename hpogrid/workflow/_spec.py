@@ -62,6 +62,9 @@ class UserStage(_Stage):
         if isinstance(data, dict) and isinstance(data.get("python"), dict):
             data = dict(data)
             section = data.pop("python")
+            unknown = sorted(set(section) - {"file", "entrypoint"})
+            if unknown:
+                raise ValueError(f"python: unknown key {unknown[0]!r}; allowed: file, entrypoint")
             data["python"] = section.get("file")
             data.setdefault("entrypoint", section.get("entrypoint"))
         return data

@@ -156,6 +156,8 @@ stages_optimisation:
      "workflow.stages_user.p.cwdd: unknown key 'cwdd'; allowed: deps, config, cwd, cmd, python, entrypoint, "
      "optimisations"),
     ({"stages_optimisation": {"o": {"file": "o.py"}}}, "file and objective go together"),
+    ({"stages_user": {"p": {"python": {"file": "p.py", "entry": "f"}}}},
+     "python: unknown key 'entry'; allowed: file, entrypoint"),
     ({"stages_user": {"a": {"cmd": "x", "cwd": "same"}, "b": {"cmd": "y", "cwd": "same"}}},
      "stages a and b share the folder 'same'"),
 ])
