@@ -56,6 +56,10 @@ def echo_opt_configs(hyper: Any, model: Any, hyper_path: Path) -> Tuple[Dict[str
     space, base = _space(optuna.get("parameters"), base, notes)
     hpo = _hpo(optuna, notes)
     script, folder = _objective(optuna.get("objective"), hyper_path)
+    source = (folder / script).read_text(errors="replace")
+    for found in re.finditer(r"^\s*(?:from|import)\s+((?:aimlutils\.hyper_opt|echo\.src|echo)\b[\w.]*)", source, re.M):
+        notes.append(f"optuna.objective: {script} imports {found.group(1)} (echo-opt's own package): import "
+                     "BaseObjective from hpogrid.echo instead")
     for key, why in (("reload", "running the project again continues its study; --resume after an interruption"),
                      ("save_path", "trials are kept in the project's study and trial folders"),
                      ("gpu", "ask for GPUs with hpo_config resource or slurm gres")):

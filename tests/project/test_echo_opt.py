@@ -201,3 +201,16 @@ def test_without_a_model_configuration_a_nested_key_is_searched_under_its_settin
     assert "optuna.sampler.type: 'GridSampler' not mapped (hpogrid runs optuna's TPESampler, RandomSampler, " \
         "CmaEsSampler, NSGAIISampler, GPSampler, QMCSampler); searched with TPESampler" in notes
     assert "algorithm_param" not in configs["hpo_config"]
+
+
+def test_an_objective_still_importing_echo_opt_is_told_which_import_to_change(tmp_path):
+    from hpogrid.project._echo_opt import echo_opt_configs
+    from hpogrid.yamltext import loads
+
+    hyper, _ = _files(tmp_path)
+    objective = tmp_path / "examples" / "objective.py"
+    objective.write_text(OBJECTIVE.replace("from hpogrid.echo import BaseObjective",
+                                           "from aimlutils.hyper_opt.base_objective import *"))
+    notes = echo_opt_configs(loads(hyper.read_text(), "h"), {}, hyper)[2]
+    assert "optuna.objective: objective.py imports aimlutils.hyper_opt.base_objective (echo-opt's own package): " \
+        "import BaseObjective from hpogrid.echo instead" in notes
