@@ -18,8 +18,11 @@ def is_echo_class(obj: Any) -> bool:
 
 def as_function(cls: type) -> Callable[[Dict[str, Any]], Any]:
     def model(config: Dict[str, Any]) -> Any:
+        import zlib
+
+        from hpogrid.errors import HpogridError
         from hpogrid.objective._define_by_run import DefineByRunTrial
-        from hpogrid.trial import report, should_stop
+        from hpogrid.trial import report, should_stop, trial_uid
 
         found = config.get("optuna")
         section: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
@@ -30,8 +33,13 @@ def as_function(cls: type) -> Callable[[Dict[str, Any]], Any]:
             steps[0] += 1
             report(steps[0], **{metric: value})
 
-        trial = DefineByRunTrial(_values(config, section.get("parameters") or {}), {}, seed=0,
-                                 reporter=reporter, stopped=should_stop)
+        try:
+            uid = trial_uid()
+        except HpogridError:  # (called by hand, outside a run)
+            uid = ""
+        # a parameter train() asks that the search space lacks is drawn from the trial's own generator
+        trial = DefineByRunTrial(_values(config, section.get("parameters") or {}), {}, seed=zlib.crc32(uid.encode()),
+                                 uid=uid, reporter=reporter, stopped=should_stop)
         instance = cls(**_init_args(cls, config, metric, section))
         return instance.train(trial, config)
 

@@ -214,3 +214,16 @@ def test_an_objective_still_importing_echo_opt_is_told_which_import_to_change(tm
     notes = echo_opt_configs(loads(hyper.read_text(), "h"), {}, hyper)[2]
     assert "optuna.objective: objective.py imports aimlutils.hyper_opt.base_objective (echo-opt's own package): " \
         "import BaseObjective from hpogrid.echo instead" in notes
+
+
+def test_several_objectives_map_to_lists_of_metrics_and_modes(tmp_path):
+    from hpogrid.configs import get_kind
+    from hpogrid.project._echo_opt import echo_opt_configs
+    from hpogrid.yamltext import loads
+
+    hyper, _ = _files(tmp_path, HYPER.replace('metric: "val_loss"', 'metric: ["val_loss", "val_acc"]').replace(
+        'direction: "minimize"', 'direction: ["minimize", "maximize"]').replace('type: "TPESampler"',
+                                                                                'type: "NSGAIISampler"'))
+    hpo = get_kind("hpo_config").validate(echo_opt_configs(loads(hyper.read_text(), "h"), {}, hyper)[0]["hpo_config"])
+    assert (hpo["metric"], hpo["mode"], hpo["algorithm_param"]) == (["val_loss", "val_acc"], ["min", "max"],
+                                                                    {"sampler": "nsga2"})
