@@ -49,8 +49,10 @@ def echo_opt_configs(hyper: Any, model: Any, hyper_path: Path) -> Tuple[Dict[str
     if model is not None and not isinstance(model, Mapping):
         raise ValidationError("model_config", f"must be a mapping (got {type(model).__name__})")
     base = dict(model or {})
-    for key in top.get("log") or {}:
-        notes.append(f"log.{key}: not mapped (hpogrid keeps each run's log and progress in the project)")
+    log = top.get("log")
+    for key in (log if isinstance(log, Mapping) else [None] if log is not None else []):
+        notes.append(f"{'log.' + str(key) if key is not None else 'log'}: not mapped (hpogrid keeps each run's log "
+                     "and progress in the project)")
     if "pbs" in top:
         notes.append("pbs: not mapped (hpogrid runs on this machine, Slurm or the grid; see slurm)")
     space, base = _space(optuna.get("parameters"), base, notes)

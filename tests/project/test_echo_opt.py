@@ -193,8 +193,10 @@ def test_without_a_model_configuration_a_nested_key_is_searched_under_its_settin
     from hpogrid.project._echo_opt import echo_opt_configs
     from hpogrid.yamltext import loads
 
-    hyper, _ = _files(tmp_path, HYPER.replace('type: "TPESampler"', 'type: "GridSampler"'))
+    hyper, _ = _files(tmp_path, HYPER.replace('type: "TPESampler"', 'type: "GridSampler"').replace(
+        'log:\n  save_path: "{tmp}/log.txt"', "log: True"))
     configs, folder, notes = echo_opt_configs(loads(hyper.read_text(), "h"), None, hyper)
+    assert notes[0] == "log: not mapped (hpogrid keeps each run's log and progress in the project)"
     assert list(configs["search_space"]) == ["num_dense", "dropout", "lr"] and folder == tmp_path / "examples"
     assert "optuna.parameters.optimizer:learning_rate: the model configuration has no 'optimizer:learning_rate'; " \
         "searched as 'lr' (train() gets it from trial.suggest_*)" in notes
