@@ -16,6 +16,7 @@ _COMMANDS = {
     "search_space": "hpogrid.cli.configs:search_space",
     "slurm_config": "hpogrid.cli.configs:slurm_config",
     "project": "hpogrid.cli.project:project",
+    "optimize": "hpogrid.cli.optimize:optimize",
     "local_run": "hpogrid.cli.runs:local_run",
     "enqueue": "hpogrid.cli.enqueue:enqueue",
     "report": "hpogrid.cli.report:report",
