@@ -114,3 +114,18 @@ def test_a_bad_spec_is_one_line(run_cli, workdir, hpogrid_home, spec, message):
     assert r.exit_code != 0
     assert len(r.output.strip().splitlines()) == 1 and r.output.startswith(message), r.output
     assert tree_snapshot(hpogrid_home) == {}
+
+
+def test_the_omniopt_form_runs_as_written(run_cli, workdir):
+    """README "OmniOpt and hpogrid side by side": positional ($x_N) placeholders follow the
+    --param order, and the program's last RESULT line is the metric."""
+    (workdir / "omni.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--out-layer1', type=int)\n"
+        "p.add_argument('--batchsize', type=int)\na = p.parse_args()\n"
+        "print('RESULT: 99')\nprint(f'RESULT: {a.out_layer1 * 1000 + a.batchsize}')\n")
+    r = run_cli("optimize", f"{sys.executable} omni.py --out-layer1=($x_0) --batchsize=($x_1)",
+                "--param", "out_layer1=choice:10,50,100", "--param", "batchsize=choice:8,16,32", "--trials", 3)
+    assert r.exit_code == 0, r.output
+    with load("omni") as study:
+        for t in study.trials:
+            assert t.value == t.params["out_layer1"] * 1000 + t.params["batchsize"]
