@@ -1,10 +1,13 @@
 """``hpogrid optimize``: one command from a script or a program to a study, on the pool; again
 continues the study; a changed space is refused; a bad SPEC is one line."""
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
-from hpogrid.study import StudyStore, load
+from hpogrid.study import load
 from tests.conftest import tree_snapshot
 
 TRAIN = '''
@@ -68,19 +71,43 @@ def test_program_target_gets_its_placeholders(run_cli, workdir):
             assert t.state == "COMPLETED" and t.value == pytest.approx(_expected(t.params), rel=1e-5)
 
 
-def test_an_interrupted_study_is_resumed(run_cli, workdir):
-    assert run_cli("optimize", "train.py:objective", *PARAMS, "--trials", 3).exit_code == 0
-    url = load("train_objective").store.url
-    store = StudyStore(url)
-    lost = store.trials("train_objective")[1]
-    store.upsert_trial("train_objective", lost.uid, state="RUNNING", metrics={}, value=None)  # as kill -9 leaves it
-    store.close()
-    r = run_cli("optimize", "train.py:objective", *PARAMS, "--trials", 3)
+HELD = '''
+import os, pathlib, time
+
+
+def objective(config):
+    here = pathlib.Path(os.environ["HELD_DIR"])
+    (here / f"started-{os.getpid()}").touch()
+    while not (here / "release").exists():  # held until the test releases it
+        time.sleep(0.05)
+    return config["x"]
+'''
+
+
+def test_an_interrupted_study_is_resumed(run_cli, workdir, monkeypatch):
+    (workdir / "held.py").write_text(HELD)
+    monkeypatch.setenv("HELD_DIR", str(workdir))
+    command = ["held.py:objective", "--param", "x=uniform:0:1", "--trials", "2", "--n_jobs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "optimize", *command], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not list(workdir.glob("started-*")):  # the first trial is running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    with load("held_objective") as study:
+        (lost,) = study.trials
+    assert lost.state == "INTERRUPTED"
+    (workdir / "release").touch()
+    r = run_cli(*["optimize", *command])
     assert r.exit_code == 0, r.output
-    assert "its last run was interrupted (2 of 3 trials finished): resuming it (--resume)" in r.output
-    with load("train_objective") as study:
-        again = {t.uid: t for t in study.trials}
-        assert len(again) == 3 and again[lost.uid].state == "COMPLETED" and again[lost.uid].params == lost.params
+    assert "its last run was interrupted (0 of 2 trials finished): resuming it (--resume)" in r.output
+    with load("held_objective") as study:
+        again = {t.uid: t for t in study.trials if not t.uid.startswith("enqueued")}
+    assert len(again) == 2 and {t.state for t in again.values()} == {"COMPLETED"}
+    assert again[lost.uid].params == lost.params  # the interrupted trial ran again with its values
 
 
 def test_changed_params_are_refused_then_forced(run_cli, workdir, hpogrid_home):
