@@ -43,6 +43,10 @@ def cli(debug: bool) -> None:
     (default ~/.hpogrid).
 
     \b
+    In one command (configs and project made for you, then run):
+      hpogrid optimize train.py:objective --param lr=loguniform:1e-5:1e-1 --param layers=int:1:8
+
+    \b
     Example:
       hpogrid model_config create m --script simple_objective.py --model simple_objective
       hpogrid search_space create s '{"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}'
