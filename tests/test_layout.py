@@ -53,12 +53,15 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid.engine",),
     ("hpogrid.grid",),
     ("hpogrid.backends",),
-    ("hpogrid.report", "hpogrid.workflow"),
+    ("hpogrid.report", "hpogrid.workflow", "hpogrid.quickstart"),
     ("hpogrid.dashboard",),
     ("hpogrid.cli",),
 )
 #: (importer, imported) top-level pairs allowed although they point up: the entry point runs the CLI
-ALLOWED_UP = {("hpogrid.__main__", "hpogrid.cli")}
+ALLOWED_UP = {("hpogrid.__main__", "hpogrid.cli"),
+              # hpogrid.optimize (the notebook API), hpogrid.space.loguniform(...) and
+              # hpogrid.study.load(...) are the package's own attributes, loaded on first use
+              ("hpogrid", "hpogrid.quickstart"), ("hpogrid", "hpogrid.space"), ("hpogrid", "hpogrid.study")}
 #: imported only by the entry point
 TOP = "hpogrid.cli"
 

@@ -16,6 +16,7 @@ _COMMANDS = {
     "search_space": "hpogrid.cli.configs:search_space",
     "slurm_config": "hpogrid.cli.configs:slurm_config",
     "project": "hpogrid.cli.project:project",
+    "optimize": "hpogrid.cli.optimize:optimize",
     "local_run": "hpogrid.cli.runs:local_run",
     "enqueue": "hpogrid.cli.enqueue:enqueue",
     "report": "hpogrid.cli.report:report",
@@ -41,6 +42,10 @@ def cli(debug: bool) -> None:
     Keep named configs (hpo_config, grid_config, model_config, search_space), bundle them
     with training scripts into a project, then run it. Files live in $HPOGRID_HOME
     (default ~/.hpogrid).
+
+    \b
+    In one command (configs and project made for you, then run):
+      hpogrid optimize train.py:objective --param lr=loguniform:1e-5:1e-1 --param layers=int:1:8
 
     \b
     Example:

@@ -369,7 +369,7 @@ class ModelConfig(ConfigModel):
     command: Optional[str] = Field(
         None, min_length=1,
         description="A program to run per trial instead of a Python model, e.g. "
-                    "'python train.py --lr {lr}' ({name}, $x_0 and ($x_0) placeholders); it must print "
+                    "'python train.py --lr {lr}' ({name}, ($name), $x_0 and ($x_0) placeholders); it must print "
                     "'RESULT: <number>'")
     result_prefix: str = Field("RESULT", min_length=1, description="Prefix of the program's result lines")
     timeout: Optional[float] = Field(None, gt=0, description="Seconds a program may run per trial")

@@ -5,6 +5,7 @@ argument gets its placeholders replaced, so a value with spaces, quotes or ``;rm
 one literal argument. Placeholders:
 
 * ``{name}``: the trial's value of search-space parameter ``name`` (colon paths allowed);
+  OmniOpt's ``($name)`` is the same, consumed with its parentheses (``hpogrid optimize``'s form);
 * ``$x_0``, ``$x_1``, ...: OmniOpt style, the parameters in search-space order; OmniOpt's
   ``($x_0)`` form is the same placeholder, consumed with its parentheses (``--lr=($x_0)``
   becomes ``--lr=0.01``), so OmniOpt commands work unchanged;
@@ -43,7 +44,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from hpogrid.errors import ValidationError
 from hpogrid.fileio import AppendedLines
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\(\$x_(\d+)\)|\$x_(\d+)")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\(\$x_(\d+)\)|\$x_(\d+)|\(\$([A-Za-z_][^()\s$]*)\)")
 BUILTINS = ("trial_dir", "scripts")
 
 
@@ -72,11 +73,16 @@ def placeholders(argv: Sequence[str]) -> List[str]:
     found = []
     for arg in argv:
         for m in _PLACEHOLDER.finditer(arg):
-            if m.group(1) is not None:
-                found.append(m.group(1))
+            if _named(m) is not None:
+                found.append(str(_named(m)))
             elif _position(m) is not None:
                 found.append(f"$x_{_position(m)}")
     return found
+
+
+def _named(m: re.Match) -> Optional[str]:
+    """The name of a ``{name}`` or ``($name)`` placeholder (None: positional or a literal brace)."""
+    return m.group(1) if m.group(1) is not None else m.group(4)
 
 
 def _position(m: re.Match) -> Optional[str]:
@@ -112,7 +118,7 @@ def build_argv(argv: Sequence[str], values: Mapping[str, Any], order: Sequence[s
         if token in ("{{", "}}"):
             return token[0]
         position = _position(m)
-        name = order[int(position)] if position is not None else m.group(1)
+        name = order[int(position)] if position is not None else _named(m)
         if name not in lookup:  # an inactive conditional parameter
             raise _Inactive(name)
         return lookup[name]

@@ -5,6 +5,8 @@
 parameters (:class:`Constraint`). Every :class:`Param` samples with fixed reference semantics and
 reduces to one of four :class:`Latent` primitives plus a deterministic ``decode``, which is
 all a search-library adapter has to translate. Imports only numpy and the stdlib.
+``parse_param("lr=loguniform:1e-5:1e-1")`` reads the short grammar of ``hpogrid optimize``, and
+``loguniform(1e-5, 1e-1)`` ... build the same JSON parameters in Python.
 """
 from hpogrid.space._conditions import holds
 from hpogrid.space._constraints import Constraint
@@ -27,10 +29,30 @@ from hpogrid.space._params import (
     param_type,
 )
 from hpogrid.space._space import SearchSpace
+from hpogrid.space._spec import (
+    FORMS,
+    choice,
+    fixed,
+    loguniform,
+    lognormal,
+    normal,
+    parse_param,
+    parse_spec,
+    qloguniform,
+    qlognormal,
+    qnormal,
+    quniform,
+    space_from,
+    uniform,
+    uniformint,
+)
 
 __all__ = [
     "METHODS", "PARAM_TYPES", "SearchSpace", "Param", "param_type",
     "Categorical", "Uniform", "UniformInt", "QUniform", "LogUniform", "QLogUniform",
     "Normal", "QNormal", "LogNormal", "QLogNormal", "Fixed",
     "Latent", "LatentChoice", "LatentUniform", "LatentInt", "LatentNormal", "Constraint", "holds",
+    # the short grammar (hpogrid optimize --param NAME=SPEC) and its Python helpers
+    "FORMS", "parse_param", "parse_spec", "space_from", "uniform", "uniformint", "quniform", "loguniform",
+    "qloguniform", "normal", "qnormal", "lognormal", "qlognormal", "choice", "fixed",
 ]

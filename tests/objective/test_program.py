@@ -42,13 +42,13 @@ def test_omniopt_positional_placeholders_and_builtins(tmp_path):
 
 
 def test_omniopt_parenthesised_placeholder_is_consumed_with_its_parentheses(tmp_path):
-    command = (f"{sys.executable} -c \"{ECHO_ARGS}\" ($x_0) --layers=($x_1) ($x_1)$x_0 (x) ($y) "
-               "'(($x_0))'")
+    command = (f"{sys.executable} -c \"{ECHO_ARGS}\" ($x_0) --layers=($x_1) ($x_1)$x_0 (x) ($lr) "
+               "'(($x_0))' --n=($layers)")
     metrics, trial = _run(tmp_path, command, {"lr": 0.25, "layers": 4}, order=["lr", "layers"])
     argv = json.loads((trial / "stdout.log").read_text().splitlines()[0])
-    # only "($x_N)" loses its parentheses; other parentheses are the user's text
-    assert argv == ["0.25", "--layers=4", "40.25", "(x)", "($y)", "(0.25)"] and metrics == {"loss": 1.5}
-    assert program.placeholders(program.parse_command("run ($x_1) {lr}")) == ["$x_1", "lr"]
+    # "($x_N)" and "($name)" lose their parentheses; other parentheses are the user's text
+    assert argv == ["0.25", "--layers=4", "40.25", "(x)", "0.25", "(0.25)", "--n=4"] and metrics == {"loss": 1.5}
+    assert program.placeholders(program.parse_command("run ($x_1) {lr} ($n)")) == ["$x_1", "lr", "n"]
     with pytest.raises(ValidationError, match=r"\$x_2 refers to parameter 2 but the search space has 2"):
         program.check_placeholders(program.parse_command("run ($x_2)"), ["lr", "layers"])
 

@@ -1,0 +1,31 @@
+"""``hpogrid optimize --on slurm`` on a REAL single-node Slurm: the one command runs each trial
+as a Slurm job, with a stored slurm_config attached."""
+import sys
+
+import pytest
+
+from hpogrid.study import load
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
+
+TRAIN = '''
+import sys
+x, n = float(sys.argv[1]), int(sys.argv[2])
+print("RESULT:", (x - 0.3) ** 2 + n)
+'''
+
+
+def test_optimize_a_program_on_slurm(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(TRAIN)
+    assert run_cli("slurm_config", "create", "fast", "--mem", "200M", "--time", "5", "--poll_interval",
+                   "0.2").exit_code == 0
+    r = run_cli("optimize", f"{sys.executable} train.py ($x) ($n)", "-p", "x=uniform:0:1", "-p", "n=int:1:3",
+                "--trials", 2, "--n_jobs", 2, "--on", "slurm", "--slurm_config", "fast")
+    assert r.exit_code == 0, r.output
+    assert "This run (random, fifo): 2 completed, 0 failed" in r.output
+    with load("train") as study:
+        trials = study.trials
+    assert {t.backend for t in trials} == {"slurm"} and len(trials) == 2
+    for t in trials:
+        assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2 + t.params["n"], rel=1e-5)
