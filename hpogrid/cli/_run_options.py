@@ -197,8 +197,7 @@ def _command_line(ctx: click.Context) -> list:
 
 def start_detached(command: str, given: dict, driver_log, driver_time) -> None:
     """Check the detach options, record the driver and start it; say how to follow it."""
-    from hpogrid.drivers import check_driver_time, check_log_dir, detach
-    from hpogrid.drivers._launch import slurm_available
+    from hpogrid.drivers import check_driver_time, check_log_dir, detach, slurm_available
     from hpogrid.project import load_project
 
     where = DETACH_WHERE.get(command, "local")

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from hpogrid.engine import worker_environment
 from hpogrid.drivers._record import DriverRecord, drivers_dir, load, new_id, now, save, this_host, update
 from hpogrid.errors import ValidationError
 
@@ -97,7 +98,8 @@ def _spawn(record: DriverRecord) -> DriverRecord:
 
     with open(record.log, "ab") as log:
         proc = subprocess.Popen(_driver_argv(record), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, cwd=str(Path(record.path).parent))
+                                start_new_session=True, close_fds=True, cwd=str(Path(record.path).parent),
+                                env=worker_environment())
     try:
         started = psutil.Process(proc.pid).create_time()
     except psutil.Error:
@@ -122,7 +124,7 @@ def submit(record: DriverRecord, after: Optional[str] = None) -> str:
     if after:
         argv.append(f"--dependency=afterany:{after}")
     try:
-        return sbatch(argv + list(record.sbatch) + [str(script)])
+        return sbatch(argv + list(record.sbatch) + [str(script)], env=worker_environment())
     except SlurmError as exc:
         raise SlurmError(f"the driver job: {exc}") from None
 

@@ -112,3 +112,20 @@ def records(project: Optional[str] = None) -> List[DriverRecord]:
 
 def this_host() -> str:
     return os.uname().nodename
+
+
+_RESUME_DROPS = {"--resume", "--rerun-failed", "--no-backup"}
+
+
+def resume_args(args: List[str]) -> List[str]:
+    """``args`` continuing the study: ``--resume --no-backup``, without ``--rerun``/``--rerun-failed``."""
+    out: List[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--rerun":
+            skip = True
+        elif arg not in _RESUME_DROPS and not arg.startswith("--rerun="):
+            out.append(arg)
+    return out + ["--resume", "--no-backup"]

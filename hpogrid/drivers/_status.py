@@ -14,8 +14,7 @@ import signal
 from dataclasses import dataclass
 from typing import List, Optional
 
-from hpogrid.drivers._record import DriverRecord, now, records, this_host, update
-from hpogrid.drivers._supervise import resume_args
+from hpogrid.drivers._record import DriverRecord, now, records, resume_args, this_host, update
 from hpogrid.errors import NotFoundError
 
 

@@ -24,27 +24,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from hpogrid.drivers._record import DriverRecord, load, now, this_host, update
+from hpogrid.drivers._record import DriverRecord, load, now, resume_args, this_host, update
 
 #: exit code of a run that was interrupted (a signal): the one the driver resubmits after
 INTERRUPTED_RC = 130
-_RESUME_DROPS = {"--resume", "--rerun-failed", "--no-backup"}
-
-
-def resume_args(args: List[str]) -> List[str]:
-    """``args`` continuing the study: ``--resume --no-backup``, without ``--rerun``/``--rerun-failed``."""
-    out: List[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--rerun":
-            skip = True
-        elif arg not in _RESUME_DROPS and not arg.startswith("--rerun="):
-            out.append(arg)
-    return out + ["--resume", "--no-backup"]
-
-
 def begin(path: Path) -> Tuple[Optional[DriverRecord], List[str]]:
     """Mark the driver started; the record and the command line to run (None: nothing to run,
     the study is done or a stop was asked for before this start)."""

@@ -1,0 +1,110 @@
+"""``slurm_run --detach`` on a REAL single-node Slurm: the driver is a Slurm job that resubmits
+itself when Slurm ends it, and ``status`` finds it dead when it was killed without notice."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from hpogrid import paths
+from tests.backends.slurm.helpers import in_squeue, job_state, make_slurm_project, trials
+from tests.projects import UNI
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
+
+#: every trial writes its uid to $HELD_DIR/runs.txt; the one that writes the second line sleeps
+#: (until Slurm or the driver ends it): the test acts while it runs
+SCRIPT = """
+import os, time
+from pathlib import Path
+from hpogrid.trial import trial_uid
+
+def objective(config):
+    runs = Path(os.environ["HELD_DIR"]) / "runs.txt"
+    with open(runs, "a") as fh:
+        fh.write(trial_uid() + "\\n")
+    if len(runs.read_text().splitlines()) == 2:
+        time.sleep(290)
+    return {"loss": config["x"]}
+"""
+
+
+def _wait(what, check, deadline_s=180.0):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    logs = "".join(p.read_text()[-3000:] for p in paths.projects_dir().glob("*/drivers/*.log"))
+    raise AssertionError(f"timed out waiting for {what}; driver logs:\n{logs}")
+
+
+def _record(name):
+    found = list((paths.project_dir(name) / "drivers").glob("*.json"))
+    return json.loads(found[0].read_text()) if len(found) == 1 else None
+
+
+def _runs(work):
+    path = work / "runs.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def held(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HELD_DIR", str(work))  # (sbatch passes the environment on: driver, then trial jobs)
+    return work
+
+
+def test_scancelled_driver_job_resubmits_itself_and_nothing_is_lost_or_run_twice(tmp_path, held, slurm_cli):
+    name = make_slurm_project(tmp_path, SCRIPT, UNI, trials=4, slurm={"workers": 1})
+    r = slurm_cli("slurm_run", name, "--seed", "2", "--detach", "--driver-time", "10")
+    assert r.exit_code == 0, r.output
+    first = _record(name)["job_id"]
+    assert f"Slurm job {first}" in r.output
+    _wait("the second trial running", lambda: len(_runs(held)) == 2
+          and [t.state for t in trials(name)] == ["COMPLETED", "RUNNING"])
+    assert _record(name)["state"] == "running" and in_squeue([first]) == [first]
+    r = slurm_cli("status", name)
+    row = next(line for line in r.output.splitlines() if name in line)
+    assert "running" in row and f"slurm job {first}" in row and "1/4 completed, 1 running" in row
+
+    subprocess.run(["scancel", first], check=True)
+    done = _wait("the study's end in the resubmitted driver", lambda: (d := _record(name))["state"] in (
+        "finished", "failed", "interrupted", "stopped") and d)
+    log = open(done["log"]).read()
+    assert done["state"] == "finished", log[-3000:]
+    assert done["jobs"][0] == first and len(done["jobs"]) == 2 and done["starts"] == 2
+    assert f"resubmitted as job {done['jobs'][1]}" in log and job_state(first) == "CANCELLED"
+    final = trials(name)
+    assert [t.state for t in final] == ["COMPLETED"] * 4 and len({t.uid for t in final}) == 4
+    # nothing lost, nothing run twice: the trial the scancel interrupted ran once more (its uid), no other did
+    runs = _runs(held)
+    assert len(runs) == 5 and runs[1] == runs[2] and sorted(set(runs)) == sorted(t.uid for t in final)
+    r = slurm_cli("status", name)
+    assert "finished" in r.output and "4/4 completed" in r.output and "dead" not in r.output
+
+
+def test_killed_driver_job_is_dead_with_the_command_that_resumes_it(tmp_path, held, slurm_cli):
+    (held / "runs.txt").write_text("first\n")  # the first trial is the one that sleeps
+    name = make_slurm_project(tmp_path, SCRIPT, UNI, trials=2, slurm={"workers": 1})
+    r = slurm_cli("slurm_run", name, "--detach", "--driver-time", "10")
+    assert r.exit_code == 0, r.output
+    job = _record(name)["job_id"]
+    running = _wait("the trial running", lambda: [t for t in trials(name) if t.state == "RUNNING"])
+    try:
+        # SIGKILL to every process of the job (no SIGTERM first): nothing can resubmit
+        subprocess.run(["scancel", "--signal=KILL", "--full", job], check=True)
+        _wait("the driver job's end", lambda: not in_squeue([job]))
+        r = slurm_cli("status", name)
+        assert r.exit_code == 0, r.output
+        assert "dead" in next(line for line in r.output.splitlines() if name in line)
+        record = _record(name)
+        assert (f"Driver {record['id']} of {name} is dead (killed without notice); resume it with: "
+                f"hpogrid slurm_run {name} --resume --detach --driver-time 10") in r.output
+        assert record["jobs"] == [job] and record["state"] == "running"
+    finally:
+        subprocess.run(["scancel", *[t.job_id for t in running if t.job_id]])
