@@ -61,15 +61,29 @@ def detached_driver(record: str) -> None:
     from hpogrid.drivers import begin, end, supervise
 
     path = Path(record)
-    found, args = begin(path)
-    if found is None:
-        return
-    if found.where == "slurm":
-        rc = supervise(path, args)
-    else:
-        rc = _run_here(args)
+    _signals_end_the_driver()
+    try:
+        found, args = begin(path)
+        if found is None:
+            return
+        rc = supervise(path, args) if found.where == "slurm" else _run_here(args)
+    except KeyboardInterrupt:  # a signal before the run (or its supervisor) took the signals
+        rc = 130
     end(path, rc)
     sys.exit(0 if rc == 0 else rc if rc > 0 else 1)
+
+
+def _signals_end_the_driver() -> None:
+    """Until the run installs its own signal handlers (and after it restores these), SIGQUIT,
+    SIGTERM and SIGUSR2 ('hpogrid stop', scancel) end the driver as Ctrl-C would (exit code
+    130, recorded): no trial runs then, so draining and stopping are the same."""
+    import signal
+
+    def early(signum, frame):
+        raise KeyboardInterrupt(f"{signal.Signals(signum).name} before any trial ran")
+
+    for sig in (signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR2):
+        signal.signal(sig, early)
 
 
 def _run_here(args) -> int:

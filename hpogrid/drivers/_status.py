@@ -108,6 +108,19 @@ def resume_command(record: DriverRecord) -> str:
     return shlex.join(["hpogrid", record.command, *args, "--detach"])
 
 
+def _started(record: DriverRecord, timeout_s: float = 60.0) -> DriverRecord:
+    """``record`` once its process has started (or ended, or timed out)."""
+    import time
+
+    from hpogrid.drivers._record import load
+
+    deadline = time.monotonic() + timeout_s
+    while record.state == "submitted" and time.monotonic() < deadline and _process_alive(record) is not False:
+        time.sleep(0.05)
+        record = load(record.path)
+    return record
+
+
 def stop(project: str, now_: bool = False) -> List[DriverStatus]:
     """Ask the project's running detached drivers to drain (or stop, ``now_``); those asked."""
     from hpogrid.backends.slurm import cancel, signal_batch
@@ -118,10 +131,12 @@ def stop(project: str, now_: bool = False) -> List[DriverStatus]:
                             "lists them)")
     for s in asked:
         record = update(s.record.path, stop="now" if now_ else "drain")
+        if record.where == "local" and record.state == "submitted":
+            record = _started(record)  # (its signal handlers are in place once it says it runs)
         if record.where == "local":
             if record.pid:
                 os.kill(record.pid, signal.SIGTERM if now_ else signal.SIGQUIT)
-        elif s.state == "pending":
+        elif s.state == "pending" or record.state == "submitted":  # (its run has not started: nothing to drain)
             cancel([record.job_id or ""])
             update(record.path, state="stopped", ended_at=now())
         else:

@@ -71,13 +71,16 @@ def supervise(path: Path, args: List[str]) -> int:
     """Run ``hpogrid ARGS`` as a child of this Slurm job and handle Slurm's signals (module doc)."""
     from hpogrid.drivers._launch import resubmit
 
-    child = subprocess.Popen([sys.executable, "-m", "hpogrid", *args], stdin=subprocess.DEVNULL)
     me = os.environ.get("SLURM_JOB_ID", "")
     forwarded: Set[int] = set()
     successor: List[str] = []
+    pending: List[int] = []  # (signals that came before the child was started)
+    child: Optional[subprocess.Popen] = None
 
     def forward(sig: int) -> None:
-        if sig not in forwarded and child.poll() is None:
+        if child is None:
+            pending.append(sig)
+        elif sig not in forwarded and child.poll() is None:
             forwarded.add(sig)
             child.send_signal(sig)
 
@@ -98,4 +101,7 @@ def supervise(path: Path, args: List[str]) -> int:
     for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     signal.signal(signal.SIGQUIT, lambda signum, frame: forward(signal.SIGQUIT))
+    child = subprocess.Popen([sys.executable, "-m", "hpogrid", *args], stdin=subprocess.DEVNULL)
+    for sig in pending:
+        forward(sig)
     return child.wait()

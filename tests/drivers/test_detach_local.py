@@ -172,3 +172,19 @@ def test_bad_detach_input_is_one_line_and_changes_nothing(run_cli, project_facto
     assert tree_snapshot(hpogrid_home) == before
     r = run_cli("status", name)
     assert r.exit_code == 0 and "No detached drivers of project" in r.output
+
+
+def test_stop_now_right_after_detach_ends_the_driver_cleanly(run_cli, held):
+    """A stop that comes before the run has started (its signal handlers not yet in place)."""
+    name, work = held
+    r = run_cli("local_run", name, "--n_jobs", "1", "--detach")
+    assert r.exit_code == 0, r.output
+    r = run_cli("stop", name, "--now")
+    assert r.exit_code == 0 and "Stopping driver" in r.output, r.output
+    done = _wait("the stopped driver's end", lambda: (d := _record(name) or {}).get("state") in (
+        "stopped", "failed", "finished") and d)
+    _reap(done["pid"])
+    # (exit code None: it saw the request before it started the run)
+    assert done["state"] == "stopped" and done["exit_code"] in (None, 130)
+    assert "COMPLETED" not in {t.state for t in _trials(name)}
+    (work / "release").touch()
