@@ -102,6 +102,6 @@ def supervise(path: Path, args: List[str]) -> int:
         signal.signal(sig, on_signal)
     signal.signal(signal.SIGQUIT, lambda signum, frame: forward(signal.SIGQUIT))
     child = subprocess.Popen([sys.executable, "-m", "hpogrid", *args], stdin=subprocess.DEVNULL)
-    for sig in pending:
-        forward(sig)
+    for early in pending:
+        forward(early)
     return child.wait()
