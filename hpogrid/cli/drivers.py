@@ -35,6 +35,20 @@ def status(project: Optional[str]) -> None:
         if s.dead:
             click.echo(f"Driver {s.record.id} of {s.record.project} is dead (killed without notice); resume it "
                        f"with: {resume_command(s.record)}")
+        elif s.state == "failed":
+            click.echo(f"Driver {s.record.id} of {s.record.project} failed: {_last_error(Path(s.record.log))}")
+
+
+def _last_error(log: Path) -> str:
+    """The last ``Error: ...`` line of a driver's log (the run's one-line error)."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, 2) - 65536))
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError as exc:
+        return f"its log cannot be read ({exc.strerror})"
+    errors = [line for line in lines if line.startswith("Error: ")]
+    return errors[-1][len("Error: "):] if errors else f"see its log {log}"
 
 
 @click.command("stop")

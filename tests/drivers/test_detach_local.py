@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -188,3 +189,17 @@ def test_stop_now_right_after_detach_ends_the_driver_cleanly(run_cli, held):
     assert done["state"] == "stopped" and done["exit_code"] in (None, 130)
     assert "COMPLETED" not in {t.state for t in _trials(name)}
     (work / "release").touch()
+
+
+def test_central_grid_search_detaches_here_without_slurm_and_status_says_why_it_failed(
+        run_cli, project_factory, tmp_path, monkeypatch):
+    name = project_factory(trials=2)
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{tmp_path / 'no-slurm-here'}")
+    monkeypatch.delenv("RUCIO_ACCOUNT", raising=False)
+    r = run_cli("run", name, "--search", "central", "--n_jobs", "2", "--detach")
+    assert r.exit_code == 0 and "process " in r.output, r.output
+    done = _wait("the driver's end", lambda: (d := _record(name) or {}).get("state") in ("failed", "finished") and d)
+    _reap(done["pid"])
+    assert done["where"] == "local" and done["args"] == [name, "--n_jobs", "2", "--search", "central"]
+    r = run_cli("status", name)
+    assert f"Driver {done['id']} of {name} failed: RUCIO_ACCOUNT is not set" in r.output
