@@ -101,11 +101,16 @@ def statuses(project: Optional[str] = None) -> List[DriverStatus]:
 
 def resume_command(record: DriverRecord) -> str:
     """The command that resumes a driver that died: the same run, ``--resume --detach``."""
-    args = resume_args(record.args)
-    args = [a for a in args if a != "--no-backup"]
+    from pathlib import Path
+
+    from hpogrid.drivers._record import drivers_dir
+
+    args = [a for a in resume_args(record.args) if a != "--no-backup"] + ["--detach"]
     if record.where == "slurm" and record.driver_time:
         args += ["--driver-time", record.driver_time]
-    return shlex.join(["hpogrid", record.command, *args, "--detach"])
+    if Path(record.log).parent != drivers_dir(record.project):
+        args += ["--driver-log", str(Path(record.log).parent)]
+    return shlex.join(["hpogrid", record.command, *args])
 
 
 def _started(record: DriverRecord, timeout_s: float = 60.0) -> DriverRecord:
