@@ -191,7 +191,8 @@ def _command_line(ctx: click.Context) -> list:
             if value:
                 words.append(param.opts[0])
         elif value is not None:
-            words += [param.opts[0], str(value)]
+            for one in (value if param.multiple else [value]):
+                words += [param.opts[0], *(map(str, one) if param.nargs > 1 else [str(one)])]
     return words
 
 

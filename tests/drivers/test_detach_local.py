@@ -203,3 +203,13 @@ def test_central_grid_search_detaches_here_without_slurm_and_status_says_why_it_
     assert done["where"] == "local" and done["args"] == [name, "--n_jobs", "2", "--search", "central"]
     r = run_cli("status", name)
     assert f"Driver {done['id']} of {name} failed: RUCIO_ACCOUNT is not set" in r.output
+
+
+def test_a_restart_continues_the_study_without_running_the_rerun_selection_again():
+    """A driver restarted after its first start resumes the study; the user's --rerun /
+    --rerun-failed ran once, in the first start, and are not repeated at every restart."""
+    from hpogrid.drivers._record import resume_args
+
+    given = ["p", "--resume", "--rerun", "FAILED,local-1", "--rerun-failed", "--no-backup", "--seed", "3"]
+    assert resume_args(given) == ["p", "--seed", "3", "--resume", "--no-backup"]
+    assert resume_args(["p", "--trials", "9"]) == ["p", "--trials", "9", "--resume", "--no-backup"]
