@@ -2,6 +2,7 @@
 itself when Slurm ends it, and ``status`` finds it dead when it was killed without notice."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -96,13 +97,16 @@ def test_killed_driver_job_is_dead_with_the_command_that_resumes_it(tmp_path, he
     job = _record(name)["job_id"]
     running = _wait("the trial running", lambda: [t for t in trials(name) if t.state == "RUNNING"])
     try:
-        # SIGKILL to every process of the job (no SIGTERM first): nothing can resubmit
-        subprocess.run(["scancel", "--signal=KILL", "--full", job], check=True)
+        # SIGKILL to the driver job's batch script (as a node failure: no signal first, nothing can
+        # resubmit; Slurm ends the job and kills the rest). (scancel --signal=KILL is a cancel: SIGTERM first)
+        record = _wait("the driver running", lambda: (d := _record(name))["state"] == "running" and d)
+        os.kill(record["pid"], signal.SIGKILL)
         _wait("the driver job's end", lambda: not in_squeue([job]))
         r = slurm_cli("status", name)
         assert r.exit_code == 0, r.output
-        assert "dead" in next(line for line in r.output.splitlines() if name in line)
         record = _record(name)
+        assert next(line for line in r.output.splitlines() if name in line).split()[2] == "dead", (
+            r.output, record, open(record["log"]).read()[-3000:])
         assert (f"Driver {record['id']} of {name} is dead (killed without notice); resume it with: "
                 f"hpogrid slurm_run {name} --resume --detach --driver-time 10") in r.output
         assert record["jobs"] == [job] and record["state"] == "running"
