@@ -61,7 +61,8 @@ def stop(project: str, now_: bool) -> None:
     from hpogrid import paths
     from hpogrid.drivers import stop as stop_drivers
 
-    paths.project_dir(project)  # (a bad name: one line)
+    if not paths.project_dir(project).is_dir():  # (a bad name: one line)
+        raise click.ClickException(f"project {project!r} not found")
     for s in stop_drivers(project, now_):
         what = "Stopping" if now_ else "Draining"
         click.echo(f"{what} driver {s.record.id} ({s.where}); follow it with 'hpogrid status {project}', "
