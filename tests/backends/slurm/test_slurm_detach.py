@@ -60,12 +60,20 @@ def held(tmp_path, monkeypatch):
     return work
 
 
-def test_scancelled_driver_job_resubmits_itself_and_nothing_is_lost_or_run_twice(tmp_path, held, slurm_cli):
+#: how Slurm ends a driver job: a cancel (SIGTERM to every process of the job, SIGKILL 2 s later),
+#: or the warning of its time limit (``--signal=B:USR1@60``: SIGUSR1 to the batch script only)
+ENDINGS = {"scancel": ["scancel"], "time-limit-warning": ["scancel", "--batch", "--signal=USR1"]}
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+def test_ended_driver_job_resubmits_itself_and_nothing_is_lost_or_run_twice(tmp_path, held, slurm_cli, ending):
     name = make_slurm_project(tmp_path, SCRIPT, UNI, trials=4, slurm={"workers": 1})
     r = slurm_cli("slurm_run", name, "--seed", "2", "--detach", "--driver-time", "10")
     assert r.exit_code == 0, r.output
     first = _record(name)["job_id"]
     assert f"Slurm job {first}" in r.output
+    job = subprocess.run(["scontrol", "--oneliner", "show", "job", first], capture_output=True, text=True).stdout
+    assert all(f in job for f in ("Requeue=1", "TimeLimit=00:10:00", "NumCPUs=1", f"StdOut={_record(name)['log']}"))
     _wait("the second trial running", lambda: len(_runs(held)) == 2
           and [t.state for t in trials(name)] == ["COMPLETED", "RUNNING"])
     assert _record(name)["state"] == "running" and in_squeue([first]) == [first]
@@ -73,13 +81,14 @@ def test_scancelled_driver_job_resubmits_itself_and_nothing_is_lost_or_run_twice
     row = next(line for line in r.output.splitlines() if name in line)
     assert "running" in row and f"slurm job {first}" in row and "1/4 completed, 1 running" in row
 
-    subprocess.run(["scancel", first], check=True)
+    subprocess.run([*ENDINGS[ending], first], check=True)
     done = _wait("the study's end in the resubmitted driver", lambda: (d := _record(name))["state"] in (
         "finished", "failed", "interrupted", "stopped") and d)
     log = open(done["log"]).read()
     assert done["state"] == "finished", log[-3000:]
     assert done["jobs"][0] == first and len(done["jobs"]) == 2 and done["starts"] == 2
-    assert f"resubmitted as job {done['jobs'][1]}" in log and job_state(first) == "CANCELLED"
+    assert f"resubmitted as job {done['jobs'][1]}" in log
+    assert job_state(first) == ("CANCELLED" if ending == "scancel" else "FAILED")  # (the run's exit code 130)
     final = trials(name)
     assert [t.state for t in final] == ["COMPLETED"] * 4 and len({t.uid for t in final}) == 4
     # nothing lost, nothing run twice: the trial the scancel interrupted ran once more (its uid), no other did
@@ -112,3 +121,17 @@ def test_killed_driver_job_is_dead_with_the_command_that_resumes_it(tmp_path, he
         assert record["jobs"] == [job] and record["state"] == "running"
     finally:
         subprocess.run(["scancel", *[t.job_id for t in running if t.job_id]])
+
+
+def test_a_driver_whose_run_fails_is_not_resubmitted(tmp_path, slurm_cli, monkeypatch):
+    """run --search central --detach where sbatch is: a Slurm job; an error ends it for good."""
+    monkeypatch.delenv("RUCIO_ACCOUNT", raising=False)
+    name = make_slurm_project(tmp_path, SCRIPT, UNI, trials=2)
+    r = slurm_cli("run", name, "--search", "central", "--detach")
+    assert r.exit_code == 0 and "Slurm job" in r.output, r.output
+    done = _wait("the driver's end", lambda: (d := _record(name))["state"] in (
+        "finished", "failed", "interrupted", "stopped") and d)
+    assert done["where"] == "slurm" and done["state"] == "failed" and done["exit_code"] == 1
+    assert len(done["jobs"]) == 1 and done["starts"] == 1
+    r = slurm_cli("status", name)
+    assert "RUCIO_ACCOUNT is not set" in r.output
