@@ -88,6 +88,8 @@ def supervise(path: Path, args: List[str]) -> int:
         record = load(path)
         if signum == signal.SIGUSR2:
             forward(signal.SIGQUIT if record.stop == "drain" else signal.SIGTERM)
+            print(f"[hpogrid] hpogrid stop: {'draining' if record.stop == 'drain' else 'stopping'} the run",
+                  flush=True)
             return
         if not record.stop and not successor and me:
             try:

@@ -14,8 +14,8 @@ from tests.projects import UNI
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
-#: every trial writes its uid to $HELD_DIR/runs.txt; the one that writes the second line sleeps
-#: (until Slurm or the driver ends it): the test acts while it runs
+#: every trial writes its uid to $HELD_DIR/runs.txt; the one that writes the second line waits
+#: (until Slurm or the driver ends it, or the file $HELD_DIR/release exists): the test acts while it runs
 SCRIPT = """
 import os, time
 from pathlib import Path
@@ -26,7 +26,9 @@ def objective(config):
     with open(runs, "a") as fh:
         fh.write(trial_uid() + "\\n")
     if len(runs.read_text().splitlines()) == 2:
-        time.sleep(290)
+        deadline = time.time() + 290
+        while time.time() < deadline and not (runs.parent / "release").exists():
+            time.sleep(0.1)
     return {"loss": config["x"]}
 """
 
@@ -135,3 +137,21 @@ def test_a_driver_whose_run_fails_is_not_resubmitted(tmp_path, slurm_cli, monkey
     assert len(done["jobs"]) == 1 and done["starts"] == 1
     r = slurm_cli("status", name)
     assert "RUCIO_ACCOUNT is not set" in r.output
+
+
+def test_stop_drains_the_driver_job_and_it_is_not_resubmitted(tmp_path, held, slurm_cli):
+    name = make_slurm_project(tmp_path, SCRIPT, UNI, trials=4, slurm={"workers": 1})
+    r = slurm_cli("slurm_run", name, "--detach", "--driver-time", "10")
+    assert r.exit_code == 0, r.output
+    _wait("the second trial running", lambda: len(_runs(held)) == 2
+          and [t.state for t in trials(name)] == ["COMPLETED", "RUNNING"])
+    r = slurm_cli("stop", name)
+    assert r.exit_code == 0 and "Draining driver" in r.output, r.output
+    # (the driver says so once it has passed SIGQUIT on to the run)
+    _wait("the stop request passed on", lambda: "hpogrid stop: draining the run" in open(_record(name)["log"]).read())
+    (held / "release").touch()
+    done = _wait("the drained driver's end", lambda: (d := _record(name))["state"] in (
+        "finished", "failed", "interrupted", "stopped") and d)
+    assert done["state"] == "stopped" and len(done["jobs"]) == 1 and done["starts"] == 1
+    # drained: the running trial finished, no new one started
+    assert [t.state for t in trials(name)] == ["COMPLETED", "COMPLETED"] and len(_runs(held)) == 2
