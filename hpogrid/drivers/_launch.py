@@ -77,16 +77,19 @@ def detach(project: str, command: str, args: Sequence[str], where: str, *, study
                           sbatch=list(sbatch))
     log.parent.mkdir(parents=True, exist_ok=True)
     save(record)
-    for s in earlier:
-        update(s.record.path, state="resumed", ended_at=now())
     try:
         if where == "slurm":
             job = submit(record)
-            return update(record.path, job_id=job, jobs=[job])
-        return _spawn(record)
-    except BaseException:
+            started = update(record.path, job_id=job, jobs=[job])
+        else:
+            started = _spawn(record)
+    except BaseException:  # (nothing of this driver stays behind)
         record.path.unlink(missing_ok=True)
+        record.path.with_suffix(".sh").unlink(missing_ok=True)
         raise
+    for s in earlier:
+        update(s.record.path, state="resumed", ended_at=now())
+    return started
 
 
 def _driver_argv(record: DriverRecord) -> List[str]:
