@@ -53,7 +53,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid.engine",),
     ("hpogrid.grid",),
     ("hpogrid.backends",),
-    ("hpogrid.report", "hpogrid.workflow", "hpogrid.quickstart"),
+    ("hpogrid.report", "hpogrid.workflow", "hpogrid.quickstart", "hpogrid.drivers"),
     ("hpogrid.dashboard",),
     ("hpogrid.cli",),
 )

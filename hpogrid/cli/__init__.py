@@ -30,6 +30,9 @@ _COMMANDS = {
     "run": "hpogrid.cli.run:run",
     "grid_job": "hpogrid.cli.run:grid_job",
     "tasks": "hpogrid.cli.tasks:tasks",
+    "status": "hpogrid.cli.drivers:status",
+    "stop": "hpogrid.cli.drivers:stop",
+    "detached_driver": "hpogrid.cli.drivers:detached_driver",
 }
 
 

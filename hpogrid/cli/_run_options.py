@@ -133,3 +133,101 @@ def print_summary(summary, hpo, top: int) -> None:
             click.echo(f"... {len(best) - top} more Pareto-optimal trials ('hpogrid report' lists them all)")
     if found.failed:
         click.echo(f"Failed trials: {found.failed}; last error: {error_summary(found.last_error)}")
+
+
+# -- --detach: the run as a driver that outlives the terminal (hpogrid.drivers) -------------------
+#: where each run command's detached driver runs: this machine, a Slurm job, or a Slurm job
+#: where sbatch is found and this machine otherwise
+DETACH_WHERE = {"local_run": "local", "slurm_run": "slurm", "run": "auto"}
+DETACH_FIELDS = ("detach", "driver_log", "driver_time")
+
+
+def detach_options(command: str) -> Callable:
+    """--detach, --driver-log and (for a driver that may be a Slurm job) --driver-time."""
+    where = DETACH_WHERE.get(command, "local")
+    what = {"local": "a background process on this machine",
+            "slurm": "a small Slurm job (1 CPU) that resubmits itself with --resume when Slurm ends it",
+            "auto": "a small Slurm job (1 CPU, resubmitted with --resume when Slurm ends it) where sbatch is "
+                    "found, else a background process on this machine; with --search central"}[where]
+    decorators = [
+        click.option("--detach", is_flag=True, help=f"Run the driver as {what}, with its output in a log, and "
+                     "return at once: 'hpogrid status' shows it, 'hpogrid stop' drains or stops it."),
+        click.option("--driver-log", "--driver_log", "driver_log", metavar="DIR", help="With --detach: folder "
+                     "of the driver's log (default: the project's drivers folder)."),
+    ]
+    if where != "local":
+        decorators.append(click.option("--driver-time", "--driver_time", "driver_time", metavar="TIME",
+                                       help="With --detach, as a Slurm job: the driver job's time limit "
+                                       "(Slurm's D-HH:MM:SS; default 1-00:00:00); at the limit it resubmits itself."))
+    return _options(*decorators)
+
+
+def with_detach(command: str, body: Callable) -> Callable:
+    """``body``, or with --detach: the same command line recorded and started as a detached driver."""
+    def run(*args, detach: bool = False, driver_log=None, driver_time=None, **kwargs):
+        if not detach:
+            if driver_log is not None or driver_time is not None:
+                raise click.UsageError("--driver-log and --driver-time go with --detach")
+            return body(*args, **kwargs)
+        start_detached(command, kwargs, driver_log, driver_time)
+
+    run.__name__, run.__doc__ = body.__name__, body.__doc__
+    return run
+
+
+def _command_line(ctx: click.Context) -> list:
+    """The words of this command line that the user gave, less the detach options, in --help order."""
+    from click.core import ParameterSource
+
+    words: list = []
+    for param in ctx.command.params:
+        name = param.name or ""
+        if name in DETACH_FIELDS or ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params.get(name)
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif isinstance(param, click.Option) and param.is_flag:
+            if value:
+                words.append(param.opts[0])
+        elif value is not None:
+            for one in (value if param.multiple else [value]):
+                words += [param.opts[0], *(map(str, one) if param.nargs > 1 else [str(one)])]
+    return words
+
+
+def start_detached(command: str, given: dict, driver_log, driver_time) -> None:
+    """Check the detach options, record the driver and start it; say how to follow it."""
+    from hpogrid.drivers import check_driver_time, check_log_dir, detach, slurm_available
+    from hpogrid.project import load_project
+
+    where = DETACH_WHERE.get(command, "local")
+    if command == "run" and given.get("search") != "central":
+        raise click.UsageError("--detach goes with --search central (an independent task runs on the grid "
+                               "already: 'hpogrid tasks' follows it)")
+    if where == "slurm" and not slurm_available():
+        raise click.UsageError("--detach: slurm_run submits its driver as a Slurm job, and sbatch is not found "
+                               "here (run it where Slurm is, or use local_run --detach)")
+    if given.get("dry_run"):
+        raise click.UsageError("--dry-run shows a task and submits nothing: it does not go with --detach")
+    check_resume_flags(given.get("resume", False), given.get("rerun_failed", False), given.get("no_backup", False),
+                       given.get("rerun"))
+    if where == "auto":
+        where = "slurm" if slurm_available() else "local"
+    if driver_time is not None and where == "local":
+        raise click.UsageError("--driver-time goes with a driver that runs as a Slurm job")
+    driver_time = check_driver_time(driver_time)
+    log_dir = check_log_dir(driver_log)
+    project = given["project"]
+    proj = load_project(project)
+    trials = given.get("trials") or proj.hpo_config.get("trials")
+    slurm = (getattr(proj, "slurm_config", None) or {}) if where == "slurm" else {}
+    sbatch = [f"--{key}={slurm[key]}" for key in ("partition", "account", "qos") if slurm.get(key)]
+    args = _command_line(click.get_current_context())
+    record = detach(project, command, args, where, study=given.get("study") or project,
+                    study_url=given.get("study_url"), trials=trials, log_dir=log_dir, driver_time=driver_time,
+                    sbatch=sbatch)
+    at = f"Slurm job {record.job_id}" if where == "slurm" else f"process {record.pid} on {record.host}"
+    click.echo(f"Detached driver {record.id} of {project}: {at}; log {record.log}")
+    click.echo(f"Follow it with 'hpogrid status {project}'; drain it with 'hpogrid stop {project}' "
+               "(--now: stop at once).")

@@ -15,6 +15,10 @@ _EXPORTS = {
     "SlurmError": "hpogrid.backends.slurm._sbatch",
     "JobState": "hpogrid.backends.slurm._sbatch",
     "SlurmClient": "hpogrid.backends.slurm._sbatch",
+    "submit": "hpogrid.backends.slurm._sbatch",
+    "cancel": "hpogrid.backends.slurm._sbatch",
+    "signal_batch": "hpogrid.backends.slurm._sbatch",
+    "require": "hpogrid.backends.slurm._sbatch",
     "verdict": "hpogrid.backends.slurm._executor",
 }
 

@@ -117,6 +117,14 @@ def cancel(job_ids: Iterable[str]) -> None:
         _run([require("scancel"), *ids])
 
 
+def signal_batch(job_id: str, signal_name: str) -> None:
+    """Send ``signal_name`` (``USR2``) to the batch script of a job only, not to its other
+    processes; :class:`SlurmError` when Slurm refuses (the job has ended)."""
+    proc = _run([require("scancel"), "--batch", f"--signal={signal_name}", str(job_id)])
+    if proc.returncode != 0:
+        raise SlurmError(f"scancel --signal={signal_name} {job_id}: {one_line(proc.stderr)}")
+
+
 def _fields(line: str) -> Dict[str, str]:
     out: Dict[str, str] = {}
     for key, value in _FIELD.findall(line):
