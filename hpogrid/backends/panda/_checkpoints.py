@@ -108,6 +108,27 @@ def _download(container: str, dest: Path) -> List[Path]:
     return rucio.download(container, str(dest))
 
 
+def _unconfigured(fetch) -> Optional[str]:
+    """Why this job cannot look anything up in Rucio (no client configuration), else None: a job
+    without Rucio starts its trials afresh, as before checkpoints travelled, and says so."""
+    if fetch is not _download:
+        return None
+    from hpogrid.errors import CredentialsError
+    from hpogrid.grid import rucio
+
+    try:
+        rucio.config_file()
+    except CredentialsError as exc:
+        return str(exc)
+    return None
+
+
+def _warn(notes: Optional[List[str]], line: str) -> None:
+    sys.stderr.write(f"[hpogrid] warning: {line}\n")
+    if notes is not None:
+        notes.append(line)
+
+
 def _members(tar: tarfile.TarFile, marker: str) -> Tuple[Optional[str], List[tarfile.TarInfo]]:
     """(the folder holding ``marker`` in ``tar``, its members), or (None, [])."""
     names = tar.getmembers()
@@ -140,7 +161,7 @@ def _extract(tar: tarfile.TarFile, members: Iterable[tarfile.TarInfo], strip: st
 
 
 def restore_attempt(workdir: Path, home: Path, name: str, seed: Optional[int], out_ds: Optional[str],
-                    fetch=_download) -> Optional[Dict[str, Any]]:
+                    fetch=_download, notes: Optional[List[str]] = None) -> Optional[Dict[str, Any]]:
     """A retried job (attempt > 1): its earlier attempt's store and trial folders back from the
     task's log container; the earlier attempt's marker, or None on a first attempt or when no
     earlier attempt left a log (the job then starts afresh). Raises GridError when the log
@@ -150,10 +171,18 @@ def restore_attempt(workdir: Path, home: Path, name: str, seed: Optional[int], o
         return None
     task = os.environ.get("PanDA_TaskID")
     container = f"{out_ds.rstrip('/')}.log/"
+    if (why := _unconfigured(fetch)) is not None:
+        _warn(notes, f"attempt {mine} starts afresh: the earlier attempt's checkpoints in {container} cannot "
+                     f"be looked up ({why})")
+        return None
     try:
         with tempfile.TemporaryDirectory(prefix="hpogrid-retry-", dir=workdir) as tmp:
             found = None
-            for path in fetch(container, Path(tmp)):
+            try:
+                logs = fetch(container, Path(tmp))
+            except NotFoundError:  # no earlier attempt left a log
+                logs = []
+            for path in logs:
                 with tarfile.open(path) as tar:
                     prefix, members = _members(tar, f"{home.name}/{JOB_FILE}")
                     if prefix is None:
@@ -182,10 +211,13 @@ def restore_attempt(workdir: Path, home: Path, name: str, seed: Optional[int], o
 
 
 def restore_points(project_path: Path, study: str, sources: Dict[str, str], workdir: Path,
-                   fetch=_download) -> Dict[str, str]:
+                   fetch=_download, notes: Optional[List[str]] = None) -> Dict[str, str]:
     """Each point's checkpoint from the earlier task's trials container (uid -> container) into
     its trial folder; returns uid -> why for those that could not be restored."""
     failed: Dict[str, str] = {}
+    if (why := _unconfigured(fetch)) is not None:
+        _warn(notes, f"{len(sources)} point(s) start afresh: their checkpoints cannot be looked up ({why})")
+        return failed
     by_container: Dict[str, List[str]] = {}
     for uid, container in sources.items():
         by_container.setdefault(container, []).append(uid)
@@ -238,17 +270,18 @@ def lost_attempts(jobs: List[Dict[str, Any]], upto: Dict[str, Any]) -> List[Dict
     seen = set()
     job = upto
     while True:
-        metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
-        earlier = (metadata.get("restored") or {}).get("pandaid") if isinstance(metadata.get("restored"), dict) else None
+        metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
+        earlier = restored.get("pandaid") if isinstance(restored := metadata.get("restored"), dict) else None
         prev = by_id.get(str(earlier)) if earlier is not None else None
         if prev is None or str(prev.get("pandaid")) in seen:
             break
         seen.add(str(prev.get("pandaid")))
-        diag = prev.get("piloterrordiag") or prev.get("errordialog")
+        pilot, dialog = prev.get("piloterrordiag"), prev.get("errordialog")
         status = str(prev.get("jobstatus", "")).lower()
         ended = parse_time(prev.get("endtime"))
         out.append({"attempt": int(prev.get("attemptnr") or 1),
-                    "reason": f"pilot: {diag}" if diag else f"grid job {prev.get('pandaid')} {status}",
+                    "reason": f"pilot: {pilot}" if pilot else f"grid job {status}: {dialog}" if dialog
+                    else f"grid job {prev.get('pandaid')} {status}",
                     "where": {"site": str(prev.get("computingsite") or "")},
                     "error": None, "ended": ended.isoformat() if ended else None})  # (the reason says it all)
         job = prev

@@ -221,7 +221,7 @@ def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
     _checkpoints.write_marker(home, name, seed)
     grid = workdir / CONFIG_FOLDER / GRID_FILE
     out_ds = json.loads(grid.read_text(encoding="utf-8")).get("out_ds") if grid.is_file() else None
-    out.earlier = _checkpoints.restore_attempt(workdir, home, name, seed, out_ds)
+    out.earlier = _checkpoints.restore_attempt(workdir, home, name, seed, out_ds, notes=out.notes)
     db = project.path / "study.db"
     if out.earlier is not None and db.is_file():
         store = StudyStore(sqlite_url(db))
@@ -233,7 +233,7 @@ def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
         out.kept = [t.uid for t in trials if t.uid not in out.rerun]
     sources = _checkpoint_sources(workdir)
     if points is not None and sources:
-        out.failed = _checkpoints.restore_points(project.path, name, sources, workdir)
+        out.failed = _checkpoints.restore_points(project.path, name, sources, workdir, notes=out.notes)
     return out
 
 
@@ -295,8 +295,9 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     left_out = _artifacts_over_limit(entries)
     grid = project.configs.get("grid_config") or {}
     limit = grid.get("checkpoint_limit_mb")
-    left_out += _checkpoints.over_limit(project.path, entries, _checkpoints.DEFAULT_LIMIT_MB if limit is None
-                                        else float(limit))
+    over = _checkpoints.over_limit(project.path, entries, _checkpoints.DEFAULT_LIMIT_MB if limit is None
+                                   else float(limit))
+    left_out += over
     if restored.earlier is not None:  # a retry: trials finished before it belong to the earlier attempt
         for e in entries:
             if e["uid"] in restored.kept:
@@ -312,9 +313,14 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     if restored.earlier is not None:
         metadata["restored"] = {"pandaid": restored.earlier.get("pandaid"), "attempt": restored.earlier.get("attempt"),
                                 "trials": restored.rerun}
-    if left_out:
-        metadata["notes"] = [f"{len(left_out)} artifact(s) left out of the job's output: more than "
-                             f"{ARTIFACTS_LIMIT // 2**20} MB in all"]
+    notes = list(restored.notes)
+    if len(left_out) > len(over):
+        notes.append(f"{len(left_out) - len(over)} artifact(s) left out of the job's output: more than "
+                     f"{ARTIFACTS_LIMIT // 2**20} MB in all")
+    if over:
+        notes.append(f"{len(over)} checkpoint(s) left out of the job's output: over grid_config checkpoint_limit_mb")
+    if notes:
+        metadata["notes"] = notes
     write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
     write_atomic(workdir / RESULT_FILE, dump_json(metadata))
     _pack_trials(project, workdir, left_out)

@@ -104,7 +104,7 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_r
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     common = _job_fields(sub, job, metadata)
     trials = metadata.get("trials") or []
-    restored = metadata.get("restored") if isinstance(metadata.get("restored"), dict) else {}
+    restored = raw if isinstance(raw := metadata.get("restored"), dict) else {}
     # a retry that went on from its earlier attempt: the attempts lost on the way, on the trials it ran again
     lost = lost_attempts(jobs or [], job) if restored else []
     again = set(restored.get("trials") or [])

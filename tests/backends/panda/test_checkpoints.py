@@ -122,3 +122,49 @@ def test_a_checkpoint_over_the_limit_stays_out_of_the_output_with_a_warning(grid
     with StudyStore(sqlite_url(paths.study_db("cl"))) as store:
         (t,) = store.trials("cl")
     assert t.state == "COMPLETED" and "over grid_config checkpoint_limit_mb" in t.annotations["checkpoint"]["left_out"]
+
+
+#: loss(step) = x + 1 / step, checkpointed every step in the trial folder's checkpoint/
+WAVES_MODEL = """
+import json, os
+from pathlib import Path
+
+import hpogrid.trial
+
+def objective(config):
+    ck = Path(os.environ.get("HPOGRID_CHECKPOINT_DIR") or hpogrid.trial.trial_dir() / "checkpoint")
+    state = ck / "state.json"
+    start = json.loads(state.read_text())["step"] + 1 if state.is_file() else 1
+    for step in range(start, 100):
+        ck.mkdir(exist_ok=True)
+        state.write_text(json.dumps({"step": step}))
+        if hpogrid.trial.report(step, loss=config["x"] + 1.0 / step, start=start):
+            return
+"""
+
+
+def test_a_promoted_point_gets_its_checkpoint_in_the_later_task(grid_with_rucio, run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
+    (tmp_path / "train.py").write_text(textwrap.dedent(WAVES_MODEL))
+    rungs = {"grace_period": 1, "reduction_factor": 2, "max_t": 2}
+    for cmd in [("model_config", "create", "m", "--script", "train.py", "--model", "objective"),
+                ("search_space", "create", "s", json.dumps(SPACE)),
+                ("hpo_config", "create", "h", "--algorithm", "random", "--metric", "loss", "--mode", "min",
+                 "--scheduler", "asynchyperband", "--scheduler_param", json.dumps(rungs),
+                 "--stop", json.dumps({"training_iteration": 2})),
+                ("grid_config", "create", "g", "--site", "ANALY_TEST", "--container", "docker://hpogrid:test"),
+                ("project", "create", "pw", "--scripts_path", tmp_path / "train.py", "--model_config", "m",
+                 "--search_space", "s", "--hpo_config", "h", "--grid_config", "g")]:
+        r = run_cli(*cmd)
+        assert r.exit_code == 0, r.output
+    r = run_cli("run", "pw", "--search", "central", "--trials", "2", "--n_jobs", "2", "--trials_per_job", "1",
+                "--seed", "3")
+    assert r.exit_code == 0, r.output
+    with StudyStore(sqlite_url(paths.study_db("pw"))) as store:
+        got = {t.uid: t for t in store.trials("pw")}
+    assert [t.state for t in got.values()] == ["COMPLETED"] * 2, [t.error for t in got.values()]
+    promoted = [t for t in got.values() if len(t.annotations["rungs"]) == 2]
+    left = [t for t in got.values() if len(t.annotations["rungs"]) == 1]
+    assert len(promoted) == len(left) == 1
+    # the later task resumed the promoted point from the step its first task checkpointed
+    assert promoted[0].metrics["start"] == 2 and left[0].metrics["start"] == 1
