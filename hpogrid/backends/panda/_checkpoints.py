@@ -259,12 +259,14 @@ def _in_checkpoint(name: str, uid: str) -> bool:
                for i in range(len(parts) - 3))
 
 
-def lost_attempts(jobs: List[Dict[str, Any]], upto: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The attempts of ``upto``'s grid job before it that did not finish (same task, same job:
-    the chain its metadata ``restored`` names, else every earlier failed attempt of the task's
-    job), as the ``attempts`` annotation: attempt, reason, site, error, end."""
-    from hpogrid.backends.panda._states import parse_time
-
+def lost_attempts(jobs: List[Dict[str, Any]], upto: Dict[str, Any], every_earlier: bool = False) -> List[Dict[str, Any]]:
+    """The attempts of ``upto``'s grid job before it that did not finish, as the ``attempts``
+    annotation (attempt, reason, site, error, end): the chain its metadata ``restored`` names,
+    or with ``every_earlier`` (a task of one job) every earlier attempt of the task that failed."""
+    if every_earlier:
+        mine = int(upto.get("attemptnr") or 1)
+        return [_attempt(j) for j in sorted(jobs, key=lambda j: int(j.get("attemptnr") or 1))
+                if int(j.get("attemptnr") or 1) < mine and str(j.get("jobstatus", "")).lower() != "finished"]
     by_id = {str(j.get("pandaid")): j for j in jobs}
     out: List[Dict[str, Any]] = []
     seen = set()
@@ -276,13 +278,20 @@ def lost_attempts(jobs: List[Dict[str, Any]], upto: Dict[str, Any]) -> List[Dict
         if prev is None or str(prev.get("pandaid")) in seen:
             break
         seen.add(str(prev.get("pandaid")))
-        pilot, dialog = prev.get("piloterrordiag"), prev.get("errordialog")
-        status = str(prev.get("jobstatus", "")).lower()
-        ended = parse_time(prev.get("endtime"))
-        out.append({"attempt": int(prev.get("attemptnr") or 1),
-                    "reason": f"pilot: {pilot}" if pilot else f"grid job {status}: {dialog}" if dialog
-                    else f"grid job {prev.get('pandaid')} {status}",
-                    "where": {"site": str(prev.get("computingsite") or "")},
-                    "error": None, "ended": ended.isoformat() if ended else None})  # (the reason says it all)
+        out.append(_attempt(prev))
         job = prev
     return sorted(out, key=lambda a: a["attempt"])
+
+
+def _attempt(prev: Dict[str, Any]) -> Dict[str, Any]:
+    """One lost grid attempt as an ``attempts`` entry."""
+    from hpogrid.backends.panda._states import parse_time
+
+    pilot, dialog = prev.get("piloterrordiag"), prev.get("errordialog")
+    status = str(prev.get("jobstatus", "")).lower()
+    ended = parse_time(prev.get("endtime"))
+    return {"attempt": int(prev.get("attemptnr") or 1),
+            "reason": f"pilot: {pilot}" if pilot else f"grid job {status}: {dialog}" if dialog
+            else f"grid job {prev.get('pandaid')} {status}",
+            "where": {"site": str(prev.get("computingsite") or "")},
+            "error": None, "ended": ended.isoformat() if ended else None}  # (the reason says it all)

@@ -20,9 +20,12 @@ def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict
     earlier attempt's checkpoints) in the annotation ``attempts`` of the trials it ran again."""
     from hpogrid.backends.panda._checkpoints import ATTEMPTS, lost_attempts
 
-    metadata = raw if job is not None and isinstance(raw := job.get("metadata"), dict) else {}
+    if job is None:
+        return events
+    metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     restored = metadata.get("restored") if isinstance(metadata.get("restored"), dict) else None
-    lost = lost_attempts(jobs, job) if restored and job is not None else []
+    # a central search's task has one job: its earlier attempts are those lost, restored from or not
+    lost = lost_attempts(jobs, job) or lost_attempts(jobs, job, every_earlier=True)
     if not lost:
         return events
     from dataclasses import replace

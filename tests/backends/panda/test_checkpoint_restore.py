@@ -88,3 +88,15 @@ def test_lost_attempts_follow_the_chain_of_restored_attempts():
                                  Ended("v", "COMPLETED")], jobs, jobs[2])
     assert events[0].fields["annotations"] == {"attempt": 3, "attempts": lost} and events[1].fields == {}
     assert _checkpoints.lost_attempts(jobs, jobs[0]) == []
+
+
+def test_a_central_tasks_earlier_attempts_are_lost_attempts_even_without_a_restore():
+    from hpogrid.backends.panda._outcome import with_lost_attempts
+    from hpogrid.engine import Ended
+
+    jobs = [{"pandaid": 7, "attemptnr": 1, "jobstatus": "failed", "computingsite": "A", "piloterrordiag": "node died"},
+            {"pandaid": 8, "attemptnr": 2, "jobstatus": "failed", "computingsite": "B",
+             "piloterrordiag": "payload exited with code -9"}]
+    (event,) = with_lost_attempts([Ended("u", "FAILED", error="payload exited with code -9")], jobs, jobs[1])
+    assert [(a["attempt"], a["reason"], a["where"]) for a in event.fields["annotations"]["attempts"]] == [
+        (1, "pilot: node died", {"site": "A"})]
