@@ -293,7 +293,7 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     entries += [_not_restored(uid, values, why) for uid, values in (_points(workdir) or [])
                 if (why := restored.failed.get(uid)) is not None]
     left_out = _artifacts_over_limit(entries)
-    grid = project.configs.get("grid_config") or {}
+    grid = (getattr(project, "configs", None) or {}).get("grid_config") or {}
     limit = grid.get("checkpoint_limit_mb")
     over = _checkpoints.over_limit(project.path, entries, _checkpoints.DEFAULT_LIMIT_MB if limit is None
                                    else float(limit))
