@@ -45,10 +45,13 @@ def _flag(name: str, help: str):
               "study store (default: $HPOGRID_STUDY_URL, else SQLite in the project folder).")
 @click.option("--artifacts", "show_artifacts", is_flag=True, help="Also list the files trials kept "
               "(hpogrid.trial.save_artifact): trial, name, size, SHA-256, where it is.")
+@click.option("--failures", "show_failures", is_flag=True, help="Show what failed where instead of the trials: "
+              "failed trials and lost attempts grouped by site / node / host and by error class (with "
+              "--to_json: written to NAME.json).")
 @click.option("--no-sync", "--no_sync", "no_sync", is_flag=True, help="Do not ask PanDA for the results "
               "of the project's grid tasks; report what is in the study store.")
 def report(project: str, limit, days, taskname, task_range, extra, columns, outname, outdir, to_json, to_html,
-           to_csv, to_pcp, metric, mode, top, study, study_url, show_artifacts, no_sync) -> None:
+           to_csv, to_pcp, metric, mode, top, study, study_url, show_artifacts, no_sync, show_failures) -> None:
     """Show the trials of PROJECT's study sorted by the metric, best first.
 
     A study with several objectives shows its Pareto-optimal trials (feasible completed trials
@@ -76,6 +79,13 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
     if kinds:
         lib.output_base(outname, outdir)  # fail before the (possibly slow) study read
     studies = lib.parse_studies(study)
+    if show_failures:
+        if len(studies) > 1 or set(kinds) - {"json"} or extra or columns or show_artifacts:
+            raise click.UsageError("--failures shows one study's failures (with --to_json to write them): leave "
+                                   "out --to_csv, --to_html, --to_pcp, --extra, --columns, --artifacts and a study "
+                                   "list")
+        _failures(project, study, study_url, metric, mode, filters, kinds, outname, outdir, no_sync)
+        return
     if len(studies) > 1:
         _compare(project, studies, study_url, metric, mode, filters, kinds, outname, outdir, no_sync,
                  extra, columns, show_artifacts)
@@ -124,6 +134,34 @@ def report(project: str, limit, days, taskname, task_range, extra, columns, outn
         if note not in rep.notes:
             click.echo(f"Note: {note}", err=True)
     for path in paths:
+        click.echo(f"Wrote {path}")
+
+
+def _failures(project: str, study, study_url, metric, mode, filters, kinds, outname, outdir, no_sync) -> None:
+    """``--failures``: what failed where, by place and by error class."""
+    from hpogrid import report as lib
+
+    if not no_sync:
+        _sync_grid(project, study, study_url)
+    rep = lib.build_report(project, study=study, study_url=study_url, metric=metric, mode=mode, filters=filters)
+    digest = lib.failure_digest(rep.trials)
+    if digest.empty:
+        click.echo(f"No failed trial and no lost attempt in study {rep.study!r} ({len(rep.trials)} trials).")
+    else:
+        by_place, by_error = lib.digest_tables(digest)
+        echo_table(by_place, lib.PLACE_HEADERS, width=60)
+        click.echo()
+        echo_table(by_error, lib.ERROR_HEADERS, width=80)
+        click.echo(f"{digest.failed} failed trials, {digest.lost_attempts} lost attempts in {len(rep.trials)} trials "
+                   f"of study {rep.study!r}.")
+    for note in rep.notes:
+        click.echo(f"Note: {note}", err=True)
+    if kinds:
+        from hpogrid.fileio import dump_json, write_atomic
+
+        base = lib.output_base(outname, outdir)
+        path = base.with_name(base.name + ".json")
+        write_atomic(path, dump_json({"project": project, "study": rep.study, **digest.as_dict()}))
         click.echo(f"Wrote {path}")
 
 

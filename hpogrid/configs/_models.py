@@ -313,6 +313,9 @@ class GridConfig(ConfigModel):
     retry: bool = Field(False, description="Retry failed jobs")
     inDS: Optional[str] = Field(None, description="Name of the input (rucio) dataset")
     outDS: str = Field(DEFAULT_OUTDS, min_length=1, description="Name of the output dataset")
+    checkpoint_limit_mb: float = Field(50.0, ge=0, allow_inf_nan=False,
+                                       description="Largest trial checkpoint (MB) a grid job keeps in its output; a "
+                                       "larger one is left out with a warning")
     extra: Dict[str, Any] = Field(default_factory=dict, description="Extra PanDA task parameters, merged into "
                                   "the submitted task, e.g. '{\"ramCount\": 4000, \"maxWalltime\": 3600}'")
 

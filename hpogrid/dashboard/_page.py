@@ -134,6 +134,25 @@ SCRIPT = r"""
     });
   }
 
+  function renderFailures(){  // what failed where: the HTML report's two tables
+    var f = state.data.failures, box = $('failures');
+    $('failures-section').hidden = !f; clear(box);
+    if (!f) return;
+    box.appendChild(el('p', f.failed + ' failed trials, ' + f.lost_attempts + ' lost attempts.'));
+    f.tables.forEach(function(t){
+      var wrap = el('div'), table = el('table'), head = el('tr'), body = el('tbody');
+      wrap.className = 'scroll'; table.id = t.id;
+      t.columns.forEach(function(h){ head.appendChild(el('th', h)); });
+      var thead = el('thead'); thead.appendChild(head); table.appendChild(thead);
+      t.rows.forEach(function(r){
+        var tr = el('tr');
+        r.forEach(function(v){ tr.appendChild(el('td', fmt(v))); });
+        body.appendChild(tr);
+      });
+      table.appendChild(body); wrap.appendChild(table); box.appendChild(wrap);
+    });
+  }
+
   function renderArtifacts(){
     var list = state.data.artifacts || [], box = $('artifacts');
     $('artifacts-section').hidden = !list.length; clear(box);
@@ -192,7 +211,7 @@ SCRIPT = r"""
       (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
-    renderTable(); renderPlots(); renderFailed(); renderGrid(); renderComparison(); renderArtifacts();
+    renderTable(); renderPlots(); renderFailed(); renderFailures(); renderGrid(); renderComparison(); renderArtifacts();
   }
 
   function snapshotUrl(){
@@ -286,6 +305,7 @@ def page(project: str, interval_ms: int, study: str = "") -> str:
 <div class="scroll"><table id="trials"><thead><tr id="trials-head"></tr></thead>
 <tbody id="trials-body"></tbody></table></div>
 <div id="plots"></div>
+<section id="failures-section" hidden><h2>What failed where</h2><div id="failures"></div></section>
 <h2>Failed trials</h2><div id="failed"></div>
 <section id="artifacts-section" hidden><h2>Artifacts</h2><ul id="artifacts"></ul></section>
 </div>

@@ -37,7 +37,8 @@ def _fingerprint(report, grid) -> str:
     job states (a sync, from the page's button or a ``report`` elsewhere, changes only those)."""
     h = hashlib.sha1()
     for t in report.trials:
-        h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00".encode())
+        lost = len((t.annotations or {}).get("attempts") or [])  # a retried trial's lost attempts (the digest)
+        h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00{lost}\x00".encode())
         h.update(json.dumps(t.metrics, sort_keys=True, default=str).encode())
     h.update(json.dumps(grid, sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -79,6 +80,19 @@ def _failed(report) -> List[Dict[str, Any]]:
     return [{"number": t.number, "uid": t.uid, "summary": error_summary(t.error),
              "error": (clean_error(t.error) or "(no error text recorded)")[-MAX_ERROR_CHARS:],
              "params": {k: _cell(v) for k, v in t.params.items()}} for t in failed[:MAX_FAILED]]
+
+
+def _failures(report) -> Optional[Dict[str, Any]]:
+    """What failed where, as the HTML report's tables (None when nothing failed)."""
+    from hpogrid.report import ERROR_HEADERS, PLACE_HEADERS, digest_tables, failure_digest
+
+    digest = failure_digest(report.trials)
+    if digest.empty:
+        return None
+    by_place, by_error = digest_tables(digest)
+    return {"failed": digest.failed, "lost_attempts": digest.lost_attempts,
+            "tables": [{"id": "failures-by-place", "columns": PLACE_HEADERS, "rows": by_place},
+                       {"id": "failures-by-error", "columns": ERROR_HEADERS, "rows": by_error}]}
 
 
 def _grid(project_path, trials) -> Optional[Dict[str, Any]]:
@@ -157,7 +171,7 @@ def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
         "infeasible": report.infeasible if report.objectives.constraints else None,
         # several objectives in their own order: the Pareto front's trial numbers instead of one best
         "pareto_front": [report.trials[i].number for i in report.front] if report.pareto_view else None,
-        "table": _table(report), "failed": _failed(report), "grid": grid, "artifacts": _artifacts(report),
+        "table": _table(report), "failed": _failed(report), "failures": _failures(report), "grid": grid, "artifacts": _artifacts(report),
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
     }

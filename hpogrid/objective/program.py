@@ -142,6 +142,7 @@ def environment(values: Mapping[str, Any], trial_dir: Path, scripts: Path) -> Di
     for name, value in values.items():
         env["HPOGRID_PARAM_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()] = _text(value)
     env["HPOGRID_TRIAL_DIR"] = str(trial_dir)
+    env["HPOGRID_CHECKPOINT_DIR"] = str(trial_dir / "checkpoint")  # (issue 29's contract; h29a sets it too)
     env["HPOGRID_SCRIPTS_DIR"] = str(scripts)
     return env
 

@@ -182,6 +182,23 @@ def _failed(report: Report) -> str:
     return f"<p>{len(failed):,} failed trials.</p>" + "".join(items) + more
 
 
+def _failures(report: Report) -> str:
+    """What failed where (:mod:`._failures`): by place and by error class; '' when nothing failed."""
+    from hpogrid.report._failures import ERROR_HEADERS, PLACE_HEADERS, digest_tables, failure_digest
+
+    digest = failure_digest(report.trials)
+    if digest.empty:
+        return ""
+    parts = [f"<p>{digest.failed:,} failed trials, {digest.lost_attempts:,} lost attempts.</p>"]
+    for ident, heads, rows in zip(("failures-by-place", "failures-by-error"), (PLACE_HEADERS, ERROR_HEADERS),
+                                  digest_tables(digest)):
+        head = "".join(f"<th>{e(h)}</th>" for h in heads)
+        body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+        parts.append(f'<div class="scroll"><table class="sortable" id="{ident}"><thead><tr>{head}</tr></thead>'
+                     f"<tbody>{body}</tbody></table></div>")
+    return _section("What failed where", "".join(parts))
+
+
 def _artifacts(report: Report) -> str:
     """The files trials kept (``hpogrid.trial.save_artifact``), linked where they are; '' if none."""
     from pathlib import Path
@@ -240,7 +257,7 @@ def render(report: Report, curves=None) -> Tuple[str, List[str]]:
     notes += [table_note] if table_note else []
     notes_html = "".join(f'<p class="note">{e(n)}</p>' for n in notes)
     body = (_header(report) + notes_html + _section("Trials (click a column to sort)", table)
-            + "".join(plots) + _section("Failed trials", _failed(report)) + _artifacts(report))
+            + "".join(plots) + _failures(report) + _section("Failed trials", _failed(report)) + _artifacts(report))
     return page(f"hpogrid report: {report.project.name}", body, figs.as_dict()), notes
 
 

@@ -114,3 +114,43 @@ def mo_project(tmp_path, name="mo"):
     objectives = Objectives.parse(["loss", "acc"], ["min", "max"], MO_CONSTRAINTS)
     write_mo_study(sqlite_url(paths.study_db(name)), name, objectives, MO_ROWS)
     return name
+
+
+OOM = "RuntimeError: CUDA out of memory. Tried to allocate {} GiB (GPU {}; {} GiB total)"
+HEARTBEAT = "pilot: Lost heartbeat after {} s for job {}"
+
+
+def _lost(attempt, site, seconds, pandaid):
+    return {"attempt": attempt, "reason": "pilot: lost heartbeat", "where": {"site": site},
+            "error": HEARTBEAT.format(seconds, pandaid), "ended": "2026-12-01T10:00:00+00:00"}
+
+
+#: a mixed set of failures: two grid sites and a Slurm node, two error classes (a CUDA
+#: out-of-memory in the trial's code, a pilot losing the job), lost attempts of finished trials
+#: uid: (state, backend, site, host, error, lost attempts)
+FAILURES = {
+    "oom-a": ("FAILED", "panda", "ANALY_A", None,
+              "Traceback (most recent call last):\n  File \"train.py\", line 3\n" + OOM.format("2.00", 0, "15.78"),
+              [_lost(1, "ANALY_B", 1800, 4000000012)]),
+    "oom-b": ("FAILED", "panda", "ANALY_A", None, OOM.format("0.50", 1, "15.78"), []),
+    "lost-c": ("FAILED", "panda", "ANALY_B", None, HEARTBEAT.format(3600, 4000000077), []),
+    "ok-d": ("COMPLETED", "panda", "ANALY_A", None, None,
+             [_lost(1, "ANALY_B", 1800, 4000000101), _lost(2, "ANALY_A", 900, 4000000102)]),
+    "ok-e": ("COMPLETED", "panda", "ANALY_B", None, None, []),
+    "oom-s": ("FAILED", "slurm", None, "node01", OOM.format("1.50", 3, "79.10"), []),
+}
+
+
+def write_failures(url, study):
+    """Write :data:`FAILURES` into ``study``; returns uid -> trial number."""
+    from hpogrid.study import StudyStore
+
+    store = StudyStore(url)
+    store.get_or_create_study(study, metric="loss", mode="min")
+    for k, (uid, (state, backend, site, host, error, lost)) in enumerate(FAILURES.items()):
+        store.upsert_trial(study, uid, state=state, params={"lr": 0.001 * (k + 1), "layers": 1, "act": "relu"},
+                           metrics={"loss": 0.1 * k} if state == "COMPLETED" else {}, backend=backend, site=site,
+                           host=host, error=error, annotations={"attempts": lost} if lost else {})
+    numbers = {t.uid: t.number for t in store.trials(study)}
+    store.close()
+    return numbers

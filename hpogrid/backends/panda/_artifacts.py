@@ -61,7 +61,8 @@ def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path) -> List[Tup
     for t in metadata.get("trials") or []:
         if not isinstance(t, dict) or not isinstance(t.get("annotations"), dict):
             continue
-        folder = trials_root / f"panda.{sub.task_id}.{job.get('pandaid')}.{t.get('uid')}" / ARTIFACTS_DIR
+        pandaid = t.get("job") or job.get("pandaid")  # (a trial a retry kept is its earlier attempt's)
+        folder = trials_root / f"panda.{sub.task_id}.{pandaid}.{t.get('uid')}" / ARTIFACTS_DIR
         for name, a in artifacts(t["annotations"]).items():
             if "left_out" in a or not a.get("sha256"):
                 continue

@@ -158,12 +158,18 @@ class PandaExecutor(Executor):
         self.last_poll = 0.0
         self.told_drain = False
         self.notes: List[str] = []
+        self.store = getattr(run, "store", None)  # (set once the study is open)
+        #: uid -> the trials container of the earlier task that ran the point (its checkpoint)
+        self.earlier: Dict[str, str] = {}
 
     # -- starting ---------------------------------------------------------------------------
     def _name(self, batch: int) -> str:
         return f"{self.base}.c{batch:04d}"
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
+        before = self._earlier_task(run.uid)
+        if before:
+            self.earlier[run.uid] = before
         if self.open is None:
             self.batches += 1
             self.open = _Batch(self._name(self.batches), [])
@@ -173,6 +179,19 @@ class PandaExecutor(Executor):
             self.ready.append(self.open)
             self.open = None
         return {"annotations": {"taskname": name}}
+
+    def _earlier_task(self, uid: str) -> Optional[str]:
+        """The trials container of the task that ran point ``uid`` before (a promoted point, a
+        resumed one), where its checkpoint is; None for a new point."""
+        from hpogrid.backends.panda._job import TRIALS_ARCHIVE
+        from hpogrid.errors import NotFoundError
+
+        try:
+            row = self.store.trial(self.study, uid) if self.store is not None else None
+        except NotFoundError:
+            return None
+        name = (row.annotations or {}).get("taskname") if row is not None and row.task_id else None
+        return f"{name}_{TRIALS_ARCHIVE}/" if isinstance(name, str) and name else None
 
     def flush(self) -> Iterable[Queued]:
         """Submit every batch started so far (a partial one too: the loop cannot ask more now)."""
@@ -191,7 +210,8 @@ class PandaExecutor(Executor):
 
         with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
             sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs],
-                                   stop=self.stop)
+                                   stop=self.stop, out_ds=batch.name,
+                                   checkpoints={r.uid: self.earlier[r.uid] for r in batch.runs if r.uid in self.earlier})
             spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
                             sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
                             container=self.grid.get("container"),
@@ -229,7 +249,7 @@ class PandaExecutor(Executor):
             job = _outcome.latest_job(jobs.get(task_id, []))
             over = _outcome.ended(job, uids, statuses.get(task_id, ""))
             if over is not None:
-                events += over
+                events += _outcome.with_lost_attempts(over, jobs.get(task_id, []), job)
                 del self.tasks[task_id]
                 self.running.difference_update(uids)
                 continue

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, POINTS_FILE
+from hpogrid.backends.panda import _checkpoints
+from hpogrid.backends.panda._sandbox import CONFIG_FOLDER, GRID_FILE, POINTS_FILE
 from hpogrid.errors import NotFoundError
 from hpogrid.objectives import primary_mode
 
@@ -171,6 +172,7 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
 
     project = _sandbox_project(name, workdir)
     budget = _budget(workdir)
+    restored = _checkpoints.Restored()
     if budget is not None:  # a wave of a multi-fidelity central search: its budget, judged by the driver
         hpo = project.hpo_config
         kept = {k: v for k, v in (hpo.get("scheduler_param") or {}).items() if k == "max_concurrent"}
@@ -178,7 +180,12 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
     state = {"algorithm": project.hpo_config.get("algorithm"), "error": None, "curves": budget is not None}
     interrupted = False
     try:
-        options = RunOptions(seed=seed, trials=trials, progress=False, points=_points(workdir),
+        points = _points(workdir)
+        restored = _restore(project, workdir, name, seed, points)
+        if points is not None:  # a point whose checkpoint could not be restored fails without running
+            points = [p for p in points if p[0] not in restored.failed]
+        options = RunOptions(seed=seed, trials=trials, progress=False, points=points,
+                             resume=restored.earlier is not None and points is None, backup=False,
                              settings=Settings(home=workdir / JOB_HOME, study_url=None))
         summary = get_backend("local").run(project, options)
         state["algorithm"] = summary.algorithm
@@ -196,9 +203,49 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
         state["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        result = _hand_back(project, workdir, name, seed, **state)
+        result = _hand_back(project, workdir, name, seed, restored=restored, **state)
     result.interrupted = interrupted
     return result
+
+
+def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
+             points: Optional[List[tuple]]) -> "_checkpoints.Restored":
+    """Take back what earlier jobs left of this job's trials (:mod:`._checkpoints`): a retry's
+    earlier attempt, the checkpoints of a central search's points run before."""
+    import json
+
+    from hpogrid.study import StudyStore, sqlite_url
+
+    out = _checkpoints.Restored()
+    home = workdir / JOB_HOME
+    _checkpoints.write_marker(home, name, seed)
+    grid = workdir / CONFIG_FOLDER / GRID_FILE
+    out_ds = json.loads(grid.read_text(encoding="utf-8")).get("out_ds") if grid.is_file() else None
+    out.earlier = _checkpoints.restore_attempt(workdir, home, name, seed, out_ds, notes=out.notes)
+    db = project.path / "study.db"
+    if out.earlier is not None and db.is_file():
+        store = StudyStore(sqlite_url(db))
+        try:
+            trials = store.trials(name) if name in {s.name for s in store.list_studies()} else []
+        finally:
+            store.close()
+        out.rerun = [t.uid for t in trials if not t.is_finished or t.state == "INTERRUPTED"]
+        out.kept = [t.uid for t in trials if t.uid not in out.rerun]
+    sources = _checkpoint_sources(workdir)
+    if points is not None and sources:
+        out.failed = _checkpoints.restore_points(project.path, name, sources, workdir, notes=out.notes)
+    return out
+
+
+def _checkpoint_sources(workdir: Path) -> Dict[str, str]:
+    """uid -> the trials container of the earlier task that ran this point (a central search)."""
+    import json
+
+    path = workdir / CONFIG_FOLDER / POINTS_FILE
+    if not path.is_file():
+        return {}
+    return {p["uid"]: p["checkpoint"] for p in json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(p.get("checkpoint"), str)}
 
 
 def _budget(workdir: Path) -> Optional[Dict[str, Any]]:
@@ -223,7 +270,7 @@ def _points(workdir: Path) -> Optional[List[tuple]]:
 
 
 def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], algorithm, error,
-               curves: bool = False) -> GridJobResult:
+               curves: bool = False, restored: Optional["_checkpoints.Restored"] = None) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
     from hpogrid import __version__
     from hpogrid.fileio import dump_json, write_atomic
@@ -242,7 +289,19 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
 
     objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
     entries = [trial_entry(t, curve=curves) for t in records]
+    restored = restored or _checkpoints.Restored()
+    entries += [_not_restored(uid, values, why) for uid, values in (_points(workdir) or [])
+                if (why := restored.failed.get(uid)) is not None]
     left_out = _artifacts_over_limit(entries)
+    grid = (getattr(project, "configs", None) or {}).get("grid_config") or {}
+    limit = grid.get("checkpoint_limit_mb")
+    over = _checkpoints.over_limit(project.path, entries, _checkpoints.DEFAULT_LIMIT_MB if limit is None
+                                   else float(limit))
+    left_out += over
+    if restored.earlier is not None:  # a retry: trials finished before it belong to the earlier attempt
+        for e in entries:
+            if e["uid"] in restored.kept:
+                e["job"] = restored.earlier.get("pandaid")
     done = [e for e in entries if e["state"] == "COMPLETED" and e["value"] is not None]
     # the best by the primary objective among the feasible trials (several objectives: see "pareto")
     feasible = [e for e in done if objectives.feasible(e["metrics"])]
@@ -251,14 +310,28 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
     if objectives.is_multi:
         metadata["pareto"] = _front_uids(objectives, feasible)
-    if left_out:
-        metadata["notes"] = [f"{len(left_out)} artifact(s) left out of the job's output: more than "
-                             f"{ARTIFACTS_LIMIT // 2**20} MB in all"]
+    if restored.earlier is not None:
+        metadata["restored"] = {"pandaid": restored.earlier.get("pandaid"), "attempt": restored.earlier.get("attempt"),
+                                "trials": restored.rerun}
+    notes = list(restored.notes)
+    if len(left_out) > len(over):
+        notes.append(f"{len(left_out) - len(over)} artifact(s) left out of the job's output: more than "
+                     f"{ARTIFACTS_LIMIT // 2**20} MB in all")
+    if over:
+        notes.append(f"{len(over)} checkpoint(s) left out of the job's output: over grid_config checkpoint_limit_mb")
+    if notes:
+        metadata["notes"] = notes
     write_atomic(workdir / METADATA_FILE, fit_metadata(metadata))
     write_atomic(workdir / RESULT_FILE, dump_json(metadata))
     _pack_trials(project, workdir, left_out)
     failed = sum(e["state"] == "FAILED" for e in entries)
     return GridJobResult(metadata=metadata, completed=len(done), failed=failed)
+
+
+def _not_restored(uid: str, values: Dict[str, Any], why: str) -> Dict[str, Any]:
+    """A point that did not run: its checkpoint could not be restored."""
+    return {"uid": uid, "number": None, "state": "FAILED", "params": values, "metrics": {}, "annotations": {},
+            "value": None, "error": why, "started_at": None, "finished_at": None}
 
 
 def _front_uids(objectives, entries: List[Dict[str, Any]]) -> List[str]:

@@ -15,6 +15,26 @@ from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 
 
+def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict]) -> List[Ended]:
+    """``events`` with the attempts of ``job`` lost before it (a PanDA retry that went on from its
+    earlier attempt's checkpoints) in the annotation ``attempts`` of the trials it ran again."""
+    from hpogrid.backends.panda._checkpoints import ATTEMPTS, lost_attempts
+
+    if job is None:
+        return events
+    metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
+    restored = metadata.get("restored") if isinstance(metadata.get("restored"), dict) else None
+    # a central search's task has one job: its earlier attempts are those lost, restored from or not
+    lost = lost_attempts(jobs, job) or lost_attempts(jobs, job, every_earlier=True)
+    if not lost:
+        return events
+    from dataclasses import replace
+
+    again = set(restored.get("trials") or []) if restored else set()
+    return [replace(e, fields={**e.fields, "annotations": {**(e.fields.get("annotations") or {}), ATTEMPTS: lost}})
+            if not again or e.uid in again else e for e in events]
+
+
 def latest_job(jobs: List[dict]) -> Optional[dict]:
     """The newest attempt of the task's one job (a retry is a new PandaID with attemptNr + 1)."""
     if not jobs:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 CONFIG_FOLDER = ".hpogrid-project"
 #: in CONFIG_FOLDER: the points a central search's job evaluates instead of searching
 POINTS_FILE = "points.json"
+#: in CONFIG_FOLDER: the task's outDS (a retried job finds its earlier attempt's log by it)
+GRID_FILE = "grid.json"
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
 
@@ -39,12 +41,15 @@ def _members(scripts: Path):
 
 
 def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None,
-                 stop: Optional[Dict[str, Any]] = None) -> Path:
+                 stop: Optional[Dict[str, Any]] = None, out_ds: Optional[str] = None,
+                 checkpoints: Optional[Dict[str, str]] = None) -> Path:
     """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject.
 
     ``points`` (uid, values): the trials a job of a central search evaluates (``points.json``),
     so they travel with the task and a retried job evaluates the same ones. ``stop``: their
     budget (a wave of a multi-fidelity search, :mod:`._waves`), instead of the hpo_config's.
+    ``out_ds``: the task's (``grid.json``). ``checkpoints``: uid -> the trials container of the
+    earlier task that ran the point, whose checkpoint the job restores (:mod:`._checkpoints`).
     """
     import io
     import json
@@ -57,10 +62,16 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
         for path, arcname in _members(project.scripts_dir):
             tar.add(path, arcname=arcname, recursive=False)
         tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
+        extra: Dict[str, bytes] = {}
         if points is not None:
-            data = json.dumps([{"uid": uid, "values": values, **({"stop": stop} if stop else {})}
-                               for uid, values in points]).encode()
-            info = tarfile.TarInfo(f"{CONFIG_FOLDER}/{POINTS_FILE}")
+            extra[POINTS_FILE] = json.dumps([
+                {"uid": uid, "values": values, **({"stop": stop} if stop else {}),
+                 **({"checkpoint": checkpoints[uid]} if checkpoints and uid in checkpoints else {})}
+                for uid, values in points]).encode()
+        if out_ds is not None:
+            extra[GRID_FILE] = json.dumps({"out_ds": out_ds}).encode()
+        for name, data in extra.items():
+            info = tarfile.TarInfo(f"{CONFIG_FOLDER}/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     size = out.stat().st_size

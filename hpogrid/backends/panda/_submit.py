@@ -80,6 +80,13 @@ def _site(grid: Dict[str, Any], override: Optional[str]) -> Optional[str]:
     return site or None
 
 
+def _out_ds(project: Project, now: datetime) -> str:
+    from hpogrid.configs import get_kind
+
+    grid = project.configs.get("grid_config") or get_kind("grid_config").validate({})
+    return resolve_out_ds(grid["outDS"], project.name, now)
+
+
 def build_spec(project: Project, options: GridRunOptions, sandbox: Path, now: Optional[datetime] = None):
     """The PanDA task of ``project``: payload, sandbox, datasets, site and retries."""
     from hpogrid.configs import get_kind
@@ -121,8 +128,9 @@ def submit_project(project: Project, options: GridRunOptions, gateway=None) -> S
     gateway = gateway or PandaGateway()
     gateway.check_configuration()
     with tempfile.TemporaryDirectory(prefix="hpogrid-sandbox-") as tmp:
-        sandbox = pack_project(project, Path(tmp))
-        spec = build_spec(project, options, sandbox)
+        now = datetime.now(timezone.utc)
+        sandbox = pack_project(project, Path(tmp), out_ds=_out_ds(project, now))  # (a retry finds its log by it)
+        spec = build_spec(project, options, sandbox, now)
         try:
             task_id = gateway.submit(spec)
         except KeyboardInterrupt:  # Ctrl-C after PanDA took the task must not lose it

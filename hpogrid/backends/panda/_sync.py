@@ -96,22 +96,33 @@ def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) 
             "annotations": {k: v for k, v in annotations.items() if v is not None}}
 
 
-def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_root: Optional[Path] = None) -> int:
+def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_root: Optional[Path] = None,
+               jobs: Optional[List[Dict[str, Any]]] = None) -> int:
     from hpogrid.backends.panda._artifacts import localised
+    from hpogrid.backends.panda._checkpoints import ATTEMPTS, lost_attempts
 
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     common = _job_fields(sub, job, metadata)
     trials = metadata.get("trials") or []
-    prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
+    restored = raw if isinstance(raw := metadata.get("restored"), dict) else {}
+    # a retry that went on from its earlier attempt: the attempts lost on the way, on the trials it ran again
+    lost = lost_attempts(jobs or [], job) if restored else []
+    again = set(restored.get("trials") or [])
     for t in trials:
+        # a trial a retry kept from its earlier attempt is that attempt's (the same row, whichever job syncs first)
+        pandaid = t.get("job") or job.get("pandaid")
+        prefix = f"panda.{sub.task_id}.{pandaid}"
         notes = t.get("annotations") if isinstance(t.get("annotations"), dict) else {}
         if trials_root is not None:  # its artifacts: where the sync puts them in this project
             notes = localised(notes, trials_root / f"{prefix}.{t.get('uid')}")
-        fields = {**common, "annotations": {**notes, **common["annotations"]}}  # what the trial annotated
+        if lost and t.get("uid") in again:
+            notes = {**notes, ATTEMPTS: lost}
+        fields = {**common, "job_id": str(pandaid), "annotations": {**notes, **common["annotations"]}}
         store.upsert_trial(study, f"{prefix}.{t.get('uid')}", state=t.get("state") or "COMPLETED",
                            params=t.get("params") or {}, metrics=t.get("metrics") or {},
                            error=t.get("error"), started_at=parse_time(t.get("started_at")),
                            finished_at=parse_time(t.get("finished_at")), **fields)
+    prefix = f"panda.{sub.task_id}.{job.get('pandaid')}"
     status = str(job.get("jobstatus", "")).lower()
     if trials or status not in FAILED_JOB_STATES | STOPPED_JOB_STATES:
         return len(trials)
@@ -134,7 +145,8 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
 
     if sub.extra.get("study") not in (None, study):
         return 0
-    over = _outcome.ended(_outcome.latest_job(jobs), list(sub.extra.get("uids") or []), status) or []
+    job = _outcome.latest_job(jobs)
+    over = _outcome.with_lost_attempts(_outcome.ended(job, list(sub.extra.get("uids") or []), status) or [], jobs, job)
     stored = 0
     for event in over:
         try:
@@ -210,7 +222,7 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool, f
         for job in all_jobs.get(sub.task_id, []):
             if str(job.get("jobstatus", "")).lower() in ACTIVE_JOB_STATES:
                 result.running_jobs += 1
-            result.trials += _store_job(store, study, sub, job, trials_root)
+            result.trials += _store_job(store, study, sub, job, trials_root, all_jobs.get(sub.task_id, []))
             fetched = fetch_artifacts(sub, job, project.path, study, result.notes, fetcher, archives) and fetched
         if status in FINAL_TASK_STATES and fetched:  # (a failed fetch is tried again next sync)
             synced[str(sub.task_id)] = signature

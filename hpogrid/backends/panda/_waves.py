@@ -6,8 +6,9 @@ wave 0 evaluates every point at the first rung's budget (its ``time_attr`` value
 the task as the points' ``stop``), and each later wave runs again only the best
 ``1/reduction_factor`` of the points that reached the rung before (at least one), with the
 next rung's budget, until ``max_t``. A promoted point runs again under its own uid, in a new
-grid job: the earlier job's trial folder (and any checkpoint in it) is not carried over yet, so
-the model trains from the start with the larger budget.
+grid job, which gets the point's checkpoint from the earlier task's output
+(:mod:`._checkpoints`): a model that checkpoints goes on from it, one that does not trains
+from the start with the larger budget.
 
 Everything a wave decides is read from the study (each trial's annotation ``rungs``, one entry
 per wave it ran in), so the promotion is recorded where ``report``, the HTML page and the

@@ -18,11 +18,19 @@ everything) and the caller is ``user`` (no DN); the container image is recorded,
 commands (kill, retry, finish) take effect at once instead of "in a few minutes"; a task
 without ``maxAttempt`` gets one attempt per job; a retried job keeps its serial number (so
 its seed) and gets a new PandaID with attemptNr + 1, like JEDI.
+
+Like the pilot, every ended job leaves its log: the job's working directory less its declared
+outputs, as ``tarball_PandaJob_<PandaID>_<site>/...`` in ``<logLFN>`` (attempt n > 1:
+``<logLFN>.n``) in the task's log container, handed to ``output_hooks`` too. ``kill_job``
+stands in for the pilot killing a running payload (lost heartbeat, preemption, wall time):
+SIGTERM to its process group, SIGKILL after a grace; the job fails with the pilot's error and
+is retried when it has attempts left.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import re
@@ -53,6 +61,9 @@ MB = 1024 * 1024
 USER_METADATA_LIMIT = MB
 FIRST_TASK_ID = 10 ** 7 + 1
 FIRST_PANDA_ID = 4 * 10 ** 9
+#: each server of a process takes the next block of ids: a real server's task ids and PandaIDs never
+#: repeat, and the output LFNs made of them (in the Rucio test server one session shares) must not
+_ID_BLOCKS = itertools.count()
 
 
 def utcnow() -> datetime:
@@ -168,8 +179,9 @@ class PandaTestServer:
         self.jobs: Dict[int, Job] = {}
         self._lock = threading.RLock()
         self._failures: Dict[str, List] = {}
-        self._next_task_id = FIRST_TASK_ID
-        self._next_panda_id = FIRST_PANDA_ID
+        block = next(_ID_BLOCKS)
+        self._next_task_id = FIRST_TASK_ID + 1000 * block
+        self._next_panda_id = FIRST_PANDA_ID + 100_000 * block
         self._stop = threading.Event()
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._threads: List[threading.Thread] = []
@@ -268,6 +280,30 @@ class PandaTestServer:
                 ids.append(task.task_id)
         return ids
 
+    def kill_job(self, panda_id: int, diag: str = "lost heartbeat", grace: float = 60.0) -> None:
+        """The pilot kills a running job: SIGTERM to its payload, SIGKILL after ``grace`` s; the job
+        fails with ``pilotErrorDiag`` ``diag`` (retried when it has attempts left)."""
+        with self._lock:
+            job = self.jobs[panda_id]
+            proc = job.proc
+            if job.status != "running" or proc is None:
+                raise ValueError(f"job {panda_id} is {job.status}, not running a payload")
+            job.error_diag = diag
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+
+        def hard_kill() -> None:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        timer = threading.Timer(grace, hard_kill)
+        timer.daemon = True
+        timer.start()
+
     def task(self, task_id: int) -> Task:
         with self._lock:
             return self.tasks[task_id]
@@ -349,7 +385,8 @@ class PandaTestServer:
             env = dict(os.environ)
             env.update(self.job_env)
             env.update({"PandaID": str(job.panda_id), "PanDA_TaskID": str(task.task_id),
-                        "PANDA_ATTEMPT_NR": str(job.attempt_nr), "PANDA_SITE_NAME": task.site})
+                        "PANDA_ATTEMPT_NR": str(job.attempt_nr), "PanDA_AttemptNr": str(job.attempt_nr),
+                        "PANDA_SITE_NAME": task.site})
             job.outputs = [{"lfn": lfn, "localName": name, "type": "output"} for name, lfn in out_map.items()]
             with open(job.workdir / "payload.stdout", "wb") as out, open(job.workdir / "payload.stderr", "wb") as err:
                 job.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
@@ -450,11 +487,37 @@ class PandaTestServer:
                             job.error_diag = f"output hook failed: {type(exc).__name__}: {exc}"
         if job.exit_code not in (0, None) and not job.error_diag:
             job.error_diag = f"payload exited with code {job.exit_code}"
+        if job.error_diag:
+            ok = False
+        if cwd is not None:
+            self._stage_out_log(job, cwd)
         job.status = "finished" if ok else "failed"
         if not ok and job.attempt_nr < task.max_attempt and task.status == "running":
             self._new_job(task, job.serial, job.attempt_nr + 1)
         task.touch()
         self._update_task_status(task)
+
+    def _stage_out_log(self, job: Job, cwd: Path) -> None:
+        """The job's log, as the pilot leaves it (see the module docstring); a failing hook is ignored
+        (the pilot's log stage-out does not change how the job ended)."""
+        log = job.task.params.get("log") or {}
+        if not log.get("container"):
+            return
+        lfn = str(log.get("value", "")).replace("$JEDITASKID", str(job.task.task_id)).replace("${SN}", str(job.serial))
+        lfn = lfn if job.attempt_nr == 1 else f"{lfn}.{job.attempt_nr}"
+        outputs = {item["localName"] for item in job.outputs}
+        out_dir = self.root / "outds" / log["container"].rstrip("/")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        top = f"tarball_PandaJob_{job.panda_id}_{job.task.site}"
+        with tarfile.open(out_dir / lfn, "w:gz") as tar:
+            for path in sorted(cwd.iterdir()):
+                if path.name not in outputs:
+                    tar.add(path, arcname=f"{top}/{path.name}")
+        for hook in self.output_hooks:
+            try:
+                hook(log["container"], job.panda_id, out_dir / lfn)
+            except Exception:  # noqa: BLE001
+                pass
 
     # -- endpoint implementations -----------------------------------------------------------------
     def _owned(self, task_id) -> Optional[Task]:
