@@ -13,7 +13,8 @@ import click
 
 from hpogrid.backends import run_options_class
 from hpogrid.backends.declared import OptionSpec, declared_options
-from hpogrid.cli._run_options import SIGNALS_HELP, check_resume_flags, run_project, search_options, study_options
+from hpogrid.cli._run_options import (SIGNALS_HELP, check_resume_flags, run_project, search_options, stop_rule_options,
+                                      study_options)
 from hpogrid.cli._types import COUNT_MAX, FiniteFloatRange, count
 
 
@@ -38,8 +39,10 @@ def run_parameters(options_cls: Any, body: Callable) -> Callable:
     """``body`` with the parameters of ``options_cls``'s command: PROJECT, the shared search
     options (less those the class redeclares), the class's declared options, the study's."""
     declared = declared_options(options_cls)
-    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the study's
+    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the
+    # stop rules, the study's
     fn = study_options(body)
+    fn = stop_rule_options(fn)
     for name, spec in reversed(declared):
         fn = _click_option(name, spec)(fn)
     fn = search_options(getattr(options_cls, "n_jobs_help", ""), skip={name for name, _ in declared})(fn)
