@@ -54,6 +54,8 @@ class DrainingChoice:
         controller._search_alg.set_finished()
         for trial in list(controller.get_trials()):
             if trial.status == Trial.PENDING:
+                if not trial.relative_logdir:  # never started: Tune's result grid needs its folder
+                    trial.init_local_path()
                 controller._schedule_trial_stop(trial)
         return None
 
