@@ -128,3 +128,32 @@ def test_bad_rules_are_one_line_and_touch_nothing(tmp_path, given, message):
         run_fake(name, **given)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
     assert not paths.study_db(name).exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timeout", "12 hours"], "Error: --timeout: '12 hours' is not a duration; give a number with a unit s, m, h or d"),
+    (["--max-cost", "-1gpu-h"], "Error: --max-cost: '-1gpu-h' is not a budget; give NUMBERcpu-h and/or NUMBERgpu-h"),
+])
+def test_bad_rules_through_local_run_are_one_line_and_change_nothing(tmp_path, run_cli, args, message):
+    from tests.conftest import tree_snapshot
+
+    name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=2)
+    before = tree_snapshot(paths.home())
+    r = run_cli("local_run", name, *args)
+    assert r.exit_code == 1 and r.output.startswith(message) and r.output.count("\n") == 1, r.output
+    assert tree_snapshot(paths.home()) == before
+
+
+def test_hpo_config_holds_the_rules_and_refuses_a_target_without_a_reference_point(run_cli):
+    r = run_cli("hpo_config", "create", "rules", "--timeout", "90m", "--max-cost", "200GPU-h", "--target", "0.9",
+                "--patience", "20", "--min-delta", "0.001", "--timeout-action", "stop")
+    assert r.exit_code == 0, r.output
+    r = run_cli("hpo_config", "show", "rules")
+    for text in ('"timeout": "90m"', '"max_cost": "200gpu-h"', '"target": [', '"patience": 20', '"min_delta": 0.001',
+                 '"timeout_action": "stop"'):
+        assert text in r.output.replace("\n      ", " "), r.output
+    r = run_cli("hpo_config", "create", "two", "--metric", "loss,latency", "--mode", "min,min", "--algorithm",
+                "optuna", "--target", "0.1")
+    assert r.exit_code != 0 and r.output.count("\n") == 1, r.output
+    assert "target: 2 objectives need a reference point to dominate, one number each, e.g. 0.5,0.5" in r.output
+    assert run_cli("hpo_config", "show", "two").exit_code != 0  # nothing written
