@@ -73,7 +73,8 @@ def test_timeout_on_ray_tune(tmp_path):
 @pytest.mark.slow
 def test_target_on_slurm_and_gpus_of_gres_are_the_trials_cost(tmp_path, slurm_cluster):
     from hpogrid.backends.slurm import SlurmOptions
-    from hpogrid.backends.slurm._sbatch import sbatch_argv, slurm_settings
+    from hpogrid.backends.slurm._backend import slurm_settings
+    from hpogrid.backends.slurm._sbatch import sbatch_argv
     from hpogrid.engine import Run, plan_search
     from hpogrid.study import StudyTarget
 
