@@ -59,7 +59,7 @@ def stop_rule_options(fn: Callable) -> Callable:
                      "value per objective (e.g. 0.1,0.5)."),
         click.option("--patience", type=count(1), metavar="N", help="Drain after N completed trials without an "
                      "improvement of the best by more than --min-delta."),
-        click.option("--min-delta", "--min_delta", "min_delta", type=FiniteFloatRange(min=0), metavar="D",
+        click.option("--min-delta", "--min_delta", "min_delta", type=FiniteFloatRange(min=0, max=1e12), metavar="D",
                      help="With --patience: the smallest improvement that counts (default 0)."),
     )(fn)
 
