@@ -148,6 +148,9 @@ class TrialSink:
         """A pending trial got where it will run (the grid task holding it): more columns; with
         ``state`` PENDING, a trial whose worker died is queued again."""
         if fields.get("state") is not None:
+            if fields["state"] == PENDING and self.budget is not None:  # its worker died: that attempt's hours
+                notes = self.budget.ended(uid, PENDING, None)
+                fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
             self._move(uid, fields["state"])
         self._writer.submit(self.store.upsert_trial, self.study, uid, **fields)
         self.show()

@@ -157,3 +157,17 @@ def test_hpo_config_holds_the_rules_and_refuses_a_target_without_a_reference_poi
     assert r.exit_code != 0 and r.output.count("\n") == 1, r.output
     assert "target: 2 objectives need a reference point to dominate, one number each, e.g. 0.5,0.5" in r.output
     assert run_cli("hpo_config", "show", "two").exit_code != 0  # nothing written
+
+
+def test_a_rule_ends_the_run_without_interrupting_it_and_a_signal_still_escalates():
+    import signal
+
+    from hpogrid.engine import RunControl
+
+    control = RunControl()
+    control.end_by_rule("target", "target 0.1 reached")
+    assert control.draining and control.ending and not control.stopping and not control.interrupted
+    control.end_by_rule("timeout", "later")  # the first rule is the one recorded
+    assert (control.rule, control.rule_reason) == ("target", "target 0.1 reached")
+    control.on_signal(signal.SIGQUIT)  # the user asks again: stop now
+    assert control.stopping and control.interrupted
