@@ -66,6 +66,11 @@ def test_max_cost_counts_running_trials_gpus_and_carries_over_resume(tmp_path):
     assert trials[0].annotations["resources"] == {"cpu": 1.0, "gpu": 2.0}
     assert summary.stopped_by == "max_cost" and info.attrs[ATTRS_KEY]["used_h"]["gpu"] == 6.0
     budget_clock.RELEASE.set()
+    import threading
+
+    for thread in threading.enumerate():  # the stopped trial's thread ends before its re-run starts
+        if thread.name.startswith("hpogrid-fake-"):
+            thread.join(60)
 
     # --resume with a larger budget: 6 gpu-h are spent already; the re-run trial adds 2 (4 in all
     # for it), then nothing more starts
