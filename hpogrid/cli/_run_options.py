@@ -38,6 +38,32 @@ def search_options(n_jobs_help: str, skip: Collection[str] = ()) -> Callable:
     return _options(*(decorator for name, decorator in shared.items() if name not in skip))
 
 
+def stop_rule_options(fn: Callable) -> Callable:
+    """--timeout, --timeout-action, --max-cost, --target, --patience, --min-delta: the run's
+    budgets and stop rules (README "Budgets and stop rules"; checked by the engine, which names
+    the option and its accepted forms when a value is bad, before anything runs)."""
+    from hpogrid.budgets import COST_FORMS, DURATION_FORMS, TIMEOUT_ACTIONS
+    from hpogrid.cli._types import FiniteFloatRange
+
+    return _options(
+        click.option("--timeout", metavar="DURATION", help=f"No new trial after this wall clock of the run: "
+                     f"{DURATION_FORMS} (overrides the hpo_config; --resume counts it again from its start)."),
+        click.option("--timeout-action", "--timeout_action", "timeout_action", type=click.Choice(TIMEOUT_ACTIONS),
+                     help="At the timeout: drain (running trials finish; default) or stop them (recorded "
+                     "interrupted)."),
+        click.option("--max-cost", "--max_cost", "max_cost", metavar="BUDGET", help=f"Stop (running trials "
+                     f"interrupted) once the study's trials used this much: {COST_FORMS}; run time x each trial's "
+                     "CPUs/GPUs, running trials included, cumulative over --resume."),
+        click.option("--target", metavar="VALUE[,VALUE...]", help="Drain once a completed trial reaches this "
+                     "value of the metric; with several objectives a reference point it must dominate, one "
+                     "value per objective (e.g. 0.1,0.5)."),
+        click.option("--patience", type=count(1), metavar="N", help="Drain after N completed trials without an "
+                     "improvement of the best by more than --min-delta."),
+        click.option("--min-delta", "--min_delta", "min_delta", type=FiniteFloatRange(min=0, max=1e12), metavar="D",
+                     help="With --patience: the smallest improvement that counts (default 0)."),
+    )(fn)
+
+
 def study_options(fn: Callable) -> Callable:
     """--study, --study-url, --top, --resume, --rerun-failed, --rerun, --no-backup, --warm-start."""
     return _options(
@@ -97,6 +123,10 @@ def run_project(backend: str, project: str, options, top: int, command: str, stu
     for note in summary.notes:
         click.echo(f"Note: {note}", err=True)
     print_summary(summary, proj.hpo_config, top)
+    if summary.stopped_by:
+        click.echo(f"Stopped by the {summary.stopped_by} rule: {summary.stop_reason}. Continue with: hpogrid "
+                   f"{command} {project}" + (f" --study {study}" if study else "") + " --resume (a timeout counts "
+                   "from the new run's start; the cost budget counts the whole study)", err=True)
     if summary.interrupted:
         click.echo(f"Interrupted: finished trials are kept in study {summary.study!r}. Continue with: "
                    f"hpogrid {command} {project}" + (f" --study {study}" if study else "") + " --resume", err=True)

@@ -9,6 +9,7 @@ body is its own, since its modes do different things: submit a task and return (
 import click
 
 from hpogrid.backends.panda.options import GridCommandOptions
+from hpogrid.budgets import FIELDS as RULE_FIELDS
 from hpogrid.cli._base import echo_json
 from hpogrid.cli._run_options import check_resume_flags, run_project
 from hpogrid.cli._types import SEED, count
@@ -27,7 +28,8 @@ def _run(project: str, top: int, study, study_url, resume, rerun_failed, rerun, 
                     "--warm-start": warm_start is not None,
                     "--no-backup": no_backup, "--study": study,
                     "--study-url": study_url, "--algorithm": opts.algorithm,
-                    "--max_failures": opts.max_failures is not None, "--trials_per_job": opts.trials_per_job != 1}
+                    "--max_failures": opts.max_failures is not None, "--trials_per_job": opts.trials_per_job != 1,
+                    **{f"--{key.replace('_', '-')}": getattr(opts, key) is not None for key in RULE_FIELDS}}
     if opts.search == "central":
         if opts.dry_run:
             raise click.UsageError("--dry-run shows an independent task; a central search submits as it goes")

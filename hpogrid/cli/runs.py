@@ -14,7 +14,7 @@ import click
 from hpogrid.backends import run_options_class
 from hpogrid.backends.declared import OptionSpec, declared_options
 from hpogrid.cli._run_options import (SIGNALS_HELP, check_resume_flags, detach_options, run_project, search_options,
-                                     study_options, with_detach)
+                                      stop_rule_options, study_options, with_detach)
 from hpogrid.cli._types import COUNT_MAX, FiniteFloatRange, count
 
 
@@ -39,10 +39,11 @@ def run_parameters(options_cls: Any, body: Callable) -> Callable:
     """``body`` with the parameters of ``options_cls``'s command: PROJECT, the shared search
     options (less those the class redeclares), the class's declared options, the study's."""
     declared = declared_options(options_cls)
-    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the study's,
-    # then --detach's
+    # decorators apply bottom-up: --help lists PROJECT, the search options, the backend's, the
+    # stop rules, the study's, then --detach's
     command = getattr(options_cls, "command", "")
     fn = study_options(detach_options(command)(with_detach(command, body)))
+    fn = stop_rule_options(fn)
     for name, spec in reversed(declared):
         fn = _click_option(name, spec)(fn)
     fn = search_options(getattr(options_cls, "n_jobs_help", ""), skip={name for name, _ in declared})(fn)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpogrid import budgets
 from hpogrid.errors import ValidationError as _UserError
 from hpogrid.objectives import Objectives, parse_constraints, parse_metrics, parse_modes
 from hpogrid.search import names as search_names
@@ -102,6 +103,20 @@ class HpoConfig(ConfigModel):
     constraints: Optional[Dict[str, List[Any]]] = Field(
         None, description='Outcome constraints: a trial breaking one is recorded as infeasible (kept, never '
         'best), e.g. \'{"latency_ms": ["<=", 20]}\'')
+    # -- budgets and stop rules (README "Budgets and stop rules"; grammar: hpogrid.budgets) --
+    timeout: Optional[str] = Field(None, description="Wall clock of a run after which no new trial starts, e.g. "
+                                   "90m, 12h, 2d (running trials: timeout_action)")
+    timeout_action: Optional[str] = Field(None, description="At the timeout, drain (running trials finish; the "
+                                          "default) or stop them (recorded interrupted)",
+                                          json_schema_extra={"choices": list(budgets.TIMEOUT_ACTIONS)})
+    max_cost: Optional[str] = Field(None, description="Budget of the whole study in CPU- and/or GPU-hours (run "
+                                    "time x resources of every trial), e.g. 200gpu-h or 10cpu-h,200gpu-h")
+    target: Optional[List[float]] = Field(None, description="Stop once a completed trial reaches it: one value, or "
+                                          "with several objectives a reference point to dominate (0.1,0.5)")
+    patience: Optional[int] = Field(None, ge=1, description="Stop after this many completed trials without an "
+                                    "improvement of the best by more than min_delta")
+    min_delta: Optional[float] = Field(None, ge=0, description="With patience: the smallest improvement that "
+                                       "counts (default 0)")
 
     @model_validator(mode="before")
     @classmethod
@@ -286,6 +301,47 @@ class HpoConfig(ConfigModel):
                 raise ValueError(f"key 'sampler' is {sampler!r}, which optimises one metric; with several "
                                  f"objectives choose one of: {', '.join(search_names.OPTUNA_MULTI_OBJECTIVE)}")
         return v
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target_list(cls, v: Any) -> Any:
+        """A single number (JSON ``0.95``) or ``"0.1,0.5"`` is the list of one value per objective."""
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return [v]
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",")]
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            _objective_call(budgets.parse_duration, v, "timeout")
+        return v
+
+    @field_validator("max_cost")
+    @classmethod
+    def _max_cost(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else budgets.format_cost(_objective_call(budgets.parse_cost, v, "max_cost"))
+
+    @field_validator("timeout_action")
+    @classmethod
+    def _timeout_action(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _choice(v, budgets.TIMEOUT_ACTIONS)
+
+    @model_validator(mode="after")
+    def _rules_fit(self) -> "HpoConfig":
+        """A target has one value per objective (several: a reference point); min_delta goes with patience."""
+        if self.target is not None:
+            count = len(self.metric) if isinstance(self.metric, list) else 1
+            try:
+                budgets.parse_target(self.target, count, "target")
+            except _UserError as exc:
+                raise ValueError(f"target: {exc.message}") from None
+        if self.min_delta is not None and self.patience is None:
+            raise ValueError("min_delta goes with patience (no improvement by more than min_delta in patience "
+                             "completed trials)")
+        return self
 
     @field_validator("resource")
     @classmethod

@@ -209,6 +209,8 @@ SCRIPT = r"""
       d.best.number + ': ' + Object.keys(d.best.params).map(function(k){
         return k + '=' + fmt(d.best.params[k]); }).join(', ')) : 'no completed trial yet') +
       (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
+    $('stop-rules').textContent = d.stop_rules ? d.stop_rules.text : '';
+    $('stop-rules').hidden = !d.stop_rules;
     var notes = $('notes'); clear(notes);
     d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
     renderTable(); renderPlots(); renderFailed(); renderFailures(); renderGrid(); renderComparison(); renderArtifacts();
@@ -294,6 +296,7 @@ def page(project: str, interval_ms: int, study: str = "") -> str:
 <div id="grid" class="scroll"></div></section>
 <div id="content" hidden>
 <div class="bar"><div id="counts" class="counts"></div><div id="best"></div></div>
+<div id="stop-rules" class="note" hidden></div>
 <div id="notes"></div>
 <section id="compare-section" hidden><h2>Studies side by side</h2><p id="compare-error" class="error" hidden></p>
 <div id="compare-notes"></div>

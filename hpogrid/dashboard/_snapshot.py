@@ -41,7 +41,34 @@ def _fingerprint(report, grid) -> str:
         h.update(f"{t.uid}\x00{t.state}\x00{t.value}\x00{t.finished_at}\x00{lost}\x00".encode())
         h.update(json.dumps(t.metrics, sort_keys=True, default=str).encode())
     h.update(json.dumps(grid, sort_keys=True, default=str).encode())
+    h.update(json.dumps(getattr(report, "stop_rules", None), sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def _stop_rules(status: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The active stop rules and the budget left, as the last run wrote them into the study
+    (:mod:`hpogrid.engine.budget`), with one line for the page; None without rules."""
+    from hpogrid.budgets import format_duration
+
+    if not isinstance(status, dict) or not status.get("described"):
+        return None
+    left = status.get("left") or {}
+    parts = []
+    if "timeout_s" in left:
+        parts.append(f"{format_duration(float(left['timeout_s']))} of the timeout")
+    for kind in ("cpu", "gpu"):
+        if f"{kind}_h" in left:
+            parts.append(f"{float(left[f'{kind}_h']):.4g} {kind}-h")
+    if "patience" in left:
+        parts.append(f"{left['patience']} trial(s) of patience")
+    text = "stop rules: " + "; ".join(str(d) for d in status["described"])
+    if status.get("stopped_by"):
+        text += f" | ended by the {status['stopped_by']} rule: {status.get('stop_reason')}"
+    elif parts:
+        text += " | left: " + ", ".join(parts)
+    text += f" (as of {status.get('updated_at')})"
+    return {"text": text, "rules": status["described"], "left": left, "used_h": status.get("used_h") or {},
+            "stopped_by": status.get("stopped_by"), "updated_at": status.get("updated_at")}
 
 
 def _cell(value: Any) -> Any:
@@ -174,6 +201,7 @@ def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
         "table": _table(report), "failed": _failed(report), "failures": _failures(report), "grid": grid, "artifacts": _artifacts(report),
         "panels": [{"key": p.key, "title": p.title} for p in figs.panels],
         "figures": figs.as_dict(), "notes": [*report.notes, *figs.notes],
+        "stop_rules": _stop_rules(getattr(report, "stop_rules", None)),
     }
 
 

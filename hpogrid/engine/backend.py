@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar, Dict, List, Optional
 
+from hpogrid.engine.budget import Budget
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.outcome import error_summary
@@ -54,6 +55,8 @@ class Backend(ABC):
         """Run the project's HPO; every trial lands in the study store."""
         options = options or RunOptions()
         started = time.monotonic()
+        clock = options.clock or time.monotonic  # what the stop rules read (tests inject one)
+        clock_started = clock()
         self.warm_up(project, options)
         settings = options.resolved_settings()
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
@@ -76,9 +79,11 @@ class Backend(ABC):
                 self._take_enqueued(run)
             plan.notes += workload.notes
             run.control = control = RunControl(interrupt_drains=self.interrupt_drains)
+            budget = self._budget(run, clock, clock_started)
             run.sink = sink = TrialSink(run.store, target.name, plan.spec, control, workload.total,
                                         backend=self.label_for(options), heartbeat_s=settings.heartbeat_s,
-                                        progress=options.progress)
+                                        progress=options.progress, budget=budget)
+            sink.tick()  # a budget the study used up already starts nothing
             with control.signals():
                 try:
                     run_dir = self.execute(run)
@@ -105,7 +110,18 @@ class Backend(ABC):
         return RunSummary(study=run.study, store_url=run.target.url, algorithm=run.plan.algorithm,
                           scheduler=self.scheduler_label(run), counts=counts, study_counts=study_counts,
                           backend=self.name, interrupted=run.control.interrupted, notes=run.plan.notes,
-                          seconds=seconds, run_dir=run_dir)
+                          seconds=seconds, run_dir=run_dir, stopped_by=run.control.rule,
+                          stop_reason=run.control.rule_reason)
+
+    def _budget(self, run: Run, clock: Callable[[], float], started: float) -> Optional[Budget]:
+        """The run's stop rules, starting from what the study holds (None: the run has none)."""
+        rules = run.plan.spec.rules
+        if not rules.active or run.options.points is not None:  # (a grid job of a central search: the driver's)
+            return None
+        budget = Budget(rules, run.plan.spec.objectives, run.control, self.trial_resources(run), clock, started)
+        budget.load(run.store.trials(run.study))
+        run.plan.notes.append("stop rules: " + "; ".join(rules.describe()))
+        return budget
 
     @staticmethod
     def _note_rejections(plan: SearchPlan) -> None:
@@ -178,6 +194,12 @@ class Backend(ABC):
 
     def label_for(self, options: RunOptions) -> str:
         return self.label or self.name
+
+    def trial_resources(self, run: Run) -> Dict[str, float]:
+        """What one trial holds, for ``max_cost`` (``{"cpu": n, "gpu": m}``): the hpo_config
+        ``resource`` (a backend whose trials get something else says so)."""
+        resource = run.plan.spec.resource
+        return {"cpu": float(resource.get("cpu") or 1.0), "gpu": float(resource.get("gpu") or 0.0)}
 
     def prepare(self, run: Run) -> None:
         """Checks before the study is opened (default: the model imports)."""

@@ -9,6 +9,9 @@
   first stops new trials and follows the running ones, the second stops them.
 * ``max_failures`` exceeded (or a backend that cannot go on) aborts: like stopping, and the
   run then ends with a one-line error naming the reason.
+* A stop rule (:mod:`hpogrid.engine.budget`: timeout, max_cost, target, patience) ends the run
+  by :meth:`RunControl.end_by_rule`: it drains or stops as a signal would, but the run ends
+  normally (exit 0) and says which rule ended it; a later signal escalates as usual.
 """
 from __future__ import annotations
 
@@ -30,6 +33,11 @@ class RunControl:
         self.hurry = False
         #: why the run was aborted (max_failures, a backend failure), None while it goes on
         self.abort_reason: Optional[str] = None
+        #: the stop rule that ended the run (hpogrid.budgets.RULES) and why; None while none did
+        self.rule: Optional[str] = None
+        self.rule_reason: Optional[str] = None
+        #: the rule stops running trials (else they drain)
+        self.rule_stops = False
         #: set on every change, so a backend loop waiting between polls wakes at once
         self.wake = threading.Event()
 
@@ -37,7 +45,8 @@ class RunControl:
     # into the experiment folder: a copy keeps the flags, not the events
     def __getstate__(self):
         return {"stop": self.stop_event.is_set(), "drain": self.drain_event.is_set(),
-                "abort_reason": self.abort_reason, "hurry": self.hurry, "interrupt_drains": self.interrupt_drains}
+                "abort_reason": self.abort_reason, "hurry": self.hurry, "interrupt_drains": self.interrupt_drains,
+                "rule": (self.rule, self.rule_reason, self.rule_stops)}
 
     def __setstate__(self, state):
         RunControl.__init__(self, state.get("interrupt_drains", False))
@@ -46,16 +55,17 @@ class RunControl:
         if state["drain"]:
             self.drain_event.set()
         self.abort_reason, self.hurry = state["abort_reason"], state["hurry"]
+        self.rule, self.rule_reason, self.rule_stops = state.get("rule") or (None, None, False)
 
     # -- what the loop asks --------------------------------------------------------------
     @property
     def stopping(self) -> bool:
         """Running trials are being stopped (they end INTERRUPTED)."""
-        return self.stop_event.is_set() or self.abort_reason is not None
+        return self.stop_event.is_set() or self.abort_reason is not None or (self.rule is not None and self.rule_stops)
 
     @property
     def draining(self) -> bool:
-        return self.drain_event.is_set()
+        return self.drain_event.is_set() or (self.rule is not None and not self.rule_stops)
 
     @property
     def ending(self) -> bool:
@@ -66,6 +76,17 @@ class RunControl:
     def interrupted(self) -> bool:
         """The user (a signal) ended the run early."""
         return self.stop_event.is_set() or self.drain_event.is_set()
+
+    @property
+    def why_stopped(self) -> str:
+        """What a trial cut short by this run's end is told (its error)."""
+        if self.stop_event.is_set():
+            return "interrupted by the user"
+        if self.abort_reason:
+            return f"run stopped: {self.abort_reason}"
+        if self.rule_reason and self.rule_stops:
+            return f"run stopped: {self.rule_reason}"
+        return "run ended before the trial finished"
 
     def wait(self, seconds: float) -> None:
         self.wake.wait(seconds)
@@ -81,11 +102,18 @@ class RunControl:
         self.wake.set()
 
     def drain(self) -> None:
-        if self.drain_event.is_set() or self.stop_event.is_set():
+        if self.drain_event.is_set() or self.stop_event.is_set() or self.rule is not None:
             self.stop()
             return
         self.drain_event.set()
         self.wake.set()
+
+    def end_by_rule(self, rule: str, reason: str, stop: bool = False) -> None:
+        """Stop rule ``rule`` ended the run (``reason``: one line saying so): no new trial; running
+        ones drain, or are stopped with ``stop``. The first rule to fire is the one recorded."""
+        if self.rule is None and not self.ending:
+            self.rule, self.rule_reason, self.rule_stops = rule, reason, stop
+            self.wake.set()
 
     def abort(self, reason: str) -> None:
         if self.abort_reason is None:

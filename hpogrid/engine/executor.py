@@ -199,6 +199,7 @@ class _Loop:
                 self._handle(self.executor.poll())
                 if self.judge is not None:
                     self.judge.step(self.live)
+                self.sink.tick()  # the stop rules that read the clock (timeout, max_cost)
                 if self.control.stopping:
                     break
                 if not self.control.ending:
@@ -258,6 +259,7 @@ class _Loop:
         folder = write_spec(trial)
         run = TrialRun(uid, self.asked, values, folder)
         self.asked += 1
+        since = self.sink.now()  # (read before the trial can run: its cost counts from here)
         try:
             fields = self.executor.start(run)
         except BackendError as exc:
@@ -273,7 +275,7 @@ class _Loop:
         if self.executor.queues:
             self.sink.pending(uid, values, **fields)
         else:
-            self.sink.running(uid, values, **fields)
+            self.sink.running(uid, values, since=since, **fields)
 
     # -- what happened -------------------------------------------------------------------
     def _handle(self, events: Iterable[Event]) -> None:
@@ -302,9 +304,7 @@ class _Loop:
                               distributions=event.distributions)
 
     def _cancel_live(self) -> None:
-        why = ("interrupted by the user" if self.control.stop_event.is_set()
-               else f"run stopped: {self.control.abort_reason}" if self.control.abort_reason
-               else "run ended before the trial finished")
+        why = self.control.why_stopped
         self._handle(self.executor.cancel(list(self.live), why, hurry=self.control.hurry))
         deadline = time.monotonic() + CANCEL_WAIT_S
         while self.live and not self.control.hurry and time.monotonic() < deadline:

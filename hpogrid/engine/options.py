@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from hpogrid.budgets import FIELDS as RULE_FIELDS, StopRules, merged
 from hpogrid.errors import ValidationError
 from hpogrid.objectives import Objectives
 from hpogrid.settings import Settings
@@ -48,6 +49,20 @@ class RunOptions:
     #: evaluate exactly these (uid, values) and ask the searcher nothing (a grid job of a
     #: central search evaluates the points the driver sent with its task)
     points: Optional[List[Tuple[str, Dict[str, Any]]]] = None
+    # -- budgets and stop rules (README "Budgets and stop rules"), over the hpo_config's --
+    #: no new trial after this wall clock of the run (``90m``, ``12h``, ``2d``)
+    timeout: Optional[str] = None
+    #: at the timeout: ``drain`` (running trials finish) or ``stop`` them
+    timeout_action: Optional[str] = None
+    #: CPU-/GPU-hours of the whole study (``200gpu-h``, ``10cpu-h,200gpu-h``)
+    max_cost: Optional[str] = None
+    #: a value to reach (several objectives: a reference point to dominate, ``0.1,0.5``)
+    target: Optional[str] = None
+    #: completed trials without an improvement of the best by more than ``min_delta``
+    patience: Optional[int] = None
+    min_delta: Optional[float] = None
+    #: the clock the stop rules read (seconds; default ``time.monotonic``): tests inject one
+    clock: Optional[Callable[[], float]] = None
 
     def resolved_settings(self) -> Settings:
         return self.settings or Settings.from_env()
@@ -83,6 +98,8 @@ class RunSpec:
     verbose: bool
     max_concurrent: Optional[int]
     objectives: Objectives
+    #: budgets and stop rules (:mod:`hpogrid.budgets`)
+    rules: StopRules = StopRules()
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":
@@ -92,6 +109,8 @@ class RunSpec:
             raise ValidationError("--max_failures", f"must be 0 or more (got {options.max_failures})")
         scheduler_param = dict(hpo.get("scheduler_param") or {})
         objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
+        values, names = merged(hpo, {key: getattr(options, key, None) for key in RULE_FIELDS})
+        rules = StopRules.parse(values, len(objectives), names)
         return cls(
             algorithm=options.algorithm or hpo.get("algorithm") or "auto", objectives=objectives,
             metric=objectives.metric, mode=objectives.mode, scheduler=hpo.get("scheduler") or "fifo",
@@ -101,7 +120,7 @@ class RunSpec:
             resource=dict(hpo.get("resource") or {"cpu": 1}),
             max_failures=options.max_failures if options.max_failures is not None else hpo.get("max_failures"),
             log_dir=hpo.get("log_dir"), verbose=bool(hpo.get("verbose")),
-            max_concurrent=options.n_jobs or scheduler_param.get("max_concurrent"),
+            max_concurrent=options.n_jobs or scheduler_param.get("max_concurrent"), rules=rules,
         )
 
     def log_path(self, project_path: Path) -> Path:
@@ -140,3 +159,6 @@ class RunSummary:
     seconds: float = 0.0
     #: where the backend kept this run's files (Slurm: the trial folders)
     run_dir: Optional[str] = None
+    #: the stop rule that ended the run (:data:`hpogrid.budgets.RULES`) and why, None: none did
+    stopped_by: Optional[str] = None
+    stop_reason: Optional[str] = None

@@ -4,7 +4,9 @@ It records (in order, on one background thread, so a backend's event loop never 
 database), refreshes the heartbeat of live trials, keeps the counts of the progress line,
 cleans metrics, applies the rules every backend shares - a COMPLETED trial must have reported
 the study metric as a finite number, ``max_failures`` aborts the run - and stores what the
-trial annotated (:mod:`hpogrid.trial`). The rules themselves are :mod:`hpogrid.engine.outcome`.
+trial annotated (:mod:`hpogrid.trial`). The rules themselves are :mod:`hpogrid.engine.outcome`;
+the stop rules (timeout, max_cost, target, patience) are its :class:`~hpogrid.engine.budget.Budget`,
+checked as trials end and on every :meth:`TrialSink.tick` of a backend's loop.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import queue
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunSpec
@@ -20,6 +22,12 @@ from hpogrid.engine.outcome import clean_metrics, json_safe, metric_verdict, not
 from hpogrid.engine.progress import BestSoFar, Counts, ProgressLine
 from hpogrid.engine.trial_output import cap_logs, clean_error
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, METRICS_NOT_STORED, PENDING, RUNNING, TrialState
+
+if TYPE_CHECKING:
+    from hpogrid.engine.budget import Budget
+
+#: seconds (of the budget's clock) between writes of the stop rules' status into the study
+STATUS_EVERY_S = 5.0
 
 class OrderedWriter:
     """One thread applying store writes in submission order; errors surface on ``flush``."""
@@ -108,8 +116,12 @@ class TrialSink:
     """
 
     def __init__(self, store, study: str, spec: RunSpec, control: RunControl, total: int,
-                 backend: str, heartbeat_s: float, progress: bool = True):
+                 backend: str, heartbeat_s: float, progress: bool = True, budget: Optional["Budget"] = None):
         self.store, self.study, self.spec, self.control = store, study, spec, control
+        #: the stop rules (None: the run has none)
+        self.budget = budget
+        self._status_at: Optional[float] = None
+        self._rule_written = False
         self.backend, self.host = backend, socket.gethostname()
         self.uids: List[str] = []
         self.counts = Counts()
@@ -136,6 +148,9 @@ class TrialSink:
         """A pending trial got where it will run (the grid task holding it): more columns; with
         ``state`` PENDING, a trial whose worker died is queued again."""
         if fields.get("state") is not None:
+            if fields["state"] == PENDING and self.budget is not None:  # its worker died: that attempt's hours
+                notes = self.budget.ended(uid, PENDING, None)
+                fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
             self._move(uid, fields["state"])
         self._writer.submit(self.store.upsert_trial, self.study, uid, **fields)
         self.show()
@@ -144,6 +159,8 @@ class TrialSink:
         """A dead run's trial that this run follows from now on (already in the store as ``state``)."""
         self._move(uid, state)
         self._heartbeat.add(uid)
+        if self.budget is not None and state == RUNNING:
+            self.budget.running(uid)
         self.show()
 
     def running(self, uid: str, params: Optional[Dict[str, Any]] = None, **fields: Any) -> None:
@@ -152,6 +169,11 @@ class TrialSink:
             fields["params"] = json_safe(params)
         fields.setdefault("backend", self.backend)
         fields.setdefault("host", self.host)
+        since = fields.pop("since", None)
+        if self.budget is not None:
+            notes = self.budget.running(uid, fields.pop("resources", None), since)
+            fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
+        fields.pop("resources", None)
         self._enter(uid, RUNNING, **fields)
 
     def reported(self, uid: str, result: Dict[str, Any]) -> None:
@@ -192,6 +214,10 @@ class TrialSink:
         if dropped:
             fields["annotations"] = {**(fields.get("annotations") or {}), **not_stored_note(dropped)}
         error = why or clean_error(error)
+        if self.budget is not None:  # its hours; a completed trial may reach the target or use up the patience
+            notes = self.budget.ended(uid, state, metrics)
+            if notes:
+                fields["annotations"] = {**(fields.get("annotations") or {}), **notes}
         self._move(uid, state)
         self._heartbeat.discard(uid)
         self._writer.submit(self.store.upsert_trial, self.study, uid, state=state, metrics=metrics,
@@ -212,6 +238,32 @@ class TrialSink:
         cleaned = clean_error(error)
         self.last_error = cleaned
         self._writer.submit(self.store.upsert_trial, self.study, uid, error=cleaned)
+
+    def now(self) -> Optional[float]:
+        """The stop rules' clock now (None: the run has no rules)."""
+        return self.budget.clock() if self.budget is not None else None
+
+    def tick(self) -> None:
+        """The stop rules that read the clock (timeout, max_cost with running trials' time so
+        far), and now and then their status into the study (the dashboard shows it)."""
+        if self.budget is None:
+            return
+        self.budget.check()
+        now = self.budget.clock()
+        if self._status_at is None or now - self._status_at >= STATUS_EVERY_S \
+                or (self.control.rule and not self._rule_written):
+            self._rule_written = bool(self.control.rule)
+            self.write_status()
+
+    def write_status(self) -> None:
+        """The stop rules, the budget used and left, and the rule that ended the run, as the
+        study's ``stop_rules`` attribute."""
+        if self.budget is None:
+            return
+        from hpogrid.budgets import ATTRS_KEY
+
+        self._status_at = self.budget.clock()
+        self._writer.submit(self.store.update_attrs, self.study, {ATTRS_KEY: self.budget.status()})
 
     # -- helpers -------------------------------------------------------------------------
     def _move(self, uid: str, state: TrialState) -> None:
@@ -254,9 +306,15 @@ class TrialSink:
         try:
             self._writer.flush()
             for uid in self.live():
+                notes = self.budget.ended(uid, INTERRUPTED, None) if self.budget is not None else {}
                 self.store.upsert_trial(self.study, uid, state=INTERRUPTED,
-                                        error="run ended before the trial finished")
+                                        error="run ended before the trial finished",
+                                        **({"annotations": notes} if notes else {}))
                 self._move(uid, INTERRUPTED)
+            if self.budget is not None:
+                from hpogrid.budgets import ATTRS_KEY
+
+                self.store.update_attrs(self.study, {ATTRS_KEY: self.budget.status()})
         finally:
             self._writer.close()
             self.show(final=True)

@@ -87,6 +87,8 @@ class Report:
     objectives: Optional[Objectives] = None
     standing: Optional[Standing] = field(default=None, repr=False)
     pareto_view: bool = False
+    #: the study's ``stop_rules`` attribute (:mod:`hpogrid.engine.budget`): None without rules
+    stop_rules: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         if self.objectives is None:
@@ -481,7 +483,8 @@ def _build(project: str, study: Optional[str], study_url: Optional[str], metric:
                   axes=param_axes(proj.search_space, ordered), metrics=recorded, trials=ordered,
                   values=[values[i] for i in order], task_time=task_times(trials), total=len(trials),
                   filters=filters, notes=notes, extra_metrics=extra, url=target.url, objectives=objectives,
-                  standing=_reorder(marks, order), pareto_view=pareto_view)
+                  standing=_reorder(marks, order), pareto_view=pareto_view,
+                  stop_rules=(info.attrs or {}).get("stop_rules") or None)
 
 
 def _objectives(info, hpo: Dict[str, Any]) -> Objectives:

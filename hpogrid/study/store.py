@@ -306,6 +306,19 @@ class StudyStore:
         self._run("delete study", tx, write=True)
         self._studies.pop(name, None)
 
+    def update_attrs(self, name: StudyRef, attrs: dict) -> StudyInfo:
+        """Set the top-level keys of ``attrs`` in the study's attributes (the others are kept);
+        :class:`NotFoundError` if there is no such study."""
+        name, attrs = _name(name), _check_dict(attrs, "attrs")
+
+        def tx(s: Session) -> StudyInfo:
+            row = self._study_row(s, name)
+            row.attrs = {**(row.attrs or {}), **attrs}
+            s.flush()
+            return _study_info(row)
+
+        return self._run("update study attributes", tx, write=True)
+
     def copy_study(self, src: StudyRef, dst: str) -> StudyInfo:
         """Copy study ``src`` with all its trials (numbers and uids kept) to new name ``dst``.
 

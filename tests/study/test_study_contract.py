@@ -81,6 +81,16 @@ def test_delete_study_removes_trials(store, unique_name):
     assert store.trials(name) == []
 
 
+def test_update_attrs_sets_keys_and_keeps_the_others(store, unique_name):
+    name = unique_name()
+    store.create_study(name, metric="loss", mode="min", attrs={"project": "p", "stop_rules": {"a": 1}})
+    info = store.update_attrs(name, {"stop_rules": {"stopped_by": "timeout", "left": {"timeout_s": 0.0}}})
+    assert info.attrs == {"project": "p", "stop_rules": {"stopped_by": "timeout", "left": {"timeout_s": 0.0}}}
+    assert store.get_study(name).attrs == info.attrs
+    with pytest.raises(NotFoundError):
+        store.update_attrs(name + "-none", {"x": 1})
+
+
 def test_copy_study(store, unique_name, study):
     store.upsert_trial(study, "a", state="COMPLETED", params={"x": [1, {"y": "z"}]},
                        metrics={"loss": 0.5}, backend="panda", job_id=42, site="CERN")

@@ -61,6 +61,21 @@ class CentralGridBackend(AskTellBackend):
         task_base(project)  # RUCIO_ACCOUNT and the outDS, before the study is opened
         PandaGateway().check_configuration()
 
+    def trial_resources(self, run: Run) -> Dict[str, float]:
+        """A grid job holds grid_config ``extra.coreCount`` cores (default 1) and one GPU when its
+        architecture asks for a GPU queue (the default); its points share them (each is charged
+        the job's time divided by ``--trials_per_job``)."""
+        from hpogrid.grid.panda import DEFAULT_ARCHITECTURE
+
+        options = CentralOptions.of(run.options)
+        extra = (run.project.grid_config or {}).get("extra") or {}
+        cores = extra.get("coreCount")
+        cores = float(cores) if isinstance(cores, (int, float)) and not isinstance(cores, bool) and cores > 0 else 1.0
+        architecture = DEFAULT_ARCHITECTURE if options.architecture is None else options.architecture
+        gpus = 1.0 if "&" in architecture else 0.0
+        per_job = max(1, options.trials_per_job)
+        return {"cpu": cores / per_job, "gpu": gpus / per_job}
+
     #: the budget of the wave running now (a multi-fidelity search): it goes with the points
     wave_stop: Optional[Dict[str, Any]] = None
 

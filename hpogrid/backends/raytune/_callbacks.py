@@ -54,6 +54,8 @@ class DrainingChoice:
         controller._search_alg.set_finished()
         for trial in list(controller.get_trials()):
             if trial.status == Trial.PENDING:
+                if not trial.relative_logdir:  # never started: Tune's result grid needs its folder
+                    trial.init_local_path()
                 controller._schedule_trial_stop(trial)
         return None
 
@@ -131,7 +133,7 @@ class SinkCallback(Callback):
         finished = result.get("done") or trial.trial_id in self.stopper.reached
         uid = self._uid(trial)
         if self.sink.control.stopping and not finished:
-            why = self.sink.control.abort_reason or "interrupted by the user"
+            why = self.sink.control.why_stopped
             self.sink.finished(uid, INTERRUPTED, result, why, folder=self.trials_root / uid, **fields)
         else:
             stopped = self.early.stopped.get(uid) if self.early is not None else None
@@ -145,6 +147,9 @@ class SinkCallback(Callback):
         result, fields = self._ended(trial.last_result)
         self.sink.finished(uid, FAILED, result, "trial failed", folder=self.trials_root / uid, **fields)
         self._awaiting_error[uid] = trial
+
+    def on_step_begin(self, iteration, trials, **info):
+        self.sink.tick()  # the stop rules that read the clock, before Tune starts more trials
 
     def on_step_end(self, iteration, trials, **info):
         self._record_errors()

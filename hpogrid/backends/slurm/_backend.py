@@ -72,6 +72,13 @@ class SlurmBackend(AskTellBackend):
 
         return SlurmExecutor(slurm, run_dir, run.study, env, judge_s=judged)
 
+    def trial_resources(self, run: Run) -> Dict[str, float]:
+        """A trial's job holds slurm_config ``cpus`` (--cpus-per-task) and the GPUs of its ``gres``."""
+        from hpogrid.budgets import gres_gpus
+
+        slurm = slurm_settings(run.project, run.options)
+        return {"cpu": float(slurm["cpus"]), "gpu": gres_gpus(slurm.get("gres"))}
+
     def label_for(self, options: RunOptions) -> str:
         """``slurm-pool`` for a worker pool: its workers claim trials of that backend."""
         return "slurm-pool" if getattr(options, "pool", None) or self._pool_configured else "slurm"

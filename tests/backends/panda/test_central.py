@@ -90,6 +90,22 @@ def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
         " finished ") >= 5, r.output
 
 
+def test_target_ends_the_central_search_and_a_jobs_cores_and_gpu_are_shared_by_its_points(central_env, run_cli,
+                                                                                             tmp_path):
+    # every loss is below 10: the first job's points reach the target, and nothing more is submitted
+    _make(run_cli, tmp_path, "ct")
+    r = run_cli("run", "ct", "--search", "central", "--trials", "6", "--n_jobs", "1", "--trials_per_job", "2",
+                "--target", "10")
+    assert r.exit_code == 0, r.output
+    assert "Stopped by the target rule: target 10 reached" in r.output
+    got = _trials("ct")
+    assert [t.state for t in got] == ["COMPLETED"] * 2 and len(central_env.tasks) == 1
+    # one job: one core and one GPU (the default architecture asks for a GPU queue), half each per point
+    assert all(t.annotations["resources"] == {"cpu": 0.5, "gpu": 0.5} for t in got)
+    with StudyStore(sqlite_url(paths.study_db("ct"))) as store:
+        assert store.get_study("ct").attrs["stop_rules"]["stopped_by"] == "target"
+
+
 def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_env, run_cli, tmp_path):
     _make(run_cli, tmp_path, "cf", param={"die": True}, retry=True, algorithm="random")
     r = run_cli("run", "cf", "--search", "central", "--trials", "2", "--trials_per_job", "2")
@@ -194,7 +210,8 @@ def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, r
 
 
 def test_central_only_options_need_search_central(run_cli, hpogrid_home):
-    for args in (["--resume"], ["--trials_per_job", "3"], ["--algorithm", "optuna"]):
+    for args in (["--resume"], ["--trials_per_job", "3"], ["--algorithm", "optuna"], ["--timeout", "2h"],
+                 ["--target", "0.5"]):
         r = run_cli("run", "anything", *args)
         assert r.exit_code == 2 and f"{args[0]} go with --search central" in r.output, r.output
     r = run_cli("run", "anything", "--search", "central", "--dry-run")

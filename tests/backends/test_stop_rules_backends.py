@@ -1,0 +1,98 @@
+"""Stop rules once per real backend (the rules themselves: tests/engine/test_stop_rules.py):
+--patience on the pool through local_run, --timeout on Ray Tune with a clock the trials move
+(files they write; nothing waits on time), --target on the real Slurm, whose GPUs (gres) and
+CPUs are what a trial's cost is counted from."""
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hpogrid import paths
+from hpogrid.backends import RunOptions, get_backend
+from hpogrid.budgets import ATTRS_KEY
+from hpogrid.project import load_project
+from hpogrid.study import StudyStore, sqlite_url
+from tests.backends.helpers import make_project
+
+UNI = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
+CONSTANT = """
+def objective(config):
+    return {"loss": 1.0}
+"""
+#: each trial leaves a file in config["dir"]: the clock of FileClock
+TOUCH = """
+from pathlib import Path
+import uuid
+
+def objective(config):
+    Path(config["dir"], uuid.uuid4().hex).touch()
+    return {"loss": 1.0}
+"""
+
+
+class FileClock:
+    """One hour per file the trials wrote."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __call__(self) -> float:
+        return 3600.0 * len(os.listdir(self.folder))
+
+
+def study(name):
+    store = StudyStore(sqlite_url(paths.study_db(name)))
+    return store.get_study(name), store.trials(name)
+
+
+def test_patience_on_the_pool_through_local_run(tmp_path, run_cli):
+    # the first trial sets the best, the next two do not improve it: patience 2 is used up
+    name = make_project(tmp_path, CONSTANT, UNI, trials=10, algorithm="random")
+    r = run_cli("local_run", name, "--n_jobs", "1", "--patience", "2")
+    assert r.exit_code == 0, r.output
+    assert "Stopped by the patience rule: patience 2: no improvement of the best in the last 2 completed" in r.output
+    info, trials = study(name)
+    assert len(trials) == 3 and info.attrs[ATTRS_KEY]["stopped_by"] == "patience"
+
+
+@pytest.mark.slow
+def test_timeout_on_ray_tune(tmp_path):
+    folder = tmp_path / "clock"
+    folder.mkdir()
+    name = make_project(tmp_path, TOUCH, UNI, param={"dir": str(folder)}, trials=10, algorithm="random",
+                        scheduler_param={"max_concurrent": 1})
+    # trial 1 ends at 1h; trial 2 starts before 1h30m, moves the clock to 2h and drains
+    summary = get_backend("ray").run(load_project(name), RunOptions(progress=False, timeout="1h30m",
+                                                                   clock=FileClock(folder)))
+    info, trials = study(name)
+    assert summary.stopped_by == "timeout" and not summary.interrupted
+    assert sorted(t.state for t in trials) == ["COMPLETED", "COMPLETED"]
+
+
+@pytest.mark.slow
+def test_target_on_slurm_and_gpus_of_gres_are_the_trials_cost(tmp_path, slurm_cluster):
+    from hpogrid.backends.slurm import SlurmOptions
+    from hpogrid.backends.slurm._backend import slurm_settings
+    from hpogrid.backends.slurm._sbatch import sbatch_argv
+    from hpogrid.engine import Run, plan_search
+    from hpogrid.study import StudyTarget
+
+    slurm = {"mem": "200M", "time": "5", "workers": 1, "poll_interval": 0.2}
+    name = make_project(tmp_path, CONSTANT, UNI, trials=5, algorithm="random", slurm=slurm)
+    summary = get_backend("slurm").run(load_project(name), SlurmOptions(progress=False, target="2"))
+    info, trials = study(name)
+    assert summary.stopped_by == "target" and [t.state for t in trials] == ["COMPLETED"]
+    assert trials[0].annotations["resources"] == {"cpu": 1.0, "gpu": 0.0}
+    assert info.attrs[ATTRS_KEY]["used_h"]["gpu"] == 0
+
+    # a trial of a project asking for 2 GPUs (gres) and 4 CPUs holds them in its job, and is charged them
+    gpus = make_project(tmp_path, CONSTANT, UNI, trials=1, slurm={**slurm, "gres": "gpu:tesla:2", "cpus": 4})
+    project = load_project(gpus)
+    options = SlurmOptions(max_cost="10gpu-h")
+    settings = slurm_settings(project, options)
+    argv = sbatch_argv(settings, job_name="j", workdir=tmp_path, script=tmp_path / "s.sh", args=[])
+    assert "--gres=gpu:tesla:2" in argv and "--cpus-per-task=4" in argv
+    run = Run(project, options, options.resolved_settings(), StudyTarget.resolve(project, None, None,
+              options.resolved_settings()), plan_search(project, options, "fifo", native=True))
+    assert get_backend("slurm").trial_resources(run) == {"cpu": 4.0, "gpu": 2.0}
