@@ -21,7 +21,7 @@ from hpogrid.engine.control import RunControl
 from hpogrid.engine.options import RunOptions, RunSummary
 from hpogrid.engine.outcome import error_summary
 from hpogrid.engine.plan import SearchPlan, check_model, plan_search
-from hpogrid.engine.resume import Adopted, Workload, prepare_resume
+from hpogrid.engine.resume import Adopted, Workload, continued_seed, prepare_resume
 from hpogrid.engine.run import Run
 from hpogrid.engine.sink import TrialSink
 from hpogrid.errors import BackendError
@@ -60,7 +60,9 @@ class Backend(ABC):
         self.warm_up(project, options)
         settings = options.resolved_settings()
         target = StudyTarget.resolve(project, options.study, options.study_url, settings)
+        options, seed_note = continued_seed(options, target)
         plan = plan_search(project, options, self.scheduler(project), native=self.native_search)
+        plan.notes += seed_note
         run = Run(project, options, settings, target, plan)
         self.prepare(run)
         warm = None

@@ -152,3 +152,37 @@ def tell_history(searcher, codec, completed, metric: str, mode: str) -> Tuple[in
             continue
         told += 1
     return told, space_set
+
+
+def continued_seed(options, target) -> Tuple[Any, List[str]]:
+    """A seeded run of a study that already holds trials (``--resume``, or more trials added)
+    searches from a seed derived from the user's and the study's size: the user's seed alone
+    would make a random searcher propose the very points of the study's first trials again.
+    The same seed and the same study still give the same points. Returns (options, notes)."""
+    if options.seed is None or options.points is not None:
+        return options, []
+    n = _existing_trials(target)
+    if not n:
+        return options, []
+    import dataclasses
+    import hashlib
+
+    digest = hashlib.sha256(f"{options.seed}:{n}".encode()).digest()
+    seed = int.from_bytes(digest[:4], "big") % 2**31
+    return dataclasses.replace(options, seed=seed), [
+        f"seed {options.seed} continues study {target.name!r} after its {n} trials: the searcher starts "
+        f"from seed {seed} (derived from both, so it does not propose the first trials' points again)"]
+
+
+def _existing_trials(target) -> int:
+    """How many trials the run's study holds already (0: no store or study yet)."""
+    from hpogrid.errors import NotFoundError, StudyError
+
+    try:
+        store, info = target.open_read_only()
+    except (NotFoundError, StudyError):
+        return 0
+    try:
+        return sum(store.counts(info).values())
+    finally:
+        store.close()

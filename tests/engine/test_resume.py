@@ -187,3 +187,23 @@ def test_rerun_of_an_unknown_uid_changes_nothing(tmp_path):
         run_fake(load_project(name), RunOptions(resume=True, rerun=RerunSelection.parse("c1,c9"), progress=False))
     assert [s.name for s in store.list_studies()] == [name]  # no backup made
     assert {t.uid: t.state for t in store.trials(name)}["r1"] == "RUNNING"
+
+
+def test_a_seeded_search_continued_does_not_propose_its_first_points_again(tmp_path, hpogrid_home):
+    """`--seed 5 --trials 3`, then `--resume --trials 6`: the three new trials are new points
+    (the seed alone would give a random search the first three again), and the same commands
+    on another project give the same six points (still reproducible)."""
+    def six_points(project_name):
+        project = load_project(project_name)
+        run_fake(project, RunOptions(progress=False, n_jobs=1, trials=3, seed=5))
+        summary = run_fake(project, RunOptions(progress=False, n_jobs=1, trials=6, seed=5, resume=True, backup=False))
+        with _store(project_name) as store:
+            trials = sorted(store.trials(project_name), key=lambda t: t.number)
+        return [t.params["x"] for t in trials], summary.notes
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, notes = six_points(make_project(tmp_path / "a", ECHO, UNI, algorithm="random", trials=3))
+    assert len(first) == 6 and len(set(first)) == 6, first
+    assert any("seed 5 continues study" in note for note in notes), notes
+    again, _ = six_points(make_project(tmp_path / "b", ECHO, UNI, algorithm="random", trials=3))
+    assert again == first
