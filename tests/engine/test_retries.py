@@ -117,3 +117,16 @@ def test_pool_worker_killed_by_sigkill_is_retried_from_its_checkpoint(tmp_path):
     assert trial.annotations["started_at_6"] is True
     (attempt,) = trial.annotations[ATTEMPTS]
     assert attempt["reason"] == "killed by SIGKILL" and "signal SIGKILL" in attempt["error"]
+
+
+@pytest.mark.slow
+def test_ray_retries_a_trial_whose_worker_was_killed_from_its_checkpoint(tmp_path):
+    """Real Ray Tune: the trial's worker process dies of SIGKILL at epoch 5; Tune runs it again
+    (FailureConfig from max_retries) in the same trial folder, and it resumes at epoch 6."""
+    name = _project(tmp_path, die="kill", max_retries=1)
+    summary = _run("ray", name, n_jobs=1)
+    (trial,) = _trials(name)
+    assert trial.state == COMPLETED and summary.counts[COMPLETED] == 1, trial.error
+    assert trial.annotations["started_at_6"] is True and trial.metrics["epoch"] == 10
+    (attempt,) = trial.annotations[ATTEMPTS]
+    assert attempt["reason"] == "worker died" and attempt["attempt"] == 1, attempt
