@@ -130,3 +130,36 @@ def test_ray_retries_a_trial_whose_worker_was_killed_from_its_checkpoint(tmp_pat
     assert trial.annotations["started_at_6"] is True and trial.metrics["epoch"] == 10
     (attempt,) = trial.annotations[ATTEMPTS]
     assert attempt["reason"] == "worker died" and attempt["attempt"] == 1, attempt
+
+
+TRAINABLE = """
+import json, os
+from ray.tune import Trainable
+
+class Model(Trainable):
+    def setup(self, config):
+        self.epoch, self.first = 0, True
+
+    def step(self):
+        self.epoch += 1
+        if self.epoch == 5 and self.first:
+            raise RuntimeError("lost at epoch 5")
+        return {"loss": 10.0 - self.epoch, "epoch": self.epoch, "done": self.epoch >= 8}
+
+    def save_checkpoint(self, checkpoint_dir):
+        return {"epoch": self.epoch}
+
+    def load_checkpoint(self, state):
+        self.epoch, self.first = state["epoch"], False
+"""
+
+
+def test_a_trainable_saves_and_loads_through_the_trial_checkpoint_folder(tmp_path):
+    """Off Ray, a Trainable's save_checkpoint runs after each step into the trial's checkpoint
+    folder and a retry's load_checkpoint gets it back: it resumes after epoch 4."""
+    name = make_project(tmp_path, TRAINABLE, model={"script": "train.py", "model": "Model"}, trials=1,
+                        algorithm="random", stop={"training_iteration": 100}, retry_on=["error"], max_retries=1)
+    _run("fake", name)
+    (trial,) = _trials(name)
+    assert trial.state == COMPLETED, trial.error
+    assert [h["epoch"] for h in trial.intermediate] == [5, 6, 7, 8]
