@@ -102,8 +102,7 @@ class HpoConfig(ConfigModel):
     max_retries: int = Field(0, ge=0, description="Times a lost trial (a node failed, a job preempted, a "
                              "process killed) is run again in the same run, from its checkpoint")
     retry_on: List[str] = Field(default_factory=lambda: ["lost"], description='What is retried: "lost" '
-                                '(the infrastructure lost the trial) and/or "error" (the trial\'s own code raised)',
-                                json_schema_extra={"choices": ["lost", "error"]})
+                                '(the infrastructure lost the trial) and/or "error" (the trial\'s own code raised)')
     failure_rules: List[Dict[str, str]] = Field(
         default_factory=list, description='Rules on a failed trial\'s output and error, e.g. \'[{"match": '
         '"CUDA out of memory", "action": "retry"}]\' (actions: retry, exclude_node, fail)')
