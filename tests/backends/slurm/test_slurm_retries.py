@@ -54,5 +54,7 @@ def test_an_exclude_node_rule_keeps_the_node_out_of_the_next_job(tmp_path, slurm
     assert not any(a.startswith("--exclude") for a in submitted[0])
     assert f"--exclude={slurm_cluster}" in submitted[1]
     (trial,) = trials(name)
+    # the only node of this cluster is excluded: Slurm refuses the retry, and says so
+    assert trial.state == "FAILED" and "could not start the retry" in trial.error
     first = trial.annotations[ATTEMPTS][0]
     assert first["reason"] == "rule: CUDA out of memory" and first["where"] == {"node": slurm_cluster}
