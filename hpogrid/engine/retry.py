@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hpogrid.study.attempts import FailureRule, parse_rules
-from hpogrid.study.records import COMPLETED
+from hpogrid.study.records import COMPLETED, FAILED
 
 #: bytes read from the end of each of a trial's logs for the failure rules
 LOG_TAIL_BYTES = 256 * 1024
@@ -59,7 +59,7 @@ class RetryPolicy:
         lost = getattr(ended, "lost", None)
         if lost and "lost" in self.retry_on:
             return Retry(lost)
-        if not lost and "error" in self.retry_on:
+        if not lost and ended.state == FAILED and "error" in self.retry_on:
             return Retry("error")
         return None
 
