@@ -107,13 +107,15 @@ def test_max_retries_on_the_command_line_overrides_the_hpo_config(tmp_path):
     assert _trials(name)[0].state == COMPLETED
 
 
-def test_pool_worker_killed_by_sigkill_is_retried_from_its_checkpoint(tmp_path):
-    """The real pool: the trial's worker process dies of SIGKILL at epoch 5 (as from the
-    out-of-memory killer); the retry, in a fresh worker, resumes at epoch 6 and completes."""
-    name = _project(tmp_path, die="kill", max_retries=1)
-    summary = _run("pool", name, n_jobs=1)
+def test_pool_worker_killed_by_sigkill_is_retried_from_its_checkpoint(tmp_path, run_cli):
+    """The real pool (``local_run``): the trial's worker process dies of SIGKILL at epoch 5 (as
+    from the out-of-memory killer); the retry, in a fresh worker, resumes at epoch 6 and
+    completes, and the command exits 0."""
+    name = _project(tmp_path, die="kill")
+    result = run_cli("local_run", name, "--n_jobs", "1", "--max_retries", "1")
+    assert result.exit_code == 0, result.output
     (trial,) = _trials(name)
-    assert trial.state == COMPLETED and summary.counts[COMPLETED] == 1, trial.error
+    assert trial.state == COMPLETED and trial.backend == "local", trial.error
     assert trial.annotations["started_at_6"] is True
     (attempt,) = trial.annotations[ATTEMPTS]
     assert attempt["reason"] == "killed by SIGKILL" and "signal SIGKILL" in attempt["error"]
