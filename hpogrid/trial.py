@@ -3,6 +3,8 @@
     from hpogrid.trial import annotate, trial_dir, resolve_path
     annotate("n_params", 12345)       # stored with this trial in the study
     trial_dir()                        # this trial's own folder (checkpoints survive --resume)
+    checkpoint_dir()                   # <trial folder>/checkpoint: write the checkpoint here
+    last_checkpoint()                  # that folder when it holds a file (a retry resumes), else None
     scripts_dir()                      # the project's scripts folder (the trial runs in trial_dir())
     resolve_path("prepare")            # another workflow stage's folder
     save_artifact("model.pt")          # a file kept with the trial: copied, sized, hashed
@@ -33,6 +35,11 @@ WORKFLOW_DIR_ENV = "HPOGRID_WORKFLOW_DIR"
 #: the project's scripts folder (on the grid: the job's working directory, with the input
 #: dataset's files): set for programs, and for Python trials that run in their trial folder
 SCRIPTS_DIR_ENV = "HPOGRID_SCRIPTS_DIR"
+#: the trial's checkpoint folder (:func:`checkpoint_dir`), and "1" when the attempt started from
+#: a checkpoint (:func:`restored`): set for programs wherever ``HPOGRID_TRIAL_DIR`` is
+CHECKPOINT_DIR_ENV = "HPOGRID_CHECKPOINT_DIR"
+RESTORED_ENV = "HPOGRID_RESTORED"
+CHECKPOINT_DIR = "checkpoint"
 #: set for a program objective (model_config ``command``): its result-line prefix, so that
 #: :func:`report` in a Python program prints the per-step line hpogrid reads
 RESULT_PREFIX_ENV = "HPOGRID_RESULT_PREFIX"
@@ -63,12 +70,14 @@ def activated(uid: str, folder: Path, runner: Any = None, scripts: Optional[Path
     the project's scripts folder (:func:`scripts_dir`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    previous = getattr(_local, "trial", None), getattr(_local, "runner", None), getattr(_local, "scripts", None)
+    previous = (getattr(_local, "trial", None), getattr(_local, "runner", None), getattr(_local, "scripts", None),
+                getattr(_local, "restored", None))
     _local.trial, _local.runner, _local.scripts = (uid, folder), runner, scripts
+    _local.restored = holds_checkpoint(folder)
     try:
         yield folder
     finally:
-        _local.trial, _local.runner, _local.scripts = previous
+        _local.trial, _local.runner, _local.scripts, _local.restored = previous
 
 
 def report(step: int, **metrics: Any) -> bool:
@@ -106,6 +115,7 @@ def activate(uid: str, folder: Path, scripts: Optional[Path] = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _local.trial, _local.scripts = (uid, folder), scripts
+    _local.restored = holds_checkpoint(folder)
     return folder
 
 
@@ -122,6 +132,50 @@ def trial_dir() -> Path:
     if found is None:
         raise HpogridError("trial_dir() works only inside a trial run by hpogrid")
     return found[1]
+
+
+def checkpoint_dir() -> Path:
+    """The current trial's checkpoint folder, ``<trial folder>/checkpoint`` (created): write
+    the checkpoint here (e.g. after each epoch, replacing the last one). A retry of a lost
+    attempt and a ``--resume`` run in the same trial folder, so they find it again
+    (:func:`last_checkpoint`). Programs get it as ``$HPOGRID_CHECKPOINT_DIR``."""
+    found = _current()
+    if found is None:
+        raise HpogridError("checkpoint_dir() works only inside a trial run by hpogrid")
+    folder = found[1] / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def holds_checkpoint(trial_folder: Path) -> bool:
+    """Does the trial in ``trial_folder`` have a checkpoint (a file in its checkpoint folder)?"""
+    folder = Path(trial_folder) / CHECKPOINT_DIR
+    try:
+        return any(p.is_file() for p in folder.rglob("*"))
+    except OSError:
+        return False
+
+
+def last_checkpoint() -> Optional[Path]:
+    """The current trial's checkpoint folder when it holds a file (what an earlier attempt
+    saved: load it and go on from there), else None (start from scratch)."""
+    found = _current()
+    if found is None:
+        raise HpogridError("last_checkpoint() works only inside a trial run by hpogrid")
+    return found[1] / CHECKPOINT_DIR if holds_checkpoint(found[1]) else None
+
+
+def restored() -> bool:
+    """Did this attempt of the current trial start from a checkpoint (one was there when it
+    started)? False for a first attempt, or a retry of one that saved nothing."""
+    if getattr(_local, "trial", None) is not None and getattr(_local, "restored", None) is not None:
+        return bool(_local.restored)
+    if _current() is None:
+        raise HpogridError("restored() works only inside a trial run by hpogrid")
+    flag = os.environ.get(RESTORED_ENV)
+    if flag is not None:
+        return flag == "1"
+    return last_checkpoint() is not None
 
 
 def scripts_dir() -> Path:

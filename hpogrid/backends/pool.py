@@ -6,7 +6,8 @@ seconds) and its per-trial bookkeeping are then pure overhead. ``--n_jobs`` work
 (:mod:`hpogrid.objective.worker`) each import the user's script once and run trials one after
 another; the engine asks and tells the searcher as for Slurm. A trial that takes its process
 down (segfault, ``os._exit``, out of memory) is a FAILED trial with the exit status, the
-worker is replaced and the run goes on. Workers run in their own session, so Ctrl-C at the
+worker is replaced and the run goes on; one killed by a signal (SIGKILL: the out-of-memory
+killer) was lost, and runs again from its checkpoint when hpo_config ``max_retries`` allows. Workers run in their own session, so Ctrl-C at the
 terminal reaches only the driver, which stops them as the engine says: every running worker
 gets SIGTERM at once and all share one grace period (:data:`TERM_GRACE_S`) to end; then, or at
 once on a second signal, their process groups (the user's child processes too) are killed.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -192,7 +194,10 @@ class PoolExecutor(Executor):
                     events.append(ended_from_result(uid, result))
                     continue
                 how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-                events.append(Ended(uid, FAILED, error=f"the trial's process died ({how}) before it finished"))
+                # killed by a signal (SIGKILL: the out-of-memory killer, or someone): lost, not its own error
+                lost = f"killed by {signal.Signals(-code).name}" if code < 0 else None
+                events.append(Ended(uid, FAILED, error=f"the trial's process died ({how}) before it finished",
+                                    lost=lost, fields={"host": socket.gethostname()}))
         for uid, worker in list(self._cancelled.items()):
             if worker.proc.poll() is not None:
                 del self._cancelled[uid]

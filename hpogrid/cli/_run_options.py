@@ -21,7 +21,7 @@ def _options(*decorators: Callable) -> Callable:
 
 
 def search_options(n_jobs_help: str, skip: Collection[str] = ()) -> Callable:
-    """--trials, --algorithm, --n_jobs, --seed, --max_failures, less those named (by field) in
+    """--trials, --algorithm, --n_jobs, --seed, --max_failures, --max_retries, less those named (by field) in
     ``skip``: a command that declares its own (:mod:`hpogrid.backends.declared`)."""
     shared = {
         "trials": click.option("--trials", type=count(1), help="Number of trials (overrides the "
@@ -34,6 +34,9 @@ def search_options(n_jobs_help: str, skip: Collection[str] = ()) -> Callable:
         "max_failures": click.option("--max_failures", "--max-failures", "max_failures", type=count(0),
                                      help="Failed trials tolerated: the run stops when more fail (0: at the first "
                                      "failure; overrides the hpo_config, whose default is never)."),
+        "max_retries": click.option("--max_retries", "--max-retries", "max_retries", type=count(0),
+                                    help="Times a lost trial (node failure, preemption, a killed process) runs "
+                                    "again in this run, from its checkpoint (overrides the hpo_config, default 0)."),
     }
     return _options(*(decorator for name, decorator in shared.items() if name not in skip))
 

@@ -38,6 +38,8 @@ def _shape(annotation: Any) -> str:
     types.discard(type(None))
     if any(t is dict or get_origin(t) is dict for t in types):
         return "json"
+    if any(get_origin(t) is list and any(a is dict or get_origin(a) is dict for a in get_args(t)) for t in types):
+        return "json"  # a list of objects (hpo_config failure_rules)
     if any(get_origin(t) is list for t in types):
         return "list"
     if bool in types:
@@ -113,7 +115,9 @@ def _collect(kind_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
             from hpogrid.objectives import split_list
 
             items = split_list(value, f"{kind_name}.{name}")  # "a,,b": one line, never a silent drop
-            value = items[0] if len(items) == 1 and str in get_args(model.model_fields[name].annotation) else items
+            annotation = model.model_fields[name].annotation
+            one = get_origin(annotation) is Union and str in get_args(annotation)  # (str or a list of str)
+            value = items[0] if len(items) == 1 and one else items
         data[name] = value
     return data
 

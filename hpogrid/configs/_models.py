@@ -100,6 +100,13 @@ class HpoConfig(ConfigModel):
     extra_metrics: Optional[List[str]] = Field(None, description="Additional metrics to record")
     max_failures: Optional[int] = Field(None, ge=0, description="Failed trials tolerated: the run stops when "
                                         "more fail, on every backend (0: at the first failure; default: never)")
+    max_retries: int = Field(0, ge=0, description="Times a lost trial (a node failed, a job preempted, a "
+                             "process killed) is run again in the same run, from its checkpoint")
+    retry_on: List[str] = Field(default_factory=lambda: ["lost"], description='What is retried: "lost" '
+                                '(the infrastructure lost the trial) and/or "error" (the trial\'s own code raised)')
+    failure_rules: List[Dict[str, str]] = Field(
+        default_factory=list, description='Rules on a failed trial\'s output and error, e.g. \'[{"match": '
+        '"CUDA out of memory", "action": "retry"}]\' (actions: retry, exclude_node, fail)')
     constraints: Optional[Dict[str, List[Any]]] = Field(
         None, description='Outcome constraints: a trial breaking one is recorded as infeasible (kept, never '
         'best), e.g. \'{"latency_ms": ["<=", 20]}\'')
@@ -176,6 +183,23 @@ class HpoConfig(ConfigModel):
         count = None if metric is None else len(metric) if isinstance(metric, list) else 1
         modes = _objective_call(lambda value, field: parse_modes(value, count, field), v, "mode")
         return modes[0] if len(modes) == 1 else modes
+
+    @field_validator("retry_on")
+    @classmethod
+    def _retry_on(cls, v: List[str]) -> List[str]:
+        from hpogrid.study.attempts import RETRY_ON
+
+        for item in v:
+            _choice(item, RETRY_ON)
+        return v
+
+    @field_validator("failure_rules")
+    @classmethod
+    def _failure_rules(cls, v: List[Dict[str, str]]) -> List[Dict[str, str]]:
+        from hpogrid.study.attempts import parse_rules
+
+        parse_rules(v)
+        return v
 
     @field_validator("constraints")
     @classmethod

@@ -19,6 +19,7 @@ from hpogrid.engine.backend import Backend
 from hpogrid.engine.control import RunControl
 from hpogrid.engine.early_stop import Judge
 from hpogrid.engine.outcome import json_safe
+from hpogrid.engine.retry import RetryPolicy
 from hpogrid.engine.run import Run
 from hpogrid.errors import BackendError
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
@@ -61,6 +62,12 @@ class Ended:
     #: study records these instead of what the searcher pre-suggested)
     params: Optional[Dict[str, Any]] = None
     distributions: Optional[Dict[str, Any]] = None
+    #: the infrastructure lost the attempt (not the trial's own doing): why, in a word Slurm or
+    #: the OS would use ("NODE_FAIL", "PREEMPTED", "killed by SIGKILL", ...); the engine may run
+    #: it again (hpo_config ``max_retries``), see :mod:`hpogrid.engine.retry`
+    lost: Optional[str] = None
+    #: where the attempt ran when it is not in ``fields["host"]``: a Slurm node
+    node: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,8 @@ def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
                  history=result.get("history"), error=None if ok else result.get("error"),
                  fields={"host": result["host"]} if result.get("host") else {},
                  params=used if isinstance(used, dict) else None,
-                 distributions=result.get("distributions") if isinstance(used, dict) else None)
+                 distributions=result.get("distributions") if isinstance(used, dict) else None,
+                 lost="terminated by SIGTERM" if result.get("terminated") and not ok else None)
 
 
 class Executor(ABC):
@@ -128,6 +136,10 @@ class Executor(ABC):
 
     def close(self) -> None:
         """The run is over (every trial ended)."""
+
+    def exclude_node(self, node: str) -> None:
+        """Later trials of the run must not run on ``node`` (a failure rule's ``exclude_node``);
+        backends without nodes to choose ignore it."""
 
     def wait(self, control: RunControl) -> None:
         """Wait until something may have happened: at most :attr:`poll_interval`, less when the
@@ -192,6 +204,9 @@ class _Loop:
             self.asktell.adopt(uid, self.plan.codec.encode(values_of[uid]))
         #: early stopping (set by the backend: :meth:`AskTellBackend.execute`)
         self.judge: Optional[Judge] = None
+        self.retry = RetryPolicy.of(self.plan.spec)
+        self.retries: Dict[str, int] = {}  # uid -> retries this run started
+        self._closing = False
 
     def run(self) -> None:
         try:
@@ -212,6 +227,7 @@ class _Loop:
                 self.sink.show()
                 self.executor.wait(self.control)
         finally:
+            self._closing = True  # what ends from now on was cut short by the run: never retried
             try:
                 if self.live and self.judge is not None:
                     self.judge.release(self.live)
@@ -244,7 +260,7 @@ class _Loop:
                         told=self.asktell.told)
 
     def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
-               told: Optional[int] = None) -> None:
+               told: Optional[int] = None, retry: bool = False) -> None:
         from hpogrid.objective import Model, TrialSpec
         from hpogrid.objective.trial_folder import write_spec
 
@@ -258,11 +274,16 @@ class _Loop:
             trial = self.judge.starts(trial)
         folder = write_spec(trial)
         run = TrialRun(uid, self.asked, values, folder)
-        self.asked += 1
+        if not retry:  # a retry is the same trial: no new number
+            self.asked += 1
         since = self.sink.now()  # (read before the trial can run: its cost counts from here)
         try:
             fields = self.executor.start(run)
         except BackendError as exc:
+            if retry:
+                self.sink.finished(uid, FAILED, error=f"could not start the retry: {exc}", folder=folder)
+                self.asktell.tell(uid, None, ok=False)
+                return
             self.asktell.tell(uid, None, ok=False)
             if not self.sink.uids:  # nothing ran yet: a configuration problem, say so at once
                 raise
@@ -289,6 +310,8 @@ class _Loop:
             if isinstance(event, Queued):
                 self.sink.queued(event.uid, **event.fields)
                 continue
+            if not self._closing and not self.control.ending and self._retried(run, event):
+                continue
             del self.live[event.uid]
             fields = dict(event.fields)
             stopped = self.judge.ended(event.uid) if self.judge is not None else None
@@ -302,6 +325,39 @@ class _Loop:
                                        folder=run.folder, **fields)
             self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,
                               distributions=event.distributions)
+
+    def _retried(self, run: TrialRun, event: Ended) -> bool:
+        """Record the attempt that ended as ``event`` (not COMPLETED) in the trial's annotations and
+        run the trial again when the retry policy says so; True when it runs again."""
+        from hpogrid.engine.outcome import error_summary
+        from hpogrid.engine.retry import where_of
+        from hpogrid.objective.trial_folder import clear_result
+        from hpogrid.study.attempts import attempt_record
+        from hpogrid.study.records import ATTEMPTS
+        from hpogrid.trial import annotate_folder, read_annotations
+
+        if event.state == COMPLETED:
+            return False
+        node = event.node or event.fields.get("host")
+        decision = self.retry.decide(event, self.retries.get(run.uid, 0), run.folder, node)
+        earlier = read_annotations(run.folder).get(ATTEMPTS)
+        number = len(earlier) + 1 if isinstance(earlier, list) else 1
+        reason = decision.reason if decision is not None else (
+            event.lost or ("error" if event.state == FAILED else "interrupted"))
+        record = attempt_record(number, reason, where_of(event, event.node), error_summary(event.error) or None)
+        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
+        if decision is None:  # the trial ends with this attempt (recorded as every attempt that did not finish)
+            return False
+        self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
+        if decision.exclude:
+            self.executor.exclude_node(decision.exclude)
+        self.sink.queued(run.uid, annotations={ATTEMPTS: read_annotations(run.folder).get(ATTEMPTS)})
+        if self.judge is not None:
+            self.judge.ended(run.uid)
+        del self.live[run.uid]
+        clear_result(run.folder)
+        self._start(run.uid, run.values, None, retry=True)
+        return True
 
     def _cancel_live(self) -> None:
         why = self.control.why_stopped

@@ -35,6 +35,8 @@ class RunOptions:
     study: Optional[str] = None
     #: failed trials tolerated before the run stops (overrides hpo_config max_failures)
     max_failures: Optional[int] = None
+    #: times a lost trial runs again in the run (overrides hpo_config max_retries)
+    max_retries: Optional[int] = None
     progress: bool = True
     resume: bool = False
     rerun_failed: bool = False
@@ -100,6 +102,10 @@ class RunSpec:
     objectives: Objectives
     #: budgets and stop rules (:mod:`hpogrid.budgets`)
     rules: StopRules = StopRules()
+    #: retries of a trial that did not finish (hpo_config max_retries, retry_on, failure_rules)
+    max_retries: int = 0
+    retry_on: Tuple[str, ...] = ("lost",)
+    failure_rules: Tuple[Mapping[str, str], ...] = ()
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":
@@ -107,6 +113,8 @@ class RunSpec:
             raise ValidationError("--trials", f"must be at least 1 (got {options.trials})")
         if options.max_failures is not None and options.max_failures < 0:
             raise ValidationError("--max_failures", f"must be 0 or more (got {options.max_failures})")
+        if options.max_retries is not None and options.max_retries < 0:
+            raise ValidationError("--max_retries", f"must be 0 or more (got {options.max_retries})")
         scheduler_param = dict(hpo.get("scheduler_param") or {})
         objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
         values, names = merged(hpo, {key: getattr(options, key, None) for key in RULE_FIELDS})
@@ -121,6 +129,9 @@ class RunSpec:
             max_failures=options.max_failures if options.max_failures is not None else hpo.get("max_failures"),
             log_dir=hpo.get("log_dir"), verbose=bool(hpo.get("verbose")),
             max_concurrent=options.n_jobs or scheduler_param.get("max_concurrent"), rules=rules,
+            max_retries=options.max_retries if options.max_retries is not None else int(hpo.get("max_retries") or 0),
+            retry_on=tuple(hpo.get("retry_on") or ("lost",)),
+            failure_rules=tuple(dict(r) for r in hpo.get("failure_rules") or ()),
         )
 
     def log_path(self, project_path: Path) -> Path:

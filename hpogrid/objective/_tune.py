@@ -117,8 +117,12 @@ def _wrap_class(cls, spec_for: Callable[..., TrialSpec], locate: Callable[..., D
             super().__init__(dict(self._hpogrid_spec.config), *args, **kwargs)
 
         def setup(self, config, *args, **kwargs):
+            from hpogrid.objective.runner import restore_trainable
+
             enter(self)
-            return super().setup(config, *args, **kwargs)
+            out = super().setup(config, *args, **kwargs)
+            restore_trainable(self, self._hpogrid_runner.spec.folder)  # a retried trial's checkpoint
+            return out
 
         def reset(self, new_config, *args, **kwargs):
             self._hpogrid_latent = new_config
@@ -130,8 +134,12 @@ def _wrap_class(cls, spec_for: Callable[..., TrialSpec], locate: Callable[..., D
             return super().reset_config(new_config)
 
         def step(self):
+            from hpogrid.objective.runner import save_trainable
+
             result = super().step()
             runner = getattr(self, "_hpogrid_runner", None)
+            if runner is not None:
+                save_trainable(self, runner.spec.folder)
             if runner is not None and isinstance(result, dict) and runner.report(result, auto=False) is Decision.STOP:
                 result = {**result, "done": True}
             return result

@@ -43,6 +43,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from hpogrid.errors import ValidationError
 from hpogrid.fileio import AppendedLines
+from hpogrid.trial import CHECKPOINT_DIR, CHECKPOINT_DIR_ENV, RESTORED_ENV, holds_checkpoint
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}|\(\$x_(\d+)\)|\$x_(\d+)|\(\$([A-Za-z_][^()\s$]*)\)")
 BUILTINS = ("trial_dir", "scripts")
@@ -142,7 +143,8 @@ def environment(values: Mapping[str, Any], trial_dir: Path, scripts: Path) -> Di
     for name, value in values.items():
         env["HPOGRID_PARAM_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()] = _text(value)
     env["HPOGRID_TRIAL_DIR"] = str(trial_dir)
-    env["HPOGRID_CHECKPOINT_DIR"] = str(trial_dir / "checkpoint")  # (issue 29's contract; h29a sets it too)
+    env[CHECKPOINT_DIR_ENV] = str(trial_dir / CHECKPOINT_DIR)
+    env[RESTORED_ENV] = "1" if holds_checkpoint(trial_dir) else "0"
     env["HPOGRID_SCRIPTS_DIR"] = str(scripts)
     return env
 

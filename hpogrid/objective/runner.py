@@ -277,8 +277,10 @@ class TrialRunner:
         InTrialDir.__name__ = cls.__name__
         trainable = InTrialDir(config=dict(self.spec.config))
         try:
+            restore_trainable(trainable, self.spec.folder)
             while True:
                 result = trainable.train()
+                save_trainable(trainable, self.spec.folder)
                 if self.report(result, auto=False) is Decision.STOP or result.get("done"):
                     return None
         finally:
@@ -306,3 +308,45 @@ class TrialRunner:
         return program.run_program(args, env, workdir, model.timeout, model.result_prefix, list(spec.objectives),
                                    on_step=lambda item: self.report(item) is Decision.STOP,
                                    stop_grace=model.stop_grace)
+
+
+#: a Trainable's ``save_checkpoint`` that returns a dict: it is kept in the checkpoint folder as
+TRAINABLE_STATE = "trainable_state.pkl"
+
+
+def _saves(trainable: Any) -> bool:
+    """Does the Trainable class define its own ``save_checkpoint`` (Ray's own saves nothing)?"""
+    owner = next((k for k in type(trainable).__mro__ if "save_checkpoint" in vars(k)), None)
+    return owner is not None and not owner.__module__.startswith("ray.")
+
+
+def save_trainable(trainable: Any, trial_folder: Path) -> None:
+    """After each step, a Trainable that defines ``save_checkpoint`` saves into the trial's
+    checkpoint folder (:func:`hpogrid.trial.checkpoint_dir`); a returned dict is pickled there."""
+    if not _saves(trainable):
+        return
+    import pickle
+
+    from hpogrid.trial import CHECKPOINT_DIR
+
+    folder = Path(trial_folder) / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    state = trainable.save_checkpoint(str(folder))
+    if isinstance(state, dict):
+        tmp = folder / f".{TRAINABLE_STATE}.tmp"
+        tmp.write_bytes(pickle.dumps(state))
+        os.replace(tmp, folder / TRAINABLE_STATE)
+
+
+def restore_trainable(trainable: Any, trial_folder: Path) -> None:
+    """Before its first step, a Trainable whose trial has a checkpoint (an earlier attempt's)
+    loads it (``load_checkpoint`` gets the dict it returned, or the folder)."""
+    from hpogrid.trial import CHECKPOINT_DIR, holds_checkpoint
+
+    if not _saves(trainable) or not holds_checkpoint(trial_folder):
+        return
+    import pickle
+
+    folder = Path(trial_folder) / CHECKPOINT_DIR
+    state = folder / TRAINABLE_STATE
+    trainable.load_checkpoint(pickle.loads(state.read_bytes()) if state.is_file() else str(folder))

@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from hpogrid.study import FAILED, TrialRecord
+from hpogrid.study.records import ATTEMPTS
 
-#: the trial annotation listing its lost attempts (hpogrid.study.records.ATTEMPTS)
-ATTEMPTS = "attempts"
 #: characters of an error class at most
 CLASS_CHARS = 160
 _KINDS = ("site", "node", "host")

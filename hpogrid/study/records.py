@@ -49,6 +49,11 @@ RUNGS = "rungs"
 #: annotation ``{metric: why}``: metrics the trial reported that are stored as null because they
 #: are not finite floats (NaN, infinity, an integer beyond a float's range)
 METRICS_NOT_STORED = "metrics_not_stored"
+#: the attempts of a trial that did not finish (a lost process or job, an error retried): a list
+#: of ``{"attempt": 1-based int, "reason": "NODE_FAIL" | "PREEMPTED" | "BOOT_FAIL" | "killed by
+#: SIGKILL" | "out of memory" | "error" | "rule: <match>", "where": {"host"|"node"|"site": str},
+#: "error": first line or None, "ended": ISO-8601 UTC}``
+ATTEMPTS = "attempts"
 
 
 def not_a_float(value: Any) -> Optional[str]:

@@ -161,7 +161,8 @@ BAD = [
      "enclosed in double quotes (line 1, column 19)"),
     ("unknown.yaml", "metrik: loss\n", "Error: hpo_config.metrik: unknown option; allowed: algorithm, metric, mode, "
      "scheduler, trials, log_dir, verbose, stop, scheduler_param, algorithm_param, resource, extra_metrics, "
-     "max_failures, constraints, timeout, timeout_action, max_cost, target, patience, min_delta"),
+     "max_failures, max_retries, retry_on, failure_rules, constraints, timeout, timeout_action, max_cost, target, "
+     "patience, min_delta"),
 ]
 
 

@@ -35,13 +35,11 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from hpogrid.errors import GridError, HpogridError, NotFoundError
 
-#: the trial's checkpoint folder (inside its trial folder) and its variable for programs
-CHECKPOINT_DIR = "checkpoint"
-CHECKPOINT_ENV = "HPOGRID_CHECKPOINT_DIR"
+from hpogrid.study.records import ATTEMPTS
+from hpogrid.trial import CHECKPOINT_DIR
+
 #: the annotation of a trial whose checkpoint was left out of the job's output, or restored
 CHECKPOINT_NOTE = "checkpoint"
-#: the trial annotation listing its lost attempts (hpogrid.study.records.ATTEMPTS)
-ATTEMPTS = "attempts"
 #: grid_config ``checkpoint_limit_mb``'s default
 DEFAULT_LIMIT_MB = 50.0
 #: in the job's home: which job this is (travels in the job's log to a retry)

@@ -175,7 +175,7 @@ class RayTuneBackend(Backend):
                     run_config=tune.RunConfig(
                         name=f"{run.study}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
                         stop=stopper, callbacks=[callback], verbose=2 if spec.verbose else 0,
-                        failure_config=tune.FailureConfig(max_failures=0)))
+                        failure_config=tune.FailureConfig(max_failures=spec.max_retries)))
                 try:
                     tuner.fit()
                 except Exception as exc:

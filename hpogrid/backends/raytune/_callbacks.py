@@ -87,12 +87,27 @@ def _without_annotations(result: Optional[Dict[str, Any]]):
     return result, notes if isinstance(notes, dict) else {}
 
 
+#: words of Ray's error for a trial whose worker process died (killed, out of memory)
+_LOST_WORDS = ("ActorDiedError", "RayActorError", "WorkerCrashedError", "died unexpectedly", "OutOfMemoryError")
+
+
 def _error_text(trial) -> Optional[str]:
     try:
         text = trial.get_error()
     except Exception:  # storage may be gone; the state still says FAILED
         text = None
     return str(text).strip()[-4000:] if text else None
+
+
+def _local_error(trial) -> Optional[str]:
+    """The latest failure in the trial's local error file (storage has no copy yet while Tune
+    recovers the trial)."""
+    try:
+        text = Path(trial.error_file).read_text(errors="replace")
+    except (OSError, TypeError, AttributeError):
+        return None
+    last = text.rsplit("Failure # ", 1)[-1]
+    return last.split("\n", 1)[1].strip()[-4000:] if "\n" in last else None
 
 
 class SinkCallback(Callback):
@@ -141,9 +156,36 @@ class SinkCallback(Callback):
                 fields["annotations"] = {**(fields.get("annotations") or {}), STOPPED_EARLY: stopped}
             self.sink.finished(uid, COMPLETED, result, folder=self.trials_root / uid, **fields)
 
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        """Tune runs the trial again (hpo_config ``max_retries``: its FailureConfig), with the
+        same id, so in the same trial folder, from its checkpoint: the attempt is recorded."""
+        from hpogrid.study.records import ATTEMPTS
+
+        uid = self._uid(trial)
+        attempts = self._attempt(uid, trial)
+        self.sink.queued(uid, annotations={ATTEMPTS: attempts})
+
+    def _attempt(self, uid: str, trial) -> list:
+        """Record the attempt of ``trial`` that did not finish in its folder's annotations."""
+        from hpogrid.engine.outcome import error_summary
+        from hpogrid.study.attempts import attempt_record
+        from hpogrid.study.records import ATTEMPTS
+        from hpogrid.trial import annotate_folder, read_annotations
+
+        folder = self.trials_root / uid
+        text = _error_text(trial) or _local_error(trial)
+        lost = text is not None and any(word in text for word in _LOST_WORDS)
+        earlier = read_annotations(folder).get(ATTEMPTS)
+        host = (trial.last_result or {}).get("hostname") or self.sink.host
+        record = attempt_record(len(earlier) + 1 if isinstance(earlier, list) else 1,
+                                "worker died" if lost else "error", {"host": host}, error_summary(text) or None)
+        annotate_folder(folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
+        return read_annotations(folder).get(ATTEMPTS) or []
+
     def on_trial_error(self, iteration, trials, trial, **info):
         # Ray writes the error file only after this hook: the text is added on the next step
         uid = self._uid(trial)
+        self._attempt(uid, trial)
         result, fields = self._ended(trial.last_result)
         self.sink.finished(uid, FAILED, result, "trial failed", folder=self.trials_root / uid, **fields)
         self._awaiting_error[uid] = trial

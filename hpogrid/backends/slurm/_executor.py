@@ -20,6 +20,8 @@ from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
 #: Slurm end states that say nothing about the configuration (the trial was cut short)
 _CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED"})
+#: Slurm end states in which Slurm lost the job (the engine may run the trial again: max_retries)
+LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
 #: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
 RESULT_GRACE_S = 30.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
@@ -45,13 +47,16 @@ class SlurmExecutor(Executor):
         self._missing_since: Dict[str, float] = {}
         self._down_since: Optional[float] = None
         self._cancelled: Dict[str, str] = {}   # uid -> why
+        #: nodes later jobs of the run must avoid (a failure rule's ``exclude_node``)
+        self.excluded: List[str] = []
         self._script = run_dir / "job.sh"
         self._script.write_text(_JOB_SCRIPT)
         self._script.chmod(0o755)
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
         argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{run.number}", workdir=run.folder,
-                           script=self._script, args=[sys.executable, "-m", standalone.__name__, str(run.folder)])
+                           script=self._script, args=[sys.executable, "-m", standalone.__name__, str(run.folder)],
+                           exclude=self.excluded)
         job_id = submit(argv, env=self.env)
         self.jobs[run.uid], self.folders[run.uid] = job_id, run.folder
         return {"job_id": job_id}
@@ -93,6 +98,10 @@ class SlurmExecutor(Executor):
         job_id = self.jobs.pop(uid)
         self._running.discard(uid)
         return trial_end(uid, job_id, folder, info, why, self.nodes.pop(uid, None))
+
+    def exclude_node(self, node: str) -> None:
+        if node not in self.excluded:
+            self.excluded.append(node)
 
     def cancel(self, uids, why, hurry=False):
         for uid in uids:
@@ -138,7 +147,27 @@ def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_bec
     used = (result or {}).get("params")  # a define-by-run model's parameters, as it used them
     return Ended(uid, state, metrics=history[-1] if history else {}, history=history, error=error, fields=fields,
                  params=used if isinstance(used, dict) else None,
-                 distributions=(result or {}).get("distributions") if isinstance(used, dict) else None)
+                 distributions=(result or {}).get("distributions") if isinstance(used, dict) else None,
+                 lost=None if state == COMPLETED or cancelled_because is not None else lost_reason(info),
+                 node=info.node or node)
+
+
+def lost_reason(info: JobState) -> Optional[str]:
+    """Why Slurm lost the job (NODE_FAIL, PREEMPTED, BOOT_FAIL, out of memory, its payload killed
+    by a signal), None when the job ended by its payload's own doing (or its time limit)."""
+    if info.state in LOST_STATES:
+        return info.state
+    if info.state == "OUT_OF_MEMORY":
+        return "out of memory"
+    code, _, sig = (info.exit_code or "").partition(":")
+    if info.state == "FAILED" and sig.isdigit() and int(sig) > 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(int(sig)).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    return None
 
 
 def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict],

@@ -3,8 +3,9 @@
 A trial then waits in no Slurm queue and a GPU job is not scheduled again per trial. The
 driver asks and tells as with one job per trial; a started trial is queued in the study store
 (PENDING), a worker claims it (RUNNING, with the worker's job id), and its ``result.json``
-ends it. A worker that dies (scancel, node failure, time limit) leaves its claimed trial to
-be queued again once (a second death fails it) and is replaced while work remains.
+ends it. A worker that dies (scancel, node failure, time limit) is replaced while work remains; its
+claimed trial was lost (INTERRUPTED, with Slurm's state as the reason): the engine queues it
+again, from its checkpoint, as hpo_config ``max_retries`` allows.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from typing import Any, Dict, List, Optional
 from hpogrid.backends.slurm._executor import SlurmThrottle
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
 from hpogrid.backends.slurm._worker import ALIVE_FILE, POOL_FILE, STOP_FILE
-from hpogrid.engine import Ended, Executor, Queued, Started, TrialRun, ended_from_result
+from hpogrid.engine import Ended, Executor, Started, TrialRun, ended_from_result
 from hpogrid.errors import BackendError
 from hpogrid.objective import standalone
-from hpogrid.study.records import FAILED, INTERRUPTED, PENDING, RUNNING
+from hpogrid.study.records import INTERRUPTED, RUNNING
 
 #: how many workers a pool may start in all, per worker asked for (replacements included)
 RESPAWNS_PER_WORKER = 3
@@ -43,7 +44,8 @@ class SlurmPoolExecutor(Executor):
         self.store = StudyStore(store_url)
         self.live: Dict[str, TrialRun] = {}
         self.claimed: Dict[str, str] = {}   # uid -> worker job id
-        self.deaths: Dict[str, int] = {}
+        #: nodes later worker jobs must avoid (a failure rule's ``exclude_node``)
+        self.excluded: List[str] = []
         self.workers: List[str] = []
         self.started = 0
         self.script = run_dir / "worker.sh"
@@ -73,7 +75,7 @@ class SlurmPoolExecutor(Executor):
         folder.mkdir(exist_ok=True)
         argv = sbatch_argv(self.slurm, job_name=f"hpogrid-pool-{self.study}-{self.started}", workdir=folder,
                            script=self.script, args=[sys.executable, "-m", "hpogrid.backends.slurm._worker",
-                                                     str(self.run_dir / POOL_FILE)])
+                                                     str(self.run_dir / POOL_FILE)], exclude=self.excluded)
         self.workers.append(submit(argv, env=self.env))
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
@@ -122,16 +124,16 @@ class SlurmPoolExecutor(Executor):
                     continue  # it finished just before its worker: the next poll ends it
                 standalone.clear_result(self.live[uid].folder)  # (the lost attempt's, if it wrote one)
                 del self.claimed[uid]
-                self.deaths[uid] = self.deaths.get(uid, 0) + 1
-                why = f"its worker (Slurm job {job_id}) ended {info.state} while running it"
-                if self.deaths[uid] >= 2:
-                    del self.live[uid]
-                    events.append(Ended(uid, FAILED, error=f"{why}, for the second time"))
-                else:  # once more, on another worker
-                    events.append(Queued(uid, {"state": PENDING, "error": f"{why}; queued again"}))
+                del self.live[uid]
+                events.append(Ended(uid, INTERRUPTED, lost=info.state, node=info.node, fields={"host": info.node},
+                                    error=f"its worker (Slurm job {job_id}) ended {info.state} while running it"))
         if self.live:
             self._fill()
         return events
+
+    def exclude_node(self, node: str) -> None:
+        if node not in self.excluded:
+            self.excluded.append(node)
 
     def cancel(self, uids: List[str], why: str, hurry: bool = False) -> List[Ended]:
         self._stop()

@@ -59,8 +59,10 @@ def require(command: str) -> str:
     return path
 
 
-def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args: Sequence[str]) -> List[str]:
+def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args: Sequence[str],
+                exclude: Sequence[str] = ()) -> List[str]:
     """``sbatch`` for one trial: the SlurmConfig options, then the user's own ``sbatch_args``.
+    ``exclude``: nodes a failure rule (``exclude_node``) took out of the run.
 
     The payload is ``script args...``; output goes to ``workdir/stdout.log`` / ``stderr.log``.
     ``sbatch_args`` come last so a site-specific flag can override ours.
@@ -75,6 +77,8 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
                       ("gres", "--gres")):
         if slurm.get(key):
             argv.append(f"{flag}={slurm[key]}")
+    if exclude:
+        argv.append(f"--exclude={','.join(exclude)}")
     argv += list(slurm.get("sbatch_args") or [])
     return argv + [str(script), *map(str, args)]
 

@@ -1,6 +1,7 @@
 """``slurm_run --pool K`` on the real single-node Slurm: K long-lived worker jobs take trial
 after trial from the study store (SQLite here, and the real PostgreSQL and MariaDB), and a
-worker killed with scancel leaves its trial to be run once more, nothing lost."""
+worker killed with scancel loses its trial, which the engine runs once more (max_retries 1),
+nothing lost."""
 import subprocess
 import threading
 import time
@@ -64,6 +65,7 @@ def test_two_workers_run_every_trial_from_the_study(tmp_path, slurm_cluster, kin
 def test_a_scancelled_worker_leaves_its_trial_to_run_once_more(tmp_path, slurm_cluster):
     flag = tmp_path / "go"
     name = make_slurm_project(tmp_path, BLOCKING, grid_of_kinds("block", "a", "b", "c"), algorithm="tune", trials=4,
+                              max_retries=1,
                               slurm={"pool": 2}, model={"script": "train.py", "model": "objective",
                                                         "param": {"flag": str(flag)}})
     result = {}
@@ -92,4 +94,6 @@ def test_a_scancelled_worker_leaves_its_trial_to_run_once_more(tmp_path, slurm_c
     got = {t.params["kind"]: t for t in trials(name)}
     assert len(got) == 4 and {t.state for t in got.values()} == {"COMPLETED"}
     assert got["block"].job_id != victim.job_id and got["block"].value == 5.0
+    (attempt,) = got["block"].annotations["attempts"]
+    assert attempt["reason"] == "CANCELLED" and attempt["attempt"] == 1 and attempt["where"]["node"]
     assert result["summary"].counts["COMPLETED"] == 4

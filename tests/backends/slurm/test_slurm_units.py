@@ -93,3 +93,23 @@ def test_slurm_end_states_become_trial_states(tmp_path, state, result, cancelled
     reason = "NodeDown" if state == "NODE_FAIL" else "None"
     info = JobState("9", state, "vm", reason, "0:125", "00:00:07", "00:01:00")
     assert verdict("9", tmp_path, info, result, cancelled) == (expect_state, expect_error)
+
+
+@pytest.mark.parametrize("state, exit_code, lost", [
+    ("NODE_FAIL", "0:0", "NODE_FAIL"), ("PREEMPTED", "0:15", "PREEMPTED"), ("BOOT_FAIL", "0:0", "BOOT_FAIL"),
+    ("OUT_OF_MEMORY", "0:125", "out of memory"), ("FAILED", "0:9", "killed by SIGKILL"),
+    ("FAILED", "1:0", None), ("TIMEOUT", "0:15", None), ("CANCELLED", "0:15", None), ("COMPLETED", "0:0", None),
+])
+def test_slurm_states_that_lost_the_trial_say_why(state, exit_code, lost):
+    """The engine retries a lost trial (max_retries); a job that failed on its own, ran out of
+    time or was cancelled by someone was not lost."""
+    from hpogrid.backends.slurm._executor import lost_reason
+    from hpogrid.backends.slurm._sbatch import JobState
+
+    assert lost_reason(JobState("9", state, "vm", None, exit_code)) == lost
+
+
+def test_excluded_nodes_go_to_sbatch_before_the_user_s_flags(tmp_path, fake_sbatch):
+    argv = sbatch_argv(SLURM, job_name="j", workdir=tmp_path, script=tmp_path / "job.sh", args=[],
+                       exclude=["node1", "node7"])
+    assert argv.index("--exclude=node1,node7") < argv.index("--constraint=a100")
