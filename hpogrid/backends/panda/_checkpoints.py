@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from hpogrid.errors import GridError, HpogridError, NotFoundError
-
 from hpogrid.study.records import ATTEMPTS
 from hpogrid.trial import CHECKPOINT_DIR
 
