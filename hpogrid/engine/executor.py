@@ -344,7 +344,8 @@ class _Loop:
         number = len(earlier) + 1 if isinstance(earlier, list) else 1
         reason = decision.reason if decision is not None else (
             event.lost or ("error" if event.state == FAILED else "interrupted"))
-        record = attempt_record(number, reason, where_of(event, event.node), error_summary(event.error) or None)
+        record = attempt_record(number, reason, where_of(event, event.node), error_summary(event.error) or None,
+                                final=decision is None)
         annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         if decision is None:  # the trial ends with this attempt (recorded as every attempt that did not finish)
             return False

@@ -79,7 +79,8 @@ def events(trials: Iterable[TrialRecord]) -> List[Event]:
     out: List[Event] = []
     for t in trials:
         for a in (t.annotations or {}).get(ATTEMPTS) or []:
-            if isinstance(a, dict):
+            # the attempt a trial ended with is the trial's own failure (counted below), not a lost one
+            if isinstance(a, dict) and not a.get("final"):
                 kind, where = _place(a.get("where"))
                 text = a.get("error") or a.get("reason")
                 out.append(Event(t.number, kind, where, error_class(text if isinstance(text, str) else None, t.uid),

@@ -61,7 +61,13 @@ def first_line(text: Optional[str]) -> Optional[str]:
     return None
 
 
-def attempt_record(attempt: int, reason: str, where: Dict[str, str], error: Optional[str]) -> Dict[str, Any]:
-    """One entry of the :data:`~hpogrid.study.records.ATTEMPTS` annotation, ended now."""
-    return {"attempt": attempt, "reason": reason, "where": {k: str(v) for k, v in where.items() if v},
-            "error": first_line(error), "ended": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def attempt_record(attempt: int, reason: str, where: Dict[str, str], error: Optional[str],
+                   final: bool = False) -> Dict[str, Any]:
+    """One entry of the :data:`~hpogrid.study.records.ATTEMPTS` annotation, ended now. ``final``:
+    the trial ended with this attempt (no retry followed), so a failure digest counts it once,
+    as the trial's failure, not also as a lost attempt."""
+    record = {"attempt": attempt, "reason": reason, "where": {k: str(v) for k, v in where.items() if v},
+              "error": first_line(error), "ended": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if final:
+        record["final"] = True
+    return record

@@ -85,6 +85,12 @@ def test_a_second_loss_fails_the_trial_with_both_attempts_recorded(tmp_path):
     assert first["error"] == "RuntimeError: CUDA out of memory at epoch 5"
     assert second["error"] == "RuntimeError: CUDA out of memory at epoch 7"
     assert "CUDA out of memory at epoch 7" in trial.error
+    # the attempt the trial ended with is its failure: `report --failures` counts it once
+    assert second["final"] is True and "final" not in first
+    from hpogrid.report import failure_digest
+
+    digest = failure_digest([trial])
+    assert (digest.failed, digest.lost_attempts) == (1, 1)
 
 
 def test_failure_rules_retry_what_they_match_and_fail_the_rest(tmp_path):
