@@ -58,8 +58,17 @@ class Budget:
             self.spent = added(self.spent, hours)
         done = [t for t in trials if t.state == COMPLETED]
         far = datetime.max.replace(tzinfo=timezone.utc)
+        reached = None
         for t in sorted(done, key=lambda t: (t.finished_at or far, t.number)):
-            self._completed(t.metrics, check=False)
+            if self._completed(t.metrics, check=False) and reached is None:
+                reached = t
+        # a study that already met its target, or used up its patience, has nothing left to run
+        if reached is not None:
+            self.control.end_by_rule("target", f"target {','.join(f'{x:g}' for x in self.rules.target or ())} "
+                                     f"already reached by trial {reached.number} of this study")
+        elif self.rules.patience and self.since_improved >= self.rules.patience:
+            self.control.end_by_rule("patience", f"patience {self.rules.patience}: no improvement of the best in "
+                                     f"the study's last {self.since_improved} completed trials")
 
     # -- a trial's life ---------------------------------------------------------------------------
     def running(self, uid: str, resources: Optional[Mapping[str, float]] = None,
@@ -87,14 +96,18 @@ class Budget:
         self.check()
         return notes
 
-    def _completed(self, metrics: Mapping[str, Any], check: bool) -> None:
+    def _completed(self, metrics: Mapping[str, Any], check: bool) -> bool:
+        """Count one completed trial (``check``: end the run when a rule fires); True when it
+        reaches the target."""
         values = self.objectives.values(metrics)
         ok = values is not None and self.objectives.feasible(metrics)
+        reached = False
         point = tuple(v if m == "min" else -v for v, m in zip(values or (), self.objectives.modes)) if ok else None
         target = self.rules.target
         if point is not None and target is not None:
             goal = tuple(t if m == "min" else -t for t, m in zip(target, self.objectives.modes))
-            if point_reached(point, goal) and check:
+            reached = point_reached(point, goal)
+            if reached and check:
                 shown = ",".join(f"{v:g}" for v in values or ())
                 self.control.end_by_rule("target", f"target {','.join(f'{t:g}' for t in target)} reached "
                                          f"({','.join(self.objectives.metrics)} = {shown})")
@@ -109,6 +122,7 @@ class Budget:
             by = f" by more than {delta:g}" if delta else ""
             self.control.end_by_rule("patience", f"patience {patience}: no improvement of the best{by} in the last "
                                      f"{self.since_improved} completed trials")
+        return bool(point is not None and target is not None and reached)
 
     # -- the clock --------------------------------------------------------------------------------
     def used(self) -> Dict[str, float]:

@@ -91,6 +91,22 @@ def test_target_drains_once_a_trial_reaches_it(tmp_path):
     assert summary.stopped_by == "target" and "target 0.1 reached (loss = 0.05)" in summary.stop_reason
 
 
+def test_a_resumed_study_that_already_met_its_target_or_patience_runs_nothing(tmp_path):
+    budget_clock.reset(losses=[0.5, 0.05, 0.4, 0.3])
+    name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=2)
+    run_fake(name)  # 0.5, 0.05: no rule yet
+    summary = run_fake(name, trials=6, resume=True, backup=False, target="0.1")
+    assert summary.stopped_by == "target" and "already reached by trial 1" in summary.stop_reason
+    assert len(study(name)[1]) == 2  # nothing ran
+    summary = run_fake(name, trials=6, resume=True, backup=False, patience=1)  # 0.4: no improvement
+    assert summary.stopped_by == "patience" and len(study(name)[1]) == 3
+    summary = run_fake(name, trials=6, resume=True, backup=False, patience=1)
+    assert summary.stopped_by == "patience" and "in the study's last 1 completed trials" in summary.stop_reason
+    assert len(study(name)[1]) == 3  # nothing ran
+    summary = run_fake(name, trials=4, resume=True, backup=False, target="0.01")
+    assert summary.stopped_by is None and len(study(name)[1]) == 4  # a target still ahead: the run goes on
+
+
 def test_target_of_several_objectives_is_a_reference_point_to_dominate(tmp_path):
     budget_clock.reset(losses=[(0.1, 0.5), (0.5, 0.1), (0.15, 0.15), (0.0, 0.0)])
     name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=10, metric="loss,latency", mode="min,min",
