@@ -7,6 +7,10 @@ artifacts listed where they will be in this project (``trials/STUDY/UID/artifact
 then fetches the job's archive from Rucio (only while a listed file is missing or differs),
 takes the job's archive by the marker naming its PandaID, and keeps each artifact whose
 SHA-256 matches what the job recorded. Failing to reach Rucio is a note: the next sync tries again.
+
+A central search's points (:mod:`._central`) keep the driver's trial folders
+(``trials/STUDY/UID``): the driver fetches each task's archive as its job ends, and the sync
+fetches what the driver could not.
 """
 from __future__ import annotations
 
@@ -54,6 +58,14 @@ def rucio_archives(sub: Submission, dest: Path) -> List[Path]:
     return [p for p in rucio.download(container, str(dest)) if p.name.endswith(TRIALS_ARCHIVE)]
 
 
+def trial_folder(sub: Submission, pandaid: Any, uid: Any, trials_root: Path) -> Path:
+    """A grid trial's folder in this project: a central search's point under its own uid (the
+    driver's folder), a per-job search's trial under its task, job and trial id."""
+    if (sub.extra or {}).get("central"):
+        return trials_root / str(uid)
+    return trials_root / f"panda.{sub.task_id}.{pandaid}.{uid}"
+
+
 def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path) -> List[Tuple[str, str, str, Path]]:
     """(job's trial uid, name, sha256, local path) of the artifacts missing here."""
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
@@ -62,7 +74,7 @@ def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path) -> List[Tup
         if not isinstance(t, dict) or not isinstance(t.get("annotations"), dict):
             continue
         pandaid = t.get("job") or job.get("pandaid")  # (a trial a retry kept is its earlier attempt's)
-        folder = trials_root / f"panda.{sub.task_id}.{pandaid}.{t.get('uid')}" / ARTIFACTS_DIR
+        folder = trial_folder(sub, pandaid, t.get("uid"), trials_root) / ARTIFACTS_DIR
         for name, a in artifacts(t["annotations"]).items():
             if "left_out" in a or not a.get("sha256"):
                 continue

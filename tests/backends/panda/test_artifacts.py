@@ -27,11 +27,12 @@ def objective(config):
 """
 
 
-def register_in_rucio(server):
-    """What the pilot does with an output: upload it to an RSE in a dataset of the output container."""
+def register_in_rucio(server, held=None):
+    """What the pilot does with an output: upload it to an RSE in a dataset of the output container.
+    ``held``: (predicate on the container, list) -- a matching output is uploaded but its dataset is
+    not attached to the container yet (Rucio does not have it for the task); ``attach`` it later."""
     from rucio.client import Client
     from rucio.client.uploadclient import UploadClient
-    from rucio.common.exception import DataIdentifierAlreadyExists
 
     def hook(container: str, panda_id: int, path: Path) -> None:
         from rucio.common.config import clean_cached_config
@@ -43,13 +44,26 @@ def register_in_rucio(server):
         UploadClient(_client=client).upload([{"path": str(path), "rse": server.rse, "did_scope": scope,
                                               "did_name": path.name, "dataset_scope": scope,
                                               "dataset_name": dataset, "register_after_upload": True}])
-        try:
-            client.add_container(scope, container)
-        except DataIdentifierAlreadyExists:
-            pass
-        client.attach_dids(scope, container, [{"scope": scope, "name": dataset}])
+        if held is not None and held[0](container):
+            held[1].append((container, dataset))
+        else:
+            attach(server, container, dataset)
 
     return hook
+
+
+def attach(server, container: str, dataset: str) -> None:
+    from rucio.client import Client
+    from rucio.common.config import clean_cached_config
+    from rucio.common.exception import DataIdentifierAlreadyExists
+
+    clean_cached_config()
+    client = Client()
+    try:
+        client.add_container(server.scope, container)
+    except DataIdentifierAlreadyExists:
+        pass
+    client.attach_dids(server.scope, container, [{"scope": server.scope, "name": dataset}])
 
 
 @pytest.mark.slow
@@ -92,6 +106,62 @@ def test_grid_artifacts_come_home_with_the_report(panda_server, rucio_client_env
 
     served = create_app(Source("ga")).test_client().get(f"/api/artifact?trial={trials[0].uid}&name=model.txt")
     assert served.status_code == 200 and served.data == f"x={trials[0].params['x']!r}".encode()
+
+
+@pytest.mark.slow
+def test_central_search_artifacts_come_home_with_the_driver_or_the_report(panda_server, rucio_client_env, run_cli,
+                                                                         tmp_path, monkeypatch):
+    """A central search's points keep the driver's trial folders: the driver fetches each task's
+    archive as its job ends; a task whose output Rucio does not have yet is a note, and the
+    report's sync fetches it once Rucio has it."""
+    from hpogrid.backends.panda._job import TRIALS_ARCHIVE
+
+    monkeypatch.setenv("RUCIO_ACCOUNT", rucio_client_env.account)
+    monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
+    held: list = []  # the second task's trial archive: in Rucio, not in its output container yet
+    panda_server.output_hooks.append(register_in_rucio(
+        rucio_client_env, (lambda c: c.endswith(f".c0002_{TRIALS_ARCHIVE}"), held)))
+    from tests.grid import test_grid_run
+
+    monkeypatch.setattr(test_grid_run, "SCRIPT", SCRIPT)
+    make(run_cli, tmp_path, "gc", trials=2)
+    r = run_cli("run", "gc", "--search", "central", "--trials", "2", "--n_jobs", "2", "--trials_per_job", "1")
+    assert r.exit_code == 0, r.output
+    assert len(held) == 1 and "not fetched" in r.output and "'hpogrid report gc' fetches them" in r.output
+
+    def trials():
+        with StudyStore(sqlite_url(paths.study_db("gc"))) as store:
+            return sorted(store.trials("gc"), key=lambda t: t.annotations["taskname"])
+
+    def arrived(t) -> bool:
+        art = t.annotations["artifacts"]["model.txt"]
+        local = Path(art["file"])
+        assert local == paths.project_dir("gc") / "trials" / "gc" / t.uid / "artifacts" / "model.txt"
+        if not local.is_file():
+            return False
+        data = local.read_bytes()
+        assert data == f"x={t.params['x']!r}".encode()  # the point's own file, in the driver's trial folder
+        assert hashlib.sha256(data).hexdigest() == art["sha256"] and len(data) == art["size"]
+        return True
+
+    first, second = trials()
+    assert [t.state for t in (first, second)] == ["COMPLETED"] * 2
+    assert first.annotations["searcher_told"] == 0  # the driver's annotations stay the driver's
+    assert [arrived(first), arrived(second)] == [True, False]  # the driver fetched what Rucio had
+    shown = json.loads(run_cli("study", "show", "gc", "--trial", second.uid).output)
+    assert [a["exists"] for a in shown["artifacts"]] == [False]
+
+    attach(rucio_client_env, *held[0])  # Rucio has it now: the report's sync fetches it
+    r = run_cli("report", "gc", "--artifacts", "--top", "0")
+    assert r.exit_code == 0, r.output
+    assert "not fetched" not in r.output
+    assert [arrived(t) for t in trials()] == [True, True]
+    for t in trials():
+        art = t.annotations["artifacts"]["model.txt"]
+        assert any(t.uid in line and "model.txt" in line and art["sha256"][:12] in line
+                   for line in r.output.splitlines()), r.output
+    shown = json.loads(run_cli("study", "show", "gc", "--trial", second.uid).output)
+    assert [a["exists"] for a in shown["artifacts"]] == [True]
 
 
 def test_artifacts_over_the_job_limit_stay_out_of_its_output(tmp_path):
