@@ -266,9 +266,9 @@ class PandaExecutor(Executor):
         if not self.tasks or time.monotonic() - self.last_poll < self.poll_interval:
             return []
         self.last_poll = time.monotonic()
-        if self.unfetched and self.last_poll - self.last_fetch >= max(self.poll_interval, FETCH_RETRY_S):
-            for task_id, job in list(self.unfetched.items()):
-                self._fetch(task_id, job)
+        if self.unfetched and self.last_poll - self.last_fetch >= FETCH_RETRY_S:
+            for task_id, over_job in list(self.unfetched.items()):
+                self._fetch(task_id, over_job)
         try:
             jobs = self.gateway.jobs_of_tasks(list(self.tasks), min(self.since[t] for t in self.tasks))
             statuses = {int(t["jeditaskid"]): str(t.get("status", "")).lower() for t in self.gateway.list_tasks(

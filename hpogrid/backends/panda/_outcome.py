@@ -74,8 +74,8 @@ def carried(entry: Dict[str, Any], folder: Path) -> Dict[str, Any]:
     :mod:`._artifacts` fetches it from the job's output); the driver's own annotations stay."""
     from hpogrid.backends.panda._artifacts import localised
 
-    notes = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
-    notes = {k: v for k, v in notes.items() if k not in DRIVER_ANNOTATIONS and k != DISTRIBUTIONS_ANNOTATION}
+    raw = entry.get("annotations")
+    notes = {k: v for k, v in (raw if isinstance(raw, dict) else {}).items() if k not in DRIVER_ANNOTATIONS and k != DISTRIBUTIONS_ANNOTATION}
     return localised(notes, folder)
 
 
