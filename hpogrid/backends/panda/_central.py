@@ -266,9 +266,6 @@ class PandaExecutor(Executor):
         if not self.tasks or time.monotonic() - self.last_poll < self.poll_interval:
             return []
         self.last_poll = time.monotonic()
-        if self.unfetched and self.last_poll - self.last_fetch >= FETCH_RETRY_S:
-            for task_id, over_job in list(self.unfetched.items()):
-                self._fetch(task_id, over_job)
         try:
             jobs = self.gateway.jobs_of_tasks(list(self.tasks), min(self.since[t] for t in self.tasks))
             statuses = {int(t["jeditaskid"]): str(t.get("status", "")).lower() for t in self.gateway.list_tasks(
@@ -278,6 +275,10 @@ class PandaExecutor(Executor):
             return []
         events: List[Event] = []
         trials_root = self.project.path / "trials" / self.study
+        # (after PanDA's answer: a job it shows ended has its outputs in Rucio by then)
+        retry = list(self.unfetched.items()) if time.monotonic() - self.last_fetch >= FETCH_RETRY_S else []
+        for task_id, over_job in retry:
+            self._fetch(task_id, over_job)
         for task_id, uids in list(self.tasks.items()):
             job = _outcome.latest_job(jobs.get(task_id, []))
             over = _outcome.ended(job, uids, statuses.get(task_id, ""), trials_root)
