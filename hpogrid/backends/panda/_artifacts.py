@@ -19,7 +19,7 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from hpogrid.backends.panda._job import JOB_MARKER, TRIALS_ARCHIVE
 from hpogrid.backends.panda._records import Submission
@@ -66,12 +66,16 @@ def trial_folder(sub: Submission, pandaid: Any, uid: Any, trials_root: Path) -> 
     return trials_root / f"panda.{sub.task_id}.{pandaid}.{uid}"
 
 
-def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path) -> List[Tuple[str, str, str, Path]]:
-    """(job's trial uid, name, sha256, local path) of the artifacts missing here."""
+def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path,
+            only: Optional[Set[str]] = None) -> List[Tuple[str, str, str, Path]]:
+    """(job's trial uid, name, sha256, local path) of the artifacts missing here (of the trials
+    ``only`` names, if given)."""
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     out = []
     for t in metadata.get("trials") or []:
         if not isinstance(t, dict) or not isinstance(t.get("annotations"), dict):
+            continue
+        if only is not None and str(t.get("uid")) not in only:
             continue
         pandaid = t.get("job") or job.get("pandaid")  # (a trial a retry kept is its earlier attempt's)
         folder = trial_folder(sub, pandaid, t.get("uid"), trials_root) / ARTIFACTS_DIR
@@ -97,12 +101,13 @@ def _job_archive(archives: List[Path], pandaid: str) -> Optional[Path]:
 
 
 def fetch_artifacts(sub: Submission, job: Dict[str, Any], project_path: Path, study: str, notes: List[str],
-                    fetcher: Optional[Fetcher] = None, cache: Optional[Dict[int, List[Path]]] = None) -> bool:
-    """Bring the artifacts of ``job``'s trials into their trial folders; False when they could
-    not be fetched now (worth another sync), with a note saying why."""
+                    fetcher: Optional[Fetcher] = None, cache: Optional[Dict[int, List[Path]]] = None,
+                    only: Optional[Set[str]] = None) -> bool:
+    """Bring the artifacts of ``job``'s trials (those ``only`` names, if given) into their trial
+    folders; False when they could not be fetched now (worth another sync), with a note saying why."""
     if str(job.get("jobstatus", "")).lower() != "finished":  # only a finished job's outputs reach Rucio
         return True
-    wanted = _wanted(job, sub, project_path / "trials" / study)
+    wanted = _wanted(job, sub, project_path / "trials" / study, only)
     if not wanted:
         return True
     cache = {} if cache is None else cache

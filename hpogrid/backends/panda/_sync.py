@@ -161,17 +161,19 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     return stored
 
 
-def _fetch_central(sub: Submission, jobs, project_path: Path, study: str, notes: List[str], fetcher,
-                   archives) -> bool:
+def _fetch_central(owners: Dict[str, Optional[str]], sub: Submission, jobs, project_path: Path, study: str,
+                   notes: List[str], fetcher, archives) -> bool:
     """The artifacts of a central search's task still missing from its points' folders (the
-    driver fetches them as the job ends; Rucio may have been out of reach then)."""
+    driver fetches them as the job ends; Rucio may have been out of reach then). A point the
+    study holds from a later task (a multi-fidelity wave ran it again) keeps that task's files."""
     from hpogrid.backends.panda import _outcome
     from hpogrid.backends.panda._artifacts import fetch_artifacts
 
     job = _outcome.latest_job(jobs)
     if job is None or sub.extra.get("study") not in (None, study):
         return True
-    return fetch_artifacts(sub, job, project_path, study, notes, fetcher, archives)
+    held = {uid for uid in sub.extra.get("uids") or [] if owners.get(uid) in (None, str(sub.task_id))}
+    return fetch_artifacts(sub, job, project_path, study, notes, fetcher, archives, only=held)
 
 
 def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False,
@@ -221,6 +223,7 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool, f
 
     trials_root = project.path / "trials" / study
     archives: Dict[int, List[Path]] = {}  # task id -> its jobs' trial archives, fetched once per sync
+    owners: Optional[Dict[str, Optional[str]]] = None
     all_jobs = gateway.jobs_of_tasks([sub.task_id for sub, _ in changed], modified_since([t for _, t in changed]))
     for sub, task in changed:
         status = str(task.get("status", "")).lower()
@@ -230,7 +233,9 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool, f
             jobs = all_jobs.get(sub.task_id, [])
             result.trials += _store_central(store, study, sub, jobs, status, _objectives(project.hpo_config),
                                             trials_root)
-            fetched = _fetch_central(sub, jobs, project.path, study, result.notes, fetcher, archives)
+            if owners is None:  # point uid -> the task the study says holds it
+                owners = {t.uid: t.task_id for t in store.trials(study)}
+            fetched = _fetch_central(owners, sub, jobs, project.path, study, result.notes, fetcher, archives)
             if status in FINAL_TASK_STATES and fetched:  # (what the driver could not fetch, fetched now)
                 synced[str(sub.task_id)] = signature
             continue
