@@ -197,3 +197,52 @@ def test_artifacts_over_the_job_limit_stay_out_of_its_output(tmp_path):
         names = set(tar.getnames())
     assert {"pl/trials/pl/a/artifacts/m.bin", "pl/trials/pl/b/artifacts/m.bin", JOB_MARKER} <= names
     assert "pl/trials/pl/c/artifacts/m.bin" not in names
+
+
+def test_report_keeps_the_artifact_of_the_task_that_last_ran_a_central_point(tmp_path):
+    """A multi-fidelity wave runs a promoted point again in a later task, whose file the driver
+    fetched: the report's sync leaves it, never fetching the earlier task's (other SHA-256)."""
+    import io
+    from types import SimpleNamespace
+
+    from hpogrid.backends.panda._job import JOB_MARKER
+    from hpogrid.backends.panda._records import Submission, record_submission
+    from hpogrid.backends.panda._sync import sync_project
+
+    project = SimpleNamespace(path=tmp_path / "wp", hpo_config={"metric": "loss", "mode": "min"})
+    data = {1: b"rung 0", 2: b"rung 1"}  # task id -> what its job's point saved
+    jobs, archives = {}, {}
+    for task_id, content in data.items():
+        record_submission(project.path, Submission(task_id, f"t.c000{task_id}", "2026-12-07T10:00:00+00:00", None,
+                                                   f"t.c000{task_id}", 1, extra={"central": True, "study": "wp",
+                                                                                 "uids": ["p"]}))
+        art = {"path": "artifacts/m.txt", "file": "/job/m.txt", "size": len(content),
+               "sha256": hashlib.sha256(content).hexdigest()}
+        jobs[task_id] = [{"pandaid": 100 + task_id, "jobstatus": "finished", "attemptnr": 1, "maxattempt": 1,
+                          "metadata": {"trials": [{"uid": "p", "state": "COMPLETED", "metrics": {"loss": 1.0},
+                                                   "params": {}, "annotations": {"artifacts": {"m.txt": art}}}]}}]
+        path = tmp_path / f"{task_id}.tgz"
+        with tarfile.open(path, "w:gz") as tar:
+            for name, blob in ((JOB_MARKER, json.dumps({"pandaid": 100 + task_id}).encode()),
+                               ("wp/trials/wp/p/artifacts/m.txt", content)):
+                info = tarfile.TarInfo(name)
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+        archives[task_id] = [path]
+    gateway = SimpleNamespace(
+        list_tasks=lambda **kw: [{"jeditaskid": t, "status": "done", "modificationtime": "2026-12-07T11:00:00"}
+                                 for t in data],
+        jobs_of_tasks=lambda ids, since: {t: jobs[t] for t in ids})
+    with StudyStore(sqlite_url(tmp_path / "s.db")) as store:
+        store.create_study("wp", "loss", "min")
+        store.upsert_trial("wp", "p", state="COMPLETED", metrics={"loss": 1.0}, task_id="2", backend="panda",
+                           annotations={"artifacts": {"m.txt": {**jobs[2][0]["metadata"]["trials"][0]["annotations"][
+                               "artifacts"]["m.txt"], "file": str(project.path / "trials/wp/p/artifacts/m.txt")}}})
+        local = project.path / "trials" / "wp" / "p" / "artifacts" / "m.txt"
+        local.parent.mkdir(parents=True)
+        local.write_bytes(data[2])
+        asked = []
+        result = sync_project(project, store, "wp", gateway=gateway,
+                              fetcher=lambda sub, dest: asked.append(sub.task_id) or archives[sub.task_id])
+    assert result.notes == [] and asked == []
+    assert local.read_bytes() == b"rung 1"
