@@ -225,8 +225,10 @@ def start_server(base: Path) -> RucioServer:
     url = f"http://127.0.0.1:{port}"
     log = server_dir / "gunicorn.log"
     with open(log, "wb") as log_fh:
+        # one request at a time: SQLite refuses a write at once ("Database exception") while another
+        # thread's transaction holds the database, e.g. a pilot's upload beside a driver's download
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
+            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1",
              "--timeout", "120", "rucio.web.rest.flaskapi.v1.main:application"],
             env=server_env, cwd=server_dir, stdout=log_fh, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)

@@ -7,6 +7,10 @@ artifacts listed where they will be in this project (``trials/STUDY/UID/artifact
 then fetches the job's archive from Rucio (only while a listed file is missing or differs),
 takes the job's archive by the marker naming its PandaID, and keeps each artifact whose
 SHA-256 matches what the job recorded. Failing to reach Rucio is a note: the next sync tries again.
+
+A central search's points (:mod:`._central`) keep the driver's trial folders
+(``trials/STUDY/UID``): the driver fetches each task's archive as its job ends, and the sync
+fetches what the driver could not.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from hpogrid.backends.panda._job import JOB_MARKER, TRIALS_ARCHIVE
 from hpogrid.backends.panda._records import Submission
@@ -54,15 +58,27 @@ def rucio_archives(sub: Submission, dest: Path) -> List[Path]:
     return [p for p in rucio.download(container, str(dest)) if p.name.endswith(TRIALS_ARCHIVE)]
 
 
-def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path) -> List[Tuple[str, str, str, Path]]:
-    """(job's trial uid, name, sha256, local path) of the artifacts missing here."""
+def trial_folder(sub: Submission, pandaid: Any, uid: Any, trials_root: Path) -> Path:
+    """A grid trial's folder in this project: a central search's point under its own uid (the
+    driver's folder), a per-job search's trial under its task, job and trial id."""
+    if (sub.extra or {}).get("central"):
+        return trials_root / str(uid)
+    return trials_root / f"panda.{sub.task_id}.{pandaid}.{uid}"
+
+
+def _wanted(job: Dict[str, Any], sub: Submission, trials_root: Path,
+            only: Optional[Set[str]] = None) -> List[Tuple[str, str, str, Path]]:
+    """(job's trial uid, name, sha256, local path) of the artifacts missing here (of the trials
+    ``only`` names, if given)."""
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     out = []
     for t in metadata.get("trials") or []:
         if not isinstance(t, dict) or not isinstance(t.get("annotations"), dict):
             continue
+        if only is not None and str(t.get("uid")) not in only:
+            continue
         pandaid = t.get("job") or job.get("pandaid")  # (a trial a retry kept is its earlier attempt's)
-        folder = trials_root / f"panda.{sub.task_id}.{pandaid}.{t.get('uid')}" / ARTIFACTS_DIR
+        folder = trial_folder(sub, pandaid, t.get("uid"), trials_root) / ARTIFACTS_DIR
         for name, a in artifacts(t["annotations"]).items():
             if "left_out" in a or not a.get("sha256"):
                 continue
@@ -85,12 +101,13 @@ def _job_archive(archives: List[Path], pandaid: str) -> Optional[Path]:
 
 
 def fetch_artifacts(sub: Submission, job: Dict[str, Any], project_path: Path, study: str, notes: List[str],
-                    fetcher: Optional[Fetcher] = None, cache: Optional[Dict[int, List[Path]]] = None) -> bool:
-    """Bring the artifacts of ``job``'s trials into their trial folders; False when they could
-    not be fetched now (worth another sync), with a note saying why."""
+                    fetcher: Optional[Fetcher] = None, cache: Optional[Dict[int, List[Path]]] = None,
+                    only: Optional[Set[str]] = None) -> bool:
+    """Bring the artifacts of ``job``'s trials (those ``only`` names, if given) into their trial
+    folders; False when they could not be fetched now (worth another sync), with a note saying why."""
     if str(job.get("jobstatus", "")).lower() != "finished":  # only a finished job's outputs reach Rucio
         return True
-    wanted = _wanted(job, sub, project_path / "trials" / study)
+    wanted = _wanted(job, sub, project_path / "trials" / study, only)
     if not wanted:
         return True
     cache = {} if cache is None else cache

@@ -11,6 +11,11 @@ kills tasks.
 Every point is in the study before its task is submitted (PENDING, with the task name), so a
 driver killed at any moment is taken over by ``--resume``: tasks PanDA has are followed (never
 submitted again), finished ones recorded, points never submitted run anew.
+
+What the points kept (:func:`hpogrid.trial.save_artifact`) comes home too: as a task ends, the
+driver fetches its job's trial archive from Rucio into the points' trial folders (keeping a
+file only if its SHA-256 is the one the job recorded, see :mod:`._artifacts`); Rucio out of
+reach is a note, tried again while the search runs, and ``hpogrid report`` fetches the rest.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set
 
 from hpogrid.backends.panda import _outcome
-from hpogrid.backends.panda._records import record_submission
+from hpogrid.backends.panda._records import Submission, load_submissions, record_submission
 from hpogrid.backends.panda.options import CentralOptions
 from hpogrid.engine import (Adopted, AskTellBackend, Ended, Event, Executor, Queued, Run, RunControl,
                             TrialRun)
@@ -34,6 +39,10 @@ from hpogrid.study.records import INTERRUPTED
 if TYPE_CHECKING:
     from hpogrid.grid.panda import PandaGateway
     from hpogrid.project import Project
+
+
+#: seconds between the driver's tries to fetch the artifacts of an ended task while Rucio is out of reach
+FETCH_RETRY_S = 60.0
 
 
 @dataclass
@@ -170,6 +179,9 @@ class PandaExecutor(Executor):
         self.tasks: Dict[int, List[str]] = {}           # task id -> uids of its job
         self.since: Dict[int, datetime] = {}            # task id -> submitted (bounds PanDA's listing)
         self.running: Set[str] = set()
+        self.subs: Dict[int, Submission] = {}          # task id -> its record (where its outputs are)
+        self.unfetched: Dict[int, dict] = {}           # task id -> its ended job, artifacts not fetched yet
+        self.last_fetch = 0.0
         self.last_poll = 0.0
         self.told_drain = False
         self.notes: List[str] = []
@@ -237,7 +249,9 @@ class PandaExecutor(Executor):
             task_id = int(self.gateway.submit(spec))
         uids = [r.uid for r in batch.runs]
         sub = _submission(spec, task_id)
-        record_submission(self.project.path, replace(sub, extra={"central": True, "study": self.study, "uids": uids}))
+        sub = replace(sub, extra={"central": True, "study": self.study, "uids": uids})
+        record_submission(self.project.path, sub)
+        self.subs[task_id] = sub
         self.tasks[task_id] = uids
         self.since[task_id] = datetime.now(timezone.utc) - timedelta(minutes=5)
         return [Queued(uid, {"task_id": str(task_id)}) for uid in uids]
@@ -260,18 +274,51 @@ class PandaExecutor(Executor):
             self._note(f"PanDA did not answer ({exc}); asking again in {self.poll_interval:g} s")
             return []
         events: List[Event] = []
+        trials_root = self.project.path / "trials" / self.study
+        # (after PanDA's answer: a job it shows ended has its outputs in Rucio by then)
+        retry = list(self.unfetched.items()) if time.monotonic() - self.last_fetch >= FETCH_RETRY_S else []
+        for task_id, over_job in retry:
+            self._fetch(task_id, over_job)
         for task_id, uids in list(self.tasks.items()):
             job = _outcome.latest_job(jobs.get(task_id, []))
-            over = _outcome.ended(job, uids, statuses.get(task_id, ""))
+            over = _outcome.ended(job, uids, statuses.get(task_id, ""), trials_root)
             if over is not None:
                 events += _outcome.with_lost_attempts(over, jobs.get(task_id, []), job)
                 del self.tasks[task_id]
                 self.running.difference_update(uids)
+                if job is not None:
+                    self._fetch(task_id, job)
                 continue
             for event in _outcome.started(job, [u for u in uids if u not in self.running]):
                 self.running.add(event.uid)
                 events.append(event)
         return events
+
+    def _fetch(self, task_id: int, job: dict) -> None:
+        """Bring the artifacts of the ended ``job`` of ``task_id`` into its points' folders (once
+        per task; again at a later poll while Rucio is out of reach)."""
+        from hpogrid.backends.panda._artifacts import fetch_artifacts
+
+        self.last_fetch = time.monotonic()
+        sub = self.subs.get(task_id) or next((s for s in load_submissions(self.project.path)
+                                              if s.task_id == task_id), None)
+        if sub is None:  # (a driver killed between submitting and recording: 'report' has no record either)
+            self.unfetched.pop(task_id, None)
+            return
+        self.subs[task_id] = sub
+        notes: List[str] = []
+        if fetch_artifacts(sub, job, self.project.path, self.study, notes):
+            self.unfetched.pop(task_id, None)
+        else:
+            self.unfetched[task_id] = job
+        for line in notes:
+            self._note(line)
+
+    def close(self) -> None:
+        if self.unfetched:
+            ids = ", ".join(str(t) for t in sorted(self.unfetched))
+            self._note(f"the artifacts of grid task(s) {ids} are not here yet: 'hpogrid report {self.project.name}' "
+                       "fetches them")
 
     def wait(self, control: RunControl) -> None:
         if control.draining and not control.stopping and not self.told_drain and self.tasks:

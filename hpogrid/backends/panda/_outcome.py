@@ -5,6 +5,7 @@ tasks of a driver that died): one rule for when a task's trials are over and how
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
@@ -13,6 +14,8 @@ from hpogrid.engine import Ended, Started
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
+#: annotations the driver writes itself (the job's own values of these are about the job's copy)
+DRIVER_ANNOTATIONS = ("trial_dir", "searcher_told", "taskname", "attempt", "seed")
 
 
 def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict]) -> List[Ended]:
@@ -65,12 +68,24 @@ def started(job: Optional[dict], uids: List[str]) -> List[Started]:
     return [Started(uid, job_fields(job)) for uid in uids]
 
 
-def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Optional[List[Ended]]:
+def carried(entry: Dict[str, Any], folder: Path) -> Dict[str, Any]:
+    """What the job's trial annotated (:func:`hpogrid.trial.annotate`, its artifacts), with each
+    artifact's ``file`` where it is kept here (``folder``: the trial's folder in this project;
+    :mod:`._artifacts` fetches it from the job's output); the driver's own annotations stay."""
+    from hpogrid.backends.panda._artifacts import localised
+
+    raw = entry.get("annotations")
+    notes = {k: v for k, v in (raw if isinstance(raw, dict) else {}).items() if k not in DRIVER_ANNOTATIONS and k != DISTRIBUTIONS_ANNOTATION}
+    return localised(notes, folder)
+
+
+def ended(job: Optional[dict], uids: List[str], task_status: str, trials_root: Path) -> Optional[List[Ended]]:
     """How the trials ``uids`` of a task ended; None while its job may still run or be retried.
 
-    A job's trials come from its metadata (what ``hpogrid grid_job`` handed back); a trial the
-    metadata lacks is FAILED with PanDA's error (the job died), or INTERRUPTED when the job was
-    cancelled (``tasks kill``). A failed job with attempts left is not over: JEDI retries it.
+    A job's trials come from its metadata (what ``hpogrid grid_job`` handed back), with their
+    annotations (artifacts listed in ``trials_root/<uid>``); a trial the metadata lacks is FAILED
+    with PanDA's error (the job died), or INTERRUPTED when the job was cancelled (``tasks kill``).
+    A failed job with attempts left is not over: JEDI retries it.
     """
     if job is None:
         return None if task_status not in FINAL_TASK_STATES else [
@@ -96,9 +111,11 @@ def ended(job: Optional[dict], uids: List[str], task_status: str = "") -> Option
             dists = (entry.get("annotations") or {}).get(DISTRIBUTIONS_ANNOTATION)
             used = entry.get("params") if isinstance(dists, dict) and isinstance(entry.get("params"), dict) else None
             curve = entry.get("curve")  # a wave of a multi-fidelity search: the per-iteration values
+            notes = {**carried(entry, trials_root / uid), **fields["annotations"]}
             out.append(Ended(uid, state, metrics=entry.get("metrics") or {}, error=entry.get("error"),
                              history=curve if isinstance(curve, list) else None,
-                             fields=fields, params=used, distributions=dists if used is not None else None))
+                             fields={**fields, "annotations": notes}, params=used,
+                             distributions=dists if used is not None else None))
         else:
             state = INTERRUPTED if status in STOPPED_JOB_STATES else FAILED
             out.append(Ended(uid, state, error=f"{reason} (attempt {attempt} of {attempts})", fields=fields))

@@ -98,7 +98,7 @@ def _job_fields(sub: Submission, job: Dict[str, Any], metadata: Dict[str, Any]) 
 
 def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_root: Optional[Path] = None,
                jobs: Optional[List[Dict[str, Any]]] = None) -> int:
-    from hpogrid.backends.panda._artifacts import localised
+    from hpogrid.backends.panda._artifacts import localised, trial_folder
     from hpogrid.backends.panda._checkpoints import ATTEMPTS, lost_attempts
 
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
@@ -114,7 +114,7 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_r
         prefix = f"panda.{sub.task_id}.{pandaid}"
         notes = t.get("annotations") if isinstance(t.get("annotations"), dict) else {}
         if trials_root is not None:  # its artifacts: where the sync puts them in this project
-            notes = localised(notes, trials_root / f"{prefix}.{t.get('uid')}")
+            notes = localised(notes, trial_folder(sub, pandaid, t.get("uid"), trials_root))
         if lost and t.get("uid") in again:
             notes = {**notes, ATTEMPTS: lost}
         fields = {**common, "job_id": str(pandaid), "annotations": {**notes, **common["annotations"]}}
@@ -136,7 +136,7 @@ def _store_job(store, study: str, sub: Submission, job: Dict[str, Any], trials_r
     return 1
 
 
-def _store_central(store, study: str, sub: Submission, jobs, status: str, metric: str) -> int:
+def _store_central(store, study: str, sub: Submission, jobs, status: str, metric, trials_root: Path) -> int:
     """The ended trials of a central search's task, under the uids the driver gave them; a
     trial the study holds from another task (a re-run after a kill) is left alone."""
     from hpogrid.backends.panda import _outcome
@@ -146,7 +146,8 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
     if sub.extra.get("study") not in (None, study):
         return 0
     job = _outcome.latest_job(jobs)
-    over = _outcome.with_lost_attempts(_outcome.ended(job, list(sub.extra.get("uids") or []), status) or [], jobs, job)
+    over = _outcome.with_lost_attempts(
+        _outcome.ended(job, list(sub.extra.get("uids") or []), status, trials_root) or [], jobs, job)
     stored = 0
     for event in over:
         try:
@@ -158,6 +159,21 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
         record_ended(store, study, event, metric, backend=BACKEND, task_id=str(sub.task_id))
         stored += 1
     return stored
+
+
+def _fetch_central(owners: Dict[str, Optional[str]], sub: Submission, jobs, project_path: Path, study: str,
+                   notes: List[str], fetcher, archives) -> bool:
+    """The artifacts of a central search's task still missing from its points' folders (the
+    driver fetches them as the job ends; Rucio may have been out of reach then). A point the
+    study holds from a later task (a multi-fidelity wave ran it again) keeps that task's files."""
+    from hpogrid.backends.panda import _outcome
+    from hpogrid.backends.panda._artifacts import fetch_artifacts
+
+    job = _outcome.latest_job(jobs)
+    if job is None or sub.extra.get("study") not in (None, study):
+        return True
+    held = {uid for uid in sub.extra.get("uids") or [] if owners.get(uid) in (None, str(sub.task_id))}
+    return fetch_artifacts(sub, job, project_path, study, notes, fetcher, archives, only=held)
 
 
 def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False,
@@ -207,15 +223,20 @@ def _sync_project(project: Project, store, study: str, gateway, refresh: bool, f
 
     trials_root = project.path / "trials" / study
     archives: Dict[int, List[Path]] = {}  # task id -> its jobs' trial archives, fetched once per sync
+    owners: Optional[Dict[str, Optional[str]]] = None
     all_jobs = gateway.jobs_of_tasks([sub.task_id for sub, _ in changed], modified_since([t for _, t in changed]))
     for sub, task in changed:
         status = str(task.get("status", "")).lower()
         signature = task_signature(task)
         result.asked += 1
         if (sub.extra or {}).get("central"):  # a central search's task: its points, by their own uids
-            result.trials += _store_central(store, study, sub, all_jobs.get(sub.task_id, []), status,
-                                            _objectives(project.hpo_config))
-            if status in FINAL_TASK_STATES:
+            jobs = all_jobs.get(sub.task_id, [])
+            result.trials += _store_central(store, study, sub, jobs, status, _objectives(project.hpo_config),
+                                            trials_root)
+            if owners is None:  # point uid -> the task the study says holds it
+                owners = {t.uid: t.task_id for t in store.trials(study)}
+            fetched = _fetch_central(owners, sub, jobs, project.path, study, result.notes, fetcher, archives)
+            if status in FINAL_TASK_STATES and fetched:  # (what the driver could not fetch, fetched now)
                 synced[str(sub.task_id)] = signature
             continue
         fetched = True

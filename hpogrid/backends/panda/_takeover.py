@@ -4,6 +4,7 @@ A dead driver's points are in the study with the name of the task that carries t
 before the task was submitted). Each one whose task PanDA has is followed again (still
 running) or recorded (its job ended meanwhile); a task name PanDA does not know was never
 submitted, so its points run anew. Nothing PanDA already has is submitted a second time.
+The artifacts of a recorded task's points are fetched as the driver would (:mod:`._central`).
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def take_over(store: StudyStore, study: str, metric: Union[str, Objectives], pro
     from hpogrid.grid.panda import PandaGateway
 
     gateway = gateway or PandaGateway()
-    known: Dict[str, Optional[int]] = {s.taskname: s.task_id for s in load_submissions(project_path)}
+    subs = {s.task_id: s for s in load_submissions(project_path)}
+    known: Dict[str, Optional[int]] = {s.taskname: s.task_id for s in subs.values()}
     by_task: Dict[int, list] = {}
     for t in orphans:
         task_id = int(t.task_id) if t.task_id else _find(gateway, known, t.annotations["taskname"])
@@ -52,10 +54,12 @@ def take_over(store: StudyStore, study: str, metric: Union[str, Objectives], pro
     adopted: List[Adopted] = []
     for task_id, trials in by_task.items():
         job = _outcome.latest_job(jobs.get(task_id, []))
-        over = _outcome.ended(job, [t.uid for t in trials], statuses.get(task_id, ""))
+        over = _outcome.ended(job, [t.uid for t in trials], statuses.get(task_id, ""), project_path / "trials" / study)
         if over is not None:
             for event in over:
                 record_ended(store, study, event, metric)
+            if job is not None and task_id in subs:
+                _fetch(subs[task_id], job, project_path, study)
             continue
         state = RUNNING if _outcome.is_running(job) else PENDING
         for t in trials:
@@ -70,3 +74,15 @@ def _find(gateway, known: Dict[str, Optional[int]], taskname: str) -> Optional[i
         known[taskname] = next((int(task["jeditaskid"]) for task in gateway.list_tasks(taskname=taskname, days=None)
                                 if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/")), None)
     return known[taskname]
+
+
+def _fetch(sub, job: dict, project_path: Path, study: str) -> None:
+    """The artifacts of an ended task's points; Rucio out of reach: a note ('report' fetches them)."""
+    import sys
+
+    from hpogrid.backends.panda._artifacts import fetch_artifacts
+
+    notes: List[str] = []
+    fetch_artifacts(sub, job, project_path, study, notes)
+    for line in notes:
+        sys.stderr.write(f"\n[hpogrid] {line}\n")
