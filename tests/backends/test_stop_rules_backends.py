@@ -1,7 +1,8 @@
 """Stop rules once per real backend (the rules themselves: tests/engine/test_stop_rules.py):
 --patience on the pool through local_run, --timeout on Ray Tune with a clock the trials move
 (files they write; nothing waits on time), --target on the real Slurm, whose GPUs (gres) and
-CPUs are what a trial's cost is counted from."""
+CPUs are what a trial's cost is counted from, --patience on a Slurm worker pool; the central grid
+search's is in tests/backends/panda/test_central.py."""
 import os
 import uuid
 from pathlib import Path
@@ -96,3 +97,18 @@ def test_target_on_slurm_and_gpus_of_gres_are_the_trials_cost(tmp_path, slurm_cl
     run = Run(project, options, options.resolved_settings(), StudyTarget.resolve(project, None, None,
               options.resolved_settings()), plan_search(project, options, "fifo", native=True))
     assert get_backend("slurm").trial_resources(run) == {"cpu": 4.0, "gpu": 2.0}
+
+
+@pytest.mark.slow
+def test_patience_on_a_slurm_worker_pool(tmp_path, slurm_cluster):
+    """The rules are checked where every backend's trials end (the one sink): a Slurm `--pool`
+    worker's trials too; its worker job is released when the rule fires."""
+    from hpogrid.backends.slurm import SlurmOptions
+
+    slurm = {"mem": "200M", "time": "5", "workers": 1, "poll_interval": 0.2}
+    name = make_project(tmp_path, CONSTANT, UNI, trials=10, algorithm="random", slurm=slurm)
+    summary = get_backend("slurm").run(load_project(name), SlurmOptions(progress=False, pool=1, patience=1))
+    info, trials = study(name)
+    assert summary.stopped_by == "patience" and info.attrs[ATTRS_KEY]["stopped_by"] == "patience"
+    done = [t for t in trials if t.state == "COMPLETED"]
+    assert len(done) >= 2 and len(trials) < 10  # the second did not improve on the first: no more started
