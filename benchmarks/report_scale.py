@@ -107,24 +107,25 @@ def setup(n: int) -> str:
 
 
 def time_run(name: str, args: list) -> dict:
-    """``hpogrid local_run`` in a fresh process: wall time, time to its first trial's start
-    (start-up: imports, settling the study) and from its first trial's start to its last
-    one's end (the trials), from the study's own timestamps."""
+    """``hpogrid local_run`` in a fresh process: wall time, time to its first trial's end
+    (start-up: imports, settling the study; the trials are instant) and from there to its last
+    trial's end (the trials), from the study's own timestamps."""
     from hpogrid import paths
     from hpogrid.study import StudyStore, sqlite_url
 
     t0 = datetime.now(timezone.utc)
     t, c = time.perf_counter(), _child_cpu()
-    proc = subprocess.run([sys.executable, "-m", "hpogrid", "local_run", name, *args, "--algorithm", "random",
-                           "--no-backup"], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([sys.executable, "-m", "hpogrid", "local_run", name, *args, "--algorithm", "random"],
+                          capture_output=True, text=True, cwd=REPO)
     wall, cpu = time.perf_counter() - t, _child_cpu() - c
     if proc.returncode != 0:
         print(proc.stdout + proc.stderr)
     study = args[args.index("--study") + 1] if "--study" in args else name
     with StudyStore(sqlite_url(paths.study_db(name)), access="read") as store:
-        mine = [x for x in store.trials(study) if x.started_at and x.started_at >= t0]
-    first = min(x.started_at for x in mine)
-    last = max(x.finished_at or x.started_at for x in mine)
+        # (a re-run trial keeps its first start: the run's trials are told by their end)
+        ends = sorted(x.finished_at for x in store.trials(study, changed_since=t0) if x.finished_at and x.finished_at >= t0)
+    first, last = ends[0], ends[-1]
+    mine = ends
     return {"wall": wall, "cpu": cpu, "startup": (first - t0).total_seconds(),
             "trials_s": (last - first).total_seconds(), "n": len(mine), "ok": proc.returncode == 0}
 
@@ -219,13 +220,14 @@ def main() -> int:
         print(f"dashboard update after 10 new trials: {d['update_s']:.3f} s server time, {d['update_kb']:.1f} KB, "
               f"{d['update_rows']} rows (target <= 0.2 s, <= 100 KB)")
         done = args.trials - 8  # the setup's 8 RUNNING trials become INTERRUPTED and are re-run
-        big = time_run(name, ["--resume", "--trials", str(done + 8 + 10)])
+        big = time_run(name, ["--resume", "--no-backup", "--trials", str(done + 8 + 10)])
         empty = time_run(name, ["--study", "empty", "--trials", str(big["n"])])
         ratio = big["trials_s"] / max(empty["trials_s"], 1e-3)
         print(f"local_run --resume on the big study: {big['wall']:.1f} s wall, {big['cpu']:.1f} s CPU, "
-              f"{big['startup']:.1f} s to the first trial (target <= 5 s), {big['n']} trials in {big['trials_s']:.2f} s")
+              f"{big['startup']:.1f} s to the first trial's end (target <= 5 s), {big['n']} trials, "
+              f"{big['trials_s']:.2f} s from the first's end to the last's")
         print(f"same trials in an empty study of the same database: {empty['trials_s']:.2f} s "
-              f"({empty['startup']:.1f} s to the first trial); big/empty = {ratio:.2f} (target <= 1.5)")
+              f"({empty['startup']:.1f} s to the first trial's end); big/empty = {ratio:.2f} (target <= 1.5)")
         ok = ok and d["first_s"] <= 2 and d["update_s"] <= 0.2 and d["update_kb"] <= 100 \
             and big["startup"] <= 5 and ratio <= 1.5 and big["ok"] and empty["ok"]
         print("PASS" if ok else "FAIL")

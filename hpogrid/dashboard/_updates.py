@@ -63,7 +63,7 @@ def _value(t, metric: str) -> Optional[float]:
 
 
 def _best(store, info) -> Optional[Dict[str, Any]]:
-    from hpogrid.dashboard._snapshot import _cell
+    from hpogrid.dashboard._rows import _cell
 
     best = store.best_trial(info.name)
     return None if best is None else {"number": best.number, "value": best.value,
@@ -73,7 +73,7 @@ def _best(store, info) -> Optional[Dict[str, Any]]:
 def delta(store, info, report, last: Dict[str, Any], since: datetime) -> Dict[str, Any]:
     """The trials of ``info`` written since ``since`` as rows in ``report``'s columns (ranks
     and Pareto marks come with the next full snapshot), with the counts and the best trial."""
-    from hpogrid.dashboard._snapshot import _YES, _row
+    from hpogrid.dashboard._rows import _YES, _row
     from hpogrid.study.standing import feasibility
 
     started = now()

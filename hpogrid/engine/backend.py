@@ -98,7 +98,7 @@ class Backend(ABC):
         counts: Dict[str, int] = dict.fromkeys(STATES, 0)
         for t in run.store.trials(run.study, uids=run.sink.uids):  # this run's only, not the whole study
             counts[t.state] = counts.get(t.state, 0) + 1
-        study_counts = {**dict.fromkeys(STATES, 0), **run.store.counts(run.study)}
+        study_counts: Dict[str, int] = {**dict.fromkeys(STATES, 0), **run.store.counts(run.study)}
         return RunSummary(study=run.study, store_url=run.target.url, algorithm=run.plan.algorithm,
                           scheduler=self.scheduler_label(run), counts=counts, study_counts=study_counts,
                           backend=self.name, interrupted=run.control.interrupted, notes=run.plan.notes,
