@@ -221,8 +221,8 @@ def main() -> int:
         print(f"dashboard update after 10 new trials: {d['update_s']:.3f} s server time ({d['update_cpu']:.3f} s CPU), "
               f"{d['update_kb']:.1f} KB, "
               f"{d['update_rows']} rows (target <= 0.2 s, <= 100 KB)")
-        done = args.trials - 8  # the setup's 8 RUNNING trials become INTERRUPTED and are re-run
-        big = time_run(name, ["--resume", "--no-backup", "--trials", str(done + 8 + 10)])
+        # the setup's 8 RUNNING trials become INTERRUPTED and are re-run; the dashboard added 10: 10 new ones
+        big = time_run(name, ["--resume", "--no-backup", "--trials", str(args.trials + 10 + 10)])
         empty = time_run(name, ["--study", "empty", "--trials", str(big["n"])])
         ratio = big["trials_s"] / max(empty["trials_s"], 1e-3)
         print(f"local_run --resume on the big study: {big['wall']:.1f} s wall, {big['cpu']:.1f} s CPU, "
