@@ -6,10 +6,14 @@ in this order: building the report (reading the store, filtering, sorting), rend
 writing the HTML page (plots downsampled, importance on a sample), the same as a user runs
 it (``hpogrid report big --to_html`` in a fresh process, imports included), and the CSV /
 JSON files. Targets: HTML report <= 10 s (in-process and fresh process) and <= 10 MB.
+Then the dashboard (first answer <= 2 s; an update after 10 new trials <= 0.2 s server time
+and <= 100 KB) and ``local_run --resume`` on the big study (<= 5 s to its first trial; its
+instant trials no slower than 1.5x the same trials in an empty study of the same database).
 
 Run: ``.venv/bin/python benchmarks/report_scale.py [--trials 100000] [--keep]``.
 """
 import argparse
+import json
 import math
 import os
 import random
@@ -40,7 +44,7 @@ def make_project(root: Path) -> str:
     from hpogrid.configs import NamedStore
     from hpogrid.project import create_project
 
-    scripts = root / "scripts"
+    scripts = root / "scripts"  # outside the hpogrid home (a project's scripts never live there)
     scripts.mkdir()
     (scripts / "train.py").write_text("def objective(config):\n    return {'loss': 0.0}\n")
     NamedStore("model_config").create("big", {"script": "train.py", "model": "objective"})
@@ -85,7 +89,7 @@ def setup(n: int) -> str:
     from hpogrid.study import StudyStore, sqlite_url
     from hpogrid.study.schema import TrialRow
 
-    name = make_project(Path(os.environ["HPOGRID_HOME"]))
+    name = make_project(Path(os.environ["HPOGRID_HOME"]).parent)
     url = sqlite_url(paths.study_db(name))
     store = StudyStore(url)
     info = store.create_study(name, "loss", "min")
@@ -100,6 +104,62 @@ def setup(n: int) -> str:
     print(f"setup: {n:,} trials generated in {t_gen:.1f} s, bulk-inserted in "
           f"{time.perf_counter() - t - t_gen:.1f} s ({paths.study_db(name).stat().st_size / 1e6:.0f} MB SQLite)")
     return name
+
+
+def time_run(name: str, args: list) -> dict:
+    """``hpogrid local_run`` in a fresh process: wall time, time to its first trial's end
+    (start-up: imports, settling the study; the trials are instant) and from there to its last
+    trial's end (the trials), from the study's own timestamps."""
+    from hpogrid import paths
+    from hpogrid.study import StudyStore, sqlite_url
+
+    t0 = datetime.now(timezone.utc)
+    t, c = time.perf_counter(), _child_cpu()
+    proc = subprocess.run([sys.executable, "-m", "hpogrid", "local_run", name, *args, "--algorithm", "random"],
+                          capture_output=True, text=True, cwd=REPO)
+    wall, cpu = time.perf_counter() - t, _child_cpu() - c
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr)
+    study = args[args.index("--study") + 1] if "--study" in args else name
+    with StudyStore(sqlite_url(paths.study_db(name)), access="read") as store:
+        # (a re-run trial keeps its first start: the run's trials are told by their end)
+        ends = sorted(x.finished_at for x in store.trials(study, changed_since=t0) if x.finished_at and x.finished_at >= t0)
+    first, last = ends[0], ends[-1]
+    mine = ends
+    return {"wall": wall, "cpu": cpu, "startup": (first - t0).total_seconds(),
+            "trials_s": (last - first).total_seconds(), "n": len(mine), "ok": proc.returncode == 0}
+
+
+def dashboard(name: str, new_trials: int = 10) -> dict:
+    """The dashboard's first answer, its full snapshot, and an update after ``new_trials``
+    new trials, through Flask's test client (server time: no browser, no network)."""
+    from hpogrid import paths
+    from hpogrid.dashboard import Source, create_app
+    from hpogrid.study import StudyStore, sqlite_url
+
+    client = create_app(Source(name)).test_client()
+    out: dict = {}
+    t = time.perf_counter()
+    first = client.get("/api/snapshot?quick=1")
+    out["first_s"], out["first_kb"] = time.perf_counter() - t, len(first.data) / 1e3
+    out["first_partial"] = bool(first.get_json().get("partial"))
+    snap = first.get_json()
+    t = time.perf_counter()
+    while snap.get("partial"):  # the page's polls until the full snapshot is there
+        time.sleep(0.2)
+        snap = client.get("/api/snapshot", query_string={"since": snap["cursor"], "base": snap["fingerprint"]}).get_json()
+    out["full_s"] = time.perf_counter() - t
+    out["full_kb"] = len(json.dumps(snap, separators=(",", ":"), default=str)) / 1e3
+    with StudyStore(sqlite_url(paths.study_db(name))) as store:
+        for i in range(new_trials):
+            store.upsert_trial(name, f"bench-new-{i}", state="COMPLETED", params={"lr": 1e-3}, metrics={"loss": 0.5})
+    t, c = time.perf_counter(), time.process_time()
+    upd = client.get("/api/snapshot", query_string={"since": snap["cursor"], "base": snap["fingerprint"]})
+    out["update_s"], out["update_kb"] = time.perf_counter() - t, len(upd.data) / 1e3
+    out["update_cpu"] = time.process_time() - c
+    body = upd.get_json()
+    out["update_rows"] = len(body.get("rows", [])) if body.get("delta") else None
+    return out
 
 
 def _child_cpu() -> float:
@@ -154,6 +214,24 @@ def main() -> int:
         for note in notes:
             print(f"page note: {note}")
         ok = max(total, t_cli) <= 10 and size <= 10e6 and proc.returncode == 0
+        d = dashboard(name)
+        print(f"dashboard first answer: {d['first_s']:.2f} s, {d['first_kb']:.0f} KB "
+              f"({'partial: counts, best, best rows' if d['first_partial'] else 'the full snapshot'}) "
+              f"(target <= 2 s); full snapshot after {d['full_s']:.1f} s more, {d['full_kb']:.0f} KB")
+        print(f"dashboard update after 10 new trials: {d['update_s']:.3f} s server time ({d['update_cpu']:.3f} s CPU), "
+              f"{d['update_kb']:.1f} KB, "
+              f"{d['update_rows']} rows (target <= 0.2 s, <= 100 KB)")
+        # the setup's 8 RUNNING trials become INTERRUPTED and are re-run; the dashboard added 10: 10 new ones
+        big = time_run(name, ["--resume", "--no-backup", "--trials", str(args.trials + 10 + 10)])
+        empty = time_run(name, ["--study", "empty", "--trials", str(big["n"])])
+        ratio = big["trials_s"] / max(empty["trials_s"], 1e-3)
+        print(f"local_run --resume on the big study: {big['wall']:.1f} s wall, {big['cpu']:.1f} s CPU, "
+              f"{big['startup']:.1f} s to the first trial's end (target <= 5 s), {big['n']} trials, "
+              f"{big['trials_s']:.2f} s from the first's end to the last's")
+        print(f"same trials in an empty study of the same database: {empty['trials_s']:.2f} s "
+              f"({empty['startup']:.1f} s to the first trial's end); big/empty = {ratio:.2f} (target <= 1.5)")
+        ok = ok and d["first_s"] <= 2 and d["update_s"] <= 0.2 and d["update_kb"] <= 100 \
+            and big["startup"] <= 5 and ratio <= 1.5 and big["ok"] and empty["ok"]
         print("PASS" if ok else "FAIL")
         if args.keep:
             print(f"files kept in {tmp}")

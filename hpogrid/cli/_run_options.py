@@ -145,7 +145,7 @@ def print_summary(summary, hpo, top: int) -> None:
     from hpogrid.study import best_so_far
 
     c, total = summary.counts, sum(summary.study_counts.values())
-    found = best_so_far(summary.store_url, summary.study)
+    found = best_so_far(summary.store_url, summary.study, top=top)
     objectives, best = found.objectives, found.best
     what = "Pareto front" if objectives.is_multi else "best so far"
     click.echo(f"This run ({summary.algorithm}, {summary.scheduler}): {c.get('COMPLETED', 0)} completed, "

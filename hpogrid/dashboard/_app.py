@@ -4,7 +4,9 @@ Routes: ``/`` the page, ``/static/plotly.min.js`` plotly.js from the installed p
 (no CDN: the page works offline), ``/api/studies`` the names of the store's studies (the page's
 study picker), ``/api/snapshot`` a study as JSON (read only; ``?study=NAME`` picks one of the
 store's studies, ``&compare=B,C`` adds those studies side by side, as ``report --study`` does),
-``/api/artifact?study=S&trial=UID&name=N`` a file a trial kept (a download; only a regular file
+``&since=CURSOR&base=FINGERPRINT`` only the trials written since the page's last poll (the
+full snapshot when ``base`` is not the latest), ``&quick=1`` a partial first page when the full
+one takes long (:mod:`hpogrid.dashboard._updates`), ``/api/artifact?study=S&trial=UID&name=N`` a file a trial kept (a download; only a regular file
 inside the project's folder), and
 ``/api/sync`` (POST) the grid sync of ``hpogrid report``. The sync is the one thing that
 writes, and only when the user presses the button: it needs the ``X-Hpogrid: sync`` header,
@@ -161,6 +163,10 @@ def create_app(source: Source, interval_s: float = 2.0, host: str = "127.0.0.1",
                     return _json({"error": f"no study {unknown[0]!r} in the store"}, 404)
                 if len(others) >= len(COMPARE_COLOURS):
                     return _json({"error": f"compare at most {len(COMPARE_COLOURS)} studies"}, 400)
+            if not others and request.args.get("since"):  # the page's polls: what changed since its cursor
+                return _json(_of(name).update(request.args["since"], request.args.get("base", "")))
+            if not others and request.args.get("quick"):  # the page's first request: partial if the full is slow
+                return _json(_of(name).first())
             snap = _of(name).get()
             if not others:
                 return _json(snap)

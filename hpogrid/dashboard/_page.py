@@ -27,7 +27,7 @@ SCRIPT = r"""
 (function(){
   'use strict';
   var cfg = JSON.parse(document.getElementById('hpogrid-config').textContent);
-  var state = {fingerprint: null, sortCol: 0, sortAsc: true, filter: '', data: null, study: cfg.study, compare: []};
+  var state = {fingerprint: null, cursor: null, sortCol: 0, sortAsc: true, filter: '', data: null, study: cfg.study, compare: []};
   function $(id){ return document.getElementById(id); }
   function el(tag, text, cls){ var e = document.createElement(tag);
     if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
@@ -194,6 +194,14 @@ SCRIPT = r"""
     var d = state.data;
     $('waiting').hidden = !d.waiting; $('content').hidden = !!d.waiting;
     if (d.waiting){ $('waiting').textContent = 'Waiting for the first trial: ' + d.waiting; renderGrid(); return; }
+    renderSummary();
+    var notes = $('notes'); clear(notes);
+    d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
+    renderTable(); renderPlots(); renderFailed(); renderFailures(); renderGrid(); renderComparison(); renderArtifacts();
+  }
+
+  function renderSummary(){
+    var d = state.data;
     $('study').textContent = 'study ' + d.study + ' in ' + d.store + (d.pareto_front ?
       ' | objectives ' + d.objectives : ' | metric ' + d.metric + ' (' + d.mode + ')') +
       (d.constraints && d.constraints.length ? ' | constraints ' + d.constraints.join(', ') : '');
@@ -211,14 +219,27 @@ SCRIPT = r"""
       (d.infeasible ? ' | ' + d.infeasible + ' infeasible' : '');
     $('stop-rules').textContent = d.stop_rules ? d.stop_rules.text : '';
     $('stop-rules').hidden = !d.stop_rules;
-    var notes = $('notes'); clear(notes);
-    d.notes.forEach(function(n){ notes.appendChild(el('p', n, 'note')); });
-    renderTable(); renderPlots(); renderFailed(); renderFailures(); renderGrid(); renderComparison(); renderArtifacts();
+  }
+
+  // an update: the trials written since the last poll replace their rows (by trial number)
+  function merge(u){
+    var d = state.data, t = d.table, at = {};
+    t.rows.forEach(function(r, i){ at[r[1]] = i; });
+    u.rows.forEach(function(r){
+      if (r.length !== t.columns.length) return;  // a new column: the next full snapshot has it
+      if (at.hasOwnProperty(r[1])){ var old = t.rows[at[r[1]]]; if (r[0] === null) r[0] = old[0]; t.rows[at[r[1]]] = r; }
+      else { at[r[1]] = t.rows.length; t.rows.push(r); }
+    });
+    t.shown = t.rows.length; t.total = u.total; d.counts = u.counts; d.best = u.best;
+    renderSummary(); if (u.rows.length) renderTable();
   }
 
   function snapshotUrl(){
-    return 'api/snapshot?study=' + encodeURIComponent(state.study) +
-      (state.compare.length ? '&compare=' + encodeURIComponent(state.compare.join(',')) : '');
+    var url = 'api/snapshot?study=' + encodeURIComponent(state.study);
+    if (state.compare.length) return url + '&compare=' + encodeURIComponent(state.compare.join(','));
+    if (state.cursor && state.fingerprint)  // only what changed since the last answer
+      return url + '&since=' + encodeURIComponent(state.cursor) + '&base=' + encodeURIComponent(state.fingerprint);
+    return url + (state.fingerprint ? '' : '&quick=1');
   }
 
   // a poll answers for the study picked when it started; picking another starts a new round
@@ -233,7 +254,9 @@ SCRIPT = r"""
       if (mine !== round) return;
       $('error').hidden = true;
       $('updated').textContent = 'checked ' + new Date().toLocaleTimeString();
-      if (d.fingerprint !== state.fingerprint){ state.fingerprint = d.fingerprint; state.data = d; render(); }
+      if (d.delta){ if (d.fingerprint === state.fingerprint && state.data){ merge(d); } }
+      else if (d.fingerprint !== state.fingerprint){ state.fingerprint = d.fingerprint; state.data = d; render(); }
+      state.cursor = d.cursor || null;
     }).catch(function(e){
       if (mine !== round) return;
       $('error').hidden = false; $('error').textContent = 'Could not read the study: ' + e.message;
@@ -243,12 +266,12 @@ SCRIPT = r"""
 
   $('study-picker').addEventListener('change', function(){
     state.study = this.value; state.compare = state.compare.filter(function(n){ return n !== state.study; });
-    state.fingerprint = null; state.sortCol = 0; state.sortAsc = true; fillPickers(); poll();
+    state.fingerprint = null; state.cursor = null; state.sortCol = 0; state.sortAsc = true; fillPickers(); poll();
   });
   $('compare-picker').addEventListener('change', function(){
     state.compare = Array.prototype.filter.call(this.options, function(o){ return o.selected; })
       .map(function(o){ return o.value; });
-    state.fingerprint = null; poll();
+    state.fingerprint = null; state.cursor = null; poll();
   });
   setInterval(function(){  // new studies appear in the pickers (not while one is being used)
     var a = document.activeElement;

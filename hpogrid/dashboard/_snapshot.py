@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
+from hpogrid.dashboard._rows import _YES, _cell, _columns, _row
 from hpogrid.errors import NotFoundError, NothingYetError
 
 #: trials sent for the table at most (best first, then the rest; the CSV has them all)
@@ -71,33 +72,12 @@ def _stop_rules(status: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
             "stopped_by": status.get("stopped_by"), "updated_at": status.get("updated_at")}
 
 
-def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
-
-
 def _table(report) -> Dict[str, Any]:
-    from hpogrid.study.view import flatten
-
-    axes = [a.name for a in report.axes]
-    objectives = report.objective_columns  # the other objectives, next to the metric
-    extra = report.extra_metrics
-    others = [m for m in report.metrics if m != report.metric and m not in extra and m not in objectives]
-    marks = ["pareto", "feasible"] if report.marked else []  # as in the HTML report
-    columns = ["rank", "trial", "state", report.metric, *objectives, *marks, *extra, *axes, *others, "backend",
-               "site", "task id", "job id", "time_s"]
-    yes = {True: "yes", False: "no", None: None}
     rows = []
     for i, (t, v) in enumerate(zip(report.trials[:MAX_ROWS], report.values)):
-        flat = flatten(t.metrics, "")
-        flags = [yes[report.standing.pareto[i]], yes[report.standing.feasible[i]]] if marks else []
-        rows.append([i + 1 if i < report.ranked else None, t.number, t.shown_state, v,
-                     *(_cell(flat.get(m)) for m in objectives), *flags,
-                     *(_cell(flat.get(m)) for m in extra), *(_cell(t.params.get(a)) for a in axes),
-                     *(_cell(flat.get(m)) for m in others), t.backend, t.site, t.task_id, t.job_id,
-                     t.duration_s])
-    return {"columns": columns, "rows": rows, "shown": len(rows), "total": len(report.trials)}
+        flags = [_YES[report.standing.pareto[i]], _YES[report.standing.feasible[i]]] if report.marked else []
+        rows.append(_row(report, t, v, i + 1 if i < report.ranked else None, flags))
+    return {"columns": _columns(report), "rows": rows, "shown": len(rows), "total": len(report.trials)}
 
 
 def _failed(report) -> List[Dict[str, Any]]:
@@ -208,13 +188,18 @@ def from_report(report, fingerprint: str, grid) -> Dict[str, Any]:
 #: a study is read again after at least this many times the last read's duration: a study of
 #: 100,000 trials (seconds per read) is followed with at most a quarter of one core
 BUSY_FACTOR = 3.0
+#: a full read cheaper than this is made in the poll that needs it; a dearer one in the
+#: background while polls get updates (:mod:`hpogrid.dashboard._updates`)
+INLINE_READ_S = 0.5
 
 
 class Snapshots:
     """The latest snapshot of one source, rebuilt only when the study changed. Thread-safe.
 
     However often pages poll, the study is read at most once per ``BUSY_FACTOR`` times the
-    last read's cost (a small study: every poll; a huge one: every few seconds).
+    last read's cost (a small study: every poll; a huge one: every few seconds). :meth:`get`
+    answers with the full snapshot; :meth:`first` and :meth:`update` are the page's cheap
+    answers (a partial first page, then only what changed since its cursor).
     """
 
     def __init__(self, source: Source, clock=None):
@@ -224,24 +209,114 @@ class Snapshots:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._last: Optional[Dict[str, Any]] = None
+        self._report = None  # what ``_last`` was built from (None while waiting)
         self._next_read = 0.0
+        self._cost = 0.0
+        self._building: Optional[threading.Thread] = None
+        self._store = None  # (store, info) for the cheap answers, opened once
+
+    def _read_full(self, previous: Optional[Dict[str, Any]]):
+        """(snapshot, report) read now; ``previous`` is kept when nothing changed."""
+        from hpogrid.dashboard._updates import cursor_text, now
+
+        at = now()
+        report, waiting = _read(self.source)
+        if report is None:
+            return waiting, None
+        grid = _grid(report.project.path, report.trials)  # read once: fingerprinted and shown
+        fingerprint = _fingerprint(report, grid)
+        if previous is not None and previous["fingerprint"] == fingerprint:
+            return previous, report
+        snap = from_report(report, fingerprint, grid)
+        snap["cursor"] = cursor_text(at)  # the page's first ``since``: nothing written after is missed
+        return snap, report
+
+    def _refresh(self) -> None:
+        """Read the study now (the caller holds the lock)."""
+        start = self._clock()
+        self._last, self._report = self._read_full(self._last)
+        end = self._clock()
+        self._cost = end - start
+        self._next_read = end + BUSY_FACTOR * self._cost
 
     def get(self) -> Dict[str, Any]:
         with self._lock:
+            if self._last is None or self._clock() >= self._next_read:
+                self._refresh()
+            return self._last  # type: ignore[return-value]
+
+    def _in_background(self) -> threading.Thread:
+        """Start (or join) the one background read; the caller holds the lock."""
+        if self._building is not None and self._building.is_alive():
+            return self._building
+
+        def work() -> None:
             start = self._clock()
-            if self._last is not None and start < self._next_read:
+            try:
+                snap, report = self._read_full(self._last)
+            except Exception:  # the next poll reads again (in the poll: the error reaches the page)
+                with self._lock:
+                    self._next_read = 0.0
+                return
+            with self._lock:
+                self._last, self._report = snap, report
+                end = self._clock()
+                self._cost = end - start
+                self._next_read = end + BUSY_FACTOR * self._cost
+
+        self._building = threading.Thread(target=work, name="hpogrid-dashboard-read", daemon=True)
+        self._building.start()
+        return self._building
+
+    def _cheap_store(self):
+        from hpogrid.dashboard._updates import open_store
+
+        if self._store is None:
+            self._store = open_store(self.source)
+        return self._store
+
+    def first(self) -> Dict[str, Any]:
+        """The page's first answer: the full snapshot of a study under ``PARTIAL_ABOVE``
+        trials (read now), else a partial one (counts, best, best rows: a few indexed queries)
+        while the full one is built in the background."""
+        from hpogrid.dashboard._updates import PARTIAL_ABOVE, partial
+
+        with self._lock:
+            if self._last is not None:
                 return self._last
-            report, waiting = _read(self.source)
-            if report is None:
-                self._last = waiting
-            else:
-                grid = _grid(report.project.path, report.trials)  # read once: fingerprinted and shown
-                fingerprint = _fingerprint(report, grid)
-                if self._last is None or self._last["fingerprint"] != fingerprint:
-                    self._last = from_report(report, fingerprint, grid)
-            end = self._clock()
-            self._next_read = end + BUSY_FACTOR * (end - start)
-            return self._last
+        try:
+            store, info = self._cheap_store()
+            snap = partial(store, info, self.source) if sum(store.counts(info.name).values()) > PARTIAL_ABOVE \
+                else None
+        except (NotFoundError, NothingYetError):  # no study yet: the full read says so
+            snap = None
+        if snap is None:
+            return self.get()
+        with self._lock:
+            self._in_background()
+        return snap
+
+    def update(self, since: str, base: str) -> Dict[str, Any]:
+        """What the page lacks: the full snapshot when the page's ``base`` (fingerprint) is not
+        the latest, else the trials written since its cursor ``since``."""
+        from hpogrid.dashboard._updates import delta, parse_cursor
+
+        at = parse_cursor(since)
+        with self._lock:
+            if self._last is None:  # still building: the partial page again
+                pass
+            elif self._clock() >= self._next_read:
+                if self._cost < INLINE_READ_S:
+                    self._refresh()
+                else:
+                    self._in_background()
+            last, report = self._last, self._report
+        if last is None:
+            return self.first()
+        if base != last["fingerprint"] or report is None or at is None:
+            return last
+        store, info = self._cheap_store()
+        return delta(store, info, report, last, at)
 
     def invalidate(self) -> None:
         """Rebuild at the next :meth:`get` (after a grid sync: PanDA's states changed)."""

@@ -102,13 +102,10 @@ class Backend(ABC):
 
     def _summary(self, run: Run, seconds: float, run_dir: Optional[str]) -> RunSummary:
         """This run's trials and the whole study's, by state."""
-        mine = set(run.sink.uids)
         counts: Dict[str, int] = dict.fromkeys(STATES, 0)
-        study_counts = dict(counts)
-        for t in run.store.trials(run.study):
-            study_counts[t.state] = study_counts.get(t.state, 0) + 1
-            if t.uid in mine:
-                counts[t.state] = counts.get(t.state, 0) + 1
+        for t in run.store.trials(run.study, uids=run.sink.uids):  # this run's only, not the whole study
+            counts[t.state] = counts.get(t.state, 0) + 1
+        study_counts: Dict[str, int] = {**dict.fromkeys(STATES, 0), **run.store.counts(run.study)}
         return RunSummary(study=run.study, store_url=run.target.url, algorithm=run.plan.algorithm,
                           scheduler=self.scheduler_label(run), counts=counts, study_counts=study_counts,
                           backend=self.name, interrupted=run.control.interrupted, notes=run.plan.notes,

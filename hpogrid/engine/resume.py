@@ -73,7 +73,9 @@ def prepare_resume(store: StudyStore, study: str, plan: SearchPlan, request: Res
     (and stops those still alive); it returns notes. ``adopt`` then names the trials still
     alive that this run takes over. ``request.rerun`` chooses finished trials to run again."""
     rerun = request.rerun
-    known = {t.uid for t in store.trials(study)}
+    # a study of 100,000 trials: read only the trials this needs (counts, the ones re-run, the
+    # history a learning searcher is told), never every trial
+    known = {t.uid for t in store.trials(study, uids=rerun.uids)} if rerun.uids else set()
     unknown = [uid for uid in rerun.uids if uid not in known]
     if unknown:  # before the backup: a typo costs nothing
         raise ValidationError("--rerun", f"study {study!r} has no trial {', '.join(map(repr, unknown))}; give "
@@ -94,15 +96,21 @@ def prepare_resume(store: StudyStore, study: str, plan: SearchPlan, request: Res
                                error="its run ended before it finished (found on resume)")
     again = {INTERRUPTED} | set(rerun.states)
     chosen = set(rerun.uids)
-    every = [t for t in store.trials(study) if t.uid not in kept]
-    work.reruns = [(t.uid, t.params) for t in every if t.state in again or t.uid in chosen]
+    picked = {t.uid: t for t in store.trials(study, states=sorted(again))}
+    if chosen:
+        picked.update((t.uid, t) for t in store.trials(study, uids=chosen))
+    again_trials = sorted((t for t in picked.values() if t.uid not in kept), key=lambda t: t.number)
+    work.reruns = [(t.uid, t.params) for t in again_trials]
     rerun_uids = {uid for uid, _ in work.reruns}
-    done = [t for t in every if t.state in (COMPLETED, FAILED) and t.uid not in rerun_uids]
-    work.finished = len(done)
+    counts = store.counts(study)
+    done_count = counts.get(COMPLETED, 0) + counts.get(FAILED, 0) \
+        - sum(1 for t in again_trials if t.state in (COMPLETED, FAILED))
+    work.finished = done_count
     work.new_trials = max(0, spec.trials - work.finished - len(work.reruns) - len(work.adopted))
-    history = [t for t in done if t.state == COMPLETED and t.value is not None]
+    history = [] if _learns_nothing(searcher) else \
+        [t for t in store.trials(study, states=[COMPLETED]) if t.uid not in rerun_uids and t.value is not None]
     work.told, work.space_in_searcher = tell_history(searcher, codec, history, spec.metric, spec.mode)
-    if work.told == 0 and done and not _learns_nothing(searcher):
+    if work.told == 0 and done_count and not _learns_nothing(searcher):
         work.notes.append(f"{type(searcher).__name__} cannot be told earlier trials: it searches afresh")
     work.notes.append(f"resuming study {study!r}: {work.finished} trials kept, "
                       + (f"{len(work.adopted)} still running taken over, " if work.adopted else "")

@@ -25,10 +25,10 @@ import os
 import random
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Literal, Optional, Tuple, TypeVar, Union
 
-from sqlalchemy import bindparam, delete, func, inspect, select
+from sqlalchemy import bindparam, delete, func, inspect, or_, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -494,20 +494,62 @@ class StudyStore:
     # -- trials: reading ---------------------------------------------------------------
 
     def trials(
-        self, study: StudyRef, states: Union[None, str, Iterable[str]] = None
+        self, study: StudyRef, states: Union[None, str, Iterable[str]] = None,
+        uids: Optional[Iterable[str]] = None, changed_since: Optional[datetime] = None,
     ) -> list[TrialRecord]:
-        """Trials of ``study`` (optionally only those in ``states``), by number."""
+        """Trials of ``study`` (optionally only those in ``states``, only ``uids``, only those
+        written at or after ``changed_since``: created, finished or heartbeat then; every
+        write refreshes the heartbeat), by number. The filters let a reader of a study of
+        100,000 trials read the few it needs (decoding rows is what costs)."""
         name = _name(study)
         wanted = None if states is None else [_check_state(x) for x in ([states] if isinstance(states, str) else states)]
+        only = None if uids is None else sorted({str(u) for u in uids})
+        since = None if changed_since is None else changed_since.astimezone(timezone.utc)
 
         def tx(s: Session) -> list[TrialRecord]:
             st = self._study_row(s, name)
             q = select(TrialRow).where(TrialRow.study_id == st.id)
             if wanted is not None:
                 q = q.where(TrialRow.state.in_(wanted))
-            return [_trial_record(r, name) for r in s.scalars(q.order_by(TrialRow.number))]
+            if since is not None:
+                q = q.where(or_(TrialRow.heartbeat_at >= since, TrialRow.finished_at >= since,
+                                TrialRow.created_at >= since))
+            if only is None:
+                return [_trial_record(r, name) for r in s.scalars(q.order_by(TrialRow.number))]
+            found: list[TrialRecord] = []
+            for i in range(0, len(only), 500):  # bound the statement's parameters
+                part = q.where(TrialRow.uid.in_(only[i:i + 500]))
+                found += [_trial_record(r, name) for r in s.scalars(part)]
+            return sorted(found, key=lambda t: t.number)
 
         return self._run("read trials", tx)
+
+    def ranked(self, study: StudyRef, limit: int) -> list[TrialRecord]:
+        """At most ``limit`` COMPLETED trials with a finite ``value``, best first (ties: lowest
+        number), as :meth:`best_trial` orders them; constraints are not applied here."""
+        name = _name(study)
+
+        def tx(s: Session) -> list[TrialRecord]:
+            st = self._study_row(s, name)
+            order = TrialRow.value.asc() if st.mode == "min" else TrialRow.value.desc()
+            q = (select(TrialRow)
+                 .where(TrialRow.study_id == st.id, TrialRow.state == COMPLETED, TrialRow.value.is_not(None))
+                 .order_by(order, TrialRow.number).limit(max(0, int(limit))))
+            return [_trial_record(r, name) for r in s.scalars(q)]
+
+        return self._run("read best trials", tx)
+
+    def latest(self, study: StudyRef, state: str) -> Optional[TrialRecord]:
+        """The trial in ``state`` with the highest number (None: there is none)."""
+        name, wanted = _name(study), _check_state(state)
+
+        def tx(s: Session) -> Optional[TrialRecord]:
+            st = self._study_row(s, name)
+            row = s.scalars(select(TrialRow).where(TrialRow.study_id == st.id, TrialRow.state == wanted)
+                            .order_by(TrialRow.number.desc()).limit(1)).first()
+            return None if row is None else _trial_record(row, name)
+
+        return self._run("read latest trial", tx)
 
     def claim_pending(self, study: StudyRef, backend: str, **fields: Any) -> Optional[TrialRecord]:
         """Atomically take the oldest PENDING trial of ``backend`` in ``study``: it becomes

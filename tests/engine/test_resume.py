@@ -207,3 +207,27 @@ def test_a_seeded_search_continued_does_not_propose_its_first_points_again(tmp_p
     assert any("seed 5 continues study" in note for note in notes), notes
     again, _ = six_points(make_project(tmp_path / "b", ECHO, UNI, algorithm="random", trials=3))
     assert again == first
+
+
+def test_run_counts_stay_right_across_resume_with_a_searcher_that_learns_nothing(tmp_path):
+    """The counts a resumed run reports come from counting queries and this run's own trials,
+    not from reading the whole study: the same numbers as the trials themselves."""
+    from hpogrid.engine import RerunSelection
+    from hpogrid.study import best_so_far
+
+    name = make_project(tmp_path, ECHO, UNI, algorithm="random", trials=6, scheduler="fifo")
+    store = _store(name)
+    _seed_study(name, store)
+    summary = run_fake(load_project(name), RunOptions(resume=True, rerun=RerunSelection.parse("c2"), seed=1,
+                                                       progress=False))
+    assert any("2 trials kept, 3 to re-run, 1 new" in n for n in summary.notes), summary.notes
+    trials = store.trials(name)
+    by_state = {s: sum(1 for t in trials if t.state == s) for s in summary.study_counts}
+    assert summary.study_counts == by_state and by_state["COMPLETED"] == 5 and by_state["FAILED"] == 1
+    assert summary.counts["COMPLETED"] == 4 and sum(summary.counts.values()) == 4  # r1, r2, c2 and the new one
+    again = run_fake(load_project(name), RunOptions(resume=True, backup=False, seed=1, progress=False))
+    assert sum(again.counts.values()) == 0 and again.study_counts == by_state
+    url = sqlite_url(paths.study_db(name))
+    full, top = best_so_far(url, name), best_so_far(url, name, top=2)
+    assert [t.uid for t in top.best] == [t.uid for t in full.best[:2]]
+    assert (top.failed, top.last_error) == (full.failed, full.last_error) == (1, full.last_error)

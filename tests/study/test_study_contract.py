@@ -442,3 +442,27 @@ def test_annotations_add_up_and_a_key_given_again_wins(store, study):
     store.upsert_trial(study, "a", state="RUNNING", annotations={"attempt": 1})
     store.upsert_trial(study, "a", state="COMPLETED", metrics={"loss": 1.0}, annotations={"attempt": 2, "n": 7})
     assert store.trial(study, "a").annotations == {"taskname": "t.c0001", "trial_dir": "/x", "attempt": 2, "n": 7}
+
+
+def test_reading_only_the_trials_a_reader_needs(store, study):
+    """By uid, written since a time, the best few, the latest in a state: what a run's start and
+    end and the dashboard's updates read on a study of 100,000 trials."""
+    from datetime import datetime, timedelta, timezone
+
+    old = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    for uid, state, loss in [("a", "COMPLETED", 0.3), ("b", "FAILED", None), ("c", "COMPLETED", 0.1),
+                             ("d", "COMPLETED", 0.1), ("e", "FAILED", None), ("f", "RUNNING", None)]:
+        store.upsert_trial(study, uid, state=state, metrics={} if loss is None else {"loss": loss},
+                           error=f"err {uid}" if state == "FAILED" else None,
+                           created_at=old, finished_at=old if state != "RUNNING" else None, heartbeat_at=old)
+    assert [t.uid for t in store.trials(study, uids=["e", "a", "zz"])] == ["a", "e"]
+    assert store.trials(study, uids=[]) == []
+    assert [t.uid for t in store.trials(study, states=["COMPLETED"], uids=["a", "b"])] == ["a"]
+    since = datetime.now(timezone.utc) - timedelta(minutes=30)
+    assert store.trials(study, changed_since=since) == []
+    store.upsert_trial(study, "f", state="COMPLETED", metrics={"loss": 0.05})
+    store.upsert_trial(study, "g", state="PENDING")
+    assert [t.uid for t in store.trials(study, changed_since=since)] == ["f", "g"]
+    assert [t.uid for t in store.ranked(study, 3)] == ["f", "c", "d"]  # ties: lowest number first
+    assert store.ranked(study, 0) == []
+    assert store.latest(study, "FAILED").error == "err e" and store.latest(study, "INTERRUPTED") is None
