@@ -223,15 +223,22 @@ SCRIPT = r"""
 
   // an update: the trials written since the last poll replace their rows (by trial number)
   function merge(u){
-    var d = state.data, t = d.table, at = {};
+    // (an update re-reads a few seconds back, so rows come again unchanged: only a real change
+    // redraws the table, which would otherwise flicker and lose what the user points at)
+    var d = state.data, t = d.table, at = {}, changed = false;
     t.rows.forEach(function(r, i){ at[r[1]] = i; });
     u.rows.forEach(function(r){
       if (r.length !== t.columns.length) return;  // a new column: the next full snapshot has it
-      if (at.hasOwnProperty(r[1])){ var old = t.rows[at[r[1]]]; if (r[0] === null) r[0] = old[0]; t.rows[at[r[1]]] = r; }
-      else { at[r[1]] = t.rows.length; t.rows.push(r); }
+      if (at.hasOwnProperty(r[1])){
+        var old = t.rows[at[r[1]]]; if (r[0] === null) r[0] = old[0];
+        if (JSON.stringify(old) !== JSON.stringify(r)){ t.rows[at[r[1]]] = r; changed = true; }
+      }
+      else { at[r[1]] = t.rows.length; t.rows.push(r); changed = true; }
     });
+    var summary = JSON.stringify([t.total, d.counts, d.best]) !== JSON.stringify([u.total, u.counts, u.best]);
     t.shown = t.rows.length; t.total = u.total; d.counts = u.counts; d.best = u.best;
-    renderSummary(); if (u.rows.length) renderTable();
+    if (summary) renderSummary();
+    if (changed) renderTable();
   }
 
   function snapshotUrl(){

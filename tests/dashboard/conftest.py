@@ -78,7 +78,10 @@ def browser(tmp_path):
 
 
 def wait_for(driver, check, what, deadline_s=DEADLINE_S):
-    """Poll ``check(driver)`` until it returns something truthy (returned) or fail naming ``what``."""
+    """Poll ``check(driver)`` until it returns something truthy (returned) or fail naming ``what``.
+    A live page redraws as trials arrive: a check that met an element just replaced tries again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, deadline_s, poll_frequency=0.2).until(lambda d: check(d), message=what)
+    return WebDriverWait(driver, deadline_s, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: check(d), message=what)
