@@ -3,9 +3,10 @@ records the steps in the study and answers in decision.json; a stopped trial's j
 its allocation is freed (one job per trial), or its ``--pool`` worker takes the next trial.
 
 Three configurations run one after another (a grid, one Slurm job or worker at a time); each
-reports ``loss(step) = final * (1 + a / step)`` for up to 100 steps, its stop criterion at 27.
-The first one has nobody to compare with and runs to 27; the second is far worse at step 1 and
-is stopped there, by ASHA and by the median rule alike.
+reports ``loss(step) = final * (1 + a / step)`` for up to 100 steps, its stop criterion at 9.
+The first one has nobody to compare with and runs to 9; the second is far worse at step 1 and
+is stopped there by ASHA. (Which trials a scheduler stops is the engine's rule, the same for
+every backend: tests/engine/test_scheduler_contract.py; here, what a stop does to a Slurm job.)
 """
 import os
 import sys
@@ -30,11 +31,9 @@ def objective(config):
             return
 """
 GRID = {"c": {"method": "categorical", "dimension": {"categories": [0, 1, 2], "grid_search": 1}}}
-PLANNED = 27
-SCHEDULERS = {
-    "asynchyperband": {"max_t": PLANNED, "grace_period": 1, "reduction_factor": 3},
-    "median": {"grace_period": 1, "min_samples_required": 1},
-}
+#: each report waits for the driver's answer (a poll): few steps keep the jobs short
+PLANNED = 9
+SCHEDULERS = {"asynchyperband": {"max_t": PLANNED, "grace_period": 1, "reduction_factor": 3}}
 
 
 def _run(tmp_path, scheduler, slurm):
@@ -48,8 +47,8 @@ def _run(tmp_path, scheduler, slurm):
     return {t.params["c"]: t for t in got}
 
 
-@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
-def test_a_stopped_trial_ends_its_slurm_job(tmp_path, scheduler):
+def test_a_stopped_trial_ends_its_slurm_job(tmp_path):
+    scheduler = "asynchyperband"
     by_c = _run(tmp_path, scheduler, {})
     first, hopeless = by_c[0], by_c[1]
     assert "stopped_early" not in first.annotations and len(first.intermediate) == PLANNED
