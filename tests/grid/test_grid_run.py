@@ -30,7 +30,7 @@ def grid_env(panda_server, monkeypatch, tmp_path):
     return panda_server
 
 
-def make(run_cli, tmp_path, name, trials=2, param=None, retry=False):
+def make(run_cli, tmp_path, name, trials=2, param=None, retry=False, container="docker://hpogrid:test"):
     scripts = tmp_path / f"scripts-{name}"
     scripts.mkdir()
     (scripts / "train.py").write_text(textwrap.dedent(SCRIPT))
@@ -39,7 +39,7 @@ def make(run_cli, tmp_path, name, trials=2, param=None, retry=False):
             ("search_space", "create", name, json.dumps(SPACE)),
             ("hpo_config", "create", name, "--algorithm", "random", "--metric", "loss", "--mode", "min",
              "--trials", str(trials), "--scheduler", "fifo"),
-            ("grid_config", "create", name, "--site", "ANALY_TEST_GPU", "--container", "docker://hpogrid:test",
+            ("grid_config", "create", name, "--site", "ANALY_TEST_GPU", "--container", container,
              *(["--retry"] if retry else [])),
             ("project", "create", name, "--scripts_path", scripts, "--model_config", name, "--search_space", name,
              "--hpo_config", name, "--grid_config", name)]

@@ -3,7 +3,8 @@ runs it in the image named by the task (prun's ``--containerImage``) instead of 
 
 ``PandaTestServer.job_container = PodmanJobs()`` switches it on. The job's run directory is
 bind-mounted at the image's working directory (/hpogrid/project, hpogrid's TaskSpec.workdir)
-and made writable by any user (the image runs as an unprivileged one, like a pilot's user);
+and made readable and writable by any user (the server unpacked it as itself; the image runs
+as an unprivileged user, as a pilot's payload runs as the user who unpacked it);
 only the PanDA variables go in (not the test process's PATH). ``docker://`` is stripped from the
 image name: a local podman image is named as it is.
 """
@@ -34,8 +35,8 @@ class PodmanJobs:
 
     def argv(self, image: str, payload: Sequence[str], cwd: Path, env: Dict[str, str], panda_id: int) -> List[str]:
         """The podman command that runs ``payload`` in ``image`` with ``cwd`` as its working directory."""
-        for folder in [cwd, *(p for p in Path(cwd).rglob("*") if p.is_dir())]:
-            folder.chmod(0o1777)
+        for path in [Path(cwd), *Path(cwd).rglob("*")]:
+            path.chmod(0o1777 if path.is_dir() else 0o666)
         image = image[len("docker://"):] if image.startswith("docker://") else image
         envs = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         return [*podman_command(), "run", "--rm", "--name", self.name(panda_id), *PODMAN_RUN_FLAGS,
