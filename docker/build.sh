@@ -61,9 +61,19 @@ for key in global.find-links global.index-url global.extra-index-url; do
         else pip_options+=(--extra-index-url "$source"); fi
     done
 done
+# full: not every dependency is in local sources (kaleido, ...): PyPI too, through this machine's
+# certificate bundle when its pip configuration names one (a proxy that re-signs TLS)
+if [ "$profile" = full ] && [ -n "$index" ]; then
+    pip_options+=(--extra-index-url https://pypi.org/simple)
+    cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}"
+    if [ -f "$cert" ]; then
+        mounts+=(-v "$cert:/tmp/pip-cert.pem:ro")
+        pip_options+=(--cert /tmp/pip-cert.pem)
+    fi
+fi
 
 echo "[build.sh] building $image" >&2
 "${podman[@]}" build --format docker "${limits[@]}" "${mounts[@]}" -f "$repo/docker/Dockerfile" \
     --build-arg BASE_IMAGE="$base" --build-arg PROFILE="$profile" \
-    --build-arg PIP_OPTIONS="${pip_options[*]}" -t "$image" "$repo" >&2
+    --build-arg PIP_OPTIONS="${pip_options[*]}" ${index:+--build-arg TORCH_INDEX="$index"} -t "$image" "$repo" >&2
 echo "$image"
