@@ -6,7 +6,8 @@
 #   bash setupenv.sh [no-conda]   # the same, without touching your shell
 #   bash setupenv.sh test         # also the system packages the tests use (Debian, as root):
 #                                 # chromium + chromium-driver for the HTML report test,
-#                                 # slurmctld slurmd slurm-client munge for the Slurm tests
+#                                 # slurmctld slurmd slurm-client munge for the Slurm tests,
+#                                 # podman runc debootstrap for the container tests (docker/build.sh)
 #
 # Installs torch==2.13.0 (CPU wheel) first so ax-platform does not pull a CUDA build, then
 # hpogrid with its test extras. Re-running is quick: nothing is reinstalled while setup.cfg
@@ -14,7 +15,7 @@
 
 _hpogrid_system_test_deps() {
     local need=() p
-    for p in chromium chromium-driver slurmctld slurmd slurm-client munge; do
+    for p in chromium chromium-driver slurmctld slurmd slurm-client munge podman runc debootstrap; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
     [ ${#need[@]} -eq 0 ] && return 0

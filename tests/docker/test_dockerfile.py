@@ -66,7 +66,9 @@ def test_hadolint_finds_nothing():
 def test_base_is_python_3_11(steps):
     defaults = arg_defaults(steps)
     (base,) = args_of(steps, "FROM")
-    resolved = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], base)
+    resolved = base
+    while "${" in resolved:  # BASE_IMAGE's default names PYTHON_VERSION
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], resolved)
     assert re.fullmatch(r"python:3\.11(-[a-z-]+)?", resolved), resolved
 
 
@@ -156,3 +158,33 @@ def test_the_image_has_the_root_ntuple_stack_of_example_4(steps):
     # LightGBM's wheel needs the system OpenMP runtime, which python:*-slim does not have
     gomp = [a for a in runs if "apt-get install" in a and "libgomp1" in a]
     assert len(gomp) == 1 and runs.index(gomp[0]) < runs.index(install[0])
+
+
+def test_the_public_default_is_the_full_image_and_core_is_its_lean_variant(steps):
+    """PROFILE=full (the default) installs hpogrid with every dependency; core installs hpogrid
+    without them plus the packages the CLI and a grid job import: the same specifiers as setup.cfg,
+    and the same packages the grid job's bootstrap checks for."""
+    import configparser
+
+    from hpogrid.backends.panda._bootstrap import CORE
+
+    defaults = arg_defaults(steps)
+    assert defaults["PROFILE"] == "full" and defaults["PIP_OPTIONS"] == '""'
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    required = {ln.strip() for ln in cfg["options"]["install_requires"].splitlines()}
+    (install,) = [a for a in args_of(steps, "RUN") if "/tmp/hpogrid-src" in a]
+    core = install[install.index("core)"):install.index(";;", install.index("core)"))]
+    assert "--no-deps /tmp/hpogrid-src" in core
+    listed = re.findall(r'"([a-z]+[<>=][^"]+)"', core)
+    assert listed and set(listed) <= required
+    assert {re.split(r"[<>=]", s)[0] for s in listed} == {package for _, package in CORE}
+
+
+def test_an_unknown_profile_stops_the_build(steps):
+    (install,) = [a for a in args_of(steps, "RUN") if "/tmp/hpogrid-src" in a]
+    script = "pip() { echo called; }\nhpogrid() { :; }\n" + install
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                         env={"PROFILE": "huge", "PATH": "/usr/bin:/bin"}, timeout=30)
+    assert out.returncode == 1 and "called" not in out.stdout
+    assert "PROFILE must be full or core, not 'huge'" in out.stderr

@@ -30,7 +30,7 @@ def grid_env(panda_server, monkeypatch, tmp_path):
     return panda_server
 
 
-def make(run_cli, tmp_path, name, trials=2, param=None, retry=False):
+def make(run_cli, tmp_path, name, trials=2, param=None, retry=False, container="docker://hpogrid:test"):
     scripts = tmp_path / f"scripts-{name}"
     scripts.mkdir()
     (scripts / "train.py").write_text(textwrap.dedent(SCRIPT))
@@ -39,7 +39,7 @@ def make(run_cli, tmp_path, name, trials=2, param=None, retry=False):
             ("search_space", "create", name, json.dumps(SPACE)),
             ("hpo_config", "create", name, "--algorithm", "random", "--metric", "loss", "--mode", "min",
              "--trials", str(trials), "--scheduler", "fifo"),
-            ("grid_config", "create", name, "--site", "ANALY_TEST_GPU", "--container", "docker://hpogrid:test",
+            ("grid_config", "create", name, "--site", "ANALY_TEST_GPU", "--container", container,
              *(["--retry"] if retry else [])),
             ("project", "create", name, "--scripts_path", scripts, "--model_config", name, "--search_space", name,
              "--hpo_config", name, "--grid_config", name)]
@@ -125,8 +125,12 @@ def test_dry_run_prints_the_task_and_submits_nothing(grid_env, run_cli, tmp_path
     params = json.loads(r.output)
     assert params["taskName"].startswith("user.alice.hpogrid.dp.out.") and params["site"] == "ANALY_OTHER"
     assert params["nEvents"] == 4 and params["container_name"] == "docker://hpogrid:test"
-    assert "--exec 'hpogrid grid_job dp --seed %RNDM=" in params["cliParams"]
-    assert "hpogrid%20grid_job%20dp%20--seed%20" in json.dumps(params["jobParameters"])
+    from hpogrid import __version__
+
+    # the job starts with the sandbox's bootstrap: the image's hpogrid, or this one's if the image's is older
+    run = f"python3 .hpogrid-project/bootstrap.py docker://hpogrid:test {__version__} grid_job dp --seed %RNDM="
+    assert f"--exec '{run}" in params["cliParams"]
+    assert "bootstrap.py%20docker%3A//hpogrid%3Atest%20" in json.dumps(params["jobParameters"])
     again = json.loads(run_cli("run", "dp", "--seed", "500", "--trials", "7", "--dry-run").output)
     assert "--seed %RNDM=500 --trials 7'" in again["cliParams"]  # reproducible seeds: job k gets 500 + k
     from hpogrid.backends.panda._submit import output_containers

@@ -231,7 +231,7 @@ class PandaExecutor(Executor):
 
     def _submit(self, batch: _Batch) -> List[Queued]:
         from hpogrid.backends.panda._job import OUTPUTS
-        from hpogrid.backends.panda._sandbox import pack_project
+        from hpogrid.backends.panda._sandbox import job_command, pack_project
         from hpogrid.backends.panda._submit import RETRY_ATTEMPTS, _site, _submission
         from hpogrid.grid.panda import TaskSpec
 
@@ -239,7 +239,8 @@ class PandaExecutor(Executor):
             sandbox = pack_project(self.project, Path(tmp), points=[(r.uid, r.values) for r in batch.runs],
                                    stop=self.stop, out_ds=batch.name,
                                    checkpoints={r.uid: self.earlier[r.uid] for r in batch.runs if r.uid in self.earlier})
-            spec = TaskSpec(taskname=batch.name, exec_args=("hpogrid", "grid_job", self.project.name),
+            command = job_command(self.grid.get("container"), "grid_job", self.project.name)
+            spec = TaskSpec(taskname=batch.name, exec_args=command,
                             sandbox=sandbox, n_jobs=1, out_ds=batch.name, outputs=OUTPUTS,
                             container=self.grid.get("container"),
                             site=_site(self.grid, self.options.site),

@@ -5,6 +5,8 @@ Layout (the README's container notes: scripts and input files share the working 
 
     <scripts of the project>          training scripts at the top level
     .hpogrid-project/config.json      the project's config snapshot
+    .hpogrid-project/bootstrap.py     what the job starts with (._bootstrap): the image's hpogrid
+    .hpogrid-project/lib/hpogrid/     when it is at least this one's version, else this copy
 
 Study files, Ray logs and caches stay home: the job records into its own store and hands
 its trials back through the job metadata.
@@ -29,6 +31,25 @@ POINTS_FILE = "points.json"
 #: in CONFIG_FOLDER: the task's outDS (a retried job finds its earlier attempt's log by it)
 GRID_FILE = "grid.json"
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+BOOTSTRAP = "bootstrap.py"
+
+
+def job_command(container: Optional[str], *args: str) -> Tuple[str, ...]:
+    """The exec string of a grid job running ``hpogrid ARGS`` through the sandbox's bootstrap."""
+    from hpogrid import __version__
+
+    return ("python3", f"{CONFIG_FOLDER}/{BOOTSTRAP}", container or "(none)", __version__, *args)
+
+
+def _own_package():
+    """This hpogrid's files (sources and package data), as the bootstrap's copy in the sandbox."""
+    import hpogrid
+
+    root = Path(hpogrid.__file__).resolve().parent
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in rel.parts:
+            yield path, f"{CONFIG_FOLDER}/lib/hpogrid/{rel.as_posix()}"
 
 
 def _members(scripts: Path):
@@ -62,6 +83,11 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
         for path, arcname in _members(project.scripts_dir):
             tar.add(path, arcname=arcname, recursive=False)
         tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
+        from hpogrid.backends.panda import _bootstrap
+
+        tar.add(_bootstrap.__file__, arcname=f"{CONFIG_FOLDER}/{BOOTSTRAP}", recursive=False)
+        for path, arcname in _own_package():
+            tar.add(path, arcname=arcname, recursive=False)
         extra: Dict[str, bytes] = {}
         if points is not None:
             extra[POINTS_FILE] = json.dumps([

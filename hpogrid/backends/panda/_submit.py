@@ -89,6 +89,7 @@ def _out_ds(project: Project, now: datetime) -> str:
 
 def build_spec(project: Project, options: GridRunOptions, sandbox: Path, now: Optional[datetime] = None):
     """The PanDA task of ``project``: payload, sandbox, datasets, site and retries."""
+    from hpogrid.backends.panda._sandbox import job_command
     from hpogrid.configs import get_kind
     from hpogrid.grid.panda import TaskSpec
 
@@ -102,7 +103,7 @@ def build_spec(project: Project, options: GridRunOptions, sandbox: Path, now: Op
         kwargs["architecture"] = options.architecture
     return TaskSpec(
         taskname=out_ds,
-        exec_args=("hpogrid", "grid_job", project.name, "--seed", f"%RNDM:{seed_base}")
+        exec_args=job_command(grid.get("container"), "grid_job", project.name, "--seed", f"%RNDM:{seed_base}")
         + (("--trials", str(options.trials)) if options.trials else ()),
         sandbox=sandbox, n_jobs=options.n_jobs, out_ds=out_ds, outputs=OUTPUTS,
         container=grid.get("container"), site=_site(grid, options.site), in_ds=grid.get("inDS"),

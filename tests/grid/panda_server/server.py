@@ -14,7 +14,8 @@ report with it under ``user_job_metadata``, dropped above 1 MB) and declared out
 copied to ``root/outds/<outDS>/<LFN>``.
 
 Deviations, on purpose: plain http is accepted (the real server wants https for nearly
-everything) and the caller is ``user`` (no DN); the container image is recorded, not used;
+everything) and the caller is ``user`` (no DN); the container image is recorded, not used, unless
+``job_container`` is set (``container.PodmanJobs``: each payload runs in the task's image);
 commands (kill, retry, finish) take effect at once instead of "in a few minutes"; a task
 without ``maxAttempt`` gets one attempt per job; a retried job keeps its serial number (so
 its seed) and gets a new PandaID with attemptNr + 1, like JEDI.
@@ -171,6 +172,8 @@ class PandaTestServer:
         self.hold_endings = False
         self.default_site = site
         self.job_env: Dict[str, str] = {}
+        #: None: payloads run as bare processes; a container.PodmanJobs: in the task's image
+        self.job_container = None
         #: test hook: called (output container, PandaID, file) for each output of a finished job,
         #: where the pilot would register it in Rucio (a test may upload it to a Rucio test server)
         self.output_hooks: List = []
@@ -326,6 +329,8 @@ class PandaTestServer:
 
     def _kill_process(self, job: Job) -> None:
         proc = job.proc
+        if proc is not None and proc.poll() is None and self.job_container is not None:
+            self.job_container.kill(job.panda_id)
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -384,9 +389,12 @@ class PandaTestServer:
             argv, cwd, out_map = self._prepare_job(job)
             env = dict(os.environ)
             env.update(self.job_env)
-            env.update({"PandaID": str(job.panda_id), "PanDA_TaskID": str(task.task_id),
-                        "PANDA_ATTEMPT_NR": str(job.attempt_nr), "PanDA_AttemptNr": str(job.attempt_nr),
-                        "PANDA_SITE_NAME": task.site})
+            panda_env = {"PandaID": str(job.panda_id), "PanDA_TaskID": str(task.task_id),
+                         "PANDA_ATTEMPT_NR": str(job.attempt_nr), "PanDA_AttemptNr": str(job.attempt_nr),
+                         "PANDA_SITE_NAME": task.site}
+            env.update(panda_env)
+            if self.job_container is not None:  # the pilot's way: the payload in the task's image
+                argv = self.job_container.argv(task.params["container_name"], argv, cwd, panda_env, job.panda_id)
             job.outputs = [{"lfn": lfn, "localName": name, "type": "output"} for name, lfn in out_map.items()]
             with open(job.workdir / "payload.stdout", "wb") as out, open(job.workdir / "payload.stderr", "wb") as err:
                 job.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
