@@ -188,6 +188,9 @@ class PandaExecutor(Executor):
         self.store = getattr(run, "store", None)  # (set once the study is open)
         #: uid -> the trials container of the earlier task that ran the point (its checkpoint)
         self.earlier: Dict[str, str] = {}
+        #: uid -> the name of a dead driver's task meant to carry the point that PanDA did not have
+        #: at take-over (its submission may still have been under way: looked up again before submitting)
+        self.intents: Dict[str, str] = {}
 
     # -- starting ---------------------------------------------------------------------------
     def _name(self, batch: int) -> str:
@@ -197,6 +200,9 @@ class PandaExecutor(Executor):
         before = self._earlier_task(run.uid)
         if before:
             self.earlier[run.uid] = before
+        intent = self._unconfirmed_intent(run.uid)
+        if intent:
+            self.intents[run.uid] = intent
         if self.open is None:
             self.batches += 1
             self.open = _Batch(self._name(self.batches), [])
@@ -220,13 +226,61 @@ class PandaExecutor(Executor):
         name = (row.annotations or {}).get("taskname") if row is not None and row.task_id else None
         return f"{name}_{TRIALS_ARCHIVE}/" if isinstance(name, str) and name else None
 
+    def _unconfirmed_intent(self, uid: str) -> Optional[str]:
+        """The task name a dead driver gave point ``uid`` without a task id (take-over did not find
+        the task); None for a new point or one whose task is known."""
+        from hpogrid.errors import NotFoundError
+
+        try:
+            row = self.store.trial(self.study, uid) if self.store is not None else None
+        except NotFoundError:
+            return None
+        name = (row.annotations or {}).get("taskname") if row is not None and not row.task_id else None
+        return name if isinstance(name, str) and name else None
+
+    def _late_tasks(self, batch: _Batch) -> List[Queued]:
+        """Follow, instead of submitting them again, the points of ``batch`` whose dead driver's task
+        PanDA created after take-over looked for it (the driver was killed with the request in
+        flight); they leave the batch."""
+        from hpogrid.backends.panda._submit import _site
+        from hpogrid.backends.panda._takeover import find_task
+
+        intents = {r.uid: self.intents.pop(r.uid, None) for r in batch.runs}
+        names = {name for name in intents.values() if name}
+        if not names:
+            return []
+        try:
+            found = {name: find_task(self.gateway, name) for name in sorted(names)}
+        except GridError:  # PanDA out of reach: the submission below fails the same way
+            return []
+        events: List[Queued] = []
+        for name, task_id in found.items():
+            if task_id is None:
+                continue
+            uids = [r.uid for r in batch.runs if intents[r.uid] == name]
+            known = self.subs.get(task_id)
+            sub = Submission(task_id=task_id, taskname=name, out_ds=name, n_jobs=1,
+                             submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             site=_site(self.grid, self.options.site), container=self.grid.get("container"),
+                             in_ds=self.grid.get("inDS"), extra={"central": True, "study": self.study,
+                                                                 "uids": (known.extra["uids"] if known else []) + uids})
+            record_submission(self.project.path, sub)
+            self.subs[task_id] = sub
+            self.tasks.setdefault(task_id, []).extend(uids)
+            self.since[task_id] = datetime.now(timezone.utc) - timedelta(days=1)
+            batch.runs = [r for r in batch.runs if r.uid not in uids]
+            events += [Queued(uid, {"task_id": str(task_id), "annotations": {"taskname": name}}) for uid in uids]
+        return events
+
     def flush(self) -> Iterable[Queued]:
         """Submit every batch started so far (a partial one too: the loop cannot ask more now)."""
         batches = self.ready + ([self.open] if self.open is not None else [])
         self.ready, self.open = [], None
         events: List[Queued] = []
         for batch in batches:
-            events += self._submit(batch)
+            events += self._late_tasks(batch)
+            if batch.runs:
+                events += self._submit(batch)
         return events
 
     def _submit(self, batch: _Batch) -> List[Queued]:

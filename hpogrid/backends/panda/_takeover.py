@@ -3,7 +3,9 @@
 A dead driver's points are in the study with the name of the task that carries them (written
 before the task was submitted). Each one whose task PanDA has is followed again (still
 running) or recorded (its job ended meanwhile); a task name PanDA does not know was never
-submitted, so its points run anew. Nothing PanDA already has is submitted a second time.
+submitted, so its points run anew: the resumed driver looks the name up again before it submits
+them (a request still under way when the driver died may create the task later) and follows the
+task if it appeared. Nothing PanDA already has is submitted a second time.
 The artifacts of a recorded task's points are fetched as the driver would (:mod:`._central`).
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from hpogrid.backends.panda import _outcome
-from hpogrid.backends.panda._records import load_submissions
+from hpogrid.backends.panda._records import Submission, load_submissions, record_submission
 from hpogrid.engine import Adopted, record_ended
 from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
 
@@ -47,6 +49,9 @@ def take_over(store: StudyStore, study: str, metric: Union[str, Objectives], pro
         by_task.setdefault(task_id, []).append(t)
     if not by_task:
         return []
+    for task_id, trials in by_task.items():
+        if task_id not in subs:  # submitted, its record lost with the driver: the project knows it again
+            subs[task_id] = _record(project_path, study, task_id, trials)
     since = min(t.created_at for ts in by_task.values() for t in ts if t.created_at) - timedelta(minutes=5)
     jobs = gateway.jobs_of_tasks(list(by_task), since)
     statuses = {int(t["jeditaskid"]): str(t.get("status", "")).lower() for t in gateway.list_tasks(
@@ -71,9 +76,29 @@ def _find(gateway, known: Dict[str, Optional[int]], taskname: str) -> Optional[i
     """The id of the task named ``taskname``: the project's record, else PanDA (a driver killed
     between the submission and its record); remembered in ``known`` for the batch's other points."""
     if taskname not in known:
-        known[taskname] = next((int(task["jeditaskid"]) for task in gateway.list_tasks(taskname=taskname, days=None)
-                                if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/")), None)
+        known[taskname] = find_task(gateway, taskname)
     return known[taskname]
+
+
+def find_task(gateway, taskname: str) -> Optional[int]:
+    """The id of the task PanDA holds under ``taskname``, None if it has none. A central task is
+    named by its outDS, which PanDA holds as a container, with the '/' prun appends: PanDA matches
+    the name exactly, so it is asked for that form."""
+    asked = taskname.rstrip("/") + "/"
+    return next((int(task["jeditaskid"]) for task in gateway.list_tasks(taskname=asked, days=None)
+                 if str(task.get("taskname", "")).rstrip("/") == taskname.rstrip("/")), None)
+
+
+def _record(project_path: Path, study: str, task_id: int, trials) -> Submission:
+    """The record a driver killed between submitting a task and recording it did not write."""
+    from datetime import datetime, timezone
+
+    name = str(trials[0].annotations["taskname"])
+    sub = Submission(task_id=task_id, taskname=name, out_ds=name, n_jobs=1, site=None,
+                     submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     extra={"central": True, "study": study, "uids": [t.uid for t in trials]})
+    record_submission(project_path, sub)
+    return sub
 
 
 def _fetch(sub, job: dict, project_path: Path, study: str) -> None:

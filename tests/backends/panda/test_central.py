@@ -136,6 +136,7 @@ def test_kill_minus_9_of_the_driver_then_resume_submits_nothing_twice(central_en
         pytest.fail("the driver never had finished and running points at once")
     driver.send_signal(signal.SIGKILL)
     driver.wait()
+    central_env.wait_idle()  # a submission the driver had under way is done (test_a_task_created_after_...)
     before = {t.uid: t.state for t in trials_so_far("ck")}
     r = run_cli("run", "ck", "--search", "central", "--trials", "8", "--n_jobs", "2", "--trials_per_job", "2",
                 "--resume")
@@ -147,6 +148,95 @@ def test_kill_minus_9_of_the_driver_then_resume_submits_nothing_twice(central_en
     uids = [u for s in subs for u in s.extra["uids"]]
     assert len(uids) == len(set(uids)) == 8  # every point in exactly one task
     assert len(central_env.tasks) == len(subs)  # and PanDA has no task the project does not know
+
+
+def test_a_task_created_after_the_take_over_looked_for_it_is_followed_not_submitted_again(central_env, run_cli,
+                                                                                          tmp_path):
+    """The driver dies while PanDA is still creating its task: the resumed driver finds no such task
+    at take-over, looks again before it submits those points, and follows the task PanDA made."""
+    import threading
+
+    _make(run_cli, tmp_path, "cl")
+    held, release, lookups = threading.Event(), threading.Event(), []
+    name: list = []
+
+    def hold_submit(args):  # the first submission stays in the server until released
+        if not name:
+            params = args["task_parameters"]
+            name.append((json.loads(params) if isinstance(params, str) else params)["taskName"].rstrip("/"))
+            held.set()
+            release.wait(60)
+
+    def lookup(args):  # the resumed driver's second look for that name: PanDA creates the task first
+        if name and name[0] in json.dumps(args, default=str):
+            lookups.append(1)
+            if len(lookups) == 2:
+                release.set()
+                deadline = time.monotonic() + 60
+                while not any(t.name.rstrip("/") == name[0] for t in list(central_env.tasks.values())):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+
+    central_env.gates.update({"task/submit": hold_submit, "task/get_tasks_detailed_info_since": lookup})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cl", "--search", "central", "--trials", "4",
+                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert held.wait(120), "the driver never submitted"
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        r = run_cli("run", "cl", "--search", "central", "--trials", "4", "--n_jobs", "2", "--trials_per_job", "2",
+                    "--resume")
+    finally:
+        release.set()
+    assert r.exit_code == 0, r.output
+    assert len(lookups) == 2  # take-over did not find the task; the look before submitting did
+    got = _trials("cl")
+    assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
+    subs = load_submissions(paths.project_dir("cl"))
+    [late] = [s for s in subs if s.taskname.rstrip("/") == name[0]]
+    assert sorted(t.task_id for t in got if t.annotations["taskname"].rstrip("/") == name[0]) == [str(late.task_id)] * 2
+    uids = [u for s in subs for u in s.extra["uids"]]
+    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 2
+
+
+def test_a_task_submitted_but_not_recorded_when_the_driver_died_is_taken_over_and_recorded(central_env, run_cli,
+                                                                                           tmp_path):
+    """PanDA made the task; the driver died before it heard so (and recorded it): the resumed driver
+    finds the task by its name, follows it and records it in the project."""
+    import threading
+
+    _make(run_cli, tmp_path, "cr")
+    answered, release = threading.Event(), threading.Event()
+
+    def hold_answer(args):  # the first task exists; its submitter never gets the answer
+        if not answered.is_set():
+            answered.set()
+            release.wait(60)
+
+    central_env.answer_gates["task/submit"] = hold_answer
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cr", "--search", "central", "--trials", "4",
+                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert answered.wait(120), "the driver never submitted"
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        assert load_submissions(paths.project_dir("cr")) == []
+        r = run_cli("run", "cr", "--search", "central", "--trials", "4", "--n_jobs", "2", "--trials_per_job", "2",
+                    "--resume")
+    finally:
+        release.set()
+    assert r.exit_code == 0, r.output
+    assert "2 still running taken over, 2 to re-run, 0 new" in r.output
+    got = _trials("cr")
+    assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
+    subs = load_submissions(paths.project_dir("cr"))
+    uids = [u for s in subs for u in s.extra["uids"]]
+    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 2
+    assert all(t.task_id == str(next(s.task_id for s in subs if t.uid in s.extra["uids"])) for t in got)
 
 
 def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tmp_path):

@@ -48,7 +48,7 @@ from email.parser import BytesParser
 from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 from urllib.parse import parse_qs, unquote, urlparse
 
 TERMINAL_TASK = {"done", "finished", "failed", "aborted", "broken", "exhausted"}
@@ -178,6 +178,14 @@ class PandaTestServer:
         #: where the pilot would register it in Rucio (a test may upload it to a Rucio test server)
         self.output_hooks: List = []
         self.request_counts: Counter = Counter()
+        #: test hook: endpoint -> called with the request's arguments before the server handles it
+        #: (outside the lock; a test holds a request there on an Event)
+        self.gates: Dict[str, Callable[[dict], None]] = {}
+        #: test hook: endpoint -> called with the arguments once the request took effect, before the
+        #: answer is sent (outside the lock; a test holds the answer there)
+        self.answer_gates: Dict[str, Callable[[dict], None]] = {}
+        #: connections accepted and not yet closed (a client's requests on them included)
+        self.in_flight = 0
         self.tasks: Dict[int, Task] = {}
         self.jobs: Dict[int, Job] = {}
         self._lock = threading.RLock()
@@ -198,7 +206,8 @@ class PandaTestServer:
         class Handler(_Handler):
             panda = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _CountingServer(("127.0.0.1", 0), Handler)
+        self._httpd.panda = self
         self._httpd.daemon_threads = True
         self._threads = [threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
                          threading.Thread(target=self._schedule_loop, daemon=True)]
@@ -228,6 +237,21 @@ class PandaTestServer:
         with ``after_commit`` the request takes effect first (the duplicate-submission trap)."""
         with self._lock:
             self._failures.setdefault(endpoint, []).extend([after_commit] * times)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every request that reached the server (a killed client's too) is handled.
+
+        A request of our own first: connections are accepted in order, so once it is answered every
+        earlier one is counted in ``in_flight``; then until none is open."""
+        from urllib.request import urlopen
+
+        with urlopen(self.url.rsplit("/server/panda", 1)[0] + "/api/v1/system/is_alive", timeout=timeout) as r:
+            r.read()
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.in_flight} connection(s) still open after {timeout}s")
+            time.sleep(0.01)
 
     def wait_task(self, task_id: int, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
@@ -722,6 +746,24 @@ class PandaTestServer:
         return True, "", "alive=yes"
 
 
+class _CountingServer(ThreadingHTTPServer):
+    """Counts a connection from its accept (in the accepting thread) to its close."""
+
+    panda: PandaTestServer
+
+    def process_request(self, request, client_address):
+        with self.panda._lock:
+            self.panda.in_flight += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.panda._lock:
+                self.panda.in_flight -= 1
+
+
 class _Handler(BaseHTTPRequestHandler):
     panda: PandaTestServer
     protocol_version = "HTTP/1.1"
@@ -769,6 +811,9 @@ class _Handler(BaseHTTPRequestHandler):
             args = self._args(method)
         except Exception:
             return self._send(400, b"bad request", "text/plain")
+        gate = panda.gates.get(endpoint)
+        if gate is not None:
+            gate(args)
         with panda._lock:
             panda.request_counts[endpoint] += 1
             pending = panda._failures.get(endpoint)
@@ -784,6 +829,9 @@ class _Handler(BaseHTTPRequestHandler):
             if failure is True:  # the request took effect; the answer is lost
                 return self._send(500, b"Internal Server Error", "text/plain")
             body = json.dumps({"success": success, "message": message, "data": data}, default=_encode)
+        answer_gate = panda.answer_gates.get(endpoint)
+        if answer_gate is not None:
+            answer_gate(args)
         self._send(200, body.encode(), "application/json")
 
     def _send(self, code: int, body: bytes, ctype: str):
