@@ -15,6 +15,7 @@ from hpogrid import paths
 from hpogrid.errors import NotFoundError
 from hpogrid.study import StudyStore, sqlite_url
 from tests.conftest import tree_snapshot
+from tests.drivers.helpers import driver_record, wait_driver
 
 #: the first trial waits for the file ``release`` (in the folder $HELD_DIR, which the driver and
 #: its workers inherit)
@@ -36,19 +37,10 @@ def objective(config):
 
 
 def _wait(what, check, deadline_s=90.0):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    logs = "".join(p.read_text()[-3000:] for p in paths.projects_dir().glob("*/drivers/*.log"))
-    raise AssertionError(f"timed out waiting for {what}; driver logs:\n{logs}")
+    return wait_driver(what, check, deadline_s, poll_s=0.1)
 
 
-def _record(name):
-    found = list((paths.project_dir(name) / "drivers").glob("*.json"))
-    return json.loads(found[0].read_text()) if len(found) == 1 else None
+_record = driver_record
 
 
 def _reap(pid):

@@ -10,6 +10,7 @@ import pytest
 
 from hpogrid import paths
 from tests.backends.slurm.helpers import in_squeue, job_state, make_slurm_project, trials
+from tests.drivers.helpers import driver_record, wait_driver
 from tests.projects import UNI
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
@@ -34,19 +35,10 @@ def objective(config):
 
 
 def _wait(what, check, deadline_s=180.0):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    logs = "".join(p.read_text()[-3000:] for p in paths.projects_dir().glob("*/drivers/*.log"))
-    raise AssertionError(f"timed out waiting for {what}; driver logs:\n{logs}")
+    return wait_driver(what, check, deadline_s, poll_s=0.2)
 
 
-def _record(name):
-    found = list((paths.project_dir(name) / "drivers").glob("*.json"))
-    return json.loads(found[0].read_text()) if len(found) == 1 else None
+_record = driver_record
 
 
 def _runs(work):
