@@ -29,3 +29,26 @@ def test_optimize_a_program_on_slurm(run_cli, tmp_path, monkeypatch):
     assert {t.backend for t in trials} == {"slurm"} and len(trials) == 2
     for t in trials:
         assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2 + t.params["n"], rel=1e-5)
+
+
+OBJECTIVE = '''
+def objective(config):
+    return {"loss": (config["x"] - 0.3) ** 2}
+'''
+
+
+def test_optimize_a_python_function_on_slurm(run_cli, tmp_path, monkeypatch):
+    """A Python target (``train.py:objective``) goes to Slurm packed as the project's script."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text(OBJECTIVE)
+    assert run_cli("slurm_config", "create", "fast1", "--mem", "200M", "--time", "5", "--poll_interval",
+                   "0.2").exit_code == 0
+    r = run_cli("optimize", "model.py:objective", "-p", "x=uniform:0:1", "--trials", 2, "--n_jobs", 2,
+                "--on", "slurm", "--slurm_config", "fast1")
+    assert r.exit_code == 0, r.output
+    assert "2 completed, 0 failed" in r.output
+    with load("model_objective") as study:
+        trials = study.trials
+    assert {t.backend for t in trials} == {"slurm"} and len(trials) == 2
+    for t in trials:
+        assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2, rel=1e-5)
