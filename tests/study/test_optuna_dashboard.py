@@ -1,7 +1,7 @@
 """An exported study opens in optuna-dashboard (its own WSGI app, called in-process).
 
-optuna-dashboard is not a dependency of hpogrid: the test skips, saying so, where it is not
-installed (``pip install optuna-dashboard``).
+optuna-dashboard is not a dependency of hpogrid, only of its tests (setup.cfg's test extra);
+the test skips, saying so, where it is not installed (``pip install optuna-dashboard``).
 """
 import io
 import json
