@@ -100,17 +100,20 @@ def statuses(project: Optional[str] = None) -> List[DriverStatus]:
 
 
 def resume_command(record: DriverRecord) -> str:
-    """The command that resumes a driver that died: the same run, ``--resume --detach``."""
+    """The command that resumes a driver that died: the same run, ``--resume --detach``. A
+    password in a study URL is shown as ``***`` (the user types it, or sets the URL in the
+    environment): a terminal and its scrollback are no place for credentials."""
     from pathlib import Path
 
     from hpogrid.drivers._record import drivers_dir
+    from hpogrid.study import redact_text
 
     args = [a for a in resume_args(record.args) if a != "--no-backup"] + ["--detach"]
     if record.where == "slurm" and record.driver_time:
         args += ["--driver-time", record.driver_time]
     if Path(record.log).parent != drivers_dir(record.project):
         args += ["--driver-log", str(Path(record.log).parent)]
-    return shlex.join(["hpogrid", record.command, *args])
+    return redact_text(shlex.join(["hpogrid", record.command, *args]))
 
 
 def _started(record: DriverRecord, timeout_s: float = 60.0) -> DriverRecord:

@@ -13,7 +13,7 @@
 Importing this package loads SQLAlchemy but never pandas or ray.
 """
 from hpogrid.study.best import BestSoFar, best_so_far
-from hpogrid.study.engine import safe_url, sqlite_url
+from hpogrid.study.engine import redact_text, safe_url, sqlite_url
 from hpogrid.study.records import (
     BACKENDS,
     COMPLETED,
@@ -52,6 +52,6 @@ __all__ = [
     "TrialState",
     "best_so_far",
     "load",
-    "safe_url",
+    "safe_url", "redact_text",
     "sqlite_url",
 ]

@@ -205,3 +205,14 @@ def test_a_restart_continues_the_study_without_running_the_rerun_selection_again
     given = ["p", "--resume", "--rerun", "FAILED,local-1", "--rerun-failed", "--no-backup", "--seed", "3"]
     assert resume_args(given) == ["p", "--seed", "3", "--resume", "--no-backup"]
     assert resume_args(["p", "--trials", "9"]) == ["p", "--trials", "9", "--resume", "--no-backup"]
+
+
+def test_the_resume_command_shown_for_a_dead_driver_masks_a_study_password(hpogrid_home):
+    from hpogrid.drivers import resume_command
+    from hpogrid.drivers._record import DriverRecord
+
+    record = DriverRecord(id="d1", project="p", command="local_run", where="local", log="/tmp/x/d1.log",
+                          created_at="now", study="p",
+                          args=["p", "--trials", "5", "--study-url", "postgresql://hpo:s3cret@127.0.0.1/test"])
+    shown = resume_command(record)
+    assert "s3cret" not in shown and "postgresql://hpo:***@127.0.0.1/test" in shown and "--resume" in shown
