@@ -40,21 +40,26 @@ def _loss(t, step):
     return t.params["a"] + t.params["b"] / step
 
 
-def _make(panda_server, monkeypatch, run_cli, tmp_path):
-    monkeypatch.setenv("RUCIO_ACCOUNT", "alice")
-    monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
-    (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
-    rungs = {"grace_period": 1, "reduction_factor": 3, "max_t": 9}
+def make_waves_project(run_cli, tmp_path, name, script, space, rungs):
+    """Project ``name``: ``script``'s ``objective`` over ``space``, ASHA with ``rungs`` (its
+    ``max_t`` is the stop), a grid_config for the test site: what a central search in waves runs."""
+    (tmp_path / "train.py").write_text(textwrap.dedent(script))
     for cmd in [("model_config", "create", "m", "--script", "train.py", "--model", "objective"),
-                ("search_space", "create", "s", json.dumps(SPACE)),
+                ("search_space", "create", "s", json.dumps(space)),
                 ("hpo_config", "create", "h", "--algorithm", "random", "--metric", "loss", "--mode", "min",
                  "--scheduler", "asynchyperband", "--scheduler_param", json.dumps(rungs),
-                 "--stop", json.dumps({"training_iteration": 9})),
+                 "--stop", json.dumps({"training_iteration": rungs["max_t"]})),
                 ("grid_config", "create", "g", "--site", "ANALY_TEST", "--container", "docker://hpogrid:test"),
-                ("project", "create", "wv", "--scripts_path", tmp_path / "train.py", "--model_config", "m",
+                ("project", "create", name, "--scripts_path", tmp_path / "train.py", "--model_config", "m",
                  "--search_space", "s", "--hpo_config", "h", "--grid_config", "g")]:
         r = run_cli(*cmd)
         assert r.exit_code == 0, r.output
+
+
+def _make(panda_server, monkeypatch, run_cli, tmp_path):
+    monkeypatch.setenv("RUCIO_ACCOUNT", "alice")
+    monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
+    make_waves_project(run_cli, tmp_path, "wv", SCRIPT, SPACE, {"grace_period": 1, "reduction_factor": 3, "max_t": 9})
 
 
 def test_waves_run_promoted_points_at_growing_budgets(panda_server, monkeypatch, run_cli, tmp_path):

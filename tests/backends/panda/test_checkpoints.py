@@ -17,6 +17,7 @@ import pytest
 from hpogrid import paths
 from hpogrid.study import StudyStore, sqlite_url
 from tests.backends.panda.test_artifacts import register_in_rucio
+from tests.backends.panda.test_central_waves import make_waves_project
 
 pytestmark = pytest.mark.slow
 SPACE = {"x": {"method": "uniform", "dimension": {"low": 0, "high": 1}}}
@@ -145,18 +146,8 @@ def objective(config):
 
 def test_a_promoted_point_gets_its_checkpoint_in_the_later_task(grid_with_rucio, run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
-    (tmp_path / "train.py").write_text(textwrap.dedent(WAVES_MODEL))
-    rungs = {"grace_period": 1, "reduction_factor": 2, "max_t": 2}
-    for cmd in [("model_config", "create", "m", "--script", "train.py", "--model", "objective"),
-                ("search_space", "create", "s", json.dumps(SPACE)),
-                ("hpo_config", "create", "h", "--algorithm", "random", "--metric", "loss", "--mode", "min",
-                 "--scheduler", "asynchyperband", "--scheduler_param", json.dumps(rungs),
-                 "--stop", json.dumps({"training_iteration": 2})),
-                ("grid_config", "create", "g", "--site", "ANALY_TEST", "--container", "docker://hpogrid:test"),
-                ("project", "create", "pw", "--scripts_path", tmp_path / "train.py", "--model_config", "m",
-                 "--search_space", "s", "--hpo_config", "h", "--grid_config", "g")]:
-        r = run_cli(*cmd)
-        assert r.exit_code == 0, r.output
+    make_waves_project(run_cli, tmp_path, "pw", WAVES_MODEL, SPACE,
+                       {"grace_period": 1, "reduction_factor": 2, "max_t": 2})
     r = run_cli("run", "pw", "--search", "central", "--trials", "2", "--n_jobs", "2", "--trials_per_job", "1",
                 "--seed", "3")
     assert r.exit_code == 0, r.output
