@@ -55,6 +55,14 @@ def _make(run_cli, tmp_path, name, param=None, retry=False, algorithm="optuna"):
         assert r.exit_code == 0, r.output
 
 
+def _driver(name, trials, *extra, stderr=subprocess.DEVNULL, text=False):
+    """A central-search driver in its own process (a test kills it -9), two jobs of two points."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "hpogrid", "run", name, "--search", "central", "--trials",
+                             str(trials), "--n_jobs", "2", "--trials_per_job", "2", *extra], env=env,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=text)
+
+
 def _trials(name):
     with StudyStore(sqlite_url(paths.study_db(name))) as store:
         return store.trials(name)
@@ -120,10 +128,7 @@ def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_
 
 def test_kill_minus_9_of_the_driver_then_resume_submits_nothing_twice(central_env, run_cli, tmp_path):
     _make(run_cli, tmp_path, "ck")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "ck", "--search", "central", "--trials", "8",
-                               "--n_jobs", "2", "--trials_per_job", "2", "--seed", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    driver = _driver("ck", 8, "--seed", "1", stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until some points are done and some still with PanDA
         got = trials_so_far("ck")
@@ -178,10 +183,7 @@ def test_a_task_created_after_the_take_over_looked_for_it_is_followed_not_submit
                     time.sleep(0.01)
 
     central_env.gates.update({"task/submit": hold_submit, "task/get_tasks_detailed_info_since": lookup})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cl", "--search", "central", "--trials", "4",
-                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = _driver("cl", 4)
     try:
         assert held.wait(120), "the driver never submitted"
         driver.send_signal(signal.SIGKILL)
@@ -216,10 +218,7 @@ def test_a_task_submitted_but_not_recorded_when_the_driver_died_is_taken_over_an
             release.wait(60)
 
     central_env.answer_gates["task/submit"] = hold_answer
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cr", "--search", "central", "--trials", "4",
-                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = _driver("cr", 4)
     try:
         assert answered.wait(120), "the driver never submitted"
         driver.send_signal(signal.SIGKILL)
@@ -246,10 +245,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
 
     _make(run_cli, tmp_path, "ch")
     central_env.max_parallel_jobs = 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "ch", "--search", "central", "--trials", "6",
-                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = _driver("ch", 6)
     deadline = time.monotonic() + 120
     while len(load_submissions(paths.project_dir("ch"))) < 2:  # the first wave is with PanDA
         assert time.monotonic() < deadline and driver.poll() is None
@@ -276,10 +272,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
 def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, run_cli, tmp_path):
     _make(run_cli, tmp_path, "cc")
     central_env.max_parallel_jobs = 0  # the jobs wait in PanDA: the driver has tasks to follow
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-m", "hpogrid", "run", "cc", "--search", "central", "--trials", "6",
-                               "--n_jobs", "2", "--trials_per_job", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    driver = _driver("cc", 6, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while len(load_submissions(paths.project_dir("cc"))) < 2:
         assert time.monotonic() < deadline and driver.poll() is None
