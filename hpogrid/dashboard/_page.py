@@ -230,7 +230,8 @@ SCRIPT = r"""
     u.rows.forEach(function(r){
       if (r.length !== t.columns.length) return;  // a new column: the next full snapshot has it
       if (at.hasOwnProperty(r[1])){
-        var old = t.rows[at[r[1]]]; if (r[0] === null) r[0] = old[0];
+        var old = t.rows[at[r[1]]];
+        (u.unknown || [0]).forEach(function(i){ if (r[i] === null) r[i] = old[i]; });
         if (JSON.stringify(old) !== JSON.stringify(r)){ t.rows[at[r[1]]] = r; changed = true; }
       }
       else { at[r[1]] = t.rows.length; t.rows.push(r); changed = true; }

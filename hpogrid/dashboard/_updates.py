@@ -81,11 +81,13 @@ def delta(store, info, report, last: Dict[str, Any], since: datetime) -> Dict[st
     rows = [_row(report, t, _value(t, report.metric), None,
                  [None, _YES[feasibility(report.objectives, t)]] if report.marked else [])
             for t in changed]
+    # the cells a delta cannot know (rank; Pareto mark): the page keeps what it shows there
+    unknown = [0] + ([4 + len(report.objective_columns)] if report.marked else [])
     counts = {str(k): v for k, v in store.counts(info.name).items()}
     best = last.get("best") if report.pareto_view else _best(store, info)
     return {"delta": True, "fingerprint": last["fingerprint"], "cursor": cursor_text(started),
             "generated_at": started.isoformat(timespec="seconds"), "counts": counts, "best": best,
-            "rows": rows, "total": sum(counts.values())}
+            "rows": rows, "unknown": unknown, "total": sum(counts.values())}
 
 
 def partial(store, info, source) -> Dict[str, Any]:

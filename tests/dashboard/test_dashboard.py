@@ -19,7 +19,14 @@ def _rows(driver):
 
 
 def _heads(driver):
-    return [th.text for th in driver.find_elements("css selector", "#trials-head th")]
+    # read in one script: a live page may redraw the table between two element reads
+    return driver.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#trials-head th'),"
+        " function(th){ return th.textContent; });")
+
+
+def _sort_by(driver, column):
+    driver.execute_script("document.querySelectorAll('#trials-head th')[arguments[0]].click();", column)
 
 
 def _known(tmp_path, name="rp"):
@@ -49,12 +56,13 @@ def test_the_page_shows_the_trials_plots_and_failed_trials(tmp_path, serve_dashb
                                   " function(e){ return e.id; });")
     assert {"plot-pcp", "plot-history", "plot-besttime", "plot-scatter", "plot-pairs", "plot-features"} <= set(keys)
     # the failed trial with its error
-    failed = browser.find_element("css selector", "#failed details summary").text
+    failed = wait_for(browser, lambda d: d.find_element("css selector", "#failed details summary").text,
+                      "the failed trial")
     assert failed.startswith("trial 2 (l2): ValueError: boom")
     # sort by trial number (click the header) and filter by state
-    browser.find_elements("css selector", "#trials-head th")[1].click()
+    _sort_by(browser, 1)
     assert [r[1] for r in _rows(browser)] == [str(n) for n in range(8)]
-    browser.find_elements("css selector", "#trials-head th")[1].click()
+    _sort_by(browser, 1)
     assert [r[1] for r in _rows(browser)] == [str(n) for n in reversed(range(8))]
     from selenium.webdriver.support.ui import Select
 

@@ -102,3 +102,39 @@ def test_the_page_merges_an_update_without_a_full_snapshot(tmp_path, no_rereads,
     finally:
         server.shutdown()
         store.close()
+
+
+@pytest.mark.slow
+def test_polls_of_an_unchanged_multi_objective_study_do_not_redraw_its_table(tmp_path, no_rereads, browser):
+    """A delta cannot know ranks and Pareto marks: the rows it brings again unchanged (every trial
+    touched by a heartbeat) keep the page's marks instead of redrawing the table on every poll."""
+    from werkzeug.serving import make_server
+
+    from hpogrid.study import StudyStore, sqlite_url
+    from hpogrid import paths
+    from tests.report.helpers import mo_project
+
+    name = mo_project(tmp_path)
+    store = StudyStore(sqlite_url(paths.study_db(name)))
+    server = make_server("127.0.0.1", 0, create_app(Source(name), interval_s=0.3), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_port}/")
+        wait_for(browser, lambda d: len(d.find_elements("css selector", "#trials-body tr")) == 9, "the 9 trials")
+        browser.execute_script("""
+            document.querySelector('#trials-body tr').setAttribute('data-seen', 'yes');
+            window.hpogridPolls = 0; var f = window.fetch;
+            window.fetch = function(){ return f.apply(this, arguments).then(function(r){
+              window.hpogridPolls++; return r; }); };""")
+        for t in store.trials(name):  # written again, unchanged
+            store.upsert_trial(name, t.uid, heartbeat_at=datetime.now(timezone.utc))
+        wait_for(browser, lambda d: d.execute_script("return window.hpogridPolls;") >= 4, "four polls")
+        assert browser.execute_script(
+            "return document.querySelector('#trials-body tr').getAttribute('data-seen');") == "yes"
+        marks = browser.execute_script(
+            "return Array.prototype.map.call(document.querySelectorAll('#trials-body tr'),"
+            " function(tr){ return tr.cells[5].textContent; });")
+        assert marks.count("yes") == 4  # the front is still marked
+    finally:
+        server.shutdown()
+        store.close()
