@@ -29,6 +29,13 @@ def _sort_by(driver, column):
     driver.execute_script("document.querySelectorAll('#trials-head th')[arguments[0]].click();", column)
 
 
+def _pick(driver, picker, value):
+    """Select ``value`` in a picker, again if the page refilled the picker's options meanwhile."""
+    from selenium.webdriver.support.ui import Select
+
+    wait_for(driver, lambda d: Select(d.find_element("id", picker)).select_by_value(value) or True, f"{value} picked")
+
+
 def _known(tmp_path, name="rp"):
     from hpogrid import paths
     from hpogrid.study import sqlite_url
@@ -97,7 +104,8 @@ def test_user_strings_are_text_never_markup(tmp_path, serve_dashboard, browser):
     wait_for(browser, lambda d: d.find_elements("css selector", "#plot-scatter .main-svg"), "scatter plot")
     svg_text = browser.execute_script("return document.getElementById('plot-scatter').textContent;")
     assert HOSTILE in svg_text  # the axis title shows the name literally
-    summary = browser.find_element("css selector", "#failed summary").get_attribute("textContent")
+    summary = wait_for(browser, lambda d: d.find_element("css selector", "#failed summary").get_attribute(
+        "textContent"), "the failed trial")
     assert "ValueError: " + HOSTILE in summary
     # nothing became an element: no <img>, no alert, no error
     assert browser.find_elements("css selector", "img") == []
@@ -216,14 +224,14 @@ def test_the_study_picker_and_compare_with_in_the_browser(tmp_path, serve_dashbo
     browser.get(serve_dashboard(name).url)
     wait_for(browser, lambda d: len(_rows(d)) == 8, "8 trials of rp")
     wait_for(browser, lambda d: d.find_element("id", "pickers").is_displayed(), "the study pickers")
-    Select(browser.find_element("id", "study-picker")).select_by_value("rp_b")
+    _pick(browser, "study-picker", "rp_b")
     rows = wait_for(browser, lambda d: len(_rows(d)) == 3 and _rows(d), "3 trials of rp_b")
     assert browser.find_element("id", "study").text.startswith("study rp_b in ")
     assert sorted(r[2] for r in rows) == ["COMPLETED", "COMPLETED", "FAILED"]
     assert not browser.find_element("id", "compare-section").is_displayed()
     wait_for(browser, lambda d: [o.get_attribute("value") for o in Select(
         d.find_element("id", "compare-picker")).options] == ["rp"], "rp offered to compare with")
-    Select(browser.find_element("id", "compare-picker")).select_by_value("rp")
+    _pick(browser, "compare-picker", "rp")
     compared = wait_for(browser, lambda d: d.execute_script(
         "return Array.prototype.map.call(document.querySelectorAll('#compare-body tr'),"
         " function(tr){ return tr.cells[0].textContent; });") or None, "the comparison table")

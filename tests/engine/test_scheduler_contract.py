@@ -178,6 +178,10 @@ def test_a_killed_and_resumed_run_stops_what_one_run_stops(tmp_path, hpogrid_hom
         while not (hold / "held").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert (hold / "held").exists(), (tmp_path / "stderr").read_text()[-2000:]
+        # the results of the three trials before it are written by a background writer: wait
+        # for them in the store (config 4 stays held), then kill it mid-trial
+        while len(trials_so_far(name, states=["COMPLETED"])) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
