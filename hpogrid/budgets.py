@@ -51,6 +51,17 @@ def parse_duration(text: Any, name: str = "--timeout") -> float:
     return seconds
 
 
+#: Slurm's time limits (sbatch --time): MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
+SLURM_TIME_FORMS = "MINUTES, HH:MM:SS or D-HH:MM:SS (e.g. 30, 12:00:00 or 2-00:00:00)"
+_SLURM_TIME = re.compile(r"\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2}")
+
+
+def is_slurm_time(text: str) -> bool:
+    """Whether ``text`` is a Slurm time limit (:data:`SLURM_TIME_FORMS`): one check for the
+    slurm_config ``time`` of trials and the ``--driver-time`` of a detached driver."""
+    return bool(_SLURM_TIME.fullmatch(text))
+
+
 def format_duration(seconds: float) -> str:
     """``5400`` -> ``1h30m`` (what :func:`parse_duration` reads back)."""
     seconds = max(0.0, seconds)

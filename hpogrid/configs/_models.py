@@ -540,8 +540,8 @@ class SlurmConfig(ConfigModel):
     @field_validator("time")
     @classmethod
     def _time(cls, v: str) -> str:
-        if not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", v):
-            raise ValueError(f"time must look like MINUTES, HH:MM:SS or D-HH:MM:SS (got {v!r})")
+        if not budgets.is_slurm_time(v):
+            raise ValueError(f"time must look like {budgets.SLURM_TIME_FORMS} (got {v!r})")
         return v
 
     @field_validator("sbatch_args")

@@ -10,7 +10,6 @@ resubmits itself before it ends (:mod:`hpogrid.drivers._supervise`).
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -18,21 +17,19 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from hpogrid.budgets import SLURM_TIME_FORMS, is_slurm_time
 from hpogrid.engine import worker_environment
 from hpogrid.drivers._record import DriverRecord, drivers_dir, load, new_id, now, save, this_host, update
 from hpogrid.errors import ValidationError
 
 #: seconds before its time limit that Slurm warns the driver job (SIGUSR1 to the batch script)
 WARN_S = 60
-#: Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
-_TIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
 DEFAULT_DRIVER_TIME = "1-00:00:00"
 
 
 def check_driver_time(value: Optional[str]) -> Optional[str]:
-    if value is not None and not _TIME.match(value):
-        raise ValidationError("--driver-time", f"{value!r} is not a Slurm time: give MM, HH:MM:SS or D-HH:MM:SS "
-                              "(e.g. 12:00:00 or 2-00:00:00)")
+    if value is not None and not is_slurm_time(value):
+        raise ValidationError("--driver-time", f"{value!r} is not a Slurm time: give {SLURM_TIME_FORMS}")
     return value
 
 
