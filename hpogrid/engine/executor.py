@@ -68,6 +68,11 @@ class Ended:
     lost: Optional[str] = None
     #: where the attempt ran when it is not in ``fields["host"]``: a Slurm node
     node: Optional[str] = None
+    #: the end of what the attempt printed (stdout and stderr) where the backend keeps it outside
+    #: the trial folder (a pool worker's log), and its process's exit status where known: the
+    #: failure rules match them (:mod:`hpogrid.engine.retry`)
+    output: Optional[str] = None
+    exit_code: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,10 @@ class _Loop:
         self.judge: Optional[Judge] = None
         self.retry = RetryPolicy.of(self.plan.spec)
         self.retries: Dict[str, int] = {}  # uid -> retries this run started
+        #: uid -> bytes of its progress.jsonl when its attempt started (what follows: that attempt's reports)
+        self.progress_at: Dict[str, int] = {}
+        #: a trial retried in this run: uid -> (its curve so far, the running attempt's number)
+        self.curves: Dict[str, tuple] = {}
         self._closing = False
 
     def run(self) -> None:
@@ -262,7 +271,7 @@ class _Loop:
     def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
                told: Optional[int] = None, retry: bool = False) -> None:
         from hpogrid.objective import Model, TrialSpec
-        from hpogrid.objective.trial_folder import write_spec
+        from hpogrid.objective.trial_folder import progress_size, write_spec
 
         spec = self.plan.spec
         # config None: a re-run of stored values (the searcher's latent config is not kept)
@@ -273,6 +282,7 @@ class _Loop:
         if self.judge is not None:
             trial = self.judge.starts(trial)
         folder = write_spec(trial)
+        self.progress_at[uid] = progress_size(folder)
         run = TrialRun(uid, self.asked, values, folder)
         if not retry:  # a retry is the same trial: no new number
             self.asked += 1
@@ -321,7 +331,13 @@ class _Loop:
                 fields["params"] = json_safe(event.params)
                 fields["annotations"] = {**(fields.get("annotations") or {}),
                                          DISTRIBUTIONS_ANNOTATION: event.distributions or {}}
-            state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
+            history = event.history
+            if event.uid in self.curves:  # a retried trial: its earlier attempts' steps, then this one's
+                from hpogrid.study.attempts import continued
+
+                curve, number = self.curves.pop(event.uid)
+                history = continued(curve, self._attempt_steps(run, event), number)
+            state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=history,
                                        folder=run.folder, **fields)
             self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,
                               distributions=event.distributions)
@@ -332,7 +348,7 @@ class _Loop:
         from hpogrid.engine.outcome import error_summary
         from hpogrid.engine.retry import where_of
         from hpogrid.objective.trial_folder import clear_result
-        from hpogrid.study.attempts import attempt_record
+        from hpogrid.study.attempts import attempt_record, continued
         from hpogrid.study.records import ATTEMPTS
         from hpogrid.trial import annotate_folder, read_annotations
 
@@ -346,19 +362,34 @@ class _Loop:
             event.lost or ("error" if event.state == FAILED else "interrupted"))
         record = attempt_record(number, reason, where_of(event, event.node), error_summary(event.error) or None,
                                 final=decision is None)
-        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         if decision is None:  # the trial ends with this attempt (recorded as every attempt that did not finish)
+            annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
             return False
+        steps = self._attempt_steps(run, event)
+        if steps:  # what the lost attempt reported stays readable, also the steps its retry does again
+            record["intermediate"] = steps
+        curve, _ = self.curves.get(run.uid, ([], number))
+        curve = continued(curve, steps, number)
+        self.curves[run.uid] = (curve, number + 1)
+        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
         if decision.exclude:
             self.executor.exclude_node(decision.exclude)
         self.sink.queued(run.uid, annotations={ATTEMPTS: read_annotations(run.folder).get(ATTEMPTS)})
+        self.sink.continues(run.uid, curve, number + 1)
         if self.judge is not None:
             self.judge.ended(run.uid)
         del self.live[run.uid]
         clear_result(run.folder)
         self._start(run.uid, run.values, None, retry=True)
         return True
+
+    def _attempt_steps(self, run: TrialRun, event: Ended) -> List[Dict[str, Any]]:
+        """What the attempt that ended as ``event`` reported: its lines of progress.jsonl (a
+        process that died wrote no result), else the history it ended with."""
+        from hpogrid.objective.trial_folder import read_progress
+
+        return read_progress(run.folder, self.progress_at.get(run.uid, 0)) or list(event.history or [])
 
     def _cancel_live(self) -> None:
         why = self.control.why_stopped

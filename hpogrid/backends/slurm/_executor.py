@@ -149,7 +149,16 @@ def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_bec
                  params=used if isinstance(used, dict) else None,
                  distributions=(result or {}).get("distributions") if isinstance(used, dict) else None,
                  lost=None if state == COMPLETED or cancelled_because is not None else lost_reason(info),
-                 node=info.node or node)
+                 node=info.node or node, exit_code=exit_status(info))
+
+
+def exit_status(info: JobState) -> Optional[int]:
+    """The job's exit status as a shell says it (Slurm's ``code:signal``; killed by signal N:
+    128 + N), None when Slurm gave none."""
+    code, _, sig = (info.exit_code or "").partition(":")
+    if sig.isdigit() and int(sig) > 0:
+        return 128 + int(sig)
+    return int(code) if code.isdigit() else None
 
 
 def lost_reason(info: JobState) -> Optional[str]:
