@@ -267,3 +267,39 @@ def test_failure_rules_match_what_the_trial_printed(tmp_path, backend, exit):
 def _project_with(tmp_path: Path, script: str, **hpo) -> str:
     return make_project(tmp_path, script, trials=1, algorithm="random", scheduler="fifo",
                         stop={"training_iteration": 100}, **hpo)
+
+
+#: saves and reports ten epochs; the first attempt, at epoch 5, deletes its checkpoint folder
+#: (as if the retry ran on a node where the trial folder is not) and dies of SIGKILL
+NO_SHARED_FS = """
+import json, os, shutil, signal
+from hpogrid import trial
+
+def objective(config):
+    last = trial.last_checkpoint()
+    start = json.loads((last / "state.json").read_text())["epoch"] + 1 if last else 1
+    trial.annotate("started_at_" + str(start), trial.restored())
+    for epoch in range(start, 11):
+        (trial.checkpoint_dir() / "state.json").write_text(json.dumps({"epoch": epoch}))
+        trial.report(epoch, loss=config["x"] + 10 - epoch)
+        if epoch == 5 and start == 1:
+            shutil.rmtree(trial.checkpoint_dir())
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+def test_ray_carries_the_checkpoint_through_its_storage_path(tmp_path):
+    """Real Ray Tune, one machine: the lost attempt's checkpoint folder is gone when the retry
+    starts (what a retry on another node of a cluster without a shared file system sees), so
+    the retry can only get epoch 5's checkpoint from the copy Tune persisted under the run's
+    storage path when epoch 5 was reported: it resumes at 6, restored. (One machine shares
+    its disk, so this proves the hand-over through Tune, not the network transfer.)"""
+    name = _project_with(tmp_path, NO_SHARED_FS, max_retries=1)
+    summary = _run("ray", name, n_jobs=1)
+    (trial,) = _trials(name)
+    assert trial.state == COMPLETED and summary.counts[COMPLETED] == 1, trial.error
+    assert trial.annotations["started_at_6"] is True, trial.annotations
+    (state,) = paths.project_dir(name).rglob(f"{trial.uid}/checkpoint/state.json")
+    assert state.read_text() == '{"epoch": 10}'
+    assert sorted(p.name for p in state.parent.iterdir()) == ["state.json"]  # the user's files only
