@@ -83,7 +83,19 @@ class Queued:
     fields: Dict[str, Any] = field(default_factory=dict)
 
 
-Event = Union[Queued, Started, Ended]
+@dataclass(frozen=True)
+class Requeued:
+    """The backend runs the trial again by itself (Slurm requeued its job: preemption with
+    requeue, ``scontrol requeue``): the attempt that ran was lost (``reason``, on ``node``); the
+    trial stays live, under its uid, and goes on from its checkpoint."""
+
+    uid: str
+    reason: str
+    node: Optional[str] = None
+    error: Optional[str] = None
+
+
+Event = Union[Queued, Started, Ended, Requeued]
 
 
 def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
@@ -320,6 +332,9 @@ class _Loop:
             if isinstance(event, Queued):
                 self.sink.queued(event.uid, **event.fields)
                 continue
+            if isinstance(event, Requeued):
+                self._requeued(run, event)
+                continue
             if not self._closing and not self.control.ending and self._retried(run, event):
                 continue
             del self.live[event.uid]
@@ -348,7 +363,7 @@ class _Loop:
         from hpogrid.engine.outcome import error_summary
         from hpogrid.engine.retry import where_of
         from hpogrid.objective.trial_folder import clear_result
-        from hpogrid.study.attempts import attempt_record, continued
+        from hpogrid.study.attempts import attempt_record
         from hpogrid.study.records import ATTEMPTS
         from hpogrid.trial import annotate_folder, read_annotations
 
@@ -365,12 +380,7 @@ class _Loop:
         if decision is None:  # the trial ends with this attempt (recorded as every attempt that did not finish)
             annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
             return False
-        steps = self._attempt_steps(run, event)
-        if steps:  # what the lost attempt reported stays readable, also the steps its retry does again
-            record["intermediate"] = steps
-        curve, _ = self.curves.get(run.uid, ([], number))
-        curve = continued(curve, steps, number)
-        self.curves[run.uid] = (curve, number + 1)
+        curve = self._lost_steps(run, event, record)
         annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
         if decision.exclude:
@@ -383,6 +393,45 @@ class _Loop:
         clear_result(run.folder)
         self._start(run.uid, run.values, None, retry=True)
         return True
+
+    def _requeued(self, run: TrialRun, event: Requeued) -> None:
+        """The backend runs the trial again by itself: record the lost attempt (its steps too)
+        as a retry would, and follow the new attempt from its first report on. It counts
+        towards ``max_retries`` for the retries the engine decides later (the backend's own
+        requeue is not the engine's to refuse)."""
+        from hpogrid.objective.trial_folder import progress_size
+        from hpogrid.study.attempts import attempt_record
+        from hpogrid.study.records import ATTEMPTS, PENDING
+        from hpogrid.trial import annotate_folder, read_annotations
+
+        earlier = read_annotations(run.folder).get(ATTEMPTS)
+        number = len(earlier) + 1 if isinstance(earlier, list) else 1
+        lost = Ended(run.uid, INTERRUPTED, error=event.error, lost=event.reason, node=event.node)
+        record = attempt_record(number, event.reason, {"node": event.node} if event.node else {}, event.error)
+        curve = self._lost_steps(run, lost, record)
+        # (what the new attempt reports follows; one that ran before this poll saw the job queued
+        # again would have its first lines counted as the lost attempt's)
+        self.progress_at[run.uid] = progress_size(run.folder)
+        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
+        self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
+        self.sink.queued(run.uid, state=PENDING, annotations={ATTEMPTS: read_annotations(run.folder).get(ATTEMPTS)})
+        self.sink.continues(run.uid, curve, number + 1)
+        if self.judge is not None:
+            self.judge.restarted(run.uid, run.folder)
+
+    def _lost_steps(self, run: TrialRun, event: Ended, record: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The lost attempt ``record`` (its number: ``record["attempt"]``) keeps what it reported,
+        also the steps the next attempt does again; returns the trial's curve so far, which the
+        next attempt continues (:func:`~hpogrid.study.attempts.continued`)."""
+        from hpogrid.study.attempts import continued
+
+        steps = self._attempt_steps(run, event)
+        if steps:
+            record["intermediate"] = steps
+        number = record["attempt"]
+        curve = continued(self.curves.get(run.uid, ([], number))[0], steps, number)
+        self.curves[run.uid] = (curve, number + 1)
+        return curve
 
     def _attempt_steps(self, run: TrialRun, event: Ended) -> List[Dict[str, Any]]:
         """What the attempt that ended as ``event`` reported: its lines of progress.jsonl (a

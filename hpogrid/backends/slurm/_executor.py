@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
-from hpogrid.engine import Ended, Executor, Started, TrialRun
+from hpogrid.engine import Ended, Executor, Requeued, Started, TrialRun
 from hpogrid.objective import standalone
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
@@ -22,6 +22,9 @@ from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 _CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED"})
 #: Slurm end states in which Slurm lost the job (the engine may run the trial again: max_retries)
 LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
+#: states of a job that ran and waits to run again: Slurm requeued it (preemption with requeue,
+#: ``scontrol requeue``, a node failure with ``--requeue``)
+REQUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 #: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
 RESULT_GRACE_S = 30.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
@@ -80,6 +83,12 @@ class SlurmExecutor(Executor):
                 ended = self._end(uid, info)
                 if ended is not None:
                     events.append(ended)
+            elif uid in self._running and info.state in REQUEUED_STATES:
+                # the attempt that ran is lost; the same job runs again, from the trial's checkpoint
+                self._running.discard(uid)
+                standalone.clear_result(self.folders[uid])  # (the lost attempt's, if it wrote one)
+                why = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
+                events.append(Requeued(uid, "REQUEUED", self.nodes.get(uid), f"Slurm requeued job {job_id}{why}"))
             elif info.running and uid not in self._running:
                 self._running.add(uid)
                 self.nodes[uid] = info.node
