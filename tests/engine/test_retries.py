@@ -303,3 +303,5 @@ def test_ray_carries_the_checkpoint_through_its_storage_path(tmp_path):
     (state,) = paths.project_dir(name).rglob(f"{trial.uid}/checkpoint/state.json")
     assert state.read_text() == '{"epoch": 10}'
     assert sorted(p.name for p in state.parent.iterdir()) == ["state.json"]  # the user's files only
+    # Tune restored the trial at its checkpoint's iteration: the curve goes on from there
+    assert [h.get("step") for h in trial.intermediate] == list(range(1, 11))
