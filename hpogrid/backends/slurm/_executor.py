@@ -3,7 +3,9 @@
 :meth:`SlurmExecutor.start` submits a job running :mod:`hpogrid.objective.standalone` on the
 trial's folder; :meth:`poll` reads every live job's state from Slurm (never from the payload
 alone, so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead
-of a hang) and :meth:`cancel` scancels. A busy or restarting slurmctld is waited for up to
+of a hang) and :meth:`cancel` scancels. A job seen queued again after it ran was requeued by
+Slurm (preemption with requeue, ``scontrol requeue``): a lost attempt (:class:`Requeued`); the
+same job goes on from the trial's checkpoint. A busy or restarting slurmctld is waited for up to
 :data:`SLURM_DOWN_LIMIT_S`.
 """
 from __future__ import annotations

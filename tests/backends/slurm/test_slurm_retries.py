@@ -1,6 +1,11 @@
 """Retries on the real single-node Slurm: a job whose payload is SIGKILLed is lost, and the
 engine submits the trial again, which resumes from its checkpoint; a failure rule's
-``exclude_node`` keeps the node out of the run's later jobs."""
+``exclude_node`` keeps the node out of the run's later jobs; a job Slurm requeues is a lost
+attempt, and the same job goes on from the checkpoint."""
+import contextlib
+import subprocess
+import threading
+
 import pytest
 
 from hpogrid.backends.slurm import SlurmOptions, run_slurm
@@ -79,13 +84,38 @@ def objective(config):
 """
 
 
+@contextlib.contextmanager
+def _released(prefix: str):
+    """Slurm holds a requeued job for two minutes (``Reason=BeginTime``): while the block runs,
+    a job named ``prefix...`` seen held so is released at once (``StartTime=now``)."""
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.5):
+            out = subprocess.run(["squeue", "--noheader", "--format=%i|%j|%T|%r"], capture_output=True,
+                                 text=True).stdout
+            for line in out.splitlines():
+                job, jname, state, reason = (line.split("|") + ["", "", "", ""])[:4]
+                if jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime":
+                    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def test_a_requeued_job_is_a_lost_attempt_and_goes_on_from_its_checkpoint(tmp_path, slurm_cluster):
     """``scontrol requeue`` (what preemption with requeue does): Slurm runs the same job again;
     the run records the attempt it lost (REQUEUED, on the node, with its steps) and the new
     attempt resumes at epoch 6 from the checkpoint of epoch 5: the curve has steps 1..10 once."""
     name = make_slurm_project(tmp_path, REQUEUES_ITSELF, UNI, trials=1, algorithm="random",
                               stop={"training_iteration": 100}, max_retries=1)
-    summary = run_slurm(load_project(name), SlurmOptions(progress=False))
+    with _released(f"hpogrid-{name}-"):
+        summary = run_slurm(load_project(name), SlurmOptions(progress=False))
     (trial,) = trials(name)
     assert trial.state == "COMPLETED" and summary.counts["COMPLETED"] == 1, trial.error
     assert trial.annotations["started_at_6"] is True
