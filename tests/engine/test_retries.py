@@ -305,3 +305,16 @@ def test_ray_carries_the_checkpoint_through_its_storage_path(tmp_path):
     assert sorted(p.name for p in state.parent.iterdir()) == ["state.json"]  # the user's files only
     # Tune restored the trial at its checkpoint's iteration: the curve goes on from there
     assert [h.get("step") for h in trial.intermediate] == list(range(1, 11))
+
+
+def test_a_retried_trial_under_an_early_stopping_rule_reports_into_the_continued_curve(tmp_path):
+    """ASHA judges each report as it comes (the engine reads them live): the retry's reports go
+    on from the earlier attempt's curve, in the study while it runs and at its end."""
+    name = make_project(tmp_path, CHECKPOINTED.format(die="raise", again=False), trials=1, algorithm="random",
+                        scheduler="asynchyperband", scheduler_param={"max_t": 100, "grace_period": 50},
+                        stop={"training_iteration": 100}, retry_on=["error"], max_retries=1)
+    _run("fake", name)
+    (trial,) = _trials(name)
+    assert trial.state == COMPLETED, trial.error
+    assert [h.get("step") for h in trial.intermediate] == [1, 2, 3, 4, 6, 7, 8, 9, 10, None]
+    assert [h["attempt"] for h in trial.intermediate] == [1] * 4 + [2] * 6
