@@ -6,17 +6,56 @@ Trials keep the driver's working directory (``workdir=False``): the working dire
 whole process's, so a thread cannot have its own; every other backend runs a trial in its
 trial folder.
 A cancelled trial is recorded INTERRUPTED at once; its thread is left to end on its own (a
-thread cannot be killed), and whatever it writes afterwards is ignored. Tests of behaviour
+thread cannot be killed), and whatever it writes afterwards is ignored. What a trial's thread
+prints (``sys.stdout``, ``sys.stderr``) goes where the driver's output goes and also to
+``output.log`` in its trial folder, where the failure rules read it as on every backend. Tests of behaviour
 that does not depend on where trials run use it: it starts in milliseconds.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
-from typing import Dict, List
+from typing import IO, Any, Dict, List
 
 from hpogrid.engine import AskTellBackend, Ended, Executor, Run, TrialRun, ended_from_result
 from hpogrid.study.records import INTERRUPTED
+
+
+#: what a trial's thread printed, in its trial folder
+OUTPUT_FILE = "output.log"
+
+
+class _TrialStream:
+    """``sys.stdout`` / ``sys.stderr`` while trials run in threads: writes go to the stream it
+    replaced and, from a trial's thread, to that trial's output file too."""
+
+    def __init__(self, stream: Any, files: Dict[int, IO[str]]):
+        self._stream, self._files = stream, files
+
+    def write(self, text: str) -> int:
+        fh = self._files.get(threading.get_ident())
+        if fh is not None:
+            try:
+                fh.write(text)
+                fh.flush()
+            except (OSError, ValueError):  # (closed: the trial ended)
+                pass
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _run_trial(folder: Path, files: Dict[int, IO[str]]) -> None:
+    from hpogrid.objective.standalone import run_trial
+
+    with open(folder / OUTPUT_FILE, "a") as fh:
+        files[threading.get_ident()] = fh
+        try:
+            run_trial(folder, workdir=False)
+        finally:
+            files.pop(threading.get_ident(), None)
 
 
 class ThreadExecutor(Executor):
@@ -28,11 +67,20 @@ class ThreadExecutor(Executor):
         self._runs: Dict[str, TrialRun] = {}
         self._started: List[str] = []
         self._lock = threading.Lock()
+        self._files: Dict[int, IO[str]] = {}
+        self._streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = _TrialStream(sys.stdout, self._files), _TrialStream(sys.stderr, self._files)
+
+    def close(self) -> None:
+        """The driver's own streams again (unless someone replaced ours meanwhile)."""
+        if isinstance(sys.stdout, _TrialStream):
+            sys.stdout = self._streams[0]
+        if isinstance(sys.stderr, _TrialStream):
+            sys.stderr = self._streams[1]
 
     def start(self, run: TrialRun) -> Dict[str, str]:
-        from hpogrid.objective.standalone import run_trial
-
-        thread = threading.Thread(target=run_trial, args=(run.folder,), kwargs={"workdir": False}, name=f"hpogrid-fake-{run.uid}", daemon=True)
+        thread = threading.Thread(target=_run_trial, args=(run.folder, self._files),
+                                  name=f"hpogrid-fake-{run.uid}", daemon=True)
         self._threads[run.uid], self._runs[run.uid] = thread, run
         thread.start()
         return {}

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Dict, List, Optional
 
@@ -78,6 +79,9 @@ class _Worker:
         self._partial = b""
         self.run: Optional[TrialRun] = None
         self.logging = False
+        #: the worker's log and its size when it was given its trial (what the trial printed follows)
+        self.log: Optional[Path] = None
+        self.log_at = 0
 
     def answers(self) -> List[str]:
         """The whole lines the worker wrote since the last call (read when select says so).
@@ -94,10 +98,14 @@ class _Worker:
         """The worker's stdout and stderr (what the user's code prints) go to ``path``."""
         self.stdin.write(f"log {path}\n")
         self.stdin.flush()
-        self.logging = True
+        self.logging, self.log = True, path
 
     def give(self, run: TrialRun) -> None:
         self.run = run
+        try:
+            self.log_at = self.log.stat().st_size if self.log is not None else 0
+        except OSError:  # (the worker has not opened it yet: its trial's output starts it)
+            self.log_at = 0
         self.stdin.write(f"{run.folder}\n")
         self.stdin.flush()
 
@@ -107,6 +115,12 @@ class _Worker:
         if self.run is None:
             raise BackendError("a pool worker that was given no trial has no trial folder")
         return self.run.folder
+
+    def output(self) -> Optional[str]:
+        """The end of what its trial printed (stdout and stderr), for the failure rules."""
+        from hpogrid.engine.retry import tail
+
+        return tail(self.log, self.log_at) if self.log is not None else None
 
     def stop(self, kill: bool = False) -> None:
         """SIGTERM to the worker (the trial unwinds and says so); ``kill``: SIGKILL to its whole
@@ -183,21 +197,26 @@ class PoolExecutor(Executor):
             if worker.replies in ready and any(line.startswith("done ") for line in worker.answers()):
                 del self.busy[uid]
                 self.idle.append(worker)
-                events.append(ended_from_result(uid, read_result(worker.folder)))
+                ended = ended_from_result(uid, read_result(worker.folder))
+                events.append(replace(ended, output=worker.output()) if ended.state == FAILED else ended)
                 continue
             code = worker.proc.poll()
             if code is not None:  # the trial took its process down
                 del self.busy[uid]
                 worker.close()
+                status = code if code >= 0 else 128 - code  # (as a shell says it: 137 = killed by SIGKILL)
                 result = read_result(worker.folder)
                 if result is not None:  # it ended cleanly after all (exit in the user's atexit)
-                    events.append(ended_from_result(uid, result))
+                    ended = ended_from_result(uid, result)
+                    events.append(replace(ended, output=worker.output(), exit_code=status)
+                                  if ended.state == FAILED else ended)
                     continue
                 how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
                 # killed by a signal (SIGKILL: the out-of-memory killer, or someone): lost, not its own error
                 lost = f"killed by {signal.Signals(-code).name}" if code < 0 else None
                 events.append(Ended(uid, FAILED, error=f"the trial's process died ({how}) before it finished",
-                                    lost=lost, fields={"host": socket.gethostname()}))
+                                    lost=lost, fields={"host": socket.gethostname()}, output=worker.output(),
+                                    exit_code=status))
         for uid, worker in list(self._cancelled.items()):
             if worker.proc.poll() is not None:
                 del self._cancelled[uid]

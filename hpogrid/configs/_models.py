@@ -104,9 +104,10 @@ class HpoConfig(ConfigModel):
                              "process killed) is run again in the same run, from its checkpoint")
     retry_on: List[str] = Field(default_factory=lambda: ["lost"], description='What is retried: "lost" '
                                 '(the infrastructure lost the trial) and/or "error" (the trial\'s own code raised)')
-    failure_rules: List[Dict[str, str]] = Field(
-        default_factory=list, description='Rules on a failed trial\'s output and error, e.g. \'[{"match": '
-        '"CUDA out of memory", "action": "retry"}]\' (actions: retry, exclude_node, fail)')
+    failure_rules: List[Dict[str, Any]] = Field(
+        default_factory=list, description='Rules on a failed trial\'s output, error and exit status, e.g. '
+        '\'[{"match": "CUDA out of memory", "action": "retry"}, {"exit_code": 137, "action": "fail"}]\' '
+        '(actions: retry, exclude_node, fail)')
     constraints: Optional[Dict[str, List[Any]]] = Field(
         None, description='Outcome constraints: a trial breaking one is recorded as infeasible (kept, never '
         'best), e.g. \'{"latency_ms": ["<=", 20]}\'')
@@ -195,7 +196,7 @@ class HpoConfig(ConfigModel):
 
     @field_validator("failure_rules")
     @classmethod
-    def _failure_rules(cls, v: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    def _failure_rules(cls, v: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         from hpogrid.study.attempts import parse_rules
 
         parse_rules(v)

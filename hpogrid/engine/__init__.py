@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # what a type checker reads (the same names the table below l
     from hpogrid.engine.backend import Backend
     from hpogrid.engine.control import RunControl
     from hpogrid.engine.environment import scoped_environ, worker_environment
-    from hpogrid.engine.executor import (AskTellBackend, Ended, Event, Executor, Queued, Started, TrialRun,
-                                         ended_from_result)
+    from hpogrid.engine.executor import (AskTellBackend, Ended, Event, Executor, Queued, Requeued, Started,
+                                         TrialRun, ended_from_result)
     from hpogrid.engine.options import RunOptions, RunSpec, RunSummary
     from hpogrid.engine.plan import SearchPlan, check_model, plan_search
     from hpogrid.engine.rerun import RerunSelection, ResumeRequest
@@ -35,6 +35,7 @@ _EXPORTS = {
     "Started": "hpogrid.engine.executor",
     "Ended": "hpogrid.engine.executor",
     "Queued": "hpogrid.engine.executor",
+    "Requeued": "hpogrid.engine.executor",
     "Event": "hpogrid.engine.executor",
     "ended_from_result": "hpogrid.engine.executor",
     "RunControl": "hpogrid.engine.control",

@@ -442,6 +442,16 @@ class Judge:
             if uid in self.counts:
                 write_decision(run.folder, 1 << 30, True, "the run ended")
 
+    def restarted(self, uid: str, folder) -> None:
+        """Trial ``uid`` runs again in ``folder`` by the backend's own doing (a requeued Slurm
+        job): its reports count from the new attempt's first one."""
+        from hpogrid.objective.trial_folder import clear_decision
+
+        clear_decision(folder)
+        self.tails[uid] = self._tail_of(folder)
+        self.counts[uid] = 0
+        self.stopper.restart(uid)
+
     def ended(self, uid: str) -> Optional[Dict[str, Any]]:
         self.tails.pop(uid, None)
         self.counts.pop(uid, None)

@@ -68,6 +68,11 @@ class Ended:
     lost: Optional[str] = None
     #: where the attempt ran when it is not in ``fields["host"]``: a Slurm node
     node: Optional[str] = None
+    #: the end of what the attempt printed (stdout and stderr) where the backend keeps it outside
+    #: the trial folder (a pool worker's log), and its process's exit status where known: the
+    #: failure rules match them (:mod:`hpogrid.engine.retry`)
+    output: Optional[str] = None
+    exit_code: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,19 @@ class Queued:
     fields: Dict[str, Any] = field(default_factory=dict)
 
 
-Event = Union[Queued, Started, Ended]
+@dataclass(frozen=True)
+class Requeued:
+    """The backend runs the trial again by itself (Slurm requeued its job: preemption with
+    requeue, ``scontrol requeue``): the attempt that ran was lost (``reason``, on ``node``); the
+    trial stays live, under its uid, and goes on from its checkpoint."""
+
+    uid: str
+    reason: str
+    node: Optional[str] = None
+    error: Optional[str] = None
+
+
+Event = Union[Queued, Started, Ended, Requeued]
 
 
 def ended_from_result(uid: str, result: Optional[Dict[str, Any]]) -> Ended:
@@ -206,6 +223,10 @@ class _Loop:
         self.judge: Optional[Judge] = None
         self.retry = RetryPolicy.of(self.plan.spec)
         self.retries: Dict[str, int] = {}  # uid -> retries this run started
+        #: uid -> bytes of its progress.jsonl when its attempt started (what follows: that attempt's reports)
+        self.progress_at: Dict[str, int] = {}
+        #: a trial retried in this run: uid -> (its curve so far, the running attempt's number)
+        self.curves: Dict[str, tuple] = {}
         self._closing = False
 
     def run(self) -> None:
@@ -262,7 +283,7 @@ class _Loop:
     def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
                told: Optional[int] = None, retry: bool = False) -> None:
         from hpogrid.objective import Model, TrialSpec
-        from hpogrid.objective.trial_folder import write_spec
+        from hpogrid.objective.trial_folder import progress_size, write_spec
 
         spec = self.plan.spec
         # config None: a re-run of stored values (the searcher's latent config is not kept)
@@ -273,6 +294,7 @@ class _Loop:
         if self.judge is not None:
             trial = self.judge.starts(trial)
         folder = write_spec(trial)
+        self.progress_at[uid] = progress_size(folder)
         run = TrialRun(uid, self.asked, values, folder)
         if not retry:  # a retry is the same trial: no new number
             self.asked += 1
@@ -310,6 +332,9 @@ class _Loop:
             if isinstance(event, Queued):
                 self.sink.queued(event.uid, **event.fields)
                 continue
+            if isinstance(event, Requeued):
+                self._requeued(run, event)
+                continue
             if not self._closing and not self.control.ending and self._retried(run, event):
                 continue
             del self.live[event.uid]
@@ -321,7 +346,13 @@ class _Loop:
                 fields["params"] = json_safe(event.params)
                 fields["annotations"] = {**(fields.get("annotations") or {}),
                                          DISTRIBUTIONS_ANNOTATION: event.distributions or {}}
-            state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=event.history,
+            history = event.history
+            if event.uid in self.curves:  # a retried trial: its earlier attempts' steps, then this one's
+                from hpogrid.study.attempts import continued
+
+                curve, number = self.curves.pop(event.uid)
+                history = continued(curve, self._attempt_steps(run, event), number)
+            state = self.sink.finished(event.uid, event.state, event.metrics, event.error, history=history,
                                        folder=run.folder, **fields)
             self.asktell.tell(event.uid, event.metrics, ok=state == COMPLETED, used=event.params,
                               distributions=event.distributions)
@@ -346,19 +377,68 @@ class _Loop:
             event.lost or ("error" if event.state == FAILED else "interrupted"))
         record = attempt_record(number, reason, where_of(event, event.node), error_summary(event.error) or None,
                                 final=decision is None)
-        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         if decision is None:  # the trial ends with this attempt (recorded as every attempt that did not finish)
+            annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
             return False
+        curve = self._lost_steps(run, event, record)
+        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
         self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
         if decision.exclude:
             self.executor.exclude_node(decision.exclude)
         self.sink.queued(run.uid, annotations={ATTEMPTS: read_annotations(run.folder).get(ATTEMPTS)})
+        self.sink.continues(run.uid, curve, number + 1)
         if self.judge is not None:
             self.judge.ended(run.uid)
         del self.live[run.uid]
         clear_result(run.folder)
         self._start(run.uid, run.values, None, retry=True)
         return True
+
+    def _requeued(self, run: TrialRun, event: Requeued) -> None:
+        """The backend runs the trial again by itself: record the lost attempt (its steps too)
+        as a retry would, and follow the new attempt from its first report on. It counts
+        towards ``max_retries`` for the retries the engine decides later (the backend's own
+        requeue is not the engine's to refuse)."""
+        from hpogrid.objective.trial_folder import progress_size
+        from hpogrid.study.attempts import attempt_record
+        from hpogrid.study.records import ATTEMPTS, PENDING
+        from hpogrid.trial import annotate_folder, read_annotations
+
+        earlier = read_annotations(run.folder).get(ATTEMPTS)
+        number = len(earlier) + 1 if isinstance(earlier, list) else 1
+        lost = Ended(run.uid, INTERRUPTED, error=event.error, lost=event.reason, node=event.node)
+        record = attempt_record(number, event.reason, {"node": event.node} if event.node else {}, event.error)
+        curve = self._lost_steps(run, lost, record)
+        # (what the new attempt reports follows; one that ran before this poll saw the job queued
+        # again would have its first lines counted as the lost attempt's)
+        self.progress_at[run.uid] = progress_size(run.folder)
+        annotate_folder(run.folder, ATTEMPTS, lambda old: (old if isinstance(old, list) else []) + [record])
+        self.retries[run.uid] = self.retries.get(run.uid, 0) + 1
+        self.sink.queued(run.uid, state=PENDING, annotations={ATTEMPTS: read_annotations(run.folder).get(ATTEMPTS)})
+        self.sink.continues(run.uid, curve, number + 1)
+        if self.judge is not None:
+            self.judge.restarted(run.uid, run.folder)
+
+    def _lost_steps(self, run: TrialRun, event: Ended, record: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The lost attempt ``record`` (its number: ``record["attempt"]``) keeps what it reported,
+        also the steps the next attempt does again; returns the trial's curve so far, which the
+        next attempt continues (:func:`~hpogrid.study.attempts.continued`)."""
+        from hpogrid.study.attempts import continued
+
+        steps = self._attempt_steps(run, event)
+        if steps:
+            record["intermediate"] = steps
+        number = record["attempt"]
+        curve = continued(self.curves.get(run.uid, ([], number))[0], steps, number)
+        self.curves[run.uid] = (curve, number + 1)
+        return curve
+
+    def _attempt_steps(self, run: TrialRun, event: Ended) -> List[Dict[str, Any]]:
+        """What the attempt that ended as ``event`` reported: its lines of progress.jsonl (a
+        process that died wrote no result), else the history it ended with."""
+        from hpogrid.objective.trial_folder import read_progress
+
+        return read_progress(run.folder, self.progress_at.get(run.uid, 0)) or list(event.history or [])
 
     def _cancel_live(self) -> None:
         why = self.control.why_stopped

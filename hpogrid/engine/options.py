@@ -105,7 +105,7 @@ class RunSpec:
     #: retries of a trial that did not finish (hpo_config max_retries, retry_on, failure_rules)
     max_retries: int = 0
     retry_on: Tuple[str, ...] = ("lost",)
-    failure_rules: Tuple[Mapping[str, str], ...] = ()
+    failure_rules: Tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_hpo(cls, hpo: Mapping[str, Any], options: RunOptions) -> "RunSpec":

@@ -55,7 +55,7 @@ class RetryPolicy:
         if retries_done >= self.max_retries:
             return None
         if rule is not None:
-            return Retry(f"rule: {rule.match}", node if rule.action == "exclude_node" else None)
+            return Retry(f"rule: {rule.label}", node if rule.action == "exclude_node" else None)
         lost = getattr(ended, "lost", None)
         if lost and "lost" in self.retry_on:
             return Retry(lost)
@@ -66,30 +66,38 @@ class RetryPolicy:
     def _rule(self, ended: Any, folder: Optional[Path]) -> Optional[FailureRule]:
         if not self.rules:
             return None
-        text = "\n".join([ended.error or ""] + _logs(folder))
+        # the error, what the attempt printed (a backend that keeps it outside the trial folder
+        # hands its tail over: a pool worker's log) and the trial's own logs
+        output = getattr(ended, "output", None)
+        text = "\n".join([ended.error or "", output or ""] + _logs(folder))
         for rule in self.rules:
-            if rule.matches(text):
+            if rule.matches(text, getattr(ended, "exit_code", None)):
                 return rule
         return None
+
+
+def tail(path: Path, since: int = 0, limit: int = LOG_TAIL_BYTES) -> str:
+    """The end of the file ``path`` after byte ``since`` (at most ``limit`` bytes); "" when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(since, size - limit) if size >= since else max(0, size - limit))
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _logs(folder: Optional[Path]) -> List[str]:
     """The ends of the trial's logs (``*.log`` in its folder and its ``program`` subfolder)."""
     if folder is None:
         return []
-    out = []
+    out: List[str] = []
     for pattern in ("*.log", "program/*.log"):
         try:
             paths = sorted(Path(folder).glob(pattern))
         except OSError:
             continue
-        for path in paths:
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
-                    out.append(fh.read().decode(errors="replace"))
-            except OSError:
-                continue
+        out.extend(tail(path) for path in paths)
     return out
 
 

@@ -131,6 +131,8 @@ class TrialSink:
         self.last_error: Optional[str] = None
         self._states: Dict[str, TrialState] = {}
         self._history: Dict[str, list] = {}
+        #: a trial retried in this run: uid -> (its earlier attempts' curve, the running attempt's number)
+        self._continued: Dict[str, tuple] = {}
         self._progress = ProgressLine(spec.metric, total, enabled=progress)
         self._writer = OrderedWriter()
         self._heartbeat = Heartbeat(store, study, heartbeat_s)
@@ -176,9 +178,27 @@ class TrialSink:
         fields.pop("resources", None)
         self._enter(uid, RUNNING, **fields)
 
+    def continues(self, uid: str, curve: List[Dict[str, Any]], attempt: int) -> None:
+        """Trial ``uid`` runs again as attempt number ``attempt``, after the earlier attempts'
+        ``curve`` (:func:`~hpogrid.study.attempts.continued`): the study shows that curve now, and
+        the new attempt's reports go on from it."""
+        self._continued[uid] = (curve, attempt)
+        self._history[uid] = []
+        self._writer.submit(self.store.upsert_trial, self.study, uid, intermediate=[clean_metrics(i) for i in curve])
+
     def reported(self, uid: str, result: Dict[str, Any]) -> None:
         """One intermediate result (an iteration)."""
         metrics = clean_metrics(result)
+        if uid in self._continued:  # a retry: the whole curve again (only retried trials pay for it)
+            from hpogrid.study.attempts import continued
+
+            history = self._history.setdefault(uid, [])
+            history.append(metrics)
+            curve, attempt = self._continued[uid]
+            merged = continued(curve, history, attempt)
+            self._writer.submit(self.store.upsert_trial, self.study, uid, intermediate=merged,
+                                metrics=merged[-1])
+            return
         history = self._history.setdefault(uid, [])
         step = metrics.get("training_iteration")
         if history and isinstance(step, int) and step <= (history[-1].get("training_iteration") or 0):
@@ -198,6 +218,7 @@ class TrialSink:
         the study metric is FAILED, saying which metrics it did report)."""
         dropped: Dict[str, str] = {}
         metrics = clean_metrics(metrics, dropped)
+        self._continued.pop(uid, None)
         if history is not None:
             fields["intermediate"] = [clean_metrics(item) for item in history]
         if folder is not None:

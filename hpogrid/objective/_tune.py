@@ -37,18 +37,27 @@ class TuneReporter(Reporter):
 
     returns_final = True
 
-    def __init__(self, send: bool = True):
-        self.send = send
+    def __init__(self, send: bool = True, carry: bool = False):
+        self.send, self.carry = send, carry
         self.runner: Optional[TrialRunner] = None
+        self._carrier: Any = None
 
     def start(self, runner: TrialRunner) -> None:
         self.runner = runner
+        if self.carry and self.send:
+            from hpogrid.objective._carried import Carrier
+
+            self._carrier = Carrier(runner.spec.folder)
 
     def report(self, step: Step) -> Decision:
         if self.send:
-            from ray import tune
+            metrics = {**step.metrics, **self._used()}
+            if self._carrier is not None:  # the checkpoint goes with it (a retry may run elsewhere)
+                self._carrier.report(metrics)
+            else:
+                from ray import tune
 
-            tune.report({**step.metrics, **self._used()})
+                tune.report(metrics)
         return Decision.CONTINUE
 
     def final(self, runner: TrialRunner, metrics: Dict[str, Any]) -> Dict[str, Any]:
@@ -69,9 +78,12 @@ class TuneReporter(Reporter):
         return {USED_KEY: json.dumps({"params": trial.params, "distributions": trial.distributions})}
 
 
-def make_trainable(model: Model, codec, metric: str, objectives: Sequence[str], trials_root: str) -> Any:
+def make_trainable(model: Model, codec, metric: str, objectives: Sequence[str], trials_root: str,
+                   carry: bool = False) -> Any:
     """A Ray Tune trainable running ``model``; each trial runs in ``trials_root/<uid>``, the
-    folder a resumed re-run finds again."""
+    folder a resumed re-run finds again. ``carry``: trials are retried (hpo_config
+    ``max_retries``): a function model's checkpoint travels through Tune's storage path
+    (:mod:`hpogrid.objective._carried`), so a retry on another node gets it back."""
     def locate(config: Dict[str, Any], trial_id: Optional[str] = None) -> Dict[str, Any]:
         """The trial's study uid (a re-run keeps its own) and folder."""
         if trial_id is None:
@@ -89,7 +101,12 @@ def make_trainable(model: Model, codec, metric: str, objectives: Sequence[str], 
         return _wrap_class(model.load(), spec_for, locate)
 
     def trainable(config):
-        return TrialRunner(spec_for(config), TuneReporter()).run()
+        spec = spec_for(config)
+        if carry:
+            from hpogrid.objective._carried import restore
+
+            restore(spec.folder)
+        return TrialRunner(spec, TuneReporter(carry=carry)).run()
 
     trainable.__name__ = trainable.__qualname__ = model.name
     return trainable

@@ -108,13 +108,24 @@ def read_result(trial_dir: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
-def read_progress(trial_dir: Path) -> List[Dict[str, Any]]:
-    """The iterations a trial reported before it ended (a torn last line is skipped)."""
+def read_progress(trial_dir: Path, since: int = 0) -> List[Dict[str, Any]]:
+    """The iterations a trial reported before it ended (a torn last line is skipped);
+    ``since``: from that byte on (:func:`progress_size` when an attempt started: its own)."""
     try:
-        lines = (Path(trial_dir) / PROGRESS_FILE).read_text().splitlines()
+        with open(Path(trial_dir) / PROGRESS_FILE, "rb") as fh:
+            fh.seek(since)
+            lines = fh.read().decode(errors="replace").splitlines()
     except OSError:
         return []
     return _records(lines)
+
+
+def progress_size(trial_dir: Path) -> int:
+    """Bytes in ``progress.jsonl`` now: every attempt of a trial appends to it."""
+    try:
+        return (Path(trial_dir) / PROGRESS_FILE).stat().st_size
+    except OSError:
+        return 0
 
 
 def _records(lines: Iterable[Union[str, bytes]]) -> List[Dict[str, Any]]:

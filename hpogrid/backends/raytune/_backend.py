@@ -89,7 +89,7 @@ class RayTuneBackend(Backend):
             make_scheduler = lambda: None  # noqa: E731  (Tune's FIFO)
         self._tune = TunePlan(adapter, make_scheduler,
                               make_trainable(model, plan.codec, spec.metric, spec.objectives.metrics,
-                                             str(self.trials_root(run))))
+                                             str(self.trials_root(run)), carry=spec.max_retries > 0))
 
     @staticmethod
     def _engine_scheduler(run: Run) -> Callable[[], Any]:
@@ -175,7 +175,9 @@ class RayTuneBackend(Backend):
                     run_config=tune.RunConfig(
                         name=f"{run.study}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
                         stop=stopper, callbacks=[callback], verbose=2 if spec.verbose else 0,
-                        failure_config=tune.FailureConfig(max_failures=spec.max_retries)))
+                        failure_config=tune.FailureConfig(max_failures=spec.max_retries),
+                        # (a retried trial's checkpoint, carried through the storage path: the last one)
+                        checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
                 try:
                     tuner.fit()
                 except Exception as exc:

@@ -3,7 +3,9 @@
 :meth:`SlurmExecutor.start` submits a job running :mod:`hpogrid.objective.standalone` on the
 trial's folder; :meth:`poll` reads every live job's state from Slurm (never from the payload
 alone, so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead
-of a hang) and :meth:`cancel` scancels. A busy or restarting slurmctld is waited for up to
+of a hang) and :meth:`cancel` scancels. A job seen queued again after it ran was requeued by
+Slurm (preemption with requeue, ``scontrol requeue``): a lost attempt (:class:`Requeued`); the
+same job goes on from the trial's checkpoint. A busy or restarting slurmctld is waited for up to
 :data:`SLURM_DOWN_LIMIT_S`.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
-from hpogrid.engine import Ended, Executor, Started, TrialRun
+from hpogrid.engine import Ended, Executor, Requeued, Started, TrialRun
 from hpogrid.objective import standalone
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
@@ -22,6 +24,9 @@ from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 _CUT_SHORT = frozenset({"CANCELLED", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED"})
 #: Slurm end states in which Slurm lost the job (the engine may run the trial again: max_retries)
 LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
+#: states of a job that ran and waits to run again: Slurm requeued it (preemption with requeue,
+#: ``scontrol requeue``, a node failure with ``--requeue``)
+REQUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 #: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
 RESULT_GRACE_S = 30.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
@@ -80,6 +85,12 @@ class SlurmExecutor(Executor):
                 ended = self._end(uid, info)
                 if ended is not None:
                     events.append(ended)
+            elif uid in self._running and info.state in REQUEUED_STATES:
+                # the attempt that ran is lost; the same job runs again, from the trial's checkpoint
+                self._running.discard(uid)
+                standalone.clear_result(self.folders[uid])  # (the lost attempt's, if it wrote one)
+                why = f", reason {info.reason}" if info.reason and info.reason not in ("None", "(null)") else ""
+                events.append(Requeued(uid, "REQUEUED", self.nodes.get(uid), f"Slurm requeued job {job_id}{why}"))
             elif info.running and uid not in self._running:
                 self._running.add(uid)
                 self.nodes[uid] = info.node
@@ -149,7 +160,16 @@ def trial_end(uid: str, job_id: str, folder: Path, info: JobState, cancelled_bec
                  params=used if isinstance(used, dict) else None,
                  distributions=(result or {}).get("distributions") if isinstance(used, dict) else None,
                  lost=None if state == COMPLETED or cancelled_because is not None else lost_reason(info),
-                 node=info.node or node)
+                 node=info.node or node, exit_code=exit_status(info))
+
+
+def exit_status(info: JobState) -> Optional[int]:
+    """The job's exit status as a shell says it (Slurm's ``code:signal``; killed by signal N:
+    128 + N), None when Slurm gave none."""
+    code, _, sig = (info.exit_code or "").partition(":")
+    if sig.isdigit() and int(sig) > 0:
+        return 128 + int(sig)
+    return int(code) if code.isdigit() else None
 
 
 def lost_reason(info: JobState) -> Optional[str]:

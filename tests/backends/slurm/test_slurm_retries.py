@@ -1,6 +1,11 @@
 """Retries on the real single-node Slurm: a job whose payload is SIGKILLed is lost, and the
 engine submits the trial again, which resumes from its checkpoint; a failure rule's
-``exclude_node`` keeps the node out of the run's later jobs."""
+``exclude_node`` keeps the node out of the run's later jobs; a job Slurm requeues is a lost
+attempt, and the same job goes on from the checkpoint."""
+import contextlib
+import subprocess
+import threading
+
 import pytest
 
 from hpogrid.backends.slurm import SlurmOptions, run_slurm
@@ -58,3 +63,63 @@ def test_an_exclude_node_rule_keeps_the_node_out_of_the_next_job(tmp_path, slurm
     assert trial.state == "FAILED" and "could not start the retry" in trial.error
     first = trial.annotations[ATTEMPTS][0]
     assert first["reason"] == "rule: CUDA out of memory" and first["where"] == {"node": slurm_cluster}
+
+
+#: reports and checkpoints ten epochs; the first attempt asks Slurm to requeue its own job after
+#: epoch 5 (as preemption with requeue does) and waits to be stopped
+REQUEUES_ITSELF = """
+import json, os, subprocess, time
+from hpogrid import trial
+
+def objective(config):
+    last = trial.last_checkpoint()
+    start = json.loads((last / "state.json").read_text())["epoch"] + 1 if last else 1
+    trial.annotate("started_at_" + str(start), trial.restored())
+    for epoch in range(start, 11):
+        trial.report(epoch, loss=config["x"] + 10 - epoch)
+        (trial.checkpoint_dir() / "state.json").write_text(json.dumps({"epoch": epoch}))
+        if epoch == 5 and start == 1:
+            subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True)
+            time.sleep(600)  # Slurm stops this attempt
+"""
+
+
+@contextlib.contextmanager
+def _released(prefix: str):
+    """Slurm holds a requeued job for two minutes (``Reason=BeginTime``): while the block runs,
+    a job named ``prefix...`` seen held so is released at once (``StartTime=now``)."""
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.5):
+            out = subprocess.run(["squeue", "--noheader", "--format=%i|%j|%T|%r"], capture_output=True,
+                                 text=True).stdout
+            for line in out.splitlines():
+                job, jname, state, reason = (line.split("|") + ["", "", "", ""])[:4]
+                if jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime":
+                    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_a_requeued_job_is_a_lost_attempt_and_goes_on_from_its_checkpoint(tmp_path, slurm_cluster):
+    """``scontrol requeue`` (what preemption with requeue does): Slurm runs the same job again;
+    the run records the attempt it lost (REQUEUED, on the node, with its steps) and the new
+    attempt resumes at epoch 6 from the checkpoint of epoch 5: the curve has steps 1..10 once."""
+    name = make_slurm_project(tmp_path, REQUEUES_ITSELF, UNI, trials=1, algorithm="random",
+                              stop={"training_iteration": 100}, max_retries=1)
+    with _released(f"hpogrid-{name}-"):
+        summary = run_slurm(load_project(name), SlurmOptions(progress=False))
+    (trial,) = trials(name)
+    assert trial.state == "COMPLETED" and summary.counts["COMPLETED"] == 1, trial.error
+    assert trial.annotations["started_at_6"] is True
+    (attempt,) = trial.annotations[ATTEMPTS]
+    assert attempt["reason"] == "REQUEUED" and attempt["where"] == {"node": slurm_cluster}
+    assert [h["step"] for h in attempt["intermediate"]] == [1, 2, 3, 4, 5]
+    assert [(h["step"], h["attempt"]) for h in trial.intermediate] == [(s, 1 if s <= 5 else 2) for s in range(1, 11)]

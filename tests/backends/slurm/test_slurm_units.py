@@ -109,6 +109,15 @@ def test_slurm_states_that_lost_the_trial_say_why(state, exit_code, lost):
     assert lost_reason(JobState("9", state, "vm", None, exit_code)) == lost
 
 
+@pytest.mark.parametrize("exit_code, status", [("1:0", 1), ("0:9", 137), ("0:0", 0), (None, None)])
+def test_a_slurm_job_s_exit_status_is_what_a_shell_would_say(exit_code, status):
+    """Failure rules' ``exit_code`` match it: Slurm's ``code:signal``, a signal N as 128 + N."""
+    from hpogrid.backends.slurm._executor import exit_status
+    from hpogrid.backends.slurm._sbatch import JobState
+
+    assert exit_status(JobState("9", "FAILED", "vm", None, exit_code)) == status
+
+
 def test_excluded_nodes_go_to_sbatch_before_the_user_s_flags(tmp_path, fake_sbatch):
     argv = sbatch_argv(SLURM, job_name="j", workdir=tmp_path, script=tmp_path / "job.sh", args=[],
                        exclude=["node1", "node7"])
