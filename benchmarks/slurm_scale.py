@@ -89,13 +89,13 @@ def part_a(root: Path, trials: int, workers: int, poll: float) -> None:
     rows = {}
     for arrays in (True, False):
         name = _project(root, f"arr{int(arrays)}", INSTANT, {"workers": workers, "poll_interval": poll}, trials)
-        SlurmExecutor.batches = arrays  # without: each trial is its own sbatch (an array of one), as before arrays
+        SlurmExecutor.starts_together = arrays  # without: each trial is its own sbatch (an array of one), as before arrays
         try:
             t0 = time.perf_counter()
             summary = run_slurm(load_project(name), SlurmOptions(seed=0, progress=False))
             wall = time.perf_counter() - t0
         finally:
-            SlurmExecutor.batches = True
+            SlurmExecutor.starts_together = True
         done = _recorded(name)
         calls = len({t.job_id.partition("_")[0] for t in done if t.job_id})
         rows[arrays] = (calls, wall, summary.counts.get("COMPLETED", 0))

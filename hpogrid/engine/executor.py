@@ -111,7 +111,7 @@ class Executor(ABC):
     records_before_flush: bool = False
     #: :meth:`start_many` starts the trials the loop starts together in one request (a Slurm job
     #: array); without it the loop calls :meth:`start` once per trial
-    batches: bool = False
+    starts_together: bool = False
 
     @abstractmethod
     def start(self, run: TrialRun) -> Dict[str, Any]:
@@ -119,7 +119,7 @@ class Executor(ABC):
         Raises :class:`BackendError` when the trial cannot be started."""
 
     def start_many(self, runs: List[TrialRun]) -> List[Dict[str, Any]]:
-        """Start ``runs`` together (only where :attr:`batches`); one dict of store columns per run,
+        """Start ``runs`` together (only where :attr:`starts_together`); one dict of store columns per run,
         in order. All or nothing: raises :class:`BackendError` with none of them started."""
         raise NotImplementedError
 
@@ -307,7 +307,7 @@ class _Loop:
         """Hand the trials :meth:`_start` prepared to the executor: all in one :meth:`Executor.start_many`
         where it batches (one Slurm job array), else one by one."""
         starting, self._starting = self._starting, []
-        if self.executor.batches:
+        if self.executor.starts_together:
             groups = [starting] if starting else []
         else:
             groups = [[one] for one in starting]
@@ -316,7 +316,7 @@ class _Loop:
                 self._not_started(group, None)
                 continue
             try:
-                if self.executor.batches:
+                if self.executor.starts_together:
                     answers = self.executor.start_many([s.run for s in group])
                 else:
                     answers = [self.executor.start(group[0].run)]

@@ -44,7 +44,7 @@ _JOB_SCRIPT = ('#!/bin/sh\n# written by hpogrid slurm_run: array task N runs the
 class SlurmExecutor(Executor):
     queues = True
     program_subdir = True  # the job's stdout.log / stderr.log are in the trial folder
-    batches = True  # trials started together are one job array
+    starts_together = True  # trials started together are one job array
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str],
                  judge_s: Optional[float] = None):
