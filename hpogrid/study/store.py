@@ -170,11 +170,11 @@ class StudyStore:
 
     def _add_indexes(self) -> None:
         """Create the trial indexes a database made by an older hpogrid lacks (the best-value,
-        changed-since and claim queries of a big study read them, see :mod:`.schema`). Best
+        changed-since queries of a big study read them, see :mod:`.schema`). Best
         effort: another process may create one at the same moment, a user may lack the right."""
         with self._engine.connect() as conn:
             have = {ix["name"] for ix in inspect(conn).get_indexes("trials")}
-        for index in TrialRow.__table__.indexes:
+        for index in Base.metadata.tables["trials"].indexes:
             if index.name not in have:
                 try:
                     index.create(self._writer)
