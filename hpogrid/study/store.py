@@ -581,19 +581,28 @@ class StudyStore:
         name = _name(study)
         values = _check_fields(fields)
 
-        # PostgreSQL: each claimer locks the oldest PENDING row no other claimer holds (SKIP
-        # LOCKED), so 20 workers asking at once take 20 different rows instead of all waiting on
-        # the first one's lock and then finding it taken (measured: benchmarks/slurm_scale.py)
-        skip_locked = self.dialect == "postgresql"
+        # PostgreSQL: one statement takes the oldest PENDING row no other claimer holds (SKIP
+        # LOCKED) and returns it, so 20 workers asking at once take 20 different rows instead of
+        # all waiting on the first one's lock and then finding it taken (benchmarks/slurm_scale.py)
+        if self.dialect == "postgresql":
+            def tx_pg(s: Session) -> Optional[TrialRecord]:
+                st = self._study_row(s, name)
+                oldest = select(TrialRow.id).where(
+                    TrialRow.study_id == st.id, TrialRow.state == PENDING, TrialRow.backend == backend
+                ).order_by(TrialRow.number).limit(1).with_for_update(skip_locked=True).scalar_subquery()
+                now = utcnow()
+                row = s.scalars(update(TrialRow).where(TrialRow.id == oldest).values(
+                    state=RUNNING, started_at=now, heartbeat_at=now, **values).returning(TrialRow),
+                    execution_options={"synchronize_session": False}).one_or_none()
+                return None if row is None else _trial_record(row, name)
+
+            return self._run("claim trial", tx_pg, write=True)
 
         def tx(s: Session) -> Optional[TrialRecord]:
             st = self._study_row(s, name)
-            query = select(TrialRow.id).where(
+            ids = s.scalars(select(TrialRow.id).where(
                 TrialRow.study_id == st.id, TrialRow.state == PENDING, TrialRow.backend == backend
-            ).order_by(TrialRow.number)
-            if skip_locked:
-                query = query.limit(1).with_for_update(skip_locked=True)
-            ids = s.scalars(query if skip_locked else query.limit(16)).all()
+            ).order_by(TrialRow.number).limit(16)).all()
             now = utcnow()
             for row_id in ids:
                 done = s.execute(update(TrialRow).where(TrialRow.id == row_id, TrialRow.state == PENDING).values(
