@@ -126,11 +126,19 @@ class Executor(ABC):
     #: the study must hold every started trial before :meth:`flush` sends them off (a driver
     #: killed in between finds them on resume, with what is needed to look them up)
     records_before_flush: bool = False
+    #: :meth:`start_many` starts the trials the loop starts together in one request (a Slurm job
+    #: array); without it the loop calls :meth:`start` once per trial
+    starts_together: bool = False
 
     @abstractmethod
     def start(self, run: TrialRun) -> Dict[str, Any]:
         """Start (or queue) ``run``; returns store columns to record (e.g. ``job_id``).
         Raises :class:`BackendError` when the trial cannot be started."""
+
+    def start_many(self, runs: List[TrialRun]) -> List[Dict[str, Any]]:
+        """Start ``runs`` together (only where :attr:`starts_together`); one dict of store columns per run,
+        in order. All or nothing: raises :class:`BackendError` with none of them started."""
+        raise NotImplementedError
 
     @abstractmethod
     def poll(self) -> Iterable[Event]:
@@ -193,6 +201,16 @@ class AskTellBackend(Backend):
         return str(run_dir)
 
 
+@dataclass(frozen=True)
+class _Starting:
+    """A trial prepared by the loop (its folder written), not yet handed to the executor."""
+
+    run: TrialRun
+    since: Any      # the sink's clock when it was prepared (its cost counts from there)
+    told: Optional[int]
+    retry: bool
+
+
 class _Loop:
     """One run of an :class:`AskTellBackend`: ``asktell`` asks and tells ``run.plan.searcher``,
     ``executor`` runs the trials, in folders ``trials_root/<uid>``; new trials are named
@@ -228,6 +246,8 @@ class _Loop:
         #: a trial retried in this run: uid -> (its curve so far, the running attempt's number)
         self.curves: Dict[str, tuple] = {}
         self._closing = False
+        #: trials whose folder is written, waiting for :meth:`_launch` (together, where the executor batches)
+        self._starting: List[_Starting] = []
 
     def run(self) -> None:
         try:
@@ -261,24 +281,28 @@ class _Loop:
     def _fill(self) -> None:
         from hpogrid.search.asktell import FINISHED, Suggestion
 
-        while len(self.live) < self.executor.capacity and self.asked < self.total and not self.exhausted \
-                and not self.control.ending:
-            if self.reruns:  # the exact stored values, under the trial's own uid
-                uid, values = self.reruns.pop(0)
-                self._start(uid, values, None)
-                continue
-            uid = f"{self.prefix}-{self.asked:05d}"
-            answer = self.asktell.ask(uid)
-            if answer is FINISHED:
-                self.exhausted = True
-                self.plan.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
-                return
-            if not isinstance(answer, Suggestion):  # NOT_NOW: the searcher waits for results first
-                if not self.live:
-                    self.control.abort("the search algorithm proposed no configuration while no trial was running")
-                return
-            self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config,
-                        told=self.asktell.told)
+        try:
+            while len(self.live) + len(self._starting) < self.executor.capacity and self.asked < self.total \
+                    and not self.exhausted and not self.control.ending:
+                if self.reruns:  # the exact stored values, under the trial's own uid
+                    uid, values = self.reruns.pop(0)
+                    self._start(uid, values, None)
+                    continue
+                uid = f"{self.prefix}-{self.asked:05d}"
+                answer = self.asktell.ask(uid)
+                if answer is FINISHED:
+                    self.exhausted = True
+                    self.plan.notes.append(f"the search algorithm had no new configuration after {self.asked} trials")
+                    return
+                if not isinstance(answer, Suggestion):  # NOT_NOW: the searcher waits for results first
+                    if not self.live and not self._starting:
+                        self.control.abort("the search algorithm proposed no configuration while no trial was "
+                                           "running")
+                    return
+                self._start(uid, json_safe(self.plan.codec.decode(answer.config)), answer.config,
+                            told=self.asktell.told)
+        finally:
+            self._launch()  # what this fill started, together where the executor batches
 
     def _start(self, uid: str, values: Dict[str, Any], config: Optional[Dict[str, Any]],
                told: Optional[int] = None, retry: bool = False) -> None:
@@ -298,30 +322,64 @@ class _Loop:
         run = TrialRun(uid, self.asked, values, folder)
         if not retry:  # a retry is the same trial: no new number
             self.asked += 1
-        since = self.sink.now()  # (read before the trial can run: its cost counts from here)
-        try:
-            fields = self.executor.start(run)
-        except BackendError as exc:
-            if retry:
-                self.sink.finished(uid, FAILED, error=f"could not start the retry: {exc}", folder=folder)
-                self.asktell.tell(uid, None, ok=False)
-                return
+        # (the clock is read before the trial can run: its cost counts from here)
+        self._starting.append(_Starting(run, self.sink.now(), told, retry))
+
+    def _launch(self) -> None:
+        """Hand the trials :meth:`_start` prepared to the executor: all in one :meth:`Executor.start_many`
+        where it batches (one Slurm job array), else one by one."""
+        starting, self._starting = self._starting, []
+        if self.executor.starts_together:
+            groups = [starting] if starting else []
+        else:
+            groups = [[one] for one in starting]
+        for group in groups:
+            if self.control.ending:  # an earlier start failed and the run stops starting trials
+                self._not_started(group, None)
+                continue
+            try:
+                if self.executor.starts_together:
+                    answers = self.executor.start_many([s.run for s in group])
+                else:
+                    answers = [self.executor.start(group[0].run)]
+            except BackendError as exc:
+                self._not_started(group, exc)
+                continue
+            for item, fields in zip(group, answers):
+                self._started(item, fields)
+
+    def _not_started(self, group: List[_Starting], exc: Optional[BackendError]) -> None:
+        why = exc or "the run stopped starting trials"
+        for item in group:
+            uid = item.run.uid
+            if item.retry:
+                self.sink.finished(uid, FAILED, error=f"could not start the retry: {why}", folder=item.run.folder)
             self.asktell.tell(uid, None, ok=False)
-            if not self.sink.uids:  # nothing ran yet: a configuration problem, say so at once
-                raise
-            self.control.abort(f"stopped starting trials: {exc}")
+        if exc is None or all(item.retry for item in group):
             return
+        if not self.sink.uids:  # nothing ran yet: a configuration problem, say so at once
+            raise exc
+        self.control.abort(f"stopped starting trials: {exc}")
+
+    def _started(self, item: _Starting, fields: Dict[str, Any]) -> None:
+        run, uid, told = item.run, item.run.uid, item.told
         self.live[uid] = run
         # searcher_told: how many results the searcher had learnt from when it proposed this trial
-        notes = {"trial_dir": str(folder), **({"searcher_told": told} if told is not None else {})}
+        notes = {"trial_dir": str(run.folder), **({"searcher_told": told} if told is not None else {})}
         fields = {**fields, "annotations": {**notes, **(fields.get("annotations") or {})}}
         if self.executor.queues:
-            self.sink.pending(uid, values, **fields)
+            self.sink.pending(uid, run.values, **fields)
         else:
-            self.sink.running(uid, values, since=since, **fields)
+            self.sink.running(uid, run.values, since=item.since, **fields)
 
     # -- what happened -------------------------------------------------------------------
     def _handle(self, events: Iterable[Event]) -> None:
+        try:
+            self._handle_each(events)
+        finally:
+            self._launch()  # the retries these events started
+
+    def _handle_each(self, events: Iterable[Event]) -> None:
         for event in events:
             run = self.live.get(event.uid)
             if run is None:

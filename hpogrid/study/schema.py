@@ -116,6 +116,13 @@ class TrialRow(Base):
         UniqueConstraint("study_id", "uid", name="uq_trials_study_uid"),
         UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
         Index("ix_trials_study_state", "study_id", "state"),
+        # measured on a 100,000-trial PostgreSQL study (benchmarks/slurm_scale.py notes): the
+        # best value (COMPLETED by value) 137 ms -> 0.07 ms; the dashboard's changed-since query
+        # (heartbeat, finished or created since) 115 ms -> 0.2 ms, one index per column it ORs
+        Index("ix_trials_study_state_value", "study_id", "state", "value"),
+        Index("ix_trials_study_heartbeat", "study_id", "heartbeat_at"),
+        Index("ix_trials_study_finished", "study_id", "finished_at"),
+        Index("ix_trials_study_created", "study_id", "created_at"),
         _MYSQL_TABLE,
     )
 

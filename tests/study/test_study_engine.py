@@ -117,3 +117,21 @@ def test_mariadb_dialect_url(require_server):
     finally:
         store.delete_study(name)
         store.close()
+
+
+def test_a_database_made_before_an_index_gains_it_when_a_writer_opens_it(tmp_path):
+    """Studies of 100,000 trials read the best value and the dashboard's changes through indexes
+    that older hpogrid versions did not create: the next writer to open the database adds them."""
+    import sqlite3
+
+    from hpogrid.study import StudyStore, sqlite_url
+
+    db = tmp_path / "old.db"
+    StudyStore(sqlite_url(db)).create_study("s", metric="loss", mode="min")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP INDEX ix_trials_study_state_value")
+        conn.execute("DROP INDEX ix_trials_study_heartbeat")
+    StudyStore(sqlite_url(db)).list_studies()
+    with sqlite3.connect(db) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_trials_study_state_value", "ix_trials_study_heartbeat"} <= names

@@ -1,7 +1,13 @@
-"""Slurm as an executor of the run engine: one job per trial, states read from Slurm.
+"""Slurm as an executor of the run engine: one job array task per trial, states read from Slurm.
 
-:meth:`SlurmExecutor.start` submits a job running :mod:`hpogrid.objective.standalone` on the
-trial's folder; :meth:`poll` reads every live job's state from Slurm (never from the payload
+:meth:`SlurmExecutor.start_many` submits the trials the engine starts together (a fill of the
+in-flight places, the retries of one poll) as ONE ``sbatch --array=0-(n-1)%K`` (K: slurm_config
+``workers``), so slurmctld sees one submission instead of n; even a single trial is an array of
+one, so every trial's job id reads ``<array id>_<index>`` (``scancel 123_4`` cancels that trial
+alone). Task N finds its trial through ``array-NNNN/N``, a link to the trial's folder written
+before sbatch (``array-NNNN/trials.txt`` lists index, uid and folder for people), and runs
+:mod:`hpogrid.objective.standalone` there; its stdout.log / stderr.log land in the trial folder
+as before. :meth:`poll` reads every live job's state from Slurm (never from the payload
 alone, so a job Slurm kills becomes a failed or interrupted trial with Slurm's reason instead
 of a hang) and :meth:`cancel` scancels. A job seen queued again after it ran was requeued by
 Slurm (preemption with requeue, ``scontrol requeue``): a lost attempt (:class:`Requeued`); the
@@ -15,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
+from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, array_argv, cancel, submit
 from hpogrid.engine import Ended, Executor, Requeued, Started, TrialRun
 from hpogrid.objective import standalone
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
@@ -31,12 +37,19 @@ REQUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED
 RESULT_GRACE_S = 30.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
 SLURM_DOWN_LIMIT_S = 300.0
-_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given as arguments\nexec "$@"\n'
+#: tasks in one array at most (Slurm's default MaxArraySize is 1001: indices 0-1000)
+ARRAY_LIMIT = 1000
+#: array task N runs the payload in the trial folder that ``<tasks folder>/N`` links to
+_JOB_SCRIPT = ('#!/bin/sh\n# written by hpogrid slurm_run: array task N runs the payload given as arguments\n'
+               '# in the trial folder that $1/N links to (its path is the last argument)\n'
+               'folder=$(readlink "$1/$SLURM_ARRAY_TASK_ID") || exit 97\n'
+               'shift\ncd "$folder" || exit 97\nexec "$@" "$folder"\n')
 
 
 class SlurmExecutor(Executor):
     queues = True
     program_subdir = True  # the job's stdout.log / stderr.log are in the trial folder
+    starts_together = True  # trials started together are one job array
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str],
                  judge_s: Optional[float] = None):
@@ -54,17 +67,51 @@ class SlurmExecutor(Executor):
         self._cancelled: Dict[str, str] = {}   # uid -> why
         #: nodes later jobs of the run must avoid (a failure rule's ``exclude_node``)
         self.excluded: List[str] = []
+        self.arrays = 0  # sbatch calls of this run (one per array)
         self._script = run_dir / "job.sh"
         self._script.write_text(_JOB_SCRIPT)
         self._script.chmod(0o755)
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
-        argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{run.number}", workdir=run.folder,
-                           script=self._script, args=[sys.executable, "-m", standalone.__name__, str(run.folder)],
-                           exclude=self.excluded)
-        job_id = submit(argv, env=self.env)
-        self.jobs[run.uid], self.folders[run.uid] = job_id, run.folder
-        return {"job_id": job_id}
+        return self.start_many([run])[0]
+
+    def start_many(self, runs: List[TrialRun]) -> List[Dict[str, Any]]:
+        """One array per :data:`ARRAY_LIMIT` trials; all or nothing (a refused array scancels
+        the ones already submitted)."""
+        out: List[Dict[str, Any]] = []
+        submitted: List[str] = []
+        try:
+            for first in range(0, len(runs), ARRAY_LIMIT):
+                chunk = runs[first:first + ARRAY_LIMIT]
+                array_id = self._submit_array(chunk)
+                submitted.append(array_id)
+                out += [{"job_id": f"{array_id}_{index}"} for index in range(len(chunk))]
+        except SlurmError:
+            try:
+                cancel(submitted)
+            except SlurmError:
+                pass
+            raise
+        for run, fields in zip(runs, out):
+            self.jobs[run.uid], self.folders[run.uid] = fields["job_id"], run.folder
+        return out
+
+    def _submit_array(self, runs: List[TrialRun]) -> str:
+        self.arrays += 1
+        tasks = self.run_dir / f"array-{self.arrays:04d}"
+        tasks.mkdir(exist_ok=True)
+        lines = []
+        for index, run in enumerate(runs):
+            link = tasks / str(index)
+            if link.is_symlink():
+                link.unlink()
+            link.symlink_to(run.folder.absolute())
+            lines.append(f"{index}\t{run.uid}\t{run.folder}\n")
+        (tasks / "trials.txt").write_text("".join(lines))
+        argv = array_argv(self.slurm, job_name=f"hpogrid-{self.study}", tasks_dir=tasks, size=len(runs),
+                          limit=self.capacity, script=self._script,
+                          args=[str(tasks), sys.executable, "-m", standalone.__name__], exclude=self.excluded)
+        return submit(argv, env=self.env)
 
     def poll(self) -> List:
         if not self.jobs or not self.throttle.due():

@@ -1,7 +1,7 @@
 """The jobs a dead ``slurm_run`` driver left behind, found through the study store.
 
-Every Slurm trial stores its job id (and its folder, in ``annotations.trial_dir``) the
-moment ``sbatch`` accepts it. On ``--resume`` each unfinished trial's job is looked up:
+Every Slurm trial stores its job id (``<array id>_<index>``, its task of the array it was
+submitted in; and its folder, in ``annotations.trial_dir``) the moment ``sbatch`` accepts it. On ``--resume`` each unfinished trial's job is looked up:
 
 * still queued or running: scancelled (not adopted: the dead driver's searcher state is
   gone, and one driver must own each job so it is recorded exactly once), then recorded
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Union
 
-from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel
+from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, job_order, cancel
 from hpogrid.study.records import INTERRUPTED, PENDING, RUNNING
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def settle_orphans(store, study: str, client: SlurmClient, metric: Union[str, Ob
     notes = []
     if alive:
         notes.append(f"scancelled {len(alive)} job(s) of the earlier slurm_run still in Slurm: "
-                     f"{', '.join(sorted(alive, key=int))}")
+                     f"{', '.join(sorted(alive, key=job_order))}")
     if kept:
         notes.append(f"recorded {kept} trial(s) whose job ended after the earlier slurm_run stopped")
     return notes

@@ -1,11 +1,13 @@
 """Slurm through its own commands: sbatch argv from a ``SlurmConfig``, job states, scancel.
 
 Every call is ``subprocess.run`` with an argv list (never a shell), so paths and user flags
-cannot be reinterpreted. Job states come from Slurm itself: ``squeue -t all`` for the jobs in
-flight (one call per poll, whatever their number), then ``scontrol show job`` for the final
-record of a job that has ended (exit code, run time, node; kept ``MinJobAge`` seconds). A job
-Slurm has already forgotten is looked up with ``sacct`` where accounting runs, else in the
-``jobcomp/filetxt`` log, so a finished job is never mistaken for a running one.
+cannot be reinterpreted. Trials started together are one job array (:func:`array_argv`; a
+task is named ``<array id>_<index>``). Job states come from Slurm itself: ``squeue -t all``
+for the jobs in flight (one call per poll, whatever their number), then ``scontrol show job``
+(one call per array) for the final record of a job that has ended (exit code, run time,
+node; kept ``MinJobAge`` seconds). A job Slurm has already forgotten is looked up with
+``sacct`` where accounting runs, else in the ``jobcomp/filetxt`` log, so a finished job is
+never mistaken for a running one.
 """
 import re
 import shutil
@@ -71,16 +73,36 @@ def sbatch_argv(slurm: Dict, *, job_name: str, workdir: Path, script: Path, args
 
     logs = str(workdir).replace("%", "%%")  # sbatch expands %j, %x... in --output / --error
     argv = [require("sbatch"), "--parsable", f"--job-name={job_name}", f"--chdir={workdir}",
-            f"--output={logs}/{STDOUT_FILE}", f"--error={logs}/{STDERR_FILE}",
-            f"--cpus-per-task={slurm['cpus']}", f"--mem={slurm['mem']}", f"--time={slurm['time']}"]
+            f"--output={logs}/{STDOUT_FILE}", f"--error={logs}/{STDERR_FILE}"]
+    return argv + _resources(slurm, exclude) + [str(script), *map(str, args)]
+
+
+def array_argv(slurm: Dict, *, job_name: str, tasks_dir: Path, size: int, limit: int, script: Path,
+               args: Sequence[str], exclude: Sequence[str] = ()) -> List[str]:
+    """``sbatch --array=0-(size-1)%limit`` for ``size`` trials at once: task N runs in
+    ``tasks_dir/N`` (a link to its trial folder) and writes its stdout.log / stderr.log there."""
+    from hpogrid.objective.standalone import STDERR_FILE, STDOUT_FILE
+
+    logs = str(tasks_dir).replace("%", "%%")
+    argv = [require("sbatch"), "--parsable", f"--array=0-{size - 1}%{max(1, limit)}", f"--job-name={job_name}",
+            f"--chdir={tasks_dir}", f"--output={logs}/%a/{STDOUT_FILE}", f"--error={logs}/%a/{STDERR_FILE}"]
+    return argv + _resources(slurm, exclude) + [str(script), *map(str, args)]
+
+
+def _resources(slurm: Dict, exclude: Sequence[str]) -> List[str]:
+    argv = [f"--cpus-per-task={slurm['cpus']}", f"--mem={slurm['mem']}", f"--time={slurm['time']}"]
     for key, flag in (("partition", "--partition"), ("account", "--account"), ("qos", "--qos"),
                       ("gres", "--gres")):
         if slurm.get(key):
             argv.append(f"{flag}={slurm[key]}")
     if exclude:
         argv.append(f"--exclude={','.join(exclude)}")
-    argv += list(slurm.get("sbatch_args") or [])
-    return argv + [str(script), *map(str, args)]
+    return argv + list(slurm.get("sbatch_args") or [])
+
+
+def array_of(job_id: str) -> str:
+    """The array job id of a task id ``123_4`` (``123``); a plain job's own id."""
+    return str(job_id).partition("_")[0]
 
 
 def _run(argv: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
@@ -136,6 +158,20 @@ def _fields(line: str) -> Dict[str, str]:
     return out
 
 
+def _task_key(fields: Dict[str, str]) -> Optional[str]:
+    """``123_4`` for a task of array 123 (scontrol names it by its own job id), else the job id."""
+    array, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
+    if array and task and task.isdigit():
+        return f"{array}_{task}"
+    return fields.get("JobId")
+
+
+def job_order(job_id: str):
+    """Job ids in numeric order: by array (or job) id, then task index."""
+    array, _, task = str(job_id).partition("_")
+    return (int(array) if array.isdigit() else 0, int(task) if task.isdigit() else -1, str(job_id))
+
+
 def _time(text: Optional[str]) -> Optional[datetime]:
     """Slurm's local ``2026-11-23T13:11:09`` as an aware datetime."""
     if not text or text in ("Unknown", "None", "N/A"):
@@ -166,42 +202,56 @@ class SlurmClient:
         self._asked_config = False
 
     def states(self, job_ids: Sequence[str]) -> Dict[str, JobState]:
-        """State of every job in ``job_ids`` (``UNKNOWN`` when Slurm has no record at all).
+        """State of every job in ``job_ids`` (``UNKNOWN`` when Slurm has no record at all); an
+        array task is named ``<array id>_<index>``, as squeue and scancel name it.
 
-        Raises :class:`SlurmError` when ``squeue`` cannot reach the controller.
+        One ``squeue`` for them all (an array is asked for as a whole: ``--array`` lists its
+        tasks one per line), then one ``scontrol`` per array (or plain job) with tasks that
+        ended. Raises :class:`SlurmError` when ``squeue`` cannot reach the controller.
         """
         ids = [str(j) for j in job_ids]
         if not ids:
             return {}
-        proc = _run([require("squeue"), "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+        asked = sorted({array_of(j) for j in ids}, key=job_order)
+        proc = _run([require("squeue"), "--noheader", "--array", "--states=all", f"--jobs={','.join(asked)}",
                      "--format=%i|%T|%N|%r|%M|%l"])
+        wanted = set(ids)
         seen: Dict[str, JobState] = {}
         if proc.returncode == 0:
             for line in proc.stdout.splitlines():
                 parts = line.strip().split("|")
-                if len(parts) == 6 and parts[0] in ids:
+                if len(parts) == 6 and parts[0] in wanted:
                     jid, state, node, reason, run_time, limit = parts
                     seen[jid] = JobState(jid, state.split()[0].upper(), node or None, reason, None, run_time, limit)
         elif "Invalid job id" not in proc.stderr:  # all ids unknown: not an error, see below
             raise SlurmError(f"squeue failed: {one_line(proc.stderr)}")
-        out = {}
-        for jid in ids:
-            state = seen.get(jid)
-            if state is not None and not state.finished:
-                out[jid] = state
-            else:  # ended (or forgotten): the full record has the exit code and times
-                out[jid] = self.final(jid) or state or JobState(jid, "UNKNOWN")
+        out = {jid: state for jid, state in seen.items() if not state.finished}
+        ended = [jid for jid in ids if jid not in out]
+        finals = self._scontrol(sorted({array_of(j) for j in ended}, key=job_order)) if ended else {}
+        for jid in ended:  # ended (or forgotten): the full record has the exit code and times
+            out[jid] = finals.get(jid) or self._forgotten(jid) or seen.get(jid) or JobState(jid, "UNKNOWN")
         return out
 
     def final(self, job_id: str) -> Optional[JobState]:
-        """The record of an ended job from scontrol, sacct or the jobcomp log."""
-        proc = _run([require("scontrol"), "--oneliner", "show", "job", job_id])
-        if proc.returncode == 0:
+        """The record of an ended job (or array task ``123_4``) from scontrol, sacct or the jobcomp log."""
+        return self._scontrol([str(job_id)]).get(str(job_id)) or self._forgotten(str(job_id))
+
+    def _forgotten(self, job_id: str) -> Optional[JobState]:
+        return self._from_sacct(job_id) or self._from_jobcomp(job_id)
+
+    def _scontrol(self, job_ids: Sequence[str]) -> Dict[str, JobState]:
+        """Records scontrol still holds, by id; ``scontrol show job 123`` lists every task of array 123."""
+        out: Dict[str, JobState] = {}
+        for job_id in job_ids:
+            proc = _run([require("scontrol"), "--oneliner", "show", "job", job_id])
+            if proc.returncode != 0:
+                continue
             for line in proc.stdout.splitlines():
                 fields = _fields(line)
-                if fields.get("JobId") == job_id:
-                    return _state(fields, job_id)
-        return self._from_sacct(job_id) or self._from_jobcomp(job_id)
+                key = _task_key(fields)
+                if key:
+                    out[key] = _state(fields, key)
+        return out
 
     def _from_sacct(self, job_id: str) -> Optional[JobState]:
         sacct = shutil.which("sacct")
@@ -225,9 +275,11 @@ class SlurmClient:
         path = self._jobcomp_log()
         if path is None:
             return None
+        array, _, task = job_id.partition("_")
+        needle = f" ArrayJobId={array} ArrayTaskId={task} " if task else None
         try:
             with open(path, errors="replace") as fh:
-                lines = [ln for ln in fh if ln.startswith(f"JobId={job_id} ")]
+                lines = [ln for ln in fh if (needle in ln if needle else ln.startswith(f"JobId={job_id} "))]
         except OSError:
             return None
         return _state(_fields(lines[-1]), job_id) if lines else None

@@ -24,7 +24,8 @@ class SlurmOptions(RunOptions, RunCommand):
     help: ClassVar[str] = """Run the HPO of PROJECT on Slurm: each trial is one job (sbatch) running hpogrid.
 
     Job options come from the project's slurm_config (partition, account, qos, gres, cpus,
-    mem, time, sbatch_args, workers, poll_interval; defaults without one). This process
+    mem, time, sbatch_args, workers, poll_interval; defaults without one); the trials
+    started together are one job array (scancel ARRAY_INDEX cancels one trial). This process
     asks the search algorithm for each configuration, keeps at most --n_jobs (slurm_config
     workers) jobs in Slurm and records every trial in the project's study, as local_run
     does; a job Slurm ends (time limit, scancel, node failure) becomes a failed or

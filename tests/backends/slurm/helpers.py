@@ -56,8 +56,8 @@ def trials(project: str, study: Optional[str] = None, states=None):
 
 
 def in_squeue(job_ids: List[str]) -> List[str]:
-    """Those of ``job_ids`` that squeue still lists as pending, running or completing."""
-    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    """Those of ``job_ids`` that squeue still lists as pending, running or completing (array tasks one by one)."""
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True).stdout.split()
     return [j for j in job_ids if j in out]
 
 

@@ -41,10 +41,24 @@ def _url(kind, tmp_path):
     return SERVER_URLS[kind]
 
 
+#: each run of a trial appends its uid to the ``runs`` file: a trial two workers ran shows twice
+COUNTED = """
+from hpogrid.trial import trial_uid
+
+def objective(config):
+    with open(config["runs"], "a") as fh:
+        fh.write(trial_uid() + "\\n")
+    return {"loss": config["x"] ** 2}
+"""
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
-def test_two_workers_run_every_trial_from_the_study(tmp_path, slurm_cluster, kind):
+def test_workers_run_every_trial_from_the_study_once(tmp_path, slurm_cluster, kind):
     url = _url(kind, tmp_path)
-    name = make_slurm_project(tmp_path, QUICK, UNI, trials=6, slurm={"pool": 2})
+    runs = tmp_path / "runs.txt"
+    runs.touch()
+    name = make_slurm_project(tmp_path, COUNTED, UNI, trials=16, slurm={"pool": 4},
+                              model={"script": "train.py", "model": "objective", "param": {"runs": str(runs)}})
     summary = run_slurm(load_project(name), SlurmOptions(study_url=url, seed=3, progress=False))
     from hpogrid.study import StudyStore, sqlite_url
     from hpogrid import paths
@@ -52,10 +66,12 @@ def test_two_workers_run_every_trial_from_the_study(tmp_path, slurm_cluster, kin
     store = StudyStore(url or sqlite_url(paths.study_db(name)))
     try:
         got = store.trials(name)
-        assert summary.counts["COMPLETED"] == 6 and [t.state for t in got] == ["COMPLETED"] * 6, \
+        assert summary.counts["COMPLETED"] == 16 and [t.state for t in got] == ["COMPLETED"] * 16, \
             [t.error for t in got]
         assert all(t.backend == "slurm-pool" and t.value == pytest.approx(t.params["x"] ** 2) for t in got)
-        assert len({t.job_id for t in got}) <= 2  # six trials, two Slurm jobs
+        assert len({t.job_id for t in got}) <= 4  # sixteen trials, four Slurm jobs
+        # nothing lost, nothing run twice: each trial's objective ran exactly once, by one of the workers
+        assert sorted(runs.read_text().split()) == sorted(t.uid for t in got)
     finally:
         if url:
             store.delete_study(name)

@@ -1,6 +1,7 @@
 """``slurm_run`` end to end on a REAL single-node Slurm: every trial is an sbatch job."""
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -37,7 +38,10 @@ def test_batch_of_trials_records_decoded_params_and_metrics(tmp_path, slurm_cli,
     done = trials(name)
     assert len(done) == 6 and {t.state for t in done} == {"COMPLETED"}
     assert {t.backend for t in done} == {"slurm"} and {t.host for t in done} == {slurm_cluster}
-    assert len({t.job_id for t in done}) == 6 and all(t.job_id.isdigit() for t in done)
+    # each trial is one task of a job array (``<array>_<index>``); the first three started together: one array
+    assert len({t.job_id for t in done}) == 6 and all(re.fullmatch(r"\d+_\d+", t.job_id) for t in done)
+    first = sorted(done, key=lambda t: t.number)[:3]
+    assert len({t.job_id.split("_")[0] for t in first}) == 1, [t.job_id for t in first]
     for t in done:
         # the job saw exactly the decoded values the store recorded, and the metric is its echo
         echo = json.loads(t.metrics["echo"])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from hpogrid.backends.slurm._sbatch import SlurmClient, _fields, _state, one_line, sbatch_argv
+from hpogrid.backends.slurm._sbatch import (SlurmClient, _fields, _state, _task_key, array_argv, job_order,
+                                            one_line, sbatch_argv)
 from tests.backends.slurm.helpers import UNI, make_slurm_project
 
 SLURM = {"partition": "gpu", "account": "atlas", "qos": None, "gres": "gpu:1", "cpus": 2, "mem": "4G",
@@ -65,6 +66,31 @@ def test_jobcomp_lines_are_found_by_job_id(tmp_path):
     client._asked_config, client._jobcomp = True, log
     assert client._from_jobcomp("4").state == "FAILED" and client._from_jobcomp("4").exit_code == "3:0"
     assert client._from_jobcomp("41").state == "COMPLETED" and client._from_jobcomp("5") is None
+
+
+def test_array_tasks_are_found_by_array_and_index_in_the_jobcomp_log(tmp_path):
+    log = tmp_path / "jobcomp.log"  # a task's own JobId is not the name users and the study know it by
+    log.write_text("JobId=71 Name=a JobState=COMPLETED NodeList=vm ArrayJobId=70 ArrayTaskId=1 ExitCode=0:0 \n"
+                   "JobId=70 Name=a JobState=CANCELLED NodeList=vm ArrayJobId=70 ArrayTaskId=10 ExitCode=0:15 \n")
+    client = SlurmClient()
+    client._asked_config, client._jobcomp = True, log
+    assert client._from_jobcomp("70_1").state == "COMPLETED" and client._from_jobcomp("70_10").state == "CANCELLED"
+    assert client._from_jobcomp("70_0") is None and client._from_jobcomp("70").state == "CANCELLED"
+
+
+def test_scontrol_names_an_array_task_by_array_and_index():
+    assert _task_key(_fields("JobId=27 ArrayJobId=25 ArrayTaskId=2 JobState=RUNNING")) == "25_2"
+    assert _task_key(_fields("JobId=25 ArrayJobId=25 ArrayTaskId=3-9%4 JobState=PENDING")) == "25"  # not yet split
+    assert _task_key(_fields("JobId=42 JobState=COMPLETED")) == "42"
+    assert sorted(["9_10", "10_0", "9_2", "8"], key=job_order) == ["8", "9_2", "9_10", "10_0"]
+
+
+def test_an_array_runs_each_task_in_its_own_folder_throttled_to_the_limit(tmp_path, fake_sbatch):
+    argv = array_argv({**SLURM, "sbatch_args": []}, job_name="hpogrid-s", tasks_dir=tmp_path / "array-0001",
+                      size=5, limit=2, script=tmp_path / "job.sh", args=["/py"])
+    assert argv[:3] == [fake_sbatch, "--parsable", "--array=0-4%2"]
+    assert f"--output={tmp_path}/array-0001/%a/stdout.log" in argv
+    assert f"--error={tmp_path}/array-0001/%a/stderr.log" in argv and argv[-2:] == [str(tmp_path / "job.sh"), "/py"]
 
 
 def test_one_line_keeps_the_reason_only():
