@@ -10,13 +10,16 @@ thread cannot be killed), and whatever it writes afterwards is ignored. What a t
 prints (``sys.stdout``, ``sys.stderr``) goes where the driver's output goes and also to
 ``output.log`` in its trial folder, where the failure rules read it as on every backend. Tests of behaviour
 that does not depend on where trials run use it: it starts in milliseconds.
+A trial's report that awaits the engine's decision, and a trial's end, wake the run's loop at
+once (as the pool's pipes do): without that every report of an early-stopped run waited out
+a poll interval.
 """
 from __future__ import annotations
 
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any, Dict, List
+from typing import IO, Any, Dict, List, Optional
 
 from hpogrid.engine import AskTellBackend, Ended, Executor, Run, TrialRun, ended_from_result
 from hpogrid.study.records import INTERRUPTED
@@ -47,22 +50,26 @@ class _TrialStream:
         return getattr(self._stream, name)
 
 
-def _run_trial(folder: Path, files: Dict[int, IO[str]]) -> None:
+def _run_trial(folder: Path, files: Dict[int, IO[str]], wake: threading.Event) -> None:
+    """A trial's thread: its output also into its folder's log; its reports and its end wake the loop."""
     from hpogrid.objective.standalone import run_trial
 
     with open(folder / OUTPUT_FILE, "a") as fh:
         files[threading.get_ident()] = fh
         try:
-            run_trial(folder, workdir=False)
+            run_trial(folder, notify=wake.set, workdir=False)
         finally:
             files.pop(threading.get_ident(), None)
+            wake.set()
 
 
 class ThreadExecutor(Executor):
     poll_interval = 0.02
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, wake: Optional[threading.Event] = None):
         self.capacity = capacity
+        #: set by a trial thread when it has news for the loop (the run control's ``wake``)
+        self._wake = wake or threading.Event()
         self._threads: Dict[str, threading.Thread] = {}
         self._runs: Dict[str, TrialRun] = {}
         self._started: List[str] = []
@@ -79,7 +86,7 @@ class ThreadExecutor(Executor):
             sys.stderr = self._streams[1]
 
     def start(self, run: TrialRun) -> Dict[str, str]:
-        thread = threading.Thread(target=_run_trial, args=(run.folder, self._files),
+        thread = threading.Thread(target=_run_trial, args=(run.folder, self._files, self._wake),
                                   name=f"hpogrid-fake-{run.uid}", daemon=True)
         self._threads[run.uid], self._runs[run.uid] = thread, run
         thread.start()
@@ -109,4 +116,4 @@ class FakeBackend(AskTellBackend):
     early_stopping = True
 
     def executor(self, run: Run, run_dir: Path) -> Executor:
-        return ThreadExecutor(run.options.n_jobs or 1)
+        return ThreadExecutor(run.options.n_jobs or 1, wake=run.control.wake)

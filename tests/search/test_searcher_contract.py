@@ -7,7 +7,8 @@ this file. One scripted session per algorithm, with fixed seeds:
 * ``PENDING`` asks before any result (trials running in parallel);
 * those trials are told, one of them as a failure (``ok=False``);
 * then ask/tell one at a time up to ``TOTAL`` trials: past the 10 random start-up points of
-  optuna, skopt and bayes_opt, so their models propose as well (hyperopt's 20 start-up points,
+  optuna, skopt and bayes_opt, so their models propose as well: twice, the second time having
+  learnt the first proposal's result (hyperopt's 20 start-up points,
   BOHB's dimensions + 1 and Ax's Sobol design are not reached: their models are not run here).
 
 The told loss is a function of the decoded point only, so two sessions that propose the same
@@ -39,8 +40,9 @@ CONTRACT_SPACE = {
 }
 #: configurations asked before any result is told
 PENDING = 4
-#: trials in a whole session
-TOTAL = 14
+#: trials in a whole session: the failed one is not counted in a random start of 10, so points
+#: 12 and 13 are the models' (each model proposal costs up to a second: no more than needed)
+TOTAL = 13
 SEED = 7
 METRIC, MODE = "loss", "min"
 
