@@ -76,7 +76,11 @@ def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
     got = sorted(_trials("cs"), key=lambda t: t.number)
     assert [t.state for t in got] == ["COMPLETED"] * 10, [t.error for t in got]
     subs = load_submissions(paths.project_dir("cs"))
-    assert len(subs) == 5 and len(central_env.tasks) == 5  # 10 points, 2 per job, each task one job
+    # one task per wave: the first wave is one task of 2 jobs of 2 points; each later wave is the
+    # points freed by the jobs that ended since the last poll (10 points, 2 per job: 5 jobs in all)
+    assert len(central_env.tasks) == len(subs) < 5 and subs[0].n_jobs == 2
+    assert [len(t.latest_jobs()) for t in central_env.tasks.values()] == [s.n_jobs for s in subs]
+    assert sum(s.n_jobs for s in subs) == 5 and all(len(s.extra["uids"]) == 2 * s.n_jobs for s in subs)
     assert sorted(u for s in subs for u in s.extra["uids"]) == sorted(t.uid for t in got)
     for t in got:
         sub = next(s for s in subs if t.uid in s.extra["uids"])
