@@ -185,6 +185,8 @@ class PandaTestServer:
         #: test hook (benchmarks): called (argv, cwd, env) in place of running the payload as a process,
         #: in the scheduler's thread; its return value is the payload's exit code
         self.payload: Optional[Callable[[List[str], Path, Dict[str, str]], int]] = None
+        #: test hook (benchmarks): which sandbox members a job unpacks (None: all, as the pilot does)
+        self.unpack_only: Optional[Callable[[str], bool]] = None
         #: test hook: endpoint -> called with the request's arguments before the server handles it
         #: (outside the lock; a test holds a request there on an Event)
         self.gates: Dict[str, Callable[[dict], None]] = {}
@@ -460,7 +462,9 @@ class PandaTestServer:
         run_dir.mkdir()
         if options.a:
             with tarfile.open(self.root / "cache" / Path(options.a).name) as archive:
-                archive.extractall(run_dir, filter="data")
+                only = self.unpack_only
+                members = None if only is None else [m for m in archive.getmembers() if only(m.name)]
+                archive.extractall(run_dir, members=members, filter="data")
         cwd = (run_dir / (options.r or ".")).resolve()
         for in_ds in self._input_datasets(task):
             source = self.root / "datasets" / in_ds.rstrip("/")
