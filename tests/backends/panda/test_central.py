@@ -235,12 +235,13 @@ def test_a_task_submitted_but_not_recorded_when_the_driver_died_is_taken_over_an
     finally:
         release.set()
     assert r.exit_code == 0, r.output
-    assert "2 still running taken over, 2 to re-run, 0 new" in r.output
+    assert "4 still running taken over, 0 to re-run, 0 new" in r.output  # the first wave: one task of 4 points
     got = _trials("cr")
     assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
     subs = load_submissions(paths.project_dir("cr"))
     uids = [u for s in subs for u in s.extra["uids"]]
-    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 2
+    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 1
+    assert subs[0].extra["jobs"] == {t.uid: t.annotations["task_job"] for t in got}  # the record knows each job's points
     assert all(t.task_id == str(next(s.task_id for s in subs if t.uid in s.extra["uids"])) for t in got)
 
 
@@ -253,7 +254,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
     central_env.max_parallel_jobs = 0
     driver = _driver("ch", 6)
     deadline = time.monotonic() + 120
-    while len(load_submissions(paths.project_dir("ch"))) < 2:  # the first wave is with PanDA
+    while len(load_submissions(paths.project_dir("ch"))) < 1:  # the first wave (one task of 2 jobs) is with PanDA
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.05)
     driver.send_signal(signal.SIGKILL)
@@ -272,7 +273,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
     assert "4 still running taken over, 0 to re-run, 2 new" in r.output
     got = _trials("ch")
     assert len(got) == 6 and {t.state for t in got} == {"COMPLETED"}
-    assert len(central_env.tasks) == len(load_submissions(paths.project_dir("ch"))) == 3
+    assert len(central_env.tasks) == len(load_submissions(paths.project_dir("ch"))) == 2  # a task per wave
 
 
 def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, run_cli, tmp_path):
@@ -280,7 +281,7 @@ def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, r
     central_env.max_parallel_jobs = 0  # the jobs wait in PanDA: the driver has tasks to follow
     driver = _driver("cc", 6, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(load_submissions(paths.project_dir("cc"))) < 2:
+    while len(load_submissions(paths.project_dir("cc"))) < 1:
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.05)
     driver.send_signal(signal.SIGINT)
