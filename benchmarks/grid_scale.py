@@ -65,7 +65,7 @@ def make_project(env, tmp: Path) -> None:
                 ["grid_config", "create", "bench", "--site", "ANALY_TEST", "--container", "docker://hpogrid:test"],
                 ["project", "create", "bench", "--scripts_path", str(scripts), "--model_config", "bench",
                  "--search_space", "bench", "--hpo_config", "bench", "--grid_config", "bench"]):
-        r = subprocess.run([sys.executable, "-m", "hpogrid", *cmd], env=env, capture_output=True, text=True)
+        r = subprocess.run([sys.executable, "-m", "hpogrid", *cmd], env=env, capture_output=True, text=True, cwd=tmp)
         if r.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[:2])}: {r.stderr.strip()[-500:]}")
 
@@ -97,10 +97,12 @@ def main() -> None:
             make_project(env, Path(tmp))
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "hpogrid", "run", "bench", "--search", "central",
+            profile = os.environ.get("HPOGRID_BENCH_PROFILE")  # a cProfile output file for the driver
+            r = subprocess.run([sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []),
+                                "-m", "hpogrid", "run", "bench", "--search", "central",
                                 "--trials", str(args.trials), "--n_jobs", str(args.n_jobs),
                                 "--trials_per_job", str(args.trials_per_job), "--seed", "1"],
-                               env=env, capture_output=True, text=True)
+                               env=env, capture_output=True, text=True, cwd=tmp)  # (cwd: -m finds hpogrid in src)
             wall = time.perf_counter() - t0
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if r.returncode != 0:
@@ -121,7 +123,7 @@ def main() -> None:
         per_poll = [len(p) for p in polls] or [0]
         tasks, waves = len(server.tasks), calls.count("task/submit")
         jobs = sum(len(t.latest_jobs()) for t in server.tasks.values())
-        print(f"driver: {src}")
+        print(f"driver: {src} ({r.stderr.count('Traceback')} tracebacks)")
         print(f"{args.trials} trials, {args.n_jobs} jobs in flight, {args.trials_per_job} point(s) per job: "
               f"{jobs} jobs in {tasks} tasks, {waves} waves (target: tasks = waves)")
         print(f"requests per poll: max {max(per_poll)}, mean {sum(per_poll) / len(per_poll):.2f} over {len(polls)} "

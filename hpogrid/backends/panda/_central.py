@@ -98,7 +98,9 @@ class CentralGridBackend(AskTellBackend):
     wave_stop: Optional[Dict[str, Any]] = None
 
     def executor(self, run: Run, run_dir: Path) -> Executor:
-        return PandaExecutor(run, stop=self.wave_stop)
+        # the engine names a run's folder <study>-<tag> and the points it asks <backend>-<tag>-NNNNN
+        tag = run_dir.name[len(run.study) + 1:] if run_dir.name.startswith(f"{run.study}-") else ""
+        return PandaExecutor(run, stop=self.wave_stop, fresh=f"{self.name}-{tag}-" if tag else None)
 
     def applies_scheduler(self, spec) -> bool:
         from hpogrid.backends.panda._waves import WavePlan
@@ -167,9 +169,11 @@ class PandaExecutor(Executor):
     queues = True
     records_before_flush = True
 
-    def __init__(self, run: Run, gateway: Optional[PandaGateway] = None, stop: Optional[Dict[str, Any]] = None):
+    def __init__(self, run: Run, gateway: Optional[PandaGateway] = None, stop: Optional[Dict[str, Any]] = None,
+                 fresh: Optional[str] = None):
         """Grid jobs of ``run`` (its options and study); ``gateway``: PanDA (tests give a fake one);
-        ``stop``: the budget of every point (a wave of a multi-fidelity search)."""
+        ``stop``: the budget of every point (a wave of a multi-fidelity search); ``fresh``: the
+        prefix of the uids of points this run asks (new: no history to look up)."""
         from hpogrid.configs import get_kind
         from hpogrid.grid.panda import PandaGateway
 
@@ -204,18 +208,15 @@ class PandaExecutor(Executor):
         #: at take-over, the index of its job there): its submission may still have been under way,
         #: so it is looked up again before submitting
         self.intents: Dict[str, Tuple[str, Optional[int]]] = {}
+        self.fresh = fresh
+        self.sent: Dict[str, str] = {}  # uid -> the name of the task this driver sent it in
 
     # -- starting ---------------------------------------------------------------------------
     def _name(self, batch: int) -> str:
         return f"{self.base}.c{batch:04d}"
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
-        before = self._earlier_task(run.uid)
-        if before:
-            self.earlier[run.uid] = before
-        intent = self._unconfirmed_intent(run.uid)
-        if intent:
-            self.intents[run.uid] = intent
+        self._history(run.uid)
         if self.open is None:
             self.batches += 1
             self.open = _Batch(self._name(self.batches), [], {})
@@ -224,31 +225,32 @@ class PandaExecutor(Executor):
         self.open.jobs[run.uid] = index
         return {"annotations": {"taskname": self.open.name, TASK_JOB: index}}
 
-    def _earlier_task(self, uid: str) -> Optional[str]:
-        """The trials container of the task that ran point ``uid`` before (a promoted point, a
-        resumed one), where its checkpoint is; None for a new point."""
+    def _history(self, uid: str) -> None:
+        """Where point ``uid`` was sent before: the trials container of the task that ran it (a
+        promoted point, a resumed one, a retry: where its checkpoint is) into :attr:`earlier`, or
+        the task name (and job index) a dead driver gave it without a task id (take-over did not
+        find the task) into :attr:`intents`. A point asked in this run has no history: the study
+        is not asked about it (a lookup per point was most of the driver's time per trial)."""
         from hpogrid.backends.panda._job import TRIALS_ARCHIVE
         from hpogrid.errors import NotFoundError
 
+        if uid in self.sent:  # (an engine retry of a point this driver submitted)
+            self.earlier[uid] = f"{self.sent[uid]}_{TRIALS_ARCHIVE}/"
+            return
+        if self.store is None or (self.fresh is not None and uid.startswith(self.fresh)):
+            return
         try:
-            row = self.store.trial(self.study, uid) if self.store is not None else None
+            row = self.store.trial(self.study, uid)
         except NotFoundError:
-            return None
-        name = (row.annotations or {}).get("taskname") if row is not None and row.task_id else None
-        return f"{name}_{TRIALS_ARCHIVE}/" if isinstance(name, str) and name else None
-
-    def _unconfirmed_intent(self, uid: str) -> Optional[Tuple[str, Optional[int]]]:
-        """The task name (and job index) a dead driver gave point ``uid`` without a task id
-        (take-over did not find the task); None for a new point or one whose task is known."""
-        from hpogrid.errors import NotFoundError
-
-        try:
-            row = self.store.trial(self.study, uid) if self.store is not None else None
-        except NotFoundError:
-            return None
-        notes = (row.annotations or {}) if row is not None and not row.task_id else {}
+            return
+        notes = row.annotations or {}
         name, index = notes.get("taskname"), notes.get(TASK_JOB)
-        return (name, index if isinstance(index, int) else None) if isinstance(name, str) and name else None
+        if not isinstance(name, str) or not name:
+            return
+        if row.task_id:
+            self.earlier[uid] = f"{name}_{TRIALS_ARCHIVE}/"
+        else:
+            self.intents[uid] = (name, index if isinstance(index, int) else None)
 
     def _late_tasks(self, batch: _Batch) -> List[Queued]:
         """Follow, instead of submitting them again, the points of ``batch`` whose dead driver's task
@@ -286,6 +288,7 @@ class PandaExecutor(Executor):
             for uid in uids:
                 groups.setdefault(index_of[uid], []).append(uid)
             self.since[task_id] = datetime.now(timezone.utc) - timedelta(days=1)
+            self.sent.update({uid: name for uid in uids})
             batch.runs = [r for r in batch.runs if r.uid not in uids]
             events += [Queued(uid, {"task_id": str(task_id), "annotations": {"taskname": name,
                                                                              TASK_JOB: index_of[uid]}})
@@ -325,6 +328,7 @@ class PandaExecutor(Executor):
                             extra=tuple((self.grid.get("extra") or {}).items()))
             task_id = int(self.gateway.submit(spec))
         uids = [r.uid for r in batch.runs]
+        self.sent.update({uid: batch.name for uid in uids})
         sub = _submission(spec, task_id)
         sub = replace(sub, extra={"central": True, "study": self.study, "uids": uids, "jobs": dict(batch.jobs)})
         record_submission(self.project.path, sub)
