@@ -60,18 +60,20 @@ run = click.command("run", help=GridCommandOptions.help)(run_parameters(GridComm
 @click.argument("project")
 @click.option("--seed", type=SEED, help="This job's seed.")
 @click.option("--trials", type=count(1), help="Trials of this job (default: the hpo_config's).")
-def grid_job(project: str, seed, trials) -> None:
+@click.option("--job", "job", type=count(1), help="This job's index in its task (a central search): it "
+              "evaluates the sandbox's points meant for it.")
+def grid_job(project: str, seed, trials, job) -> None:
     """What each grid job runs, in the unpacked sandbox (its working directory): the project's
     HPO, handing every trial back as the job's metadata. Internal: 'hpogrid run' submits it."""
-    _grid_job(project, seed, trials)
+    _grid_job(project, seed, trials, job)
 
 
-def _grid_job(project: str, seed, trials) -> None:
+def _grid_job(project: str, seed, trials, job=None) -> None:
     import sys
 
     from hpogrid.backends.panda import run_grid_job
 
-    result = run_grid_job(project, seed, trials=trials)
+    result = run_grid_job(project, seed, trials=trials, job=job)
     md = result.metadata
     best = md.get("best")
     click.echo(f"Grid job of {project}: {result.completed} completed, {result.failed} failed trials (seed {seed})")

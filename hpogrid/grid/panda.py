@@ -397,11 +397,17 @@ class PandaGateway:
         jobs.sort(key=lambda j: j["pandaid"])
         return jobs
 
-    def jobs_of_tasks(self, task_ids, since: datetime, chunk: int = 5000) -> Dict[int, List[dict]]:
+    def jobs_of_tasks(self, task_ids, since: datetime, chunk: int = 5000,
+                      known: Optional[Dict[int, dict]] = None) -> Dict[int, List[dict]]:
         """Every job of ``task_ids`` (records as :meth:`job_metadata` gives them) in bulk: one
         ``task/get_tasks_modified_since`` for the PandaIDs of the caller's tasks modified since
         ``since``, then ``job/get_description_incl_archive`` per ``chunk`` PandaIDs. A task whose
-        finished jobs come back without metadata is asked again with :meth:`job_metadata`."""
+        finished jobs come back without metadata is asked again with :meth:`job_metadata`.
+
+        ``known``: PandaID -> the record of a job in a final state the caller already holds (a
+        driver following its tasks): not asked again, handed back as it is; a task none of whose
+        jobs PanDA lists yet (JEDI has not split it) is then left without jobs instead of being
+        asked on its own, so a poll costs the same few requests however many tasks and jobs."""
         wanted = {int(t) for t in task_ids}
         stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if since.tzinfo else \
             since.strftime("%Y-%m-%d %H:%M:%S")
@@ -409,6 +415,11 @@ class PandaGateway:
             "task/get_tasks_modified_since", self._client.getJobIDsJediTasksInTimeRange, stamp, verbose=False)) or {}
         panda_ids = [int(p) for tid, ids in id_map.items() if int(tid) in wanted for p in ids]
         jobs: Dict[int, List[dict]] = {t: [] for t in wanted}
+        if known is not None:
+            for pid in panda_ids:
+                if pid in known:
+                    jobs.setdefault(int(known[pid]["jeditaskid"]), []).append(known[pid])
+            panda_ids = [p for p in panda_ids if p not in known]
         for start in range(0, len(panda_ids), chunk):
             part = panda_ids[start:start + chunk]
             specs = self._retrying("job/get_description_incl_archive", lambda n: self._request(
@@ -421,7 +432,7 @@ class PandaGateway:
                 job["pandaid"] = int(job["pandaid"])
                 jobs.setdefault(int(job["jeditaskid"]), []).append(job)
         for task_id, found in jobs.items():
-            if not found or any(j["metadata"] is None and j.get("jobstatus") == "finished" for j in found):
+            if (not found and known is None) or any(j["metadata"] is None and j.get("jobstatus") == "finished" for j in found):
                 jobs[task_id] = self.job_metadata(task_id)  # a server that leaves metadata out here
             else:
                 found.sort(key=lambda j: j["pandaid"])

@@ -9,8 +9,8 @@ trial gets it back before the trial starts:
 * **a PanDA retry** (attempt > 1: the job failed, the pilot killed it). PanDA stages out only the
   log of a failed job: its working directory less the declared outputs, so the job's own store
   and trial folders (``.hpogrid-job/``). The retry downloads the task's log container, takes the
-  log of its own job's latest earlier attempt (the marker ``job.json`` names task, seed and
-  attempt), puts that store and those folders back and resumes: finished trials are kept,
+  log of its own job's latest earlier attempt (the marker ``job.json`` names task, seed, the
+  job's index in a central search's task and attempt), puts that store and those folders back and resumes: finished trials are kept,
   interrupted ones run again under their uid, in their folder, from their checkpoint.
 * **a point of a central search run again in a later task** (a promoted point of a
   multi-fidelity search, a ``--resume``): the driver names the earlier task's trials container
@@ -77,12 +77,12 @@ def over_limit(project_path: Path, entries: List[Dict[str, Any]], limit_mb: floa
     return out
 
 
-def write_marker(home: Path, name: str, seed: Optional[int]) -> None:
+def write_marker(home: Path, name: str, seed: Optional[int], job: Optional[int] = None) -> None:
     """Name this job in its home, for a retry to find its log (see the module docstring)."""
     from hpogrid.fileio import dump_json, write_atomic
 
     home.mkdir(parents=True, exist_ok=True)
-    write_atomic(home / JOB_FILE, dump_json({"project": name, "seed": seed, "attempt": attempt_nr(),
+    write_atomic(home / JOB_FILE, dump_json({"project": name, "seed": seed, "job": job, "attempt": attempt_nr(),
                                              "pandaid": os.environ.get("PandaID"),
                                              "task_id": os.environ.get("PanDA_TaskID")}))
 
@@ -158,7 +158,8 @@ def _extract(tar: tarfile.TarFile, members: Iterable[tarfile.TarInfo], strip: st
 
 
 def restore_attempt(workdir: Path, home: Path, name: str, seed: Optional[int], out_ds: Optional[str],
-                    fetch=_download, notes: Optional[List[str]] = None) -> Optional[Dict[str, Any]]:
+                    fetch=_download, notes: Optional[List[str]] = None,
+                    job: Optional[int] = None) -> Optional[Dict[str, Any]]:
     """A retried job (attempt > 1): its earlier attempt's store and trial folders back from the
     task's log container; the earlier attempt's marker, or None on a first attempt or when no
     earlier attempt left a log (the job then starts afresh). Raises GridError when the log
@@ -187,6 +188,7 @@ def restore_attempt(workdir: Path, home: Path, name: str, seed: Optional[int], o
                     raw = tar.extractfile(prefix + f"{home.name}/{JOB_FILE}")
                     marker = json.load(raw) if raw is not None else {}
                 if (str(marker.get("task_id")) == str(task) and marker.get("seed") == seed
+                        and marker.get("job") == job
                         and marker.get("project") == name and int(marker.get("attempt") or 0) < mine
                         and (found is None or int(marker["attempt"]) > int(found[0]["attempt"]))):
                     found = (marker, path, prefix)

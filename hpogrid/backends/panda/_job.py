@@ -148,12 +148,13 @@ def fit_metadata(metadata: Dict[str, Any], limit: int = METADATA_LIMIT) -> str:
 
 
 def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
-                 trials: Optional[int] = None) -> GridJobResult:
+                 trials: Optional[int] = None, job: Optional[int] = None) -> GridJobResult:
     """Run the HPO of the sandboxed project ``name`` and write the job's metadata and outputs.
 
     The metadata is written whatever ends the run: an error, or SIGTERM from the pilot at a
     kill or the wall-time limit (Ray turns it into SystemExit; running trials are recorded
-    interrupted and finished ones are handed back).
+    interrupted and finished ones are handed back). ``job``: this job's index in its task (a
+    central search's task of N jobs): it evaluates the points of the sandbox meant for it.
     """
     from hpogrid.engine import scoped_environ
 
@@ -162,16 +163,17 @@ def run_grid_job(name: str, seed: Optional[int], workdir: Optional[Path] = None,
     workdir = Path(workdir or Settings.from_env().workdir or os.getcwd()).resolve()
     # the job keeps its own store in its working directory, whatever the image's HPOGRID_HOME
     with scoped_environ({"HPOGRID_HOME": str(workdir / JOB_HOME)}):
-        return _run_in_sandbox(name, seed, workdir, trials)
+        return _run_in_sandbox(name, seed, workdir, trials, job)
 
 
-def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optional[int]) -> GridJobResult:
+def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optional[int],
+                    job: Optional[int]) -> GridJobResult:
     from hpogrid.backends import RunOptions, get_backend
     from hpogrid.errors import HpogridError
     from hpogrid.settings import Settings
 
     project = _sandbox_project(name, workdir)
-    budget = _budget(workdir)
+    budget = _budget(workdir, job)
     restored = _checkpoints.Restored()
     if budget is not None:  # a wave of a multi-fidelity central search: its budget, judged by the driver
         hpo = project.hpo_config
@@ -180,8 +182,8 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
     state = {"algorithm": project.hpo_config.get("algorithm"), "error": None, "curves": budget is not None}
     interrupted = False
     try:
-        points = _points(workdir)
-        restored = _restore(project, workdir, name, seed, points)
+        points = _points(workdir, job)
+        restored = _restore(project, workdir, name, seed, points, job)
         if points is not None:  # a point whose checkpoint could not be restored fails without running
             points = [p for p in points if p[0] not in restored.failed]
         options = RunOptions(seed=seed, trials=trials, progress=False, points=points,
@@ -203,13 +205,13 @@ def _run_in_sandbox(name: str, seed: Optional[int], workdir: Path, trials: Optio
         state["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        result = _hand_back(project, workdir, name, seed, restored=restored, **state)
+        result = _hand_back(project, workdir, name, seed, restored=restored, job=job, **state)
     result.interrupted = interrupted
     return result
 
 
 def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
-             points: Optional[List[tuple]]) -> "_checkpoints.Restored":
+             points: Optional[List[tuple]], job: Optional[int] = None) -> "_checkpoints.Restored":
     """Take back what earlier jobs left of this job's trials (:mod:`._checkpoints`): a retry's
     earlier attempt, the checkpoints of a central search's points run before."""
     import json
@@ -218,10 +220,10 @@ def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
 
     out = _checkpoints.Restored()
     home = workdir / JOB_HOME
-    _checkpoints.write_marker(home, name, seed)
+    _checkpoints.write_marker(home, name, seed, job)
     grid = workdir / CONFIG_FOLDER / GRID_FILE
     out_ds = json.loads(grid.read_text(encoding="utf-8")).get("out_ds") if grid.is_file() else None
-    out.earlier = _checkpoints.restore_attempt(workdir, home, name, seed, out_ds, notes=out.notes)
+    out.earlier = _checkpoints.restore_attempt(workdir, home, name, seed, out_ds, notes=out.notes, job=job)
     db = project.path / "study.db"
     if out.earlier is not None and db.is_file():
         store = StudyStore(sqlite_url(db))
@@ -231,46 +233,43 @@ def _restore(project: Project, workdir: Path, name: str, seed: Optional[int],
             store.close()
         out.rerun = [t.uid for t in trials if not t.is_finished or t.state == "INTERRUPTED"]
         out.kept = [t.uid for t in trials if t.uid not in out.rerun]
-    sources = _checkpoint_sources(workdir)
+    sources = _checkpoint_sources(workdir, job)
     if points is not None and sources:
         out.failed = _checkpoints.restore_points(project.path, name, sources, workdir, notes=out.notes)
     return out
 
 
-def _checkpoint_sources(workdir: Path) -> Dict[str, str]:
-    """uid -> the trials container of the earlier task that ran this point (a central search)."""
-    import json
-
-    path = workdir / CONFIG_FOLDER / POINTS_FILE
-    if not path.is_file():
-        return {}
-    return {p["uid"]: p["checkpoint"] for p in json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(p.get("checkpoint"), str)}
-
-
-def _budget(workdir: Path) -> Optional[Dict[str, Any]]:
-    """The stop criteria a multi-fidelity central search sent with this job's points (None: the hpo_config's)."""
+def _point_entries(workdir: Path, job: Optional[int]) -> Optional[List[Dict[str, Any]]]:
+    """The points of the sandbox this job evaluates (those naming its index ``job``, or without
+    one); None when the sandbox has no points (search as usual)."""
     import json
 
     path = workdir / CONFIG_FOLDER / POINTS_FILE
     if not path.is_file():
         return None
-    stops = [p.get("stop") for p in json.loads(path.read_text(encoding="utf-8")) if isinstance(p.get("stop"), dict)]
+    return [p for p in json.loads(path.read_text(encoding="utf-8")) if p.get("job") in (None, job)]
+
+
+def _checkpoint_sources(workdir: Path, job: Optional[int] = None) -> Dict[str, str]:
+    """uid -> the trials container of the earlier task that ran this point (a central search)."""
+    return {p["uid"]: p["checkpoint"] for p in _point_entries(workdir, job) or [] if isinstance(p.get("checkpoint"), str)}
+
+
+def _budget(workdir: Path, job: Optional[int] = None) -> Optional[Dict[str, Any]]:
+    """The stop criteria a multi-fidelity central search sent with this job's points (None: the hpo_config's)."""
+    stops = [p.get("stop") for p in _point_entries(workdir, job) or [] if isinstance(p.get("stop"), dict)]
     return stops[0] if stops else None
 
 
-def _points(workdir: Path) -> Optional[List[tuple]]:
-    """The (uid, values) a central search sent with this job's task; None: search as usual."""
-    import json
-
-    path = workdir / CONFIG_FOLDER / POINTS_FILE
-    if not path.is_file():
-        return None
-    return [(p["uid"], p["values"]) for p in json.loads(path.read_text(encoding="utf-8"))]
+def _points(workdir: Path, job: Optional[int] = None) -> Optional[List[tuple]]:
+    """The (uid, values) a central search sent for this job; None: search as usual."""
+    entries = _point_entries(workdir, job)
+    return None if entries is None else [(p["uid"], p["values"]) for p in entries]
 
 
 def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], algorithm, error,
-               curves: bool = False, restored: Optional["_checkpoints.Restored"] = None) -> GridJobResult:
+               curves: bool = False, restored: Optional["_checkpoints.Restored"] = None,
+               job: Optional[int] = None) -> GridJobResult:
     """Write userJobMetadata.json, hpo_result.json and the trials archive from the job's study."""
     from hpogrid import __version__
     from hpogrid.fileio import dump_json, write_atomic
@@ -290,7 +289,7 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     objectives = Objectives.parse(hpo["metric"], hpo["mode"], hpo.get("constraints"))
     entries = [trial_entry(t, curve=curves) for t in records]
     restored = restored or _checkpoints.Restored()
-    entries += [_not_restored(uid, values, why) for uid, values in (_points(workdir) or [])
+    entries += [_not_restored(uid, values, why) for uid, values in (_points(workdir, job) or [])
                 if (why := restored.failed.get(uid)) is not None]
     left_out = _artifacts_over_limit(entries)
     grid = (getattr(project, "configs", None) or {}).get("grid_config") or {}
@@ -308,6 +307,8 @@ def _hand_back(project: Project, workdir: Path, name: str, seed: Optional[int], 
     best = (max if objectives.mode == "max" else min)(feasible, key=lambda e: e["value"]) if feasible else None
     metadata = {"hpogrid": __version__, "project": name, "seed": seed, "algorithm": algorithm,
                 "metric": hpo["metric"], "mode": hpo["mode"], "error": error, "best": best, "trials": entries}
+    if job is not None:  # which of its task's jobs this is (the driver's key for the job's points)
+        metadata["job"] = job
     if objectives.is_multi:
         metadata["pareto"] = _front_uids(objectives, feasible)
     if restored.earlier is not None:

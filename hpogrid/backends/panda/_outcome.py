@@ -1,12 +1,18 @@
-"""What a grid job of a central search did to the trials it carried, read off PanDA's job records.
+"""What the grid jobs of a central search did to the trials they carried, read off PanDA's job records.
 
-Shared by the driver's executor (following its tasks) and by ``--resume`` (taking over the
-tasks of a driver that died): one rule for when a task's trials are over and how they ended.
+A central search's task holds N jobs (one wave of the driver), job k (``grid_job --job k``,
+JEDI's serial number k of the task's ``%RNDM`` sequence) evaluating the points the driver gave
+index k (the trial annotation ``task_job``); a retry of job k is a new PandaID with the same k.
+Shared by the driver's executor (following its tasks), by ``--resume`` (taking over the tasks
+of a driver that died) and by the sync of ``report``: one rule for when a job's trials are over
+and how they ended.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+from urllib.parse import unquote
 
 from hpogrid.backends.panda._states import (ENDED_JOB_STATES, FAILED_JOB_STATES, FINAL_TASK_STATES,
                                             RUNNING_JOB_STATES, STOPPED_JOB_STATES)
@@ -14,8 +20,64 @@ from hpogrid.engine import Ended, Started
 from hpogrid.search.define_by_run import DISTRIBUTIONS_ANNOTATION
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
+#: the annotation of a point: the index (1..N) of the job of its task that evaluates it
+TASK_JOB = "task_job"
 #: annotations the driver writes itself (the job's own values of these are about the job's copy)
-DRIVER_ANNOTATIONS = ("trial_dir", "searcher_told", "taskname", "attempt", "seed")
+DRIVER_ANNOTATIONS = ("trial_dir", "searcher_told", "taskname", "attempt", "seed", TASK_JOB)
+#: ``grid_job ... --job K`` in a job's parameters (the exec string, URL-quoted by prun's way)
+_JOB_ARG = re.compile(r"(?:^|\s)--job[\s=](\d+)(?=\s|\"|$)")
+
+
+def job_index(job: Dict[str, Any]) -> Optional[int]:
+    """The index of ``job`` in its task: from its parameters (the exec string JEDI filled in,
+    which ``job/get_description_incl_archive`` returns), else from what the job handed back."""
+    params = job.get("jobparameters")
+    if isinstance(params, str) and "--job" in unquote(params):
+        found = _JOB_ARG.search(unquote(params))
+        if found:
+            return int(found.group(1))
+    metadata = job.get("metadata")
+    index = metadata.get("job") if isinstance(metadata, dict) else None
+    return index if isinstance(index, int) and not isinstance(index, bool) else None
+
+
+def by_job(jobs: Iterable[Dict[str, Any]]) -> Dict[Optional[int], List[dict]]:
+    """A task's job records (every attempt) by job index (None: records without one)."""
+    out: Dict[Optional[int], List[dict]] = {}
+    for job in jobs:
+        out.setdefault(job_index(job), []).append(job)
+    return out
+
+
+def jobs_of(grouped: Dict[Optional[int], List[dict]], index: Optional[int]) -> List[dict]:
+    """The attempts of job ``index``; for points without an index (a task of one job, submitted
+    before tasks had several), every job of the task."""
+    if index is None:
+        return [j for js in grouped.values() for j in js]
+    return grouped.get(index, []) + (grouped.get(None, []) if len(grouped) == 1 else [])
+
+
+def task_ended(jobs: List[dict], groups: Dict[Optional[int], List[str]], task_status: str,
+               trials_root: Path) -> List[Tuple[Optional[int], Optional[dict], List[Ended]]]:
+    """(index, its latest attempt, how its points ended) of each job of a task whose points are
+    over (:func:`ended`, with the attempts lost before it); ``groups``: index -> the points."""
+    grouped = by_job(jobs)
+    out = []
+    for index, uids in groups.items():
+        attempts = jobs_of(grouped, index)
+        job = latest_job(attempts)
+        over = ended(job, uids, task_status, trials_root)
+        if over is not None:
+            out.append((index, job, with_lost_attempts(over, attempts, job)))
+    return out
+
+
+def group_uids(uids: Iterable[str], index_of: Dict[str, Optional[int]]) -> Dict[Optional[int], List[str]]:
+    """``uids`` by the index of the job carrying each (None: unknown, a task of one job)."""
+    out: Dict[Optional[int], List[str]] = {}
+    for uid in uids:
+        out.setdefault(index_of.get(uid), []).append(uid)
+    return out
 
 
 def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict]) -> List[Ended]:
@@ -27,7 +89,7 @@ def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict
         return events
     metadata = raw if isinstance(raw := job.get("metadata"), dict) else {}
     restored = metadata.get("restored") if isinstance(metadata.get("restored"), dict) else None
-    # a central search's task has one job: its earlier attempts are those lost, restored from or not
+    # ``jobs``: the attempts of one job of a central search: its earlier attempts are those lost
     lost = lost_attempts(jobs, job) or lost_attempts(jobs, job, every_earlier=True)
     if not lost:
         return events
@@ -39,7 +101,7 @@ def with_lost_attempts(events: List[Ended], jobs: List[dict], job: Optional[dict
 
 
 def latest_job(jobs: List[dict]) -> Optional[dict]:
-    """The newest attempt of the task's one job (a retry is a new PandaID with attemptNr + 1)."""
+    """The newest attempt of a job (a retry is a new PandaID with attemptNr + 1)."""
     if not jobs:
         return None
     return max(jobs, key=lambda j: (int(j.get("attemptnr") or 0), int(j.get("pandaid") or 0)))

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 #: folder of the sandbox holding the project config (hidden so it cannot clash with a script)
 CONFIG_FOLDER = ".hpogrid-project"
-#: in CONFIG_FOLDER: the points a central search's job evaluates instead of searching
+#: in CONFIG_FOLDER: the points a central search's jobs evaluate instead of searching (each
+#: point names its job's index in the task; the job is told its index by ``--job``)
 POINTS_FILE = "points.json"
 #: in CONFIG_FOLDER: the task's outDS (a retried job finds its earlier attempt's log by it)
 GRID_FILE = "grid.json"
@@ -63,7 +64,7 @@ def _members(scripts: Path):
 
 def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[str, Dict[str, Any]]]] = None,
                  stop: Optional[Dict[str, Any]] = None, out_ds: Optional[str] = None,
-                 checkpoints: Optional[Dict[str, str]] = None) -> Path:
+                 checkpoints: Optional[Dict[str, str]] = None, jobs: Optional[Dict[str, int]] = None) -> Path:
     """Write the sandbox of ``project`` into ``dest_dir``; refuses sizes PanDA would reject.
 
     ``points`` (uid, values): the trials a job of a central search evaluates (``points.json``),
@@ -71,6 +72,8 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
     budget (a wave of a multi-fidelity search, :mod:`._waves`), instead of the hpo_config's.
     ``out_ds``: the task's (``grid.json``). ``checkpoints``: uid -> the trials container of the
     earlier task that ran the point, whose checkpoint the job restores (:mod:`._checkpoints`).
+    ``jobs``: uid -> the index (1..N) of the task's job that evaluates the point (``"job"`` in
+    ``points.json``): the N jobs of a task share one sandbox and each takes its own points.
     """
     import io
     import json
@@ -79,7 +82,7 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"jobO.hpogrid.{project.name}.{uuid.uuid4().hex[:12]}.tar.gz"
-    with tarfile.open(out, "w:gz") as tar:
+    with tarfile.open(out, "w:gz", compresslevel=6) as tar:  # (zlib's default: 9 costs twice the CPU per wave)
         for path, arcname in _members(project.scripts_dir):
             tar.add(path, arcname=arcname, recursive=False)
         tar.add(config_file(project.path), arcname=f"{CONFIG_FOLDER}/config.json", recursive=False)
@@ -92,6 +95,7 @@ def pack_project(project: Project, dest_dir: Path, points: Optional[List[Tuple[s
         if points is not None:
             extra[POINTS_FILE] = json.dumps([
                 {"uid": uid, "values": values, **({"stop": stop} if stop else {}),
+                 **({"job": jobs[uid]} if jobs and uid in jobs else {}),
                  **({"checkpoint": checkpoints[uid]} if checkpoints and uid in checkpoints else {})}
                 for uid, values in points]).encode()
         if out_ds is not None:

@@ -145,9 +145,9 @@ def _store_central(store, study: str, sub: Submission, jobs, status: str, metric
 
     if sub.extra.get("study") not in (None, study):
         return 0
-    job = _outcome.latest_job(jobs)
-    over = _outcome.with_lost_attempts(
-        _outcome.ended(job, list(sub.extra.get("uids") or []), status, trials_root) or [], jobs, job)
+    recorded = sub.extra.get("jobs") or {}
+    groups = _outcome.group_uids(list(sub.extra.get("uids") or []), {u: recorded.get(u) for u in recorded})
+    over = [e for _, _, events in _outcome.task_ended(jobs, groups, status, trials_root) for e in events]
     stored = 0
     for event in over:
         try:
@@ -169,11 +169,17 @@ def _fetch_central(owners: Dict[str, Optional[str]], sub: Submission, jobs, proj
     from hpogrid.backends.panda import _outcome
     from hpogrid.backends.panda._artifacts import fetch_artifacts
 
-    job = _outcome.latest_job(jobs)
-    if job is None or sub.extra.get("study") not in (None, study):
+    if sub.extra.get("study") not in (None, study):
         return True
     held = {uid for uid in sub.extra.get("uids") or [] if owners.get(uid) in (None, str(sub.task_id))}
-    return fetch_artifacts(sub, job, project_path, study, notes, fetcher, archives, only=held)
+    grouped = _outcome.by_job(jobs)
+    indices = set(grouped) if len(grouped) > 1 else {None}  # (a task of one job: every attempt is its)
+    fetched = True
+    for index in indices:
+        job = _outcome.latest_job(_outcome.jobs_of(grouped, index))
+        if job is not None:
+            fetched = fetch_artifacts(sub, job, project_path, study, notes, fetcher, archives, only=held) and fetched
+    return fetched
 
 
 def sync_project(project: Project, store, study: str, gateway=None, refresh: bool = False,

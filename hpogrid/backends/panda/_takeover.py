@@ -1,8 +1,8 @@
 """``hpogrid run PROJECT --search central --resume``: take over what a dead driver left.
 
-A dead driver's points are in the study with the name of the task that carries them (written
-before the task was submitted). Each one whose task PanDA has is followed again (still
-running) or recorded (its job ended meanwhile); a task name PanDA does not know was never
+A dead driver's points are in the study with the name of the task that carries them and the
+index of their job in it (written before the task was submitted). Each one whose task PanDA has is followed again (its
+job still running) or recorded (its job ended meanwhile); a task name PanDA does not know was never
 submitted, so its points run anew: the resumed driver looks the name up again before it submits
 them (a request still under way when the driver died may create the task later) and follows the
 task if it appeared. Nothing PanDA already has is submitted a second time.
@@ -58,18 +58,34 @@ def take_over(store: StudyStore, study: str, metric: Union[str, Objectives], pro
         id_range=(min(by_task), max(by_task)), days=None, limit=max(1000, 2 * len(by_task)))}
     adopted: List[Adopted] = []
     for task_id, trials in by_task.items():
-        job = _outcome.latest_job(jobs.get(task_id, []))
-        over = _outcome.ended(job, [t.uid for t in trials], statuses.get(task_id, ""), project_path / "trials" / study)
-        if over is not None:
+        index_of = job_indices(trials, subs.get(task_id))
+        groups = _outcome.group_uids([t.uid for t in trials], index_of)
+        task_jobs = jobs.get(task_id, [])
+        for index, job, over in _outcome.task_ended(task_jobs, groups, statuses.get(task_id, ""),
+                                                    project_path / "trials" / study):
             for event in over:
                 record_ended(store, study, event, metric)
             if job is not None and task_id in subs:
                 _fetch(subs[task_id], job, project_path, study)
-            continue
-        state = RUNNING if _outcome.is_running(job) else PENDING
-        for t in trials:
-            adopted.append(Adopted(t.uid, dict(t.params), state, {"task_id": task_id, "since": since}))
+            del groups[index]
+        grouped = _outcome.by_job(task_jobs)
+        for index, uids in groups.items():
+            state = RUNNING if _outcome.is_running(_outcome.latest_job(_outcome.jobs_of(grouped, index))) else PENDING
+            adopted += [Adopted(t.uid, dict(t.params), state, {"task_id": task_id, "since": since, "job": index})
+                        for t in trials if t.uid in uids]
     return adopted
+
+
+def job_indices(trials, sub: Optional[Submission]) -> Dict[str, Optional[int]]:
+    """uid -> the index of the job of its task that evaluates it: the point's annotation (written
+    before the task was submitted), else the task's record; None for a task of one job from
+    before tasks had several."""
+    recorded = (sub.extra or {}).get("jobs") or {} if sub is not None else {}
+    out: Dict[str, Optional[int]] = {}
+    for t in trials:
+        index = (t.annotations or {}).get(_outcome.TASK_JOB, recorded.get(t.uid))
+        out[t.uid] = index if isinstance(index, int) and not isinstance(index, bool) else None
+    return out
 
 
 def _find(gateway, known: Dict[str, Optional[int]], taskname: str) -> Optional[int]:
@@ -94,9 +110,10 @@ def _record(project_path: Path, study: str, task_id: int, trials) -> Submission:
     from datetime import datetime, timezone
 
     name = str(trials[0].annotations["taskname"])
-    sub = Submission(task_id=task_id, taskname=name, out_ds=name, n_jobs=1, site=None,
+    jobs = {uid: index for uid, index in job_indices(trials, None).items() if index is not None}
+    sub = Submission(task_id=task_id, taskname=name, out_ds=name, n_jobs=max(jobs.values(), default=1), site=None,
                      submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     extra={"central": True, "study": study, "uids": [t.uid for t in trials]})
+                     extra={"central": True, "study": study, "uids": [t.uid for t in trials], "jobs": jobs})
     record_submission(project_path, sub)
     return sub
 

@@ -76,7 +76,11 @@ def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
     got = sorted(_trials("cs"), key=lambda t: t.number)
     assert [t.state for t in got] == ["COMPLETED"] * 10, [t.error for t in got]
     subs = load_submissions(paths.project_dir("cs"))
-    assert len(subs) == 5 and len(central_env.tasks) == 5  # 10 points, 2 per job, each task one job
+    # one task per wave: the first wave is one task of 2 jobs of 2 points; each later wave is the
+    # points freed by the jobs that ended since the last poll (10 points, 2 per job: 5 jobs in all)
+    assert len(central_env.tasks) == len(subs) < 5 and subs[0].n_jobs == 2
+    assert [len(t.latest_jobs()) for t in central_env.tasks.values()] == [s.n_jobs for s in subs]
+    assert sum(s.n_jobs for s in subs) == 5 and all(len(s.extra["uids"]) == 2 * s.n_jobs for s in subs)
     assert sorted(u for s in subs for u in s.extra["uids"]) == sorted(t.uid for t in got)
     for t in got:
         sub = next(s for s in subs if t.uid in s.extra["uids"])
@@ -95,7 +99,7 @@ def test_one_search_across_waves_of_grid_jobs(central_env, run_cli, tmp_path):
     r = run_cli("tasks", "show")
     assert r.exit_code == 0, r.output
     assert all(str(s.task_id) in r.output for s in subs) and r.output.count(" done ") + r.output.count(
-        " finished ") >= 5, r.output
+        " finished ") == len(subs), r.output
 
 
 def test_target_ends_the_central_search_and_a_jobs_cores_and_gpu_are_shared_by_its_points(central_env, run_cli,
@@ -198,9 +202,11 @@ def test_a_task_created_after_the_take_over_looked_for_it_is_followed_not_submit
     assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
     subs = load_submissions(paths.project_dir("cl"))
     [late] = [s for s in subs if s.taskname.rstrip("/") == name[0]]
-    assert sorted(t.task_id for t in got if t.annotations["taskname"].rstrip("/") == name[0]) == [str(late.task_id)] * 2
+    # the first wave (2 jobs x 2 points) was that one task: all its points follow it, by their jobs
+    assert sorted(t.task_id for t in got if t.annotations["taskname"].rstrip("/") == name[0]) == [str(late.task_id)] * 4
+    assert sorted(t.annotations["task_job"] for t in got) == [1, 1, 2, 2]
     uids = [u for s in subs for u in s.extra["uids"]]
-    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 2
+    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 1
 
 
 def test_a_task_submitted_but_not_recorded_when_the_driver_died_is_taken_over_and_recorded(central_env, run_cli,
@@ -229,12 +235,13 @@ def test_a_task_submitted_but_not_recorded_when_the_driver_died_is_taken_over_an
     finally:
         release.set()
     assert r.exit_code == 0, r.output
-    assert "2 still running taken over, 2 to re-run, 0 new" in r.output
+    assert "4 still running taken over, 0 to re-run, 0 new" in r.output  # the first wave: one task of 4 points
     got = _trials("cr")
     assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.uid, t.state, t.error) for t in got]
     subs = load_submissions(paths.project_dir("cr"))
     uids = [u for s in subs for u in s.extra["uids"]]
-    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 2
+    assert len(uids) == len(set(uids)) == 4 and len(central_env.tasks) == len(subs) == 1
+    assert subs[0].extra["jobs"] == {t.uid: t.annotations["task_job"] for t in got}  # the record knows each job's points
     assert all(t.task_id == str(next(s.task_id for s in subs if t.uid in s.extra["uids"])) for t in got)
 
 
@@ -247,7 +254,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
     central_env.max_parallel_jobs = 0
     driver = _driver("ch", 6)
     deadline = time.monotonic() + 120
-    while len(load_submissions(paths.project_dir("ch"))) < 2:  # the first wave is with PanDA
+    while len(load_submissions(paths.project_dir("ch"))) < 1:  # the first wave (one task of 2 jobs) is with PanDA
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.05)
     driver.send_signal(signal.SIGKILL)
@@ -266,7 +273,7 @@ def test_resume_takes_over_tasks_still_waiting_in_panda(central_env, run_cli, tm
     assert "4 still running taken over, 0 to re-run, 2 new" in r.output
     got = _trials("ch")
     assert len(got) == 6 and {t.state for t in got} == {"COMPLETED"}
-    assert len(central_env.tasks) == len(load_submissions(paths.project_dir("ch"))) == 3
+    assert len(central_env.tasks) == len(load_submissions(paths.project_dir("ch"))) == 2  # a task per wave
 
 
 def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, run_cli, tmp_path):
@@ -274,7 +281,7 @@ def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, r
     central_env.max_parallel_jobs = 0  # the jobs wait in PanDA: the driver has tasks to follow
     driver = _driver("cc", 6, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(load_submissions(paths.project_dir("cc"))) < 2:
+    while len(load_submissions(paths.project_dir("cc"))) < 1:
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.05)
     driver.send_signal(signal.SIGINT)

@@ -77,10 +77,11 @@ def _check_waves(run_cli, panda_server):
         got = sorted(store.trials("wv"), key=lambda t: t.number)
     assert len(got) == 9 and [t.state for t in got] == ["COMPLETED"] * 9, [t.error for t in got]
 
-    # the waves: 3 tasks of 3 points at budget 1, then 1 task of the 3 promoted, then 1 of the 1
+    # the waves, one task each: 3 jobs of 3 points at budget 1, then 1 job of the 3 promoted, then 1 of the 1
     subs = sorted(load_submissions(paths.project_dir("wv")), key=lambda s: s.task_id)
-    waves = [sorted(u for s in subs[:3] for u in s.extra["uids"]), subs[3].extra["uids"], subs[4].extra["uids"]]
-    assert len(subs) == len(panda_server.tasks) == 5 and waves[0] == sorted(t.uid for t in got)
+    waves = [sorted(subs[0].extra["uids"]), subs[1].extra["uids"], subs[2].extra["uids"]]
+    assert len(subs) == len(panda_server.tasks) == 3 and waves[0] == sorted(t.uid for t in got)
+    assert [s.n_jobs for s in subs] == [len(t.latest_jobs()) for t in panda_server.tasks.values()] == [3, 1, 1]
     # promoted: the best third at each rung, by the value the point had there
     by_uid = {t.uid: t for t in got}
     expect1 = sorted(got, key=lambda t: _loss(t, 1))[:3]
@@ -133,7 +134,7 @@ def test_a_driver_killed_during_a_wave_is_taken_over_by_resume(panda_server, mon
     until("the first wave's payloads exited", lambda: panda_server.exited_payloads() == 3)
     panda_server.max_parallel_jobs = 0  # the second wave's job will wait in PanDA
     panda_server.hold_endings = False
-    until("the second wave submitted", lambda: len(load_submissions(paths.project_dir("wv"))) == 4)
+    until("the second wave submitted", lambda: len(load_submissions(paths.project_dir("wv"))) == 2)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     promoted = load_submissions(paths.project_dir("wv"))[-1].extra["uids"]

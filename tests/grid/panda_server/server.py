@@ -25,7 +25,8 @@ outputs, as ``tarball_PandaJob_<PandaID>_<site>/...`` in ``<logLFN>`` (attempt n
 ``<logLFN>.n``) in the task's log container, handed to ``output_hooks`` too. ``kill_job``
 stands in for the pilot killing a running payload (lost heartbeat, preemption, wall time):
 SIGTERM to its process group, SIGKILL after a grace; the job fails with the pilot's error and
-is retried when it has attempts left.
+is retried when it has attempts left. ``pilot_failures`` fails chosen attempts of jobs before
+their payload (a retry test); ``payload`` runs payloads in-process (a benchmark of the client).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from email.parser import BytesParser
 from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlparse
 
 TERMINAL_TASK = {"done", "finished", "failed", "aborted", "broken", "exhausted"}
@@ -178,6 +179,14 @@ class PandaTestServer:
         #: where the pilot would register it in Rucio (a test may upload it to a Rucio test server)
         self.output_hooks: List = []
         self.request_counts: Counter = Counter()
+        #: test hook: (job serial, attempt) -> the pilot error that fails that attempt of the job with
+        #: this serial number in every task, before its payload runs (JEDI retries it with attempts left)
+        self.pilot_failures: Dict[Tuple[int, int], str] = {}
+        #: test hook (benchmarks): called (argv, cwd, env) in place of running the payload as a process,
+        #: in the scheduler's thread; its return value is the payload's exit code
+        self.payload: Optional[Callable[[List[str], Path, Dict[str, str]], int]] = None
+        #: test hook (benchmarks): which sandbox members a job unpacks (None: all, as the pilot does)
+        self.unpack_only: Optional[Callable[[str], bool]] = None
         #: test hook: endpoint -> called with the request's arguments before the server handles it
         #: (outside the lock; a test holds a request there on an Event)
         self.gates: Dict[str, Callable[[dict], None]] = {}
@@ -420,6 +429,16 @@ class PandaTestServer:
             if self.job_container is not None:  # the pilot's way: the payload in the task's image
                 argv = self.job_container.argv(task.params["container_name"], argv, cwd, panda_env, job.panda_id)
             job.outputs = [{"lfn": lfn, "localName": name, "type": "output"} for name, lfn in out_map.items()]
+            job.cwd = cwd
+            failure = self.pilot_failures.get((job.serial, job.attempt_nr))
+            if failure is not None:  # the pilot fails the job before its payload (stage-in, a lost node)
+                job.error_diag = failure
+                job.exit_code = None
+                self._finish_job(job)
+                return
+            if self.payload is not None:  # in-process, instant: the driver is what is measured
+                job.proc = _Done(self.payload(argv, cwd, env))
+                return
             with open(job.workdir / "payload.stdout", "wb") as out, open(job.workdir / "payload.stderr", "wb") as err:
                 job.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -443,7 +462,9 @@ class PandaTestServer:
         run_dir.mkdir()
         if options.a:
             with tarfile.open(self.root / "cache" / Path(options.a).name) as archive:
-                archive.extractall(run_dir, filter="data")
+                only = self.unpack_only
+                members = None if only is None else [m for m in archive.getmembers() if only(m.name)]
+                archive.extractall(run_dir, members=members, filter="data")
         cwd = (run_dir / (options.r or ".")).resolve()
         for in_ds in self._input_datasets(task):
             source = self.root / "datasets" / in_ds.rstrip("/")
@@ -744,6 +765,21 @@ class PandaTestServer:
 
     def api_system_is_alive(self, args):
         return True, "", "alive=yes"
+
+
+class _Done:
+    """A payload that already ran (:attr:`PandaTestServer.payload`), as the scheduler sees a process."""
+
+    pid = -1
+
+    def __init__(self, returncode: int):
+        self.returncode = returncode
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout=None) -> int:
+        return self.returncode
 
 
 class _CountingServer(ThreadingHTTPServer):
