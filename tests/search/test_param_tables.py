@@ -76,7 +76,8 @@ def test_every_documented_optuna_sampler_param_is_accepted_by_that_sampler(sampl
     from hpogrid.search._stall import GpThenTpeSampler
     from hpogrid.search.names import OPTUNA_SAMPLER_PARAMS
 
-    cls = {"gp-tpe": GpThenTpeSampler, "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler, "cmaes": optuna.samplers.CmaEsSampler,
+    cls = {"gp-tpe": GpThenTpeSampler,
+           "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler, "cmaes": optuna.samplers.CmaEsSampler,
            "qmc": optuna.samplers.QMCSampler, "nsga2": optuna.samplers.NSGAIISampler,
            "random": optuna.samplers.RandomSampler}[sampler]
     assert [k for k in OPTUNA_SAMPLER_PARAMS[sampler] if not _accepts(cls, k)] == []
