@@ -37,21 +37,21 @@ def _sampler_of(patience):
     return searcher, codec
 
 
-def test_tpe_proposes_only_after_patience_trials_without_a_better_value_and_gp_again_after_one():
+def test_tpe_takes_every_other_trial_only_after_patience_trials_without_a_better_value():
     searcher, _ = _sampler_of(patience=3)
     sampler = searcher.study.sampler
     used = []
     for name, inner in (("gp", sampler.gp), ("tpe", sampler.tpe)):
         original = inner.before_trial
         inner.before_trial = (lambda o, n: lambda study, trial: (used.append(n), o(study, trial)))(original, name)
-    told = [10, 9, 8, 8, 8, 8, 8, 1, 5]
+    told = [10, 9, 8, 8, 8, 8, 8, 8, 8, 1, 5]
     for i, value in enumerate(told):
         config = searcher.suggest(f"t{i}")
         assert set(config) == set(SPACE)
         searcher.on_trial_complete(f"t{i}", {"loss": value})
-    # trials 0-5 follow improvements or fewer than 3 trials without one: GP; 6 and 7 follow
-    # 3 and 4 trials without (8 is no better than 8): TPE; 8 follows the new best 1: GP again
-    assert used == ["gp"] * 6 + ["tpe", "tpe", "gp"]
+    # trials 0-5 follow improvements or fewer than 3 trials without one: GP; 6-9 follow 3-6
+    # trials without (8 is no better than 8): TPE and GP by turns; 10 follows the new best 1: GP
+    assert used == ["gp"] * 6 + ["tpe", "gp", "tpe", "gp"] + ["gp"]
 
 
 def test_patience_below_one_is_refused_naming_the_field():
@@ -90,9 +90,9 @@ STALL_SHIFT = np.array([0.31, 0.72, 0.64, 0.23])
 
 @pytest.mark.slow
 def test_where_the_plain_gp_stalls_gp_tpe_leaves_the_basin():
-    """``gp-tpe`` (what ``auto`` runs up to 200 trials) goes well below the plain GP's stuck
-    value within the same 40 evaluations (measured: 17.91 against 33.61)."""
+    """``gp-tpe`` (what ``auto`` runs up to 200 trials) goes below the plain GP's stuck value
+    within the same 40 evaluations (measured: 27.63 against 33.61; seed 2: 22.86 against 24.47)."""
     f = _rastrigin(STALL_SHIFT)
     space = SearchSpace.from_dict({f"x{i}": {"method": "uniform", "dimension": {"low": 0, "high": 1}}
                                    for i in range(4)})
-    assert _best_after("gp-tpe", f, space, 40, STALL_SEED) < 25.0
+    assert _best_after("gp-tpe", f, space, 40, STALL_SEED) < 30.0
