@@ -73,7 +73,8 @@ class HyperOptAdapter(SearcherAdapter):
 
 class OptunaAdapter(SearcherAdapter):
     """Optuna; ``algorithm_param`` ``sampler`` picks tpe (default; nsga2 with several objectives),
-    gp, cmaes, qmc, nsga2 or random, and the other keys go to that sampler."""
+    gp, gp-tpe (GP, TPE while stalled: :mod:`hpogrid.search._stall`), cmaes, qmc, nsga2 or random, and
+    the other keys go to that sampler."""
 
     name = "optuna"
 
@@ -122,11 +123,14 @@ class OptunaAdapter(SearcherAdapter):
         classes = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
                    "cmaes": optuna.samplers.CmaEsSampler, "qmc": optuna.samplers.QMCSampler,
                    "nsga2": optuna.samplers.NSGAIISampler, "random": optuna.samplers.RandomSampler}
+        from hpogrid.search._stall import GpThenTpeSampler
+
+        classes["gp-tpe"] = GpThenTpeSampler
         assert set(classes) == set(OPTUNA_SAMPLER_PARAMS)
         ours = {"seed": seed}
         if name == "tpe":
             params = {"constant_liar": True, **params}
-        if name in ("gp", "cmaes", "qmc"):
+        if name in ("gp", "gp-tpe", "cmaes", "qmc"):
             # what these samplers do not model (CMA-ES and QMC: categories) is drawn at random; the
             # README says so once, rather than optuna warning once per trial and parameter
             params = {"warn_independent_sampling": False, **params}

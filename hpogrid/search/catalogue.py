@@ -79,7 +79,7 @@ CATALOGUE: Tuple[Algorithm, ...] = (
               honours_grid=False, multi_objective=False, uses_objectives=False,
               params=("points_to_evaluate", "utility_kwargs", "random_search_steps"),
               adapter="BayesOptAdapter"),
-    Algorithm("optuna", "optuna", "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random",
+    Algorithm("optuna", "optuna", "Optuna: TPE, or by algorithm_param sampler gp, cmaes, qmc, nsga2, random, gp-tpe",
               honours_grid=False, multi_objective=True, uses_objectives=True,
               params=("sampler", "consider_prior", "prior_weight", "consider_magic_clip", "consider_endpoints",
                       "n_startup_trials", "n_ei_candidates", "multivariate", "group", "warn_independent_sampling",

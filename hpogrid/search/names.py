@@ -33,6 +33,7 @@ OPTUNA_SAMPLER_PARAMS = {
     "qmc": ("qmc_type", "scramble", "warn_asynchronous_seeding", "warn_independent_sampling"),
     "nsga2": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
     "random": (),
+    "gp-tpe": ("patience", "n_startup_trials", "deterministic_objective", "warn_independent_sampling"),
 }
 
 

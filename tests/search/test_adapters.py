@@ -87,8 +87,8 @@ def test_auto_rule():
     assert _auto(ALL_METHODS, 50, "pbt") == ("tune", None)
     assert _auto(ALL_METHODS, 50, "bohbhyperband") == ("bohb", None)
     assert _auto(ALL_METHODS, 5) == ("random", None)
-    assert _auto(ALL_METHODS, 50) == ("optuna", "gp")
-    assert _auto(NUMERIC, 200, parallel=4) == ("optuna", "gp")
+    assert _auto(ALL_METHODS, 50) == ("optuna", "gp-tpe")  # GP, TPE while it is stuck
+    assert _auto(NUMERIC, 200, parallel=4) == ("optuna", "gp-tpe")
     assert _auto(NUMERIC, 200, parallel=5) == ("optuna", None)   # many at once: TPE with the constant liar
     assert _auto(ALL_METHODS, 201) == ("optuna", None)           # categorical, many trials: TPE
     assert _auto(NUMERIC, 201) == ("optuna", "cmaes")            # numeric only (a one-value choice is no choice)

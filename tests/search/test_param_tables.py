@@ -69,13 +69,15 @@ def test_every_documented_scheduler_param_is_accepted_by_ray(scheduler):
     assert [k for k in keys if not _accepts(cls, k)] == []
 
 
-@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "qmc", "nsga2", "random"])
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "qmc", "nsga2", "random", "gp-tpe"])
 def test_every_documented_optuna_sampler_param_is_accepted_by_that_sampler(sampler):
     import optuna
 
+    from hpogrid.search._stall import GpThenTpeSampler
     from hpogrid.search.names import OPTUNA_SAMPLER_PARAMS
 
-    cls = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler, "cmaes": optuna.samplers.CmaEsSampler,
+    cls = {"gp-tpe": GpThenTpeSampler,
+           "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler, "cmaes": optuna.samplers.CmaEsSampler,
            "qmc": optuna.samplers.QMCSampler, "nsga2": optuna.samplers.NSGAIISampler,
            "random": optuna.samplers.RandomSampler}[sampler]
     assert [k for k in OPTUNA_SAMPLER_PARAMS[sampler] if not _accepts(cls, k)] == []

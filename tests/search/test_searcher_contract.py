@@ -53,7 +53,7 @@ KNOWN_VIOLATIONS = {}
 
 SEARCHERS = [a for a in ADAPTERS if not isinstance(a, AutoAdapter)]
 #: optuna's other samplers (algorithm_param sampler), driven natively
-OPTUNA_SAMPLERS = [f"optuna+{s}/native" for s in ("gp", "cmaes", "qmc", "nsga2", "random")]
+OPTUNA_SAMPLERS = [f"optuna+{s}/native" for s in ("gp", "gp-tpe", "cmaes", "qmc", "nsga2", "random")]
 #: searchers hpogrid also drives through the library's own ask/tell, without Ray ("<name>/native")
 NATIVE = [a.name for a in SEARCHERS if type(a).make_native is not SearcherAdapter.make_native]
 
