@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from hpogrid.backends.container_run import ContainerPlan, job_script
+from hpogrid.backends.container_run import payload as job_payload
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
 from hpogrid.engine import Ended, Executor, Started, TrialRun
 from hpogrid.objective import standalone
@@ -26,7 +28,6 @@ LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
 RESULT_GRACE_S = 30.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
 SLURM_DOWN_LIMIT_S = 300.0
-_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run: runs the payload given as arguments\nexec "$@"\n'
 
 
 class SlurmExecutor(Executor):
@@ -34,7 +35,8 @@ class SlurmExecutor(Executor):
     program_subdir = True  # the job's stdout.log / stderr.log are in the trial folder
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str],
-                 judge_s: Optional[float] = None):
+                 judge_s: Optional[float] = None, container: Optional[ContainerPlan] = None,
+                 scripts_dir: Optional[Path] = None):
         self.slurm, self.run_dir, self.study, self.env = slurm, run_dir, study, env
         self.capacity = slurm["workers"]
         self.throttle = SlurmThrottle(slurm["poll_interval"], judge_s)
@@ -49,13 +51,15 @@ class SlurmExecutor(Executor):
         self._cancelled: Dict[str, str] = {}   # uid -> why
         #: nodes later jobs of the run must avoid (a failure rule's ``exclude_node``)
         self.excluded: List[str] = []
-        self._script = run_dir / "job.sh"
-        self._script.write_text(_JOB_SCRIPT)
-        self._script.chmod(0o755)
+        #: the image the trials run in (None: the driver's own Python on the shared file system)
+        self.container, self.scripts_dir = container, scripts_dir
+        self._script = job_script(run_dir / "job.sh", slurm.get("setup") or [], "slurm_run, setup lines then the "
+                                  "payload given as arguments")
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
         argv = sbatch_argv(self.slurm, job_name=f"hpogrid-{self.study}-{run.number}", workdir=run.folder,
-                           script=self._script, args=[sys.executable, "-m", standalone.__name__, str(run.folder)],
+                           script=self._script, args=payload(self.slurm, self.container, self.scripts_dir,
+                                                             ["-m", standalone.__name__, str(run.folder)], run.folder),
                            exclude=self.excluded)
         job_id = submit(argv, env=self.env)
         self.jobs[run.uid], self.folders[run.uid] = job_id, run.folder
@@ -114,6 +118,15 @@ class SlurmExecutor(Executor):
         if not hurry:
             return []
         return [self._end(uid, JobState(self.jobs[uid], "UNKNOWN"), hurry=True) for uid in uids if uid in self.jobs]
+
+
+def payload(slurm: Dict[str, Any], container: Optional[ContainerPlan], scripts_dir: Optional[Path],
+            python_args: List[str], workdir: Path) -> List[str]:
+    """A job's payload (:func:`hpogrid.backends.container_run.payload`), the GPUs visible in the
+    container when the job asks for some in ``gres``."""
+    from hpogrid.budgets import gres_gpus
+
+    return job_payload(container, scripts_dir, python_args, workdir, gpu=gres_gpus(slurm.get("gres")) > 0)
 
 
 class SlurmThrottle:
