@@ -56,6 +56,10 @@ class Runtime:
     def check_image(self, image: str, field_name: str) -> None:
         raise NotImplementedError
 
+    def locate(self, image: str) -> str:
+        """The image as the node must name it (a relative path made absolute: jobs start elsewhere)."""
+        return image
+
     def bind_sources(self, args: Sequence[str]) -> List[str]:
         """The host paths the binds among ``args`` mount."""
         found: List[str] = []
@@ -95,6 +99,9 @@ class Apptainer(Runtime):
         if not Path(image).exists():
             raise ValidationError(field_name, f"no image file or sandbox folder {image!r} (a .sif path, a folder "
                                   f"or a docker:// reference for {self.name})")
+
+    def locate(self, image: str) -> str:
+        return image if image.startswith(_REMOTE) else os.path.abspath(image)
 
     def _split(self, value: str) -> List[str]:
         return [item.split(":", 1)[0] for item in value.split(",")]

@@ -5,7 +5,7 @@ Slurm job runs it (:mod:`hpogrid.backends.container_run`: the same command line,
 script), one ``apptainer exec`` / ``podman run`` per trial, ``--n_jobs`` at once. The trial's
 ``result.json`` ends it; a container run that ends without one is a failed trial whose error is
 the last lines the runtime (or the payload) wrote to the trial's ``stderr.log``: podman's "image
-not known", apptainer's "FATAL: ...". Stopping sends SIGTERM to each run (podman passes it to
+not known", apptainer's "FATAL: ...". ASHA and median stopping apply as on Slurm. Stopping sends SIGTERM to each run (podman passes it to
 the container), then SIGKILL after a grace period.
 """
 from __future__ import annotations
@@ -128,6 +128,9 @@ class ContainerBackend(AskTellBackend):
     name = "container"
     label = "local"
     summary = "this machine, each trial one container run (local_run --container)"
+    #: ASHA and median stopping: the trial folder is bind-mounted, so the engine reads the trial's
+    #: progress.jsonl and answers in its decision.json as for a Slurm job
+    early_stopping = True
 
     def prepare(self, run: Run) -> None:
         self._plan(run, run.project.path)  # a container that cannot work: one line before any trial

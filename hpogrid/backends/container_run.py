@@ -55,7 +55,7 @@ def plan(settings: Dict[str, Any], project_dir: Path, run_dir: Path, store_url: 
     binds = binds_for(project_dir, (project_dir / "scripts").resolve(), run_dir, store_folder(store_url))
     # (the run's folder and a new study store's are made later, before the first trial)
     check(runtime, image, args, [project_dir], installed=installed, prefix=prefix)
-    return ContainerPlan(runtime, image, args, binds)
+    return ContainerPlan(runtime, runtime.locate(image), args, binds)
 
 
 def job_script(path: Path, setup: Sequence[str], what: str) -> Path:

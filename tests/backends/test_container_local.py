@@ -72,3 +72,31 @@ def test_a_trial_the_runtime_cannot_start_fails_with_the_runtimes_own_error(run_
     assert trial.state == "FAILED", r.output
     assert trial.error.startswith("podman exited with code 125 and the trial left no result: ")
     assert 'Error: ulimit option "bogus=1" requires name=SOFT:HARD' in trial.error
+
+
+CURVES = """
+from hpogrid.trial import report
+
+CURVES = {0: (0.3, 1.0), 1: (2.0, 0.5), 2: (0.4, 1.0)}
+
+def objective(config):
+    final, a = CURVES[config["c"]]
+    for step in range(1, 10):
+        if report(step, loss=final * (1 + a / step)):
+            return
+"""
+
+
+def test_asha_stops_a_hopeless_trial_inside_its_container(run_cli, tmp_path, core_image):
+    # a grid run one trial at a time: the first has nobody to compare with, the second is far worse at step 1
+    grid = {"c": {"method": "categorical", "dimension": {"categories": [0, 1, 2], "grid_search": 1}}}
+    name = make_project(tmp_path, CURVES, grid, algorithm="tune", trials=3, scheduler="asynchyperband",
+                        scheduler_param={"max_t": 9, "grace_period": 1, "reduction_factor": 3},
+                        stop={"training_iteration": 9})
+    r = run_cli("local_run", name, "--container", core_image, "--container_runtime", "podman",
+                "--container_args", HOST_ARGS, "--n_jobs", "1")
+    assert r.exit_code == 0, r.output
+    by_c = {t.params["c"]: t for t in study_trials(name)}
+    assert [t.state for t in by_c.values()] == ["COMPLETED"] * 3, [t.error for t in by_c.values()]
+    assert len(by_c[0].intermediate) == 9 and "stopped_early" not in by_c[0].annotations
+    assert by_c[1].annotations["stopped_early"]["at"] == 1 and [m["step"] for m in by_c[1].intermediate] == [1]

@@ -39,6 +39,10 @@ def test_the_plan_binds_the_project_the_run_and_a_sqlite_stores_folder(tmp_path,
     got = plan({"container": str(tmp_path / "img.sif"), "container_args": ["--bind", str(project)]}, project,
                run_dir, f"sqlite:///{store}/p.db", "slurm_config.", installed=True)
     assert got is not None and got.runtime.name == "apptainer"  # the only one installed
+    assert got.image == str(tmp_path / "img.sif")
+    monkeypatch.chdir(tmp_path)  # a relative .sif path: absolute in the job (which starts in its trial folder)
+    assert plan({"container": "img.sif"}, project, run_dir, "sqlite:///x.db", "", installed=True).image == \
+        str(tmp_path / "img.sif")
     assert set(got.binds) == {project, run_dir, store}
     assert plan({"container": None}, project, run_dir, "sqlite:///x.db", "", installed=True) is None
     with pytest.raises(ValidationError, match=r"^slurm_config\.container: no image file"):
