@@ -8,7 +8,6 @@ of a hang) and :meth:`cancel` scancels. A busy or restarting slurmctld is waited
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple

@@ -56,3 +56,12 @@ def test_a_missing_image_stops_slurm_run_before_any_job(tmp_path, slurm_cluster,
                                               r"'localhost/hpogrid-nothing:1' "):
         run_slurm(load_project(name), SlurmOptions(progress=False))
     assert trials(name) == []
+
+
+def test_a_job_the_runtime_cannot_start_fails_its_trial_with_the_runtimes_error(tmp_path, slurm_cluster, core_image):
+    name = make_slurm_project(tmp_path, WHERE, UNI, trials=1, max_failures=1,
+                              slurm=_container(core_image, container_args=[*HOST_ARGS, "--ulimit", "bogus=1"]))
+    run_slurm(load_project(name), SlurmOptions(progress=False))
+    (trial,) = trials(name)
+    assert trial.state == "FAILED" and trial.error.startswith("Slurm: FAILED with exit code 125:0"), trial.error
+    assert 'Error: ulimit option "bogus=1" requires name=SOFT:HARD' in trial.error
