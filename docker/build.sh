@@ -37,8 +37,9 @@ fi
 
 if ! "${podman[@]}" image exists "$base"; then
     command -v debootstrap >/dev/null || { echo "build.sh: debootstrap is not installed (base image $base)" >&2; exit 2; }
-    mirror="$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-        grep -oE 'https?://[^ ]+' | head -1)"
+    # (grep fails on a missing /etc/apt/sources.list, as on deb822-only hosts: not an error)
+    mirror="$({ grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ \
+        2>/dev/null || true; } | grep -oE 'https?://[^ ]+' | head -1 || true)"
     mirror="${mirror:-http://deb.debian.org/debian}"
     rootfs="$(mktemp -d)"
     trap 'rm -rf "$rootfs"' EXIT

@@ -115,6 +115,17 @@ def slurm_cluster():
         subprocess.run(["bash", str(SLURM_SCRIPTS / "stop-slurm.sh")], capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture(scope="session")
+def core_image():
+    """The image docker/build.sh builds (PROFILE=core, podman; cached by a hash of its inputs: only
+    the first run after a change of the Dockerfile, setup.cfg or the package builds, a few minutes)."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (bash setupenv.sh test installs podman, runc and debootstrap)")
+    out = subprocess.run([str(REPO / "docker" / "build.sh")], capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def panda_server(tmp_path, monkeypatch):
     """A PanDA REST test server on 127.0.0.1 that executes the jobs it receives."""

@@ -44,7 +44,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("hpogrid", "hpogrid.__main__", "hpogrid.errors", "hpogrid.names", "hpogrid.paths", "hpogrid.fileio",
      "hpogrid.jsontext", "hpogrid.yamltext", "hpogrid.datafile", "hpogrid.csvtext",
      "hpogrid.settings", "hpogrid.trial", "hpogrid.echo", "hpogrid.lazy", "hpogrid.progress", "hpogrid.objectives",
-     "hpogrid.pareto", "hpogrid.integrations", "hpogrid.budgets"),
+     "hpogrid.pareto", "hpogrid.integrations", "hpogrid.budgets", "hpogrid.containers"),
     ("hpogrid.study",),
     ("hpogrid.space",),
     ("hpogrid.search",),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
 from hpogrid.backends.declared import RunCommand, option
+from hpogrid.containers import RUNTIMES
+from hpogrid.errors import ValidationError
 from hpogrid.engine.options import RunOptions, RunSummary
 
 if TYPE_CHECKING:
@@ -38,6 +40,18 @@ class LocalOptions(RunOptions, RunCommand):
         "machine)."))
     #: run the trials with Ray Tune even when nothing needs it
     ray: bool = option(False, "--ray", kind="flag", help="Run the trials with Ray Tune even when nothing needs it.")
+    #: each trial one container run of this image (:mod:`hpogrid.backends.container_local`)
+    container: Optional[str] = option(None, "--container", metavar="IMAGE", help=(
+        "Run each trial inside this image, one container run per trial, as slurm_config container runs it on "
+        "Slurm: a .sif path or folder (apptainer, singularity) or an image reference (podman)."))
+    container_runtime: Optional[str] = option(None, "--container_runtime", "--container-runtime", kind="choice",
+                                              choices=RUNTIMES, help="Container runtime for --container (default: "
+                                              "the first of apptainer, singularity, podman installed here).")
+    container_args: Optional[str] = option(None, "--container_args", "--container-args", metavar="ARGS", help=(
+        "Extra arguments of the container runtime, split as a shell would, e.g. '--bind /data' or "
+        "'-v /data:/data --runtime runc'."))
+    setup: Optional[str] = option(None, "--setup", metavar="LINE", help=(
+        "Shell line run before each container run, e.g. 'module load apptainer'."))
 
 
 class LocalBackend:
@@ -48,6 +62,12 @@ class LocalBackend:
         from hpogrid.backends.pool import PoolBackend, needs_ray
         from hpogrid.backends.raytune import RayTuneBackend
 
+        if isinstance(options, LocalOptions) and options.container:  # a container run per trial
+            from hpogrid.backends.container_local import ContainerBackend
+
+            if options.ray:
+                raise ValidationError("--ray", "Ray Tune cannot run trials in --container; leave one of them out")
+            return ContainerBackend(), None
         if isinstance(options, LocalOptions) and options.ray:  # --ray: asked for, no note needed
             return RayTuneBackend(), None
         why = needs_ray(project, options)

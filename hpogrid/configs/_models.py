@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hpogrid import budgets
+from hpogrid.containers import RUNTIMES as CONTAINER_RUNTIMES
 from hpogrid.errors import ValidationError as _UserError
 from hpogrid.objectives import Objectives, parse_constraints, parse_metrics, parse_modes
 from hpogrid.search import names as search_names
@@ -521,6 +522,35 @@ class SlurmConfig(ConfigModel):
     poll_interval: float = Field(2.0, gt=0, le=600, description="Seconds between Slurm state checks")
     pool: int = Field(0, ge=0, description="Long-lived worker jobs that each run trial after trial (0: one job "
                       "per trial)")
+    container: Optional[str] = Field(None, description="Image the trials run in: a .sif path, a folder or an "
+                                     "image reference such as docker://registry/image:tag (none: no container)")
+    container_runtime: Optional[str] = Field(
+        None, description="apptainer, singularity or podman (default: the first of them installed here)",
+        json_schema_extra={"choices": list(CONTAINER_RUNTIMES)})
+    container_args: List[str] = Field(default_factory=list, description="Extra arguments of the runtime, e.g. "
+                                      "--bind /data (apptainer) or -v /data:/data (podman)")
+    setup: List[str] = Field(default_factory=list, description="Shell lines each job runs before its payload, "
+                             "e.g. module load apptainer")
+
+    @field_validator("container_runtime")
+    @classmethod
+    def _runtime(cls, v: Optional[str]) -> Optional[str]:
+        return v if v is None else _choice(v, CONTAINER_RUNTIMES)
+
+    @field_validator("container")
+    @classmethod
+    def _container(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (not v.strip() or any(c in v for c in "\n\x00")):
+            raise ValueError(f"container must be an image reference or a path on one line (got {v!r})")
+        return v
+
+    @field_validator("container_args", "setup")
+    @classmethod
+    def _lines(cls, v: List[str]) -> List[str]:
+        for item in v:
+            if "\n" in item or "\x00" in item:
+                raise ValueError(f"items must be single lines (got {item!r})")
+        return v
 
     @model_validator(mode="before")
     @classmethod

@@ -127,7 +127,8 @@ def test_slurm_config_defaults_and_validation(run_cli):
     cfg = json.loads(run_cli("slurm_config", "show", "s").output)
     assert cfg == {"partition": "debug", "account": None, "qos": None, "gres": "gpu:1", "cpus": 1,
                    "mem": "1000M", "time": "01:00:00", "sbatch_args": ["--constraint=a100", "--exclusive"],
-                   "workers": 4, "poll_interval": 2.0, "pool": 0}
+                   "workers": 4, "poll_interval": 2.0, "pool": 0, "container": None, "container_runtime": None,
+                   "container_args": [], "setup": []}
     r = run_cli("slurm_config", "create", "t", "--mem", "lots")
     assert r.exit_code == 1 and "slurm_config.mem: mem must be a number with an optional unit" in r.output
     r = run_cli("slurm_config", "create", "t", "--time", "1h")

@@ -39,7 +39,8 @@ def test_declared_options_keep_their_order_and_a_redeclared_field_its_place():
     from hpogrid.backends.local import LocalOptions
 
     assert [name for name, _ in declared_options(QueueOptions)] == ["slots", "lane", "fast"]
-    assert [name for name, _ in declared_options(LocalOptions)] == ["address", "ray"]
+    assert [name for name, _ in declared_options(LocalOptions)] == ["address", "ray", "container", "container_runtime",
+                                                                 "container_args", "setup"]
     with pytest.raises(ValueError, match="kind"):
         OptionSpec(("--x",), "help", kind="list")
 

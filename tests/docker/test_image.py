@@ -7,7 +7,6 @@ The build is cached by build.sh (a tag from a hash of its inputs): only the firs
 change of the Dockerfile, setup.cfg or the package builds (a few minutes; the Debian base once).
 """
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,15 +17,6 @@ from tests.conftest import REPO
 from tests.grid.panda_server.container import PODMAN_RUN_FLAGS, PodmanJobs, podman_command
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def core_image():
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (bash setupenv.sh test installs podman, runc and debootstrap)")
-    out = subprocess.run([str(REPO / "docker" / "build.sh")], capture_output=True, text=True, timeout=1800)
-    assert out.returncode == 0, out.stderr[-4000:]
-    return out.stdout.strip().splitlines()[-1]
 
 
 def podman_run(image, *args):

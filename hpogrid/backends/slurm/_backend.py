@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
+from hpogrid.backends.container_run import ContainerPlan, plan
 from hpogrid.backends.slurm._sbatch import SlurmClient, require
 from hpogrid.backends.slurm.options import SlurmOptions
 from hpogrid.engine import AskTellBackend, Executor, Run, RunOptions, RunSummary, worker_environment
@@ -38,6 +39,13 @@ def slurm_settings(project: Project, options: RunOptions) -> Dict[str, Any]:
     return kind.validate({**slurm, **{k: v for k, v in overrides.items() if v is not None}})
 
 
+def container_plan(run: Run, run_dir: Path) -> Optional[ContainerPlan]:
+    """The slurm_config's container for this run (None: none), checked on this host: the runtime
+    must be installed here unless setup lines may load it on the node (``module load apptainer``)."""
+    slurm = slurm_settings(run.project, run.options)
+    return plan(slurm, run.project.path, run_dir, run.target.url, "slurm_config.", installed=not slurm["setup"])
+
+
 class SlurmBackend(AskTellBackend):
     name = "slurm"
     summary = "one Slurm job per trial (sbatch), states read from Slurm"
@@ -50,6 +58,7 @@ class SlurmBackend(AskTellBackend):
     def prepare(self, run: Run) -> None:
         self._pool_configured = bool(slurm_settings(run.project, run.options)["pool"])
         require("sbatch")
+        container_plan(run, run.project.path)  # a container that cannot work: one line before any job
         super().prepare(run)
         if "max_failures" in (run.project.slurm_config or {}):
             run.plan.notes.append("slurm_config max_failures is no longer read: the run stops after hpo_config "
@@ -67,10 +76,12 @@ class SlurmBackend(AskTellBackend):
             from hpogrid.backends.slurm._pool import SlurmPoolExecutor
 
             return SlurmPoolExecutor(slurm, run_dir, run.study, env, run.target.url, self.label_for(run.options),
-                                     slurm["pool"], run.settings.stale_after_s, judge_s=judged)
+                                     slurm["pool"], run.settings.stale_after_s, judge_s=judged,
+                                     container=container_plan(run, run_dir), scripts_dir=run.project.scripts_dir)
         from hpogrid.backends.slurm._executor import SlurmExecutor
 
-        return SlurmExecutor(slurm, run_dir, run.study, env, judge_s=judged)
+        return SlurmExecutor(slurm, run_dir, run.study, env, judge_s=judged, container=container_plan(run, run_dir),
+                             scripts_dir=run.project.scripts_dir)
 
     def trial_resources(self, run: Run) -> Dict[str, float]:
         """A trial's job holds slurm_config ``cpus`` (--cpus-per-task) and the GPUs of its ``gres``."""

@@ -16,11 +16,12 @@ same job goes on from the trial's checkpoint. A busy or restarting slurmctld is 
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from hpogrid.backends.container_run import ContainerPlan
+from hpogrid.backends.container_run import payload as job_payload
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, array_argv, cancel, submit
 from hpogrid.engine import Ended, Executor, Requeued, Started, TrialRun
 from hpogrid.objective import standalone
@@ -39,11 +40,20 @@ RESULT_GRACE_S = 30.0
 SLURM_DOWN_LIMIT_S = 300.0
 #: tasks in one array at most (Slurm's default MaxArraySize is 1001: indices 0-1000)
 ARRAY_LIMIT = 1000
-#: array task N runs the payload in the trial folder that ``<tasks folder>/N`` links to
-_JOB_SCRIPT = ('#!/bin/sh\n# written by hpogrid slurm_run: array task N runs the payload given as arguments\n'
-               '# in the trial folder that $1/N links to (its path is the last argument)\n'
-               'folder=$(readlink "$1/$SLURM_ARRAY_TASK_ID") || exit 97\n'
-               'shift\ncd "$folder" || exit 97\nexec "$@" "$folder"\n')
+
+
+def array_script(path: Path, setup: List[str]) -> Path:
+    """The script every array task runs: in the trial folder that ``$1/N`` links to, the setup
+    lines (slurm_config ``setup``: stopping at the first that fails), then the payload given as
+    arguments with the folder's path last (a file, never ``sh -c``: arguments stay arguments)."""
+    lines = ["#!/bin/sh", "# written by hpogrid slurm_run: array task N runs, after the setup lines, the payload",
+             "# given as arguments in the trial folder that $1/N links to (its path is the last argument)",
+             'folder=$(readlink "$1/$SLURM_ARRAY_TASK_ID") || exit 97', "shift", 'cd "$folder" || exit 97']
+    if setup:
+        lines += ["set -e", *setup, "set +e"]
+    path.write_text("\n".join([*lines, 'exec "$@" "$folder"', ""]))
+    path.chmod(0o755)
+    return path
 
 
 class SlurmExecutor(Executor):
@@ -52,7 +62,8 @@ class SlurmExecutor(Executor):
     starts_together = True  # trials started together are one job array
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str],
-                 judge_s: Optional[float] = None):
+                 judge_s: Optional[float] = None, container: Optional[ContainerPlan] = None,
+                 scripts_dir: Optional[Path] = None):
         self.slurm, self.run_dir, self.study, self.env = slurm, run_dir, study, env
         self.capacity = slurm["workers"]
         self.throttle = SlurmThrottle(slurm["poll_interval"], judge_s)
@@ -68,9 +79,9 @@ class SlurmExecutor(Executor):
         #: nodes later jobs of the run must avoid (a failure rule's ``exclude_node``)
         self.excluded: List[str] = []
         self.arrays = 0  # sbatch calls of this run (one per array)
-        self._script = run_dir / "job.sh"
-        self._script.write_text(_JOB_SCRIPT)
-        self._script.chmod(0o755)
+        #: the image the trials run in (None: the driver's own Python on the shared file system)
+        self.container, self.scripts_dir = container, scripts_dir
+        self._script = array_script(run_dir / "job.sh", list(slurm.get("setup") or []))
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
         return self.start_many([run])[0]
@@ -110,7 +121,9 @@ class SlurmExecutor(Executor):
         (tasks / "trials.txt").write_text("".join(lines))
         argv = array_argv(self.slurm, job_name=f"hpogrid-{self.study}", tasks_dir=tasks, size=len(runs),
                           limit=self.capacity, script=self._script,
-                          args=[str(tasks), sys.executable, "-m", standalone.__name__], exclude=self.excluded)
+                          args=[str(tasks), *payload(self.slurm, self.container, self.scripts_dir,
+                                                     ["-m", standalone.__name__], self.run_dir)],
+                          exclude=self.excluded)
         return submit(argv, env=self.env)
 
     def poll(self) -> List:
@@ -172,6 +185,15 @@ class SlurmExecutor(Executor):
         if not hurry:
             return []
         return [self._end(uid, JobState(self.jobs[uid], "UNKNOWN"), hurry=True) for uid in uids if uid in self.jobs]
+
+
+def payload(slurm: Dict[str, Any], container: Optional[ContainerPlan], scripts_dir: Optional[Path],
+            python_args: List[str], workdir: Path) -> List[str]:
+    """A job's payload (:func:`hpogrid.backends.container_run.payload`), the GPUs visible in the
+    container when the job asks for some in ``gres``."""
+    from hpogrid.budgets import gres_gpus
+
+    return job_payload(container, scripts_dir, python_args, workdir, gpu=gres_gpus(slurm.get("gres")) > 0)
 
 
 class SlurmThrottle:

@@ -10,11 +10,11 @@ again, from its checkpoint, as hpo_config ``max_retries`` allows.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from hpogrid.backends.slurm._executor import SlurmThrottle
+from hpogrid.backends.container_run import ContainerPlan, job_script
+from hpogrid.backends.slurm._executor import SlurmThrottle, payload
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, cancel, sbatch_argv, submit
 from hpogrid.backends.slurm._worker import ALIVE_FILE, POOL_FILE, STOP_FILE
 from hpogrid.engine import Ended, Executor, Started, TrialRun, ended_from_result
@@ -24,7 +24,6 @@ from hpogrid.study.records import INTERRUPTED, RUNNING
 
 #: how many workers a pool may start in all, per worker asked for (replacements included)
 RESPAWNS_PER_WORKER = 3
-_JOB_SCRIPT = '#!/bin/sh\n# written by hpogrid slurm_run --pool: a worker running trial after trial\nexec "$@"\n'
 
 
 class SlurmPoolExecutor(Executor):
@@ -33,7 +32,8 @@ class SlurmPoolExecutor(Executor):
     program_subdir = True
 
     def __init__(self, slurm: Dict[str, Any], run_dir: Path, study: str, env: Dict[str, str], store_url: str,
-                 backend: str, size: int, stale_after_s: float, judge_s: Optional[float] = None):
+                 backend: str, size: int, stale_after_s: float, judge_s: Optional[float] = None,
+                 container: Optional[ContainerPlan] = None, scripts_dir: Optional[Path] = None):
         from hpogrid.study import StudyStore
 
         self.slurm, self.run_dir, self.study, self.env, self.size = slurm, run_dir, study, env, size
@@ -48,9 +48,10 @@ class SlurmPoolExecutor(Executor):
         self.excluded: List[str] = []
         self.workers: List[str] = []
         self.started = 0
-        self.script = run_dir / "worker.sh"
-        self.script.write_text(_JOB_SCRIPT)
-        self.script.chmod(0o755)
+        #: the image the workers (and so their trials) run in; None: the driver's own Python
+        self.container, self.scripts_dir = container, scripts_dir
+        self.script = job_script(run_dir / "worker.sh", slurm.get("setup") or [], "slurm_run --pool, setup lines "
+                                 "then a worker running trial after trial")
         pool = run_dir / POOL_FILE
         pool.write_text(json.dumps({"run_dir": str(run_dir), "trials_root": str(run_dir), "study": study,
                                     "store_url": store_url, "backend": backend, "stale_after_s": stale_after_s,
@@ -74,8 +75,10 @@ class SlurmPoolExecutor(Executor):
         folder = self.run_dir / f"worker-{self.started}"
         folder.mkdir(exist_ok=True)
         argv = sbatch_argv(self.slurm, job_name=f"hpogrid-pool-{self.study}-{self.started}", workdir=folder,
-                           script=self.script, args=[sys.executable, "-m", "hpogrid.backends.slurm._worker",
-                                                     str(self.run_dir / POOL_FILE)], exclude=self.excluded)
+                           script=self.script, args=payload(self.slurm, self.container, self.scripts_dir,
+                                                            ["-m", "hpogrid.backends.slurm._worker",
+                                                             str(self.run_dir / POOL_FILE)], folder),
+                           exclude=self.excluded)
         self.workers.append(submit(argv, env=self.env))
 
     def start(self, run: TrialRun) -> Dict[str, Any]:
