@@ -44,6 +44,16 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
+def last_lines(path: Path, lines: int = 3, limit: int = 500) -> str:
+    """The last ``lines`` non-blank lines of a log joined by `` | `` (at most ``limit``
+    characters; "" when it cannot be read): what a one-line failure quotes of a program's stderr."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(ln.strip() for ln in text[-lines:] if ln.strip())[-limit:]
+
+
 #: a trial log keeps at most this much of its beginning and of its end
 LOG_HEAD = LOG_TAIL = 1024 * 1024
 

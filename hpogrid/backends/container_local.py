@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from hpogrid.backends.container_run import ContainerPlan, job_script, payload, plan
 from hpogrid.engine import AskTellBackend, Ended, Executor, Run, TrialRun, ended_from_result, worker_environment
 from hpogrid.errors import BackendError
+from hpogrid.fileio import last_lines
 from hpogrid.objective import standalone
 from hpogrid.study.records import FAILED, INTERRUPTED
 
@@ -75,7 +76,7 @@ class ContainerExecutor(Executor):
             elif why is not None:
                 events.append(Ended(uid, INTERRUPTED, error=why))
             else:
-                tail = _tail(folder / standalone.STDERR_FILE)
+                tail = last_lines(folder / standalone.STDERR_FILE)
                 events.append(Ended(uid, FAILED, fields={"host": socket.gethostname()},
                                     error=f"{self.container.runtime.name} exited with code {code} and the trial "
                                           f"left no result" + (f": {tail}" if tail else "")))
@@ -114,14 +115,6 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
             os.killpg(proc.pid, sig)  # the script, the runtime and what it started in its session
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(ln.strip() for ln in text[-lines:] if ln.strip())[-500:]
 
 
 class ContainerBackend(AskTellBackend):

@@ -24,6 +24,7 @@ from hpogrid.backends.container_run import ContainerPlan
 from hpogrid.backends.container_run import payload as job_payload
 from hpogrid.backends.slurm._sbatch import JobState, SlurmClient, SlurmError, array_argv, cancel, submit
 from hpogrid.engine import Ended, Executor, Requeued, Started, TrialRun
+from hpogrid.fileio import last_lines
 from hpogrid.objective import standalone
 from hpogrid.study.records import COMPLETED, FAILED, INTERRUPTED, TrialState
 
@@ -286,13 +287,5 @@ def verdict(job_id: str, trial_dir: Path, info: JobState, result: Optional[Dict]
     if info.state == "COMPLETED":
         return FAILED, f"job {job_id} completed but wrote no {standalone.RESULT_FILE}"
     code = f" with exit code {info.exit_code}" if info.exit_code else ""
-    tail = _tail(trial_dir / standalone.STDERR_FILE)
+    tail = last_lines(trial_dir / standalone.STDERR_FILE)
     return FAILED, f"Slurm: {info.state}{code}{after}" + (f": {tail}" if tail else "")
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(ln.strip() for ln in text[-lines:] if ln.strip())[-500:]
