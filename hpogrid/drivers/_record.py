@@ -77,7 +77,11 @@ def drivers_dir(project: str) -> Path:
 
 
 def new_id() -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    """A new driver's id: its start to the millisecond (ids sort by start, as ``records`` lists
+    them newest first, also for two drivers of one second), then a random part."""
+    now_s = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_s))
+    return f"{stamp}{int(now_s * 1000) % 1000:03d}-{secrets.token_hex(2)}"
 
 
 def save(record: DriverRecord) -> None:

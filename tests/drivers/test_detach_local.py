@@ -125,7 +125,8 @@ def test_sigkilled_driver_is_dead_and_resumes_with_the_printed_command(run_cli, 
     (work / "release").touch()
     r = run_cli(*shlex.split(command)[1:])
     assert r.exit_code == 0, r.output
-    newest = max((paths.project_dir(name) / "drivers").glob("*.json"))
+    # the resuming driver's record: not the killed one's (two ids of one second do not sort by start)
+    (newest,) = [p for p in (paths.project_dir(name) / "drivers").glob("*.json") if p.stem != record["id"]]
     second = _wait("the resumed driver's end",
                    lambda: (d := json.loads(newest.read_text()))["state"] in ("finished", "failed") and d)
     _reap(second["pid"])

@@ -22,6 +22,8 @@ def test_optimize_on_the_grid(panda_server, run_cli, tmp_path, monkeypatch):
     assert "This run (random, fifo): 2 completed, 0 failed" in r.output
     with load("train_objective") as study:
         trials = study.trials
-    assert len(trials) == 2 and {t.backend for t in trials} == {"panda"} and len(panda_server.tasks) == 2
+    assert len(trials) == 2 and {t.backend for t in trials} == {"panda"}
+    # one wave: one task of two jobs, each job its own trial
+    assert len(panda_server.tasks) == 1 and len({t.job_id for t in trials}) == 2
     for t in trials:
         assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2 + t.params["k"])
