@@ -153,8 +153,10 @@ def test_a_trial_finished_after_the_page_opened_appears_without_reload(tmp_path,
         rows = wait_for(browser, lambda d: [r for r in _rows(d) if r[2] == "RUNNING"], "the trial running")
         assert len(rows) == 1
         go.touch()
-        done = wait_for(browser, lambda d: [r for r in _rows(d) if r[2] == "COMPLETED"], "the trial completed")
-        assert done[0][3] == "0.125" and done[0][0] == "1"
+        # an update brings the new state at once; its rank comes with the next full snapshot
+        done = wait_for(browser, lambda d: [r for r in _rows(d) if r[2] == "COMPLETED" and r[0] == "1"],
+                        "the trial completed and ranked")
+        assert done[0][3] == "0.125"
         out, _ = run.communicate(timeout=DEADLINE_S)
         assert run.returncode == 0, out
     finally:

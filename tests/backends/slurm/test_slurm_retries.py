@@ -114,7 +114,7 @@ def test_a_requeued_job_is_a_lost_attempt_and_goes_on_from_its_checkpoint(tmp_pa
     attempt resumes at epoch 6 from the checkpoint of epoch 5: the curve has steps 1..10 once."""
     name = make_slurm_project(tmp_path, REQUEUES_ITSELF, UNI, trials=1, algorithm="random",
                               stop={"training_iteration": 100}, max_retries=1)
-    with _released(f"hpogrid-{name}-"):
+    with _released(f"hpogrid-{name}"):  # the array's job name
         summary = run_slurm(load_project(name), SlurmOptions(progress=False))
     (trial,) = trials(name)
     assert trial.state == "COMPLETED" and summary.counts["COMPLETED"] == 1, trial.error
