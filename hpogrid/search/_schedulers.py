@@ -23,6 +23,9 @@ RUNNER_KEYS = ("max_concurrent",)
 class SchedulerAdapter(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
+    #: True when a trial may restart from another trial's checkpoint (PBT's exploit): Tune must
+    #: then keep every trial's checkpoints, not only each trial's last one for its own retries
+    shares_checkpoints: ClassVar[bool] = False
 
     def check(self, algorithm: str) -> None:
         """Raise if this scheduler cannot run with ``algorithm``."""
@@ -96,6 +99,7 @@ class PopulationBasedTraining(SchedulerAdapter):
 
     name = "pbt"
     summary = "population-based training (mutations from the search space; algorithm random or tune)"
+    shares_checkpoints = True
 
     def check(self, algorithm: str) -> None:
         # PBT explores by mutating running trials: Ray refuses any other searcher next to it

@@ -157,6 +157,7 @@ class RayTuneBackend(Backend):
                                 getattr(tune_plan.make_scheduler, "stopper", None))
         resources = _ray_resources(spec.resource)
         trainable = tune.with_resources(tune_plan.trainable, resources)
+        keep = None if tune_plan.scheduler.shares_checkpoints else 1
         storage = str(spec.log_path(project.path))
         reap_orphans(project.path)
         note_ray_run(project.path)
@@ -176,8 +177,9 @@ class RayTuneBackend(Backend):
                         name=f"{run.study}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage,
                         stop=stopper, callbacks=[callback], verbose=2 if spec.verbose else 0,
                         failure_config=tune.FailureConfig(max_failures=spec.max_retries),
-                        # (a retried trial's checkpoint, carried through the storage path: the last one)
-                        checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+                        # (a retried trial's checkpoint, carried through the storage path: the last
+                        # one; PBT's exploit copies other trials' older checkpoints, so it keeps all)
+                        checkpoint_config=tune.CheckpointConfig(num_to_keep=keep)))
                 try:
                     tuner.fit()
                 except Exception as exc:
