@@ -113,21 +113,23 @@ def test_central_search_artifacts_come_home_with_the_driver_and_the_report(panda
                                                                           tmp_path, monkeypatch):
     """A central search's points keep the driver's trial folders: the driver fetches each task's
     archive as its job ends, notes one Rucio does not have yet and fetches it at a later poll;
-    the report's sync fetches a file still missing (Rucio out of reach: a note, the next report)."""
+    one still missing as the driver ends is noted, and the report's sync fetches it (Rucio out
+    of reach: a note, the next report)."""
     from hpogrid.backends.panda import _central
     from hpogrid.backends.panda._job import TRIALS_ARCHIVE
 
     monkeypatch.setenv("RUCIO_ACCOUNT", rucio_client_env.account)
     monkeypatch.setenv("HPOGRID_GRID_POLL_S", "0.3")
     monkeypatch.setattr(_central, "FETCH_RETRY_S", 0.0)  # the driver tries again at its next poll
-    held: list = []  # the first task's trial archive: in Rucio, not in its output container yet
-    register = register_in_rucio(rucio_client_env, (lambda c: c.endswith(f".c0001_{TRIALS_ARCHIVE}"), held))
+    held: list = []  # each task's trial archive: in Rucio, not in its output container yet
+    register = register_in_rucio(rucio_client_env, (lambda c: c.endswith(f"_{TRIALS_ARCHIVE}"), held))
 
     def hook(container: str, panda_id: int, path: Path) -> None:
         if ".c0002_" in container:  # the second job ends: Rucio has the first one's output by now
-            while held:
-                attach(rucio_client_env, *held.pop())
-        register(container, panda_id, path)
+            for item in [h for h in held if ".c0001_" in h[0]]:
+                held.remove(item)
+                attach(rucio_client_env, *item)
+        register(container, panda_id, path)  # (the second's: only after the driver has ended)
 
     panda_server.output_hooks.append(hook)
     from tests.grid import test_grid_run
@@ -136,7 +138,8 @@ def test_central_search_artifacts_come_home_with_the_driver_and_the_report(panda
     make(run_cli, tmp_path, "gc", trials=2)
     r = run_cli("run", "gc", "--search", "central", "--trials", "2", "--n_jobs", "1", "--trials_per_job", "1")
     assert r.exit_code == 0, r.output
-    assert "not fetched" in r.output and "not here yet" not in r.output  # noted once, fetched later
+    assert "not fetched" in r.output  # the first task's: noted, fetched at a later poll; the second's ...
+    assert "are not here yet: 'hpogrid report gc' fetches them" in r.output  # ... still missing as it ends
 
     def trials():
         with StudyStore(sqlite_url(paths.study_db("gc"))) as store:
@@ -154,7 +157,13 @@ def test_central_search_artifacts_come_home_with_the_driver_and_the_report(panda
     first, second = trials()
     assert [t.state for t in (first, second)] == ["COMPLETED"] * 2
     assert (first.annotations["searcher_told"], second.annotations["searcher_told"]) == (0, 1)  # the driver's
-    artifact(first), artifact(second).unlink()  # both came with the driver; one is lost since
+    artifact(first)  # came with the driver at a later poll
+    lost = paths.project_dir("gc") / "trials" / "gc" / second.uid / "artifacts" / "model.txt"
+    assert not lost.exists()  # listed, not here
+    assert [a["exists"] for a in json.loads(run_cli("study", "show", "gc", "--trial", second.uid).output)[
+        "artifacts"]] == [False]
+    assert len(held) == 1 and ".c0002_" in held[0][0]
+    attach(rucio_client_env, *held.pop())  # Rucio has it now
 
     config = Path(str(rucio_client_env.client_cfg))
     monkeypatch.setenv("RUCIO_CONFIG", str(tmp_path / "no-such.cfg"))  # Rucio out of reach: a note
