@@ -5,12 +5,14 @@ attempt, and the same job goes on from the checkpoint."""
 import contextlib
 import subprocess
 import threading
+from typing import Callable
 
 import pytest
 
 from hpogrid.backends.slurm import SlurmOptions, run_slurm
 from hpogrid.project import load_project
 from hpogrid.study.records import ATTEMPTS
+from hpogrid.trial import ANNOTATIONS_FILE, read_annotations
 from tests.backends.slurm.helpers import UNI, make_slurm_project, trials
 from tests.engine.test_retries import CHECKPOINTED
 
@@ -85,9 +87,11 @@ def objective(config):
 
 
 @contextlib.contextmanager
-def _released(prefix: str):
+def _released(prefix: str, ready: Callable[[], bool]):
     """Slurm holds a requeued job for two minutes (``Reason=BeginTime``): while the block runs,
-    a job named ``prefix...`` seen held so is released at once (``StartTime=now``)."""
+    a job named ``prefix...`` seen held so is released (``StartTime=now``) once ``ready()`` says
+    the driver has seen it queued again (released at once, the new attempt could start before
+    any poll of the driver saw the job wait, and the requeue would go unnoticed)."""
     done = threading.Event()
 
     def watch():
@@ -96,7 +100,7 @@ def _released(prefix: str):
                                  text=True).stdout
             for line in out.splitlines():
                 job, jname, state, reason = (line.split("|") + ["", "", "", ""])[:4]
-                if jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime":
+                if jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime" and ready():
                     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
 
     thread = threading.Thread(target=watch, daemon=True)
@@ -114,8 +118,13 @@ def test_a_requeued_job_is_a_lost_attempt_and_goes_on_from_its_checkpoint(tmp_pa
     attempt resumes at epoch 6 from the checkpoint of epoch 5: the curve has steps 1..10 once."""
     name = make_slurm_project(tmp_path, REQUEUES_ITSELF, UNI, trials=1, algorithm="random",
                               stop={"training_iteration": 100}, max_retries=1)
-    with _released(f"hpogrid-{name}"):  # the array's job name
-        summary = run_slurm(load_project(name), SlurmOptions(progress=False))
+    project = load_project(name)
+
+    def lost_attempt_recorded() -> bool:
+        return any(ATTEMPTS in read_annotations(p.parent) for p in project.path.rglob(ANNOTATIONS_FILE))
+
+    with _released(f"hpogrid-{name}", lost_attempt_recorded):  # the array's job name
+        summary = run_slurm(project, SlurmOptions(progress=False))
     (trial,) = trials(name)
     assert trial.state == "COMPLETED" and summary.counts["COMPLETED"] == 1, trial.error
     assert trial.annotations["started_at_6"] is True
