@@ -9,11 +9,14 @@ driver wrote (trial.json, pool.json) means the same inside; the working director
 variables passed; GPUs made visible when the job asks for them. :func:`check` is what can be
 checked on the submitting host before any trial starts (a runtime not installed, an image
 missing, a bind of a path that does not exist), each a one-line :class:`ValidationError`.
+A run that names its container (:func:`container_name`) can remove it when it kills the
+runtime's process (:meth:`Runtime.remove`): podman's container outlives its ``podman run``.
 Nothing here runs a shell: the argv is executed as is.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -29,6 +32,10 @@ RUNTIMES = ("apptainer", "singularity", "podman")
 PASSED_ENV = ("HPOGRID_*", "SLURM_*", "RAY_*", "CUDA_VISIBLE_DEVICES")
 #: image references a runtime pulls from somewhere: nothing on this host to check
 _REMOTE = ("docker://", "oras://", "library://", "shub://", "docker-daemon://", "http://", "https://")
+#: seconds a removal of killed containers may take (podman waits for its storage lock)
+REMOVE_TIMEOUT_S = 120
+#: the characters a container name may hold after its first ([a-zA-Z0-9], podman's rule)
+_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,26 @@ class Runtime:
     #: flags of ``args`` that take a bind ``SRC[:DST[:OPTS]]`` (a comma-separated list for apptainer)
     bind_flags: ClassVar[Tuple[str, ...]]
 
-    def command(self, image: str, payload: Payload, args: Sequence[str] = ()) -> List[str]:
+    def command(self, image: str, payload: Payload, args: Sequence[str] = (), name: Optional[str] = None) -> List[str]:
+        """The argv that runs ``payload`` in ``image`` with the user's ``args``; ``name``: the
+        container's (:func:`container_name`), for :meth:`remove` (ignored where a container has none)."""
         raise NotImplementedError
+
+    def cleanup_argv(self, names: Sequence[str]) -> Optional[List[str]]:
+        """The argv that removes the containers ``names``, running or not, and ignores those that
+        are gone (None: nothing of a container outlives the runtime's process)."""
+        return None
+
+    def remove(self, names: Sequence[str]) -> None:
+        """Remove the containers ``names`` whose runtime process was killed (:meth:`cleanup_argv`);
+        best effort: a runtime that fails or hangs is given up on (the run is ending)."""
+        argv = self.cleanup_argv(names) if names else None
+        if argv is None:
+            return
+        try:
+            subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=REMOVE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
 
     def check_image(self, image: str, field_name: str) -> None:
         raise NotImplementedError
@@ -78,12 +103,14 @@ class Runtime:
 
 class Apptainer(Runtime):
     """``apptainer exec``: the image is a ``.sif`` file, a sandbox folder or a ``docker://`` reference;
-    the host's environment is passed (PYTHONPATH is set to the payload's own)."""
+    the host's environment is passed (PYTHONPATH is set to the payload's own). Its containers have
+    no name and nothing to remove: ``exec`` runs the payload as a child of its own process, in the
+    process group of whoever started it (no daemon, no instance), so it dies with that group."""
 
     name: ClassVar[str] = "apptainer"
     bind_flags: ClassVar[Tuple[str, ...]] = ("--bind", "-B", "--mount")
 
-    def command(self, image: str, payload: Payload, args: Sequence[str] = ()) -> List[str]:
+    def command(self, image: str, payload: Payload, args: Sequence[str] = (), name: Optional[str] = None) -> List[str]:
         argv = [self.name, "exec", "--pwd", str(payload.workdir)]
         for path in payload.binds:
             argv += ["--bind", str(path)]
@@ -117,7 +144,10 @@ class Podman(Runtime):
     """``podman run --rm``: the image is a local or registry reference (``docker://`` is stripped). The
     container runs as the submitting user (root: ``--user 0:0``; else ``--userns keep-id``), so the
     files it writes in the bound folders are that user's; ``--network host`` as on a batch node.
-    Hosts that need more (``--runtime runc``, ``--ulimit``...) add them to ``container_args``."""
+    Hosts that need more (``--runtime runc``, ``--ulimit``...) add them to ``container_args``.
+    The container is not a child of ``podman run``: conmon, started apart, keeps it running after
+    the client is killed. So a named one (``--name``) is removed by :meth:`remove` when its client
+    was killed; ``--replace``: a rerun of the same trial replaces what an earlier attempt left."""
 
     name: ClassVar[str] = "podman"
     bind_flags: ClassVar[Tuple[str, ...]] = ("-v", "--volume", "--mount")
@@ -126,17 +156,19 @@ class Podman(Runtime):
     def reference(image: str) -> str:
         return image[len("docker://"):] if image.startswith("docker://") else image
 
-    def command(self, image: str, payload: Payload, args: Sequence[str] = ()) -> List[str]:
+    def command(self, image: str, payload: Payload, args: Sequence[str] = (), name: Optional[str] = None) -> List[str]:
         user = ["--user", "0:0"] if os.getuid() == 0 else ["--userns", "keep-id"]
         argv = [self.name, "run", "--rm", "--network", "host", *user, "-w", str(payload.workdir)]
         for path in payload.binds:
             argv += ["-v", f"{path}:{path}"]
-        for name in PASSED_ENV:
-            argv += ["--env", name]
+        for variable in PASSED_ENV:
+            argv += ["--env", variable]
         for key, value in payload.env.items():
             argv += ["--env", f"{key}={value}"]
         if payload.gpu:
             argv += ["--device", "nvidia.com/gpu=all"]
+        if name is not None:
+            argv += ["--name", name, "--replace"]
         return [*argv, *args, "--entrypoint", payload.argv[0], self.reference(image), *payload.argv[1:]]
 
     def check_image(self, image: str, field_name: str) -> None:
@@ -152,6 +184,9 @@ class Podman(Runtime):
         if not found:
             raise ValidationError(field_name, f"podman has no image {ref!r} (podman pull or build it first; "
                                   f"'podman images' lists those there are)")
+
+    def cleanup_argv(self, names: Sequence[str]) -> Optional[List[str]]:
+        return [self.name, "rm", "--force", "--ignore", "--time", "0", *names]
 
     def _split(self, value: str) -> List[str]:
         if value.startswith(("type=", "src=", "source=")) or ",src=" in value or ",source=" in value:  # --mount
@@ -195,6 +230,12 @@ def check(runtime: Runtime, image: str, args: Sequence[str], binds: Sequence[Pat
         if not Path(source).exists():
             raise ValidationError(f"{prefix}container_args" if source not in map(str, binds) else f"{prefix}container",
                                   f"bind of {source!r}: no such file or folder on this host")
+
+
+def container_name(*parts: str) -> str:
+    """A recognisable name for one container run, ``hpogrid-PART-PART...`` (e.g. the study and the
+    trial's uid: unique while the uid is), in the characters podman allows (others become ``_``)."""
+    return _NAME_CHARS.sub("_", "-".join(("hpogrid", *parts)))
 
 
 def binds_for(*paths: Optional[Path]) -> List[Path]:

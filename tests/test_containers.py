@@ -3,11 +3,13 @@ machine: their argv is checked as constructed; podman's runs for real in
 tests/backends/test_container_local.py and tests/backends/slurm/test_slurm_container.py), the
 checks made before any trial starts, and the slurm_config container fields."""
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from hpogrid.containers import (REGISTRY, Payload, binds_for, check, default_runtime, get_runtime, store_folder)
+from hpogrid.containers import (REGISTRY, Payload, binds_for, check, container_name, default_runtime, get_runtime,
+                                store_folder)
 from hpogrid.errors import ValidationError
 
 PAYLOAD = Payload(["python3", "-m", "hpogrid.objective.standalone", "/runs/r1/t-0"], Path("/runs/r1/t-0"),
@@ -45,6 +47,42 @@ def test_podman_runs_the_payload_as_its_entrypoint_with_binds_at_their_own_paths
     # the user's arguments, then the payload: docker:// stripped (a podman reference)
     assert argv[argv.index("--entrypoint") - 2:] == ["--runtime", "runc", "--entrypoint", "python3", "localhost/img:1",
                                                       "-m", "hpogrid.objective.standalone", "/runs/r1/t-0"]
+
+
+def test_a_named_podman_container_is_removed_by_its_name(tmp_path, monkeypatch):
+    podman = REGISTRY["podman"]()
+    name = "hpogrid-study-container-20261207-231634-9347-00000"
+    argv = podman.command("localhost/img:1", PAYLOAD, ["--runtime", "runc"], name=name)
+    # named before the user's arguments; --replace: a rerun of the trial replaces an earlier attempt's
+    assert argv[argv.index("--name"):argv.index("--entrypoint")] == [
+        "--name", name, "--replace", "--runtime", "runc"]
+    assert "--name" not in podman.command("localhost/img:1", PAYLOAD)  # (Slurm jobs: unnamed)
+    assert podman.cleanup_argv([name, "hpogrid-b"]) == ["podman", "rm", "--force", "--ignore", "--time", "0",
+                                                         name, "hpogrid-b"]
+    # the removal is best effort: a runtime that fails does not stop the run's end
+    log = tmp_path / "argv"
+    fake = tmp_path / "podman"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {log}\nexit 125\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    podman.remove([name])
+    assert log.read_text().split() == ["rm", "--force", "--ignore", "--time", "0", name]
+
+
+@pytest.mark.parametrize("runtime", ["apptainer", "singularity"])
+def test_apptainer_containers_are_unnamed_and_leave_nothing_to_remove(runtime, tmp_path, monkeypatch):
+    found = REGISTRY[runtime]()
+    assert found.command("x.sif", PAYLOAD, name="hpogrid-s-t") == found.command("x.sif", PAYLOAD)
+    assert found.cleanup_argv(["hpogrid-s-t"]) is None
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run, nothing run
+    found.remove(["hpogrid-s-t"])
+
+
+def test_container_names_are_recognisable_and_valid_for_podman():
+    assert container_name("p1a2", "container-20261207-231634-9347-00000") == \
+        "hpogrid-p1a2-container-20261207-231634-9347-00000"
+    odd = container_name("my study/ü:v2", "t 1")
+    assert odd == "hpogrid-my_study___v2-t_1" and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", odd)
 
 
 def test_bind_sources_are_read_from_each_runtimes_own_flags():

@@ -28,19 +28,23 @@ class ContainerPlan:
     binds: Sequence[Path]
 
     def wrap(self, argv: Sequence[str], workdir: Path, scripts_dir: Optional[Path] = None,
-             gpu: bool = False) -> List[str]:
-        """The runtime's command that runs ``argv`` (its first item the image's Python) in ``workdir``."""
+             gpu: bool = False, name: Optional[str] = None) -> List[str]:
+        """The runtime's command that runs ``argv`` (its first item the image's Python) in ``workdir``
+        (``name``: the container's, :func:`hpogrid.containers.container_name`)."""
         env = {"PYTHONPATH": str(scripts_dir)} if scripts_dir is not None else {}
-        return self.runtime.command(self.image, Payload(list(argv), workdir, self.binds, env, gpu), self.args)
+        return self.runtime.command(self.image, Payload(list(argv), workdir, self.binds, env, gpu), self.args,
+                                    name=name)
 
 
 def payload(container: Optional[ContainerPlan], scripts_dir: Optional[Path], python_args: Sequence[str],
-            workdir: Path, gpu: bool = False) -> List[str]:
+            workdir: Path, gpu: bool = False, name: Optional[str] = None) -> List[str]:
     """A job's payload: Python with ``python_args``, the driver's own or, with a container, the
-    image's inside it (``gpu``: the host's GPUs visible there)."""
+    image's inside it (``gpu``: the host's GPUs visible there; ``name``: the container's, where
+    the caller removes it after killing its runtime). Slurm jobs leave their containers unnamed:
+    a job array's tasks share one command line, and Slurm, not hpogrid, ends a cancelled job."""
     if container is None:
         return [sys.executable, *python_args]
-    return container.wrap([IMAGE_PYTHON, *python_args], workdir, scripts_dir, gpu=gpu)
+    return container.wrap([IMAGE_PYTHON, *python_args], workdir, scripts_dir, gpu=gpu, name=name)
 
 
 def plan(settings: Dict[str, Any], project_dir: Path, run_dir: Path, store_url: str, prefix: str,

@@ -2,8 +2,13 @@
 core profile), for real; the trial folder is bind-mounted (what the trial writes there is on the
 host), its result lands in the study. Bad input is one line before any trial starts; a trial
 the runtime cannot start fails with the runtime's own error. Skipped where podman is missing."""
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -100,3 +105,60 @@ def test_asha_stops_a_hopeless_trial_inside_its_container(run_cli, tmp_path, cor
     assert [t.state for t in by_c.values()] == ["COMPLETED"] * 3, [t.error for t in by_c.values()]
     assert len(by_c[0].intermediate) == 9 and "stopped_early" not in by_c[0].annotations
     assert by_c[1].annotations["stopped_early"]["at"] == 1 and [m["step"] for m in by_c[1].intermediate] == [1]
+
+
+#: a trial that only a hard kill ends: it says it started, and says it got the SIGTERM of the
+#: first Ctrl-C but goes on (the trial folder is bind-mounted: the test sees both files)
+STUBBORN = """
+import signal
+import time
+from pathlib import Path
+
+def objective(config):
+    signal.signal(signal.SIGTERM, lambda *_: Path("got-sigterm").touch())
+    Path("started").touch()
+    while not Path("release").exists():  # never released: a hard kill ends it
+        time.sleep(0.2)
+    return {"loss": 0.0}
+"""
+
+
+def podman_containers(*args):
+    out = subprocess.run(["podman", "ps", "-a", "--format", "json", *args], capture_output=True, text=True,
+                         timeout=120, check=True)
+    return json.loads(out.stdout or "[]")
+
+
+def wait_for(condition, proc, what, seconds=180):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, f"hpogrid ended before {what}: {proc.communicate()[0]}"
+        assert time.monotonic() < deadline, f"no {what} in {seconds} s"
+        time.sleep(0.1)
+
+
+def test_a_second_ctrl_c_leaves_no_container_running(tmp_path, core_image):
+    name = make_project(tmp_path, STUBBORN, trials=1)
+    home = tmp_path / "hpogrid-home"
+    mine = lambda: [c for c in podman_containers() if str(tmp_path) in json.dumps(c)]  # noqa: E731
+    proc = subprocess.Popen([sys.executable, "-m", "hpogrid", "local_run", name, "--container", core_image,
+                             "--container_runtime", "podman", "--container_args", HOST_ARGS],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: list(home.rglob("started")), proc, "trial started in its container")
+        named = podman_containers("--filter", f"name=^hpogrid-{name}-")  # while it runs
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the trial is sent SIGTERM, and ignores it
+        wait_for(lambda: list(home.rglob("got-sigterm")), proc, "SIGTERM in the container")
+        proc.send_signal(signal.SIGINT)  # a second Ctrl-C: stop now
+        output = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 130, output
+        assert mine() == []  # nothing left running, nor stopped, once hpogrid has exited
+        (trial,) = study_trials(name)
+        assert trial.state == "INTERRUPTED", trial.error
+        assert [c["Names"] for c in named] == [[f"hpogrid-{name}-{trial.uid}"]]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        strays = [c["Id"] for c in mine()]
+        if strays:
+            subprocess.run(["podman", "rm", "--force", "--time", "0", *strays], capture_output=True, timeout=120)

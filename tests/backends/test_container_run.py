@@ -61,3 +61,47 @@ def test_the_job_script_runs_the_setup_lines_then_its_arguments(tmp_path):
     assert out.returncode != 0 and "module" in out.stderr and not (tmp_path / "ran").exists()
     bare = job_script(tmp_path / "bare.sh", [], "a test").read_text()
     assert bare.splitlines()[-1] == 'exec "$@"' and "set -e" not in bare
+
+
+#: a runtime that ignores SIGTERM (as a trial that goes on) and logs each call, a ``podman rm`` included
+FAKE_PODMAN = """#!/bin/sh
+echo "$@" >> {log}
+[ "$1" = run ] || exit 0
+trap '' TERM
+touch started
+while :; do sleep 0.1; done
+"""
+
+
+def test_the_local_executor_removes_each_container_whose_run_it_kills(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from hpogrid.backends import container_local
+    from hpogrid.engine import TrialRun
+    from hpogrid.study.records import INTERRUPTED
+
+    log, bin_dir = tmp_path / "calls.log", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "podman").write_text(FAKE_PODMAN.format(log=log))
+    (bin_dir / "podman").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(container_local, "TERM_GRACE_S", 0.2)  # close: SIGTERM, then SIGKILL soon after
+    executor = container_local.ContainerExecutor(2, ContainerPlan(REGISTRY["podman"](), "img", [], []), [], tmp_path,
+                                                 dict(os.environ), tmp_path, "my study")
+    runs = [TrialRun(uid, i, {}, tmp_path / uid) for i, uid in enumerate(("t-0", "t-1"))]
+    for run in runs:
+        run.folder.mkdir()
+        executor.start(run)
+    deadline = time.monotonic() + 60
+    while not all((run.folder / "started").exists() for run in runs):
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "no call"
+        time.sleep(0.05)
+    (ended,) = executor.cancel(["t-0"], "interrupted by the user", hurry=True)  # a second Ctrl-C
+    assert ended.state == INTERRUPTED
+    executor.close()  # t-1 ignores the SIGTERM: killed after the grace period
+    calls = log.read_text().splitlines()
+    assert sorted(c.split()[c.split().index("--name") + 1] for c in calls if c.startswith("run ")) == \
+        ["hpogrid-my_study-t-0", "hpogrid-my_study-t-1"]
+    assert [c for c in calls if not c.startswith("run ")] == ["rm --force --ignore --time 0 hpogrid-my_study-t-0",
+                                                              "rm --force --ignore --time 0 hpogrid-my_study-t-1"]
