@@ -118,6 +118,28 @@ def test_target_ends_the_central_search_and_a_jobs_cores_and_gpu_are_shared_by_i
         assert store.get_study("ct").attrs["stop_rules"]["stopped_by"] == "target"
 
 
+def test_timeout_with_action_stop_kills_the_central_searchs_running_task(central_env, run_cli, tmp_path):
+    """The clock the rules read (injected: nothing waits on time) is an hour per task PanDA
+    received; the jobs are held in PanDA, so the first task is running when it passes 30m."""
+    from hpogrid.backends import get_backend
+    from hpogrid.backends.panda.options import CentralOptions
+    from hpogrid.project import load_project
+
+    _make(run_cli, tmp_path, "cto", algorithm="random")
+    central_env.max_parallel_jobs = 0
+    summary = get_backend("grid").run(load_project("cto"), CentralOptions(
+        progress=False, trials=6, n_jobs=1, trials_per_job=2, timeout="30m", timeout_action="stop",
+        clock=lambda: 3600.0 * len(central_env.tasks)))
+    assert summary.stopped_by == "timeout" and not summary.interrupted
+    got = _trials("cto")
+    [task] = central_env.tasks.values()  # nothing submitted after the timeout
+    assert len(got) == 2 and {t.state for t in got} == {"INTERRUPTED"}
+    assert all(t.error.startswith("run stopped: timeout 30m passed; grid task") and "killed" in t.error for t in got)
+    assert task.status in {"aborted", "aborting", "toabort"}
+    with StudyStore(sqlite_url(paths.study_db("cto"))) as store:
+        assert store.get_study("cto").attrs["stop_rules"]["stopped_by"] == "timeout"
+
+
 def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_env, run_cli, tmp_path):
     _make(run_cli, tmp_path, "cf", param={"die": True}, retry=True, algorithm="random")
     r = run_cli("run", "cf", "--search", "central", "--trials", "2", "--trials_per_job", "2")
