@@ -60,6 +60,60 @@ class FileClock:
         return 3600.0 * len(os.listdir(self.folder))
 
 
+#: like HOLD, and says it runs with a file in config["started"] (no clock moves)
+HOLD_SAYS = """
+import time
+from pathlib import Path
+import uuid
+
+def objective(config):
+    Path(config["started"], uuid.uuid4().hex).touch()
+    deadline = time.time() + 240
+    while not Path(config["release"]).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return {"loss": 1.0}
+"""
+
+
+class MovedClock:
+    """The test moves it: :meth:`move_when` sets it to ``at`` once ``ready()`` holds (a thread)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def move_when(self, ready, at: float) -> None:
+        def wait():
+            deadline = time.monotonic() + 180
+            while not ready() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.now = at
+
+        threading.Thread(target=wait, daemon=True).start()
+
+
+def running_in_jobs(name, folder, count):
+    """``count`` trials run in their jobs (each said so in ``folder``) and the driver counts
+    their cost (its sink recorded them RUNNING with the resources they hold)."""
+    def ready():
+        from tests.backends.helpers import trials_so_far
+
+        held = [t for t in trials_so_far(name) if t.state == "RUNNING" and "resources" in (t.annotations or {})]
+        return len(os.listdir(folder)) >= count and len(held) >= count
+    return ready
+
+
+def wait_out_of_squeue(job_ids):
+    from tests.backends.slurm.helpers import in_squeue
+
+    deadline = time.monotonic() + 60
+    while in_squeue(job_ids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return in_squeue(job_ids)
+
+
 def study(name):
     store = StudyStore(sqlite_url(paths.study_db(name)))
     return store.get_study(name), store.trials(name)
@@ -199,3 +253,56 @@ def test_patience_on_a_slurm_worker_pool(tmp_path, slurm_cluster):
     assert summary.stopped_by == "patience" and info.attrs[ATTRS_KEY]["stopped_by"] == "patience"
     done = [t for t in trials if t.state == "COMPLETED"]
     assert len(done) >= 2 and len(trials) < 10  # the second did not improve on the first: no more started
+
+
+def held_slurm_project(tmp_path, **hpo):
+    folder, release = tmp_path / "started", tmp_path / "release"
+    folder.mkdir()
+    slurm = {"mem": "200M", "time": "5", "workers": 2, "poll_interval": 0.2}
+    name = make_project(tmp_path, HOLD_SAYS, UNI, param={"started": str(folder), "release": str(release)},
+                        trials=10, algorithm="random", slurm=slurm, **hpo)
+    return name, folder, release
+
+
+@pytest.mark.slow
+def test_timeout_stop_cancels_the_running_slurm_jobs(tmp_path, slurm_cluster):
+    """Two trials run in their jobs (held) when the clock passes the timeout: their jobs are
+    cancelled (they would hold for minutes), nothing more is submitted."""
+    from hpogrid.backends.slurm import SlurmOptions
+
+    name, folder, release = held_slurm_project(tmp_path)
+    clock = MovedClock()
+    clock.move_when(running_in_jobs(name, folder, 2), 7200)
+    try:
+        summary = get_backend("slurm").run(load_project(name), SlurmOptions(
+            progress=False, timeout="1h30m", timeout_action="stop", clock=clock))
+        info, trials = study(name)
+        assert summary.stopped_by == "timeout" and not summary.interrupted
+        assert [t.state for t in trials] == ["INTERRUPTED", "INTERRUPTED"], [(t.state, t.error) for t in trials]
+        assert all(t.error.startswith("run stopped: timeout 1h30m passed") for t in trials), [t.error for t in trials]
+        assert wait_out_of_squeue([t.job_id for t in trials]) == []
+    finally:
+        release.touch()
+
+
+@pytest.mark.slow
+def test_max_cost_stops_a_slurm_worker_pools_trial_and_releases_its_worker(tmp_path, slurm_cluster):
+    """The trial claimed by the pool's worker job has run 2 hours of the clock on its one CPU:
+    past 1.5cpu-h it is stopped and the worker job ends."""
+    from hpogrid.backends.slurm import SlurmOptions
+
+    name, folder, release = held_slurm_project(tmp_path)
+    clock = MovedClock()
+    clock.move_when(running_in_jobs(name, folder, 1), 7200)
+    try:
+        summary = get_backend("slurm").run(load_project(name), SlurmOptions(progress=False, pool=1,
+                                                                            max_cost="1.5cpu-h", clock=clock))
+        info, trials = study(name)
+        assert summary.stopped_by == "max_cost" and info.attrs[ATTRS_KEY]["stopped_by"] == "max_cost"
+        [ran] = [t for t in trials if t.job_id]
+        assert ran.state == "INTERRUPTED" and ran.error.startswith("run stopped: max_cost 1.5cpu-h used up"), ran.error
+        assert ran.annotations["cost_h"] == {"cpu": 2.0, "gpu": 0.0}
+        assert "COMPLETED" not in {t.state for t in trials} and len(trials) < 10
+        assert wait_out_of_squeue([ran.job_id]) == []
+    finally:
+        release.touch()

@@ -321,6 +321,33 @@ def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, r
     assert {task.status for task in central_env.tasks.values()} <= {"aborted", "aborting", "toabort"}
 
 
+def test_a_detached_central_search_runs_to_its_end_and_status_lists_it(central_env, run_cli, tmp_path, monkeypatch):
+    """``run --search central --detach`` without a batch system: a background process on this
+    machine drives the search against the loopback PanDA server to its end."""
+    from pathlib import Path
+
+    from tests.drivers.helpers import driver_record, wait_driver
+
+    _make(run_cli, tmp_path, "cdet", algorithm="random")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{tmp_path / 'no-slurm-here'}")  # no sbatch
+    r = run_cli("run", "cdet", "--search", "central", "--trials", "4", "--n_jobs", "2", "--trials_per_job", "2",
+                "--detach")
+    assert r.exit_code == 0 and "process " in r.output, r.output
+    done = wait_driver("the detached central search's end", lambda: (d := driver_record("cdet") or {}).get(
+        "state") in ("failed", "finished", "stopped", "dead") and d, deadline_s=240, poll_s=0.2)
+    try:
+        os.waitpid(done["pid"], os.WNOHANG)  # (CliRunner ran the CLI in-process: the driver is our child)
+    except ChildProcessError:
+        pass
+    assert (done["state"], done["where"]) == ("finished", "local"), Path(done["log"]).read_text()[-3000:]
+    r = run_cli("status", "cdet")
+    assert r.exit_code == 0 and done["id"] in r.output and "finished" in r.output, r.output
+    assert "4/4 completed" in r.output, r.output  # the study's progress: complete
+    got = _trials("cdet")
+    assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.state, t.error) for t in got]
+    assert all(t.backend == "panda" for t in got) and len(load_submissions(paths.project_dir("cdet"))) >= 1
+
+
 def test_central_only_options_need_search_central(run_cli, hpogrid_home):
     for args in (["--resume"], ["--trials_per_job", "3"], ["--algorithm", "optuna"], ["--timeout", "2h"],
                  ["--target", "0.5"]):
