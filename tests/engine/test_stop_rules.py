@@ -82,6 +82,54 @@ def test_max_cost_counts_running_trials_gpus_and_carries_over_resume(tmp_path):
     assert summary.stopped_by == "max_cost" and info.attrs[ATTRS_KEY]["used_h"]["gpu"] == 8.0
 
 
+@pytest.mark.parametrize("hpo, options, losses, count, rule, described", [
+    # the hpo_config's rules end the run on their own
+    ({"timeout": "2h30m"}, {}, [], 3, "timeout", ["timeout 2h30m (then drain)"]),
+    ({"max_cost": "2cpu-h"}, {}, [], 2, "max_cost", ["max_cost 2cpu-h"]),
+    ({"target": 0.1}, {}, [0.5, 0.3, 0.05], 3, "target", ["target 0.1"]),
+    ({"patience": 2, "min_delta": 0.05}, {}, [0.5, 0.3, 0.29, 0.28], 4, "patience",
+     ["patience 2 (min_delta 0.05)"]),
+    # a run option wins over the hpo_config's value of the same rule, and only of that one
+    ({"timeout": "2h30m"}, {"timeout": "1h30m"}, [], 2, "timeout", ["timeout 1h30m (then drain)"]),
+    ({"max_cost": "2cpu-h"}, {"max_cost": "3cpu-h"}, [], 3, "max_cost", ["max_cost 3cpu-h"]),
+    ({"target": 0.1}, {"target": "0.35"}, [0.5, 0.3, 0.05], 2, "target", ["target 0.35"]),
+    ({"patience": 2, "min_delta": 0.05}, {"patience": 1}, [0.5, 0.3, 0.29, 0.28], 3, "patience",
+     ["patience 1 (min_delta 0.05)"]),
+    ({"timeout": "5h", "target": 0.1}, {"timeout": "1h30m"}, [0.5, 0.3], 2, "timeout",
+     ["timeout 1h30m (then drain)", "target 0.1"]),
+])
+def test_rules_of_the_hpo_config_end_the_run_and_a_run_option_wins(tmp_path, hpo, options, losses, count, rule,
+                                                                  described):
+    budget_clock.reset(losses=losses, step_s=3600)
+    name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=10, **hpo)
+    summary = run_fake(name, **options)
+    info, trials = study(name)
+    assert len(trials) == count and summary.stopped_by == rule
+    assert info.attrs[ATTRS_KEY]["described"] == described and info.attrs[ATTRS_KEY]["stopped_by"] == rule
+
+
+def test_timeout_action_of_the_hpo_config_applies_to_a_timeout_given_as_option(tmp_path):
+    budget_clock.reset(losses=[0.5], step_s=3 * 3600, hold_from=1)
+    name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=10, timeout="12h", timeout_action="stop")
+    summary = run_fake(name, timeout="2h")
+    _, trials = study(name)
+    assert [t.state for t in trials] == ["INTERRUPTED"] and trials[0].error == "run stopped: timeout 2h passed"
+    assert summary.stopped_by == "timeout"
+
+
+def test_resume_restarts_the_timeout_it_is_this_runs_wall_clock(tmp_path):
+    # trials end at 1h and 2h: the second started before 1h30m and drains
+    budget_clock.reset(step_s=3600)
+    name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=10)
+    assert run_fake(name, timeout="1h30m").stopped_by == "timeout"
+    assert len(study(name)[1]) == 2
+    # the clock goes on (2h have passed, more than the timeout): the resumed run has its own 1h30m
+    summary = run_fake(name, timeout="1h30m", resume=True, backup=False)
+    info, trials = study(name)
+    assert [t.state for t in trials] == ["COMPLETED"] * 4 and summary.counts["COMPLETED"] == 2
+    assert summary.stopped_by == "timeout" and info.attrs[ATTRS_KEY]["elapsed_s"] == 7200
+
+
 def test_target_drains_once_a_trial_reaches_it(tmp_path):
     budget_clock.reset(losses=[0.5, 0.3, 0.05, 0.01])
     name = make_project(tmp_path, budget_clock.SCRIPT, UNI, trials=10)

@@ -118,6 +118,28 @@ def test_target_ends_the_central_search_and_a_jobs_cores_and_gpu_are_shared_by_i
         assert store.get_study("ct").attrs["stop_rules"]["stopped_by"] == "target"
 
 
+def test_timeout_with_action_stop_kills_the_central_searchs_running_task(central_env, run_cli, tmp_path):
+    """The clock the rules read (injected: nothing waits on time) is an hour per task PanDA
+    received; the jobs are held in PanDA, so the first task is running when it passes 30m."""
+    from hpogrid.backends import get_backend
+    from hpogrid.backends.panda.options import CentralOptions
+    from hpogrid.project import load_project
+
+    _make(run_cli, tmp_path, "cto", algorithm="random")
+    central_env.max_parallel_jobs = 0
+    summary = get_backend("grid").run(load_project("cto"), CentralOptions(
+        progress=False, trials=6, n_jobs=1, trials_per_job=2, timeout="30m", timeout_action="stop",
+        clock=lambda: 3600.0 * len(central_env.tasks)))
+    assert summary.stopped_by == "timeout" and not summary.interrupted
+    got = _trials("cto")
+    [task] = central_env.tasks.values()  # nothing submitted after the timeout
+    assert len(got) == 2 and {t.state for t in got} == {"INTERRUPTED"}
+    assert all(t.error.startswith("run stopped: timeout 30m passed; grid task") and "killed" in t.error for t in got)
+    assert task.status in {"aborted", "aborting", "toabort"}
+    with StudyStore(sqlite_url(paths.study_db("cto"))) as store:
+        assert store.get_study("cto").attrs["stop_rules"]["stopped_by"] == "timeout"
+
+
 def test_a_job_failing_every_attempt_fails_its_points_with_pandas_error(central_env, run_cli, tmp_path):
     _make(run_cli, tmp_path, "cf", param={"die": True}, retry=True, algorithm="random")
     r = run_cli("run", "cf", "--search", "central", "--trials", "2", "--trials_per_job", "2")
@@ -297,6 +319,33 @@ def test_ctrl_c_stops_submitting_and_a_second_one_kills_the_tasks(central_env, r
     assert len(got) == 4 and {t.state for t in got} == {"INTERRUPTED"}  # nothing submitted after Ctrl-C
     assert all("grid task" in t.error and "killed" in t.error for t in got)
     assert {task.status for task in central_env.tasks.values()} <= {"aborted", "aborting", "toabort"}
+
+
+def test_a_detached_central_search_runs_to_its_end_and_status_lists_it(central_env, run_cli, tmp_path, monkeypatch):
+    """``run --search central --detach`` without a batch system: a background process on this
+    machine drives the search against the loopback PanDA server to its end."""
+    from pathlib import Path
+
+    from tests.drivers.helpers import driver_record, wait_driver
+
+    _make(run_cli, tmp_path, "cdet", algorithm="random")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{tmp_path / 'no-slurm-here'}")  # no sbatch
+    r = run_cli("run", "cdet", "--search", "central", "--trials", "4", "--n_jobs", "2", "--trials_per_job", "2",
+                "--detach")
+    assert r.exit_code == 0 and "process " in r.output, r.output
+    done = wait_driver("the detached central search's end", lambda: (d := driver_record("cdet") or {}).get(
+        "state") in ("failed", "finished", "stopped", "dead") and d, deadline_s=240, poll_s=0.2)
+    try:
+        os.waitpid(done["pid"], os.WNOHANG)  # (CliRunner ran the CLI in-process: the driver is our child)
+    except ChildProcessError:
+        pass
+    assert (done["state"], done["where"]) == ("finished", "local"), Path(done["log"]).read_text()[-3000:]
+    r = run_cli("status", "cdet")
+    assert r.exit_code == 0 and done["id"] in r.output and "finished" in r.output, r.output
+    assert "4/4 completed" in r.output, r.output  # the study's progress: complete
+    got = _trials("cdet")
+    assert len(got) == 4 and {t.state for t in got} == {"COMPLETED"}, [(t.state, t.error) for t in got]
+    assert all(t.backend == "panda" for t in got) and len(load_submissions(paths.project_dir("cdet"))) >= 1
 
 
 def test_central_only_options_need_search_central(run_cli, hpogrid_home):
