@@ -58,13 +58,13 @@ def _stop(temp: str) -> None:
                 pass
         return pids
 
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig, grace in ((signal.SIGTERM, 2), (signal.SIGKILL, 10)):  # (some ignore SIGTERM for long)
         for pid in ours():
             try:
                 os.kill(pid, sig)
             except OSError:
                 pass
-        deadline = time.time() + 10
+        deadline = time.time() + grace
         while ours() and time.time() < deadline:
             time.sleep(0.2)
     shutil.rmtree(temp, ignore_errors=True)
