@@ -29,7 +29,7 @@ def run(project: str, stage, resume, file, study_url) -> None:
 
     An optimisation stage runs on the backend it names ("backend": "local" or "slurm") into
     the study named after it; running it again continues that study. "cmd" stages run
-    without a shell (no globs, pipes or variables)."""
+    without a shell (globs expanded; no pipes or variables)."""
     from hpogrid.workflow import load_workflow, run_workflow, workflow_project
 
     say = lambda line: click.echo(line, err=True)  # noqa: E731

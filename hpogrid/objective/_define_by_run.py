@@ -69,11 +69,14 @@ class DefineByRunTrial:
         self.distributions[name] = dist
         return value
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: Optional[float] = None,
+    def suggest_float(self, name: str, low: float, high: Optional[float] = None, *, step: Optional[float] = None,
                       log: bool = False) -> float:
+        high = _high("suggest_float", name, low, high)
         return float(self._suggest(name, float_distribution(low, high, log, step)))
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+    def suggest_int(self, name: str, low: int, high: Optional[int] = None, *, step: int = 1,
+                    log: bool = False) -> int:
+        high = _high("suggest_int", name, low, high)
         return int(self._suggest(name, int_distribution(low, high, log, step)))
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
@@ -101,3 +104,14 @@ class DefineByRunTrial:
 
 
 _MISSING = object()
+
+
+def _high(method: str, name: Any, low: Any, high: Any) -> Any:
+    """``high``, or the one-line reason a call lacks it: o2tuner's README writes
+    ``trial.suggest_float(0, 1)``, which optuna refuses too (the name comes first)."""
+    if high is not None:
+        return high
+    if not isinstance(name, str):
+        raise TypeError(f"trial.{method}({name!r}, {low!r}): the parameter's name comes first, as in optuna: "
+                        f"trial.{method}(\"x\", {name!r}, {low!r})")
+    raise TypeError(f"trial.{method}({name!r}, {low!r}): missing the upper bound (high)")

@@ -4,8 +4,9 @@ A stage that finished writes ``.done`` in its folder; ``--continue`` skips those
 ``--stage S`` runs S (always) plus what it needs that is not done yet. An optimisation stage
 is a run of the engine on the backend it names, into the study named after it; running it
 again resumes that study (the searcher is told the earlier trials, interrupted ones re-run,
-new ones up to its ``trials``). ``cmd`` stages run without a shell: no globs, pipes or
-variables (write a Python stage, or a script, for those).
+new ones up to its ``trials``); one none of whose trials completed fails (as o2tuner stops at
+the objective's error). ``cmd`` stages run without a shell: globs are expanded (o2tuner's
+``cp -r <from>/* .``), pipes and variables are not (write a Python stage or a script for those).
 """
 import contextlib
 import dataclasses
@@ -130,14 +131,31 @@ def _optimise(project: Project, name: str, spec: OptimisationStage, progress: bo
     staged = dataclasses.replace(project, configs=stage_configs(project, name, spec))
     target = StudyTarget.resolve(staged, name, study_url)
     with target.open() as store:  # a stage run before: continue its study
-        again = name in {s.name for s in store.list_studies()} and sum(store.counts(name).values()) > 0
+        before = store.counts(name) if name in {s.name for s in store.list_studies()} else {}
+    again = sum(before.values()) > 0
+    # none of its trials completed (the stage failed, e.g. on the objective's error): after the
+    # fix, its failed trials run again rather than counting towards its trials
+    rerun_failed = bool(before.get("FAILED")) and not before.get("COMPLETED")
+    if rerun_failed:
+        say(f"[workflow] {name}: no trial of its study completed before; its {before['FAILED']} failed trials "
+            "run again")
     summary = get_backend(spec.backend).run(staged, RunOptions(
         trials=spec.trials, algorithm=spec.algorithm, seed=spec.seed, n_jobs=spec.parallel, study=name,
-        study_url=study_url, progress=progress, resume=again))
+        study_url=study_url, progress=progress, resume=again, rerun_failed=rerun_failed))
     for note in summary.notes:
         say(f"[workflow] {name}: {note}")
     if summary.interrupted:
         raise KeyboardInterrupt
+    if summary.counts.get("FAILED") and not summary.counts.get("COMPLETED"):
+        # (o2tuner, through optuna, stops at the objective's error: a stage none of whose trials
+        # completed is not done, and what needs it does not run on nothing)
+        from hpogrid.engine.outcome import error_summary
+
+        with target.open() as store:
+            failed = store.trials(name, states="FAILED")
+        error = error_summary(failed[-1].error) if failed else ""
+        raise BackendError(f"workflow stage {name!r}: no trial completed ({summary.counts['FAILED']} failed)"
+                           + (f"; last error: {error}" if error else ""))
 
 
 def stage_configs(project: Project, name: str, spec: OptimisationStage) -> Dict[str, Any]:
@@ -253,7 +271,7 @@ def _where(exc: BaseException, scripts_dir: Path) -> str:
 def _command(project: Project, name: str, cmd: str, folder: Path) -> None:
     from hpogrid.objective import program
 
-    argv = program.build_argv(program.parse_command(cmd), {}, [], folder, project.scripts_dir)
+    argv = _globbed(program.build_argv(program.parse_command(cmd), {}, [], folder, project.scripts_dir), folder)
     with open(folder / "stdout.log", "w") as out, open(folder / "stderr.log", "w") as err:
         try:
             code = subprocess.run(argv, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL).returncode
@@ -262,6 +280,19 @@ def _command(project: Project, name: str, cmd: str, folder: Path) -> None:
     if code != 0:
         tail = " | ".join((folder / "stderr.log").read_text(errors="replace").strip().splitlines()[-3:])
         raise BackendError(f"workflow stage {name!r} failed with exit code {code}" + (f": {tail}" if tail else ""))
+
+
+def _globbed(argv: List[str], folder: Path) -> List[str]:
+    """Arguments with ``*``, ``?`` or ``[`` expanded as a shell would, in ``folder`` (o2tuner's
+    README prepares with ``cp -r <from_somewhere>/* .``); a pattern matching nothing stays as
+    written, as in bash. The program itself is never expanded; no shell runs."""
+    import glob
+
+    out = argv[:1]
+    for arg in argv[1:]:
+        found = sorted(glob.glob(arg, root_dir=folder)) if any(c in arg for c in "*?[") else []
+        out.extend(found or [arg])
+    return out
 
 
 @contextlib.contextmanager

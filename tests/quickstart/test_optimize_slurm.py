@@ -52,3 +52,25 @@ def test_optimize_a_python_function_on_slurm(run_cli, tmp_path, monkeypatch):
     assert {t.backend for t in trials} == {"slurm"} and len(trials) == 2
     for t in trials:
         assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2, rel=1e-5)
+
+
+def test_the_notebook_api_runs_a_closure_on_slurm():
+    """``hpogrid.optimize(func, space, backend="slurm")`` with a function that has no module to
+    pack (a closure, as a notebook's function is): README "In a notebook" promises it is pickled
+    by value and runs in Slurm jobs too."""
+    import hpogrid
+
+    centre = 0.3
+
+    def bowl(config):
+        return {"loss": (config["x"] - centre) ** 2}
+
+    study = hpogrid.optimize(bowl, {"x": hpogrid.space.uniform(0, 1)}, trials=2, algorithm="random",
+                             backend="slurm", n_jobs=2, project="nb_slurm")
+    trials = study.trials
+    assert len(trials) == 2 and {t.state for t in trials} == {"COMPLETED"}
+    assert {t.backend for t in trials} == {"slurm"}
+    for t in trials:
+        assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2, rel=1e-5)
+    assert study.best_trial.value == min(t.value for t in trials)
+    assert study.best_trial.uid in {t.uid for t in load("nb_slurm").trials}  # the stored study
