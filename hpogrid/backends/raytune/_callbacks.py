@@ -32,6 +32,10 @@ class RunStopper(Stopper):
         return self.control.stopping
 
 
+#: seconds a stopped trial gets before Tune kills its actor (the pool's grace after SIGTERM too)
+STOP_GRACE_S = 5
+
+
 class DrainingChoice:
     """Wraps a Tune scheduler's ``choose_trial_to_run``: once the run drains (SIGQUIT), the
     search is declared finished and trials Tune queued but never started are dropped, so
@@ -46,11 +50,15 @@ class DrainingChoice:
         self.choose, self.control = scheduler.choose_trial_to_run, control
 
     def __call__(self, tune_controller, *args, **kwargs):
+        controller = getattr(tune_controller, "_tune_controller", tune_controller)
+        if getattr(controller, "_actor_force_cleanup_timeout", 0) > STOP_GRACE_S:
+            # a trial busy in its own code cannot take Tune's stop (its actor runs one call at a
+            # time): Tune kills it after this long; its own 10 s made a Ctrl-C take 12 s
+            controller._actor_force_cleanup_timeout = STOP_GRACE_S
         if not self.control.ending:
             return self.choose(tune_controller, *args, **kwargs)
         from ray.tune.experiment import Trial
 
-        controller = getattr(tune_controller, "_tune_controller", tune_controller)
         controller._search_alg.set_finished()
         for trial in list(controller.get_trials()):
             if trial.status == Trial.PENDING:
