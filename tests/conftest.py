@@ -26,24 +26,6 @@ SLURM_SCRIPTS = REPO / "tests" / "backends" / "slurm"
 EXAMPLE_SCRIPTS = REPO / "example" / "scripts"
 
 
-#: folders and files whose tests share one machine-wide service: the one Slurm of this machine
-#: (``slurm_cluster``) and podman's image store (``core_image`` builds one tag)
-_ONE_AT_A_TIME = ("tests/backends/slurm/", "tests/docker/test_image.py", "tests/backends/test_container_local.py")
-
-
-@pytest.hookimpl(tryfirst=True)  # (before pytest-xdist reads the groups)
-def pytest_collection_modifyitems(config, items):
-    """The run has two workers (pytest-xdist, ``addopts``): most tests wait on real services, not
-    on the CPU. Tests that use the machine's one Slurm or podman's image store go to one worker
-    (the ``machine`` group, in their collected order); everything else is shared out."""
-    for item in items:
-        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if (path.startswith(_ONE_AT_A_TIME) or {"slurm_cluster", "core_image"} & set(item.fixturenames)
-                or params.get("backend") == "slurm" or "slurm" in item.name.lower()):
-            item.add_marker(pytest.mark.xdist_group("machine"))
-
-
 @pytest.fixture(autouse=True)
 def hpogrid_home(tmp_path, monkeypatch):
     home = tmp_path / "hpogrid-home"
