@@ -37,9 +37,6 @@ LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"})
 REQUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 #: seconds to wait for result.json after Slurm says COMPLETED (shared file systems lag)
 RESULT_GRACE_S = 30.0
-#: seconds a job must stay ended unsuccessfully before its trial ends: a job Slurm requeues may
-#: read as ended for a moment before it is queued again (a later poll then sees it PENDING)
-END_CONFIRM_S = 1.0
 #: seconds Slurm may fail to answer squeue before the run gives up (its jobs are then scancelled)
 SLURM_DOWN_LIMIT_S = 300.0
 #: tasks in one array at most (Slurm's default MaxArraySize is 1001: indices 0-1000)
@@ -78,7 +75,6 @@ class SlurmExecutor(Executor):
         self.nodes: Dict[str, Optional[str]] = {}
         self._running: set = set()
         self._missing_since: Dict[str, float] = {}
-        self._ended_since: Dict[str, float] = {}
         self._down_since: Optional[float] = None
         self._cancelled: Dict[str, str] = {}   # uid -> why
         #: nodes later jobs of the run must avoid (a failure rule's ``exclude_node``)
@@ -150,9 +146,7 @@ class SlurmExecutor(Executor):
                 ended = self._end(uid, info)
                 if ended is not None:
                     events.append(ended)
-                continue
-            self._ended_since.pop(uid, None)  # (it read as ended for a moment: Slurm requeued it)
-            if uid in self._running and info.state in REQUEUED_STATES:
+            elif uid in self._running and info.state in REQUEUED_STATES:
                 # the attempt that ran is lost; the same job runs again, from the trial's checkpoint
                 self._running.discard(uid)
                 standalone.clear_result(self.folders[uid])  # (the lost attempt's, if it wrote one)
@@ -173,11 +167,6 @@ class SlurmExecutor(Executor):
             since = self._missing_since.setdefault(uid, now)
             if now - since < RESULT_GRACE_S:
                 return None
-        if info.state != "COMPLETED" and why is None and not hurry:
-            now = time.monotonic()
-            if now - self._ended_since.setdefault(uid, now) < END_CONFIRM_S:
-                return None
-        self._ended_since.pop(uid, None)
         job_id = self.jobs.pop(uid)
         self._running.discard(uid)
         return trial_end(uid, job_id, folder, info, why, self.nodes.pop(uid, None))

@@ -5,7 +5,8 @@ attempt, and the same job goes on from the checkpoint."""
 import contextlib
 import subprocess
 import threading
-from typing import Callable
+import time
+from typing import Callable, Dict
 
 import pytest
 
@@ -89,18 +90,26 @@ def objective(config):
 @contextlib.contextmanager
 def _released(prefix: str, ready: Callable[[], bool]):
     """Slurm holds a requeued job for two minutes (``Reason=BeginTime``): while the block runs,
-    a job named ``prefix...`` seen held so is released (``StartTime=now``) once ``ready()`` says
-    the driver has seen it queued again (released at once, the new attempt could start before
-    any poll of the driver saw the job wait, and the requeue would go unnoticed)."""
+    a job named ``prefix...`` seen held so is released once ``ready()`` says the driver has seen
+    it queued again (released at once, the new attempt could start before any poll of the
+    driver saw the job wait, and the requeue would go unnoticed), and not in the clock second it
+    was first seen held: slurmd refuses a launch whose credential is from the second in which it
+    revoked the lost attempt's ("Job credential revoked": the job FAILED), what the hold is for."""
     done = threading.Event()
 
     def watch():
-        while not done.wait(0.5):
+        held_in: Dict[str, int] = {}  # job -> the clock second it was first seen held
+        while not done.wait(0.2):
             out = subprocess.run(["squeue", "--noheader", "--format=%i|%j|%T|%r"], capture_output=True,
                                  text=True).stdout
             for line in out.splitlines():
                 job, jname, state, reason = (line.split("|") + ["", "", "", ""])[:4]
-                if jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime" and ready():
+                if not (jname.startswith(prefix) and state == "PENDING" and reason == "BeginTime"):
+                    held_in.pop(job, None)
+                    continue
+                held_in.setdefault(job, int(time.time()))
+                # (the revocation came before the hold: a launch from a later second is accepted)
+                if int(time.time()) > held_in[job] and ready():
                     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
 
     thread = threading.Thread(target=watch, daemon=True)
