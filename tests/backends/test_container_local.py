@@ -8,12 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.conftest import tree_snapshot
 from tests.projects import make_project
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 #: what podman needs on this machine (crun fails on its hybrid cgroups; explicit limits)
@@ -129,14 +129,6 @@ def podman_containers(*args):
     return json.loads(out.stdout or "[]")
 
 
-def wait_for(condition, proc, what, seconds=180):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert proc.poll() is None, f"hpogrid ended before {what}: {proc.communicate()[0]}"
-        assert time.monotonic() < deadline, f"no {what} in {seconds} s"
-        time.sleep(0.1)
-
-
 def test_a_second_ctrl_c_leaves_no_container_running(tmp_path, core_image):
     name = make_project(tmp_path, STUBBORN, trials=1)
     home = tmp_path / "hpogrid-home"
@@ -145,10 +137,10 @@ def test_a_second_ctrl_c_leaves_no_container_running(tmp_path, core_image):
                              "--container_runtime", "podman", "--container_args", HOST_ARGS],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: list(home.rglob("started")), proc, "trial started in its container")
+        wait_for(lambda: list(home.rglob("started")), proc, "trial started in its container", limit=180)
         named = podman_containers("--filter", f"name=^hpogrid-{name}-")  # while it runs
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the trial is sent SIGTERM, and ignores it
-        wait_for(lambda: list(home.rglob("got-sigterm")), proc, "SIGTERM in the container")
+        wait_for(lambda: list(home.rglob("got-sigterm")), proc, "SIGTERM in the container", limit=180)
         proc.send_signal(signal.SIGINT)  # a second Ctrl-C: stop now
         output = proc.communicate(timeout=180)[0]
         assert proc.returncode == 130, output

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hpogrid.backends.pool import TERM_GRACE_S
+from tests.waiting import wait_for
 
 WORKERS = 4
 
@@ -38,14 +39,6 @@ def model(config):
             time.sleep(0.05)
     return {{"loss": config["x"]}}
 """
-
-
-def _wait_for(condition, proc, what, limit=120.0):
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert proc.poll() is None, f"the run ended before {what}: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"no {what} within {limit} s"
-        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
@@ -73,7 +66,7 @@ def held_run(run_cli, hpogrid_home, scripts, configs, tmp_path):
                              "--trials", str(WORKERS)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
-        _wait_for(lambda: len(list(marks.glob("run-*"))) == WORKERS, proc, "4 running workers")
+        wait_for(lambda: len(list(marks.glob("run-*"))) == WORKERS, proc, "4 running workers", poll=0.05)
         yield proc, marks
     finally:
         if proc.poll() is None:
@@ -123,7 +116,7 @@ def test_a_second_ctrl_c_stops_waiting_and_kills_the_workers(run_cli, held_run):
     proc, marks = held_run
     proc.send_signal(signal.SIGINT)
     # the first signal reached every worker (SIGTERM, which the model ignores): now the second
-    _wait_for(lambda: len(list(marks.glob("term-*"))) == WORKERS, proc, "SIGTERM to every worker")
+    wait_for(lambda: len(list(marks.glob("term-*"))) == WORKERS, proc, "SIGTERM to every worker", poll=0.05)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
